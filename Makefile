@@ -1,0 +1,50 @@
+# The two commands: `make run` (install, migrate, serve) and `make test` (install, lint, test).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run test install install-test lint test-sqlite test-postgres migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: backend/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ./backend
+	touch $@
+
+$(VENV)/.installed-test: backend/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e './backend[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+migrate: install
+	cd backend && ../$(BIN)/alembic upgrade head
+
+run: migrate
+	cd backend && ../$(BIN)/uvicorn --factory src.main:create_app --host $(HOST) --port $(PORT)
+
+lint: install-test
+	cd backend && ../$(BIN)/ruff check src tests alembic
+	cd backend && ../$(BIN)/ruff format --check src tests
+	cd backend && ../$(BIN)/mypy
+
+test-sqlite: install-test
+	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
+
+test-postgres: install-test
+	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
+	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
+	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest
+
+test: lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) backend/data

@@ -1,0 +1,91 @@
+"""Registration and sign-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from src.core.deps import SessionDep, SettingsDep
+from src.core.security import create_access_token
+from src.core.settings import Settings
+from src.models.user import User
+from src.schemas.common import error_responses
+from src.schemas.user import (
+    LoginRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenResponse,
+    UserRead,
+)
+from src.services import users
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_LOGIN_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "username": {"type": "string", "description": "Your email"},
+                        "password": {"type": "string", "format": "password"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _token_for(user: User, settings: Settings) -> TokenResponse:
+    token = create_access_token(
+        user.id, secret=settings.jwt_secret, expire_minutes=settings.access_token_expire_minutes
+    )
+    return TokenResponse(access_token=token, expires_in=settings.access_token_expire_minutes * 60)
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=RegisterResponse,
+    responses=error_responses(409, 422),
+)
+async def register(
+    data: RegisterRequest, session: SessionDep, settings: SettingsDep
+) -> RegisterResponse:
+    """Create an account and return it with an access token."""
+    user = await users.register(session, data)
+    token = _token_for(user, settings)
+    return RegisterResponse(user=UserRead.model_validate(user), **token.model_dump())
+
+
+async def _read_login(request: Request) -> LoginRequest:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type in _FORM_TYPES:
+            form = await request.form()
+            return LoginRequest(email=form.get("username"), password=form.get("password"))
+        return LoginRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    openapi_extra=_LOGIN_BODY,
+    responses=error_responses(401, 422),
+)
+async def login(request: Request, session: SessionDep, settings: SettingsDep) -> TokenResponse:
+    """Sign in with email and password (JSON, or the OAuth2 password form) for an access token."""
+    data = await _read_login(request)
+    user = await users.authenticate(session, data.email, data.password)
+    return _token_for(user, settings)

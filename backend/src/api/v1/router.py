@@ -1,0 +1,10 @@
+"""The v1 API: every endpoint module's router under /api/v1."""
+
+from fastapi import APIRouter
+
+from src.api.v1.endpoints import auth, users
+
+api_router = APIRouter(prefix="/api/v1")
+
+api_router.include_router(auth.router)
+api_router.include_router(users.router)

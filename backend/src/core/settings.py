@@ -1,0 +1,91 @@
+"""Application settings, read from the environment (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+REPO_DIR = BACKEND_DIR.parent
+DEFAULT_SQLITE_PATH = BACKEND_DIR / "data" / "numerologist.db"
+
+# The development placeholder: accepted in development only, refused in production.
+PLACEHOLDER_JWT_SECRET = "change-me-development-only-secret"
+_WEAK_SECRETS = {"", "changeme", "change-me", "secret", PLACEHOLDER_JWT_SECRET}
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; each field is an environment variable of the same name."""
+
+    model_config = SettingsConfigDict(
+        env_file=(REPO_DIR / ".env", BACKEND_DIR / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    jwt_secret: str = PLACEHOLDER_JWT_SECRET
+    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    log_level: str = "INFO"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Where browsers reach this service; room URLs are built from it.
+    public_base_url: str | None = None
+
+    # Rooms.
+    room_provider: Literal["local", "daily"] = "local"
+    room_ttl_seconds: int = Field(default=2 * 60 * 60, ge=60)
+    daily_api_key: str | None = None
+    daily_api_url: str = "https://api.daily.co/v1"
+    daily_timeout_seconds: float = Field(default=10.0, gt=0)
+    daily_max_retries: int = Field(default=3, ge=0, le=10)
+
+    # Conversations.
+    max_active_conversations_per_user: int = Field(default=3, ge=1)
+    max_bots: int = Field(default=20, ge=1)
+    join_timeout_seconds: float = Field(default=60.0, gt=0)
+    max_duration_seconds: float = Field(default=1800.0, gt=0)
+    idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=1)
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL, defaulting to the served address."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _enforce_production_rules(self) -> Settings:
+        if self.environment == "production":
+            secret = self.jwt_secret.strip()
+            if secret.lower() in _WEAK_SECRETS or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+                raise ValueError(
+                    "JWT_SECRET is missing or is the development placeholder: in production set "
+                    f"JWT_SECRET to a random value of at least {MIN_PRODUCTION_SECRET_LENGTH} "
+                    "characters (for example: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
+        if self.room_provider == "daily" and not self.daily_api_key:
+            raise ValueError(
+                "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,106 @@
+"""A voice conversation between a user and the numerologist bot (spec AC1)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Uuid, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from src.core.database import Base, UTCDateTime, as_utc, utcnow
+
+if TYPE_CHECKING:
+    from src.models.user import User
+
+
+class ConversationStatus(enum.StrEnum):
+    """Where a conversation is in its life."""
+
+    STARTING = "starting"
+    WAITING_FOR_USER = "waiting_for_user"
+    ACTIVE = "active"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+LIVE_STATUSES = (
+    ConversationStatus.STARTING,
+    ConversationStatus.WAITING_FOR_USER,
+    ConversationStatus.ACTIVE,
+)
+
+
+class EndReason(enum.StrEnum):
+    """Why a conversation ended."""
+
+    USER_ENDED = "user_ended"
+    USER_LEFT = "user_left"
+    USER_NEVER_JOINED = "user_never_joined"
+    MAX_DURATION = "max_duration"
+    BOT_ERROR = "bot_error"
+    ROOM_ERROR = "room_error"
+    SERVER_SHUTDOWN = "server_shutdown"
+    SERVER_RESTART = "server_restart"
+
+
+# Ends that are failures of ours rather than the normal close of a conversation.
+FAILURE_REASONS = frozenset({EndReason.BOT_ERROR, EndReason.ROOM_ERROR})
+
+
+class Conversation(Base):
+    """One conversation: its room, when it started and ended, and how long it lasted."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_started"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The room's name at the room provider (a Daily.co room name, or a local room's name).
+    daily_room_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    started_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now()
+    )
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+    user: Mapped[User] = relationship("User", back_populates="conversations", lazy="raise")
+
+    def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("user_id") is None and kwargs.get("user") is None:
+            raise ValueError("a conversation needs a user: pass user_id (a UUID) or user")
+        super().__init__(**kwargs)
+
+    @validates("user_id")
+    def _validate_user_id(self, _key: str, value: object) -> uuid.UUID:
+        if value is None:
+            raise ValueError("a conversation needs a user_id")
+        if isinstance(value, uuid.UUID):
+            return value
+        try:
+            return uuid.UUID(str(value))
+        except ValueError:
+            raise ValueError(f"user_id must be a UUID, got {value!r}") from None
+
+    def calculate_duration(self) -> int | None:
+        """Set and return `duration_seconds` (whole seconds) once `ended_at` is set."""
+        if self.ended_at is None or self.started_at is None:
+            return None
+        delta = as_utc(self.ended_at) - as_utc(self.started_at)
+        self.duration_seconds = max(0, int(delta.total_seconds()))
+        return self.duration_seconds
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.id}>"

@@ -1,0 +1,47 @@
+"""Accounts: registration and password sign-in."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.core.errors import EmailAlreadyRegistered, InvalidCredentials
+from src.core.security import hash_password, verify_password
+from src.models.user import User
+from src.schemas.user import RegisterRequest
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this email (any case), if any."""
+    result = await session.execute(select(User).where(User.email == email.lower()))
+    return result.scalar_one_or_none()
+
+
+async def register(session: AsyncSession, data: RegisterRequest) -> User:
+    """Create an account; an email already taken, in any case, is refused."""
+    if await get_by_email(session, data.email) is not None:
+        raise EmailAlreadyRegistered()
+    user = User(
+        email=data.email.lower(),
+        hashed_password=await hash_password(data.password),
+        full_name=data.full_name,
+        birth_date=data.birth_date,
+    )
+    session.add(user)
+    try:
+        # Two registrations racing for one email: the unique index decides.
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise EmailAlreadyRegistered() from None
+    return user
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    """The active user with this email and password; the same error for every wrong case."""
+    user = await get_by_email(session, email)
+    valid = await verify_password(password, user.hashed_password if user else None)
+    if user is None or not valid or not user.is_active:
+        raise InvalidCredentials()
+    return user

@@ -1,0 +1,189 @@
+"""Registration, sign-in and the signed-in user."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from datetime import date, timedelta
+
+import httpx
+import jwt
+
+from src.core.database import utcnow
+from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token
+from tests.conftest import TEST_SECRET, auth, register
+
+
+def _token(claims: dict[str, object], *, secret: str = TEST_SECRET, minutes: int = 5) -> str:
+    return encode_token(
+        claims,
+        secret=secret,
+        audience=ACCESS_AUDIENCE,
+        expires_at=utcnow() + timedelta(minutes=minutes),
+    )
+
+
+class TestRegister:
+    async def test_creates_user_and_returns_token(self, client: httpx.AsyncClient) -> None:
+        body = await register(client, email="Ada@Example.com", full_name="  Ada Lovelace ")
+        assert body["token_type"] == "bearer"
+        assert body["user"]["email"] == "ada@example.com"
+        assert body["user"]["full_name"] == "Ada Lovelace"
+        assert body["user"]["birth_date"] == "1990-07-15"
+        assert "hashed_password" not in body["user"]
+        assert "password" not in body["user"]
+        me = await client.get("/api/v1/users/me", headers=auth(body["access_token"]))
+        assert me.status_code == 200
+        assert me.json()["id"] == body["user"]["id"]
+
+    async def test_duplicate_email_any_case_is_409(self, client: httpx.AsyncClient) -> None:
+        await register(client, email="grace@example.com")
+        response = await client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": "GRACE@example.COM",
+                "password": "another password",
+                "full_name": "Grace Hopper",
+                "birth_date": "1906-12-09",
+            },
+        )
+        assert response.status_code == 409
+        assert response.json() == {
+            "error": "email_already_registered",
+            "detail": "An account with this email already exists. Sign in instead.",
+        }
+
+    async def test_invalid_bodies_are_422_in_the_error_shape(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        good = {
+            "email": "x@example.com",
+            "password": "long enough",
+            "full_name": "X Y",
+            "birth_date": "1990-01-01",
+        }
+        tomorrow = (date.today() + timedelta(days=1)).isoformat()
+        for field, value in [
+            ("password", "short"),
+            ("birth_date", tomorrow),
+            ("birth_date", "not-a-date"),
+            ("email", "not-an-email"),
+            ("full_name", "   "),
+            ("full_name", "x" * 201),
+        ]:
+            response = await client.post("/api/v1/auth/register", json={**good, field: value})
+            assert response.status_code == 422, (field, value)
+            body = response.json()
+            assert body["error"] == "validation_error"
+            assert field in body["detail"]
+        users = await client.post(
+            "/api/v1/auth/login", json={"email": "x@example.com", "password": "long enough"}
+        )
+        assert users.status_code == 401  # nothing was created
+
+
+class TestLogin:
+    async def test_json_and_form_logins(self, client: httpx.AsyncClient) -> None:
+        user = await register(client, email="linus@example.com")
+        by_json = await client.post(
+            "/api/v1/auth/login", json={"email": "LINUS@example.com", "password": user["password"]}
+        )
+        by_form = await client.post(
+            "/api/v1/auth/login",
+            data={"username": "linus@example.com", "password": user["password"]},
+        )
+        for response in (by_json, by_form):
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["token_type"] == "bearer"
+            claims = jwt.decode(
+                body["access_token"], TEST_SECRET, algorithms=["HS256"], audience=ACCESS_AUDIENCE
+            )
+            assert claims["sub"] == user["user"]["id"]
+            assert {"exp", "iat"} <= claims.keys()
+
+    async def test_wrong_email_and_wrong_password_look_the_same(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await register(client, email="known@example.com")
+        wrong_password = {"email": "known@example.com", "password": "not the password"}
+        unknown_email = {"email": "unknown@example.com", "password": "not the password"}
+        bodies, times = {}, {}
+        for name, payload in [("password", wrong_password), ("email", unknown_email)]:
+            samples = []
+            for _ in range(5):
+                started = time.perf_counter()
+                response = await client.post("/api/v1/auth/login", json=payload)
+                samples.append(time.perf_counter() - started)
+                assert response.status_code == 401
+                assert response.headers["www-authenticate"] == "Bearer"
+            bodies[name] = response.json()
+            times[name] = statistics.median(samples)
+        assert bodies["password"] == bodies["email"]
+        assert bodies["email"]["error"] == "invalid_credentials"
+        # An unknown email still pays for a password hash check (Argon2 costs tens of ms; a
+        # skipped check would make it an order of magnitude faster).
+        assert times["email"] > times["password"] * 0.3, times
+
+    async def test_bad_login_body_is_422(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"] == "validation_error"
+        form = await client.post("/api/v1/auth/login", data={"username": "a@example.com"})
+        assert form.status_code == 422
+
+
+class TestCurrentUser:
+    async def test_no_token_is_401_with_bearer_challenge(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/v1/users/me")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"] == "not_authenticated"
+
+    async def test_bad_tokens_are_401(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        user_id = user["user"]["id"]
+        header, payload, signature = user["access_token"].split(".")
+        tampered_payload = jwt.utils.base64url_encode(
+            jwt.api_jws.json.dumps(
+                {"sub": str(uuid.uuid4()), "aud": ACCESS_AUDIENCE, "exp": 9999999999, "iat": 1}
+            ).encode()
+        ).decode()
+        unsigned = jwt.encode(
+            {"sub": user_id, "aud": ACCESS_AUDIENCE, "iat": 1, "exp": 9999999999},
+            key=None,
+            algorithm="none",
+        )
+        room_token = encode_token(
+            {"sub": user_id},
+            secret=TEST_SECRET,
+            audience=ROOM_AUDIENCE,
+            expires_at=utcnow() + timedelta(minutes=5),
+        )
+        cases = {
+            "malformed": "not-a-jwt",
+            "bad signature": _token({"sub": user_id}, secret="another-secret-" + "y" * 40),
+            "alg none": unsigned,
+            "expired": _token({"sub": user_id}, minutes=-1),
+            "tampered payload": f"{header}.{tampered_payload}.{signature}",
+            "room token": room_token,
+            "no such user": _token({"sub": str(uuid.uuid4())}),
+        }
+        for name, token in cases.items():
+            response = await client.get("/api/v1/users/me", headers=auth(token))
+            assert response.status_code == 401, name
+            assert response.headers["www-authenticate"] == "Bearer", name
+            assert response.json()["error"] == "not_authenticated", name
+
+    async def test_subject_that_is_not_a_uuid_is_400(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/v1/users/me", headers=auth(_token({"sub": "42"})))
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_token_subject"
+
+    async def test_never_shows_the_hash(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        body = (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).json()
+        assert set(body) == {"id", "email", "full_name", "birth_date", "is_active", "created_at"}

@@ -1,0 +1,39 @@
+"""One error shape everywhere, and the health check."""
+
+from __future__ import annotations
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from src.main import create_app
+from tests.conftest import make_settings
+
+
+async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "detail": "Not Found"}
+    wrong_method = await client.delete("/api/v1/users/me")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"
+
+
+async def test_health_runs_a_real_query(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_health_is_503_when_the_database_is_unreachable() -> None:
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "unreachable"
+    assert body["error"] == "database_unreachable"
+    assert "127.0.0.1" not in body["detail"]

@@ -1,0 +1,112 @@
+"""Shared fixtures: a migrated database per run, a clean state per test, the app and a client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+import src.models  # noqa: F401  (registers the tables)
+from src.core.settings import Settings
+from src.main import create_app
+from tests.db import db_kind, fresh_database, migrate, truncate_all
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that touch a database."""
+    if db_kind() != "postgresql":
+        return
+    kept = [item for item in items if item.get_closest_marker("nodb") is None]
+    deselected = [item for item in items if item.get_closest_marker("nodb") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"test database: {db_kind()}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this run's kind, migrated to head once for the whole run."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+async def clean_db(database_url: str) -> str:
+    """The run's database, emptied before the test."""
+    await truncate_all(database_url)
+    return database_url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test app."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "jwt_secret": TEST_SECRET,
+        "environment": "development",
+        "public_base_url": "http://testserver",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(clean_db: str) -> Settings:
+    """Settings of the app under test."""
+    return make_settings(clean_db)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app, with its lifespan running."""
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def register(
+    client: httpx.AsyncClient,
+    *,
+    email: str | None = None,
+    password: str = "correct horse battery",
+    full_name: str = "Ada Lovelace",
+    birth_date: date = date(1990, 7, 15),
+) -> dict[str, Any]:
+    """Register a user; return the response body with the password used."""
+    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": password,
+            "full_name": full_name,
+            "birth_date": birth_date.isoformat(),
+        },
+    )
+    assert response.status_code == 201, response.text
+    return {**response.json(), "password": password}
+
+
+def auth(token: str) -> dict[str, str]:
+    """The Authorization header for a bearer token."""
+    return {"Authorization": f"Bearer {token}"}

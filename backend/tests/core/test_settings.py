@@ -1,0 +1,48 @@
+"""Settings: the production secret guard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings
+
+pytestmark = pytest.mark.nodb
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("secret", ["", PLACEHOLDER_JWT_SECRET, "changeme", "short-secret"])
+def test_production_refuses_a_missing_or_placeholder_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(_env_file=None, environment="production", jwt_secret=secret)  # type: ignore[call-arg]
+
+
+def test_production_accepts_a_real_secret_and_development_the_placeholder() -> None:
+    real = Settings(_env_file=None, environment="production", jwt_secret="r" * 48)  # type: ignore[call-arg]
+    assert real.environment == "production"
+    assert Settings(_env_file=None).jwt_secret == PLACEHOLDER_JWT_SECRET  # type: ignore[call-arg]
+
+
+def test_the_app_refuses_to_start_in_production_with_the_placeholder(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "production",
+        "JWT_SECRET": PLACEHOLDER_JWT_SECRET,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from src.main import create_app; create_app()"],
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "JWT_SECRET is missing or is the development placeholder" in result.stderr
+    assert PLACEHOLDER_JWT_SECRET not in result.stderr.replace("JWT_SECRET", "")

@@ -1,0 +1,93 @@
+"""Test databases: a fresh SQLite file or a fresh PostgreSQL database per test run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from src.core.database import Base
+
+BACKEND_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def db_kind() -> str:
+    """Which database this run uses: `sqlite` (default) or `postgresql` (TEST_DB)."""
+    kind = os.environ.get("TEST_DB", "sqlite").lower()
+    if kind not in {"sqlite", "postgresql"}:
+        raise RuntimeError(f"TEST_DB must be sqlite or postgresql, not {kind!r}")
+    return kind
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config that migrates the given database."""
+    config = Config(str(BACKEND_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(BACKEND_DIR / "alembic"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def _asyncpg_dsn(url: str, database: str) -> str:
+    return (
+        make_url(url)
+        .set(drivername="postgresql", database=database)
+        .render_as_string(hide_password=False)
+    )
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url, make_url(url).database or "postgres"))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def fresh_database(tmp_dir: Path) -> Iterator[str]:
+    """Create an empty database of this run's kind; drop it afterwards."""
+    if db_kind() == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    base_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+    name = f"numerologist_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(base_url, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RuntimeError(
+            f"PostgreSQL is unreachable at {make_url(base_url).render_as_string()}: {exc}. "
+            "Start it or set TEST_DATABASE_URL."
+        ) from exc
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_pg_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Run `alembic upgrade` on the database."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def truncate_all(url: str) -> None:
+    """Delete every row of every table, children first."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(delete(table))
+    finally:
+        await engine.dispose()
