@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,25 +16,71 @@ from src.core.database import Database
 from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
+from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.conversations.start import ConversationServices
+from src.services.rooms import create_room_provider
+from src.voice_pipeline.context import RunBot
+from src.voice_pipeline.runner import BotRunner
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; its resources open in the lifespan and close with it."""
+async def _default_run_bot() -> RunBot:
+    # Imported here: pipecat and the speech models are heavy and only the served app needs them.
+    from src.voice_pipeline.pipecat_bot import preload, run_bot
+
+    await preload()
+    return run_bot
+
+
+async def _sweep_forever(lifecycle: ConversationLifecycle, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(settings.room_sweep_interval_seconds)
+        try:
+            await lifecycle.sweep(settings.idempotency_ttl_seconds)
+        except Exception:
+            logger.exception("the room sweep failed; it runs again later")
+
+
+async def _reconcile(lifecycle: ConversationLifecycle) -> None:
+    try:
+        await lifecycle.reconcile_after_restart()
+    except Exception:
+        logger.exception("could not reconcile conversations left by a previous process")
+
+
+def create_app(settings: Settings | None = None, *, run_bot: RunBot | None = None) -> FastAPI:
+    """Build the app; its resources open in the lifespan and close with it.
+
+    Args:
+        settings: The settings (default: from the environment).
+        run_bot: The bot to run for each conversation (default: the pipecat voice bot).
+    """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url)
+        rooms = create_room_provider(settings)
+        lifecycle = ConversationLifecycle(database, rooms)
+        bot = run_bot or await _default_run_bot()
+        runner = BotRunner(bot, lifecycle, settings)
         app.state.database = database
+        app.state.services = ConversationServices(settings, rooms, runner, lifecycle)
+        await _reconcile(lifecycle)
+        sweeper = asyncio.create_task(_sweep_forever(lifecycle, settings), name="room-sweeper")
         logger.info(
             "started (%s database, %s rooms)", database.engine.dialect.name, settings.room_provider
         )
         try:
             yield
         finally:
+            await runner.shutdown()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await rooms.close()
             await database.dispose()
             logger.info("stopped")
 

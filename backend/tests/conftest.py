@@ -15,7 +15,10 @@ from fastapi import FastAPI
 import src.models  # noqa: F401  (registers the tables)
 from src.core.settings import Settings
 from src.main import create_app
+from src.voice_pipeline.context import RunBot
 from tests.db import db_kind, fresh_database, migrate, truncate_all
+from tests.fakes.bots import ScriptedBot
+from tests.fakes.daily import API_KEY, FakeDaily
 
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -69,11 +72,36 @@ def settings(clean_db: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+def bot() -> ScriptedBot:
+    """The stand-in voice bot the app runs (the voice tests use the real one)."""
+    return ScriptedBot()
+
+
+@pytest.fixture
+async def app(settings: Settings, bot: RunBot) -> AsyncIterator[FastAPI]:
     """The app, with its lifespan running."""
-    application = create_app(settings)
+    application = create_app(settings, run_bot=bot)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
+
+
+@pytest.fixture
+async def fake_daily() -> AsyncIterator[FakeDaily]:
+    """A fake Daily API on loopback."""
+    async with FakeDaily().serve() as daily:
+        yield daily
+
+
+def daily_settings(database_url: str, daily: FakeDaily, **overrides: Any) -> Settings:
+    """Settings that use the fake Daily API, with quick retries."""
+    return make_settings(
+        database_url,
+        room_provider="daily",
+        daily_api_url=daily.url,
+        daily_api_key=API_KEY,
+        daily_retry_base_seconds=0.01,
+        **overrides,
+    )
 
 
 @pytest.fixture

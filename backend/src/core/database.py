@@ -73,12 +73,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
-AfterCommit = Callable[[], Awaitable[None]]
+AfterCommit = Callable[[], Awaitable[object]]
 
 
 def after_commit(session: AsyncSession, job: AfterCommit) -> None:
     """Queue work that may only start once this request's transaction has committed."""
     session.info.setdefault("after_commit", []).append(job)
+
+
+def after_rollback(session: AsyncSession, job: AfterCommit) -> None:
+    """Queue an undo for something outside the database, run if this request rolls back."""
+    session.info.setdefault("after_rollback", []).append(job)
 
 
 class Database:
@@ -140,13 +145,28 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException as exc:
             await session.rollback()
+            await _undo(session)
             record: FailureRecord | None = getattr(exc, "failure_record", None)
             if record is not None:
                 await _write_failure_record(database, record)
             raise
-        await session.commit()
+        try:
+            await session.commit()
+        except BaseException:
+            await _undo(session)
+            raise
+        session.info.pop("after_rollback", None)
         for job in session.info.pop("after_commit", []):
             await job()
+
+
+async def _undo(session: AsyncSession) -> None:
+    session.info.pop("after_commit", None)
+    for job in reversed(session.info.pop("after_rollback", [])):
+        try:
+            await job()
+        except Exception:
+            logger.exception("an undo step after a rollback failed")
 
 
 FailureRecord = Callable[[AsyncSession], Awaitable[None]]

@@ -47,13 +47,18 @@ class Settings(BaseSettings):
     daily_api_url: str = "https://api.daily.co/v1"
     daily_timeout_seconds: float = Field(default=10.0, gt=0)
     daily_max_retries: int = Field(default=3, ge=0, le=10)
+    daily_retry_base_seconds: float = Field(default=0.5, ge=0)
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
     max_bots: int = Field(default=20, ge=1)
     join_timeout_seconds: float = Field(default=60.0, gt=0)
+    # A bot not ready this long after its start counts as failed to start.
+    bot_ready_timeout_seconds: float = Field(default=10.0, gt=0)
     max_duration_seconds: float = Field(default=1800.0, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=1)
+    # How often ended conversations whose room deletion failed are retried.
+    room_sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def base_url(self) -> str:

@@ -1,6 +1,7 @@
 """The database models; importing this module registers every table on `Base.metadata`."""
 
-from src.models.conversation import Conversation
+from src.models.conversation import Conversation, ConversationStatus, EndReason
+from src.models.idempotency import IdempotencyKey
 from src.models.user import User
 
-__all__ = ["Conversation", "User"]
+__all__ = ["Conversation", "ConversationStatus", "EndReason", "IdempotencyKey", "User"]

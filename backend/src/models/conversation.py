@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Uuid, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from src.core.database import Base, UTCDateTime, as_utc, utcnow
@@ -56,6 +56,18 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_started"),
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s.value}'" for s in ConversationStatus)),
+            name="status_valid",
+        ),
+        CheckConstraint(
+            "end_reason IS NULL OR end_reason IN ({})".format(
+                ", ".join(f"'{r.value}'" for r in EndReason)
+            ),
+            name="end_reason_valid",
+        ),
+        Index("ix_conversations_user_id_status", "user_id", "status"),
+        Index("ix_conversations_status", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -69,6 +81,15 @@ class Conversation(Base):
     )
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(
+        String(32), default=ConversationStatus.STARTING, server_default=ConversationStatus.STARTING
+    )
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    bot_ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once the room is confirmed gone at the provider; NULL with an ended status means
+    # the deletion is still owed (the sweeper retries it).
+    room_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )
@@ -101,6 +122,20 @@ class Conversation(Base):
         delta = as_utc(self.ended_at) - as_utc(self.started_at)
         self.duration_seconds = max(0, int(delta.total_seconds()))
         return self.duration_seconds
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the conversation has not ended yet."""
+        return self.status in LIVE_STATUSES
+
+    def end(self, reason: EndReason, *, at: datetime | None = None) -> None:
+        """Mark the conversation over: status, reason, end time and duration."""
+        self.status = (
+            ConversationStatus.FAILED if reason in FAILURE_REASONS else ConversationStatus.ENDED
+        )
+        self.end_reason = reason
+        self.ended_at = max(at or utcnow(), as_utc(self.started_at))
+        self.calculate_duration()
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id}>"

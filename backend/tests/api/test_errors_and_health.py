@@ -7,6 +7,7 @@ from asgi_lifespan import LifespanManager
 
 from src.main import create_app
 from tests.conftest import make_settings
+from tests.fakes.bots import ScriptedBot
 
 
 async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
@@ -27,7 +28,7 @@ async def test_health_runs_a_real_query(client: httpx.AsyncClient) -> None:
 async def test_health_is_503_when_the_database_is_unreachable() -> None:
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/none")
-    app = create_app(settings)
+    app = create_app(settings, run_bot=ScriptedBot())
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

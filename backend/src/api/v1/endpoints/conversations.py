@@ -1,0 +1,107 @@
+"""Voice conversations: start one, end it, read them back (spec story 3.4)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from src.core.database import after_commit
+from src.core.deps import CurrentUser, SessionDep
+from src.models.conversation import EndReason
+from src.schemas.common import error_responses
+from src.schemas.conversation import (
+    ConversationList,
+    ConversationRead,
+    StartConversationResponse,
+)
+from src.services.conversations import queries
+from src.services.conversations.errors import ConversationAlreadyEnded
+from src.services.conversations.start import ConversationServices, start_conversation
+
+router = APIRouter(prefix="/conversations", tags=["conversations"])
+
+
+def get_services(request: Request) -> ConversationServices:
+    """The app's rooms, bot runner and lifecycle."""
+    services: ConversationServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[ConversationServices, Depends(get_services)]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Replays the first answer for this key (24 h) instead of starting again",
+    ),
+]
+
+
+@router.post(
+    "/start",
+    response_model=StartConversationResponse,
+    responses=error_responses(400, 401, 422, 429, 500, 503),
+)
+async def start(
+    current_user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> StartConversationResponse:
+    """Start a voice conversation: a private room, a bot in it, and the user's join token."""
+    return await start_conversation(session, current_user, services, idempotency_key)
+
+
+@router.post(
+    "/{conversation_id}/end",
+    response_model=ConversationRead,
+    responses=error_responses(400, 401, 404, 409),
+)
+async def end(
+    conversation_id: uuid.UUID,
+    current_user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> ConversationRead:
+    """End one of your conversations: the bot leaves and the room is deleted."""
+    conversation = await queries.get_owned(session, current_user.id, conversation_id, lock=True)
+    if not conversation.is_live:
+        raise ConversationAlreadyEnded()
+    conversation.end(EndReason.USER_ENDED)
+    await session.flush()
+    room_name = conversation.daily_room_id
+
+    async def stop_bot_and_room() -> None:
+        await services.runner.cancel(conversation_id, EndReason.USER_ENDED)
+        if room_name:
+            await services.lifecycle.delete_room(conversation_id, room_name)
+
+    after_commit(session, stop_bot_and_room)
+    return ConversationRead.model_validate(conversation)
+
+
+@router.get(
+    "/{conversation_id}", response_model=ConversationRead, responses=error_responses(400, 401, 404)
+)
+async def get(
+    conversation_id: uuid.UUID, current_user: CurrentUser, session: SessionDep
+) -> ConversationRead:
+    """One of your conversations."""
+    conversation = await queries.get_owned(session, current_user.id, conversation_id)
+    return ConversationRead.model_validate(conversation)
+
+
+@router.get("", response_model=ConversationList, responses=error_responses(400, 401, 422))
+async def list_conversations(
+    current_user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ConversationList:
+    """Your conversations, newest first."""
+    rows, total = await queries.list_owned(session, current_user.id, limit=limit, offset=offset)
+    return ConversationList(items=[ConversationRead.model_validate(r) for r in rows], total=total)

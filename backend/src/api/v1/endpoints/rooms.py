@@ -1,0 +1,136 @@
+"""Signalling for local rooms: the user's browser sends its WebRTC offer and ICE candidates here.
+
+Each request carries ``Authorization: Bearer <user token of that room>`` (the `daily_token` of
+the start answer). The connection is handed to the conversation's bot.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from src.core.deps import SessionDep
+from src.core.errors import NotAuthenticated, NotFound
+from src.models.conversation import Conversation
+from src.schemas.common import error_responses
+from src.services.conversations.errors import ConversationGone
+from src.services.conversations.start import ConversationServices
+from src.services.local_rooms import LocalRoom, LocalRoomProvider, RoomTokenError
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/rooms", tags=["rooms"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+class RoomNotFound(NotFound):
+    """No local room by that name."""
+
+    code = "room_not_found"
+    default_detail = "No room by that name exists on this server."
+
+
+class Offer(BaseModel):
+    """A WebRTC SDP offer (or a renegotiation of the connection `pc_id`)."""
+
+    sdp: str = Field(max_length=100_000)
+    type: Literal["offer"]
+    pc_id: str | None = Field(default=None, max_length=200)
+    restart_pc: bool | None = None
+
+
+class Answer(BaseModel):
+    """The bot's SDP answer."""
+
+    sdp: str
+    type: str
+    pc_id: str
+
+
+class Candidate(BaseModel):
+    """One trickled ICE candidate."""
+
+    candidate: str = Field(max_length=2_000)
+    sdp_mid: str = Field(max_length=100)
+    sdp_mline_index: int = Field(ge=0, le=64)
+
+
+class CandidatesPatch(BaseModel):
+    """ICE candidates for the connection `pc_id`."""
+
+    pc_id: str = Field(max_length=200)
+    candidates: list[Candidate] = Field(max_length=64)
+
+
+async def _authorized_room(
+    room_name: str,
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[LocalRoom, uuid.UUID]:
+    services: ConversationServices = request.app.state.services
+    provider = services.rooms
+    if not isinstance(provider, LocalRoomProvider):
+        raise RoomNotFound("This server uses Daily rooms: join through the Daily room URL.")
+    if credentials is None:
+        raise NotAuthenticated("Send the room's token: 'Authorization: Bearer <daily_token>'.")
+    try:
+        conversation_id = provider.verify_token(credentials.credentials, room_name, "user")
+    except RoomTokenError as exc:
+        raise NotAuthenticated(str(exc)) from None
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.daily_room_id != room_name:
+        raise RoomNotFound()
+    room = provider.get(room_name)
+    if not conversation.is_live or room is None or conversation_id not in services.runner:
+        raise ConversationGone()
+    return room, conversation_id
+
+
+AuthorizedRoom = Annotated[tuple[LocalRoom, uuid.UUID], Depends(_authorized_room)]
+
+
+@router.post(
+    "/{room_name}/offer", response_model=Answer, responses=error_responses(400, 401, 404, 410, 422)
+)
+async def offer(body: Offer, authorized: AuthorizedRoom, request: Request) -> Answer:
+    """Send the browser's SDP offer; the answer connects it to the conversation's bot."""
+    from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
+
+    room, conversation_id = authorized
+    runner = request.app.state.services.runner
+
+    async def hand_to_bot(connection: Any) -> None:
+        if runner.deliver_connection(conversation_id, connection):
+            logger.info("conversation %s: user connection handed to the bot", conversation_id)
+
+    answer = await room.webrtc.handle_web_request(
+        SmallWebRTCRequest(
+            sdp=body.sdp, type=body.type, pc_id=body.pc_id, restart_pc=body.restart_pc
+        ),
+        hand_to_bot,
+    )
+    return Answer.model_validate(answer)
+
+
+@router.patch("/{room_name}/offer", status_code=204, responses=error_responses(401, 404, 410, 422))
+async def candidates(body: CandidatesPatch, authorized: AuthorizedRoom) -> None:
+    """Send trickled ICE candidates for a connection made by an offer."""
+    from pipecat.transports.smallwebrtc.request_handler import (
+        IceCandidate,
+        SmallWebRTCPatchRequest,
+    )
+
+    room, _ = authorized
+    await room.webrtc.handle_patch_request(
+        SmallWebRTCPatchRequest(
+            pc_id=body.pc_id,
+            candidates=[
+                IceCandidate(c.candidate, c.sdp_mid, c.sdp_mline_index) for c in body.candidates
+            ],
+        )
+    )

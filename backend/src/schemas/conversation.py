@@ -1,0 +1,56 @@
+"""Request and response bodies for conversations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from src.models.conversation import ConversationStatus, EndReason
+
+_START_EXAMPLE: dict[str, Any] = {
+    "conversation_id": "550e8400-e29b-41d4-a716-446655440000",
+    "daily_room_url": "http://127.0.0.1:8000/rooms/conv-550e8400e29b41d4a716446655440000",
+    "daily_token": "eyJhbGciOiJIUzI1NiIs...",
+    "status": "waiting_for_user",
+    "expires_at": "2026-11-22T14:00:00Z",
+}
+
+
+class StartConversationResponse(BaseModel):
+    """A started conversation: join `daily_room_url` with `daily_token`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_START_EXAMPLE]})
+
+    conversation_id: uuid.UUID
+    daily_room_url: str = Field(description="The room to join (a Daily room or a local room)")
+    daily_token: str = Field(description="The user's join token for that room")
+    status: ConversationStatus
+    expires_at: datetime = Field(description="When the room and the token expire")
+
+
+class ConversationRead(BaseModel):
+    """A conversation as its owner sees it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: ConversationStatus
+    end_reason: EndReason | None
+    room_name: str | None = Field(validation_alias="daily_room_id")
+    started_at: datetime
+    bot_ready_at: datetime | None
+    user_joined_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationList(BaseModel):
+    """A page of conversations, newest first."""
+
+    items: list[ConversationRead]
+    total: int

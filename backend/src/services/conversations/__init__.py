@@ -1,0 +1,1 @@
+"""Conversations: starting them, their life and end, and reading them back."""

@@ -1,0 +1,49 @@
+"""Errors of the conversation service."""
+
+from __future__ import annotations
+
+from src.core.errors import Conflict, DomainError, NotFound
+
+
+class ConversationNotFound(NotFound):
+    """No such conversation for this user."""
+
+    code = "conversation_not_found"
+    default_detail = "No conversation with this id belongs to you."
+
+
+class ConversationAlreadyEnded(Conflict):
+    """The conversation is already over."""
+
+    code = "conversation_already_ended"
+    default_detail = "This conversation has already ended."
+
+
+class ConversationGone(DomainError):
+    """The conversation (or its room) has ended; its room can no longer be joined."""
+
+    status_code = 410
+    code = "conversation_ended"
+    default_detail = "This conversation has ended. Start a new one."
+
+
+class TooManyConversations(DomainError):
+    """The user already has the most live conversations allowed."""
+
+    status_code = 429
+    code = "too_many_conversations"
+
+
+class BotCapacityReached(DomainError):
+    """This server runs as many bots as it can."""
+
+    status_code = 503
+    code = "bot_capacity_reached"
+    default_detail = "All voice bots are busy right now. Please try again shortly."
+
+
+class ConversationStartFailed(DomainError):
+    """A room or a bot could not be started; nothing was left running."""
+
+    status_code = 500
+    code = "conversation_start_failed"

@@ -1,0 +1,126 @@
+"""Recording a conversation's life: bot ready, user joined, ended (exactly once), room deleted.
+
+Each step is a short transaction of its own, so the runner can record from any task.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+
+from src.core.database import Database, utcnow
+from src.models.conversation import (
+    LIVE_STATUSES,
+    Conversation,
+    ConversationStatus,
+    EndReason,
+)
+from src.models.idempotency import IdempotencyKey
+from src.services.rooms import RoomProvider, RoomProviderError
+
+logger = logging.getLogger(__name__)
+
+
+class ConversationLifecycle:
+    """Writes lifecycle events of conversations and keeps rooms in step with them."""
+
+    def __init__(self, database: Database, rooms: RoomProvider) -> None:
+        self._database = database
+        self._rooms = rooms
+
+    async def mark_ready(self, conversation_id: uuid.UUID) -> None:
+        """Record that the bot is ready for the user."""
+        await self._update_live(conversation_id, bot_ready_at=utcnow())
+        logger.info("conversation %s: bot ready", conversation_id)
+
+    async def mark_joined(self, conversation_id: uuid.UUID) -> None:
+        """Record that the user joined: the conversation becomes active."""
+        await self._update_live(
+            conversation_id, user_joined_at=utcnow(), status=ConversationStatus.ACTIVE
+        )
+        logger.info("conversation %s: user joined", conversation_id)
+
+    async def _update_live(self, conversation_id: uuid.UUID, **values: object) -> None:
+        async with self._database.sessionmaker.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.status.in_(LIVE_STATUSES))
+                .values(**values, updated_at=utcnow())
+            )
+
+    async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
+        """End a live conversation and delete its room; False if it had already ended."""
+        async with self._database.sessionmaker.begin() as session:
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None or not conversation.is_live:
+                return False
+            conversation.end(reason)
+            room_name = conversation.daily_room_id
+        log = logger.error if conversation.status == ConversationStatus.FAILED else logger.info
+        log(
+            "conversation %s: ended (%s) after %ss",
+            conversation_id,
+            reason.value,
+            conversation.duration_seconds,
+        )
+        if room_name:
+            await self.delete_room(conversation_id, room_name)
+        return True
+
+    async def delete_room(self, conversation_id: uuid.UUID, room_name: str) -> bool:
+        """Delete the room and note it; a failure is logged and left for the sweeper."""
+        try:
+            await self._rooms.delete_room(room_name)
+        except RoomProviderError as exc:
+            logger.error(
+                "conversation %s: room %s not deleted, will retry: %s",
+                conversation_id,
+                room_name,
+                exc.detail,
+            )
+            return False
+        async with self._database.sessionmaker.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(room_deleted_at=utcnow())
+            )
+        logger.info("conversation %s: room %s deleted", conversation_id, room_name)
+        return True
+
+    async def reconcile_after_restart(self) -> int:
+        """End conversations a previous process left live (`server_restart`); delete their rooms."""
+        async with self._database.sessionmaker() as session:
+            ids = (
+                await session.scalars(
+                    select(Conversation.id).where(Conversation.status.in_(LIVE_STATUSES))
+                )
+            ).all()
+        ended = [cid for cid in ids if await self.finish(cid, EndReason.SERVER_RESTART)]
+        if ended:
+            logger.warning("ended %d conversations left live by a previous process", len(ended))
+        return len(ended)
+
+    async def sweep(self, idempotency_ttl_seconds: int, min_age_seconds: float = 30.0) -> int:
+        """Retry room deletions still owed by ended conversations; drop stale idempotency keys."""
+        async with self._database.sessionmaker.begin() as session:
+            rows = (
+                await session.execute(
+                    select(Conversation.id, Conversation.daily_room_id).where(
+                        Conversation.status.not_in(LIVE_STATUSES),
+                        Conversation.daily_room_id.is_not(None),
+                        Conversation.room_deleted_at.is_(None),
+                        # Leave just-ended ones to the path that is deleting their room now.
+                        Conversation.ended_at <= utcnow() - timedelta(seconds=min_age_seconds),
+                    )
+                )
+            ).all()
+            cutoff = utcnow() - timedelta(seconds=idempotency_ttl_seconds)
+            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+        deleted = 0
+        for conversation_id, room_name in rows:
+            deleted += await self.delete_room(conversation_id, str(room_name))
+        return deleted

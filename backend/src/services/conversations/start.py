@@ -1,0 +1,168 @@
+"""Starting a conversation: limits, the record, the room, and the bot after the commit.
+
+Nothing is left half-made: a room that cannot be made leaves a `failed`/`room_error` record and
+no room; a bot that cannot start leaves a `failed`/`bot_error` record and its room deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.core.database import after_commit, after_rollback, utcnow
+from src.core.settings import Settings
+from src.models.conversation import Conversation, ConversationStatus, EndReason
+from src.models.idempotency import IdempotencyKey
+from src.models.user import User
+from src.schemas.conversation import StartConversationResponse
+from src.services.conversations import idempotency, queries
+from src.services.conversations.errors import ConversationStartFailed, TooManyConversations
+from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.rooms import Room, RoomProvider, RoomProviderError
+from src.voice_pipeline.context import BotContext
+from src.voice_pipeline.runner import BotRunner, BotStartError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ConversationServices:
+    """What conversations need besides the database: rooms, bots and the lifecycle."""
+
+    settings: Settings
+    rooms: RoomProvider
+    runner: BotRunner
+    lifecycle: ConversationLifecycle
+
+
+async def start_conversation(
+    session: AsyncSession,
+    user: User,
+    services: ConversationServices,
+    idempotency_key: str | None = None,
+) -> StartConversationResponse:
+    """Start a conversation for the user; see the module docstring for the guarantees."""
+    key_row = None
+    if idempotency_key is not None:
+        key_row, replay = await idempotency.claim(
+            session, user.id, idempotency_key, services.settings.idempotency_ttl_seconds
+        )
+        if replay is not None:
+            logger.info("idempotent replay of conversation %s", replay.get("conversation_id"))
+            return StartConversationResponse.model_validate(replay)
+    await _check_user_limit(session, user, services.settings)
+    reservation = services.runner.reserve()
+    after_rollback(session, reservation.release_async)
+
+    conversation = Conversation(user_id=user.id, status=ConversationStatus.STARTING)
+    session.add(conversation)
+    await session.flush()
+    logger.info("conversation %s: created for user %s", conversation.id, user.id)
+
+    room = await _create_room(conversation, user, services)
+    after_rollback(session, lambda: services.lifecycle.delete_room(conversation.id, room.name))
+    conversation.daily_room_id = room.name
+    conversation.status = ConversationStatus.WAITING_FOR_USER
+    await session.flush()
+
+    context = BotContext(
+        conversation_id=conversation.id,
+        user_full_name=user.full_name,
+        user_first_name=user.first_name,
+        birth_date=user.birth_date,
+        room=room,
+        bot_token=room.bot_token,
+        settings=services.settings,
+        events=_NO_EVENTS,
+    )
+
+    async def start_bot() -> None:
+        try:
+            await services.runner.start(context, reservation)
+        except BotStartError as exc:
+            await _bot_failed(session, conversation.id, key_row, services, exc)
+
+    after_commit(session, start_bot)
+    response = StartConversationResponse(
+        conversation_id=conversation.id,
+        daily_room_url=room.url,
+        daily_token=room.user_token,
+        status=ConversationStatus.WAITING_FOR_USER,
+        expires_at=room.expires_at,
+    )
+    if key_row is not None:
+        key_row.response = response.model_dump(mode="json")
+    return response
+
+
+async def _check_user_limit(session: AsyncSession, user: User, settings: Settings) -> None:
+    # Lock the user's row so two concurrent starts of one user count one after the other.
+    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    limit = settings.max_active_conversations_per_user
+    if await queries.count_live(session, user.id) >= limit:
+        raise TooManyConversations(
+            f"You already have {limit} conversations open: end one before starting another.",
+            headers={"Retry-After": "30"},
+        )
+
+
+async def _create_room(
+    conversation: Conversation, user: User, services: ConversationServices
+) -> Room:
+    try:
+        room = await services.rooms.create_room(conversation.id, user_name=user.first_name)
+    except RoomProviderError as exc:
+        logger.error("conversation %s: room not created: %s", conversation.id, exc.detail)
+        error = ConversationStartFailed(f"Could not create the voice room. {exc.detail}")
+        error.failure_record = _failed_record(conversation, EndReason.ROOM_ERROR)
+        raise error from exc
+    logger.info("conversation %s: room %s created (%s)", conversation.id, room.name, room.provider)
+    return room
+
+
+def _failed_record(conversation: Conversation, reason: EndReason):  # type: ignore[no-untyped-def]
+    conversation_id, user_id = conversation.id, conversation.user_id
+    started_at = conversation.started_at or utcnow()
+
+    async def record(session: AsyncSession) -> None:
+        failed = Conversation(id=conversation_id, user_id=user_id, started_at=started_at)
+        failed.end(reason)
+        session.add(failed)
+
+    return record
+
+
+async def _bot_failed(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    key_row: IdempotencyKey | None,
+    services: ConversationServices,
+    exc: BotStartError,
+) -> None:
+    logger.error("conversation %s: bot not started: %s", conversation_id, exc)
+    # The runner has already ended it (bot_error) and deleted the room; make sure of both.
+    await services.lifecycle.finish(conversation_id, EndReason.BOT_ERROR)
+    if key_row is not None:
+        # Only successful starts are replayed: a retry with the same key may start afresh.
+        async with session.begin():
+            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_row.id))
+    raise ConversationStartFailed(
+        "The voice bot could not be started, so the conversation was closed. Please try again."
+    ) from exc
+
+
+class _NoEvents:
+    """Placeholder until the runner attaches the conversation's events."""
+
+    async def ready(self) -> None:
+        raise RuntimeError("the runner has not attached its events")
+
+    async def user_joined(self) -> None:
+        raise RuntimeError("the runner has not attached its events")
+
+
+_NO_EVENTS = _NoEvents()

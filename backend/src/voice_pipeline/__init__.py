@@ -1,0 +1,1 @@
+"""The voice bot (pipecat) and the runner that keeps every bot task."""

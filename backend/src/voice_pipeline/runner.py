@@ -1,0 +1,224 @@
+"""The bot runner: every bot task is held here, keyed by conversation, until it has ended.
+
+Whatever way a bot ends (it returns, it raises, it is cancelled for a timeout, an end request or
+shutdown), its conversation is ended with a reason and its room deleted, exactly once, by
+`ConversationLifecycle.finish`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from src.core.settings import Settings
+from src.models.conversation import EndReason
+from src.services.conversations.errors import BotCapacityReached
+from src.services.conversations.lifecycle import ConversationLifecycle
+from src.voice_pipeline.context import BotContext, RunBot
+
+logger = logging.getLogger(__name__)
+
+
+class BotStartError(Exception):
+    """The bot failed, or did not get ready in time, while starting."""
+
+
+@dataclass
+class _BotHandle:
+    ctx: BotContext
+    task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    joined: bool = False
+    cancel_reason: EndReason | None = None
+    error: BaseException | None = None
+
+
+class _Events:
+    """The `BotEvents` a bot reports to: in memory first, then in the database."""
+
+    def __init__(self, handle: _BotHandle, lifecycle: ConversationLifecycle) -> None:
+        self._handle = handle
+        self._lifecycle = lifecycle
+
+    async def ready(self) -> None:
+        self._handle.ready.set()
+        await self._lifecycle.mark_ready(self._handle.ctx.conversation_id)
+
+    async def user_joined(self) -> None:
+        self._handle.joined = True
+        await self._lifecycle.mark_joined(self._handle.ctx.conversation_id)
+
+
+class Reservation:
+    """A bot slot held while a start request runs; released unless a bot takes it."""
+
+    def __init__(self, runner: BotRunner) -> None:
+        self._runner: BotRunner | None = runner
+
+    def release(self) -> None:
+        """Give the slot back (idempotent)."""
+        if self._runner is not None:
+            self._runner._reserved -= 1
+            self._runner = None
+
+    async def release_async(self) -> None:
+        """`release`, as an undo step."""
+        self.release()
+
+
+class BotRunner:
+    """Starts bots, holds their tasks, enforces their deadlines and records their end."""
+
+    def __init__(
+        self, run_bot: RunBot, lifecycle: ConversationLifecycle, settings: Settings
+    ) -> None:
+        self._run_bot = run_bot
+        self._lifecycle = lifecycle
+        self._settings = settings
+        self._bots: dict[uuid.UUID, _BotHandle] = {}
+        self._reserved = 0
+        self._closing = False
+
+    def __contains__(self, conversation_id: object) -> bool:
+        return conversation_id in self._bots
+
+    @property
+    def active_count(self) -> int:
+        """Bots running now."""
+        return len(self._bots)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The bot tasks held now."""
+        return [h.task for h in self._bots.values() if h.task is not None]
+
+    def reserve(self) -> Reservation:
+        """Hold a bot slot for a start request.
+
+        Raises:
+            BotCapacityReached: MAX_BOTS bots run (or are being started), or shutdown began.
+        """
+        if self._closing or len(self._bots) + self._reserved >= self._settings.max_bots:
+            raise BotCapacityReached(headers={"Retry-After": "10"})
+        self._reserved += 1
+        return Reservation(self)
+
+    async def start(self, ctx: BotContext, reservation: Reservation) -> None:
+        """Start the conversation's bot and wait until it is ready for the user.
+
+        Raises:
+            BotStartError: the bot raised, ended or hung before it was ready; its
+                conversation has been ended (`bot_error`) and its room deleted.
+        """
+        reservation.release()
+        handle = _BotHandle(ctx)
+        ctx.events = _Events(handle, self._lifecycle)
+        conversation_id = ctx.conversation_id
+        task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
+        handle.task = task
+        self._bots[conversation_id] = handle
+        task.add_done_callback(lambda _t: self._bots.pop(conversation_id, None))
+        logger.info("conversation %s: bot started", conversation_id)
+        ready = asyncio.create_task(handle.ready.wait())
+        try:
+            await asyncio.wait(
+                {ready, task},
+                timeout=self._settings.bot_ready_timeout_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            ready.cancel()
+        if handle.ready.is_set() and not task.done():
+            return
+        if not task.done():
+            await self.cancel(conversation_id, EndReason.BOT_ERROR)
+            raise BotStartError("the voice bot did not get ready in time")
+        raise BotStartError(f"the voice bot stopped while starting ({_describe(handle.error)})")
+
+    async def _supervise(self, handle: _BotHandle) -> None:
+        conversation_id = handle.ctx.conversation_id
+        deadlines = asyncio.create_task(self._deadlines(handle))
+        reason: EndReason = EndReason.BOT_ERROR
+        try:
+            reason = await self._run_bot(handle.ctx) or EndReason.USER_LEFT
+        except asyncio.CancelledError:
+            reason = handle.cancel_reason or EndReason.SERVER_SHUTDOWN
+        except Exception as exc:
+            handle.error = exc
+            logger.exception("conversation %s: bot crashed: %s", conversation_id, _describe(exc))
+        finally:
+            deadlines.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deadlines
+            await _uncancellable(self._finish(conversation_id, reason))
+
+    async def _finish(self, conversation_id: uuid.UUID, reason: EndReason) -> None:
+        try:
+            await self._lifecycle.finish(conversation_id, reason)
+        except Exception:
+            # The database is down: the sweep at the next start-up ends it (server_restart).
+            logger.exception(
+                "conversation %s: could not record its end (%s)", conversation_id, reason.value
+            )
+
+    async def _deadlines(self, handle: _BotHandle) -> None:
+        settings = self._settings
+        await asyncio.sleep(settings.join_timeout_seconds)
+        if not handle.joined:
+            self._request_cancel(handle, EndReason.USER_NEVER_JOINED)
+            return
+        await asyncio.sleep(max(0.0, settings.max_duration_seconds - settings.join_timeout_seconds))
+        self._request_cancel(handle, EndReason.MAX_DURATION)
+
+    def _request_cancel(self, handle: _BotHandle, reason: EndReason) -> None:
+        if handle.cancel_reason is None:
+            handle.cancel_reason = reason
+            logger.info(
+                "conversation %s: stopping the bot (%s)", handle.ctx.conversation_id, reason.value
+            )
+        if handle.task is not None:
+            handle.task.cancel()
+
+    async def cancel(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
+        """Stop a conversation's bot and wait until it has ended; False if none runs."""
+        handle = self._bots.get(conversation_id)
+        if handle is None or handle.task is None:
+            return False
+        self._request_cancel(handle, reason)
+        await asyncio.wait({handle.task})
+        return True
+
+    def deliver_connection(self, conversation_id: uuid.UUID, connection: Any) -> bool:
+        """Hand a user's WebRTC connection to the conversation's bot; False if none runs."""
+        handle = self._bots.get(conversation_id)
+        if handle is None:
+            return False
+        handle.ctx.connections.put_nowait(connection)
+        return True
+
+    async def shutdown(self) -> None:
+        """Stop every bot (`server_shutdown`) and refuse new ones."""
+        self._closing = True
+        ids = list(self._bots)
+        if ids:
+            logger.info("stopping %d bots for shutdown", len(ids))
+        await asyncio.gather(*(self.cancel(cid, EndReason.SERVER_SHUTDOWN) for cid in ids))
+
+
+async def _uncancellable(work: Coroutine[Any, Any, None]) -> None:
+    """Run to the end even if the caller is cancelled again meanwhile (the end is recorded)."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "it ended on its own"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,61 @@
+"""Helpers for the conversation API tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from src.models.conversation import Conversation
+from src.services.conversations.start import ConversationServices
+from tests.conftest import auth, register
+
+
+def services(app: FastAPI) -> ConversationServices:
+    """The app's conversation services."""
+    result: ConversationServices = app.state.services
+    return result
+
+
+async def user_token(client: httpx.AsyncClient, **kwargs: Any) -> str:
+    """Register a new user; return their access token."""
+    return str((await register(client, **kwargs))["access_token"])
+
+
+async def start(client: httpx.AsyncClient, token: str, **headers: str) -> httpx.Response:
+    """POST /api/v1/conversations/start."""
+    return await client.post("/api/v1/conversations/start", headers={**auth(token), **headers})
+
+
+async def row(app: FastAPI, conversation_id: str | uuid.UUID) -> Conversation:
+    """The conversation as stored now."""
+    async with app.state.database.sessionmaker() as session:
+        found = await session.get(Conversation, uuid.UUID(str(conversation_id)))
+        assert found is not None
+        return found
+
+
+async def all_rows(app: FastAPI) -> list[Conversation]:
+    """Every conversation stored."""
+    async with app.state.database.sessionmaker() as session:
+        return list((await session.scalars(select(Conversation))).all())
+
+
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
+    """Wait until an (async) check passes; fail with its last error after the timeout."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                await result
+            return
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.02)

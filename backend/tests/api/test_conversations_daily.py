@@ -1,0 +1,96 @@
+"""Starting and ending conversations on Daily rooms (the fake Daily API on loopback)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from src.core.settings import Settings
+from src.main import create_app
+from tests.api.conversation_helpers import all_rows, row, services, start, user_token
+from tests.conftest import auth, daily_settings
+from tests.fakes.bots import ScriptedBot
+from tests.fakes.daily import FakeDaily, Fault
+
+
+@pytest.fixture
+def settings(clean_db: str, fake_daily: FakeDaily) -> Settings:
+    return daily_settings(clean_db, fake_daily, daily_max_retries=1)
+
+
+@pytest.fixture
+async def app(settings: Settings, bot: ScriptedBot) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, run_bot=bot)
+    async with LifespanManager(application):
+        yield application
+
+
+async def test_start_on_daily(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily, bot: ScriptedBot
+) -> None:
+    response = await start(client, await user_token(client, full_name="Grace Hopper"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (name,) = fake_daily.rooms
+    assert body["daily_room_url"] == f"https://fake.daily.co/{name}"
+    ctx = bot.contexts[uuid.UUID(body["conversation_id"])]
+    assert ctx.room.provider == "daily"
+    assert ctx.room.name == name
+    assert body["daily_token"] == ctx.room.user_token != ctx.bot_token
+    assert (await row(app, body["conversation_id"])).daily_room_id == name
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fault", "message"),
+    [
+        ("POST /rooms", Fault(401, "authentication-error"), "check DAILY_API_KEY"),
+        ("POST /rooms", Fault(503), "Daily is unavailable (503"),
+        ("POST /meeting-tokens", Fault(400, "invalid-request-error"), "meeting token"),
+    ],
+)
+async def test_room_failure_is_500_with_a_failed_record_and_no_room(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    fake_daily: FakeDaily,
+    bot: ScriptedBot,
+    endpoint: str,
+    fault: Fault,
+    message: str,
+) -> None:
+    fake_daily.fail(endpoint, fault, fault)
+    response = await start(client, await user_token(client))
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "conversation_start_failed"
+    assert message in body["detail"]
+    assert "Could not create the voice room" in body["detail"]
+    (stored,) = await all_rows(app)
+    assert (stored.status, stored.end_reason) == ("failed", "room_error")
+    assert stored.ended_at is not None
+    assert stored.duration_seconds == 0
+    assert fake_daily.rooms == {}
+    assert bot.contexts == {}
+
+
+async def test_a_failed_room_deletion_is_retried_by_the_sweep(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily
+) -> None:
+    token = await user_token(client)
+    conversation_id = (await start(client, token)).json()["conversation_id"]
+    fake_daily.fail("DELETE /rooms", Fault(503), Fault(503))
+    ended = await client.post(f"/api/v1/conversations/{conversation_id}/end", headers=auth(token))
+    assert ended.status_code == 200
+    stored = await row(app, conversation_id)
+    assert stored.status == "ended"
+    assert stored.room_deleted_at is None
+    assert len(fake_daily.rooms) == 1
+    lifecycle = services(app).lifecycle
+    assert await lifecycle.sweep(3600, min_age_seconds=0) == 1
+    assert fake_daily.rooms == {}
+    assert (await row(app, conversation_id)).room_deleted_at is not None
+    assert await lifecycle.sweep(3600, min_age_seconds=0) == 0

@@ -1,0 +1,51 @@
+"""A scripted stand-in for the voice bot, driven through the runner's real connection path."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from src.models.conversation import EndReason
+from src.voice_pipeline.context import BotContext
+
+JOIN, LEAVE, CRASH, GOODBYE = "join", "leave", "crash", "goodbye"
+
+
+class ScriptedBot:
+    """A `run_bot` whose steps are commands put on the conversation's connection queue.
+
+    Anything that is not a command (a real WebRTC connection) counts as the user joining.
+    """
+
+    def __init__(self, *, fail_on_start: bool = False, never_ready: bool = False) -> None:
+        self.fail_on_start = fail_on_start
+        self.never_ready = never_ready
+        self.contexts: dict[uuid.UUID, BotContext] = {}
+        self.connections: dict[uuid.UUID, list[Any]] = {}
+        self.cancelled: set[uuid.UUID] = set()
+
+    async def __call__(self, ctx: BotContext) -> EndReason:
+        self.contexts[ctx.conversation_id] = ctx
+        if self.fail_on_start:
+            raise RuntimeError("the speech models are missing")
+        try:
+            if self.never_ready:
+                await asyncio.Event().wait()
+            await ctx.events.ready()
+            return await self._serve(ctx)
+        except asyncio.CancelledError:
+            self.cancelled.add(ctx.conversation_id)
+            raise
+
+    async def _serve(self, ctx: BotContext) -> EndReason:
+        while True:
+            item = await ctx.connections.get()
+            if item == CRASH:
+                raise RuntimeError("the pipeline broke mid-call")
+            if item == LEAVE:
+                return EndReason.USER_LEFT
+            if item == GOODBYE:
+                return EndReason.USER_ENDED
+            self.connections.setdefault(ctx.conversation_id, []).append(item)
+            await ctx.events.user_joined()

@@ -1,0 +1,132 @@
+"""A fake Daily REST API honouring the documented contract, served on loopback.
+
+Endpoints: POST /rooms, POST /meeting-tokens, DELETE /rooms/{name}; Bearer API-key auth (401
+otherwise); errors as {"error": code, "info": text}. Faults are injected per endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+API_KEY = "fake-daily-key-0123456789"
+
+
+@dataclass
+class Fault:
+    """One injected answer: a status with Daily's error body, or a delay before answering."""
+
+    status: int = 500
+    error: str = "server-error"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FakeDaily:
+    """The fake's state: rooms, tokens, requests seen and faults to inject."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.tokens: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.url = ""
+        self.app = self._build()
+
+    def fail(self, endpoint: str, *faults: Fault) -> None:
+        """Answer the next requests to `endpoint` ("POST /rooms", ...) with these faults."""
+        self.faults.setdefault(endpoint, []).extend(faults)
+
+    def count(self, endpoint: str) -> int:
+        """How many requests reached the endpoint."""
+        return sum(1 for r in self.requests if f"{r[0]} {r[1]}" == endpoint)
+
+    async def _fault(self, endpoint: str) -> JSONResponse | None:
+        queue = self.faults.get(endpoint)
+        if not queue:
+            return None
+        fault = queue.pop(0)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+            if fault.status == 200:
+                return None
+        return _error(fault.status, fault.error, "injected fault", fault.headers)
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def check_key(request: Request, call_next: Any) -> Any:
+            endpoint = (
+                "DELETE /rooms"
+                if request.method == "DELETE"
+                else (f"{request.method} {request.url.path}")
+            )
+            self.requests.append((request.method, endpoint.split(" ", 1)[1]))
+            if request.headers.get("authorization") != f"Bearer {API_KEY}":
+                return _error(401, "authentication-error", "Invalid API key")
+            fault = await self._fault(endpoint)
+            return fault or await call_next(request)
+
+        @app.post("/rooms")
+        async def create_room(body: dict[str, Any]) -> Any:
+            name = body.get("name") or uuid.uuid4().hex
+            if name in self.rooms:
+                return _error(400, "invalid-request-error", f"a room named {name} already exists")
+            room = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "api_created": True,
+                "privacy": body.get("privacy", "public"),
+                "url": f"https://fake.daily.co/{name}",
+                "created_at": "2026-11-22T10:00:00.000Z",
+                "config": body.get("properties", {}),
+            }
+            self.rooms[name] = room
+            return room
+
+        @app.post("/meeting-tokens")
+        async def create_token(body: dict[str, Any]) -> Any:
+            properties = body.get("properties", {})
+            self.tokens.append(properties)
+            return {"token": f"daily-token-{uuid.uuid4().hex}"}
+
+        @app.delete("/rooms/{name}")
+        async def delete_room(name: str) -> Any:
+            if self.rooms.pop(name, None) is None:
+                return _error(404, "not-found", f"room {name} was not found")
+            return {"deleted": True, "name": name}
+
+        return app
+
+    @asynccontextmanager
+    async def serve(self) -> AsyncIterator[FakeDaily]:
+        """Serve on a free loopback port for the duration of the block."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+            await asyncio.sleep(0.01)
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            await task
+            sock.close()
+
+
+def _error(
+    status: int, code: str, info: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "info": info}, status_code=status, headers=headers)

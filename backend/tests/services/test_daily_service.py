@@ -1,0 +1,115 @@
+"""The Daily room provider against a fake Daily API, through the real HTTP client."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from src.services.daily_service import DailyRoomProvider
+from src.services.rooms import RoomProviderError, room_name_for
+from tests.conftest import daily_settings
+from tests.fakes.daily import API_KEY, FakeDaily, Fault
+
+pytestmark = pytest.mark.nodb
+
+
+def _provider(daily: FakeDaily, **overrides: object) -> DailyRoomProvider:
+    return DailyRoomProvider(daily_settings("sqlite+aiosqlite://", daily, **overrides))
+
+
+async def test_creates_a_private_expiring_room_with_two_tokens(fake_daily: FakeDaily) -> None:
+    provider = _provider(fake_daily, room_ttl_seconds=3600)
+    conversation_id = uuid.uuid4()
+    started = time.time()
+    room = await provider.create_room(conversation_id, user_name="Ada")
+    await provider.close()
+
+    assert room.name == room_name_for(conversation_id)
+    assert room.url == f"https://fake.daily.co/{room.name}"
+    assert room.provider == "daily"
+    config = fake_daily.rooms[room.name]["config"]
+    assert fake_daily.rooms[room.name]["privacy"] == "private"
+    assert config["eject_at_room_exp"] is True
+    assert config["max_participants"] == 2
+    assert abs(config["exp"] - (started + 3600)) < 5
+    user, bot = fake_daily.tokens
+    assert user["room_name"] == bot["room_name"] == room.name
+    assert user["is_owner"] is False
+    assert bot["is_owner"] is True
+    assert user["user_name"] == "Ada"
+    assert user["user_id"] == str(conversation_id)
+    assert user["eject_at_token_exp"] is True
+    assert user["exp"] == config["exp"]
+    assert room.user_token != room.bot_token
+
+
+async def test_wrong_key_is_a_clear_error_without_the_key(fake_daily: FakeDaily) -> None:
+    provider = DailyRoomProvider(
+        daily_settings("sqlite+aiosqlite://", fake_daily).model_copy(
+            update={"daily_api_key": "wrong-key-abcdef"}
+        )
+    )
+    with pytest.raises(RoomProviderError) as caught:
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+    assert "Daily rejected the API key (401" in caught.value.detail
+    assert "check DAILY_API_KEY" in caught.value.detail
+    assert "wrong-key" not in caught.value.detail
+    assert API_KEY not in caught.value.detail
+    assert "Invalid API key" not in caught.value.detail  # the raw body stays out
+    assert fake_daily.count("POST /rooms") == 1  # 4xx is not retried
+
+
+async def test_429_is_retried_after_retry_after(fake_daily: FakeDaily) -> None:
+    fake_daily.fail("POST /rooms", Fault(429, "rate-limit-error", {"Retry-After": "1"}))
+    provider = _provider(fake_daily)
+    started = time.monotonic()
+    room = await provider.create_room(uuid.uuid4(), user_name="Ada")
+    elapsed = time.monotonic() - started
+    await provider.close()
+    assert room.name in fake_daily.rooms
+    assert fake_daily.count("POST /rooms") == 2
+    assert elapsed >= 0.9  # waited as Retry-After asked
+
+
+async def test_persistent_5xx_gives_up_with_a_clear_error(fake_daily: FakeDaily) -> None:
+    fake_daily.fail("POST /rooms", *[Fault(503, "server-error")] * 10)
+    provider = _provider(fake_daily, daily_max_retries=2)
+    with pytest.raises(RoomProviderError, match=r"Daily is unavailable \(503"):
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+    assert fake_daily.count("POST /rooms") == 3
+    assert fake_daily.rooms == {}
+
+
+async def test_a_hanging_daily_times_out(fake_daily: FakeDaily) -> None:
+    fake_daily.fail("POST /rooms", *[Fault(200, delay=2.0)] * 2)
+    provider = _provider(fake_daily, daily_timeout_seconds=0.3, daily_max_retries=1)
+    with pytest.raises(RoomProviderError, match="did not answer in time"):
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+
+
+async def test_token_failure_after_the_room_deletes_the_room(fake_daily: FakeDaily) -> None:
+    fake_daily.fail("POST /meeting-tokens", Fault(400, "invalid-request-error"))
+    provider = _provider(fake_daily)
+    with pytest.raises(RoomProviderError, match="user's meeting token"):
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+    assert fake_daily.count("POST /rooms") == 1
+    assert fake_daily.count("DELETE /rooms") == 1
+    assert fake_daily.rooms == {}
+
+
+async def test_delete_counts_a_missing_room_as_deleted(fake_daily: FakeDaily) -> None:
+    provider = _provider(fake_daily)
+    room = await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.delete_room(room.name)
+    await provider.delete_room(room.name)
+    fake_daily.fail("DELETE /rooms", Fault(401, "authentication-error"))
+    with pytest.raises(RoomProviderError, match="delete the room"):
+        await provider.delete_room("another-room")
+    await provider.close()
+    assert fake_daily.rooms == {}
