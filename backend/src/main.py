@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from src.api import health
+from src.api import health, pages
 from src.api.v1.router import api_router
 from src.core.database import Database
 from src.core.errors import install_error_handlers
@@ -94,4 +95,6 @@ def create_app(settings: Settings | None = None, *, run_bot: RunBot | None = Non
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.WEB_DIR), name="static")
     return app

@@ -115,3 +115,30 @@ async def _joined(app: FastAPI, conversation_id: uuid.UUID) -> None:
 
 def _has_connection(bot: ScriptedBot, conversation_id: uuid.UUID) -> None:
     assert bot.connections.get(conversation_id)
+
+
+class TestLeave:
+    async def test_leave_ends_the_conversation(self, app: FastAPI, client: httpx.AsyncClient,
+                                               bot: ScriptedBot) -> None:
+        started = (await start(client, await user_token(client))).json()
+        room = started["daily_room_url"].rsplit("/", 1)[1]
+        url = f"/api/v1/rooms/{room}/leave"
+        assert (await client.post(url)).status_code == 401
+        left = await client.post(url, headers=auth(started["daily_token"]))
+        assert left.status_code == 204
+        stored = await row(app, started["conversation_id"])
+        assert (stored.status, stored.end_reason) == ("ended", "user_ended")
+        assert bot.cancelled == {uuid.UUID(started["conversation_id"])}
+        assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
+        again = await client.post(url, headers=auth(started["daily_token"]))
+        assert again.status_code == 409
+
+
+class TestPages:
+    async def test_pages_and_their_scripts_are_served(self, client: httpx.AsyncClient) -> None:
+        for path, marker in [("/", "Start conversation"), ("/rooms/conv-abc", "room.js"),
+                             ("/static/room.js", "RTCPeerConnection"),
+                             ("/static/index.js", "/conversations/start")]:
+            response = await client.get(path)
+            assert response.status_code == 200, path
+            assert marker in response.text, path

@@ -7,9 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from src.core.database import after_commit
 from src.core.deps import CurrentUser, SessionDep
-from src.models.conversation import EndReason
 from src.schemas.common import error_responses
 from src.schemas.conversation import (
     ConversationList,
@@ -17,7 +15,7 @@ from src.schemas.conversation import (
     StartConversationResponse,
 )
 from src.services.conversations import queries
-from src.services.conversations.errors import ConversationAlreadyEnded
+from src.services.conversations.end import end_conversation
 from src.services.conversations.start import ConversationServices, start_conversation
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -69,18 +67,7 @@ async def end(
 ) -> ConversationRead:
     """End one of your conversations: the bot leaves and the room is deleted."""
     conversation = await queries.get_owned(session, current_user.id, conversation_id, lock=True)
-    if not conversation.is_live:
-        raise ConversationAlreadyEnded()
-    conversation.end(EndReason.USER_ENDED)
-    await session.flush()
-    room_name = conversation.daily_room_id
-
-    async def stop_bot_and_room() -> None:
-        await services.runner.cancel(conversation_id, EndReason.USER_ENDED)
-        if room_name:
-            await services.lifecycle.delete_room(conversation_id, room_name)
-
-    after_commit(session, stop_bot_and_room)
+    await end_conversation(session, conversation, services)
     return ConversationRead.model_validate(conversation)
 
 

@@ -18,6 +18,7 @@ from src.core.deps import SessionDep
 from src.core.errors import NotAuthenticated, NotFound
 from src.models.conversation import Conversation
 from src.schemas.common import error_responses
+from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationGone
 from src.services.conversations.start import ConversationServices
 from src.services.local_rooms import LocalRoom, LocalRoomProvider, RoomTokenError
@@ -66,12 +67,13 @@ class CandidatesPatch(BaseModel):
     candidates: list[Candidate] = Field(max_length=64)
 
 
-async def _authorized_room(
+async def _room_conversation(
     room_name: str,
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> tuple[LocalRoom, uuid.UUID]:
+) -> Conversation:
+    """The conversation whose user token for this room the request carries."""
     services: ConversationServices = request.app.state.services
     provider = services.rooms
     if not isinstance(provider, LocalRoomProvider):
@@ -82,13 +84,23 @@ async def _authorized_room(
         conversation_id = provider.verify_token(credentials.credentials, room_name, "user")
     except RoomTokenError as exc:
         raise NotAuthenticated(str(exc)) from None
-    conversation = await session.get(Conversation, conversation_id)
+    conversation = await session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None or conversation.daily_room_id != room_name:
         raise RoomNotFound()
-    room = provider.get(room_name)
-    if not conversation.is_live or room is None or conversation_id not in services.runner:
+    return conversation
+
+
+RoomConversation = Annotated[Conversation, Depends(_room_conversation)]
+
+
+async def _authorized_room(
+    conversation: RoomConversation, request: Request
+) -> tuple[LocalRoom, uuid.UUID]:
+    services: ConversationServices = request.app.state.services
+    room = services.rooms.get(str(conversation.daily_room_id))  # type: ignore[attr-defined]
+    if not conversation.is_live or room is None or conversation.id not in services.runner:
         raise ConversationGone()
-    return room, conversation_id
+    return room, conversation.id
 
 
 AuthorizedRoom = Annotated[tuple[LocalRoom, uuid.UUID], Depends(_authorized_room)]
@@ -134,3 +146,9 @@ async def candidates(body: CandidatesPatch, authorized: AuthorizedRoom) -> None:
             ],
         )
     )
+
+
+@router.post("/{room_name}/leave", status_code=204, responses=error_responses(401, 404, 409))
+async def leave(conversation: RoomConversation, session: SessionDep, request: Request) -> None:
+    """Leave the room: ends the conversation (`user_ended`), the bot stops, the room goes."""
+    await end_conversation(session, conversation, request.app.state.services)

@@ -1,0 +1,34 @@
+"""Ending a conversation on request: the record now, the bot and the room after the commit."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.core.database import after_commit
+from src.models.conversation import Conversation, EndReason
+from src.services.conversations.errors import ConversationAlreadyEnded
+from src.services.conversations.start import ConversationServices
+
+
+async def end_conversation(
+    session: AsyncSession, conversation: Conversation, services: ConversationServices
+) -> Conversation:
+    """End a live conversation (`user_ended`); its bot stops and its room goes after the commit.
+
+    Raises:
+        ConversationAlreadyEnded: it had already ended.
+    """
+    if not conversation.is_live:
+        raise ConversationAlreadyEnded()
+    conversation.end(EndReason.USER_ENDED)
+    await session.flush()
+    conversation_id, room_name = conversation.id, conversation.daily_room_id
+
+    async def stop_bot_and_room() -> None:
+        # The bot's own end finds the conversation ended and records nothing more.
+        await services.runner.cancel(conversation_id, EndReason.USER_ENDED)
+        if room_name:
+            await services.lifecycle.delete_room(conversation_id, room_name)
+
+    after_commit(session, stop_bot_and_room)
+    return conversation
