@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from src.api.v1.endpoints import auth, conversations, rooms, users
+from src.api.v1.endpoints import auth, conversations, numerology, rooms, users
 
 api_router = APIRouter(prefix="/api/v1")
 
@@ -11,3 +11,4 @@ api_router.include_router(users.router)
 # The spec's wiring: POST /api/v1/conversations/start (the router carries the prefix).
 api_router.include_router(conversations.router)
 api_router.include_router(rooms.router)
+api_router.include_router(numerology.router)

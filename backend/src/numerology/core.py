@@ -1,0 +1,181 @@
+"""The core numbers, each carrying the arithmetic that produced it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from src.numerology.errors import NumerologyInputError
+from src.numerology.letters import letter_sum, letters_of, name_parts
+
+MASTER_NUMBERS = frozenset({11, 22, 33})
+VALID_NUMBERS = frozenset(range(1, 10)) | MASTER_NUMBERS
+MIN_YEAR, MAX_YEAR = 1, 9999
+
+
+def _digit_sum(n: int) -> int:
+    return sum(int(d) for d in str(n))
+
+
+def reduction_chain(n: int, *, keep_masters: bool = True) -> tuple[int, ...]:
+    """Every step of reducing `n`: (34, 7), or (29, 11) when master numbers are kept."""
+    if n < 0:
+        raise NumerologyInputError("Numbers to reduce must not be negative.")
+    chain = [n]
+    while chain[-1] > 9 and not (keep_masters and chain[-1] in MASTER_NUMBERS):
+        chain.append(_digit_sum(chain[-1]))
+    return tuple(chain)
+
+
+def reduce(n: int) -> int:
+    """Sum the digits until one digit is left, stopping at the master numbers 11, 22 and 33."""
+    return reduction_chain(n)[-1]
+
+
+@dataclass(frozen=True)
+class Component:
+    """One ingredient of a number: a date part or a name part, and what it reduces to.
+
+    Attributes:
+        label: What it is ("month 12", "Ada").
+        raw: Its value before reducing (the month, or the sum of the letters).
+        reduced: Its reduced value.
+    """
+
+    label: str
+    raw: int
+    reduced: int
+    from_letters: bool = False
+
+
+@dataclass(frozen=True)
+class NumberResult:
+    """A core number and how it was reached.
+
+    Attributes:
+        kind: life_path, birthday, expression, soul_urge, personality, maturity or
+            personal_year.
+        value: The number.
+        components: The reduced ingredients that were added up.
+        chain: The reduction of their sum, ending with `value`.
+    """
+
+    kind: str
+    value: int
+    components: tuple[Component, ...]
+    chain: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        """The sum of the reduced components."""
+        return self.chain[0]
+
+    def explain(self) -> str:
+        """The arithmetic as a short spoken sentence."""
+        steps = []
+        for c in self.components:
+            reduces = f", which reduces to {c.reduced}" if c.raw != c.reduced else ""
+            if c.from_letters:
+                steps.append(f"the letters of {c.label} add up to {c.raw}{reduces}")
+            elif reduces:
+                steps.append(f"{c.label} reduces to {c.reduced}")
+        joined = "; ".join(steps)
+        sentences = [joined[:1].upper() + joined[1:] + "." if steps else ""]
+        if len(self.components) > 1:
+            added = " plus ".join(str(c.reduced) for c in self.components)
+            sentences.append(f"{added} makes {self.total}.")
+        for before, after in zip(self.chain, self.chain[1:], strict=False):
+            digits = " plus ".join(str(before))
+            sentences.append(f"{digits} is {after}.")
+        sentences.append(f"So the number is {self.value}.")
+        return " ".join(s for s in sentences if s)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form."""
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "is_master": self.value in MASTER_NUMBERS,
+            "components": [c.__dict__ for c in self.components],
+            "chain": list(self.chain),
+            "explanation": self.explain(),
+        }
+
+
+def _combine(kind: str, components: list[Component], *, keep_masters: bool = True) -> NumberResult:
+    chain = reduction_chain(sum(c.reduced for c in components), keep_masters=keep_masters)
+    return NumberResult(kind, chain[-1], tuple(components), chain)
+
+
+def _check_date(birth_date: date) -> None:
+    if birth_date > date.today():
+        raise NumerologyInputError("That birth date is in the future: please check it.")
+
+
+def _date_components(birth_date: date, year: int) -> list[Component]:
+    return [
+        Component(f"month {birth_date.month}", birth_date.month, reduce(birth_date.month)),
+        Component(f"day {birth_date.day}", birth_date.day, reduce(birth_date.day)),
+        Component(f"year {year}", year, reduce(year)),
+    ]
+
+
+def life_path_number(birth_date: date) -> NumberResult:
+    """reduce(reduce(month) + reduce(day) + reduce(year))."""
+    _check_date(birth_date)
+    return _combine("life_path", _date_components(birth_date, birth_date.year))
+
+
+def birthday_number(birth_date: date) -> NumberResult:
+    """reduce(day)."""
+    _check_date(birth_date)
+    day = birth_date.day
+    return NumberResult("birthday", reduce(day), (), reduction_chain(day))
+
+
+def _name_number(kind: str, full_name: str, which: str) -> NumberResult:
+    components = []
+    for part in name_parts(full_name):
+        letters = letters_of(part, which)
+        if letters:
+            total = letter_sum(letters)
+            components.append(Component(part.capitalize(), total, reduce(total), True))
+    if not components:
+        what = "vowels" if which == "vowels" else "consonants"
+        raise NumerologyInputError(f"That name has no {what}, so this number cannot be found.")
+    return _combine(kind, components)
+
+
+def expression_number(full_name: str) -> NumberResult:
+    """Each name part reduced on its own, then their sum reduced."""
+    return _name_number("expression", full_name, "all")
+
+
+def soul_urge_number(full_name: str) -> NumberResult:
+    """The expression rule over the vowels only (Y by its neighbours)."""
+    return _name_number("soul_urge", full_name, "vowels")
+
+
+def personality_number(full_name: str) -> NumberResult:
+    """The expression rule over the consonants only."""
+    return _name_number("personality", full_name, "consonants")
+
+
+def maturity_number(full_name: str, birth_date: date) -> NumberResult:
+    """reduce(life path + expression)."""
+    life_path = life_path_number(birth_date).value
+    expression = expression_number(full_name).value
+    return _combine(
+        "maturity",
+        [
+            Component("your life path", life_path, life_path),
+            Component("your expression", expression, expression),
+        ],
+    )
+
+
+def personal_year_number(birth_date: date, year: int) -> NumberResult:
+    """Birth month, birth day and the calendar year, reduced to a single digit 1-9."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise NumerologyInputError(f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")
+    return _combine("personal_year", _date_components(birth_date, year), keep_masters=False)

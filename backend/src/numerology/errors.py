@@ -1,0 +1,5 @@
+"""The engine's one error type."""
+
+
+class NumerologyInputError(ValueError):
+    """A name or date the engine cannot work with; the message is for a person."""
