@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from src.numerology.letters import MAX_NAME_LENGTH
 from src.core.database import utcnow
+from src.numerology.letters import MAX_NAME_LENGTH
 
 FullName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH)

@@ -118,8 +118,9 @@ def _has_connection(bot: ScriptedBot, conversation_id: uuid.UUID) -> None:
 
 
 class TestLeave:
-    async def test_leave_ends_the_conversation(self, app: FastAPI, client: httpx.AsyncClient,
-                                               bot: ScriptedBot) -> None:
+    async def test_leave_ends_the_conversation(
+        self, app: FastAPI, client: httpx.AsyncClient, bot: ScriptedBot
+    ) -> None:
         started = (await start(client, await user_token(client))).json()
         room = started["daily_room_url"].rsplit("/", 1)[1]
         url = f"/api/v1/rooms/{room}/leave"
@@ -136,9 +137,12 @@ class TestLeave:
 
 class TestPages:
     async def test_pages_and_their_scripts_are_served(self, client: httpx.AsyncClient) -> None:
-        for path, marker in [("/", "Start conversation"), ("/rooms/conv-abc", "room.js"),
-                             ("/static/room.js", "RTCPeerConnection"),
-                             ("/static/index.js", "/conversations/start")]:
+        for path, marker in [
+            ("/", "Start conversation"),
+            ("/rooms/conv-abc", "room.js"),
+            ("/static/room.js", "RTCPeerConnection"),
+            ("/static/index.js", "/conversations/start"),
+        ]:
             response = await client.get(path)
             assert response.status_code == 200, path
             assert marker in response.text, path

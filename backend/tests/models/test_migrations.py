@@ -84,11 +84,7 @@ async def test_check_constraints_match_the_models(database_url: str) -> None:
         }
 
     expected = {
-        name: {
-            str(c.name)
-            for c in table.constraints
-            if isinstance(c, CheckConstraint) and c.name
-        }
+        name: {str(c.name) for c in table.constraints if isinstance(c, CheckConstraint) and c.name}
         for name, table in Base.metadata.tables.items()
     }
     assert await _inspect(database_url, reflected) == expected
