@@ -3,6 +3,7 @@
 from src.numerology.core import (
     MASTER_NUMBERS,
     VALID_NUMBERS,
+    Component,
     NumberResult,
     birthday_number,
     expression_number,
@@ -11,15 +12,18 @@ from src.numerology.core import (
     personal_year_number,
     personality_number,
     reduce,
+    reduction_chain,
     soul_urge_number,
 )
 from src.numerology.errors import NumerologyInputError
-from src.numerology.interpretations import interpret, meaning, personal_year_theme
+from src.numerology.interpretations import Meaning, interpret, meaning, personal_year_theme
 from src.numerology.profile import Profile, full_profile
 
 __all__ = [
     "MASTER_NUMBERS",
     "VALID_NUMBERS",
+    "Component",
+    "Meaning",
     "NumberResult",
     "NumerologyInputError",
     "Profile",
@@ -34,5 +38,6 @@ __all__ = [
     "personal_year_theme",
     "personality_number",
     "reduce",
+    "reduction_chain",
     "soul_urge_number",
 ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 
 from src.numerology.errors import NumerologyInputError
 from src.numerology.letters import letter_sum, letters_of, name_parts
 
 MASTER_NUMBERS = frozenset({11, 22, 33})
 VALID_NUMBERS = frozenset(range(1, 10)) | MASTER_NUMBERS
-MIN_YEAR, MAX_YEAR = 1, 9999
+# The calendar years a personal year can be asked for.
+MIN_YEAR, MAX_YEAR = 1800, 2200
 
 
 def _digit_sum(n: int) -> int:
@@ -40,12 +41,25 @@ class Component:
         label: What it is ("month 12", "Ada").
         raw: Its value before reducing (the month, or the sum of the letters).
         reduced: Its reduced value.
+        letters: For name parts, which letters were added ("letters", "vowels",
+            "consonants"); empty otherwise.
+        stated: Whether the explanation names it even when it does not reduce.
     """
 
     label: str
     raw: int
     reduced: int
-    from_letters: bool = False
+    letters: str = ""
+    stated: bool = False
+
+    def spoken(self) -> str:
+        """How it was found, as a clause ("year 1984 reduces to 22"); empty if nothing to say."""
+        reduces = f", which reduces to {self.reduced}" if self.raw != self.reduced else ""
+        if self.letters:
+            return f"the {self.letters} of {self.label} add up to {self.raw}{reduces}"
+        if self.stated:
+            return f"{self.label} is {self.raw}{reduces}"
+        return f"{self.label} reduces to {self.reduced}" if reduces else ""
 
 
 @dataclass(frozen=True)
@@ -70,33 +84,35 @@ class NumberResult:
         """The sum of the reduced components."""
         return self.chain[0]
 
-    def explain(self) -> str:
-        """The arithmetic as a short spoken sentence."""
-        steps = []
-        for c in self.components:
-            reduces = f", which reduces to {c.reduced}" if c.raw != c.reduced else ""
-            if c.from_letters:
-                steps.append(f"the letters of {c.label} add up to {c.raw}{reduces}")
-            elif reduces:
-                steps.append(f"{c.label} reduces to {c.reduced}")
+    def explain(self, *, brief: bool = False) -> str:
+        """The arithmetic as short spoken sentences; `brief` leaves out reducing each part."""
+        steps = [spoken for c in self.components if (spoken := c.spoken())]
+        if not self.components and self.kind == "birthday":
+            steps = [f"you were born on day {self.chain[0]}"]
         joined = "; ".join(steps)
-        sentences = [joined[:1].upper() + joined[1:] + "." if steps else ""]
+        sentences = [joined[:1].upper() + joined[1:] + "." if steps and not brief else ""]
         if len(self.components) > 1:
             added = " plus ".join(str(c.reduced) for c in self.components)
             sentences.append(f"{added} makes {self.total}.")
         for before, after in zip(self.chain, self.chain[1:], strict=False):
             digits = " plus ".join(str(before))
             sentences.append(f"{digits} is {after}.")
-        sentences.append(f"So the number is {self.value}.")
+        if not brief:
+            sentences.append(f"So the number is {self.value}.")
         return " ".join(s for s in sentences if s)
+
+    @property
+    def is_master(self) -> bool:
+        """Whether the number is a master number: 11, 22 or 33."""
+        return self.value in MASTER_NUMBERS
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
         return {
             "kind": self.kind,
             "value": self.value,
-            "is_master": self.value in MASTER_NUMBERS,
-            "components": [c.__dict__ for c in self.components],
+            "is_master": self.is_master,
+            "components": [asdict(c) for c in self.components],
             "chain": list(self.chain),
             "explanation": self.explain(),
         }
@@ -107,9 +123,19 @@ def _combine(kind: str, components: list[Component], *, keep_masters: bool = Tru
     return NumberResult(kind, chain[-1], tuple(components), chain)
 
 
-def _check_date(birth_date: date) -> None:
+def _check_date(birth_date: date) -> date:
+    if isinstance(birth_date, datetime):
+        birth_date = birth_date.date()
     if birth_date > date.today():
-        raise NumerologyInputError("That birth date is in the future: please check it.")
+        raise NumerologyInputError("That birth date is in the future. Please check it.")
+    return birth_date
+
+
+def check_year(year: int) -> int:
+    """The calendar year of a personal year, if it is between 1800 and 2200."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise NumerologyInputError(f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")
+    return year
 
 
 def _date_components(birth_date: date, year: int) -> list[Component]:
@@ -122,14 +148,13 @@ def _date_components(birth_date: date, year: int) -> list[Component]:
 
 def life_path_number(birth_date: date) -> NumberResult:
     """reduce(reduce(month) + reduce(day) + reduce(year))."""
-    _check_date(birth_date)
+    birth_date = _check_date(birth_date)
     return _combine("life_path", _date_components(birth_date, birth_date.year))
 
 
 def birthday_number(birth_date: date) -> NumberResult:
     """reduce(day)."""
-    _check_date(birth_date)
-    day = birth_date.day
+    day = _check_date(birth_date).day
     return NumberResult("birthday", reduce(day), (), reduction_chain(day))
 
 
@@ -139,7 +164,8 @@ def _name_number(kind: str, full_name: str, which: str) -> NumberResult:
         letters = letters_of(part, which)
         if letters:
             total = letter_sum(letters)
-            components.append(Component(part.capitalize(), total, reduce(total), True))
+            noun = {"all": "letters"}.get(which, which)
+            components.append(Component(part.capitalize(), total, reduce(total), noun))
     if not components:
         what = "vowels" if which == "vowels" else "consonants"
         raise NumerologyInputError(f"That name has no {what}, so this number cannot be found.")
@@ -168,14 +194,15 @@ def maturity_number(full_name: str, birth_date: date) -> NumberResult:
     return _combine(
         "maturity",
         [
-            Component("your life path", life_path, life_path),
-            Component("your expression", expression, expression),
+            Component("your life path", life_path, life_path, stated=True),
+            Component("your expression", expression, expression, stated=True),
         ],
     )
 
 
 def personal_year_number(birth_date: date, year: int) -> NumberResult:
     """Birth month, birth day and the calendar year, reduced to a single digit 1-9."""
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise NumerologyInputError(f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")
-    return _combine("personal_year", _date_components(birth_date, year), keep_masters=False)
+    birth_date = _check_date(birth_date)
+    components = _date_components(birth_date, check_year(year))
+    # reduce() then 11 -> 2, 22 -> 4, 33 -> 6 gives the same digit as never stopping at masters.
+    return _combine("personal_year", components, keep_masters=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from src.numerology.core import MASTER_NUMBERS
 from src.numerology.errors import NumerologyInputError
 
 KINDS = ("life_path", "expression", "soul_urge", "personality", "birthday", "maturity")
@@ -147,7 +148,7 @@ MEANINGS: dict[int, Meaning] = {
         "learning compassion and service to the wider world",
         "inspiring others and working for a cause",
         "to make the world kinder and fairer",
-        "generous, open and wise beyond their years",
+        "generous, open and wise beyond your years",
         "understanding people from every walk of life",
         "a generous life that leaves the world better",
     ),
@@ -232,7 +233,10 @@ def interpret(kind: str, number: int) -> str:
         )
     m = meaning(number)
     longing = m.longing if m.longing.startswith("to ") else f"for {m.longing}"
-    return _TEMPLATES[kind].format(n=number, title=m.title, m=m, longing=longing)
+    reading = _TEMPLATES[kind].format(n=number, title=m.title, m=m, longing=longing)
+    if number in MASTER_NUMBERS:
+        reading += f" {number} is a master number, so it asks more of you and gives more back."
+    return reading
 
 
 def personal_year_theme(number: int) -> str:

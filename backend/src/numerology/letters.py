@@ -23,7 +23,7 @@ _SPECIAL = {
     "Ð": "D",
     "Ł": "L",
     "Þ": "TH",
-    "ı": "I",
+    "\u0131": "I",  # dotless i
     "Ħ": "H",
     "Ŧ": "T",
     "Ŋ": "N",
@@ -32,6 +32,9 @@ _SPECIAL = {
 
 
 def _transliterate(char: str) -> str:
+    """A-Z for one character: "" for anything that is not a letter or has no Latin form."""
+    if not unicodedata.category(char).startswith("L"):
+        return ""  # spaces, digits, punctuation, symbols, stray combining marks, Roman numerals
     upper = char.upper()
     special = _SPECIAL.get(upper) or _SPECIAL.get(char)
     if special:
@@ -48,15 +51,21 @@ def name_parts(full_name: str) -> list[str]:
     """
     if len(full_name) > MAX_NAME_LENGTH:
         raise NumerologyInputError(
-            f"That name is too long: at most {MAX_NAME_LENGTH} characters, please."
+            f"That name is too long. Please keep it to {MAX_NAME_LENGTH} characters or fewer."
         )
+    if not full_name.strip():
+        raise NumerologyInputError("The name is empty. Please give a full name.")
     parts = ["".join(_transliterate(c) for c in word) for word in full_name.split()]
     parts = [part for part in parts if part]
-    if not parts:
+    if parts:
+        return parts
+    if any(unicodedata.category(c).startswith("L") for c in full_name):
         raise NumerologyInputError(
-            "That name has no letters to count: please give a name written with letters."
+            "That name has no Latin letters to count. Please spell it with the letters A to Z."
         )
-    return parts
+    raise NumerologyInputError(
+        "That name has no letters to count. Please give a name written with letters."
+    )
 
 
 def is_vowel(part: str, index: int) -> bool:

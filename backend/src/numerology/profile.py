@@ -9,6 +9,7 @@ from typing import Any
 from src.numerology.core import (
     NumberResult,
     birthday_number,
+    check_year,
     expression_number,
     life_path_number,
     maturity_number,
@@ -65,7 +66,7 @@ def full_profile(full_name: str, birth_date: date, year: int | None = None) -> P
         NumerologyInputError: a name with no letters (or vowels or consonants), a name too
             long, a birth date in the future, or a year out of range.
     """
-    year = year or date.today().year
+    year = check_year(date.today().year if year is None else year)
     numbers = {
         "life_path": life_path_number(birth_date),
         "expression": expression_number(full_name),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from src.core.database import utcnow
+from src.numerology.core import MAX_YEAR, MIN_YEAR
 from src.numerology.letters import MAX_NAME_LENGTH
 
 FullName = Annotated[
@@ -22,8 +23,8 @@ def _not_in_the_future(value: date) -> date:
 
 
 def _sane_year(value: int | None) -> int | None:
-    if value is not None and not 1900 <= value <= 2200:
-        raise ValueError("year must be between 1900 and 2200")
+    if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
+        raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
     return value
 
 

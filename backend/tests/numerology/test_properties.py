@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -11,15 +12,19 @@ from hypothesis import strategies as st
 
 from src.numerology import (
     VALID_NUMBERS,
+    NumerologyInputError,
     expression_number,
     full_profile,
+    life_path_number,
     personal_year_number,
     personality_number,
     reduce,
+    reduction_chain,
     soul_urge_number,
 )
+from src.numerology.core import MAX_YEAR, MIN_YEAR
 
-pytestmark = pytest.mark.nodb
+pytestmark = pytest.mark.once
 
 ACCENTED = {
     "a": "áàâäãåā",
@@ -40,6 +45,20 @@ word = st.text(
 )
 names = st.lists(word, min_size=1, max_size=4).map(" ".join)
 dates = st.dates(min_value=date(1900, 1, 1), max_value=date.today())
+
+
+NOISE = "-'.0123456789\u674e\u03b1\u0436\u216b\u2461\u200b"
+
+
+@st.composite
+def noisy(draw: st.DrawFn, name: str) -> str:
+    """The name with non-letters and letters of other scripts slipped in (never whitespace)."""
+    out = []
+    for char in name:
+        out.append(char)
+        if char != " ":
+            out.append(draw(st.text(alphabet=NOISE, max_size=2)))
+    return "".join(out)
 
 
 @st.composite
@@ -87,12 +106,54 @@ def test_accents_never_change_a_result(pair: tuple[str, str]) -> None:
         assert personality_number(fancy).value == personality_number(plain).value
 
 
-@given(dates, st.integers(1, 9999))
+@given(dates, st.integers(MIN_YEAR, MAX_YEAR))
 def test_personal_year_is_one_to_nine(birth: date, year: int) -> None:
-    assert personal_year_number(birth, year).value in range(1, 10)
+    # An independent oracle: the digital root of month + day + year.
+    value = personal_year_number(birth, year).value
+    assert value in range(1, 10)
+    assert value == 1 + (birth.month + birth.day + year - 1) % 9
+
+
+@given(dates)
+def test_life_path_keeps_the_digital_root(birth: date) -> None:
+    # Reducing keeps a number's remainder modulo 9, so the life path must agree with the
+    # plain digit sum of the date modulo 9, even when it stops at a master number.
+    value = life_path_number(birth).value
+    assert value in VALID_NUMBERS
+    assert value % 9 == (birth.month + birth.day + birth.year) % 9
+
+
+@given(names)
+def test_vowels_and_consonants_add_up_to_the_expression(name: str) -> None:
+    # Every letter is either a vowel or a consonant, so modulo 9 soul urge plus personality
+    # equals the expression; a name without vowels or consonants has the other equal to it.
+    expression = expression_number(name).value
+    try:
+        soul = soul_urge_number(name).value
+    except NumerologyInputError:
+        soul = 0
+    try:
+        personality = personality_number(name).value
+    except NumerologyInputError:
+        personality = 0
+    assert (soul + personality - expression) % 9 == 0
+
+
+@given(names.flatmap(lambda n: st.tuples(st.just(n), noisy(n))))
+def test_non_letters_and_other_scripts_are_ignored(pair: tuple[str, str]) -> None:
+    plain, noisy_name = pair
+    assert expression_number(noisy_name) == expression_number(plain)
+    if _has_vowels_and_consonants(plain):
+        assert soul_urge_number(noisy_name) == soul_urge_number(plain)
+        assert personality_number(noisy_name) == personality_number(plain)
 
 
 @given(st.integers(1, 10**12))
 def test_reduce_gives_a_core_number_and_is_idempotent(n: int) -> None:
     assert reduce(n) in VALID_NUMBERS
     assert reduce(reduce(n)) == reduce(n)
+    assert reduce(n) % 9 == n % 9
+    chain = reduction_chain(n)
+    assert chain[0] == n
+    assert chain[-1] == reduce(n)
+    assert all(after == sum(map(int, str(before))) for before, after in pairwise(chain))
