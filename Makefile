@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-test lint test-sqlite test-postgres migrate clean
+.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ lint: install-test
 	cd backend && ../$(BIN)/ruff format --check src tests
 	cd backend && ../$(BIN)/mypy
 
-test-sqlite: install-test
+# The browser test drives Debian's chromium (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-sqlite: install-test chromium
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
 test-postgres: install-test

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, run_bot: RunBot | None = Non
         run_bot: The bot to run for each conversation (default: the pipecat voice bot).
     """
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

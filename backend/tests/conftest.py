@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -27,8 +28,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On PostgreSQL, run only the tests that touch a database."""
     if db_kind() != "postgresql":
         return
-    kept = [item for item in items if item.get_closest_marker("nodb") is None]
-    deselected = [item for item in items if item.get_closest_marker("nodb") is not None]
+    kept = [item for item in items if item.get_closest_marker("once") is None]
+    deselected = [item for item in items if item.get_closest_marker("once") is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
@@ -62,6 +63,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "public_base_url": "http://testserver",
         **overrides,
     }
+    values.setdefault("log_level", os.environ.get("TEST_LOG_LEVEL", "INFO"))
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

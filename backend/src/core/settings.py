@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     jwt_secret: str = PLACEHOLDER_JWT_SECRET
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     log_level: str = "INFO"
+    pipecat_log_level: str = "WARNING"
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -60,6 +61,28 @@ class Settings(BaseSettings):
     # How often ended conversations whose room deletion failed are retried.
     room_sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Voice: offline by default; cloud services when chosen and given their keys.
+    stt_provider: Literal["whisper", "deepgram"] = "whisper"
+    deepgram_api_key: str | None = None
+    tts_provider: Literal["piper", "cartesia", "elevenlabs"] = "piper"
+    cartesia_api_key: str | None = None
+    cartesia_voice_id: str = "71a7ad14-091c-4e8e-a314-022ece01c121"
+    elevenlabs_api_key: str | None = None
+    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+    # Any OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, Ollama, vLLM).
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    # Silence that ends a user turn for the VAD; smart-turn v3 decides on top of it.
+    vad_stop_secs: float = Field(default=0.5, gt=0, le=3)
+    # A page that stops sending data-channel pings this long is treated as gone.
+    bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether an LLM is configured (otherwise the built-in numerologist answers)."""
+        return bool(self.llm_base_url or self.llm_model or self.llm_api_key)
+
     @property
     def base_url(self) -> str:
         """The public base URL, defaulting to the served address."""
@@ -83,11 +106,35 @@ class Settings(BaseSettings):
                     "characters (for example: python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))')"
                 )
+        self._require_keys()
         if self.room_provider == "daily" and not self.daily_api_key:
             raise ValueError(
                 "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
             )
         return self
+
+    def _require_keys(self) -> None:
+        needed = {
+            "STT_PROVIDER=deepgram": (
+                self.stt_provider == "deepgram",
+                self.deepgram_api_key,
+                "DEEPGRAM_API_KEY",
+            ),
+            "TTS_PROVIDER=cartesia": (
+                self.tts_provider == "cartesia",
+                self.cartesia_api_key,
+                "CARTESIA_API_KEY",
+            ),
+            "TTS_PROVIDER=elevenlabs": (
+                self.tts_provider == "elevenlabs",
+                self.elevenlabs_api_key,
+                "ELEVENLABS_API_KEY",
+            ),
+            "an LLM": (self.llm_enabled, self.llm_model, "LLM_MODEL"),
+        }
+        for choice, (chosen, value, variable) in needed.items():
+            if chosen and not value:
+                raise ValueError(f"{choice} needs {variable} to be set.")
 
 
 @lru_cache

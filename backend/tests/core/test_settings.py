@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings
 
-pytestmark = pytest.mark.nodb
+pytestmark = pytest.mark.once
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 
 

@@ -12,7 +12,7 @@ from src.services.rooms import RoomProviderError, room_name_for
 from tests.conftest import daily_settings
 from tests.fakes.daily import API_KEY, FakeDaily, Fault
 
-pytestmark = pytest.mark.nodb
+pytestmark = pytest.mark.once
 
 
 def _provider(daily: FakeDaily, **overrides: object) -> DailyRoomProvider:

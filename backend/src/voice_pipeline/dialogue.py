@@ -1,0 +1,240 @@
+"""The built-in numerologist's dialogue: what the user asked, and what to say back.
+
+Plain functions and one small class, testable without audio. The pipecat processor that uses
+them is in `numerologist.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from src.numerology import NumerologyInputError, core, interpret, meaning, personal_year_theme
+
+KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("life_path", re.compile(r"\blife'?s? ?path|\blifepath|\blife number")),
+    ("soul_urge", re.compile(r"\bsoul|\bheart'?s? desire")),
+    ("personality", re.compile(r"\bpersonality")),
+    ("expression", re.compile(r"\bexpression|\bdestiny|\bname number")),
+    ("maturity", re.compile(r"\bmaturity")),
+    (
+        "personal_year",
+        re.compile(
+            r"\bpersonal year|\bthis year|\bnext year|\byear ahead|"
+            r"\bmy year|\bcoming year"
+        ),
+    ),
+    ("birthday", re.compile(r"\bbirthday|\bbirth day")),
+]
+KIND_NAMES = {
+    "life_path": "life path number",
+    "expression": "expression number",
+    "soul_urge": "soul urge number",
+    "personality": "personality number",
+    "birthday": "birthday number",
+    "maturity": "maturity number",
+    "personal_year": "personal year number",
+}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
+_MONTH = "|".join(MONTHS)
+_DATE_WORDS = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH})\s+(?:the\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})"
+    rf"|(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH}),?\s+"
+    rf"(?P<y2>\d{{4}}))\b"
+)
+_DATE_NUMBERS = re.compile(r"\b(?P<a>\d{1,4})[/.-](?P<b>\d{1,2})[/.-](?P<c>\d{1,4})\b")
+_NAME = re.compile(r"\b(?:for|of|name is|named|called)\s+(?P<name>[a-z][a-z' -]{1,60})")
+_NOT_NAMES = {
+    "me",
+    "my",
+    "myself",
+    "mine",
+    "you",
+    "it",
+    "this",
+    "that",
+    "the",
+    "a",
+    "year",
+    "this year",
+    "my name",
+    "my birthday",
+    "my birth date",
+}
+GOODBYE = re.compile(
+    r"\b(good ?bye|bye|see you|that'?s all|hang up|end (the|this) (call|"
+    r"conversation)|i have to go|i'?m done)\b"
+)
+THANKS = re.compile(r"\b(thanks|thank you|cheers)\b")
+MEANING = re.compile(r"\b(mean|meaning|tell me more|what about it|more about)\b")
+HOW = re.compile(r"\b(how (did|do) you|explain|show me|work it out|the math|calculat)")
+HELP = re.compile(r"\b(help|what can you do|what do you do|how does this work)\b")
+ALL = re.compile(r"\b(all (of )?my numbers|my numbers|my profile|my chart|reading)\b")
+
+
+def normalise(text: str) -> str:
+    """Lower case, one space between words, no punctuation but apostrophes, slashes, hyphens."""
+    text = re.sub(r"[^\w'/ .-]", " ", text.lower())
+    return " ".join(text.replace(" .", " ").split()).strip(" .")
+
+
+def find_kind(text: str) -> str | None:
+    """The kind of number asked about, if any."""
+    for kind, pattern in KIND_PATTERNS:
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def find_date(text: str) -> date | None:
+    """A date spoken in the text ("March 3rd, 1990", "3 of March 1990", "3/3/1990")."""
+    match = _DATE_WORDS.search(text)
+    try:
+        if match:
+            month = MONTHS[match["m1"] or match["m2"]]
+            return date(int(match["y1"] or match["y2"]), month, int(match["d1"] or match["d2"]))
+        match = _DATE_NUMBERS.search(text)
+        if match:
+            a, b, c = int(match["a"]), int(match["b"]), int(match["c"])
+            return date(a, b, c) if a > 31 else date(c, a, b)  # ISO, else US month/day/year
+    except ValueError:
+        return None
+    return None
+
+
+def find_name(text: str) -> str | None:
+    """Another person's name the user asks about ("... for John Smith")."""
+    match = _NAME.search(text)
+    if not match:
+        return None
+    name = re.split(r"\b(?:born|birthday|please|and|with)\b", match["name"])[0].strip(" '-")
+    words = name.split()
+    if not words or name in _NOT_NAMES or words[0] in {"me", "my", "myself", "you", "the"}:
+        return None
+    return " ".join(w.capitalize() for w in words[:4])
+
+
+@dataclass
+class Reply:
+    """What to say, and whether the conversation ends after it."""
+
+    text: str
+    end: bool = False
+
+
+@dataclass
+class Numerologist:
+    """One conversation's numerologist: the user's profile and what was last discussed."""
+
+    full_name: str
+    first_name: str
+    birth_date: date
+    today: date = field(default_factory=date.today)
+    last: tuple[str, int] | None = None
+    last_result: core.NumberResult | None = None
+
+    def greeting(self) -> str:
+        """The opening line."""
+        return (
+            f"Hello {self.first_name}! I'm your numerologist. Ask me about your life path, "
+            "your name's numbers, or what this year holds for you."
+        )
+
+    def reply(self, utterance: str) -> Reply:
+        """Answer one user turn."""
+        text = normalise(utterance)
+        if not text:
+            return Reply("Sorry, I didn't catch that. Could you say it again?")
+        if GOODBYE.search(text):
+            return Reply(
+                f"Goodbye {self.first_name}, it was a pleasure. May your numbers be kind to you!",
+                end=True,
+            )
+        kind = find_kind(text)
+        other_date, other_name = find_date(text), find_name(text)
+        if kind or other_date or other_name:
+            return Reply(self._number(kind, other_date, other_name))
+        if ALL.search(text):
+            return Reply(self._summary())
+        if HOW.search(text) and self.last_result:
+            return Reply(self.last_result.explain())
+        if MEANING.search(text) and self.last:
+            return Reply(self._more())
+        if THANKS.search(text):
+            return Reply("You're very welcome. Is there another number you'd like to explore?")
+        if HELP.search(text):
+            return Reply(self._help())
+        return Reply(
+            "I'm a numerologist, so numbers are all I can really help with. " + self._help()
+        )
+
+    def _help(self) -> str:
+        return (
+            "You can ask for your life path, expression, soul urge, personality, birthday, "
+            "maturity or personal year number, or give me another name or birth date."
+        )
+
+    def _number(self, kind: str | None, other_date: date | None, other_name: str | None) -> str:
+        kind = kind or ("expression" if other_name and not other_date else "life_path")
+        name, birth = other_name or self.full_name, other_date or self.birth_date
+        whose = "That" if (other_name or other_date) else "Your"
+        try:
+            result = self._compute(kind, name, birth)
+        except NumerologyInputError as exc:
+            return f"{exc} Could you give it to me another way?"
+        self.last, self.last_result = (kind, result.value), result
+        reading = interpret(kind, result.value).split(". ", 1)[-1]
+        # Short for the ear; "how did you work it out?" gets the arithmetic.
+        return f"{whose} {KIND_NAMES[kind]} is {result.value}. {reading}"
+
+    def _compute(self, kind: str, name: str, birth: date) -> core.NumberResult:
+        if kind == "personal_year":
+            return core.personal_year_number(birth, self.today.year)
+        if kind in {"life_path", "birthday"}:
+            return getattr(core, f"{kind}_number")(birth)  # type: ignore[no-any-return]
+        if kind == "maturity":
+            return core.maturity_number(name, birth)
+        return getattr(core, f"{kind}_number")(name)  # type: ignore[no-any-return]
+
+    def _more(self) -> str:
+        assert self.last is not None
+        kind, number = self.last
+        if kind == "personal_year":
+            return personal_year_theme(number)
+        m = meaning(number)
+        return (
+            f"{number} is {m.title}: {', '.join(m.keywords)}. {m.strengths} "
+            f"The challenge: {m.challenges[0].lower()}{m.challenges[1:]}"
+        )
+
+    def _summary(self) -> str:
+        life = core.life_path_number(self.birth_date).value
+        expression = core.expression_number(self.full_name).value
+        year = core.personal_year_number(self.birth_date, self.today.year).value
+        self.last = ("life_path", life)
+        return (
+            f"Here are your main numbers. Your life path is {life}, {meaning(life).title}. "
+            f"Your expression number is {expression}, {meaning(expression).title}. "
+            f"And {self.today.year} is a personal year {year} for you. "
+            "Ask me about any of them to hear more."
+        )

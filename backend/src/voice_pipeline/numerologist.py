@@ -1,0 +1,170 @@
+"""Pipecat processors of the bot: the built-in numerologist and the transcript messages.
+
+Messages to the page travel on the WebRTC data channel (Daily: app messages) as
+``{"type": "transcript", "role": "user" | "bot", "text": "..."}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipecat.frames.frames import (
+    EndWorkerFrame,
+    InputAudioRawFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    OutputTransportMessageUrgentFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from src.models.conversation import EndReason
+from src.voice_pipeline.dialogue import Numerologist
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BotState:
+    """One bot's state: why it ended and when the user connected."""
+
+    conversation_id: uuid.UUID
+    end_reason: EndReason | None = None
+    connected_at: float | None = None
+    first_audio_logged: bool = False
+    turns: list[tuple[str, str]] = field(default_factory=list)
+
+
+def transcript_message(role: str, text: str) -> OutputTransportMessageUrgentFrame:
+    """The frame that sends one transcript line to the page."""
+    return OutputTransportMessageUrgentFrame(
+        message={"type": "transcript", "role": role, "text": text}
+    )
+
+
+def _last_user_text(frame: LLMContextFrame) -> str:
+    for message in reversed(frame.context.get_messages()):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+class NumerologistProcessor(FrameProcessor):
+    """Stands where an LLM would: answers each user turn from the numerology engine.
+
+    Args:
+        numerologist: The conversation's dialogue state.
+        state: The bot's state; a goodbye sets its end reason to `user_ended`.
+    """
+
+    def __init__(self, numerologist: Numerologist, state: BotState) -> None:
+        super().__init__()
+        self._numerologist = numerologist
+        self._state = state
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, LLMContextFrame):
+            await self.push_frame(frame, direction)
+            return
+        reply = self._numerologist.reply(_last_user_text(frame))
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.push_frame(LLMTextFrame(reply.text))
+        await self.push_frame(LLMFullResponseEndFrame())
+        if reply.end:
+            self._state.end_reason = EndReason.USER_ENDED
+            # Ends after what is queued (the farewell) has been played.
+            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+
+class UserTranscriptSender(FrameProcessor):
+    """Sends each transcribed user turn to the page."""
+
+    def __init__(self, state: BotState) -> None:
+        super().__init__()
+        self._state = state
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TranscriptionFrame) and frame.text.strip():
+            self._state.turns.append(("user", frame.text.strip()))
+            logger.debug("conversation %s: user said %r", self._state.conversation_id, frame.text)
+            await self.push_frame(transcript_message("user", frame.text.strip()))
+        await self.push_frame(frame, direction)
+
+
+class BotTranscriptSender(FrameProcessor):
+    """Sends each bot turn (a full response, or a spoken line such as the greeting) to the page."""
+
+    def __init__(self, state: BotState) -> None:
+        super().__init__()
+        self._state = state
+        self._parts: list[str] = []
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMFullResponseStartFrame):
+            self._parts = []
+        elif isinstance(frame, LLMTextFrame):
+            self._parts.append(frame.text)
+        elif isinstance(frame, LLMFullResponseEndFrame | TTSSpeakFrame):
+            text = frame.text if isinstance(frame, TTSSpeakFrame) else "".join(self._parts)
+            if text.strip():
+                self._state.turns.append(("bot", text.strip()))
+                logger.debug("conversation %s: bot says %r", self._state.conversation_id, text)
+                await self.push_frame(transcript_message("bot", text.strip()))
+        await self.push_frame(frame, direction)
+
+
+class FirstAudioLogger(FrameProcessor):
+    """Logs when the first audio of the bot (its greeting) leaves the TTS."""
+
+    def __init__(self, state: BotState) -> None:
+        super().__init__()
+        self._state = state
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        state = self._state
+        if isinstance(frame, TTSAudioRawFrame) and not state.first_audio_logged:
+            state.first_audio_logged = True
+            since = (time.monotonic() - state.connected_at) if state.connected_at else 0.0
+            logger.info(
+                "conversation %s: greeting first audio %.0f ms after the user connected",
+                state.conversation_id,
+                since * 1000,
+            )
+        await self.push_frame(frame, direction)
+
+
+class FirstUserAudio(FrameProcessor):
+    """Calls back once, on the first audio from the user.
+
+    Audio arriving proves the user's side finished setting up the media path, so the greeting
+    sent then is heard from its first word (sent at "connected", its start could be lost).
+    """
+
+    def __init__(self, on_first_audio: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self._on_first_audio: Callable[[], Awaitable[None]] | None = on_first_audio
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame) and self._on_first_audio is not None:
+            callback, self._on_first_audio = self._on_first_audio, None
+            await callback()
+        await self.push_frame(frame, direction)

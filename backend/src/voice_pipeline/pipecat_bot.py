@@ -1,0 +1,288 @@
+"""The voice bot: a pipecat pipeline that joins the conversation's room and talks numerology.
+
+Pipeline: transport in -> STT -> user transcript -> user context aggregator (Silero VAD,
+smart-turn v3) -> numerologist (built-in, or an OpenAI-compatible LLM with the engine's tools)
+-> bot transcript -> TTS -> transport out -> assistant context aggregator.
+
+The page receives ``{"type": "transcript", "role": "user" | "bot", "text": ...}`` messages and
+should send ``ping`` on the data channel every second: a page silent for
+BOT_IDLE_TIMEOUT_SECONDS is treated as gone (aiortc cannot see a vanished peer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from src.core.settings import Settings
+from src.models.conversation import EndReason
+from src.voice_pipeline import services, speech
+from src.voice_pipeline.context import BotContext
+from src.voice_pipeline.dialogue import Numerologist
+from src.voice_pipeline.numerologist import (
+    BotState,
+    BotTranscriptSender,
+    FirstAudioLogger,
+    FirstUserAudio,
+    NumerologistProcessor,
+    UserTranscriptSender,
+)
+
+logger = logging.getLogger(__name__)
+
+
+async def preload() -> None:
+    """Load the shared speech models and warm the pipeline's code, off the event loop."""
+    await speech.preload_speech_models()
+    await asyncio.to_thread(_warm_up)
+
+
+def _warm_up() -> None:
+    # Importing and building one set of per-bot services once keeps that cost off the first bot.
+    speech.whisper_stt()
+    speech.piper_tts()
+    speech.silero_vad(0.5)
+    speech.smart_turn()
+    from pipecat.pipeline.worker import PipelineWorker  # noqa: F401
+    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # noqa: F401
+
+
+@dataclass
+class _Parts:
+    """The per-bot processors, built before the user arrives."""
+
+    first_audio_in: Any
+    stt: Any
+    user_transcript: Any
+    aggregators: Any
+    brain: Any
+    bot_transcript: Any
+    tts: Any
+    first_audio: Any
+
+
+def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
+    from pipecat.processors.aggregators.llm_response_universal import (
+        LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
+    )
+    from pipecat.turns.user_stop import (
+        BaseUserTurnStopStrategy,
+        TurnAnalyzerUserTurnStopStrategy,
+    )
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+    settings = ctx.settings
+    context = services.llm_context(with_tools=settings.llm_enabled)
+    stop: list[BaseUserTurnStopStrategy] = [
+        TurnAnalyzerUserTurnStopStrategy(turn_analyzer=speech.smart_turn())
+    ]
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=speech.silero_vad(settings.vad_stop_secs),
+            user_turn_strategies=UserTurnStrategies(stop=stop),
+        ),
+    )
+    if settings.llm_enabled:
+        brain = services.make_llm(
+            settings,
+            services.system_prompt(ctx.user_full_name, ctx.user_first_name, ctx.birth_date),
+        )
+    else:
+        numerologist = Numerologist(ctx.user_full_name, ctx.user_first_name, ctx.birth_date)
+        brain = NumerologistProcessor(numerologist, state)
+    return _Parts(
+        first_audio_in=FirstUserAudio(greeter.greet),
+        stt=services.make_stt(settings),
+        user_transcript=UserTranscriptSender(state),
+        aggregators=aggregators,
+        brain=brain,
+        bot_transcript=BotTranscriptSender(state),
+        tts=services.make_tts(settings),
+        first_audio=FirstAudioLogger(state),
+    )
+
+
+def _worker(transport: Any, parts: _Parts) -> Any:
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            parts.first_audio_in,
+            parts.stt,
+            parts.user_transcript,
+            parts.aggregators.user(),
+            parts.brain,
+            parts.bot_transcript,
+            parts.tts,
+            parts.first_audio,
+            transport.output(),
+            parts.aggregators.assistant(),
+        ]
+    )
+    # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
+    return PipelineWorker(
+        pipeline, params=PipelineParams(), enable_rtvi=False, idle_timeout_secs=None
+    )
+
+
+def _local_transport(connection: Any) -> Any:
+    from pipecat.transports.base_transport import TransportParams
+    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+    return SmallWebRTCTransport(
+        webrtc_connection=connection,
+        params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
+    )
+
+
+def daily_transport(ctx: BotContext) -> Any:
+    """The Daily transport joining the room with the bot's token (needs the internet)."""
+    from pipecat.transports.daily.transport import DailyParams, DailyTransport
+
+    return DailyTransport(
+        ctx.room.url,
+        ctx.bot_token,
+        "Numerologist",
+        DailyParams(audio_in_enabled=True, audio_out_enabled=True),
+    )
+
+
+# Without audio from the user this long after connecting, the bot greets anyway.
+GREETING_FALLBACK_SECONDS = 1.5
+
+
+class _Greeter:
+    """Greets once: on the user's first audio, or after a short fallback wait."""
+
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+        self.worker: Any = None
+        self._done = False
+        self._fallback: asyncio.Task[None] | None = None
+
+    async def greet(self) -> None:
+        from pipecat.frames.frames import TTSSpeakFrame
+
+        if self._done or self.worker is None:
+            return
+        self._done = True
+        await self.worker.queue_frames([TTSSpeakFrame(self.greeting)])
+
+    def connected(self) -> None:
+        async def fallback() -> None:
+            await asyncio.sleep(GREETING_FALLBACK_SECONDS)
+            await self.greet()
+
+        self._fallback = asyncio.create_task(fallback())
+
+    async def close(self) -> None:
+        if self._fallback is not None:
+            self._fallback.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fallback
+
+
+async def run_bot(ctx: BotContext) -> EndReason:
+    """Serve one conversation until the user leaves or says goodbye; return why it ended."""
+    state = BotState(ctx.conversation_id)
+    started = time.monotonic()
+    greeter = _Greeter(
+        Numerologist(ctx.user_full_name, ctx.user_first_name, ctx.birth_date).greeting()
+    )
+    parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
+    await ctx.events.ready()
+    logger.info(
+        "conversation %s: bot ready in %.0f ms",
+        ctx.conversation_id,
+        (time.monotonic() - started) * 1000,
+    )
+    connection = None
+    if ctx.room.provider == "local":
+        connection = await ctx.connections.get()
+        transport = _local_transport(connection)
+    else:
+        transport = daily_transport(ctx)
+    worker = greeter.worker = _worker(transport, parts)
+    _on_user_events(ctx, transport, worker, state, greeter)
+    watchdog = (
+        asyncio.create_task(_watch_pings(connection, worker, state, ctx.settings))
+        if connection is not None
+        else None
+    )
+    try:
+        await _run(worker)
+    finally:
+        await greeter.close()
+        if watchdog is not None:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+        if connection is not None:
+            # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.disconnect())
+    return state.end_reason or EndReason.USER_LEFT
+
+
+def _on_user_events(
+    ctx: BotContext, transport: Any, worker: Any, state: BotState, greeter: _Greeter
+) -> None:
+    async def joined(*_args: Any) -> None:
+        state.connected_at = time.monotonic()
+        greeter.connected()
+        await ctx.events.user_joined()
+
+    async def left(*_args: Any) -> None:
+        logger.info("conversation %s: the user left", ctx.conversation_id)
+        state.end_reason = state.end_reason or EndReason.USER_LEFT
+        await worker.cancel()
+
+    if ctx.room.provider == "local":
+        transport.event_handler("on_client_connected")(joined)
+        transport.event_handler("on_client_disconnected")(left)
+    else:
+        transport.event_handler("on_first_participant_joined")(joined)
+        transport.event_handler("on_participant_left")(left)
+
+
+async def _watch_pings(connection: Any, worker: Any, state: BotState, settings: Settings) -> None:
+    silent_since: float | None = None
+    while True:
+        await asyncio.sleep(1.0)
+        if connection.is_connected():
+            silent_since = None
+            continue
+        silent_since = silent_since or time.monotonic()
+        if time.monotonic() - silent_since >= settings.bot_idle_timeout_seconds:
+            logger.info(
+                "conversation %s: no sign of the user for %.0fs, ending",
+                state.conversation_id,
+                settings.bot_idle_timeout_seconds,
+            )
+            state.end_reason = state.end_reason or EndReason.USER_LEFT
+            await worker.cancel()
+            return
+
+
+async def _run(worker: Any) -> None:
+    from pipecat.workers.runner import WorkerRunner
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    running = asyncio.ensure_future(runner.run())
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        # Stopped from outside (end request, timeout, shutdown): tear the pipeline down first.
+        await worker.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await running
+        raise

@@ -1,0 +1,113 @@
+"""The bot's speech and language services, chosen by settings.
+
+Offline by default (Whisper, Piper, the built-in numerologist); Deepgram, Cartesia, ElevenLabs
+and any OpenAI-compatible LLM when configured. Cloud SDKs are imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from typing import Any
+
+from src.core.settings import Settings
+from src.numerology.tools import TOOL_SCHEMAS, dispatch_tool
+from src.voice_pipeline import speech
+
+logger = logging.getLogger(__name__)
+
+PERSONA = (
+    "You are a warm, wise numerologist speaking with {first_name} on a voice call. "
+    "Their full birth name is {full_name} and they were born on {birth_date}. Today is {today}. "
+    "Use the tools to calculate every number; never do the arithmetic yourself. "
+    "Answer in two to four short spoken sentences, with no lists, symbols or emoji. "
+    "If asked about anything other than numerology, say kindly that numbers are your craft."
+)
+
+
+def make_stt(settings: Settings) -> Any:
+    """The speech-to-text service."""
+    if settings.stt_provider == "deepgram":
+        from pipecat.services.deepgram.stt import DeepgramSTTService
+
+        return DeepgramSTTService(api_key=settings.deepgram_api_key or "")
+    return speech.whisper_stt()
+
+
+def make_tts(settings: Settings) -> Any:
+    """The text-to-speech service."""
+    if settings.tts_provider == "cartesia":
+        from pipecat.services.cartesia.tts import CartesiaTTSService
+
+        return CartesiaTTSService(
+            api_key=settings.cartesia_api_key or "",
+            settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
+        )
+    if settings.tts_provider == "elevenlabs":
+        from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
+
+        return ElevenLabsTTSService(
+            api_key=settings.elevenlabs_api_key or "",
+            settings=ElevenLabsTTSService.Settings(voice=settings.elevenlabs_voice_id),
+        )
+    return speech.piper_tts()
+
+
+def system_prompt(full_name: str, first_name: str, birth_date: date) -> str:
+    """The numerologist's persona, with the user's profile."""
+    return PERSONA.format(
+        first_name=first_name,
+        full_name=full_name,
+        birth_date=birth_date.isoformat(),
+        today=date.today().isoformat(),
+    )
+
+
+def make_llm(settings: Settings, system_instruction: str) -> Any:
+    """An OpenAI-compatible LLM service with the numerology tools registered."""
+    from pipecat.services.openai.llm import OpenAILLMService
+
+    llm = OpenAILLMService(
+        api_key=settings.llm_api_key or "not-needed",
+        base_url=settings.llm_base_url,
+        settings=OpenAILLMService.Settings(
+            model=settings.llm_model, system_instruction=system_instruction
+        ),
+    )
+    for schema in TOOL_SCHEMAS:
+        llm.register_function(schema["function"]["name"], _run_tool)
+    return llm
+
+
+async def _run_tool(params: Any) -> None:
+    result = dispatch_tool(params.function_name, dict(params.arguments or {}))
+    logger.info(
+        "tool %s(%s) -> %s",
+        params.function_name,
+        json.dumps(params.arguments),
+        result.get("number", "error" if "error" in result else "ok"),
+    )
+    await params.result_callback(result)
+
+
+def llm_context(*, with_tools: bool) -> Any:
+    """The conversation's context, with the engine's tools for an LLM."""
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
+    if not with_tools:
+        return LLMContext()
+    tools = ToolsSchema(
+        standard_tools=[
+            FunctionSchema(
+                name=s["function"]["name"],
+                description=s["function"]["description"],
+                properties=s["function"]["parameters"].get("properties", {}),
+                required=s["function"]["parameters"].get("required", []),
+            )
+            for s in TOOL_SCHEMAS
+        ]
+    )
+    return LLMContext(tools=tools)

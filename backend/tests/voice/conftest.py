@@ -1,0 +1,90 @@
+"""Fixtures for the voice tests: the real bot, speech for the peer, transcription."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+import soxr
+
+from src.voice_pipeline import pipecat_bot, speech
+from src.voice_pipeline.context import RunBot
+
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "eleven": 11,
+    "twenty-two": 22,
+    "thirty-three": 33,
+}
+
+
+@pytest.fixture(scope="session")
+def models() -> speech.SpeechModels:
+    """The shared speech models, loaded once for the whole run."""
+    return speech.speech_models()
+
+
+@pytest.fixture
+def bot(models: speech.SpeechModels) -> RunBot:
+    """The real pipecat bot."""
+    return pipecat_bot.run_bot
+
+
+def synthesise(models: speech.SpeechModels, text: str) -> np.ndarray:
+    """Piper speech at 48 kHz int16, with a second of silence after it."""
+    chunks = list(models.piper_voice.synthesize(text))
+    pcm = np.frombuffer(b"".join(c.audio_int16_bytes for c in chunks), np.int16)
+    rate = models.piper_voice.config.sample_rate
+    speech48 = soxr.resample(pcm.astype(np.float32) / 32768, rate, 48_000)
+    return np.concatenate([(speech48 * 32767).astype(np.int16), np.zeros(48_000, np.int16)])
+
+
+async def transcribe(models: speech.SpeechModels, audio48: np.ndarray) -> str:
+    """What Whisper hears in 48 kHz int16 audio."""
+    audio16 = soxr.resample(audio48.astype(np.float32) / 32768, 48_000, 16_000)
+    # Whisper tiny tends to drop the first word of audio that starts abruptly: pad it.
+    pad = np.zeros(8_000, np.float32)
+    audio16 = np.concatenate([pad, audio16, pad])
+
+    def run() -> str:
+        segments, _ = models.whisper.transcribe(audio16, language="en", beam_size=1)
+        return " ".join(s.text.strip() for s in segments)
+
+    return await asyncio.to_thread(run)
+
+
+def numbers_in(text: str) -> set[int]:
+    """Every number said in the text, in digits or words."""
+    found = {int(n) for n in re.findall(r"\d+", text)}
+    lowered = text.lower()
+    found |= {v for w, v in NUMBER_WORDS.items() if re.search(rf"\b{w}\b", lowered)}
+    return found
+
+
+@pytest.fixture
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    """Fails the test if a pipecat or aiortc task is still pending 10 s after it ends."""
+    yield
+    leaked: list[asyncio.Task[object]] = []
+    for _ in range(50):
+        await asyncio.sleep(0.2)
+        leaked = [
+            t
+            for t in asyncio.all_tasks()
+            if not t.done()
+            and any(part in repr(t.get_coro()) for part in ("pipecat", "aiortc", "SmallWebRTC"))
+        ]
+        if not leaked:
+            return
+    assert leaked == []

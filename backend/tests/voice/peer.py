@@ -1,0 +1,157 @@
+"""A WebRTC peer (aiortc) that plays the user: it speaks PCM, hears the bot, reads messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import time
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+
+RATE = 48_000
+FRAME = 960  # 20 ms
+
+
+class SpeakingTrack(MediaStreamTrack):  # type: ignore[misc]
+    """An outgoing audio track: silence, or the samples queued with `say`."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._sent = 0
+        self._start: float | None = None
+        self.finished_speaking_at: float | None = None
+
+    def say(self, samples: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
+        self.finished_speaking_at = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._sent / RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        chunk = self._pending[:FRAME]
+        self._pending = self._pending[FRAME:]
+        if len(chunk) and not len(self._pending):
+            self.finished_speaking_at = time.monotonic()
+        chunk = np.pad(chunk, (0, FRAME - len(chunk)))
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._sent += FRAME
+        return frame
+
+
+class Peer:
+    """The user's side of a local room."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection()
+        self.mic = SpeakingTrack()
+        self.pc.addTrack(self.mic)
+        self.received: list[tuple[float, np.ndarray]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.offer_sent_at = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.channel = self.pc.createDataChannel("chat")
+        self.channel.on("message", self._on_message)
+        self.pc.on("track", self._on_track)
+
+    def start_pings(self) -> None:
+        """Send "ping" on the data channel twice a second, as the room page does."""
+
+        async def ping() -> None:
+            while True:
+                if self.channel.readyState == "open":
+                    self.channel.send(f"ping: {time.time()}")
+                await asyncio.sleep(0.5)
+
+        self._pinging = asyncio.ensure_future(ping())
+        self._tasks.append(self._pinging)
+
+    def stop_pings(self) -> None:
+        """Go silent on the data channel without closing anything (a vanished page)."""
+        self._pinging.cancel()
+
+    def _on_message(self, message: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.messages.append(json.loads(message))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            self._tasks.append(asyncio.ensure_future(self._listen(track)))
+
+    async def _listen(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                frame = await track.recv()
+                samples = frame.to_ndarray().reshape(-1)
+                if len(frame.layout.channels) == 2:
+                    samples = samples[::2]
+                if frame.sample_rate != RATE:
+                    continue
+                self.received.append((time.monotonic(), samples.astype(np.int16)))
+
+    async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        room = room_url.rsplit("/", 1)[1]
+        self.offer_sent_at = time.monotonic()
+        response = await client.post(
+            f"/api/v1/rooms/{room}/offer",
+            json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        answer = response.json()
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    def first_sound_after(self, since: float, threshold: float = 500.0) -> float | None:
+        """When the first frame louder than `threshold` RMS arrived after `since`."""
+        for at, samples in self.received:
+            if at >= since and rms(samples) > threshold:
+                return at
+        return None
+
+    async def utterance(
+        self, since: float, *, within: float = 60.0, quiet: float = 2.5
+    ) -> np.ndarray:
+        """The bot's next utterance after `since`: its first loud frame to `quiet` s of quiet."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            start = self.first_sound_after(since)
+            if start is not None:
+                loud = [at for at, s in self.received if at >= start and rms(s) > 500]
+                if time.monotonic() - loud[-1] > quiet:
+                    frames = [s for at, s in self.received if start <= at <= loud[-1]]
+                    return np.concatenate(frames)
+            await asyncio.sleep(0.1)
+        after = [(at, rms(s)) for at, s in self.received if at >= since]
+        loudest = max((r for _, r in after), default=0.0)
+        raise TimeoutError(
+            f"the bot said nothing: {len(after)} frames after {since:.1f}, loudest RMS "
+            f"{loudest:.0f}, last frame at {self.received[-1][0] if self.received else 0:.1f}"
+        )
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def rms(samples: np.ndarray) -> float:
+    """Root mean square of int16 samples."""
+    if not len(samples):
+        return 0.0
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))

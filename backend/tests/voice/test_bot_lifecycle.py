@@ -1,0 +1,63 @@
+"""How a real bot's conversation ends: a vanished page, goodbye."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from src.core.settings import Settings
+from src.voice_pipeline import speech
+from tests.api.conversation_helpers import eventually, row, services, start
+from tests.conftest import make_settings, register
+from tests.voice.conftest import synthesise
+from tests.voice.peer import Peer
+
+pytestmark = pytest.mark.once
+
+
+@pytest.fixture
+def settings(clean_db: str) -> Settings:
+    return make_settings(clean_db, bot_idle_timeout_seconds=2)
+
+
+async def _ended(app: FastAPI, conversation_id: str, reason: str) -> None:
+    stored = await row(app, conversation_id)
+    assert (stored.status, stored.end_reason) == ("ended", reason)
+
+
+async def test_a_page_that_stops_pinging_is_treated_as_gone(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await register(client)
+    body = (await start(client, user["access_token"])).json()
+    peer = Peer()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        peer.start_pings()
+        await peer.utterance(peer.offer_sent_at)
+        assert (await row(app, body["conversation_id"])).status == "active"
+        peer.stop_pings()  # the tab froze: no close, no more pings
+        await eventually(lambda: _ended(app, body["conversation_id"], "user_left"), within=20)
+    finally:
+        await peer.close()
+    assert services(app).runner.active_count == 0
+
+
+async def test_goodbye_ends_the_conversation_after_the_farewell(
+    app: FastAPI, client: httpx.AsyncClient, models: speech.SpeechModels
+) -> None:
+    user = await register(client, full_name="Grace Hopper")
+    body = (await start(client, user["access_token"])).json()
+    peer = Peer()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        await peer.utterance(peer.offer_sent_at)
+        goodbye = synthesise(models, "Thank you, goodbye!")
+        peer.mic.say(goodbye)
+        await eventually(lambda: _ended(app, body["conversation_id"], "user_ended"), within=40)
+    finally:
+        await peer.close()
+    farewell = [m["text"] for m in peer.messages if m.get("role") == "bot"]
+    assert farewell[-1].startswith("Goodbye Grace")
+    assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]

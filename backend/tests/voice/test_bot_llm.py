@@ -1,0 +1,72 @@
+"""The LLM path: an OpenAI-compatible server calls the engine's tool; the bot speaks the result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from src.core.settings import Settings
+from src.numerology import life_path_number
+from src.voice_pipeline import speech
+from tests.api.conversation_helpers import start
+from tests.conftest import make_settings, register
+from tests.fakes.openai import API_KEY, FakeOpenAI
+from tests.voice.conftest import numbers_in, synthesise, transcribe
+from tests.voice.peer import RATE, Peer
+
+pytestmark = pytest.mark.once
+BIRTH = date(1987, 5, 6)
+
+
+@pytest.fixture
+async def fake_llm() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI(BIRTH.isoformat()).serve() as llm:
+        yield llm
+
+
+@pytest.fixture
+def settings(clean_db: str, fake_llm: FakeOpenAI) -> Settings:
+    return make_settings(
+        clean_db, llm_base_url=fake_llm.url, llm_api_key=API_KEY, llm_model="fake-model"
+    )
+
+
+async def test_the_llm_calls_the_engine_and_the_bot_speaks_the_result(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    models: speech.SpeechModels,
+    fake_llm: FakeOpenAI,
+) -> None:
+    user = await register(client, full_name="Maria Lopez", birth_date=BIRTH)
+    body = (await start(client, user["access_token"])).json()
+    peer = Peer()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        await peer.utterance(peer.offer_sent_at)
+        question = synthesise(models, "What is my life path number?")
+        peer.mic.say(question)
+        await asyncio.sleep((len(question) - RATE) / RATE)
+        asked = time.monotonic()
+        answer = await transcribe(models, await peer.utterance(asked))
+    finally:
+        await peer.close()
+    expected = life_path_number(BIRTH).value
+    first = fake_llm.requests[0]
+    assert first["model"] == "fake-model"
+    assert {t["function"]["name"] for t in first["tools"]} >= {
+        "life_path_number",
+        "expression_number",
+    }
+    assert "Maria" in first["messages"][0]["content"]
+    assert fake_llm.tool_results[0]["number"] == expected
+    assert expected in numbers_in(answer), answer
+    assert any(
+        m.get("role") == "bot" and m["text"].startswith(f"Your life path number is {expected}")
+        for m in peer.messages
+    )

@@ -1,0 +1,101 @@
+"""The demo a newcomer gets: Debian's chromium opens the room page and hears the bot.
+
+The app is served on loopback by uvicorn with the real bot; headless chromium with a fake
+(silent) microphone opens `daily_room_url`, and the page reports the bot's audio level and
+shows the greeting's text. Leave ends the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from src.core.settings import Settings
+from src.main import create_app
+from src.voice_pipeline import speech
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.once
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    # Real host addresses in ICE candidates, not mDNS names the server cannot resolve.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+
+def _silence(path: Path) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(b"\0\0" * 48_000 * 5)
+    return path
+
+
+@pytest.fixture
+async def served(clean_db: str, models: speech.SpeechModels) -> AsyncIterator[Settings]:
+    """The app with the real bot, served on a free loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = make_settings(clean_db, public_base_url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.05)
+    try:
+        yield settings
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    assert Path(CHROMIUM).exists(), "chromium is missing: `make test` installs it"
+    base = served.base_url
+    async with httpx.AsyncClient(base_url=base) as http:
+        registered = await http.post("/api/v1/auth/register", json={
+            "email": "ada@example.com", "password": "correct horse battery",
+            "full_name": "Ada Lovelace", "birth_date": "1984-07-05"})
+        token = registered.json()["access_token"]
+        started = (await http.post("/api/v1/conversations/start",
+                                   headers={"Authorization": f"Bearer {token}"})).json()
+        flags = [*CHROMIUM_FLAGS,
+                 f"--use-file-for-fake-audio-capture={_silence(tmp_path / 'mic.wav')}"]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+            page = await browser.new_page()
+            await page.goto(f"{started['daily_room_url']}#token={started['daily_token']}")
+            await page.wait_for_function(
+                "window.roomState.transcript.some(l => l.role === 'bot')", timeout=30_000)
+            await page.wait_for_function("window.roomState.maxBotLevel > 0.02", timeout=30_000)
+            state = await page.evaluate(
+                "({state: window.roomState.state, level: window.roomState.maxBotLevel,"
+                " transcript: window.roomState.transcript})")
+            await page.screenshot(path=str(tmp_path / "room.png"))
+            assert state["state"] == "connected"
+            assert state["transcript"][0]["text"].startswith("Hello Ada!")
+            assert "Hello Ada!" in await page.inner_text("#transcript")
+            print(f"\nbrowser heard the bot at level {state['level']:.3f}")
+            await page.click("#leave")
+            await page.wait_for_function("window.roomState.state === 'ended'", timeout=10_000)
+            await browser.close()
+        got = await http.get(f"/api/v1/conversations/{started['conversation_id']}",
+                             headers={"Authorization": f"Bearer {token}"})
+        assert got.json()["status"] == "ended"
+        assert got.json()["end_reason"] == "user_ended"

@@ -1,0 +1,93 @@
+"""The built-in numerologist's dialogue, without audio."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from src.numerology import expression_number, life_path_number, personal_year_number
+from src.voice_pipeline.dialogue import Numerologist, find_date, find_kind, find_name, normalise
+
+pytestmark = pytest.mark.once
+
+
+@pytest.fixture
+def ada() -> Numerologist:
+    return Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5), today=date(2026, 11, 22))
+
+
+def test_greeting_uses_the_first_name(ada: Numerologist) -> None:
+    assert ada.greeting().startswith("Hello Ada!")
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind"),
+    [
+        ("What is my life path number?", "life_path"),
+        (" What is my life, path number?", "life_path"),
+        ("tell me my soul urge", "soul_urge"),
+        ("what's my heart's desire", "soul_urge"),
+        ("my destiny number please", "expression"),
+        ("and my personality?", "personality"),
+        ("what about this year", "personal_year"),
+        ("what's my birthday number", "birthday"),
+        ("maturity number", "maturity"),
+        ("hello there", None),
+    ],
+)
+def test_kinds(utterance: str, kind: str | None) -> None:
+    assert find_kind(normalise(utterance)) == kind
+
+
+def test_answers_carry_the_engines_numbers(ada: Numerologist) -> None:
+    life = ada.reply("What is my life path number?").text
+    assert life.startswith(f"Your life path number is {life_path_number(date(1984, 7, 5)).value}.")
+    assert "journey" in life
+    how = ada.reply("How did you work that out?").text
+    assert "7 plus 5 plus 22 makes 34" in how
+    assert f"is {expression_number('Ada Lovelace').value}." in ada.reply("my expression").text
+    year = personal_year_number(date(1984, 7, 5), 2026).value
+    assert f"personal year number is {year}." in ada.reply("what about this year?").text
+
+
+def test_meaning_follows_the_last_number(ada: Numerologist) -> None:
+    ada.reply("what's my life path")
+    assert ada.reply("What does it mean?").text.startswith("7 is The Seeker")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what about march 3rd, 1990", date(1990, 3, 3)),
+        ("the 3rd of march 1990", date(1990, 3, 3)),
+        ("born 3/14/1985", date(1985, 3, 14)),
+        ("1985-03-14", date(1985, 3, 14)),
+        ("february 30 1990", None),
+        ("nothing here", None),
+    ],
+)
+def test_dates(text: str, expected: date | None) -> None:
+    assert find_date(text) == expected
+
+
+def test_other_people(ada: Numerologist) -> None:
+    assert find_name("what is the expression number for john smith") == "John Smith"
+    assert find_name("what is my expression number for me") is None
+    reply = ada.reply("What is the expression number for John Smith?").text
+    assert reply.startswith(f"That expression number is {expression_number('John Smith').value}.")
+    other = ada.reply("what about March 3rd, 1990?").text
+    assert other.startswith(f"That life path number is {life_path_number(date(1990, 3, 3)).value}")
+
+
+def test_honest_about_everything_else(ada: Numerologist) -> None:
+    reply = ada.reply("What's the weather tomorrow?")
+    assert "numbers are all I can really help with" in reply.text
+    assert not reply.end
+
+
+def test_thanks_and_goodbye(ada: Numerologist) -> None:
+    assert "welcome" in ada.reply("thank you so much").text
+    goodbye = ada.reply("Okay, goodbye!")
+    assert goodbye.end
+    assert "Goodbye Ada" in goodbye.text
