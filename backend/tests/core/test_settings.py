@@ -46,3 +46,33 @@ def test_the_app_refuses_to_start_in_production_with_the_placeholder(tmp_path: P
     assert result.returncode != 0
     assert "JWT_SECRET is missing or is the development placeholder" in result.stderr
     assert PLACEHOLDER_JWT_SECRET not in result.stderr.replace("JWT_SECRET", "")
+
+
+@pytest.mark.parametrize(
+    ("choice", "variable"),
+    [
+        ({"stt_provider": "deepgram"}, "DEEPGRAM_API_KEY"),
+        ({"tts_provider": "cartesia"}, "CARTESIA_API_KEY"),
+        ({"tts_provider": "elevenlabs"}, "ELEVENLABS_API_KEY"),
+        ({"llm_base_url": "http://127.0.0.1:11434/v1"}, "LLM_MODEL"),
+        ({"room_provider": "daily"}, "DAILY_API_KEY"),
+    ],
+)
+def test_a_chosen_cloud_service_without_its_key_is_refused(
+    choice: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ValidationError, match=variable):
+        Settings(_env_file=None, **choice)  # type: ignore[arg-type]
+
+
+def test_cloud_services_with_their_keys_are_accepted() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        stt_provider="deepgram",
+        deepgram_api_key="k",
+        tts_provider="cartesia",
+        cartesia_api_key="k",
+        llm_base_url="http://127.0.0.1:11434/v1",
+        llm_model="llama3",
+    )
+    assert settings.llm_enabled

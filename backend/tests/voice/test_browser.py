@@ -25,10 +25,18 @@ from tests.conftest import make_settings
 
 pytestmark = pytest.mark.once
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
     # Real host addresses in ICE candidates, not mDNS names the server cannot resolve.
     "--disable-features=WebRtcHideLocalIpsWithMdns",
@@ -66,27 +74,40 @@ async def served(clean_db: str, models: speech.SpeechModels) -> AsyncIterator[Se
 async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
-    assert Path(CHROMIUM).exists(), "chromium is missing: `make test` installs it"
+    assert HAVE_CHROMIUM, "chromium is missing: `make test` installs it"
     base = served.base_url
     async with httpx.AsyncClient(base_url=base) as http:
-        registered = await http.post("/api/v1/auth/register", json={
-            "email": "ada@example.com", "password": "correct horse battery",
-            "full_name": "Ada Lovelace", "birth_date": "1984-07-05"})
+        registered = await http.post(
+            "/api/v1/auth/register",
+            json={
+                "email": "ada@example.com",
+                "password": "correct horse battery",
+                "full_name": "Ada Lovelace",
+                "birth_date": "1984-07-05",
+            },
+        )
         token = registered.json()["access_token"]
-        started = (await http.post("/api/v1/conversations/start",
-                                   headers={"Authorization": f"Bearer {token}"})).json()
-        flags = [*CHROMIUM_FLAGS,
-                 f"--use-file-for-fake-audio-capture={_silence(tmp_path / 'mic.wav')}"]
+        started = (
+            await http.post(
+                "/api/v1/conversations/start", headers={"Authorization": f"Bearer {token}"}
+            )
+        ).json()
+        flags = [
+            *CHROMIUM_FLAGS,
+            f"--use-file-for-fake-audio-capture={_silence(tmp_path / 'mic.wav')}",
+        ]
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
             page = await browser.new_page()
             await page.goto(f"{started['daily_room_url']}#token={started['daily_token']}")
             await page.wait_for_function(
-                "window.roomState.transcript.some(l => l.role === 'bot')", timeout=30_000)
+                "window.roomState.transcript.some(l => l.role === 'bot')", timeout=30_000
+            )
             await page.wait_for_function("window.roomState.maxBotLevel > 0.02", timeout=30_000)
             state = await page.evaluate(
                 "({state: window.roomState.state, level: window.roomState.maxBotLevel,"
-                " transcript: window.roomState.transcript})")
+                " transcript: window.roomState.transcript})"
+            )
             await page.screenshot(path=str(tmp_path / "room.png"))
             assert state["state"] == "connected"
             assert state["transcript"][0]["text"].startswith("Hello Ada!")
@@ -95,7 +116,9 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
             await page.click("#leave")
             await page.wait_for_function("window.roomState.state === 'ended'", timeout=10_000)
             await browser.close()
-        got = await http.get(f"/api/v1/conversations/{started['conversation_id']}",
-                             headers={"Authorization": f"Bearer {token}"})
+        got = await http.get(
+            f"/api/v1/conversations/{started['conversation_id']}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert got.json()["status"] == "ended"
         assert got.json()["end_reason"] == "user_ended"
