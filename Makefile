@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate clean
+.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,8 @@ run: migrate
 	cd backend && ../$(BIN)/uvicorn --factory src.main:create_app --host $(HOST) --port $(PORT)
 
 lint: install-test
-	cd backend && ../$(BIN)/ruff check src tests alembic
-	cd backend && ../$(BIN)/ruff format --check src tests
+	cd backend && ../$(BIN)/ruff check --config pyproject.toml src tests alembic ../bench
+	cd backend && ../$(BIN)/ruff format --config pyproject.toml --check src tests ../bench
 	cd backend && ../$(BIN)/mypy
 
 # The browser test drives Debian's chromium (Playwright's own browser download cannot work here).
@@ -50,6 +50,10 @@ test-postgres: install-test
 	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest
 
 test: lint test-sqlite test-postgres
+
+# Benchmarks (not tests): a table on stdout and JSON in bench/results/. See bench/README.md.
+bench: install-test
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) backend/data
