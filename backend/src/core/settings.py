@@ -73,8 +73,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None
-    # Silence that ends a user turn for the VAD; smart-turn v3 decides on top of it.
-    vad_stop_secs: float = Field(default=0.5, gt=0, le=3)
+    # Silence after which smart-turn v3 judges whether the user has finished (its recommended
+    # 0.2 s; the turn model, not this pause, keeps a sentence from being cut at a comma).
+    vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
     # A page that stops sending data-channel pings this long is treated as gone.
     bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
 
