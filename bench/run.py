@@ -83,10 +83,15 @@ async def _start(
 async def _ready_after(
     client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any], wall: float
 ) -> float:
-    got = (
-        await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=auth)
-    ).json()
-    return datetime.fromisoformat(got["bot_ready_at"]).timestamp() - wall
+    # The start answers once the bot is ready; bot_ready_at is written just after that.
+    for _ in range(100):
+        got = (
+            await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=auth)
+        ).json()
+        if got["bot_ready_at"]:
+            return datetime.fromisoformat(got["bot_ready_at"]).timestamp() - wall
+        await asyncio.sleep(0.02)
+    raise RuntimeError("bot_ready_at was never recorded")
 
 
 async def _end(client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]) -> None:
