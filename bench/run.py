@@ -204,7 +204,9 @@ def _print(figures: dict[str, Any]) -> None:
             f"{row['cpu_percent_of_one_core']:>17.1f}"
         )
     for name, value in figures["per_extra_idle_conversation"].items():
-        print(f"per extra idle conversation: {name} {value:.1f}")
+        print(f"per extra idle conversation (0 to 5): {name} {value:.1f}")
+    if any(row["cpu_percent_of_one_core"] > 80 for row in figures["idle"]):
+        print("note: the server used over 80 % of a core at some level: it was saturated there")
 
 
 def _machine() -> str:
@@ -242,12 +244,13 @@ async def main(quick: bool) -> None:
         "database": server.database,
         "latency": {k: summary(v) for k, v in latencies.items()},
         "idle": idle,
+        # From 0 to 5: above that the two cores are saturated and the slope means nothing.
         "per_extra_idle_conversation": {
-            "MB": (idle[-1]["rss_mb"] - idle[1]["rss_mb"]) / 19,
+            "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
             "CPU % of a core": (
-                idle[-1]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
+                idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
             )
-            / 20,
+            / 5,
         },
     }
     _print(figures)

@@ -7,16 +7,16 @@ otherwise); errors as {"error": code, "info": text}. Faults are injected per end
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.fakes.loopback import serve_on_loopback
 
 API_KEY = "fake-daily-key-0123456789"
 
@@ -111,19 +111,9 @@ class FakeDaily:
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[FakeDaily]:
         """Serve on a free loopback port for the duration of the block."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.01)
-        try:
+        async with serve_on_loopback(self.app) as url:
+            self.url = url + ""
             yield self
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
 
 
 def _error(

@@ -6,16 +6,15 @@ result comes back in the messages, it answers with text built from that result.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tests.fakes.loopback import serve_on_loopback
 
 API_KEY = "fake-llm-key"
 
@@ -86,16 +85,6 @@ class FakeOpenAI:
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[FakeOpenAI]:
         """Serve on a free loopback port for the duration of the block."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.01)
-        try:
+        async with serve_on_loopback(self.app) as url:
+            self.url = url + "/v1"
             yield self
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()

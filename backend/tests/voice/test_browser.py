@@ -7,7 +7,6 @@ shows the greeting's text. Leave ends the conversation.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import wave
@@ -16,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from src.core.settings import Settings
 from src.main import create_app
 from src.voice_pipeline import speech
 from tests.conftest import make_settings
+from tests.fakes.loopback import serve_on_loopback
 
 pytestmark = pytest.mark.once
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,23 +51,19 @@ def _silence(path: Path) -> Path:
     return path
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 async def served(clean_db: str, models: speech.SpeechModels) -> AsyncIterator[Settings]:
     """The app with the real bot, served on a free loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    port = _free_port()
     settings = make_settings(clean_db, public_base_url=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.05)
-    try:
+    async with serve_on_loopback(create_app(settings), port=port, lifespan="on"):
         yield settings
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path) -> None:
