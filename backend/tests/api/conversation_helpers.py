@@ -59,3 +59,12 @@ async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.02)
+
+
+async def no_bots_left(app: FastAPI) -> None:
+    """Wait until the runner holds no bot (a bot that ends itself leaves just after its record)."""
+
+    def check() -> None:
+        assert services(app).runner.active_count == 0
+
+    await eventually(check, within=10)

@@ -12,7 +12,15 @@ from fastapi import FastAPI
 from src.core.settings import Settings
 from src.main import create_app
 from src.models.conversation import Conversation, ConversationStatus
-from tests.api.conversation_helpers import all_rows, eventually, row, services, start, user_token
+from tests.api.conversation_helpers import (
+    all_rows,
+    eventually,
+    no_bots_left,
+    row,
+    services,
+    start,
+    user_token,
+)
 from tests.conftest import make_settings, register
 from tests.fakes.bots import GOODBYE, JOIN, LEAVE, ScriptedBot
 
@@ -36,7 +44,7 @@ class TestUserLeavesOrSaysGoodbye:
         await eventually(lambda: _status(app, conversation_id, "active"))
         runner.deliver_connection(uuid.UUID(conversation_id), command)
         await eventually(lambda: _ended(app, conversation_id, reason))
-        assert runner.active_count == 0
+        await no_bots_left(app)
         assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
 
 
@@ -55,7 +63,7 @@ class TestTimeouts:
         conversation_id = (await start(client, await user_token(client))).json()["conversation_id"]
         await eventually(lambda: _ended(app, conversation_id, "user_never_joined"), within=5)
         assert bot.cancelled == {uuid.UUID(conversation_id)}
-        assert services(app).runner.active_count == 0
+        await no_bots_left(app)
 
     async def test_max_duration(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         conversation_id = (await start(client, await user_token(client))).json()["conversation_id"]

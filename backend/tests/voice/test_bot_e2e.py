@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from src.numerology import life_path_number
 from src.voice_pipeline import speech
 from src.voice_pipeline.dialogue import normalise
-from tests.api.conversation_helpers import eventually, row, services, start
+from tests.api.conversation_helpers import eventually, no_bots_left, row, services, start
 from tests.conftest import register
 from tests.voice.conftest import numbers_in, synthesise, transcribe
 from tests.voice.peer import RATE, Peer, rms
@@ -105,7 +105,7 @@ async def test_greeting_a_full_turn_and_cleanup(
     )
     # Hanging up ends the conversation, deletes the room and releases the bot.
     await eventually(lambda: _ended(app, call["conversation_id"]), within=15)
-    assert services(app).runner.active_count == 0
+    await no_bots_left(app)
     assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import eventually, row, services, start
+from tests.api.conversation_helpers import eventually, no_bots_left, row, services, start
 from tests.conftest import make_settings, register
 from tests.voice.conftest import synthesise
 from tests.voice.peer import Peer
@@ -41,7 +41,7 @@ async def test_a_page_that_stops_pinging_is_treated_as_gone(
         await eventually(lambda: _ended(app, body["conversation_id"], "user_left"), within=20)
     finally:
         await peer.close()
-    assert services(app).runner.active_count == 0
+    await no_bots_left(app)
 
 
 async def test_goodbye_ends_the_conversation_after_the_farewell(
@@ -60,4 +60,5 @@ async def test_goodbye_ends_the_conversation_after_the_farewell(
         await peer.close()
     farewell = [m["text"] for m in peer.messages if m.get("role") == "bot"]
     assert farewell[-1].startswith("Goodbye Grace")
+    await no_bots_left(app)
     assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
