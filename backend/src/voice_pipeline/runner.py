@@ -39,15 +39,16 @@ class _BotHandle:
 
 
 class _Events:
-    """The `BotEvents` a bot reports to: in memory first, then in the database."""
+    """The `BotEvents` a bot reports to: the database, and the runner's own state."""
 
     def __init__(self, handle: _BotHandle, lifecycle: ConversationLifecycle) -> None:
         self._handle = handle
         self._lifecycle = lifecycle
 
     async def ready(self) -> None:
-        self._handle.ready.set()
+        # Recorded before the start request is released, so its answer finds bot_ready_at set.
         await self._lifecycle.mark_ready(self._handle.ctx.conversation_id)
+        self._handle.ready.set()
 
     async def user_joined(self) -> None:
         self._handle.joined = True
