@@ -91,11 +91,6 @@ class Settings(BaseSettings):
             return self.public_base_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def is_sqlite(self) -> bool:
-        """Whether the configured database is SQLite."""
-        return self.database_url.startswith("sqlite")
-
     @model_validator(mode="after")
     def _enforce_production_rules(self) -> Settings:
         if self.environment == "production":

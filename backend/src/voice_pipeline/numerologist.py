@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipecat.frames.frames import (
@@ -41,7 +41,6 @@ class BotState:
     end_reason: EndReason | None = None
     connected_at: float | None = None
     first_audio_logged: bool = False
-    turns: list[tuple[str, str]] = field(default_factory=list)
 
 
 def transcript_message(role: str, text: str) -> OutputTransportMessageUrgentFrame:
@@ -101,7 +100,6 @@ class UserTranscriptSender(FrameProcessor):
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
-            self._state.turns.append(("user", frame.text.strip()))
             logger.debug("conversation %s: user said %r", self._state.conversation_id, frame.text)
             await self.push_frame(transcript_message("user", frame.text.strip()))
         await self.push_frame(frame, direction)
@@ -124,7 +122,6 @@ class BotTranscriptSender(FrameProcessor):
         elif isinstance(frame, LLMFullResponseEndFrame | TTSSpeakFrame):
             text = frame.text if isinstance(frame, TTSSpeakFrame) else "".join(self._parts)
             if text.strip():
-                self._state.turns.append(("bot", text.strip()))
                 logger.debug("conversation %s: bot says %r", self._state.conversation_id, text)
                 await self.push_frame(transcript_message("bot", text.strip()))
         await self.push_frame(frame, direction)

@@ -93,10 +93,6 @@ class BotRunner:
         """Bots running now."""
         return len(self._bots)
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """The bot tasks held now."""
-        return [h.task for h in self._bots.values() if h.task is not None]
-
     def reserve(self) -> Reservation:
         """Hold a bot slot for a start request.
 

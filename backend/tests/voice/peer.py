@@ -28,11 +28,9 @@ class SpeakingTrack(MediaStreamTrack):  # type: ignore[misc]
         self._pending = np.zeros(0, dtype=np.int16)
         self._sent = 0
         self._start: float | None = None
-        self.finished_speaking_at: float | None = None
 
     def say(self, samples: np.ndarray) -> None:
         self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
-        self.finished_speaking_at = None
 
     async def recv(self) -> av.AudioFrame:
         if self._start is None:
@@ -42,8 +40,6 @@ class SpeakingTrack(MediaStreamTrack):  # type: ignore[misc]
             await asyncio.sleep(delay)
         chunk = self._pending[:FRAME]
         self._pending = self._pending[FRAME:]
-        if len(chunk) and not len(self._pending):
-            self.finished_speaking_at = time.monotonic()
         chunk = np.pad(chunk, (0, FRAME - len(chunk)))
         frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE

@@ -36,7 +36,6 @@ async def _talk(
     """One user's whole call: start, connect, hear the greeting, ask, hear the answer, leave."""
     await asyncio.sleep(delay)
     user = await register(client, full_name=name, birth_date=birth)
-    requested = time.monotonic()
     started = await start(client, user["access_token"])
     assert started.status_code == 200, started.text
     body = started.json()
@@ -55,7 +54,6 @@ async def _talk(
         await peer.close()
     return {
         "conversation_id": body["conversation_id"],
-        "start_s": requested,
         "peer": peer,
         "greeting": greeting,
         "greeting_text": await transcribe(models, greeting),
