@@ -1,4 +1,4 @@
-"""Liveness with a real database round trip."""
+"""Liveness with a real database round trip, and the load: bots running and rooms open."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from src.core.database import Database
+from src.services.local_rooms import LocalRoomProvider
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -32,4 +33,16 @@ async def health(request: Request) -> JSONResponse:
             },
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": "ok"})
+    return JSONResponse({"status": "ok", "database": "ok", **_load(request)})
+
+
+def _load(request: Request) -> dict[str, int | None]:
+    """Bots running in this process and local rooms open (None with Daily's rooms)."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return {}
+    rooms = services.rooms
+    return {
+        "bots": services.runner.active_count,
+        "rooms": len(rooms.room_names()) if isinstance(rooms, LocalRoomProvider) else None,
+    }

@@ -6,7 +6,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from src.main import create_app
-from tests.conftest import make_settings
+from tests.api.conversation_helpers import start, user_token
+from tests.conftest import auth, make_settings
 from tests.fakes.bots import ScriptedBot
 
 
@@ -22,7 +23,25 @@ async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncC
 async def test_health_runs_a_real_query(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "bots": 0, "rooms": 0}
+
+
+async def test_health_counts_the_bots_running_and_the_rooms_open(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await user_token(client)
+    started = await start(client, token)
+    assert (await client.get("/health")).json() == {
+        "status": "ok",
+        "database": "ok",
+        "bots": 1,
+        "rooms": 1,
+    }
+    conversation = started.json()["conversation_id"]
+    ended = await client.post(f"/api/v1/conversations/{conversation}/end", headers=auth(token))
+    assert ended.status_code == 200
+    health = (await client.get("/health")).json()
+    assert (health["bots"], health["rooms"]) == (0, 0)
 
 
 async def test_health_is_503_when_the_database_is_unreachable() -> None:
