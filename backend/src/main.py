@@ -34,13 +34,16 @@ async def _default_run_bot() -> RunBot:
     return run_bot
 
 
-async def _sweep_forever(lifecycle: ConversationLifecycle, settings: Settings) -> None:
+async def _sweep_forever(
+    lifecycle: ConversationLifecycle, runner: BotRunner, settings: Settings
+) -> None:
     while True:
         await asyncio.sleep(settings.room_sweep_interval_seconds)
         try:
+            await runner.record_owed_ends()
             await lifecycle.sweep(settings.idempotency_ttl_seconds)
-        except Exception:
-            logger.exception("the room sweep failed; it runs again later")
+        except Exception as exc:
+            logger.error("the room sweep failed, it runs again later: %s", type(exc).__name__)
 
 
 async def _reconcile(lifecycle: ConversationLifecycle) -> None:
@@ -70,7 +73,9 @@ def create_app(settings: Settings | None = None, *, run_bot: RunBot | None = Non
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, runner, lifecycle)
         await _reconcile(lifecycle)
-        sweeper = asyncio.create_task(_sweep_forever(lifecycle, settings), name="room-sweeper")
+        sweeper = asyncio.create_task(
+            _sweep_forever(lifecycle, runner, settings), name="room-sweeper"
+        )
         logger.info(
             "started (%s database, %s rooms)", database.engine.dialect.name, settings.room_provider
         )

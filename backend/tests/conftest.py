@@ -25,11 +25,11 @@ TEST_SECRET = "test-secret-" + "x" * 40
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, run only the tests that touch a database."""
-    if db_kind() != "postgresql":
-        return
-    kept = [item for item in items if item.get_closest_marker("once") is None]
-    deselected = [item for item in items if item.get_closest_marker("once") is not None]
+    """On PostgreSQL, run only the tests that touch a database; on SQLite, leave out the ones
+    about a database server (one that goes away and comes back)."""
+    other = "once" if db_kind() == "postgresql" else "postgresql_only"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
+    deselected = [item for item in items if item.get_closest_marker(other) is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

@@ -99,11 +99,17 @@ class Database:
         await self.engine.dispose()
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys, WAL, a busy timeout and write-first locking."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        # A database that does not answer fails a request in seconds, not asyncpg's 60 s.
+        return create_async_engine(
+            url, echo=echo, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -144,7 +150,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException as exc:
-            await session.rollback()
+            try:
+                await session.rollback()
+            except Exception as rollback_error:
+                # The connection is gone (the server rolls back on its own): undo the rest.
+                logger.error("rollback failed: %s", type(rollback_error).__name__)
             await _undo(session)
             record: FailureRecord | None = getattr(exc, "failure_record", None)
             if record is not None:

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -76,6 +78,20 @@ class NotFound(DomainError):
     default_detail = "Not found."
 
 
+class DatabaseUnavailable(DomainError):
+    """The database does not answer (down, restarting, unreachable or out of connections)."""
+
+    status_code = 503
+    code = "database_unavailable"
+    default_detail = (
+        "The service cannot reach its database just now, so the request was not completed. "
+        "Try again in a few seconds."
+    )
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"Retry-After": "5"})
+
+
 class Conflict(DomainError):
     """The request does not fit the resource's current state."""
 
@@ -134,6 +150,31 @@ async def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(_error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
 
 
+def _database_unreachable(exc: Exception) -> bool:
+    """Whether the error is the database connection failing rather than a query's fault."""
+    if isinstance(exc, OSError | SQLAlchemyTimeoutError | DisconnectionError):
+        return True  # refused, reset or timed out connecting; no pooled connection free
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc.orig, OSError)
+    )
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not _database_unreachable(exc):
+        return await _unexpected_error_handler(request, exc)
+    # The type only: a driver's message can carry the SQL and its parameters.
+    logger.error(
+        "database unreachable during %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    error = DatabaseUnavailable()
+    return JSONResponse(
+        _error_body(error.code, error.detail), status_code=error.status_code, headers=error.headers
+    )
+
+
 async def _unexpected_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     return JSONResponse(_error_body(DomainError.code, DomainError.default_detail), status_code=500)
@@ -144,4 +185,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    for database_error in (OSError, DBAPIError, SQLAlchemyTimeoutError, DisconnectionError):
+        app.add_exception_handler(database_error, _database_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

@@ -82,6 +82,8 @@ class BotRunner:
         self._lifecycle = lifecycle
         self._settings = settings
         self._bots: dict[uuid.UUID, _BotHandle] = {}
+        # Ends that could not be recorded (the database was down); the sweep records them.
+        self._owed_ends: dict[uuid.UUID, EndReason] = {}
         self._reserved = 0
         self._closing = False
 
@@ -156,11 +158,33 @@ class BotRunner:
     async def _finish(self, conversation_id: uuid.UUID, reason: EndReason) -> None:
         try:
             await self._lifecycle.finish(conversation_id, reason)
-        except Exception:
-            # The database is down: the sweep at the next start-up ends it (server_restart).
-            logger.exception(
-                "conversation %s: could not record its end (%s)", conversation_id, reason.value
+        except Exception as exc:
+            # The database is down: the sweep records it later (or, after a restart, the
+            # reconciliation at start-up ends it as server_restart).
+            self._owed_ends[conversation_id] = reason
+            logger.error(
+                "conversation %s: could not record its end (%s), will retry: %s",
+                conversation_id,
+                reason.value,
+                _describe(exc),
             )
+
+    async def record_owed_ends(self) -> int:
+        """Record the ends that failed to be recorded; how many were recorded now."""
+        recorded = 0
+        for conversation_id, reason in list(self._owed_ends.items()):
+            try:
+                await self._lifecycle.finish(conversation_id, reason)
+            except Exception as exc:
+                logger.warning(
+                    "conversation %s: its end is still not recorded: %s",
+                    conversation_id,
+                    _describe(exc),
+                )
+                return recorded
+            del self._owed_ends[conversation_id]
+            recorded += 1
+        return recorded
 
     async def _deadlines(self, handle: _BotHandle) -> None:
         settings = self._settings

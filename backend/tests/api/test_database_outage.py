@@ -1,0 +1,127 @@
+"""The database server going away and coming back: clear 503s, nothing half-made, ends recorded.
+
+The app reaches PostgreSQL through a TCP proxy on loopback that can cut the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from src.main import create_app
+from src.models.conversation import ConversationStatus, EndReason
+from tests.api.conversation_helpers import (
+    all_rows,
+    eventually,
+    no_bots_left,
+    row,
+    services,
+    start,
+    user_token,
+)
+from tests.conftest import daily_settings, make_settings
+from tests.fakes.bots import LEAVE, ScriptedBot
+from tests.fakes.daily import FakeDaily, Fault
+from tests.fakes.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.postgresql_only
+
+
+@pytest.fixture
+async def proxy(clean_db: str) -> AsyncIterator[TcpProxy]:
+    url = make_url(clean_db)
+    async with TcpProxy(url.host or "127.0.0.1", url.port or 5432).serve() as line:
+        yield line
+
+
+def _through(clean_db: str, proxy: TcpProxy) -> str:
+    url = make_url(clean_db).set(host="127.0.0.1", port=proxy.listen_port)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def app(clean_db: str, proxy: TcpProxy, bot: ScriptedBot) -> AsyncIterator[FastAPI]:
+    settings = make_settings(_through(clean_db, proxy), room_sweep_interval_seconds=0.2)
+    application = create_app(settings, run_bot=bot)
+    async with LifespanManager(application):
+        yield application
+
+
+async def test_a_start_while_the_database_is_down_is_503_and_leaves_nothing(
+    app: FastAPI, client: httpx.AsyncClient, proxy: TcpProxy
+) -> None:
+    token = await user_token(client)
+    proxy.cut()
+    response = await start(client, token)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert "5432" not in response.text
+    assert "postgres" not in response.text
+    health = await client.get("/health")
+    assert health.status_code == 503
+    assert services(app).runner.active_count == 0
+    proxy.restore()
+    assert await all_rows(app) == []
+    assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
+    again = await start(client, token)
+    assert again.status_code == 200, again.text
+
+
+async def test_a_bot_that_ends_during_an_outage_has_its_end_recorded_when_it_is_back(
+    app: FastAPI, client: httpx.AsyncClient, proxy: TcpProxy, bot: ScriptedBot
+) -> None:
+    body = (await start(client, await user_token(client))).json()
+    conversation_id = body["conversation_id"]
+    proxy.cut()
+    (ctx,) = bot.contexts.values()
+    ctx.connections.put_nowait(LEAVE)
+    await no_bots_left(app)
+    await asyncio.sleep(0.5)  # a few sweeps fail while the line is cut
+    proxy.restore()
+
+    async def recorded() -> None:
+        ended = await row(app, conversation_id)
+        assert ended.status == ConversationStatus.ENDED
+        assert ended.end_reason == EndReason.USER_LEFT
+        assert ended.room_deleted_at is not None
+
+    await eventually(recorded, within=10)
+    assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def daily_app(
+    clean_db: str, proxy: TcpProxy, fake_daily: FakeDaily, bot: ScriptedBot
+) -> AsyncIterator[FastAPI]:
+    settings = daily_settings(_through(clean_db, proxy), fake_daily)
+    application = create_app(settings, run_bot=bot)
+    async with LifespanManager(application):
+        yield application
+
+
+async def test_the_database_lost_while_the_room_is_made_deletes_the_room(
+    daily_app: FastAPI, proxy: TcpProxy, fake_daily: FakeDaily
+) -> None:
+    transport = httpx.ASGITransport(app=daily_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        token = await user_token(client)
+        fake_daily.fail("POST /rooms", Fault(status=200, delay=0.5))
+        starting = asyncio.create_task(start(client, token))
+        await asyncio.sleep(0.25)
+        proxy.cut()
+        response = await starting
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "database_unavailable"
+        assert fake_daily.count("POST /rooms") == 1
+        assert fake_daily.rooms == {}
+        assert fake_daily.count("DELETE /rooms") == 1
+        proxy.restore()
+        assert await all_rows(daily_app) == []
+        assert services(daily_app).runner.active_count == 0
