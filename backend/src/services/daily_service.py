@@ -50,7 +50,7 @@ class DailyRoomProvider:
             "privacy": "private",
             "properties": {"exp": exp, "eject_at_room_exp": True, "max_participants": 2},
         }
-        created = await self._call("POST", "/rooms", "create the room", json=body)
+        created = await self._create(name, body)
         try:
             user_token = await self._token(name, exp, str(conversation_id), user_name, owner=False)
             bot_token = await self._token(
@@ -67,6 +67,26 @@ class DailyRoomProvider:
             expires_at=expires_at,
             provider=self.name,
         )
+
+    async def _create(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /rooms. A try that timed out may have made the room all the same: a later try
+        then finds the name taken and takes that room; if every try fails, the room is deleted
+        in case one of them made it."""
+        uncertain: list[bool] = []
+        try:
+            return await self._call(
+                "POST", "/rooms", "create the room", json=body, uncertain=uncertain
+            )
+        except RoomProviderError as exc:
+            if uncertain and exc.upstream_status == 400:
+                # Daily answers 400 invalid-request-error when the name is taken.
+                found = await self._call("GET", f"/rooms/{name}", "find the room", missing_ok=True)
+                if found.get("name") == name and found.get("url"):
+                    logger.info("room %s: made by a try whose answer was lost", name)
+                    return found
+            if uncertain:
+                await self._delete_quietly(name)
+            raise
 
     async def _token(
         self, room: str, exp: int, user_id: str, user_name: str, *, owner: bool
@@ -98,20 +118,33 @@ class DailyRoomProvider:
         await self._client.aclose()
 
     async def _call(
-        self, method: str, path: str, what: str, *, json: Any = None, missing_ok: bool = False
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        json: Any = None,
+        missing_ok: bool = False,
+        uncertain: list[bool] | None = None,
     ) -> dict[str, Any]:
+        """One API call with retries. `uncertain` gets an entry for each try that may have
+        reached Daily without its answer reaching us (a timeout or a dropped connection)."""
         attempts = self._settings.daily_max_retries + 1
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
                 response = await self._client.request(method, path, json=json)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
+                if uncertain is not None and not isinstance(exc, httpx.ConnectTimeout):
+                    uncertain.append(True)
                 if last:
                     raise RoomProviderError(
                         f"Daily did not answer in time when trying to {what} ({attempts} "
                         "attempts): check DAILY_API_URL and the network, then try again."
                     ) from None
             except httpx.TransportError as exc:
+                if uncertain is not None and not isinstance(exc, httpx.ConnectError):
+                    uncertain.append(True)
                 if last:
                     raise RoomProviderError(
                         f"Could not reach Daily to {what} ({type(exc).__name__}, {attempts} "
@@ -181,4 +214,6 @@ def _error(response: httpx.Response, what: str) -> RoomProviderError:
         hint = f"Daily could not find what was needed to {what} ({label}): check DAILY_API_URL."
     else:
         hint = f"Daily refused to {what} ({label}): check the room settings and DAILY_API_URL."
-    return RoomProviderError(hint)
+    error = RoomProviderError(hint)
+    error.upstream_status = status
+    return error

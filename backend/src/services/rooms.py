@@ -40,6 +40,8 @@ class RoomProviderError(DomainError):
     status_code = 500
     code = "room_provider_error"
     default_detail = "The room service failed. Please try again."
+    # The provider's own HTTP status, when it answered with an error.
+    upstream_status: int | None = None
 
 
 class RoomProvider(Protocol):

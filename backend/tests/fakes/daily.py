@@ -1,7 +1,8 @@
 """A fake Daily REST API honouring the documented contract, served on loopback.
 
-Endpoints: POST /rooms, POST /meeting-tokens, DELETE /rooms/{name}; Bearer API-key auth (401
-otherwise); errors as {"error": code, "info": text}. Faults are injected per endpoint.
+Endpoints: POST /rooms, GET /rooms/{name}, POST /meeting-tokens, DELETE /rooms/{name}; Bearer
+API-key auth (401 otherwise); errors as {"error": code, "info": text}. Faults are injected per
+endpoint.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ API_KEY = "fake-daily-key-0123456789"
 
 @dataclass
 class Fault:
-    """One injected answer: a status with Daily's error body, or a delay before answering."""
+    """One injected answer: a status with Daily's error body, or a delay before answering.
+
+    With `lost=True` the request is carried out and its answer then delayed by `delay` (a
+    client that gives up first never learns that the room was made).
+    """
 
     status: int = 500
     error: str = "server-error"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    lost: bool = False
 
 
 class FakeDaily:
@@ -50,11 +56,13 @@ class FakeDaily:
         """How many requests reached the endpoint."""
         return sum(1 for r in self.requests if f"{r[0]} {r[1]}" == endpoint)
 
-    async def _fault(self, endpoint: str) -> JSONResponse | None:
+    def _next_fault(self, endpoint: str) -> Fault | None:
         queue = self.faults.get(endpoint)
-        if not queue:
+        return queue.pop(0) if queue else None
+
+    async def _fault(self, fault: Fault | None) -> JSONResponse | None:
+        if fault is None:
             return None
-        fault = queue.pop(0)
         if fault.delay:
             await asyncio.sleep(fault.delay)
             if fault.status == 200:
@@ -67,15 +75,19 @@ class FakeDaily:
         @app.middleware("http")
         async def check_key(request: Request, call_next: Any) -> Any:
             endpoint = (
-                "DELETE /rooms"
-                if request.method == "DELETE"
+                f"{request.method} /rooms"
+                if request.method in ("DELETE", "GET")
                 else (f"{request.method} {request.url.path}")
             )
             self.requests.append((request.method, endpoint.split(" ", 1)[1]))
             if request.headers.get("authorization") != f"Bearer {API_KEY}":
                 return _error(401, "authentication-error", "Invalid API key")
-            fault = await self._fault(endpoint)
-            return fault or await call_next(request)
+            fault = self._next_fault(endpoint)
+            if fault is not None and fault.lost:
+                answer = await call_next(request)
+                await asyncio.sleep(fault.delay)
+                return answer
+            return await self._fault(fault) or await call_next(request)
 
         @app.post("/rooms")
         async def create_room(body: dict[str, Any]) -> Any:
@@ -93,6 +105,12 @@ class FakeDaily:
             }
             self.rooms[name] = room
             return room
+
+        @app.get("/rooms/{name}")
+        async def get_room(name: str) -> Any:
+            if name not in self.rooms:
+                return _error(404, "not-found", f"room {name} was not found")
+            return self.rooms[name]
 
         @app.post("/meeting-tokens")
         async def create_token(body: dict[str, Any]) -> Any:

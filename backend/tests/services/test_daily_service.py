@@ -92,6 +92,34 @@ async def test_a_hanging_daily_times_out(fake_daily: FakeDaily) -> None:
     await provider.close()
 
 
+async def test_a_room_made_by_a_try_whose_answer_was_lost_is_taken(
+    fake_daily: FakeDaily,
+) -> None:
+    fake_daily.fail("POST /rooms", Fault(lost=True, delay=1.0))
+    provider = _provider(fake_daily, daily_timeout_seconds=0.3, daily_max_retries=1)
+    conversation_id = uuid.uuid4()
+    room = await provider.create_room(conversation_id, user_name="Ada")
+    await provider.close()
+    assert room.name == room_name_for(conversation_id)
+    assert room.url == f"https://fake.daily.co/{room.name}"
+    assert set(fake_daily.rooms) == {room.name}
+    assert fake_daily.count("POST /rooms") == 2
+    assert len(fake_daily.tokens) == 2
+
+
+async def test_a_room_that_a_lost_try_may_have_made_is_deleted_when_all_tries_fail(
+    fake_daily: FakeDaily,
+) -> None:
+    fake_daily.fail("POST /rooms", *[Fault(lost=True, delay=1.0)] * 2)
+    provider = _provider(fake_daily, daily_timeout_seconds=0.3, daily_max_retries=1)
+    with pytest.raises(RoomProviderError, match="did not answer in time"):
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+    assert fake_daily.count("POST /rooms") == 2
+    assert fake_daily.count("DELETE /rooms") == 1
+    assert fake_daily.rooms == {}
+
+
 async def test_token_failure_after_the_room_deletes_the_room(fake_daily: FakeDaily) -> None:
     fake_daily.fail("POST /meeting-tokens", Fault(400, "invalid-request-error"))
     provider = _provider(fake_daily)
