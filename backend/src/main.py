@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -53,12 +53,18 @@ async def _reconcile(lifecycle: ConversationLifecycle) -> None:
         logger.exception("could not reconcile conversations left by a previous process")
 
 
-def create_app(settings: Settings | None = None, *, run_bot: RunBot | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_bot: RunBot | None = None,
+    wrap_bot: Callable[[RunBot], RunBot] | None = None,
+) -> FastAPI:
     """Build the app; its resources open in the lifespan and close with it.
 
     Args:
         settings: The settings (default: from the environment).
         run_bot: The bot to run for each conversation (default: the pipecat voice bot).
+        wrap_bot: Wraps the bot (the fault drills inject crashes into the real bot so).
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.pipecat_log_level)
@@ -69,6 +75,8 @@ def create_app(settings: Settings | None = None, *, run_bot: RunBot | None = Non
         rooms = create_room_provider(settings)
         lifecycle = ConversationLifecycle(database, rooms)
         bot = run_bot or await _default_run_bot()
+        if wrap_bot is not None:
+            bot = wrap_bot(bot)
         runner = BotRunner(bot, lifecycle, settings)
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, runner, lifecycle)
