@@ -278,5 +278,11 @@ class TestGetAndList:
         assert [c["id"] for c in rest.json()["items"]] == [ids[0]]
         bad = await client.get("/api/v1/conversations?limit=1000", headers=auth(token))
         assert bad.status_code == 422
+        # Found by schemathesis: an offset past the database's integer range was a 500.
+        huge = await client.get(f"/api/v1/conversations?offset={10**30}", headers=auth(token))
+        assert huge.status_code == 422
+        assert huge.json()["fields"][0]["field"] == "query.offset"
+        far = await client.get("/api/v1/conversations?offset=1000000", headers=auth(token))
+        assert far.json() == {"items": [], "total": 3}
         missing = await client.get("/api/v1/conversations/not-a-uuid", headers=auth(token))
         assert missing.status_code == 422

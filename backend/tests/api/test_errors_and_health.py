@@ -57,3 +57,29 @@ async def test_health_is_503_when_the_database_is_unreachable() -> None:
     assert body["database"] == "unreachable"
     assert body["error"] == "database_unreachable"
     assert "127.0.0.1" not in body["detail"]
+
+
+async def test_the_openapi_document_describes_the_errors_as_they_are_sent(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    operations = [
+        operation
+        for path, item in document["paths"].items()
+        if path.startswith("/api/")
+        for operation in item.values()
+    ]
+    assert operations
+    for operation in operations:
+        responses = operation["responses"]
+        assert {"400", "422", "503"} <= set(responses), operation["operationId"]
+        schema = responses["422"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ValidationErrorResponse"}
+    unparsable = await client.post(
+        "/api/v1/auth/register",
+        content=b"\xff{",
+        headers={"Content-Type": "application/json"},
+    )
+    assert unparsable.status_code == 400
+    assert set(unparsable.json()) == {"error", "detail"}

@@ -20,6 +20,9 @@ from src.services.conversations.start import ConversationServices, start_convers
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
+# Far past any real history, and inside the database's integer range.
+MAX_OFFSET = 1_000_000
+
 
 def get_services(request: Request) -> ConversationServices:
     """The app's rooms, bot runner and lifecycle."""
@@ -87,7 +90,7 @@ async def list_conversations(
     current_user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ConversationList:
     """Your conversations, newest first."""
     rows, total = await queries.list_owned(session, current_user.id, limit=limit, offset=offset)
