@@ -523,7 +523,7 @@ async def other_users_data(drill: Drill) -> Line:
     return line
 
 
-async def fuzz(drill: Drill, tmp: Path, examples: int) -> Line:
+async def fuzz(drill: Drill, tmp: Path, examples: int, seed: int) -> Line:
     line = Line(
         "schemathesis",
         f"/openapi.json, {examples} examples per operation, with and without a token",
@@ -545,11 +545,9 @@ async def fuzz(drill: Drill, tmp: Path, examples: int) -> Line:
             "--max-examples",
             str(examples),
             "--seed",
-            "1",
+            str(seed),
             "--phases",
             "examples,coverage,fuzzing",
-            "--exclude-path-regex",
-            "^/rooms/|^/static",
             "--report",
             "ndjson",
             "--report-ndjson-path",
@@ -687,7 +685,7 @@ def daily_scenarios() -> list[Scenario]:
     ]
 
 
-def local_scenarios(tmp: Path, examples: int) -> list[Scenario]:
+def local_scenarios(tmp: Path, examples: int, seed: int) -> list[Scenario]:
     """On local rooms with the real voice bot and aiortc peers."""
     return [
         ("db-down", database_down),
@@ -700,7 +698,7 @@ def local_scenarios(tmp: Path, examples: int) -> list[Scenario]:
         ("load", load),
         ("jwt", jwt_attacks),
         ("other-user", other_users_data),
-        ("schemathesis", lambda d: fuzz(d, tmp, examples)),
+        ("schemathesis", lambda d: fuzz(d, tmp, examples, seed)),
         ("sigterm", sigterm_mid_call),
         ("sigkill", sigkill_and_restart),
     ]
@@ -737,7 +735,7 @@ async def running(
         await db.close()
 
 
-async def run(tmp: Path, examples: int, only: str | None) -> list[Line]:
+async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Line]:
     database = await _pg_database()
     if database is None:
         raise SystemExit(f"the drills need PostgreSQL at {PG_URL} (TEST_DATABASE_URL)")
@@ -764,7 +762,7 @@ async def run(tmp: Path, examples: int, only: str | None) -> list[Line]:
     def chosen(scenarios: list[Scenario]) -> list[Scenario]:
         return [s for s in scenarios if only is None or only in s[0]]
 
-    daily_ones, local_ones = chosen(daily_scenarios()), chosen(local_scenarios(tmp, examples))
+    daily_ones, local_ones = chosen(daily_scenarios()), chosen(local_scenarios(tmp, examples, seed))
 
     try:
         async with (
@@ -817,13 +815,14 @@ def main() -> None:
     parser.add_argument(
         "--examples", type=int, default=60, help="schemathesis examples per operation"
     )
+    parser.add_argument("--seed", type=int, default=1, help="schemathesis' random seed")
     parser.add_argument("--only", help="run only the scenarios whose key contains this")
     args = parser.parse_args()
     # The app's log and schemathesis' output stay here for reading after the run.
     logs = RESULTS / "drills-logs"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir(parents=True)
-    lines = asyncio.run(run(logs, args.examples, args.only))
+    lines = asyncio.run(run(logs, args.examples, args.seed, args.only))
     date = datetime.now(UTC).isoformat(timespec="seconds")
     out = RESULTS / f"drills-{date.replace(':', '')}.json"
     scenarios = [asdict(line) for line in lines]
