@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate bench clean
+.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ test: lint test-sqlite test-postgres
 # Benchmarks (not tests): a table on stdout and JSON in bench/results/. See bench/README.md.
 bench: install-test
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Fault drills against the app as its own process on PostgreSQL (started if it is not running).
+drills: install-test
+	@PY=$(BIN)/python scripts/ensure-postgres
+	$(BIN)/python -m bench.drills $(DRILLS_ARGS)
 
 clean:
 	rm -rf $(VENV) backend/data
