@@ -560,7 +560,11 @@ async def fuzz(drill: Drill, tmp: Path, examples: int, seed: int) -> Line:
             *headers,
         ]
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            # In the logs folder: schemathesis keeps a cache in its working directory.
+            *command,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp,
         )
         output = (await process.communicate())[0].decode(errors="replace")
         (tmp / f"schemathesis-{label.replace(' ', '-')}.txt").write_text(output)  # noqa: ASYNC240
