@@ -158,6 +158,7 @@ def piper_tts() -> Any:
 
 def silero_vad(stop_secs: float) -> Any:
     """A Silero VAD analyzer for one bot, on the shared ONNX session, skipping silent frames."""
+    from pipecat.audio.utils import exp_smoothing
     from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 
@@ -177,12 +178,31 @@ def silero_vad(stop_secs: float) -> Any:
             self._low_confidence_windows = 0
 
         def voice_confidence(self, buffer: bytes) -> float:
-            samples = np.frombuffer(buffer, np.int16).astype(np.float32)
-            if samples.size and float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS:
+            if _is_silent(buffer):
                 return 0.0
             return float(np.asarray(super().voice_confidence(buffer)).item())
 
+        async def analyze_audio(self, buffer: bytes) -> Any:
+            # pipecat hands every 20 ms frame to a thread; silence needs no model, so it is
+            # analysed right here, which spares the hop (most of an idle bot's VAD cost).
+            if _is_silent(buffer) and _is_silent(self._vad_buffer):
+                return self._run_analyzer(buffer)
+            return await super().analyze_audio(buffer)
+
+        def _get_smoothed_volume(self, audio: bytes) -> float:
+            # Loudness (BS.1770 over 400 ms) of silence is ~0: keep the window, skip measuring.
+            if _is_silent(audio):
+                self._volume_tracker.update(audio, self.sample_rate)
+                return float(exp_smoothing(0.0, self._prev_volume, self._smoothing_factor))
+            return float(super()._get_smoothed_volume(audio))
+
     return SharedSileroVADAnalyzer(VADParams(stop_secs=stop_secs))
+
+
+def _is_silent(buffer: bytes) -> bool:
+    """Whether int16 audio is below SILENCE_RMS (an empty buffer counts as silent)."""
+    samples = np.frombuffer(buffer, np.int16).astype(np.float32)
+    return not samples.size or float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS
 
 
 def smart_turn() -> Any:
