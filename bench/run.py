@@ -1,10 +1,12 @@
-"""`make bench`: start latency, bot ready, greeting and voice-to-voice latency, idle cost per bot.
+"""`make bench`: the figures of the benchmarks issue, one command, a table and a JSON file.
 
 Everything on loopback: the app runs as its own process (PostgreSQL when reachable, else
 SQLite), offline models, local rooms; the users are aiortc peers in this process that speak
-Piper-synthesised questions. Prints a table and writes the same figures as JSON to
-bench/results/. Not yet measured (see bench/README.md): the concurrency ceiling, stutter under
-idle load, and the process-per-bot comparison.
+Piper-synthesised questions. Parts (`--only`): latency (start, bot ready, greeting, voice to
+voice), idle (memory and CPU per idle conversation), ceiling (the largest number of
+simultaneous conversations that still answer in time), stutter (idle conversations before a new
+greeting's audio has gaps), process (the same figures for a process per bot). Prints a table
+and writes the same figures as JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -23,15 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
 from src.voice_pipeline import speech  # noqa: E402
 from tests.voice.conftest import synthesise  # noqa: E402
-from tests.voice.peer import RATE, Peer  # noqa: E402
+from tests.voice.peer import RATE, Peer, rms  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
+GREETING_LIMIT = 1.5
+ANSWER_LIMIT = 3.0
+STUTTER_GAP = 0.1
 QUESTIONS = [
     "What is my life path number?",
     "What does it mean?",
@@ -188,6 +196,137 @@ async def idle_cost(
     return rows
 
 
+def _max_gap(peer: Peer, start: float, end: float) -> float:
+    """The longest wait between two received audio frames from `start` to `end`, in seconds."""
+    times = [at for at, _ in peer.received if start <= at <= end]
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+
+
+async def _ceiling_step(
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    questions: list[np.ndarray],
+    n: int,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """N users join one after another, then each asks one question within a 10 s window."""
+    joined: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
+    greetings: list[float] = []
+    answers: list[float] = []
+    missed = 0
+    try:
+        for i in range(n):
+            user = users[i % len(users)]
+            peer, body = await _connected(client, user)
+            joined.append((peer, user, body))
+        for peer, _user_auth, _body in joined:
+            try:
+                await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+            except TimeoutError:
+                missed += 1
+                continue
+            heard = peer.first_sound_after(peer.offer_sent_at)
+            assert heard is not None
+            greetings.append(heard - peer.offer_sent_at)
+
+        async def ask(peer: Peer) -> None:
+            nonlocal missed
+            await asyncio.sleep(rng.uniform(0, 10))
+            audio = rng.choice(questions)
+            peer.mic.say(audio)
+            # The question plays in real time; it ends one second (of trailing silence) early.
+            await asyncio.sleep((len(audio) - RATE) / RATE)
+            asked = time.monotonic()
+            try:
+                await peer.utterance(asked, within=20, quiet=0.5)
+            except TimeoutError:
+                missed += 1
+                return
+            heard = peer.first_sound_after(asked)
+            assert heard is not None
+            answers.append(heard - asked)
+
+        await asyncio.gather(*(ask(peer) for peer, _u, _b in joined))
+    finally:
+        for peer, user, body in joined:
+            await peer.close()
+            await _end(client, user, body)
+    ok = (
+        not missed
+        and all(g <= GREETING_LIMIT for g in greetings)
+        and all(a <= ANSWER_LIMIT for a in answers)
+    )
+    return {
+        "conversations": n,
+        "greeting_max_ms": max(greetings, default=0) * 1000,
+        "answer_median_ms": statistics.median(answers) * 1000 if answers else None,
+        "answer_max_ms": max(answers, default=0) * 1000,
+        "missed": missed,
+        "greetings_ms": [round(g * 1000) for g in greetings],
+        "answers_ms": [round(a * 1000) for a in answers],
+        "ok": ok,
+    }
+
+
+async def concurrency_ceiling(
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    models: speech.SpeechModels,
+    steps: tuple[int, ...],
+) -> dict[str, Any]:
+    """The largest N at which every user hears the greeting and an answer in time."""
+    questions = [synthesise(models, q) for q in QUESTIONS]
+    rng = random.Random(7)
+    rows = []
+    ceiling = 0
+    for n in steps:
+        row = await _ceiling_step(client, users, questions, n, rng)
+        rows.append(row)
+        print(f"  ceiling, {n} conversations: {'ok' if row['ok'] else 'too slow'}", flush=True)
+        if not row["ok"]:
+            break
+        ceiling = n
+    return {"ceiling": ceiling, "steps": rows}
+
+
+async def greeting_stutter(
+    client: httpx.AsyncClient, users: list[dict[str, str]], levels: tuple[int, ...]
+) -> dict[str, Any]:
+    """With N idle conversations connected, the longest gap in a new user's greeting audio."""
+    idle: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
+    rows = []
+    largest_smooth = None
+    try:
+        for level in levels:
+            while len(idle) < level:
+                user = users[len(idle) % len(users)]
+                peer, body = await _connected(client, user)
+                await peer.utterance(peer.offer_sent_at, quiet=0.3)
+                idle.append((peer, user, body))
+            await asyncio.sleep(2)
+            user = users[level % len(users)]
+            probe, body = await _connected(client, user)
+            try:
+                await probe.utterance(probe.offer_sent_at, quiet=0.5)
+                start = probe.first_sound_after(probe.offer_sent_at)
+                assert start is not None
+                loud = [at for at, s in probe.received if at >= start and rms(s) > 500]
+                gap = _max_gap(probe, start, loud[-1])
+            finally:
+                await probe.close()
+                await _end(client, user, body)
+            rows.append({"idle_conversations": level, "max_gap_ms": gap * 1000})
+            print(f"  stutter, {level} idle: longest gap {gap * 1000:.0f} ms", flush=True)
+            if gap > STUTTER_GAP:
+                break
+            largest_smooth = level
+    finally:
+        for peer, user, body in idle:
+            await peer.close()
+            await _end(client, user, body)
+    return {"largest_idle_without_stutter": largest_smooth, "steps": rows}
+
+
 def _print(figures: dict[str, Any]) -> None:
     print(f"\nmachine: {figures['machine']}; database: {figures['database']}")
     print(f"{'figure':<26}{'n':>4}{'min':>9}{'median':>9}{'p95':>9}{'max':>9}  (ms)")
@@ -197,16 +336,77 @@ def _print(figures: dict[str, Any]) -> None:
                 f"{name:<26}{stats['n']:>4}{stats['min']:>9.0f}{stats['median']:>9.0f}"
                 f"{stats['p95']:>9.0f}{stats['max']:>9.0f}"
             )
-    print(f"\n{'idle conversations':<20}{'RSS MB':>9}{'CPU % of a core':>17}")
-    for row in figures["idle"]:
+    if "idle" in figures:
+        _print_idle("idle conversations (shared models, one process)", figures["idle"])
+        for name, value in figures["per_extra_idle_conversation"].items():
+            print(f"per extra idle conversation (0 to 5): {name} {value:.1f}")
+        if any(row["cpu_percent_of_one_core"] > 80 for row in figures["idle"]):
+            print("note: the server used over 80 % of a core at some level: it was saturated")
+    if "ceiling" in figures:
+        ceiling = figures["ceiling"]
+        print(
+            f"\nconcurrency ceiling: {ceiling['ceiling']} conversations (greeting within "
+            f"{GREETING_LIMIT} s of the offer, answer within {ANSWER_LIMIT} s of the question)"
+        )
+        print(f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok")
+        for row in ceiling["steps"]:
+            median = row["answer_median_ms"]
+            print(
+                f"{row['conversations']:<6}{row['greeting_max_ms']:>14.0f}"
+                f"{(median if median is not None else float('nan')):>12.0f}"
+                f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['ok']}"
+            )
+    if "stutter" in figures:
+        stutter = figures["stutter"]
+        print(
+            "\nidle conversations before a new greeting stutters (a gap over "
+            f"{STUTTER_GAP * 1000:.0f} ms): {stutter['largest_idle_without_stutter']}"
+        )
+        for row in stutter["steps"]:
+            print(f"  {row['idle_conversations']:>3} idle: longest gap {row['max_gap_ms']:.0f} ms")
+    if "process_per_bot" in figures:
+        _print_side_by_side(figures)
+
+
+def _print_idle(title: str, rows: list[dict[str, float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'conversations':<20}{'RSS MB':>9}{'CPU % of a core':>17}")
+    for row in rows:
         print(
             f"{row['conversations']:<20}{row['rss_mb']:>9.0f}"
             f"{row['cpu_percent_of_one_core']:>17.1f}"
         )
-    for name, value in figures["per_extra_idle_conversation"].items():
-        print(f"per extra idle conversation (0 to 5): {name} {value:.1f}")
-    if any(row["cpu_percent_of_one_core"] > 80 for row in figures["idle"]):
-        print("note: the server used over 80 % of a core at some level: it was saturated there")
+
+
+def _per_extra(rows: list[dict[str, float]], key: str) -> float | None:
+    """The cost of one more conversation, from 0 to the highest level up to 5 measured.
+
+    Above 5 the two cores are saturated in both designs, and the slope means little.
+    """
+    span = [row for row in rows if row["conversations"] <= 5]
+    if len(span) < 2 or not span[-1]["conversations"]:
+        return None
+    return (span[-1][key] - span[0][key]) / span[-1]["conversations"]
+
+
+def _print_side_by_side(figures: dict[str, Any]) -> None:
+    other = figures["process_per_bot"]
+    _print_idle("idle conversations (a process per bot: the bot processes summed)", other["idle"])
+    print(f"\n{'side by side (same run)':<30}{'shared':>10}{'per bot':>10}{'ratio':>8}")
+    pairs = []
+    for name in ("bot_ready", "greeting_first_audio"):
+        ours = figures["latency"].get(name, {}).get("median")
+        theirs = other["latency"].get(name, {}).get("median")
+        pairs.append((f"{name} p50 (ms)", ours, theirs))
+    for key, label in (("rss_mb", "MB"), ("cpu_percent_of_one_core", "CPU %")):
+        ours = _per_extra(figures.get("idle", []), key)
+        theirs = _per_extra(other["idle"], key)
+        pairs.append((f"per idle conversation, {label}", ours, theirs))
+    for label, ours, theirs in pairs:
+        if ours is None or theirs is None:
+            continue
+        ratio = theirs / ours if ours else float("inf")
+        print(f"{label:<30}{ours:>10.1f}{theirs:>10.1f}{ratio:>8.1f}")
 
 
 def _machine() -> str:
@@ -218,9 +418,17 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
-async def main(quick: bool) -> None:
+PARTS = ("latency", "idle", "ceiling", "stutter", "process")
+
+
+async def main(quick: bool, parts: tuple[str, ...]) -> None:
     runs = 10 if quick else 30
     models = await speech.preload_speech_models()
+    figures: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "latency": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
             "MAX_BOTS": "200",
@@ -231,28 +439,49 @@ async def main(quick: bool) -> None:
             serve(Path(tmp), **settings) as server,
             httpx.AsyncClient(base_url=server.url, timeout=60) as client,
         ):
+            figures["database"] = server.database
             users = [await _user(client, i) for i in range(20)]
-            latencies = await start_latency(client, users, runs)
-            latencies["greeting_first_audio"] = await greeting_latency(client, users, runs // 3)
-            latencies["voice_to_voice"] = await voice_to_voice(
-                client, users, models, 1 if quick else 3
-            )
-            idle = await idle_cost(server, client, users)
-    figures = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "database": server.database,
-        "latency": {k: summary(v) for k, v in latencies.items()},
-        "idle": idle,
-        # From 0 to 5: above that the two cores are saturated and the slope means nothing.
-        "per_extra_idle_conversation": {
-            "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
-            "CPU % of a core": (
-                idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
-            )
-            / 5,
-        },
-    }
+            if "latency" in parts:
+                print("figures 1-4: start, bot ready, greeting, voice to voice", flush=True)
+                latencies = await start_latency(client, users, runs)
+                latencies["greeting_first_audio"] = await greeting_latency(client, users, runs // 3)
+                latencies["voice_to_voice"] = await voice_to_voice(
+                    client, users, models, 1 if quick else 3
+                )
+                figures["latency"] = {k: summary(v) for k, v in latencies.items()}
+            if "idle" in parts:
+                print("figure 5: idle cost", flush=True)
+                idle = await idle_cost(server, client, users)
+                figures["idle"] = idle
+                # From 0 to 5: above that the two cores are saturated; the slope means little.
+                figures["per_extra_idle_conversation"] = {
+                    "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
+                    "CPU % of a core": (
+                        idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
+                    )
+                    / 5,
+                }
+            if "ceiling" in parts:
+                print("figure 6: concurrency ceiling", flush=True)
+                steps = (1, 2, 4) if quick else (1, 2, 3, 4, 6, 8, 10, 12, 15, 20)
+                figures["ceiling"] = await concurrency_ceiling(client, users, models, steps)
+            if "stutter" in parts:
+                print("figure 6: idle conversations before a greeting stutters", flush=True)
+                levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
+                figures["stutter"] = await greeting_stutter(client, users, levels)
+    if "process" in parts:
+        print("figure 7: a process per bot", flush=True)
+        from bench.process_per_bot import process_per_bot
+
+        other = await process_per_bot(
+            levels=(0, 1, 2) if quick else (0, 1, 5, 10, 20), runs=3 if quick else 10
+        )
+        figures["process_per_bot"] = {
+            "latency": {
+                k: summary(other[k]) for k in ("bot_ready", "greeting_first_audio") if k in other
+            },
+            "idle": other["idle"],
+        }
     _print(figures)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{figures['date'].replace(':', '')}.json"
@@ -263,4 +492,14 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke check")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all)",
+    )
+    args = parser.parse_args()
+    chosen = tuple(p.strip() for p in args.only.split(",") if p.strip())
+    unknown = set(chosen) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    asyncio.run(main(args.quick, chosen))

@@ -1,0 +1,195 @@
+"""One bot in its own process: the design of pipecat's examples, kept for comparison.
+
+The service runs every bot in its own process, sharing one copy of the models (see
+`pipecat_bot`). The pipecat examples instead start a new Python process per conversation that
+loads its own models and serves the user's WebRTC offer itself. This module is that design,
+built from the same bot (`pipecat_bot.run_bot`), so `make bench` can measure both side by side::
+
+    python -m src.voice_pipeline.standalone --port 8765 --full-name "Ada Lovelace" \\
+        --birth-date 1984-07-05
+
+It answers ``POST /api/v1/rooms/{room}/offer`` and ``PATCH`` (ICE candidates) like the
+service's signalling endpoints, with the token given by ``--token`` (default: none checked).
+It prints one JSON line on stdout per event: ``listening``, ``ready``, ``joined``, ``ended``;
+it exits when the bot ends or on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import signal
+import sys
+import time
+import uuid
+from datetime import date, timedelta
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from src.core.database import utcnow
+from src.core.logging import configure_logging
+from src.core.settings import Settings
+from src.services.rooms import Room
+from src.voice_pipeline import pipecat_bot
+from src.voice_pipeline.context import BotContext
+
+logger = logging.getLogger(__name__)
+
+
+def _emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, "at": time.time(), **fields}), flush=True)
+
+
+class _PrintedEvents:
+    """The bot's lifecycle, as JSON lines on stdout (there is no database here)."""
+
+    async def ready(self) -> None:
+        _emit("ready")
+
+    async def user_joined(self) -> None:
+        _emit("joined")
+
+
+class _Offer(BaseModel):
+    sdp: str = Field(max_length=100_000)
+    type: Literal["offer"]
+    pc_id: str | None = None
+    restart_pc: bool | None = None
+
+
+class _Candidate(BaseModel):
+    candidate: str
+    sdp_mid: str
+    sdp_mline_index: int
+
+
+class _Candidates(BaseModel):
+    pc_id: str
+    candidates: list[_Candidate]
+
+
+def _app(ctx: BotContext, token: str | None) -> FastAPI:
+    from pipecat.transports.smallwebrtc.request_handler import (
+        ConnectionMode,
+        IceCandidate,
+        SmallWebRTCPatchRequest,
+        SmallWebRTCRequest,
+        SmallWebRTCRequestHandler,
+    )
+
+    handler = SmallWebRTCRequestHandler(connection_mode=ConnectionMode.SINGLE)
+    app = FastAPI(title="one numerologist bot")
+
+    def check(authorization: str | None) -> None:
+        given = (authorization or "").removeprefix("Bearer ")
+        if token is not None and not hmac.compare_digest(given, token):
+            raise HTTPException(401, "wrong room token")
+
+    @app.post("/api/v1/rooms/{room}/offer")
+    async def offer(
+        room: str, body: _Offer, authorization: str | None = Header(default=None)
+    ) -> dict[str, Any]:
+        check(authorization)
+
+        async def hand_to_bot(connection: Any) -> None:
+            ctx.connections.put_nowait(connection)
+
+        answer = await handler.handle_web_request(
+            SmallWebRTCRequest(
+                sdp=body.sdp, type=body.type, pc_id=body.pc_id, restart_pc=body.restart_pc
+            ),
+            hand_to_bot,
+        )
+        return dict(answer or {})
+
+    @app.patch("/api/v1/rooms/{room}/offer", status_code=204)
+    async def candidates(
+        room: str, body: _Candidates, authorization: str | None = Header(default=None)
+    ) -> None:
+        check(authorization)
+        await handler.handle_patch_request(
+            SmallWebRTCPatchRequest(
+                pc_id=body.pc_id,
+                candidates=[
+                    IceCandidate(c.candidate, c.sdp_mid, c.sdp_mline_index) for c in body.candidates
+                ],
+            )
+        )
+
+    return app
+
+
+async def serve(port: int, full_name: str, birth_date: date, token: str | None) -> str:
+    """Load the models, serve the offer endpoint, run the bot; the reason it ended."""
+    settings = Settings()
+    await pipecat_bot.preload()
+    conversation_id = uuid.uuid4()
+    name = f"conv-{conversation_id.hex}"
+    room = Room(
+        name=name,
+        url=f"http://127.0.0.1:{port}/rooms/{name}",
+        user_token=token or "",
+        bot_token="",
+        expires_at=utcnow() + timedelta(seconds=settings.room_ttl_seconds),
+        provider="local",
+    )
+    ctx = BotContext(
+        conversation_id=conversation_id,
+        user_full_name=full_name,
+        user_first_name=full_name.split()[0],
+        birth_date=birth_date,
+        room=room,
+        bot_token="",
+        settings=settings,
+        events=_PrintedEvents(),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(_app(ctx, token), host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+            raise RuntimeError("the HTTP server stopped while starting")
+        await asyncio.sleep(0.02)
+    _emit("listening", port=port)
+    bot = asyncio.create_task(pipecat_bot.run_bot(ctx))
+    # Installed after uvicorn's own, so SIGTERM stops the bot first (then the server).
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, bot.cancel)
+    loop.add_signal_handler(signal.SIGINT, bot.cancel)
+    try:
+        reason = (await bot).value
+    except asyncio.CancelledError:
+        reason = "server_shutdown"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+    _emit("ended", reason=reason)
+    return reason
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--full-name", default="Ada Lovelace")
+    parser.add_argument("--birth-date", type=date.fromisoformat, default=date(1984, 7, 5))
+    parser.add_argument("--token", default=None, help="the bearer token offers must carry")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.pipecat_log_level)
+    asyncio.run(serve(args.port, args.full_name, args.birth_date, args.token))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Figure 7: the process-per-bot design of pipecat's examples, measured like figures 2, 3 and 5.
+
+Each bot is `python -m src.voice_pipeline.standalone` in its own process, loading its own
+models, as the examples' `bot.py`. In that design the start request spawns the process and the
+bot is ready once its models are loaded, so "bot ready" runs from the spawn to its `ready` line.
+Run alone (small levels): `python -m bench.process_per_bot --levels 0,1,2 --runs 2`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+
+from bench.server import BACKEND, cpu_seconds, rss_mb  # noqa: E402
+from tests.voice.peer import Peer  # noqa: E402
+
+
+@dataclass
+class BotProcess:
+    """One bot process and its peer, once connected."""
+
+    process: asyncio.subprocess.Process
+    port: int
+    spawned_at: float
+    ready_after: float = 0.0
+    peer: Peer | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    async def event(self, name: str, within: float = 120) -> dict[str, Any]:
+        """Wait for the process's next JSON event line called `name`."""
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), within)
+            if not line:
+                raise RuntimeError(f"the bot process exited before {name!r}")
+            event: dict[str, Any] = json.loads(line)
+            self.events.append(event)
+            if event["event"] == name:
+                return event
+
+    async def connect(self) -> float:
+        """Connect a silent peer; the delay from its offer to the greeting's first sound."""
+        peer = self.peer = Peer()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=60) as c:
+            await peer.connect(c, f"http://127.0.0.1:{self.port}/rooms/bench", "bench")
+        await peer.utterance(peer.offer_sent_at, quiet=0.3)
+        heard = peer.first_sound_after(peer.offer_sent_at)
+        assert heard is not None
+        return heard - peer.offer_sent_at
+
+    async def stop(self) -> None:
+        """Close the peer and end the process (SIGTERM, then SIGKILL)."""
+        if self.peer is not None:
+            await self.peer.close()
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def spawn() -> BotProcess:
+    """Start one bot process and wait until it is ready (models loaded, serving offers)."""
+    port = _free_port()
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "JOIN_TIMEOUT_SECONDS": "600"}
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "src.voice_pipeline.standalone",
+        "--port",
+        str(port),
+        "--token",
+        "bench",
+        cwd=BACKEND,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    bot = BotProcess(process, port, started)
+    try:
+        await bot.event("listening")
+        await bot.event("ready")
+    except BaseException:
+        await bot.stop()
+        raise
+    bot.ready_after = time.monotonic() - started
+    return bot
+
+
+async def _idle_row(bots: list[BotProcess]) -> dict[str, float]:
+    await asyncio.sleep(3)
+    pids = [b.process.pid for b in bots]
+    cpu, wall = sum(cpu_seconds(p) for p in pids), time.monotonic()
+    await asyncio.sleep(10)
+    share = (sum(cpu_seconds(p) for p in pids) - cpu) / (time.monotonic() - wall)
+    return {
+        "conversations": len(bots),
+        "rss_mb": sum(rss_mb(p) for p in pids),
+        "cpu_percent_of_one_core": share * 100,
+    }
+
+
+async def process_per_bot(
+    levels: tuple[int, ...] = (0, 1, 5, 10, 20), runs: int = 10
+) -> dict[str, Any]:
+    """Bot ready and greeting latency over `runs` bots; summed RSS and CPU at each idle level."""
+    ready, greeting = [], []
+    for _ in range(runs):
+        bot = await spawn()
+        try:
+            ready.append(bot.ready_after)
+            greeting.append(await bot.connect())
+        finally:
+            await bot.stop()
+    bots: list[BotProcess] = []
+    rows = []
+    try:
+        for level in levels:
+            while len(bots) < level:
+                # Two at a time: each process loads its models on one of the two cores.
+                batch = await asyncio.gather(*(spawn() for _ in range(min(2, level - len(bots)))))
+                bots += batch
+                await asyncio.gather(*(b.connect() for b in batch))
+            rows.append(await _idle_row(bots))
+            print(f"  process per bot, {level} idle: {rows[-1]}", flush=True)
+    finally:
+        for bot in bots:
+            with contextlib.suppress(Exception):
+                await bot.stop()
+    return {"bot_ready": ready, "greeting_first_audio": greeting, "idle": rows}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", default="0,1,2", help="idle levels, comma-separated")
+    parser.add_argument("--runs", type=int, default=2, help="bots for the latency figures")
+    args = parser.parse_args()
+    levels = tuple(int(n) for n in args.levels.split(","))
+    print(json.dumps(asyncio.run(process_per_bot(levels, args.runs)), indent=2))
