@@ -109,16 +109,34 @@ async def spawn() -> BotProcess:
     return bot
 
 
+def _alive(bots: list[BotProcess]) -> list[BotProcess]:
+    return [b for b in bots if b.process.returncode is None]
+
+
+def _cpu(bot: BotProcess) -> float | None:
+    try:
+        return cpu_seconds(bot.process.pid)
+    except FileNotFoundError:
+        return None
+
+
 async def _idle_row(bots: list[BotProcess]) -> dict[str, float]:
     await asyncio.sleep(3)
-    pids = [b.process.pid for b in bots]
-    cpu, wall = sum(cpu_seconds(p) for p in pids), time.monotonic()
+    before = {id(b): _cpu(b) for b in _alive(bots)}
+    wall = time.monotonic()
     await asyncio.sleep(10)
-    share = (sum(cpu_seconds(p) for p in pids) - cpu) / (time.monotonic() - wall)
+    used, rss = 0.0, 0.0
+    for bot in _alive(bots):
+        start, end = before.get(id(bot)), _cpu(bot)
+        if start is None or end is None:
+            continue  # it ended meanwhile (its peer connection dropped): left out of the sums
+        used += end - start
+        rss += rss_mb(bot.process.pid)
     return {
         "conversations": len(bots),
-        "rss_mb": sum(rss_mb(p) for p in pids),
-        "cpu_percent_of_one_core": share * 100,
+        "alive": len(_alive(bots)),
+        "rss_mb": rss,
+        "cpu_percent_of_one_core": used / (time.monotonic() - wall) * 100,
     }
 
 
@@ -136,20 +154,34 @@ async def process_per_bot(
             await bot.stop()
     bots: list[BotProcess] = []
     rows = []
+    ended_early = 0
+    spawned: list[BotProcess] = []
     try:
         for level in levels:
+            ended = [b for b in bots if b not in _alive(bots)]
+            if ended:
+                # Under CPU starvation a peer connection can drop and its bot process ends.
+                print(f"  process per bot: {len(ended)} bot processes ended early", flush=True)
+                ended_early += len(ended)
+                bots = _alive(bots)
             while len(bots) < level:
                 # Two at a time: each process loads its models on one of the two cores.
                 batch = await asyncio.gather(*(spawn() for _ in range(min(2, level - len(bots)))))
                 bots += batch
+                spawned += batch
                 await asyncio.gather(*(b.connect() for b in batch))
             rows.append(await _idle_row(bots))
             print(f"  process per bot, {level} idle: {rows[-1]}", flush=True)
     finally:
-        for bot in bots:
+        for bot in spawned:
             with contextlib.suppress(Exception):
                 await bot.stop()
-    return {"bot_ready": ready, "greeting_first_audio": greeting, "idle": rows}
+    return {
+        "bot_ready": ready,
+        "greeting_first_audio": greeting,
+        "idle": rows,
+        "ended_early": ended_early,
+    }
 
 
 if __name__ == "__main__":
