@@ -120,7 +120,18 @@ def _cpu(bot: BotProcess) -> float | None:
         return None
 
 
-async def _idle_row(bots: list[BotProcess]) -> dict[str, float]:
+async def _end_reason(bot: BotProcess) -> str | None:
+    """Why an exited bot process ended, from its last lines (None if it said nothing)."""
+    assert bot.process.stdout is not None
+    if not any(e["event"] == "ended" for e in bot.events):
+        for line in (await bot.process.stdout.read()).splitlines():
+            with contextlib.suppress(ValueError):
+                bot.events.append(json.loads(line))
+    ended = [e for e in bot.events if e["event"] == "ended"]
+    return str(ended[-1]["reason"]) if ended else f"exit code {bot.process.returncode}"
+
+
+async def _idle_row(bots: list[BotProcess]) -> dict[str, Any]:
     await asyncio.sleep(3)
     before = {id(b): _cpu(b) for b in _alive(bots)}
     wall = time.monotonic()
@@ -132,9 +143,11 @@ async def _idle_row(bots: list[BotProcess]) -> dict[str, float]:
             continue  # it ended meanwhile (its peer connection dropped): left out of the sums
         used += end - start
         rss += rss_mb(bot.process.pid)
+    reasons = [await _end_reason(b) for b in bots if b not in _alive(bots)]
     return {
         "conversations": len(bots),
         "alive": len(_alive(bots)),
+        "ended_reasons": [r for r in reasons if r],
         "rss_mb": rss,
         "cpu_percent_of_one_core": used / (time.monotonic() - wall) * 100,
     }
@@ -180,7 +193,7 @@ async def process_per_bot(
         "bot_ready": ready,
         "greeting_first_audio": greeting,
         "idle": rows,
-        "ended_early": ended_early,
+        "ended_early": ended_early + len(bots) - len(_alive(bots)),
     }
 
 

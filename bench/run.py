@@ -391,11 +391,13 @@ def _print(figures: dict[str, Any]) -> None:
 
 def _print_idle(title: str, rows: list[dict[str, float]]) -> None:
     print(f"\n{title}")
-    print(f"{'conversations':<20}{'RSS MB':>9}{'CPU % of a core':>17}")
+    alive = any("alive" in row for row in rows)
+    print(f"{'conversations':<20}{'RSS MB':>9}{'CPU % of a core':>17}" + ("  alive" * alive))
     for row in rows:
         print(
             f"{row['conversations']:<20}{row['rss_mb']:>9.0f}"
             f"{row['cpu_percent_of_one_core']:>17.1f}"
+            + (f"{row.get('alive', 0):>7}" if alive else "")
         )
 
 
@@ -420,10 +422,10 @@ def _print_side_by_side(figures: dict[str, Any]) -> None:
                 f"{stats['p95']:>9.0f}{stats['max']:>9.0f}"
             )
     _print_idle("idle conversations (a process per bot: the bot processes summed)", other["idle"])
-    if other.get("ended_early"):
+    if any(row.get("alive", 0) < row["conversations"] for row in other["idle"]):
         print(
-            f"note: {other['ended_early']} bot processes ended during the idle levels (their "
-            "peer connection dropped while the cores were saturated); the sums leave them out"
+            "note: some bot processes ended during the idle levels (why: ended_reasons in the "
+            "JSON); the sums count only those alive"
         )
     print(f"\n{'side by side (same run)':<30}{'shared':>10}{'per bot':>10}{'ratio':>8}")
     pairs = []
