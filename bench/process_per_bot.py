@@ -185,6 +185,7 @@ async def process_per_bot(
                 await asyncio.gather(*(b.connect() for b in batch))
             rows.append(await _idle_row(bots))
             print(f"  process per bot, {level} idle: {rows[-1]}", flush=True)
+        ended_early += len(bots) - len(_alive(bots))
     finally:
         for bot in spawned:
             with contextlib.suppress(Exception):
@@ -193,7 +194,7 @@ async def process_per_bot(
         "bot_ready": ready,
         "greeting_first_audio": greeting,
         "idle": rows,
-        "ended_early": ended_early + len(bots) - len(_alive(bots)),
+        "ended_early": ended_early,
     }
 
 

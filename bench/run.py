@@ -183,9 +183,12 @@ async def idle_cost(
         cpu, wall = cpu_seconds(server.pid), time.monotonic()
         await asyncio.sleep(10)
         share = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - wall)
+        health = (await client.get("/health")).json()
         rows.append(
             {
                 "conversations": level,
+                # Bots still running: a dropped peer connection would end one as user_left.
+                "alive": health["bots"],
                 "rss_mb": rss_mb(server.pid),
                 "cpu_percent_of_one_core": share * 100,
             }
