@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,8 +32,7 @@ class BotProcess:
     """One bot process and its peer, once connected."""
 
     process: asyncio.subprocess.Process
-    port: int
-    spawned_at: float
+    port: int = 0
     ready_after: float = 0.0
     peer: Peer | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -74,15 +72,8 @@ class BotProcess:
                 await self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def spawn() -> BotProcess:
     """Start one bot process and wait until it is ready (models loaded, serving offers)."""
-    port = _free_port()
     env = {**os.environ, "LOG_LEVEL": "WARNING", "JOIN_TIMEOUT_SECONDS": "600"}
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
@@ -90,7 +81,7 @@ async def spawn() -> BotProcess:
         "-m",
         "src.voice_pipeline.standalone",
         "--port",
-        str(port),
+        "0",
         "--token",
         "bench",
         cwd=BACKEND,
@@ -98,9 +89,9 @@ async def spawn() -> BotProcess:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    bot = BotProcess(process, port, started)
+    bot = BotProcess(process)
     try:
-        await bot.event("listening")
+        bot.port = (await bot.event("listening"))["port"]
         await bot.event("ready")
     except BaseException:
         await bot.stop()
@@ -113,6 +104,10 @@ def _alive(bots: list[BotProcess]) -> list[BotProcess]:
     return [b for b in bots if b.process.returncode is None]
 
 
+def _ended(bots: list[BotProcess]) -> list[BotProcess]:
+    return [b for b in bots if b.process.returncode is not None]
+
+
 def _cpu(bot: BotProcess) -> float | None:
     try:
         return cpu_seconds(bot.process.pid)
@@ -120,8 +115,8 @@ def _cpu(bot: BotProcess) -> float | None:
         return None
 
 
-async def _end_reason(bot: BotProcess) -> str | None:
-    """Why an exited bot process ended, from its last lines (None if it said nothing)."""
+async def _end_reason(bot: BotProcess) -> str:
+    """Why an exited bot process ended: its `ended` line, else its exit code."""
     assert bot.process.stdout is not None
     if not any(e["event"] == "ended" for e in bot.events):
         for line in (await bot.process.stdout.read()).splitlines():
@@ -143,11 +138,10 @@ async def _idle_row(bots: list[BotProcess]) -> dict[str, Any]:
             continue  # it ended meanwhile (its peer connection dropped): left out of the sums
         used += end - start
         rss += rss_mb(bot.process.pid)
-    reasons = [await _end_reason(b) for b in bots if b not in _alive(bots)]
     return {
         "conversations": len(bots),
         "alive": len(_alive(bots)),
-        "ended_reasons": [r for r in reasons if r],
+        "ended_reasons": [await _end_reason(b) for b in _ended(bots)],
         "rss_mb": rss,
         "cpu_percent_of_one_core": used / (time.monotonic() - wall) * 100,
     }
@@ -171,7 +165,7 @@ async def process_per_bot(
     spawned: list[BotProcess] = []
     try:
         for level in levels:
-            ended = [b for b in bots if b not in _alive(bots)]
+            ended = _ended(bots)
             if ended:
                 # Under CPU starvation a peer connection can drop and its bot process ends.
                 print(f"  process per bot: {len(ended)} bot processes ended early", flush=True)
@@ -185,7 +179,7 @@ async def process_per_bot(
                 await asyncio.gather(*(b.connect() for b in batch))
             rows.append(await _idle_row(bots))
             print(f"  process per bot, {level} idle: {rows[-1]}", flush=True)
-        ended_early += len(bots) - len(_alive(bots))
+        ended_early += len(_ended(bots))
     finally:
         for bot in spawned:
             with contextlib.suppress(Exception):

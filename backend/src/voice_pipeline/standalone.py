@@ -1,6 +1,6 @@
 """One bot in its own process: the design of pipecat's examples, kept for comparison.
 
-The service runs every bot in its own process, sharing one copy of the models (see
+The service runs every bot in one process, sharing one copy of the models (see
 `pipecat_bot`). The pipecat examples instead start a new Python process per conversation that
 loads its own models and serves the user's WebRTC offer itself. This module is that design,
 built from the same bot (`pipecat_bot.run_bot`), so `make bench` can measure both side by side::
@@ -9,9 +9,9 @@ built from the same bot (`pipecat_bot.run_bot`), so `make bench` can measure bot
         --birth-date 1984-07-05
 
 It answers ``POST /api/v1/rooms/{room}/offer`` and ``PATCH`` (ICE candidates) like the
-service's signalling endpoints, with the token given by ``--token`` (default: none checked).
-It prints one JSON line on stdout per event: ``listening``, ``ready``, ``joined``, ``ended``;
-it exits when the bot ends or on SIGTERM.
+service's signalling endpoints, with the token given by ``--token`` (default: none checked);
+``--port 0`` takes a free port. It prints one JSON line on stdout per event: ``listening``
+(with the port), ``ready``, ``joined``, ``ended``; it exits when the bot ends or on SIGTERM.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import json
-import logging
 import signal
 import sys
 import time
@@ -39,8 +39,6 @@ from src.core.settings import Settings
 from src.services.rooms import Room
 from src.voice_pipeline import pipecat_bot
 from src.voice_pipeline.context import BotContext
-
-logger = logging.getLogger(__name__)
 
 
 def _emit(event: str, **fields: Any) -> None:
@@ -126,15 +124,16 @@ def _app(ctx: BotContext, token: str | None) -> FastAPI:
     return app
 
 
-async def serve(port: int, full_name: str, birth_date: date, token: str | None) -> str:
+async def serve(
+    settings: Settings, port: int, full_name: str, birth_date: date, token: str | None
+) -> str:
     """Load the models, serve the offer endpoint, run the bot; the reason it ended."""
-    settings = Settings()
     await pipecat_bot.preload()
     conversation_id = uuid.uuid4()
     name = f"conv-{conversation_id.hex}"
     room = Room(
         name=name,
-        url=f"http://127.0.0.1:{port}/rooms/{name}",
+        url="",  # known once the server listens
         user_token=token or "",
         bot_token="",
         expires_at=utcnow() + timedelta(seconds=settings.room_ttl_seconds),
@@ -159,6 +158,8 @@ async def serve(port: int, full_name: str, birth_date: date, token: str | None) 
             serving.result()
             raise RuntimeError("the HTTP server stopped while starting")
         await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    ctx.room = dataclasses.replace(room, url=f"http://127.0.0.1:{port}/rooms/{name}")
     _emit("listening", port=port)
     bot = asyncio.create_task(pipecat_bot.run_bot(ctx))
     # Installed after uvicorn's own, so SIGTERM stops the bot first (then the server).
@@ -180,14 +181,14 @@ async def serve(port: int, full_name: str, birth_date: date, token: str | None) 
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0 for a free one")
     parser.add_argument("--full-name", default="Ada Lovelace")
     parser.add_argument("--birth-date", type=date.fromisoformat, default=date(1984, 7, 5))
     parser.add_argument("--token", default=None, help="the bearer token offers must carry")
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.pipecat_log_level)
-    asyncio.run(serve(args.port, args.full_name, args.birth_date, args.token))
+    asyncio.run(serve(settings, args.port, args.full_name, args.birth_date, args.token))
     sys.exit(0)
 
 

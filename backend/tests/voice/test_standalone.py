@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.once
 BACKEND = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _event(process: asyncio.subprocess.Process, name: str) -> dict[str, Any]:
     assert process.stdout is not None
     while True:
@@ -44,13 +37,12 @@ async def _event(process: asyncio.subprocess.Process, name: str) -> dict[str, An
 
 
 async def test_a_bot_in_its_own_process_greets_and_stops(models: speech.SpeechModels) -> None:
-    port = _free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "src.voice_pipeline.standalone",
         "--port",
-        str(port),
+        "0",
         "--full-name",
         "Grace Hopper",
         "--token",
@@ -60,7 +52,7 @@ async def test_a_bot_in_its_own_process_greets_and_stops(models: speech.SpeechMo
     )
     peer = Peer()
     try:
-        await _event(process, "listening")
+        port = (await _event(process, "listening"))["port"]
         await _event(process, "ready")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wrong = await client.post(
