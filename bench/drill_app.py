@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from src import main
 from src.core.settings import get_settings
 from src.models.conversation import EndReason
-from src.voice_pipeline.context import BotContext, RunBot
+from src.voice_pipeline.job import BotContext, RunBot
 
 
 def _take_fault(control: Path) -> str:

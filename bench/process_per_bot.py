@@ -1,6 +1,6 @@
 """Figure 7: the process-per-bot design of pipecat's examples, measured like figures 2, 3 and 5.
 
-Each bot is `python -m src.voice_pipeline.standalone` in its own process, loading its own
+Each bot is `python -m src.worker.standalone` in its own process, loading its own
 models, as the examples' `bot.py`. In that design the start request spawns the process and the
 bot is ready once its models are loaded, so "bot ready" runs from the spawn to its `ready` line.
 Run alone (small levels): `python -m bench.process_per_bot --levels 0,1,2 --runs 2`.
@@ -79,7 +79,7 @@ async def spawn() -> BotProcess:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "src.voice_pipeline.standalone",
+        "src.worker.standalone",
         "--port",
         "0",
         "--token",

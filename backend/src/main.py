@@ -17,33 +17,15 @@ from src.core.database import Database
 from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
+from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
+from src.services.bots.host import load_voice_bot, sweep_forever
+from src.services.bots.runner import BotRunner
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
-from src.services.rooms import create_room_provider
-from src.voice_pipeline.context import RunBot
-from src.voice_pipeline.runner import BotRunner
+from src.services.rooms import RoomProvider, create_room_provider
+from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
-
-
-async def _default_run_bot() -> RunBot:
-    # Imported here: pipecat and the speech models are heavy and only the served app needs them.
-    from src.voice_pipeline.pipecat_bot import preload, run_bot
-
-    await preload()
-    return run_bot
-
-
-async def _sweep_forever(
-    lifecycle: ConversationLifecycle, runner: BotRunner, settings: Settings
-) -> None:
-    while True:
-        await asyncio.sleep(settings.room_sweep_interval_seconds)
-        try:
-            await runner.record_owed_ends()
-            await lifecycle.sweep(settings.idempotency_ttl_seconds)
-        except Exception as exc:
-            logger.error("the room sweep failed, it runs again later: %s", type(exc).__name__)
 
 
 async def _reconcile(lifecycle: ConversationLifecycle) -> None:
@@ -61,6 +43,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app; its resources open in the lifespan and close with it.
 
+    With REDIS_URL set the app runs no bot: workers do (`python -m src.worker`).
+
     Args:
         settings: The settings (default: from the environment).
         run_bot: The bot to run for each conversation (default: the pipecat voice bot).
@@ -69,31 +53,69 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.pipecat_log_level)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url)
-        rooms = create_room_provider(settings)
-        lifecycle = ConversationLifecycle(database, rooms)
-        bot = run_bot or await _default_run_bot()
+    async def embedded_bots(
+        lifecycle: ConversationLifecycle, rooms: RoomProvider, background: list[asyncio.Task[None]]
+    ) -> Bots:
+        bot = run_bot or await load_voice_bot()
         if wrap_bot is not None:
             bot = wrap_bot(bot)
-        runner = BotRunner(bot, lifecycle, settings)
-        app.state.database = database
-        app.state.services = ConversationServices(settings, rooms, runner, lifecycle)
-        await _reconcile(lifecycle)
-        sweeper = asyncio.create_task(
-            _sweep_forever(lifecycle, runner, settings), name="room-sweeper"
+        runner = BotRunner(
+            bot,
+            lifecycle,
+            settings,
+            transports=rooms.bot_transport,
+            owner_id=embedded_owner_id(),
+            capacity=settings.max_bots,
         )
+        await _reconcile(lifecycle)
+        background.append(
+            asyncio.create_task(sweep_forever(lifecycle, runner, settings), name="sweeper")
+        )
+        return EmbeddedBots(runner, rooms)
+
+    async def worker_bots(
+        lifecycle: ConversationLifecycle, background: list[asyncio.Task[None]]
+    ) -> Bots:
+        from src.services.bots.reaper import WorkerReaper
+        from src.services.bots.redis_dispatch import RedisBots, connect_redis
+
+        redis = connect_redis(settings)
+        background.append(
+            asyncio.create_task(
+                WorkerReaper(redis, settings, lifecycle).run_forever(), name="reaper"
+            )
+        )
+        background.append(
+            asyncio.create_task(sweep_forever(lifecycle, None, settings), name="sweeper")
+        )
+        return RedisBots(redis, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url, application_name="numerologist-api")
+        rooms = create_room_provider(settings)
+        lifecycle = ConversationLifecycle(database, rooms)
+        background: list[asyncio.Task[None]] = []
+        if settings.worker_mode:
+            bots = await worker_bots(lifecycle, background)
+        else:
+            bots = await embedded_bots(lifecycle, rooms, background)
+        app.state.database = database
+        app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
         logger.info(
-            "started (%s database, %s rooms)", database.engine.dialect.name, settings.room_provider
+            "started (%s database, %s rooms, bots: %s)",
+            database.engine.dialect.name,
+            settings.room_provider,
+            bots.mode,
         )
         try:
             yield
         finally:
-            await runner.shutdown()
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await bots.close()
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await rooms.close()
             await database.dispose()
             logger.info("stopped")

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 import src.models  # noqa: F401  (registers the tables)
 from src.core.settings import Settings
 from src.main import create_app
-from src.voice_pipeline.context import RunBot
+from src.voice_pipeline.job import RunBot
 from tests.db import db_kind, fresh_database, migrate, truncate_all
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from src.core.database import Database
-from src.services.local_rooms import LocalRoomProvider
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -33,16 +33,14 @@ async def health(request: Request) -> JSONResponse:
             },
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": "ok", **_load(request)})
+    return JSONResponse({"status": "ok", "database": "ok", **await _load(request)})
 
 
-def _load(request: Request) -> dict[str, int | None]:
-    """Bots running in this process and local rooms open (None with Daily's rooms)."""
+async def _load(request: Request) -> dict[str, Any]:
+    """Embedded: bots running in this process and local rooms open (None with Daily's rooms).
+    Workers: the live workers and the bots they run."""
     services = getattr(request.app.state, "services", None)
     if services is None:
         return {}
-    rooms = services.rooms
-    return {
-        "bots": services.runner.active_count,
-        "rooms": len(rooms.room_names()) if isinstance(rooms, LocalRoomProvider) else None,
-    }
+    status: dict[str, Any] = await services.bots.status()
+    return status

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from src.core.clock import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +42,6 @@ class Base(DeclarativeBase):
     """Declarative base for every model, with stable constraint names."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Treat a naive datetime as UTC; convert an aware one to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -89,9 +79,11 @@ def after_rollback(session: AsyncSession, job: AfterCommit) -> None:
 class Database:
     """One engine and its session factory for the life of the app."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, application_name: str | None = None
+    ) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_engine(url, echo=echo)
+        self.engine: AsyncEngine = create_engine(url, echo=echo, application_name=application_name)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def dispose(self) -> None:
@@ -102,14 +94,20 @@ class Database:
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys, WAL, a busy timeout and write-first locking."""
+def create_engine(
+    url: str, *, echo: bool = False, application_name: str | None = None
+) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys, WAL, a busy timeout and write-first locking.
+
+    On PostgreSQL `application_name` names the process in ``pg_stat_activity`` (api, worker).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # A database that does not answer fails a request in seconds, not asyncpg's 60 s.
-        return create_async_engine(
-            url, echo=echo, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}
-        )
+        connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_SECONDS}
+        if application_name and parsed.get_backend_name() == "postgresql":
+            connect_args["server_settings"] = {"application_name": application_name}
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})

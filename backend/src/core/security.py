@@ -11,7 +11,7 @@ import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 
 ALGORITHM = "HS256"
 # Separate audiences keep a room token from ever passing as an API access token, and back.

@@ -61,6 +61,23 @@ class Settings(BaseSettings):
     # How often ended conversations whose room deletion failed are retried.
     room_sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Worker mode: with REDIS_URL set, bots run in worker processes (python -m src.worker)
+    # that take calls from Redis; without it, bots run inside the API process.
+    redis_url: str | None = None
+    # Every key this service writes in Redis starts with this (several services can share one).
+    redis_prefix: str = Field(default="numerologist:", max_length=64)
+    # Worker processes the supervisor starts on this machine (default: its cores; 0: none, so
+    # `make run` starts the API alone).
+    workers: int | None = Field(default=None, ge=0, le=256)
+    max_bots_per_worker: int = Field(default=10, ge=1)
+    # A worker takes no new call while the machine's CPU (moving average over 2.5 s, 0 to 1)
+    # is above this.
+    worker_load_threshold: float = Field(default=0.85, gt=0, le=1)
+    # A start answers 503 no_bot_capacity if no worker takes its call this fast.
+    dispatch_timeout_seconds: float = Field(default=5.0, gt=0)
+    # On SIGTERM a worker takes no new call and waits this long for its calls to end.
+    drain_timeout_seconds: float = Field(default=3600.0, ge=0)
+
     # Voice: offline by default; cloud services when chosen and given their keys.
     stt_provider: Literal["whisper", "deepgram"] = "whisper"
     deepgram_api_key: str | None = None
@@ -83,6 +100,11 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         """Whether an LLM is configured (otherwise the built-in numerologist answers)."""
         return bool(self.llm_base_url or self.llm_model or self.llm_api_key)
+
+    @property
+    def worker_mode(self) -> bool:
+        """Whether bots run in worker processes (REDIS_URL set) rather than in the API."""
+        return bool(self.redis_url)
 
     @property
     def base_url(self) -> str:

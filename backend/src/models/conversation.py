@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from src.core.database import Base, UTCDateTime, as_utc, utcnow
+from src.core.clock import as_utc, utcnow
+from src.core.database import Base, UTCDateTime
 
 if TYPE_CHECKING:
     from src.models.user import User
@@ -44,10 +45,19 @@ class EndReason(enum.StrEnum):
     ROOM_ERROR = "room_error"
     SERVER_SHUTDOWN = "server_shutdown"
     SERVER_RESTART = "server_restart"
+    # Its worker process died (no heartbeat): the call could not go on.
+    WORKER_LOST = "worker_lost"
+    # No worker took the call in time (all full, or none running).
+    NO_BOT_CAPACITY = "no_bot_capacity"
 
 
 # Ends that are failures of ours rather than the normal close of a conversation.
-FAILURE_REASONS = frozenset({EndReason.BOT_ERROR, EndReason.ROOM_ERROR})
+FAILURE_REASONS = frozenset(
+    {EndReason.BOT_ERROR, EndReason.ROOM_ERROR, EndReason.WORKER_LOST, EndReason.NO_BOT_CAPACITY}
+)
+
+# `worker_id` of conversations whose bot runs inside an API process (the embedded mode).
+EMBEDDED_OWNER_PREFIX = "embedded:"
 
 
 class Conversation(Base):
@@ -90,6 +100,8 @@ class Conversation(Base):
     # Set once the room is confirmed gone at the provider; NULL with an ended status means
     # the deletion is still owed (the sweeper retries it).
     room_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process that runs the bot: a worker's id, or `embedded:<host>:<pid>:<n>`.
+    worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )

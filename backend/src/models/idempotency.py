@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from src.core.database import Base, UTCDateTime, utcnow
+from src.core.clock import utcnow
+from src.core.database import Base, UTCDateTime
 
 
 class IdempotencyKey(Base):

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, CheckConstraint, Date, String, Uuid, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from src.core.database import Base, UTCDateTime, utcnow
+from src.core.clock import utcnow
+from src.core.database import Base, UTCDateTime
 
 if TYPE_CHECKING:
     from src.models.conversation import Conversation

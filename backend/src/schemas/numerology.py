@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 from src.numerology.core import MAX_YEAR, MIN_YEAR
 from src.numerology.letters import MAX_NAME_LENGTH
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 
 MIN_BIRTH_DATE = date(1900, 1, 1)
 

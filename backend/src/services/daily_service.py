@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 from src.core.settings import Settings
-from src.services.rooms import ProviderName, Room, RoomProviderError, room_name_for
+from src.services.rooms import Room, RoomProviderError, room_name_for
+from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,10 @@ class DailyRoomProvider:
         except RoomProviderError as exc:
             logger.error("room %s: could not delete after a failed start: %s", name, exc.detail)
 
+    def bot_transport(self, job: BotJob) -> DailyBotTransport:
+        """The bot's transport: it joins the Daily room with the bot's meeting token."""
+        return DailyBotTransport(job)
+
     async def close(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
@@ -166,6 +171,34 @@ class DailyRoomProvider:
             if retry_after is not None:
                 return retry_after
         return float(self._retry_base * 2 ** (attempt - 1))
+
+
+class DailyBotTransport:
+    """A bot's way into a Daily room (needs the internet; daily-python does the media)."""
+
+    joined_event = "on_first_participant_joined"
+    left_event = "on_participant_left"
+
+    def __init__(self, job: BotJob) -> None:
+        self._job = job
+
+    async def open(self) -> Any:
+        """pipecat's Daily transport for the room, joining with the bot's token when run."""
+        from pipecat.transports.daily.transport import DailyParams, DailyTransport
+
+        return DailyTransport(
+            self._job.room_url,
+            self._job.bot_token,
+            "Numerologist",
+            DailyParams(audio_in_enabled=True, audio_out_enabled=True),
+        )
+
+    async def gone(self, idle_timeout: float) -> None:
+        """Never returns: Daily itself reports a participant who vanished."""
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        """Nothing to release here: the pipeline leaves the room when it ends."""
 
 
 def _retryable(status: int) -> bool:

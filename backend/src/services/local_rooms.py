@@ -1,12 +1,18 @@
-"""The embedded room provider: rooms served by this app over WebRTC (pipecat's SmallWebRTC).
+"""The embedded room provider: rooms served over WebRTC (pipecat's SmallWebRTC), no outside service.
 
-No outside service. A room is a name, an expiry and a WebRTC request handler that answers the
-user's SDP offers; tokens are JWTs signed by the app, scoped to one room and one role.
+A room has two halves. Its tokens (JWTs signed by the app, scoped to one room and one role) are
+made by the API process that starts the conversation. Its media half (a WebRTC request handler
+that answers the user's SDP offers, and the queue handing their connections to the bot) lives
+in the process that runs the room's bot: the API itself in the embedded mode, a worker in the
+worker mode, which then answers the offers the API forwards to it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,10 +20,13 @@ from typing import Any, ClassVar, Literal
 
 import jwt
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
+from src.core.errors import DomainError, NotFound
 from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
-from src.services.rooms import ProviderName, Room, room_name_for
+from src.services.conversations.errors import ConversationGone
+from src.services.rooms import Room, room_name_for
+from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +37,42 @@ class RoomTokenError(Exception):
     """A room token that is invalid, expired, or not for this room and role."""
 
 
+class OfferRejected(DomainError):
+    """The WebRTC handler refused an offer (for example a second connection to the room)."""
+
+    status_code = 400
+    code = "offer_rejected"
+    default_detail = "The room refused this WebRTC offer."
+
+
+class PeerConnectionNotFound(NotFound):
+    """ICE candidates for a connection this room does not have."""
+
+    code = "peer_connection_not_found"
+    default_detail = "No WebRTC connection with this pc_id exists in this room: send an offer."
+
+
+# The errors signalling can answer, by code: a worker sends the code back to the API.
+SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
+    cls.code: cls for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound)
+}
+
+
 @dataclass
 class LocalRoom:
-    """One live local room."""
+    """The media half of one live local room, in the process that runs its bot."""
 
     name: str
     conversation_id: uuid.UUID
     expires_at: datetime
     # pipecat's SmallWebRTCRequestHandler, one per room so peer ids never cross rooms.
     webrtc: Any = field(default=None, repr=False)
+    # Each WebRTC connection made by the user's offers, for the bot.
+    connections: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
 
 
 class LocalRoomProvider:
-    """Rooms held in this process; the signalling endpoints reach them by name."""
+    """Makes local rooms' tokens, and holds the media of the rooms whose bots run here."""
 
     name: ClassVar[ProviderName] = "local"
 
@@ -49,16 +81,9 @@ class LocalRoomProvider:
         self._rooms: dict[str, LocalRoom] = {}
 
     async def create_room(self, conversation_id: uuid.UUID, *, user_name: str) -> Room:
-        """Create a room and its two tokens; it expires after ROOM_TTL_SECONDS."""
-        from pipecat.transports.smallwebrtc.request_handler import (
-            ConnectionMode,
-            SmallWebRTCRequestHandler,
-        )
-
+        """Name a room and make its two tokens; it expires after ROOM_TTL_SECONDS."""
         name = room_name_for(conversation_id)
         expires_at = utcnow() + timedelta(seconds=self._settings.room_ttl_seconds)
-        handler = SmallWebRTCRequestHandler(connection_mode=ConnectionMode.SINGLE)
-        self._rooms[name] = LocalRoom(name, conversation_id, expires_at, handler)
         return Room(
             name=name,
             url=f"{self._settings.base_url}/rooms/{name}",
@@ -95,24 +120,143 @@ class LocalRoomProvider:
         except ValueError:
             raise RoomTokenError("The room token is invalid.") from None
 
+    def bot_transport(self, job: BotJob) -> LocalBotTransport:
+        """Open the room's media here and give its bot a transport into it."""
+        from pipecat.transports.smallwebrtc.request_handler import (
+            ConnectionMode,
+            SmallWebRTCRequestHandler,
+        )
+
+        handler = SmallWebRTCRequestHandler(connection_mode=ConnectionMode.SINGLE)
+        room = LocalRoom(job.room_name, job.conversation_id, job.expires_at, handler)
+        self._rooms[room.name] = room
+        return LocalBotTransport(self, room)
+
     def get(self, name: str) -> LocalRoom | None:
-        """A live room by name, or None if it never existed, was deleted or expired."""
+        """A room whose media is here, or None (never existed here, deleted or expired)."""
         room = self._rooms.get(name)
         if room is None or room.expires_at <= utcnow():
             return None
         return room
 
     def room_names(self) -> set[str]:
-        """The names of the rooms that exist now."""
+        """The names of the rooms whose media is open in this process."""
         return set(self._rooms)
 
+    async def answer_offer(self, name: str, offer: dict[str, Any]) -> dict[str, Any]:
+        """Answer the user's SDP offer; a new connection goes to the room's bot.
+
+        Raises:
+            ConversationGone: no such room here (ended, or its bot is elsewhere).
+            OfferRejected: the handler refused the offer.
+        """
+        from fastapi import HTTPException
+        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
+
+        room = self._room(name)
+
+        async def hand_to_bot(connection: Any) -> None:
+            room.connections.put_nowait(connection)
+            logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
+
+        try:
+            answer = await room.webrtc.handle_web_request(SmallWebRTCRequest(**offer), hand_to_bot)
+        except HTTPException as exc:
+            raise OfferRejected(f"The room refused this offer: {exc.detail}") from None
+        return dict(answer)
+
+    async def add_candidates(self, name: str, patch: dict[str, Any]) -> None:
+        """Add trickled ICE candidates to a connection of the room.
+
+        Raises:
+            ConversationGone: no such room here.
+            PeerConnectionNotFound: the room has no connection with that pc_id.
+        """
+        from fastapi import HTTPException
+        from pipecat.transports.smallwebrtc.request_handler import (
+            IceCandidate,
+            SmallWebRTCPatchRequest,
+        )
+
+        room = self._room(name)
+        request = SmallWebRTCPatchRequest(
+            pc_id=patch["pc_id"],
+            candidates=[
+                IceCandidate(c["candidate"], c["sdp_mid"], c["sdp_mline_index"])
+                for c in patch["candidates"]
+            ],
+        )
+        try:
+            await room.webrtc.handle_patch_request(request)
+        except HTTPException:
+            raise PeerConnectionNotFound() from None
+
+    def _room(self, name: str) -> LocalRoom:
+        room = self.get(name)
+        if room is None:
+            raise ConversationGone()
+        return room
+
     async def delete_room(self, name: str) -> None:
-        """Delete a room and hang up its peers; a room already gone counts as deleted."""
+        """Close the room's media here and hang up its peers; a room not here counts as deleted.
+
+        Its tokens stop working once its conversation has ended (signalling checks that).
+        """
         room = self._rooms.pop(name, None)
         if room is not None and room.webrtc is not None:
             await room.webrtc.close()
 
     async def close(self) -> None:
-        """Delete every room."""
+        """Delete every room whose media is here."""
         for name in list(self._rooms):
             await self.delete_room(name)
+
+
+class LocalBotTransport:
+    """A bot's way into a local room: the user's WebRTC connection, as pipecat's transport."""
+
+    joined_event = "on_client_connected"
+    left_event = "on_client_disconnected"
+
+    def __init__(self, provider: LocalRoomProvider, room: LocalRoom) -> None:
+        self._provider = provider
+        self.room = room
+        self._connection: Any = None
+
+    @property
+    def connections(self) -> asyncio.Queue[Any]:
+        """Where the user's connections arrive."""
+        return self.room.connections
+
+    async def open(self) -> Any:
+        """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
+        from pipecat.transports.base_transport import TransportParams
+        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+        self._connection = await self.room.connections.get()
+        return SmallWebRTCTransport(
+            webrtc_connection=self._connection,
+            params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
+        )
+
+    async def gone(self, idle_timeout: float) -> None:
+        """Return once the page has sent no data-channel ping for `idle_timeout` seconds.
+
+        aiortc cannot see a peer that vanishes without closing, so the page pings.
+        """
+        silent_since: float | None = None
+        while True:
+            await asyncio.sleep(1.0)
+            if self._connection is None or self._connection.is_connected():
+                silent_since = None
+                continue
+            silent_since = silent_since or time.monotonic()
+            if time.monotonic() - silent_since >= idle_timeout:
+                return
+
+    async def close(self) -> None:
+        """Disconnect the user and close the room's media in this process."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.disconnect()
+        await self._provider.delete_room(self.room.name)

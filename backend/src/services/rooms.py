@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
 from src.core.errors import DomainError
 from src.core.settings import Settings
-
-ProviderName = Literal["local", "daily"]
+from src.voice_pipeline.job import BotJob, BotTransport, ProviderName
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,10 @@ class RoomProvider(Protocol):
         Raises:
             RoomProviderError: the provider could not be reached or refused.
         """
+        ...
+
+    def bot_transport(self, job: BotJob) -> BotTransport:
+        """The bot's transport into the job's room, from the process that runs the bot."""
         ...
 
     async def close(self) -> None:

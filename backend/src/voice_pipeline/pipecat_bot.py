@@ -18,11 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from src.core.settings import Settings
 from src.models.conversation import EndReason
 from src.voice_pipeline import services, speech
-from src.voice_pipeline.context import BotContext
 from src.voice_pipeline.dialogue import Numerologist
+from src.voice_pipeline.job import BotContext
 from src.voice_pipeline.numerologist import (
     BotState,
     BotTranscriptSender,
@@ -76,7 +75,7 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
     )
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-    settings = ctx.settings
+    settings, job = ctx.settings, ctx.job
     context = services.llm_context(with_tools=settings.llm_enabled)
     stop: list[BaseUserTurnStopStrategy] = [
         TurnAnalyzerUserTurnStopStrategy(turn_analyzer=speech.smart_turn())
@@ -91,10 +90,10 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
     if settings.llm_enabled:
         brain = services.make_llm(
             settings,
-            services.system_prompt(ctx.user_full_name, ctx.user_first_name, ctx.birth_date),
+            services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date),
         )
     else:
-        numerologist = Numerologist(ctx.user_full_name, ctx.user_first_name, ctx.birth_date)
+        numerologist = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
         brain = NumerologistProcessor(numerologist, state)
     return _Parts(
         first_audio_in=FirstUserAudio(greeter.greet),
@@ -130,28 +129,6 @@ def _worker(transport: Any, parts: _Parts) -> Any:
     # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
     return PipelineWorker(
         pipeline, params=PipelineParams(), enable_rtvi=False, idle_timeout_secs=None
-    )
-
-
-def _local_transport(connection: Any) -> Any:
-    from pipecat.transports.base_transport import TransportParams
-    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
-
-    return SmallWebRTCTransport(
-        webrtc_connection=connection,
-        params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
-    )
-
-
-def daily_transport(ctx: BotContext) -> Any:
-    """The Daily transport joining the room with the bot's token (needs the internet)."""
-    from pipecat.transports.daily.transport import DailyParams, DailyTransport
-
-    return DailyTransport(
-        ctx.room.url,
-        ctx.bot_token,
-        "Numerologist",
-        DailyParams(audio_in_enabled=True, audio_out_enabled=True),
     )
 
 
@@ -192,43 +169,34 @@ class _Greeter:
 
 async def run_bot(ctx: BotContext) -> EndReason:
     """Serve one conversation until the user leaves or says goodbye; return why it ended."""
-    state = BotState(ctx.conversation_id)
+    job = ctx.job
+    state = BotState(job.conversation_id)
     started = time.monotonic()
     greeter = _Greeter(
-        Numerologist(ctx.user_full_name, ctx.user_first_name, ctx.birth_date).greeting()
+        Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting()
     )
     parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
     await ctx.events.ready()
     logger.info(
         "conversation %s: bot ready in %.0f ms",
-        ctx.conversation_id,
+        job.conversation_id,
         (time.monotonic() - started) * 1000,
     )
-    connection = None
-    if ctx.room.provider == "local":
-        connection = await ctx.connections.get()
-        transport = _local_transport(connection)
-    else:
-        transport = daily_transport(ctx)
-    worker = greeter.worker = _worker(transport, parts)
-    _on_user_events(ctx, transport, worker, state, greeter)
-    watchdog = (
-        asyncio.create_task(_watch_pings(connection, worker, state, ctx.settings))
-        if connection is not None
-        else None
-    )
     try:
-        await _run(worker)
-    finally:
-        await greeter.close()
-        if watchdog is not None:
+        transport = await ctx.transport.open()
+        worker = greeter.worker = _worker(transport, parts)
+        _on_user_events(ctx, transport, worker, state, greeter)
+        watchdog = asyncio.create_task(_watch_user(ctx, worker, state))
+        try:
+            await _run(worker)
+        finally:
+            await greeter.close()
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-        if connection is not None:
-            # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(connection.disconnect())
+    finally:
+        # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
+        await asyncio.shield(ctx.transport.close())
     return state.end_reason or EndReason.USER_LEFT
 
 
@@ -245,31 +213,18 @@ def _on_user_events(
         state.end_reason = state.end_reason or EndReason.USER_LEFT
         await worker.cancel()
 
-    if ctx.room.provider == "local":
-        transport.event_handler("on_client_connected")(joined)
-        transport.event_handler("on_client_disconnected")(left)
-    else:
-        transport.event_handler("on_first_participant_joined")(joined)
-        transport.event_handler("on_participant_left")(left)
+    transport.event_handler(ctx.transport.joined_event)(joined)
+    transport.event_handler(ctx.transport.left_event)(left)
 
 
-async def _watch_pings(connection: Any, worker: Any, state: BotState, settings: Settings) -> None:
-    silent_since: float | None = None
-    while True:
-        await asyncio.sleep(1.0)
-        if connection.is_connected():
-            silent_since = None
-            continue
-        silent_since = silent_since or time.monotonic()
-        if time.monotonic() - silent_since >= settings.bot_idle_timeout_seconds:
-            logger.info(
-                "conversation %s: no sign of the user for %.0fs, ending",
-                state.conversation_id,
-                settings.bot_idle_timeout_seconds,
-            )
-            state.end_reason = state.end_reason or EndReason.USER_LEFT
-            await worker.cancel()
-            return
+async def _watch_user(ctx: BotContext, worker: Any, state: BotState) -> None:
+    timeout = ctx.settings.bot_idle_timeout_seconds
+    await ctx.transport.gone(timeout)
+    logger.info(
+        "conversation %s: no sign of the user for %.0fs, ending", state.conversation_id, timeout
+    )
+    state.end_reason = state.end_reason or EndReason.USER_LEFT
+    await worker.cancel()
 
 
 async def _run(worker: Any) -> None:

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from src.models.conversation import Conversation
+from src.services.bots.dispatch import EmbeddedBots
+from src.services.bots.runner import BotRunner
 from src.services.conversations.start import ConversationServices
 from tests.conftest import auth, register
 
@@ -20,6 +22,23 @@ def services(app: FastAPI) -> ConversationServices:
     """The app's conversation services."""
     result: ConversationServices = app.state.services
     return result
+
+
+def runner(app: FastAPI) -> BotRunner:
+    """The embedded app's bot runner."""
+    bots = services(app).bots
+    assert isinstance(bots, EmbeddedBots)
+    return bots.runner
+
+
+def deliver(app: FastAPI, conversation_id: str | uuid.UUID, item: Any) -> bool:
+    """Hand a (scripted) connection to a running bot of a local room; False if none runs."""
+    transport = runner(app).transport(uuid.UUID(str(conversation_id)))
+    queue = getattr(transport, "connections", None)
+    if queue is None:
+        return False
+    queue.put_nowait(item)
+    return True
 
 
 async def user_token(client: httpx.AsyncClient, **kwargs: Any) -> str:
@@ -65,6 +84,6 @@ async def no_bots_left(app: FastAPI) -> None:
     """Wait until the runner holds no bot (a bot that ends itself leaves just after its record)."""
 
     def check() -> None:
-        assert services(app).runner.active_count == 0
+        assert runner(app).active_count == 0
 
     await eventually(check, within=10)

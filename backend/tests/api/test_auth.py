@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import httpx
 import jwt
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token
 from tests.conftest import TEST_SECRET, auth, register
 

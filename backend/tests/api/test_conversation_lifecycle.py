@@ -14,6 +14,7 @@ from src.main import create_app
 from src.models.conversation import Conversation, ConversationStatus
 from tests.api.conversation_helpers import (
     all_rows,
+    deliver,
     eventually,
     no_bots_left,
     row,
@@ -39,10 +40,9 @@ class TestUserLeavesOrSaysGoodbye:
         self, app: FastAPI, client: httpx.AsyncClient, command: str, reason: str
     ) -> None:
         conversation_id = (await start(client, await user_token(client))).json()["conversation_id"]
-        runner = services(app).runner
-        runner.deliver_connection(uuid.UUID(conversation_id), JOIN)
+        deliver(app, conversation_id, JOIN)
         await eventually(lambda: _status(app, conversation_id, "active"))
-        runner.deliver_connection(uuid.UUID(conversation_id), command)
+        deliver(app, conversation_id, command)
         await eventually(lambda: _ended(app, conversation_id, reason))
         await no_bots_left(app)
         assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
@@ -67,7 +67,7 @@ class TestTimeouts:
 
     async def test_max_duration(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         conversation_id = (await start(client, await user_token(client))).json()["conversation_id"]
-        services(app).runner.deliver_connection(uuid.UUID(conversation_id), JOIN)
+        deliver(app, uuid.UUID(conversation_id), JOIN)
         await eventually(lambda: _ended(app, conversation_id, "max_duration"), within=5)
         stored = await row(app, conversation_id)
         assert stored.user_joined_at is not None

@@ -11,10 +11,19 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token
 from src.core.settings import Settings
-from tests.api.conversation_helpers import all_rows, eventually, row, services, start, user_token
+from tests.api.conversation_helpers import (
+    all_rows,
+    deliver,
+    eventually,
+    row,
+    runner,
+    services,
+    start,
+    user_token,
+)
 from tests.conftest import TEST_SECRET, auth, make_settings
 from tests.fakes.bots import CRASH, JOIN, ScriptedBot
 
@@ -66,11 +75,11 @@ class TestStart:
         assert claims["role"] == "user"
         # The bot's token never leaves the server.
         ctx = bot.contexts[conversation_id]
-        assert ctx.bot_token != body["daily_token"]
-        assert ctx.bot_token not in response.text
-        assert ctx.user_first_name == "Ada"
+        assert ctx.job.bot_token != body["daily_token"]
+        assert ctx.job.bot_token not in response.text
+        assert ctx.job.user_first_name == "Ada"
         assert room_name in services(app).rooms.room_names()  # type: ignore[attr-defined]
-        assert conversation_id in services(app).runner
+        assert conversation_id in runner(app)
 
     async def test_five_concurrent_starts_are_independent(
         self, app: FastAPI, client: httpx.AsyncClient, bot: ScriptedBot
@@ -82,10 +91,10 @@ class TestStart:
         assert len(ids) == 5
         assert len({r.json()["daily_room_url"] for r in responses}) == 5
         assert set(bot.contexts) == ids
-        assert services(app).runner.active_count == 5
+        assert runner(app).active_count == 5
         # Each bot gets only its own user's connection.
         first = ids.pop()
-        services(app).runner.deliver_connection(first, "peer-1")
+        deliver(app, first, "peer-1")
         await eventually(lambda: _assert_equal(bot.connections, {first: ["peer-1"]}))
 
 
@@ -113,7 +122,7 @@ class TestStartFailures:
         assert stored.duration_seconds is not None
         assert stored.room_deleted_at is not None
         assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
-        assert services(app).runner.active_count == 0
+        assert runner(app).active_count == 0
 
 
 class TestStartNeverReady:
@@ -133,7 +142,7 @@ class TestStartNeverReady:
         (stored,) = await all_rows(app)
         assert (stored.status, stored.end_reason) == ("failed", "bot_error")
         assert bot.cancelled == {stored.id}
-        assert services(app).runner.active_count == 0
+        assert runner(app).active_count == 0
 
 
 class TestBotCrash:
@@ -141,15 +150,14 @@ class TestBotCrash:
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
         conversation_id = (await start(client, await user_token(client))).json()["conversation_id"]
-        runner = services(app).runner
-        runner.deliver_connection(uuid.UUID(conversation_id), JOIN)
+        deliver(app, conversation_id, JOIN)
         await eventually(lambda: _assert_status(app, conversation_id, "active"))
-        runner.deliver_connection(uuid.UUID(conversation_id), CRASH)
+        deliver(app, conversation_id, CRASH)
         await eventually(lambda: _assert_status(app, conversation_id, "failed"))
         stored = await row(app, conversation_id)
         assert stored.end_reason == "bot_error"
         assert stored.user_joined_at is not None
-        await eventually(lambda: _assert_equal(runner.active_count, 0))
+        await eventually(lambda: _assert_equal(runner(app).active_count, 0))
         assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
 
 
@@ -236,7 +244,7 @@ class TestEnd:
         assert body["ended_at"] is not None
         assert body["duration_seconds"] is not None
         assert bot.cancelled == {uuid.UUID(conversation_id)}
-        assert services(app).runner.active_count == 0
+        assert runner(app).active_count == 0
         assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
         stored = await row(app, conversation_id)
         assert stored.end_reason == "user_ended"

@@ -39,9 +39,10 @@ async def test_start_on_daily(
     (name,) = fake_daily.rooms
     assert body["daily_room_url"] == f"https://fake.daily.co/{name}"
     ctx = bot.contexts[uuid.UUID(body["conversation_id"])]
-    assert ctx.room.provider == "daily"
-    assert ctx.room.name == name
-    assert body["daily_token"] == ctx.room.user_token != ctx.bot_token
+    assert ctx.job.provider == "daily"
+    assert ctx.job.room_name == name
+    assert body["daily_token"] != ctx.job.bot_token
+    assert ctx.job.bot_token not in response.text
     assert (await row(app, body["conversation_id"])).daily_room_id == name
 
 

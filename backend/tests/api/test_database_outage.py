@@ -21,6 +21,7 @@ from tests.api.conversation_helpers import (
     eventually,
     no_bots_left,
     row,
+    runner,
     services,
     start,
     user_token,
@@ -66,7 +67,7 @@ async def test_a_start_while_the_database_is_down_is_503_and_leaves_nothing(
     assert "postgres" not in response.text
     health = await client.get("/health")
     assert health.status_code == 503
-    assert services(app).runner.active_count == 0
+    assert runner(app).active_count == 0
     proxy.restore()
     assert await all_rows(app) == []
     assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
@@ -81,7 +82,7 @@ async def test_a_bot_that_ends_during_an_outage_has_its_end_recorded_when_it_is_
     conversation_id = body["conversation_id"]
     proxy.cut()
     (ctx,) = bot.contexts.values()
-    ctx.connections.put_nowait(LEAVE)
+    bot.inbox(ctx.conversation_id).put_nowait(LEAVE)
     await no_bots_left(app)
     await asyncio.sleep(0.5)  # a few sweeps fail while the line is cut
     proxy.restore()
@@ -124,4 +125,4 @@ async def test_the_database_lost_while_the_room_is_made_deletes_the_room(
         assert fake_daily.count("DELETE /rooms") == 1
         proxy.restore()
         assert await all_rows(daily_app) == []
-        assert services(daily_app).runner.active_count == 0
+        assert runner(daily_app).active_count == 0

@@ -23,7 +23,13 @@ async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncC
 async def test_health_runs_a_real_query(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "bots": 0, "rooms": 0}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "mode": "embedded",
+        "bots": 0,
+        "rooms": 0,
+    }
 
 
 async def test_health_counts_the_bots_running_and_the_rooms_open(
@@ -34,6 +40,7 @@ async def test_health_counts_the_bots_running_and_the_rooms_open(
     assert (await client.get("/health")).json() == {
         "status": "ok",
         "database": "ok",
+        "mode": "embedded",
         "bots": 1,
         "rooms": 1,
     }

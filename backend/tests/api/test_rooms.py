@@ -9,10 +9,17 @@ import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from fastapi import FastAPI
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 from src.core.security import ROOM_AUDIENCE, encode_token
 from src.models.conversation import EndReason
-from tests.api.conversation_helpers import eventually, row, services, start, user_token
+from tests.api.conversation_helpers import (
+    eventually,
+    row,
+    runner,
+    services,
+    start,
+    user_token,
+)
 from tests.conftest import TEST_SECRET, auth
 from tests.fakes.bots import ScriptedBot
 
@@ -104,7 +111,7 @@ class TestOffer:
             assert "error" in refused.json()
         finally:
             await peer.close()
-        await services(app).runner.cancel(conversation_id, EndReason.USER_LEFT)
+        await runner(app).cancel(conversation_id, EndReason.USER_LEFT)
 
 
 async def _joined(app: FastAPI, conversation_id: uuid.UUID) -> None:

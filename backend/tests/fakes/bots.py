@@ -7,13 +7,14 @@ import uuid
 from typing import Any
 
 from src.models.conversation import EndReason
-from src.voice_pipeline.context import BotContext
+from src.voice_pipeline.job import BotContext
 
 JOIN, LEAVE, CRASH, GOODBYE = "join", "leave", "crash", "goodbye"
 
 
 class ScriptedBot:
-    """A `run_bot` whose steps are commands put on the conversation's connection queue.
+    """A `run_bot` whose steps are commands put on the conversation's connection queue (a
+    local room's, where the user's WebRTC connections arrive; its own inbox for Daily rooms).
 
     Anything that is not a command (a real WebRTC connection) counts as the user joining.
     """
@@ -24,6 +25,15 @@ class ScriptedBot:
         self.contexts: dict[uuid.UUID, BotContext] = {}
         self.connections: dict[uuid.UUID, list[Any]] = {}
         self.cancelled: set[uuid.UUID] = set()
+        self._inboxes: dict[uuid.UUID, asyncio.Queue[Any]] = {}
+
+    def inbox(self, conversation_id: uuid.UUID) -> asyncio.Queue[Any]:
+        """Where the conversation's bot takes its commands from."""
+        ctx = self.contexts[conversation_id]
+        queue: asyncio.Queue[Any] | None = getattr(ctx.transport, "connections", None)
+        if queue is None:
+            queue = self._inboxes.setdefault(conversation_id, asyncio.Queue())
+        return queue
 
     async def __call__(self, ctx: BotContext) -> EndReason:
         self.contexts[ctx.conversation_id] = ctx
@@ -40,7 +50,7 @@ class ScriptedBot:
 
     async def _serve(self, ctx: BotContext) -> EndReason:
         while True:
-            item = await ctx.connections.get()
+            item = await self.inbox(ctx.conversation_id).get()
             if item == CRASH:
                 raise RuntimeError("the pipeline broke mid-call")
             if item == LEAVE:

@@ -11,7 +11,7 @@ import pytest
 import soxr
 
 from src.voice_pipeline import pipecat_bot, speech
-from src.voice_pipeline.context import RunBot
+from src.voice_pipeline.job import RunBot
 
 NUMBER_WORDS = {
     "one": 1,

@@ -18,7 +18,14 @@ from fastapi import FastAPI
 from src.numerology import life_path_number
 from src.voice_pipeline import speech
 from src.voice_pipeline.dialogue import normalise
-from tests.api.conversation_helpers import eventually, no_bots_left, row, services, start
+from tests.api.conversation_helpers import (
+    eventually,
+    no_bots_left,
+    row,
+    runner,
+    services,
+    start,
+)
 from tests.conftest import register
 from tests.voice.conftest import numbers_in, synthesise, transcribe
 from tests.voice.peer import RATE, Peer, rms
@@ -158,4 +165,4 @@ async def test_ending_from_the_api_stops_a_connected_bot(
         await peer.close()
     stored = await row(app, body["conversation_id"])
     assert (stored.status, stored.end_reason) == ("ended", "user_ended")
-    assert services(app).runner.active_count == 0
+    assert runner(app).active_count == 0

@@ -6,16 +6,15 @@ tested against the fake Daily API.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date, timedelta
 
 import pytest
 
-from src.core.database import utcnow
-from src.services.rooms import Room
+from src.core.clock import utcnow
+from src.services.daily_service import DailyBotTransport
 from src.voice_pipeline import pipecat_bot, speech
-from src.voice_pipeline.context import BotContext
+from src.voice_pipeline.job import BotContext, BotJob
 from src.voice_pipeline.numerologist import BotState
 from tests.conftest import make_settings
 
@@ -33,30 +32,40 @@ class _Events:
 async def test_daily_transport_and_pipeline_are_built(models: speech.SpeechModels) -> None:
     from pipecat.transports.daily.transport import DailyTransport
 
-    room = Room(
-        name="conv-x",
-        url="https://example.daily.co/conv-x",
-        user_token="u",
+    job = BotJob(
+        conversation_id=uuid.uuid4(),
+        provider="daily",
+        room_name="conv-x",
+        room_url="https://example.daily.co/conv-x",
         bot_token="bot-token",
         expires_at=utcnow() + timedelta(hours=1),
-        provider="daily",
-    )
-    ctx = BotContext(
-        conversation_id=uuid.uuid4(),
         user_full_name="Ada Lovelace",
         user_first_name="Ada",
         birth_date=date(1984, 7, 5),
-        room=room,
-        bot_token=room.bot_token,
-        settings=make_settings("sqlite+aiosqlite://"),
-        events=_Events(),
-        connections=asyncio.Queue(),
     )
-    transport = pipecat_bot.daily_transport(ctx)
+    ctx = BotContext(job, DailyBotTransport(job), _Events(), make_settings("sqlite+aiosqlite://"))
+    transport = await ctx.transport.open()
     assert isinstance(transport, DailyTransport)
     greeter = pipecat_bot._Greeter("hello")
     parts = pipecat_bot._build_parts(ctx, BotState(ctx.conversation_id), greeter)
     worker = pipecat_bot._worker(transport, parts)
     assert worker is not None
-    assert transport._client._room_url == room.url  # type: ignore[attr-defined]
+    assert transport._client._room_url == job.room_url  # type: ignore[attr-defined]
     assert transport._client._token == "bot-token"  # type: ignore[attr-defined]
+
+
+def test_a_job_survives_json() -> None:
+    job = BotJob(
+        conversation_id=uuid.uuid4(),
+        provider="local",
+        room_name="conv-y",
+        room_url="http://127.0.0.1:8000/rooms/conv-y",
+        bot_token="t",
+        expires_at=utcnow(),
+        user_full_name="Grace Hopper",
+        user_first_name="Grace",
+        birth_date=date(1906, 12, 9),
+    )
+    assert BotJob.from_json(job.to_json()) == job
+    with pytest.raises(ValueError, match="not a bot job"):
+        BotJob.from_json('{"conversation_id": "x"}')

@@ -1,4 +1,4 @@
-"""The process-per-bot design (`python -m src.voice_pipeline.standalone`) really serves a call.
+"""The process-per-bot design (`python -m src.worker.standalone`) really serves a call.
 
 `make bench` compares it with the service's shared-model design; this proves the thing it
 measures works: the process loads its models, answers a WebRTC offer, greets the peer by name,
@@ -40,7 +40,7 @@ async def test_a_bot_in_its_own_process_greets_and_stops(models: speech.SpeechMo
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "src.voice_pipeline.standalone",
+        "src.worker.standalone",
         "--port",
         "0",
         "--full-name",

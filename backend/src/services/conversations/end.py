@@ -23,10 +23,11 @@ async def end_conversation(
     conversation.end(EndReason.USER_ENDED)
     await session.flush()
     conversation_id, room_name = conversation.id, conversation.daily_room_id
+    worker_id = conversation.worker_id
 
     async def stop_bot_and_room() -> None:
         # The bot's own end finds the conversation ended and records nothing more.
-        await services.runner.cancel(conversation_id, EndReason.USER_ENDED)
+        await services.bots.stop(conversation_id, worker_id, EndReason.USER_ENDED)
         if room_name:
             await services.lifecycle.delete_room(conversation_id, room_name)
 

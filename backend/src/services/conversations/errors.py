@@ -47,3 +47,31 @@ class ConversationStartFailed(DomainError):
 
     status_code = 500
     code = "conversation_start_failed"
+
+
+class NoBotCapacity(DomainError):
+    """No worker took the call in time: every worker is full, busy or stopped."""
+
+    status_code = 503
+    code = "no_bot_capacity"
+    default_detail = (
+        "No voice bot is free to take your call right now, so the conversation was closed. "
+        "Please try again shortly."
+    )
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"Retry-After": "10"})
+
+
+class BotServiceUnavailable(DomainError):
+    """The service that runs bots (Redis, or the worker holding the call) does not answer."""
+
+    status_code = 503
+    code = "bot_service_unavailable"
+    default_detail = (
+        "The voice bot service cannot be reached just now, so nothing was started. "
+        "Try again in a few seconds."
+    )
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"Retry-After": "5"})

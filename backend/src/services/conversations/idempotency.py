@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.core.database import as_utc, utcnow
+from src.core.clock import as_utc, utcnow
 from src.models.idempotency import IdempotencyKey
 
 MAX_KEY_LENGTH = 255

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
-from src.core.database import Database, utcnow
+from src.core.clock import utcnow
+from src.core.database import Database
 from src.models.conversation import (
+    EMBEDDED_OWNER_PREFIX,
     LIVE_STATUSES,
     Conversation,
     ConversationStatus,
@@ -31,10 +33,26 @@ class ConversationLifecycle:
         self._database = database
         self._rooms = rooms
 
-    async def mark_ready(self, conversation_id: uuid.UUID) -> None:
-        """Record that the bot is ready for the user."""
-        await self._update_live(conversation_id, bot_ready_at=utcnow())
+    async def claim(self, conversation_id: uuid.UUID, owner_id: str) -> bool:
+        """Record which process runs the conversation's bot; False if it is no longer live or
+        another process already claimed it."""
+        async with self._database.sessionmaker.begin() as session:
+            result = await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == conversation_id,
+                    Conversation.status.in_(LIVE_STATUSES),
+                    or_(Conversation.worker_id.is_(None), Conversation.worker_id == owner_id),
+                )
+                .values(worker_id=owner_id, updated_at=utcnow())
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def mark_ready(self, conversation_id: uuid.UUID) -> bool:
+        """Record that the bot is ready for the user; False if the conversation has ended."""
+        live = await self._update_live(conversation_id, bot_ready_at=utcnow())
         logger.info("conversation %s: bot ready", conversation_id)
+        return live
 
     async def mark_joined(self, conversation_id: uuid.UUID) -> None:
         """Record that the user joined: the conversation becomes active."""
@@ -43,13 +61,14 @@ class ConversationLifecycle:
         )
         logger.info("conversation %s: user joined", conversation_id)
 
-    async def _update_live(self, conversation_id: uuid.UUID, **values: object) -> None:
+    async def _update_live(self, conversation_id: uuid.UUID, **values: object) -> bool:
         async with self._database.sessionmaker.begin() as session:
-            await session.execute(
+            result = await session.execute(
                 update(Conversation)
                 .where(Conversation.id == conversation_id, Conversation.status.in_(LIVE_STATUSES))
                 .values(**values, updated_at=utcnow())
             )
+        return bool(getattr(result, "rowcount", 0))
 
     async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
         """End a live conversation and delete its room; False if it had already ended."""
@@ -92,17 +111,64 @@ class ConversationLifecycle:
         return True
 
     async def reconcile_after_restart(self) -> int:
-        """End conversations a previous process left live (`server_restart`); delete their rooms."""
+        """End the conversations a previous embedded process left live (`server_restart`).
+
+        Only those whose bot ran in an embedded process (or never started): a worker's
+        conversations are ended by worker liveness (`WorkerReaper`), never by a restart.
+        """
         async with self._database.sessionmaker() as session:
             ids = (
                 await session.scalars(
-                    select(Conversation.id).where(Conversation.status.in_(LIVE_STATUSES))
+                    select(Conversation.id).where(
+                        Conversation.status.in_(LIVE_STATUSES),
+                        or_(
+                            Conversation.worker_id.is_(None),
+                            Conversation.worker_id.startswith(EMBEDDED_OWNER_PREFIX),
+                        ),
+                    )
                 )
             ).all()
         ended = [cid for cid in ids if await self.finish(cid, EndReason.SERVER_RESTART)]
         if ended:
             logger.warning("ended %d conversations left live by a previous process", len(ended))
         return len(ended)
+
+    async def ended_among(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, EndReason]:
+        """Which of these conversations have ended, with their end reasons."""
+        async with self._database.sessionmaker() as session:
+            rows = await session.execute(
+                select(Conversation.id, Conversation.end_reason).where(
+                    Conversation.id.in_(ids), Conversation.status.not_in(LIVE_STATUSES)
+                )
+            )
+        return {cid: EndReason(reason or EndReason.USER_ENDED) for cid, reason in rows}
+
+    async def live_owners(self) -> dict[str, list[uuid.UUID]]:
+        """The live conversations of each worker process that runs bots."""
+        async with self._database.sessionmaker() as session:
+            rows = await session.execute(
+                select(Conversation.worker_id, Conversation.id).where(
+                    Conversation.status.in_(LIVE_STATUSES),
+                    Conversation.worker_id.is_not(None),
+                    Conversation.worker_id.not_like(f"{EMBEDDED_OWNER_PREFIX}%"),
+                )
+            )
+        owners: dict[str, list[uuid.UUID]] = {}
+        for worker_id, conversation_id in rows:
+            owners.setdefault(str(worker_id), []).append(conversation_id)
+        return owners
+
+    async def unclaimed_since(self, cutoff: datetime) -> list[uuid.UUID]:
+        """Live conversations started before `cutoff` that no process has claimed."""
+        async with self._database.sessionmaker() as session:
+            ids = await session.scalars(
+                select(Conversation.id).where(
+                    Conversation.status.in_(LIVE_STATUSES),
+                    Conversation.worker_id.is_(None),
+                    Conversation.started_at < cutoff,
+                )
+            )
+        return list(ids)
 
     async def sweep(self, idempotency_ttl_seconds: int, min_age_seconds: float = 30.0) -> int:
         """Retry room deletions still owed by ended conversations; drop stale idempotency keys."""

@@ -1,7 +1,8 @@
 """Starting a conversation: limits, the record, the room, and the bot after the commit.
 
 Nothing is left half-made: a room that cannot be made leaves a `failed`/`room_error` record and
-no room; a bot that cannot start leaves a `failed`/`bot_error` record and its room deleted.
+no room; a bot that cannot start leaves a `failed`/`bot_error` record and its room deleted; a
+call no worker takes leaves a `failed`/`no_bot_capacity` record and its room deleted.
 """
 
 from __future__ import annotations
@@ -13,18 +14,25 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.core.database import after_commit, after_rollback, utcnow
+from src.core.clock import utcnow
+from src.core.database import after_commit, after_rollback
 from src.core.settings import Settings
 from src.models.conversation import Conversation, ConversationStatus, EndReason
 from src.models.idempotency import IdempotencyKey
 from src.models.user import User
 from src.schemas.conversation import StartConversationResponse
+from src.services.bots.dispatch import Bots
+from src.services.bots.runner import BotStartError
 from src.services.conversations import idempotency, queries
-from src.services.conversations.errors import ConversationStartFailed, TooManyConversations
+from src.services.conversations.errors import (
+    BotServiceUnavailable,
+    ConversationStartFailed,
+    NoBotCapacity,
+    TooManyConversations,
+)
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.rooms import Room, RoomProvider, RoomProviderError
-from src.voice_pipeline.context import BotContext
-from src.voice_pipeline.runner import BotRunner, BotStartError
+from src.voice_pipeline.job import BotJob
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +43,7 @@ class ConversationServices:
 
     settings: Settings
     rooms: RoomProvider
-    runner: BotRunner
+    bots: Bots
     lifecycle: ConversationLifecycle
 
 
@@ -55,8 +63,8 @@ async def start_conversation(
             logger.info("idempotent replay of conversation %s", replay.get("conversation_id"))
             return StartConversationResponse.model_validate(replay)
     await _check_user_limit(session, user, services.settings)
-    reservation = services.runner.reserve()
-    after_rollback(session, reservation.release_async)
+    slot = await services.bots.reserve()
+    after_rollback(session, slot.release_async)
 
     conversation = Conversation(user_id=user.id, status=ConversationStatus.STARTING)
     session.add(conversation)
@@ -69,21 +77,22 @@ async def start_conversation(
     conversation.status = ConversationStatus.WAITING_FOR_USER
     await session.flush()
 
-    context = BotContext(
+    job = BotJob(
         conversation_id=conversation.id,
+        provider=room.provider,
+        room_name=room.name,
+        room_url=room.url,
+        bot_token=room.bot_token,
+        expires_at=room.expires_at,
         user_full_name=user.full_name,
         user_first_name=user.first_name,
         birth_date=user.birth_date,
-        room=room,
-        bot_token=room.bot_token,
-        settings=services.settings,
-        events=_NO_EVENTS,
     )
 
     async def start_bot() -> None:
         try:
-            await services.runner.start(context, reservation)
-        except BotStartError as exc:
+            await services.bots.start(job, slot)
+        except (BotStartError, NoBotCapacity, BotServiceUnavailable) as exc:
             await _bot_failed(session, conversation.id, key_row, services, exc)
 
     after_commit(session, start_bot)
@@ -141,28 +150,18 @@ async def _bot_failed(
     conversation_id: uuid.UUID,
     key_row: IdempotencyKey | None,
     services: ConversationServices,
-    exc: BotStartError,
+    exc: Exception,
 ) -> None:
     logger.error("conversation %s: bot not started: %s", conversation_id, exc)
-    # The runner has already ended it (bot_error) and deleted the room; make sure of both.
-    await services.lifecycle.finish(conversation_id, EndReason.BOT_ERROR)
+    reason = EndReason.NO_BOT_CAPACITY if isinstance(exc, NoBotCapacity) else EndReason.BOT_ERROR
+    # The runner may have ended it already (bot_error) and deleted the room; make sure of both.
+    await services.lifecycle.finish(conversation_id, reason)
     if key_row is not None:
         # Only successful starts are replayed: a retry with the same key may start afresh.
         async with session.begin():
             await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_row.id))
+    if isinstance(exc, NoBotCapacity | BotServiceUnavailable):
+        raise exc
     raise ConversationStartFailed(
         "The voice bot could not be started, so the conversation was closed. Please try again."
     ) from exc
-
-
-class _NoEvents:
-    """Placeholder until the runner attaches the conversation's events."""
-
-    async def ready(self) -> None:
-        raise RuntimeError("the runner has not attached its events")
-
-    async def user_joined(self) -> None:
-        raise RuntimeError("the runner has not attached its events")
-
-
-_NO_EVENTS = _NoEvents()

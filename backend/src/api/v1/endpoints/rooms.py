@@ -1,14 +1,14 @@
 """Signalling for local rooms: the user's browser sends its WebRTC offer and ICE candidates here.
 
 Each request carries ``Authorization: Bearer <user token of that room>`` (the `daily_token` of
-the start answer). The connection is handed to the conversation's bot.
+the start answer). Any API process answers: the offer reaches the room's media wherever the
+conversation's bot runs (this process, or its worker), and the connection goes to the bot.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,7 +21,7 @@ from src.schemas.common import error_responses
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationGone
 from src.services.conversations.start import ConversationServices
-from src.services.local_rooms import LocalRoom, LocalRoomProvider, RoomTokenError
+from src.services.local_rooms import LocalRoomProvider, RoomTokenError
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/rooms", tags=["rooms"])
@@ -84,7 +84,7 @@ async def _room_conversation(
         conversation_id = provider.verify_token(credentials.credentials, room_name, "user")
     except RoomTokenError as exc:
         raise NotAuthenticated(str(exc)) from None
-    conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+    conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.daily_room_id != room_name:
         raise RoomNotFound()
     return conversation
@@ -93,62 +93,48 @@ async def _room_conversation(
 RoomConversation = Annotated[Conversation, Depends(_room_conversation)]
 
 
-async def _authorized_room(
-    conversation: RoomConversation, request: Request
-) -> tuple[LocalRoom, uuid.UUID]:
-    services: ConversationServices = request.app.state.services
-    room = services.rooms.get(str(conversation.daily_room_id))  # type: ignore[attr-defined]
-    if not conversation.is_live or room is None or conversation.id not in services.runner:
+async def _live_room(conversation: RoomConversation) -> Conversation:
+    if not conversation.is_live:
         raise ConversationGone()
-    return room, conversation.id
+    return conversation
 
 
-AuthorizedRoom = Annotated[tuple[LocalRoom, uuid.UUID], Depends(_authorized_room)]
+LiveRoom = Annotated[Conversation, Depends(_live_room)]
 
 
 @router.post(
-    "/{room_name}/offer", response_model=Answer, responses=error_responses(400, 401, 404, 410, 422)
+    "/{room_name}/offer",
+    response_model=Answer,
+    responses=error_responses(400, 401, 404, 410, 422, 503),
 )
-async def offer(body: Offer, authorized: AuthorizedRoom, request: Request) -> Answer:
+async def offer(body: Offer, conversation: LiveRoom, request: Request) -> Answer:
     """Send the browser's SDP offer; the answer connects it to the conversation's bot."""
-    from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
-
-    room, conversation_id = authorized
-    runner = request.app.state.services.runner
-
-    async def hand_to_bot(connection: Any) -> None:
-        if runner.deliver_connection(conversation_id, connection):
-            logger.info("conversation %s: user connection handed to the bot", conversation_id)
-
-    answer = await room.webrtc.handle_web_request(
-        SmallWebRTCRequest(
-            sdp=body.sdp, type=body.type, pc_id=body.pc_id, restart_pc=body.restart_pc
-        ),
-        hand_to_bot,
+    services: ConversationServices = request.app.state.services
+    answer = await services.bots.offer(
+        conversation.id,
+        conversation.worker_id,
+        str(conversation.daily_room_id),
+        body.model_dump(),
     )
     return Answer.model_validate(answer)
 
 
-@router.patch("/{room_name}/offer", status_code=204, responses=error_responses(401, 404, 410, 422))
-async def candidates(body: CandidatesPatch, authorized: AuthorizedRoom) -> None:
+@router.patch(
+    "/{room_name}/offer", status_code=204, responses=error_responses(401, 404, 410, 422, 503)
+)
+async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Request) -> None:
     """Send trickled ICE candidates for a connection made by an offer."""
-    from pipecat.transports.smallwebrtc.request_handler import (
-        IceCandidate,
-        SmallWebRTCPatchRequest,
-    )
-
-    room, _ = authorized
-    await room.webrtc.handle_patch_request(
-        SmallWebRTCPatchRequest(
-            pc_id=body.pc_id,
-            candidates=[
-                IceCandidate(c.candidate, c.sdp_mid, c.sdp_mline_index) for c in body.candidates
-            ],
-        )
+    services: ConversationServices = request.app.state.services
+    await services.bots.candidates(
+        conversation.id,
+        conversation.worker_id,
+        str(conversation.daily_room_id),
+        body.model_dump(),
     )
 
 
 @router.post("/{room_name}/leave", status_code=204, responses=error_responses(401, 404, 409))
 async def leave(conversation: RoomConversation, session: SessionDep, request: Request) -> None:
     """Leave the room: ends the conversation (`user_ended`), the bot stops, the room goes."""
+    await session.refresh(conversation, with_for_update=True)
     await end_conversation(session, conversation, request.app.state.services)

@@ -1,7 +1,9 @@
 """The bot runner: every bot task is held here, keyed by conversation, until it has ended.
 
-Whatever way a bot ends (it returns, it raises, it is cancelled for a timeout, an end request or
-shutdown), its conversation is ended with a reason and its room deleted, exactly once, by
+It runs in whichever process hosts bots (the API in the embedded mode, each worker in the
+worker mode): one code path for a bot's life. Whatever way a bot ends (it returns, it raises,
+it is cancelled for a timeout, an end request, a drain or shutdown), its transport is closed
+and its conversation is ended with a reason and its room deleted, exactly once, by
 `ConversationLifecycle.finish`.
 """
 
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +21,19 @@ from src.core.settings import Settings
 from src.models.conversation import EndReason
 from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
-from src.voice_pipeline.context import BotContext, RunBot
+from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RunBot
 
 logger = logging.getLogger(__name__)
+
+TransportFactory = Callable[[BotJob], BotTransport]
 
 
 class BotStartError(Exception):
     """The bot failed, or did not get ready in time, while starting."""
+
+
+class ConversationNoLongerLive(Exception):
+    """The conversation ended (elsewhere) before its bot got going: the bot stops quietly."""
 
 
 @dataclass
@@ -47,7 +55,8 @@ class _Events:
 
     async def ready(self) -> None:
         # Recorded before the start request is released, so its answer finds bot_ready_at set.
-        await self._lifecycle.mark_ready(self._handle.ctx.conversation_id)
+        if not await self._lifecycle.mark_ready(self._handle.ctx.conversation_id):
+            raise ConversationNoLongerLive()
         self._handle.ready.set()
 
     async def user_joined(self) -> None:
@@ -56,7 +65,7 @@ class _Events:
 
 
 class Reservation:
-    """A bot slot held while a start request runs; released unless a bot takes it."""
+    """A bot slot held while a start runs; released unless a bot takes it."""
 
     def __init__(self, runner: BotRunner) -> None:
         self._runner: BotRunner | None = runner
@@ -73,14 +82,33 @@ class Reservation:
 
 
 class BotRunner:
-    """Starts bots, holds their tasks, enforces their deadlines and records their end."""
+    """Starts bots, holds their tasks, enforces their deadlines and records their end.
+
+    Args:
+        run_bot: The bot.
+        lifecycle: Records the bots' lives.
+        settings: Deadlines and timeouts.
+        transports: Makes a bot's transport into its room (the room provider's).
+        owner_id: Recorded as the conversations' `worker_id`: who runs their bots.
+        capacity: How many bots may run here at once.
+    """
 
     def __init__(
-        self, run_bot: RunBot, lifecycle: ConversationLifecycle, settings: Settings
+        self,
+        run_bot: RunBot,
+        lifecycle: ConversationLifecycle,
+        settings: Settings,
+        *,
+        transports: TransportFactory,
+        owner_id: str,
+        capacity: int,
     ) -> None:
         self._run_bot = run_bot
         self._lifecycle = lifecycle
         self._settings = settings
+        self._transports = transports
+        self.owner_id = owner_id
+        self.capacity = capacity
         self._bots: dict[uuid.UUID, _BotHandle] = {}
         # Ends that could not be recorded (the database was down); the sweep records them.
         self._owed_ends: dict[uuid.UUID, EndReason] = {}
@@ -95,33 +123,44 @@ class BotRunner:
         """Bots running now."""
         return len(self._bots)
 
+    @property
+    def has_room(self) -> bool:
+        """Whether another bot may start here now."""
+        return not self._closing and len(self._bots) + self._reserved < self.capacity
+
     def reserve(self) -> Reservation:
-        """Hold a bot slot for a start request.
+        """Hold a bot slot for a start.
 
         Raises:
-            BotCapacityReached: MAX_BOTS bots run (or are being started), or shutdown began.
+            BotCapacityReached: the capacity is reached (or being started), or shutdown began.
         """
-        if self._closing or len(self._bots) + self._reserved >= self._settings.max_bots:
+        if not self.has_room:
             raise BotCapacityReached(headers={"Retry-After": "10"})
         self._reserved += 1
         return Reservation(self)
 
-    async def start(self, ctx: BotContext, reservation: Reservation) -> None:
-        """Start the conversation's bot and wait until it is ready for the user.
+    async def start(self, job: BotJob, reservation: Reservation) -> None:
+        """Claim the conversation, start its bot and wait until it is ready for the user.
 
         Raises:
-            BotStartError: the bot raised, ended or hung before it was ready; its
-                conversation has been ended (`bot_error`) and its room deleted.
+            BotStartError: the conversation is no longer startable, or the bot raised, ended or
+                hung before it was ready; its conversation has been ended (`bot_error`) and its
+                room deleted.
         """
-        reservation.release()
-        handle = _BotHandle(ctx)
-        ctx.events = _Events(handle, self._lifecycle)
-        conversation_id = ctx.conversation_id
+        conversation_id = job.conversation_id
+        try:
+            claimed = await self._lifecycle.claim(conversation_id, self.owner_id)
+        finally:
+            reservation.release()
+        if not claimed:
+            raise BotStartError("the conversation ended, or another process runs its bot")
+        handle = _BotHandle(BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings))
+        handle.ctx.events = _Events(handle, self._lifecycle)
         task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
         handle.task = task
         self._bots[conversation_id] = handle
         task.add_done_callback(lambda _t: self._bots.pop(conversation_id, None))
-        logger.info("conversation %s: bot started", conversation_id)
+        logger.info("conversation %s: bot started on %s", conversation_id, self.owner_id)
         ready = asyncio.create_task(handle.ready.wait())
         try:
             await asyncio.wait(
@@ -146,6 +185,8 @@ class BotRunner:
             reason = await self._run_bot(handle.ctx) or EndReason.USER_LEFT
         except asyncio.CancelledError:
             reason = handle.cancel_reason or EndReason.SERVER_SHUTDOWN
+        except ConversationNoLongerLive:
+            logger.info("conversation %s: ended before its bot was ready", conversation_id)
         except Exception as exc:
             handle.error = exc
             logger.exception("conversation %s: bot crashed: %s", conversation_id, _describe(exc))
@@ -153,14 +194,24 @@ class BotRunner:
             deadlines.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deadlines
+            await _uncancellable(self._close_transport(handle))
             await _uncancellable(self._finish(conversation_id, reason))
+
+    async def _close_transport(self, handle: _BotHandle) -> None:
+        try:
+            await handle.ctx.transport.close()
+        except Exception as exc:
+            logger.warning(
+                "conversation %s: closing the bot's transport failed: %s",
+                handle.ctx.conversation_id,
+                _describe(exc),
+            )
 
     async def _finish(self, conversation_id: uuid.UUID, reason: EndReason) -> None:
         try:
             await self._lifecycle.finish(conversation_id, reason)
         except Exception as exc:
-            # The database is down: the sweep records it later (or, after a restart, the
-            # reconciliation at start-up ends it as server_restart).
+            # The database is down: the sweep records it later.
             self._owed_ends[conversation_id] = reason
             logger.error(
                 "conversation %s: could not record its end (%s), will retry: %s",
@@ -185,6 +236,17 @@ class BotRunner:
             del self._owed_ends[conversation_id]
             recorded += 1
         return recorded
+
+    async def stop_ended(self) -> int:
+        """Stop the bots whose conversation was ended elsewhere (an end request that could not
+        reach this process); how many were stopped."""
+        ids = [cid for cid, h in self._bots.items() if h.ready.is_set()]
+        if not ids:
+            return 0
+        ended = await self._lifecycle.ended_among(ids)
+        for conversation_id, reason in ended.items():
+            await self.cancel(conversation_id, reason)
+        return len(ended)
 
     async def _deadlines(self, handle: _BotHandle) -> None:
         settings = self._settings
@@ -213,13 +275,22 @@ class BotRunner:
         await asyncio.wait({handle.task})
         return True
 
-    def deliver_connection(self, conversation_id: uuid.UUID, connection: Any) -> bool:
-        """Hand a user's WebRTC connection to the conversation's bot; False if none runs."""
+    def transport(self, conversation_id: uuid.UUID) -> BotTransport | None:
+        """The transport of a running bot (tests hand scripted connections through it)."""
         handle = self._bots.get(conversation_id)
-        if handle is None:
-            return False
-        handle.ctx.connections.put_nowait(connection)
-        return True
+        return None if handle is None else handle.ctx.transport
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Take no new bot; let the running ones end on their own for up to `grace_seconds`,
+        then stop the rest (`server_shutdown`)."""
+        self._closing = True
+        tasks = [h.task for h in self._bots.values() if h.task is not None]
+        if tasks:
+            logger.info(
+                "draining: waiting up to %.0fs for %d bots to end", grace_seconds, len(tasks)
+            )
+            await asyncio.wait(tasks, timeout=grace_seconds)
+        await self.shutdown()
 
     async def shutdown(self) -> None:
         """Stop every bot (`server_shutdown`) and refuse new ones."""
@@ -228,6 +299,19 @@ class BotRunner:
         if ids:
             logger.info("stopping %d bots for shutdown", len(ids))
         await asyncio.gather(*(self.cancel(cid, EndReason.SERVER_SHUTDOWN) for cid in ids))
+
+
+class _NotAttached:
+    """Placeholder until the runner attaches the conversation's events."""
+
+    async def ready(self) -> None:
+        raise RuntimeError("the runner has not attached its events")
+
+    async def user_joined(self) -> None:
+        raise RuntimeError("the runner has not attached its events")
+
+
+_NOT_ATTACHED = _NotAttached()
 
 
 async def _uncancellable(work: Coroutine[Any, Any, None]) -> None:

@@ -5,7 +5,7 @@ The service runs every bot in one process, sharing one copy of the models (see
 loads its own models and serves the user's WebRTC offer itself. This module is that design,
 built from the same bot (`pipecat_bot.run_bot`), so `make bench` can measure both side by side::
 
-    python -m src.voice_pipeline.standalone --port 8765 --full-name "Ada Lovelace" \\
+    python -m src.worker.standalone --port 8765 --full-name "Ada Lovelace" \\
         --birth-date 1984-07-05
 
 It answers ``POST /api/v1/rooms/{room}/offer`` and ``PATCH`` (ICE candidates) like the
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import hmac
 import json
 import signal
@@ -33,12 +32,12 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
-from src.core.database import utcnow
+from src.core.clock import utcnow
 from src.core.logging import configure_logging
 from src.core.settings import Settings
-from src.services.rooms import Room
+from src.services.local_rooms import LocalRoomProvider
 from src.voice_pipeline import pipecat_bot
-from src.voice_pipeline.context import BotContext
+from src.voice_pipeline.job import BotContext, BotJob
 
 
 def _emit(event: str, **fields: Any) -> None:
@@ -73,16 +72,7 @@ class _Candidates(BaseModel):
     candidates: list[_Candidate]
 
 
-def _app(ctx: BotContext, token: str | None) -> FastAPI:
-    from pipecat.transports.smallwebrtc.request_handler import (
-        ConnectionMode,
-        IceCandidate,
-        SmallWebRTCPatchRequest,
-        SmallWebRTCRequest,
-        SmallWebRTCRequestHandler,
-    )
-
-    handler = SmallWebRTCRequestHandler(connection_mode=ConnectionMode.SINGLE)
+def _app(rooms: LocalRoomProvider, token: str | None) -> FastAPI:
     app = FastAPI(title="one numerologist bot")
 
     def check(authorization: str | None) -> None:
@@ -95,31 +85,14 @@ def _app(ctx: BotContext, token: str | None) -> FastAPI:
         room: str, body: _Offer, authorization: str | None = Header(default=None)
     ) -> dict[str, Any]:
         check(authorization)
-
-        async def hand_to_bot(connection: Any) -> None:
-            ctx.connections.put_nowait(connection)
-
-        answer = await handler.handle_web_request(
-            SmallWebRTCRequest(
-                sdp=body.sdp, type=body.type, pc_id=body.pc_id, restart_pc=body.restart_pc
-            ),
-            hand_to_bot,
-        )
-        return dict(answer or {})
+        return await rooms.answer_offer(room, body.model_dump())
 
     @app.patch("/api/v1/rooms/{room}/offer", status_code=204)
     async def candidates(
         room: str, body: _Candidates, authorization: str | None = Header(default=None)
     ) -> None:
         check(authorization)
-        await handler.handle_patch_request(
-            SmallWebRTCPatchRequest(
-                pc_id=body.pc_id,
-                candidates=[
-                    IceCandidate(c.candidate, c.sdp_mid, c.sdp_mline_index) for c in body.candidates
-                ],
-            )
-        )
+        await rooms.add_candidates(room, body.model_dump())
 
     return app
 
@@ -130,27 +103,22 @@ async def serve(
     """Load the models, serve the offer endpoint, run the bot; the reason it ended."""
     await pipecat_bot.preload()
     conversation_id = uuid.uuid4()
+    rooms = LocalRoomProvider(settings)
     name = f"conv-{conversation_id.hex}"
-    room = Room(
-        name=name,
-        url="",  # known once the server listens
-        user_token=token or "",
+    job = BotJob(
+        conversation_id=conversation_id,
+        provider="local",
+        room_name=name,
+        room_url="",
         bot_token="",
         expires_at=utcnow() + timedelta(seconds=settings.room_ttl_seconds),
-        provider="local",
-    )
-    ctx = BotContext(
-        conversation_id=conversation_id,
         user_full_name=full_name,
         user_first_name=full_name.split()[0],
         birth_date=birth_date,
-        room=room,
-        bot_token="",
-        settings=settings,
-        events=_PrintedEvents(),
     )
+    ctx = BotContext(job, rooms.bot_transport(job), _PrintedEvents(), settings)
     server = uvicorn.Server(
-        uvicorn.Config(_app(ctx, token), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(_app(rooms, token), host="127.0.0.1", port=port, log_level="warning")
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -159,7 +127,6 @@ async def serve(
             raise RuntimeError("the HTTP server stopped while starting")
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    ctx.room = dataclasses.replace(room, url=f"http://127.0.0.1:{port}/rooms/{name}")
     _emit("listening", port=port)
     bot = asyncio.create_task(pipecat_bot.run_bot(ctx))
     # Installed after uvicorn's own, so SIGTERM stops the bot first (then the server).

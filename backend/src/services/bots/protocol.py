@@ -1,0 +1,85 @@
+"""What the API and the workers say to each other through Redis, and under which keys.
+
+- ``calls`` (a stream, consumer group ``bots``): one entry per call to start, read by a worker
+  only while it has room (``XREADGROUP``); an entry read but never acknowledged by a worker that
+  died is taken over by another (``XAUTOCLAIM``).
+- ``owner:<conversation>`` (``SET NX`` with a TTL): who decided a call's fate first, a worker
+  taking it or the API giving up on it, so a call is never both refused and started.
+- ``alive:<worker>`` (a key with a TTL, refreshed every second): the worker's heartbeat and load.
+  A worker whose key is gone is dead; its conversations end as ``worker_lost``.
+- ``control:<worker>`` (a stream per worker): requests to one worker (a user's WebRTC offer,
+  ICE candidates, stop a bot), each answered on its own reply list.
+- ``reply:<id>`` (a list, ``BLPOP``): one request's answers, expiring shortly.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+GROUP = "bots"
+HEARTBEAT_SECONDS = 1.0
+ALIVE_TTL_SECONDS = 3
+# A worker's heartbeat must be missing this long, with Redis answering, before it counts as dead
+# (after a Redis restart every worker is back within one heartbeat).
+LOST_AFTER_SECONDS = 3.0
+# A call read by a worker but not acknowledged this long was taken by a worker that died.
+CLAIM_IDLE_MS = 2000
+OWNER_TTL_SECONDS = 600
+REPLY_TTL_SECONDS = 60
+CALLS_MAXLEN = 10_000
+CONTROL_MAXLEN = 1_000
+
+
+class RedisKeys:
+    """The keys of one service in Redis, under its prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.calls = f"{prefix}calls"
+
+    def alive(self, worker_id: str) -> str:
+        """The worker's heartbeat key."""
+        return f"{self.prefix}alive:{worker_id}"
+
+    @property
+    def alive_pattern(self) -> str:
+        """Matches every heartbeat key."""
+        return f"{self.prefix}alive:*"
+
+    def control(self, worker_id: str) -> str:
+        """The worker's control stream."""
+        return f"{self.prefix}control:{worker_id}"
+
+    def owner(self, conversation_id: uuid.UUID) -> str:
+        """Who decided the call's fate."""
+        return f"{self.prefix}owner:{conversation_id}"
+
+    def new_reply(self) -> str:
+        """A fresh reply list for one request."""
+        return f"{self.prefix}reply:{uuid.uuid4().hex}"
+
+
+async def send_reply(redis: Redis, key: str, message: dict[str, Any]) -> None:
+    """Answer a request (the list expires if nobody reads it)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, json.dumps(message))
+        pipe.expire(key, REPLY_TTL_SECONDS)
+        await pipe.execute()
+
+
+async def wait_reply(redis: Redis, key: str, seconds: float) -> dict[str, Any] | None:
+    """The next answer on a reply list, or None after `seconds` seconds."""
+    found = await redis.blpop([key], timeout=seconds)
+    if found is None:
+        return None
+    message: dict[str, Any] = json.loads(found[1])
+    return message
+
+
+def text(value: bytes | str) -> str:
+    """A Redis value as text."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,202 @@
+"""The API's side of the worker mode: calls go to worker processes through Redis.
+
+The API runs no bot. A start publishes the call on the ``calls`` stream and waits on its own
+reply list: ``taken`` from the worker that took it, then ``ready`` or ``failed``. Signalling and
+end requests go to the owning worker's control stream (see `protocol`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from src.core.settings import Settings
+from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
+from src.services.bots.protocol import (
+    CALLS_MAXLEN,
+    CONTROL_MAXLEN,
+    OWNER_TTL_SECONDS,
+    RedisKeys,
+    text,
+    wait_reply,
+)
+from src.services.bots.runner import BotStartError
+from src.services.conversations.errors import (
+    BotServiceUnavailable,
+    ConversationGone,
+    NoBotCapacity,
+)
+from src.services.local_rooms import SIGNALLING_ERRORS
+from src.voice_pipeline.job import BotJob
+
+logger = logging.getLogger(__name__)
+
+# How long a worker has to answer a signalling or stop request.
+CONTROL_TIMEOUT_SECONDS = 5.0
+# After the API gave up on a call that a worker took at the same instant: that worker's word.
+RACE_GRACE_SECONDS = 2.0
+
+
+class _NoSlot:
+    """Workers hold the capacity: nothing to keep in the API."""
+
+    def release(self) -> None:
+        return None
+
+    async def release_async(self) -> None:
+        return None
+
+
+class RedisBots:
+    """Dispatches calls to worker processes and reaches them for signalling and ends."""
+
+    mode = "workers"
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self._settings = settings
+        self.keys = RedisKeys(settings.redis_prefix)
+
+    async def reserve(self) -> _NoSlot:
+        try:
+            workers = await self.workers()
+        except RedisError as exc:
+            logger.error("Redis unreachable, refusing a start: %s", type(exc).__name__)
+            raise BotServiceUnavailable() from exc
+        if not any(not w.get("draining") for w in workers):
+            raise NoBotCapacity("No voice bot worker is running just now. Please try again later.")
+        return _NoSlot()
+
+    async def start(self, job: BotJob, slot: object) -> None:
+        cid = job.conversation_id
+        reply = self.keys.new_reply()
+        timeout = self._settings.dispatch_timeout_seconds
+        try:
+            await self.redis.xadd(
+                self.keys.calls,
+                {"job": job.to_json(), "reply": reply, "deadline": str(time.time() + timeout)},
+                maxlen=CALLS_MAXLEN,
+                approximate=True,
+            )
+            logger.info("conversation %s: call published for the workers", cid)
+            message = await wait_reply(self.redis, reply, timeout)
+            if message is None:
+                if await self.redis.set(
+                    self.keys.owner(cid), "api:dispatch-timeout", nx=True, ex=OWNER_TTL_SECONDS
+                ):
+                    logger.warning("conversation %s: no worker took the call in %ss", cid, timeout)
+                    raise NoBotCapacity()
+                message = await wait_reply(self.redis, reply, RACE_GRACE_SECONDS)
+            if message is not None and message["event"] == "taken":
+                logger.info("conversation %s: taken by worker %s", cid, message["worker_id"])
+                message = await wait_reply(
+                    self.redis, reply, self._settings.bot_ready_timeout_seconds + RACE_GRACE_SECONDS
+                )
+        except RedisError as exc:
+            logger.error("conversation %s: Redis failed during dispatch: %s", cid, exc)
+            raise BotServiceUnavailable() from exc
+        if message is None:
+            raise BotStartError("the worker that took the call stopped answering")
+        if message["event"] != "ready":
+            raise BotStartError(str(message.get("detail") or "the worker could not start the bot"))
+
+    async def stop(
+        self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
+    ) -> None:
+        if not _is_worker(worker_id):
+            return
+        try:
+            await self._request(
+                str(worker_id),
+                {"op": "stop", "conversation_id": str(conversation_id), "reason": reason.value},
+            )
+        except (RedisError, BotServiceUnavailable) as exc:
+            # The worker notices the ended conversation on its own within a few seconds.
+            logger.warning(
+                "conversation %s: could not reach worker %s to stop the bot: %s",
+                conversation_id,
+                worker_id,
+                type(exc).__name__,
+            )
+
+    async def offer(
+        self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]
+    ) -> dict[str, Any]:
+        answer = await self._signal(worker_id, {"op": "offer", "room": room, "body": offer})
+        return dict(answer["answer"])
+
+    async def candidates(
+        self, conversation_id: uuid.UUID, worker_id: str | None, room: str, patch: dict[str, Any]
+    ) -> None:
+        await self._signal(worker_id, {"op": "candidates", "room": room, "body": patch})
+
+    async def _signal(self, worker_id: str | None, request: dict[str, Any]) -> dict[str, Any]:
+        if not _is_worker(worker_id):
+            raise ConversationGone()
+        try:
+            if not await self.redis.exists(self.keys.alive(str(worker_id))):
+                raise ConversationGone()
+            answer = await self._request(str(worker_id), request)
+        except RedisError as exc:
+            raise BotServiceUnavailable() from exc
+        if not answer.get("ok"):
+            error = SIGNALLING_ERRORS.get(str(answer.get("error")), ConversationGone)
+            raise error(answer.get("detail"))
+        return answer
+
+    async def _request(self, worker_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        reply = self.keys.new_reply()
+        await self.redis.xadd(
+            self.keys.control(worker_id),
+            {"request": json.dumps(request), "reply": reply},
+            maxlen=CONTROL_MAXLEN,
+            approximate=True,
+        )
+        answer = await wait_reply(self.redis, reply, CONTROL_TIMEOUT_SECONDS)
+        if answer is None:
+            raise BotServiceUnavailable("The voice bot's worker did not answer. Try again.")
+        return answer
+
+    async def workers(self) -> list[dict[str, Any]]:
+        """Every live worker's heartbeat: id, bots, capacity, load, draining."""
+        found: list[dict[str, Any]] = []
+        async for key in self.redis.scan_iter(match=self.keys.alive_pattern, count=100):
+            value = await self.redis.get(key)
+            if value is not None:
+                found.append(json.loads(text(value)))
+        return found
+
+    async def status(self) -> dict[str, Any]:
+        try:
+            workers = await self.workers()
+        except RedisError:
+            return {"mode": self.mode, "redis": "unreachable", "workers": None, "bots": None}
+        return {
+            "mode": self.mode,
+            "redis": "ok",
+            "workers": len(workers),
+            "bots": sum(int(w.get("bots", 0)) for w in workers),
+        }
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def connect_redis(settings: Settings) -> Redis:
+    """A Redis client for REDIS_URL that fails fast when Redis is down."""
+    return Redis.from_url(
+        str(settings.redis_url),
+        socket_connect_timeout=2,
+        health_check_interval=5,
+        retry_on_timeout=False,
+    )
+
+
+def _is_worker(worker_id: str | None) -> bool:
+    return bool(worker_id) and not str(worker_id).startswith(EMBEDDED_OWNER_PREFIX)

@@ -1,0 +1,1 @@
+"""Worker processes that run bots in the worker mode (REDIS_URL set): `python -m src.worker`."""
