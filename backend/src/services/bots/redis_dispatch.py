@@ -14,7 +14,10 @@ import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from src.core.settings import Settings
 from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
@@ -189,12 +192,18 @@ class RedisBots:
 
 
 def connect_redis(settings: Settings) -> Redis:
-    """A Redis client for REDIS_URL that fails fast when Redis is down."""
+    """A Redis client for REDIS_URL that fails fast when Redis is down, and tries once more on a
+    pooled connection that a restarted Redis closed."""
+    # The socket timeout outlasts the longest blocking wait (BLPOP for a bot's readiness);
+    # redis-py's default of 5 s would cut a wait short.
+    longest_wait = settings.dispatch_timeout_seconds + settings.bot_ready_timeout_seconds
     return Redis.from_url(
         str(settings.redis_url),
         socket_connect_timeout=2,
+        socket_timeout=longest_wait + 10,
         health_check_interval=5,
-        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
     )
 
 

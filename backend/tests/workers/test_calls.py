@@ -1,0 +1,219 @@
+"""Calls through real worker processes: the greeting, worker death, drain, a call handed over."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from src.voice_pipeline import speech
+from tests.api.conversation_helpers import eventually, row, start, user_token
+from tests.conftest import auth, register
+from tests.voice.conftest import models, transcribe  # noqa: F401  (the session fixture)
+from tests.voice.peer import Peer, rms
+from tests.workers.processes import WorkerProc
+
+pytestmark = pytest.mark.postgresql_only
+
+
+async def _joined_call(
+    client: httpx.AsyncClient, name: str = "Grace Hopper"
+) -> tuple[dict[str, Any], str, Peer]:
+    user = await register(client, full_name=name)
+    started = await start(client, user["access_token"])
+    assert started.status_code == 200, started.text
+    body = started.json()
+    peer = Peer()
+    peer.start_pings()
+    await peer.connect(client, body["daily_room_url"], body["daily_token"])
+    return body, user["access_token"], peer
+
+
+async def _ended_as(app: FastAPI, conversation_id: str, status: str, reason: str) -> None:
+    stored = await row(app, conversation_id)
+    assert (stored.status, stored.end_reason) == (status, reason)
+    assert stored.room_deleted_at is not None
+
+
+async def test_the_greeting_is_heard_through_a_worker(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    spawn_worker: Callable[..., WorkerProc],
+    redis: Redis,
+    prefix: str,
+    models: speech.SpeechModels,  # noqa: F811
+) -> None:
+    worker = spawn_worker()
+    await worker.alive(redis, prefix)
+    body, token, peer = await _joined_call(client, "Grace Hopper")
+    try:
+        greeting = await peer.utterance(peer.offer_sent_at)
+    finally:
+        await peer.close()
+    assert rms(greeting) > 500
+    heard = await transcribe(models, greeting)
+    assert "grace" in heard.lower(), heard
+    stored = await row(app, body["conversation_id"])
+    assert stored.worker_id == worker.id
+    assert stored.user_joined_at is not None
+    # The peer hung up: the worker records the end itself.
+    await eventually(
+        lambda: _ended_as(app, body["conversation_id"], "ended", "user_left"), within=20
+    )
+    beat = await worker.alive(redis, prefix)
+    assert beat["bots"] == 0
+
+
+async def test_end_reaches_the_worker_and_stops_the_bot(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    spawn_worker: Callable[..., WorkerProc],
+    redis: Redis,
+    prefix: str,
+) -> None:
+    worker = spawn_worker()
+    await worker.alive(redis, prefix)
+    body, token, peer = await _joined_call(client)
+    try:
+        await peer.utterance(peer.offer_sent_at)
+        await eventually(lambda: _bots(worker, redis, prefix, 1), within=5)
+        ended = await client.post(
+            f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth(token)
+        )
+        assert ended.status_code == 200
+        await eventually(lambda: _bots(worker, redis, prefix, 0), within=5)
+        stored = await row(app, body["conversation_id"])
+        assert (stored.status, stored.end_reason) == ("ended", "user_ended")
+        assert stored.room_deleted_at is not None
+        # The room's media is gone from the worker: a new offer is refused.
+        again = await Peer().pc.createOffer()
+        refused = await client.post(
+            f"/api/v1/rooms/{body['daily_room_url'].rsplit('/', 1)[1]}/offer",
+            json={"sdp": again.sdp, "type": "offer"},
+            headers=auth(body["daily_token"]),
+        )
+        assert refused.status_code == 410
+    finally:
+        await peer.close()
+
+
+async def test_a_killed_worker_s_calls_end_as_worker_lost_within_10_s(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    spawn_worker: Callable[..., WorkerProc],
+    redis: Redis,
+    prefix: str,
+) -> None:
+    worker = spawn_worker()
+    await worker.alive(redis, prefix)
+    body, _token, peer = await _joined_call(client)
+    try:
+        await peer.utterance(peer.offer_sent_at)
+        worker.signal(signal.SIGKILL)
+        killed = time.monotonic()
+        await eventually(
+            lambda: _ended_as(app, body["conversation_id"], "failed", "worker_lost"), within=10
+        )
+        lost_after = time.monotonic() - killed
+        print(f"\nworker SIGKILL -> conversation ended as worker_lost in {lost_after:.1f} s")
+    finally:
+        await peer.close()
+
+
+async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    spawn_worker: Callable[..., WorkerProc],
+    redis: Redis,
+    prefix: str,
+    settings: Any,
+) -> None:
+    # A worker that dies right after reading a call: it read the entry and never took it.
+    calls = f"{prefix}calls"
+    await redis.xgroup_create(calls, "bots", id="0", mkstream=True)
+    await redis.set(f"{prefix}alive:dying-worker", '{"id": "dying-worker"}', ex=30)
+    settings.dispatch_timeout_seconds = 30.0
+
+    async def read_and_die() -> None:
+        while not await redis.xreadgroup("bots", "dying-worker", {calls: ">"}, count=1, block=100):
+            pass
+
+    dying = asyncio.create_task(read_and_die())
+    token = await user_token(client)
+    starting = asyncio.create_task(start(client, token))
+    await asyncio.wait_for(dying, 10)
+    await redis.delete(f"{prefix}alive:dying-worker")
+    worker = spawn_worker()
+    await worker.alive(redis, prefix)
+    response = await asyncio.wait_for(starting, 30)
+    assert response.status_code == 200, response.text
+    stored = await row(app, response.json()["conversation_id"])
+    assert stored.worker_id == worker.id
+    assert stored.status == "waiting_for_user"
+
+
+async def test_sigterm_drains_the_live_calls_then_exits_0(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    spawn_worker: Callable[..., WorkerProc],
+    redis: Redis,
+    prefix: str,
+) -> None:
+    worker = spawn_worker()
+    await worker.alive(redis, prefix)
+    body, token, peer = await _joined_call(client)
+    try:
+        await peer.utterance(peer.offer_sent_at)
+        worker.signal(signal.SIGTERM)
+        await eventually(lambda: _draining(worker, redis, prefix), within=5)
+        # No new call goes to a draining worker.
+        refused = await start(client, await user_token(client))
+        assert refused.status_code == 503
+        # The live call goes on.
+        await asyncio.sleep(2)
+        assert (await row(app, body["conversation_id"])).status == "active"
+        assert worker.popen.poll() is None
+        ended = await client.post(
+            f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth(token)
+        )
+        assert ended.status_code == 200
+        assert await worker.wait(30) == 0
+        await _ended_as(app, body["conversation_id"], "ended", "user_ended")
+    finally:
+        await peer.close()
+
+
+async def test_a_drain_that_times_out_ends_the_calls_as_server_shutdown(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    spawn_worker: Callable[..., WorkerProc],
+    redis: Redis,
+    prefix: str,
+) -> None:
+    worker = spawn_worker(drain_timeout_seconds=1)
+    await worker.alive(redis, prefix)
+    body, _token, peer = await _joined_call(client)
+    try:
+        await peer.utterance(peer.offer_sent_at)
+        worker.signal(signal.SIGTERM)
+        assert await worker.wait(30) == 0
+        await _ended_as(app, body["conversation_id"], "ended", "server_shutdown")
+    finally:
+        await peer.close()
+
+
+async def _bots(worker: WorkerProc, redis: Redis, prefix: str, count: int) -> None:
+    beat = await worker.alive(redis, prefix, within=1)
+    assert beat["bots"] == count
+
+
+async def _draining(worker: WorkerProc, redis: Redis, prefix: str) -> None:
+    beat = await worker.alive(redis, prefix, within=1)
+    assert beat["draining"] is True
