@@ -14,15 +14,8 @@ pytestmark = pytest.mark.once
 
 
 def test_the_values_are_the_names_in_json() -> None:
-    assert [str(k) for k in NumberKind] == [
-        "life_path",
-        "expression",
-        "soul_urge",
-        "personality",
-        "birthday",
-        "maturity",
-        "personal_year",
-    ]
+    # The values themselves are pinned by the profile's and the API's tests of the numbers.
+    assert str(NumberKind.SOUL_URGE) == "soul_urge"
     assert json.dumps(NumberKind.SOUL_URGE) == '"soul_urge"'
     assert NumberKind.SOUL_URGE.label == "soul urge number"
 
