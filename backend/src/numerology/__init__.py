@@ -6,6 +6,7 @@ from src.numerology.core import (
     Component,
     NumberResult,
     birthday_number,
+    compute,
     expression_number,
     life_path_number,
     maturity_number,
@@ -17,6 +18,7 @@ from src.numerology.core import (
 )
 from src.numerology.errors import NumerologyInputError
 from src.numerology.interpretations import Meaning, interpret, meaning, personal_year_theme
+from src.numerology.kinds import NumberKind
 from src.numerology.profile import Profile, full_profile
 
 __all__ = [
@@ -24,10 +26,12 @@ __all__ = [
     "VALID_NUMBERS",
     "Component",
     "Meaning",
+    "NumberKind",
     "NumberResult",
     "NumerologyInputError",
     "Profile",
     "birthday_number",
+    "compute",
     "expression_number",
     "full_profile",
     "interpret",

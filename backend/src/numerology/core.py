@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from src.numerology.errors import NumerologyInputError
+from src.numerology.kinds import NumberKind
 from src.numerology.letters import letter_sum, letters_of, name_parts
 
 MASTER_NUMBERS = frozenset({11, 22, 33})
@@ -67,14 +69,13 @@ class NumberResult:
     """A core number and how it was reached.
 
     Attributes:
-        kind: life_path, birthday, expression, soul_urge, personality, maturity or
-            personal_year.
+        kind: Which kind of number it is.
         value: The number.
         components: The reduced ingredients that were added up.
         chain: The reduction of their sum, ending with `value`.
     """
 
-    kind: str
+    kind: NumberKind
     value: int
     components: tuple[Component, ...]
     chain: tuple[int, ...]
@@ -87,7 +88,7 @@ class NumberResult:
     def explain(self, *, brief: bool = False) -> str:
         """The arithmetic as short spoken sentences; `brief` leaves out reducing each part."""
         steps = [spoken for c in self.components if (spoken := c.spoken())]
-        if not self.components and self.kind == "birthday":
+        if not self.components and self.kind is NumberKind.BIRTHDAY:
             steps = [f"you were born on day {self.chain[0]}"]
         joined = "; ".join(steps)
         sentences = [joined[:1].upper() + joined[1:] + "." if steps and not brief else ""]
@@ -109,7 +110,7 @@ class NumberResult:
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "value": self.value,
             "is_master": self.is_master,
             "components": [asdict(c) for c in self.components],
@@ -118,7 +119,9 @@ class NumberResult:
         }
 
 
-def _combine(kind: str, components: list[Component], *, keep_masters: bool = True) -> NumberResult:
+def _combine(
+    kind: NumberKind, components: list[Component], *, keep_masters: bool = True
+) -> NumberResult:
     chain = reduction_chain(sum(c.reduced for c in components), keep_masters=keep_masters)
     return NumberResult(kind, chain[-1], tuple(components), chain)
 
@@ -149,16 +152,16 @@ def _date_components(birth_date: date, year: int) -> list[Component]:
 def life_path_number(birth_date: date) -> NumberResult:
     """reduce(reduce(month) + reduce(day) + reduce(year))."""
     birth_date = _check_date(birth_date)
-    return _combine("life_path", _date_components(birth_date, birth_date.year))
+    return _combine(NumberKind.LIFE_PATH, _date_components(birth_date, birth_date.year))
 
 
 def birthday_number(birth_date: date) -> NumberResult:
     """reduce(day)."""
     day = _check_date(birth_date).day
-    return NumberResult("birthday", reduce(day), (), reduction_chain(day))
+    return NumberResult(NumberKind.BIRTHDAY, reduce(day), (), reduction_chain(day))
 
 
-def _name_number(kind: str, full_name: str, which: str) -> NumberResult:
+def _name_number(kind: NumberKind, full_name: str, which: str) -> NumberResult:
     components = []
     for part in name_parts(full_name):
         letters = letters_of(part, which)
@@ -174,17 +177,17 @@ def _name_number(kind: str, full_name: str, which: str) -> NumberResult:
 
 def expression_number(full_name: str) -> NumberResult:
     """Each name part reduced on its own, then their sum reduced."""
-    return _name_number("expression", full_name, "all")
+    return _name_number(NumberKind.EXPRESSION, full_name, "all")
 
 
 def soul_urge_number(full_name: str) -> NumberResult:
     """The expression rule over the vowels only (Y by its neighbours)."""
-    return _name_number("soul_urge", full_name, "vowels")
+    return _name_number(NumberKind.SOUL_URGE, full_name, "vowels")
 
 
 def personality_number(full_name: str) -> NumberResult:
     """The expression rule over the consonants only."""
-    return _name_number("personality", full_name, "consonants")
+    return _name_number(NumberKind.PERSONALITY, full_name, "consonants")
 
 
 def maturity_number(full_name: str, birth_date: date) -> NumberResult:
@@ -192,7 +195,7 @@ def maturity_number(full_name: str, birth_date: date) -> NumberResult:
     life_path = life_path_number(birth_date).value
     expression = expression_number(full_name).value
     return _combine(
-        "maturity",
+        NumberKind.MATURITY,
         [
             Component("your life path", life_path, life_path, stated=True),
             Component("your expression", expression, expression, stated=True),
@@ -205,4 +208,50 @@ def personal_year_number(birth_date: date, year: int) -> NumberResult:
     birth_date = _check_date(birth_date)
     components = _date_components(birth_date, check_year(year))
     # reduce() then 11 -> 2, 22 -> 4, 33 -> 6 gives the same digit as never stopping at masters.
-    return _combine("personal_year", components, keep_masters=False)
+    return _combine(NumberKind.PERSONAL_YEAR, components, keep_masters=False)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    full_name: str | None
+    birth_date: date | None
+    year: int | None
+
+    def name(self) -> str:
+        if self.full_name is None:
+            raise NumerologyInputError("This number needs a full name.")
+        return self.full_name
+
+    def born(self) -> date:
+        if self.birth_date is None:
+            raise NumerologyInputError("This number needs a birth date.")
+        return self.birth_date
+
+
+# How each kind is computed, from the inputs it needs.
+_COMPUTE: dict[NumberKind, Callable[[_Inputs], NumberResult]] = {
+    NumberKind.LIFE_PATH: lambda i: life_path_number(i.born()),
+    NumberKind.EXPRESSION: lambda i: expression_number(i.name()),
+    NumberKind.SOUL_URGE: lambda i: soul_urge_number(i.name()),
+    NumberKind.PERSONALITY: lambda i: personality_number(i.name()),
+    NumberKind.BIRTHDAY: lambda i: birthday_number(i.born()),
+    NumberKind.MATURITY: lambda i: maturity_number(i.name(), i.born()),
+    NumberKind.PERSONAL_YEAR: lambda i: personal_year_number(
+        i.born(), date.today().year if i.year is None else i.year
+    ),
+}
+
+
+def compute(
+    kind: NumberKind,
+    *,
+    full_name: str | None = None,
+    birth_date: date | None = None,
+    year: int | None = None,
+) -> NumberResult:
+    """The number of a kind, from a name, a birth date or both (and `year`, default now).
+
+    Raises:
+        NumerologyInputError: an input the kind needs is missing or one it uses is invalid.
+    """
+    return _COMPUTE[kind](_Inputs(full_name, birth_date, year))

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from src.numerology.core import MASTER_NUMBERS
 from src.numerology.errors import NumerologyInputError
-
-KINDS = ("life_path", "expression", "soul_urge", "personality", "birthday", "maturity")
+from src.numerology.kinds import NumberKind, spoken_list
 
 
 @dataclass(frozen=True)
@@ -190,15 +189,20 @@ MEANINGS: dict[int, Meaning] = {
     ),
 }
 
-_TEMPLATES = {
-    "life_path": "Your life path is {n}, {title}. Your journey is about {m.path}.",
-    "expression": "Your expression number is {n}, {title}. You have a talent for {m.talent}.",
-    "soul_urge": "Your soul urge is {n}, {title}. Deep down, you long {longing}.",
-    "personality": "Your personality number is {n}, {title}. People first see you as "
+# The reading of each kind that is built from a Meaning; a personal year has a theme instead.
+_TEMPLATES: dict[NumberKind, str] = {
+    NumberKind.LIFE_PATH: "Your life path is {n}, {title}. Your journey is about {m.path}.",
+    NumberKind.EXPRESSION: "Your expression number is {n}, {title}. "
+    "You have a talent for {m.talent}.",
+    NumberKind.SOUL_URGE: "Your soul urge is {n}, {title}. Deep down, you long {longing}.",
+    NumberKind.PERSONALITY: "Your personality number is {n}, {title}. People first see you as "
     "{m.impression}.",
-    "birthday": "Your birthday number is {n}, {title}. It gives you a gift for {m.gift}.",
-    "maturity": "Your maturity number is {n}, {title}. Later in life, you grow toward {m.later}.",
+    NumberKind.BIRTHDAY: "Your birthday number is {n}, {title}. It gives you a gift for {m.gift}.",
+    NumberKind.MATURITY: "Your maturity number is {n}, {title}. Later in life, you grow toward "
+    "{m.later}.",
 }
+# The kinds whose reading is built from a Meaning: every kind but the personal year.
+KINDS = tuple(_TEMPLATES)
 
 PERSONAL_YEARS: dict[int, str] = {
     1: "A year of new beginnings. Plant seeds, start fresh and trust your own ideas.",
@@ -225,12 +229,14 @@ def meaning(number: int) -> Meaning:
 
 def interpret(kind: str, number: int) -> str:
     """A short spoken reading of a number of a given kind (life_path, expression, ...)."""
-    if kind == "personal_year":
-        return personal_year_theme(number)
-    if kind not in _TEMPLATES:
+    try:
+        kind = NumberKind(kind)
+    except ValueError:
         raise NumerologyInputError(
-            f"Unknown kind of number {kind!r}: use one of {', '.join(KINDS)} or personal_year."
-        )
+            f"Unknown kind of number {kind!r}: use one of {spoken_list(list(NumberKind))}."
+        ) from None
+    if kind is NumberKind.PERSONAL_YEAR:
+        return personal_year_theme(number)
     m = meaning(number)
     longing = m.longing if m.longing.startswith("to ") else f"for {m.longing}"
     reading = _TEMPLATES[kind].format(n=number, title=m.title, m=m, longing=longing)

@@ -6,18 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from src.numerology.core import (
-    NumberResult,
-    birthday_number,
-    check_year,
-    expression_number,
-    life_path_number,
-    maturity_number,
-    personal_year_number,
-    personality_number,
-    soul_urge_number,
-)
+from src.numerology.core import NumberResult, check_year, compute
 from src.numerology.interpretations import interpret, meaning
+from src.numerology.kinds import NumberKind
 
 
 @dataclass(frozen=True)
@@ -34,7 +25,7 @@ class Profile:
     full_name: str
     birth_date: date
     year: int
-    numbers: dict[str, NumberResult]
+    numbers: dict[NumberKind, NumberResult]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, with the reading of each number."""
@@ -42,7 +33,7 @@ class Profile:
         for kind, result in self.numbers.items():
             entry = result.to_dict()
             entry["reading"] = interpret(kind, result.value)
-            if kind != "personal_year":
+            if kind is not NumberKind.PERSONAL_YEAR:
                 m = meaning(result.value)
                 entry.update(
                     title=m.title,
@@ -50,7 +41,7 @@ class Profile:
                     strengths=m.strengths,
                     challenges=m.challenges,
                 )
-            numbers[kind] = entry
+            numbers[kind.value] = entry
         return {
             "full_name": self.full_name,
             "birth_date": self.birth_date.isoformat(),
@@ -68,12 +59,7 @@ def full_profile(full_name: str, birth_date: date, year: int | None = None) -> P
     """
     year = check_year(date.today().year if year is None else year)
     numbers = {
-        "life_path": life_path_number(birth_date),
-        "expression": expression_number(full_name),
-        "soul_urge": soul_urge_number(full_name),
-        "personality": personality_number(full_name),
-        "birthday": birthday_number(birth_date),
-        "maturity": maturity_number(full_name, birth_date),
-        "personal_year": personal_year_number(birth_date, year),
+        kind: compute(kind, full_name=full_name, birth_date=birth_date, year=year)
+        for kind in NumberKind
     }
     return Profile(full_name.strip(), birth_date, year, numbers)

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -25,18 +25,8 @@ from pydantic import (
 from src.numerology import core
 from src.numerology.errors import NumerologyInputError
 from src.numerology.interpretations import interpret
+from src.numerology.kinds import NumberKind
 from src.numerology.letters import MAX_NAME_LENGTH
-
-Kind = Literal[
-    "life_path",
-    "expression",
-    "soul_urge",
-    "personality",
-    "birthday",
-    "maturity",
-    "personal_year",
-]
-
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -106,7 +96,7 @@ class InterpretArgs(_Args):
         number: The number to read: 1 to 9, 11, 22 or 33; 1 to 9 for a personal year.
     """
 
-    kind: Kind = Field(description="Which kind of number it is")
+    kind: NumberKind = Field(description="Which kind of number it is")
     number: StrictInt = Field(description="The number: 1 to 9, 11, 22 or 33 (1 to 9 for years)")
 
 
@@ -118,42 +108,43 @@ def _number(result: core.NumberResult) -> dict[str, Any]:
     }
 
 
-_TOOLS: dict[str, tuple[str, type[_Args], Callable[[Any], dict[str, Any]]]] = {
-    "life_path_number": (
+# Each number tool is named after its kind ("life_path_number"), in the order the LLM sees them.
+_NUMBER_TOOLS: dict[NumberKind, tuple[str, type[_Args]]] = {
+    NumberKind.LIFE_PATH: (
         "The life path number of a birth date, the most important number.",
         BirthDateArgs,
-        lambda a: _number(core.life_path_number(a.birth_date)),
     ),
-    "birthday_number": (
+    NumberKind.BIRTHDAY: (
         "The birthday number: the day of the month of a birth date, reduced.",
         BirthDateArgs,
-        lambda a: _number(core.birthday_number(a.birth_date)),
     ),
-    "expression_number": (
-        "The expression (destiny) number of a full birth name.",
-        NameArgs,
-        lambda a: _number(core.expression_number(a.full_name)),
-    ),
-    "soul_urge_number": (
+    NumberKind.EXPRESSION: ("The expression (destiny) number of a full birth name.", NameArgs),
+    NumberKind.SOUL_URGE: (
         "The soul urge (heart's desire) number of a full name, from its vowels.",
         NameArgs,
-        lambda a: _number(core.soul_urge_number(a.full_name)),
     ),
-    "personality_number": (
+    NumberKind.PERSONALITY: (
         "The personality number of a full name, from its consonants.",
         NameArgs,
-        lambda a: _number(core.personality_number(a.full_name)),
     ),
-    "maturity_number": (
-        "The maturity number: life path plus expression, reduced.",
-        MaturityArgs,
-        lambda a: _number(core.maturity_number(a.full_name, a.birth_date)),
-    ),
-    "personal_year_number": (
+    NumberKind.MATURITY: ("The maturity number: life path plus expression, reduced.", MaturityArgs),
+    NumberKind.PERSONAL_YEAR: (
         "The personal year number (1 to 9) of a birth date for a calendar year.",
         PersonalYearArgs,
-        lambda a: _number(core.personal_year_number(a.birth_date, a.year or date.today().year)),
     ),
+}
+
+
+def _number_tool(kind: NumberKind) -> Callable[[Any], dict[str, Any]]:
+    # The argument models name their fields as `core.compute` does: full_name, birth_date, year.
+    return lambda args: _number(core.compute(kind, **args.model_dump()))
+
+
+_TOOLS: dict[str, tuple[str, type[_Args], Callable[[Any], dict[str, Any]]]] = {
+    **{
+        f"{kind}_number": (description, model, _number_tool(kind))
+        for kind, (description, model) in _NUMBER_TOOLS.items()
+    },
     "interpret_number": (
         "A short spoken reading of what a number means for a kind of number.",
         InterpretArgs,
@@ -166,8 +157,13 @@ def _schema(model: type[_Args]) -> dict[str, Any]:
     schema = model.model_json_schema()
     schema.pop("title", None)
     schema.pop("description", None)  # the class docstring; the tool has its own description
+    # An enum field is a $ref into $defs; inline it, as not every LLM API follows references.
+    defs = schema.pop("$defs", {})
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
+        if ref := prop.pop("$ref", None):
+            target = defs[ref.removeprefix("#/$defs/")]
+            prop.update({k: v for k, v in target.items() if k not in {"title", "description"}})
     return schema
 
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from src.core.clock import utcnow
 from src.numerology.core import MAX_YEAR, MIN_YEAR
+from src.numerology.kinds import NumberKind
 from src.numerology.letters import MAX_NAME_LENGTH
 
 FullName = Annotated[
@@ -49,6 +50,6 @@ class NumerologyProfile(BaseModel):
     birth_date: date
     year: int
     numbers: dict[str, dict[str, Any]] = Field(
-        description="life_path, expression, soul_urge, personality, birthday, maturity, "
-        "personal_year: value, components, chain, explanation, reading, title, keywords, ..."
+        description=f"{', '.join(NumberKind)}: "
+        "value, components, chain, explanation, reading, title, keywords, ..."
     )

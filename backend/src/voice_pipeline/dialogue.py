@@ -10,32 +10,30 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from src.numerology import NumerologyInputError, core, interpret, meaning, personal_year_theme
+from src.numerology import (
+    NumberKind,
+    NumerologyInputError,
+    compute,
+    core,
+    interpret,
+    meaning,
+    personal_year_theme,
+)
+from src.numerology.kinds import spoken_list
 
-KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("life_path", re.compile(r"\blife'?s? ?path|\blifepath|\blife number")),
+# The phrases that name each kind, tried in this order: the first match wins, so "my
+# birthday this year" is the personal year.
+KIND_PATTERNS: dict[NumberKind, re.Pattern[str]] = {
+    NumberKind.LIFE_PATH: re.compile(r"\blife'?s? ?path|\blifepath|\blife number"),
     # Whisper tiny often hears "soul urge" as "sole urge".
-    ("soul_urge", re.compile(r"\bsoul|\bsole urge|\bheart'?s? desire")),
-    ("personality", re.compile(r"\bpersonality")),
-    ("expression", re.compile(r"\bexpression|\bdestiny|\bname number")),
-    ("maturity", re.compile(r"\bmaturity")),
-    (
-        "personal_year",
-        re.compile(
-            r"\bpersonal year|\bthis year|\bnext year|\byear ahead|"
-            r"\bmy year|\bcoming year"
-        ),
+    NumberKind.SOUL_URGE: re.compile(r"\bsoul|\bsole urge|\bheart'?s? desire"),
+    NumberKind.PERSONALITY: re.compile(r"\bpersonality"),
+    NumberKind.EXPRESSION: re.compile(r"\bexpression|\bdestiny|\bname number"),
+    NumberKind.MATURITY: re.compile(r"\bmaturity"),
+    NumberKind.PERSONAL_YEAR: re.compile(
+        r"\bpersonal year|\bthis year|\bnext year|\byear ahead|\bmy year|\bcoming year"
     ),
-    ("birthday", re.compile(r"\bbirthday|\bbirth day")),
-]
-KIND_NAMES = {
-    "life_path": "life path number",
-    "expression": "expression number",
-    "soul_urge": "soul urge number",
-    "personality": "personality number",
-    "birthday": "birthday number",
-    "maturity": "maturity number",
-    "personal_year": "personal year number",
+    NumberKind.BIRTHDAY: re.compile(r"\bbirthday|\bbirth day"),
 }
 MONTHS = {
     m: i
@@ -99,9 +97,9 @@ def normalise(text: str) -> str:
     return " ".join(text.replace(" .", " ").split()).strip(" .")
 
 
-def find_kind(text: str) -> str | None:
+def find_kind(text: str) -> NumberKind | None:
     """The kind of number asked about, if any."""
-    for kind, pattern in KIND_PATTERNS:
+    for kind, pattern in KIND_PATTERNS.items():
         if pattern.search(text):
             return kind
     return None
@@ -137,10 +135,18 @@ def find_name(text: str) -> str | None:
 
 @dataclass
 class Reply:
-    """What to say, and whether the conversation ends after it."""
+    """What to say, and whether the conversation ends after it.
+
+    Attributes:
+        text: What to say.
+        end: Whether the conversation ends after it.
+        kinds: The kinds of number the reply told the user about, so a conversation's
+            topics can be recorded; empty when it gave no number or reading.
+    """
 
     text: str
     end: bool = False
+    kinds: tuple[NumberKind, ...] = ()
 
 
 @dataclass
@@ -151,7 +157,7 @@ class Numerologist:
     first_name: str
     birth_date: date
     today: date = field(default_factory=date.today)
-    last: tuple[str, int] | None = None
+    last: tuple[NumberKind, int] | None = None
     last_result: core.NumberResult | None = None
 
     def greeting(self) -> str:
@@ -174,13 +180,13 @@ class Numerologist:
         kind = find_kind(text)
         other_date, other_name = find_date(text), find_name(text)
         if kind or other_date or other_name:
-            return Reply(self._number(kind, other_date, other_name))
+            return self._number(kind, other_date, other_name)
         if ALL.search(text):
-            return Reply(self._summary())
+            return self._summary()
         if HOW.search(text) and self.last_result:
-            return Reply(self.last_result.explain())
+            return Reply(self.last_result.explain(), kinds=(self.last_result.kind,))
         if MEANING.search(text) and self.last:
-            return Reply(self._more())
+            return Reply(self._more(), kinds=(self.last[0],))
         if THANKS.search(text):
             return Reply("You're very welcome. Is there another number you'd like to explore?")
         if HELP.search(text):
@@ -190,37 +196,30 @@ class Numerologist:
         )
 
     def _help(self) -> str:
-        return (
-            "You can ask for your life path, expression, soul urge, personality, birthday, "
-            "maturity or personal year number, or give me another name or birth date."
-        )
+        kinds = spoken_list([kind.words for kind in NumberKind])
+        return f"You can ask for your {kinds} number, or give me another name or birth date."
 
-    def _number(self, kind: str | None, other_date: date | None, other_name: str | None) -> str:
-        kind = kind or ("expression" if other_name and not other_date else "life_path")
+    def _number(
+        self, kind: NumberKind | None, other_date: date | None, other_name: str | None
+    ) -> Reply:
+        if kind is None:
+            other_name_only = other_name and not other_date
+            kind = NumberKind.EXPRESSION if other_name_only else NumberKind.LIFE_PATH
         name, birth = other_name or self.full_name, other_date or self.birth_date
         whose = "That" if (other_name or other_date) else "Your"
         try:
-            result = self._compute(kind, name, birth)
+            result = compute(kind, full_name=name, birth_date=birth, year=self.today.year)
         except NumerologyInputError as exc:
-            return f"{exc} Could you give it to me another way?"
+            return Reply(f"{exc} Could you give it to me another way?")
         self.last, self.last_result = (kind, result.value), result
         reading = interpret(kind, result.value).split(". ", 1)[-1]
         # Short for the ear; "how did you work it out?" gets the arithmetic.
-        return f"{whose} {KIND_NAMES[kind]} is {result.value}. {reading}"
-
-    def _compute(self, kind: str, name: str, birth: date) -> core.NumberResult:
-        if kind == "personal_year":
-            return core.personal_year_number(birth, self.today.year)
-        if kind in {"life_path", "birthday"}:
-            return getattr(core, f"{kind}_number")(birth)  # type: ignore[no-any-return]
-        if kind == "maturity":
-            return core.maturity_number(name, birth)
-        return getattr(core, f"{kind}_number")(name)  # type: ignore[no-any-return]
+        return Reply(f"{whose} {kind.label} is {result.value}. {reading}", kinds=(kind,))
 
     def _more(self) -> str:
         assert self.last is not None
         kind, number = self.last
-        if kind == "personal_year":
+        if kind is NumberKind.PERSONAL_YEAR:
             return personal_year_theme(number)
         m = meaning(number)
         return (
@@ -228,14 +227,16 @@ class Numerologist:
             f"The challenge: {m.challenges[0].lower()}{m.challenges[1:]}"
         )
 
-    def _summary(self) -> str:
+    def _summary(self) -> Reply:
         life = core.life_path_number(self.birth_date).value
         expression = core.expression_number(self.full_name).value
         year = core.personal_year_number(self.birth_date, self.today.year).value
-        self.last = ("life_path", life)
-        return (
+        self.last = (NumberKind.LIFE_PATH, life)
+        text = (
             f"Here are your main numbers. Your life path is {life}, {meaning(life).title}. "
             f"Your expression number is {expression}, {meaning(expression).title}. "
             f"And {self.today.year} is a personal year {year} for you. "
             "Ask me about any of them to hear more."
         )
+        kinds = (NumberKind.LIFE_PATH, NumberKind.EXPRESSION, NumberKind.PERSONAL_YEAR)
+        return Reply(text, kinds=kinds)

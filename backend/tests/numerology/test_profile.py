@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from src.numerology import NumerologyInputError, full_profile, interpret
+from src.numerology import NumberKind, NumerologyInputError, full_profile, interpret
 
 pytestmark = pytest.mark.once
 
@@ -73,9 +73,9 @@ def test_the_year_defaults_to_this_year() -> None:
     profile = full_profile("Ada Lovelace", date(1815, 12, 10))
     assert profile.year == date.today().year
     assert (
-        profile.numbers["personal_year"]
+        profile.numbers[NumberKind.PERSONAL_YEAR]
         == full_profile("Ada Lovelace", date(1815, 12, 10), date.today().year).numbers[
-            "personal_year"
+            NumberKind.PERSONAL_YEAR
         ]
     )
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from src.numerology import (
     VALID_NUMBERS,
+    NumberKind,
     NumerologyInputError,
     expression_number,
     full_profile,
@@ -85,7 +86,7 @@ def test_every_number_is_a_core_number(name: str, birth: date, year: int) -> Non
         return
     for kind, result in profile.numbers.items():
         assert result.value in VALID_NUMBERS, kind
-    assert profile.numbers["personal_year"].value in range(1, 10)
+    assert profile.numbers[NumberKind.PERSONAL_YEAR].value in range(1, 10)
 
 
 def _has_vowels_and_consonants(name: str) -> bool:

@@ -6,8 +6,15 @@ from datetime import date
 
 import pytest
 
-from src.numerology import expression_number, life_path_number, personal_year_number
-from src.voice_pipeline.dialogue import Numerologist, find_date, find_kind, find_name, normalise
+from src.numerology import NumberKind, expression_number, life_path_number, personal_year_number
+from src.voice_pipeline.dialogue import (
+    KIND_PATTERNS,
+    Numerologist,
+    find_date,
+    find_kind,
+    find_name,
+    normalise,
+)
 
 pytestmark = pytest.mark.once
 
@@ -39,6 +46,25 @@ def test_greeting_uses_the_first_name(ada: Numerologist) -> None:
 )
 def test_kinds(utterance: str, kind: str | None) -> None:
     assert find_kind(normalise(utterance)) == kind
+
+
+def test_every_kind_is_recognised_and_answered(ada: Numerologist) -> None:
+    assert set(KIND_PATTERNS) == set(NumberKind)
+    for kind in NumberKind:
+        reply = ada.reply(f"what is my {kind.words} number?")
+        assert reply.text.startswith(f"Your {kind.label} is "), reply
+        assert reply.kinds == (kind,)
+
+
+def test_replies_say_which_kinds_they_discussed(ada: Numerologist) -> None:
+    assert ada.reply("hello there").kinds == ()
+    summary = ada.reply("what are my numbers?")
+    assert summary.kinds == (NumberKind.LIFE_PATH, NumberKind.EXPRESSION, NumberKind.PERSONAL_YEAR)
+    assert ada.reply("What does it mean?").kinds == (NumberKind.LIFE_PATH,)
+    ada.reply("my soul urge")
+    assert ada.reply("How did you work that out?").kinds == (NumberKind.SOUL_URGE,)
+    assert ada.reply("what is the soul urge for Brt").kinds == ()  # no vowels: no answer
+    assert ada.reply("thank you").kinds == ()
 
 
 def test_answers_carry_the_engines_numbers(ada: Numerologist) -> None:
