@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate bench drills clean
+.PHONY: run worker test test-fast install install-test lint chromium redis test-sqlite test-postgres migrate bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ install-test: $(VENV)/.installed-test
 migrate: install
 	cd backend && ../$(BIN)/alembic upgrade head
 
+# With REDIS_URL set, the worker supervisor runs beside the API (WORKERS=0: the API alone).
 run: migrate
-	cd backend && ../$(BIN)/uvicorn --factory src.main:create_app --host $(HOST) --port $(PORT)
+	scripts/serve
+
+# Worker processes only (another machine of the worker mode): needs REDIS_URL and DATABASE_URL.
+worker: migrate
+	cd backend && ../$(BIN)/python -m src.worker
 
 lint: install-test
 	cd backend && ../$(BIN)/ruff check --config pyproject.toml src tests alembic ../bench
@@ -41,15 +46,24 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The worker-mode tests need Redis (and redis-server, for a private one they can stop).
+redis: install-test
+	@status=0; PY=$(BIN)/python scripts/ensure-redis || status=$$?; \
+	if [ $$status -eq 1 ]; then exit 1; fi
+
 test-sqlite: install-test chromium
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
-test-postgres: install-test
+test-postgres: install-test redis
 	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
 	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest
 
 test: lint test-sqlite test-postgres
+
+# The inner loop: lint, then every test but the voice, browser and worker-process ones (SQLite).
+test-fast: lint
+	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest -m "not voice" -q
 
 # Benchmarks (not tests): a table on stdout and JSON in bench/results/. See bench/README.md.
 bench: install-test

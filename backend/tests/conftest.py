@@ -27,6 +27,10 @@ TEST_SECRET = "test-secret-" + "x" * 40
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, run only the tests that touch a database; on SQLite, leave out the ones
     about a database server (one that goes away and comes back)."""
+    for item in items:
+        # Marked by folder: the voice bot's tests and the worker processes' (make test-fast).
+        if any(part in {"voice", "workers"} for part in item.path.parts):
+            item.add_marker(pytest.mark.voice)
     other = "once" if db_kind() == "postgresql" else "postgresql_only"
     kept = [item for item in items if item.get_closest_marker(other) is None]
     deselected = [item for item in items if item.get_closest_marker(other) is not None]

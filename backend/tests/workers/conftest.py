@@ -27,9 +27,8 @@ from tests.conftest import make_settings
 from tests.workers.processes import ApiProc, PrivateRedis, WorkerProc, process_env
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-# Several processes share one database and one Redis here: the PostgreSQL pass runs these.
-pytestmark = pytest.mark.postgresql_only
+# Several processes share one database and one Redis in these tests: each module is marked
+# postgresql_only, so the PostgreSQL pass runs them.
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from tests.api.conversation_helpers import eventually, start
 from tests.conftest import auth, register
 from tests.voice.conftest import models, synthesise, transcribe  # noqa: F401
 from tests.voice.peer import RATE, Peer
-from tests.workers.test_calls import _bots
 from tests.workers.processes import ApiProc, PrivateRedis, WorkerProc
+from tests.workers.test_calls import _bots
 
 pytestmark = pytest.mark.postgresql_only
 
