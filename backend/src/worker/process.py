@@ -82,6 +82,7 @@ class Worker:
         self._keys = RedisKeys(settings.redis_prefix)
         self.load = LoadMonitor()
         self._draining = asyncio.Event()
+        self._grace = settings.drain_timeout_seconds
         self._tasks: set[asyncio.Task[Any]] = set()
         self._redis_down_logged = False
 
@@ -129,7 +130,7 @@ class Worker:
             logger.info(
                 "worker %s: draining, %d calls still live", self.id, self._runner.active_count
             )
-            await self._runner.drain(self.settings.drain_timeout_seconds)
+            await self._runner.drain(self._grace)
         finally:
             for task in [*background, *self._tasks]:
                 task.cancel()
@@ -140,10 +141,13 @@ class Worker:
                 await self._redis.delete(self._keys.alive(self.id))
         logger.info("worker %s: stopped", self.id)
 
-    def drain(self) -> None:
-        """Take no new call; `run` returns once the live calls have ended."""
+    def drain(self, grace_seconds: float | None = None) -> None:
+        """Take no new call; `run` returns once the live calls have ended, or after
+        `grace_seconds` (default DRAIN_TIMEOUT_SECONDS; 0 ends them now as `server_shutdown`)."""
+        if grace_seconds is not None:
+            self._grace = min(self._grace, grace_seconds)
         if not self._draining.is_set():
-            logger.info("worker %s: drain requested", self.id)
+            logger.info("worker %s: drain requested (grace %.0fs)", self.id, self._grace)
         self._draining.set()
 
     async def _heartbeat(self) -> None:
@@ -300,7 +304,8 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 
 
 async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
-    """Run one worker until SIGTERM (drain) or SIGINT."""
+    """Run one worker until SIGTERM (drain: the calls go on until they end) or SIGINT (Ctrl-C:
+    the calls end now)."""
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: workers take their calls from Redis.")
     worker_id = new_worker_id()
@@ -322,7 +327,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     worker = Worker(settings, redis, runner, rooms, lifecycle)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.drain)
-    loop.add_signal_handler(signal.SIGINT, worker.drain)
+    loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)
     try:
         await worker.run()
     finally:

@@ -3,8 +3,9 @@
 Each worker is its own process (spawned, not forked: ONNX Runtime and CTranslate2 start thread
 pools when their models load, and a fork copies none of those threads) that loads the models
 once. A worker that dies is replaced after a short pause (its calls end as `worker_lost`).
-SIGTERM or SIGINT is passed on to every worker, which drains; the supervisor exits 0 once all
-have exited.
+SIGTERM is passed on to every worker, which drains (its calls go on until they end); SIGINT
+(Ctrl-C) stops them now, their calls ending as `server_shutdown`. The supervisor exits 0 once
+all have exited.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Supervisor:
             await asyncio.sleep(RESTART_PAUSE_SECONDS)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        """Pass the signal on to every worker (they drain) and restart none."""
+        """Pass the signal on to every worker (SIGTERM: they drain) and restart none."""
         self._stopping.set()
         for proc in self._procs.values():
             if proc.returncode is None:
@@ -78,7 +79,7 @@ async def supervise(settings: Settings) -> int:
     supervisor = Supervisor(count)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, supervisor.stop, signal.SIGTERM)
-    # Ctrl-C reaches the whole process group: the workers drain on their own copy of SIGINT.
+    # Ctrl-C reaches the whole process group: the workers stop on their own copy of SIGINT.
     loop.add_signal_handler(signal.SIGINT, supervisor.stop, signal.SIGINT)
     logger.info("supervisor: starting %d workers", count)
     return await supervisor.run()
