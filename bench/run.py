@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,16 +32,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
+from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
 from src.voice_pipeline import speech  # noqa: E402
 from tests.voice.conftest import synthesise  # noqa: E402
 from tests.voice.peer import RATE, Peer, rms  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
-GREETING_LIMIT = 1.5
-ANSWER_LIMIT = 3.0
-STUTTER_GAP = 0.1
 QUESTIONS = [
     "What is my life path number?",
     "What does it mean?",
@@ -124,27 +123,46 @@ async def start_latency(
     return {"start_sequential": sequential, "start_20_concurrent": concurrent, "bot_ready": ready}
 
 
+class _TimedPost:
+    """The client as the peer sees it, timing its one POST: the offer, answered with the SDP."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+        self.seconds = 0.0
+
+    async def post(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        response = await self._client.post(*args, **kwargs)
+        self.seconds = time.perf_counter() - started
+        return response
+
+
 async def _connected(
-    client: httpx.AsyncClient, auth: dict[str, str]
+    client: httpx.AsyncClient, auth: dict[str, str], offers: list[float] | None = None
 ) -> tuple[Peer, dict[str, Any]]:
+    """A started conversation and its peer, connected; the offer's round trip goes to `offers`."""
     _e, _w, body = await _start(client, auth)
     peer = Peer()
-    await peer.connect(client, body["daily_room_url"], body["daily_token"])
+    timed = _TimedPost(client)
+    await peer.connect(timed, body["daily_room_url"], body["daily_token"])  # type: ignore[arg-type]
+    if offers is not None:
+        offers.append(timed.seconds)
     return peer, body
 
 
 async def greeting_latency(
     client: httpx.AsyncClient, users: list[dict[str, str]], runs: int
-) -> list[float]:
-    """From the WebRTC offer to the first non-silent frame of the greeting."""
-    delays = []
+) -> dict[str, list[float]]:
+    """The offer's round trip (signalling), and from the offer to the greeting's first sound."""
+    delays: list[float] = []
+    offers: list[float] = []
     for i in range(runs):
-        peer, body = await _connected(client, users[i % len(users)])
+        peer, body = await _connected(client, users[i % len(users)], offers)
         await peer.utterance(peer.offer_sent_at, quiet=0.3)
         delays.append(peer.first_sound_after(peer.offer_sent_at) - peer.offer_sent_at)
         await peer.close()
         await _end(client, users[i % len(users)], body)
-    return delays
+    return {"signalling": offers, "greeting_first_audio": delays}
 
 
 async def voice_to_voice(
@@ -167,31 +185,54 @@ async def voice_to_voice(
     return delays
 
 
+def _cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each process still running."""
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            used[pid] = cpu_seconds(pid)
+    return used
+
+
 async def idle_cost(
-    server: Server, client: httpx.AsyncClient, users: list[dict[str, str]]
-) -> list[dict[str, float]]:
-    """Server RSS and CPU with 0, 1, 5, 10 and 20 connected, silent conversations."""
+    server: Server,
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    levels: tuple[int, ...] = (0, 1, 5, 10, 20),
+) -> list[dict[str, Any]]:
+    """RSS and CPU of the bots' processes with 0, 1, 5, 10 and 20 connected, silent conversations.
+
+    Embedded, that is the app's process; in the worker mode the worker processes, summed (the
+    API's process runs no bot), with each worker's RSS beside.
+    """
     peers: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
     rows = []
-    for level in (0, 1, 5, 10, 20):
+    for level in levels:
         while len(peers) < level:
             user = users[len(peers) % len(users)]
             peer, body = await _connected(client, user)
             await peer.utterance(peer.offer_sent_at)
             peers.append((peer, user, body))
         await asyncio.sleep(3)
-        cpu, wall = cpu_seconds(server.pid), time.monotonic()
+        pids = await server.bot_pids()
+        cpu, wall = _cpu(pids), time.monotonic()
         await asyncio.sleep(10)
-        share = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - wall)
+        after = _cpu(pids)
+        share = sum(after[p] - cpu[p] for p in after if p in cpu) / (time.monotonic() - wall)
         health = (await client.get("/health")).json()
+        rss = [rss_mb(pid) for pid in after]
         rows.append(
             {
                 "conversations": level,
                 # Bots still running: a dropped peer connection would end one as user_left.
                 "alive": health["bots"],
-                "rss_mb": rss_mb(server.pid),
+                "rss_mb": sum(rss),
+                "rss_mb_per_process": rss,
                 "cpu_percent_of_one_core": share * 100,
             }
+        )
+        print(
+            f"  idle, {level} conversations: {rows[-1]['cpu_percent_of_one_core']:.0f} % of a core"
         )
     for peer, user, body in peers:
         await peer.close()
@@ -348,105 +389,6 @@ async def greeting_stutter(
     return {"largest_idle_without_stutter": largest_smooth, "steps": rows}
 
 
-def _print(figures: dict[str, Any]) -> None:
-    print(f"\nmachine: {figures['machine']}; database: {figures['database']}")
-    print(f"{'figure':<26}{'n':>4}{'min':>9}{'median':>9}{'p95':>9}{'max':>9}  (ms)")
-    for name, stats in figures["latency"].items():
-        if stats.get("n"):
-            print(
-                f"{name:<26}{stats['n']:>4}{stats['min']:>9.0f}{stats['median']:>9.0f}"
-                f"{stats['p95']:>9.0f}{stats['max']:>9.0f}"
-            )
-    if "idle" in figures:
-        _print_idle("idle conversations (shared models, one process)", figures["idle"])
-        for name, value in figures["per_extra_idle_conversation"].items():
-            print(f"per extra idle conversation (0 to 5): {name} {value:.1f}")
-        if any(row["cpu_percent_of_one_core"] > 80 for row in figures["idle"]):
-            print("note: the server used over 80 % of a core at some level: it was saturated")
-    if "ceiling" in figures:
-        ceiling = figures["ceiling"]
-        print(
-            f"\nconcurrency ceiling: {ceiling['ceiling']} conversations (greeting within "
-            f"{GREETING_LIMIT} s of the offer, answer within {ANSWER_LIMIT} s of the question)"
-        )
-        print(f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok")
-        for row in ceiling["steps"]:
-            median = row["answer_median_ms"]
-            print(
-                f"{row['conversations']:<6}{row['greeting_max_ms']:>14.0f}"
-                f"{(median if median is not None else float('nan')):>12.0f}"
-                f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['ok']}"
-            )
-    if "stutter" in figures:
-        stutter = figures["stutter"]
-        print(
-            "\nidle conversations before a new greeting stutters (a gap over "
-            f"{STUTTER_GAP * 1000:.0f} ms): {stutter['largest_idle_without_stutter']}"
-        )
-        for row in stutter["steps"]:
-            print(
-                f"  {row['idle_conversations']:>3} idle: median of the longest gaps "
-                f"{row['median_max_gap_ms']:.0f} ms (each greeting: {row['max_gaps_ms']})"
-            )
-    if "process_per_bot" in figures:
-        _print_side_by_side(figures)
-
-
-def _print_idle(title: str, rows: list[dict[str, float]]) -> None:
-    print(f"\n{title}")
-    alive = any("alive" in row for row in rows)
-    print(f"{'conversations':<20}{'RSS MB':>9}{'CPU % of a core':>17}" + ("  alive" * alive))
-    for row in rows:
-        print(
-            f"{row['conversations']:<20}{row['rss_mb']:>9.0f}"
-            f"{row['cpu_percent_of_one_core']:>17.1f}"
-            + (f"{row.get('alive', 0):>7}" if alive else "")
-        )
-
-
-def _per_extra(rows: list[dict[str, float]], key: str) -> float | None:
-    """The cost of one more conversation, from 0 to the highest level up to 5 measured.
-
-    Above 5 the two cores are saturated in both designs, and the slope means little.
-    """
-    span = [row for row in rows if row["conversations"] <= 5]
-    if len(span) < 2 or not span[-1]["conversations"]:
-        return None
-    return (span[-1][key] - span[0][key]) / span[-1]["conversations"]
-
-
-def _print_side_by_side(figures: dict[str, Any]) -> None:
-    other = figures["process_per_bot"]
-    print("\na process per bot (same run)")
-    for name, stats in other["latency"].items():
-        if stats.get("n"):
-            print(
-                f"{name:<26}{stats['n']:>4}{stats['min']:>9.0f}{stats['median']:>9.0f}"
-                f"{stats['p95']:>9.0f}{stats['max']:>9.0f}"
-            )
-    _print_idle("idle conversations (a process per bot: the bot processes summed)", other["idle"])
-    if any(row.get("alive", 0) < row["conversations"] for row in other["idle"]):
-        print(
-            "note: some bot processes ended during the idle levels (why: ended_reasons in the "
-            "JSON); the sums count only those alive"
-        )
-    print(f"\n{'side by side (same run)':<30}{'shared':>10}{'per bot':>10}{'ratio':>8}")
-    pairs = []
-    for name in ("bot_ready", "greeting_first_audio"):
-        ours = figures["latency"].get(name, {}).get("median")
-        theirs = other["latency"].get(name, {}).get("median")
-        pairs.append((f"{name} p50 (ms)", ours, theirs))
-    for key, label in (("rss_mb", "MB"), ("cpu_percent_of_one_core", "CPU %")):
-        ours = _per_extra(figures.get("idle", []), key)
-        theirs = _per_extra(other["idle"], key)
-        pairs.append((f"per idle conversation, {label}", ours, theirs))
-    for label, ours, theirs in pairs:
-        if ours is None or theirs is None:
-            continue
-        ratio = theirs / ours if ours else float("inf")
-        print(f"{label:<30}{ours:>10.1f}{theirs:>10.1f}{ratio:>8.1f}")
-
-
 def _machine() -> str:
     memory = next(
         line.split()[1]
@@ -457,15 +399,68 @@ def _machine() -> str:
 
 
 PARTS = ("latency", "idle", "ceiling", "stutter", "process")
+MODES = ("embedded", "workers")
+# The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
+SETTINGS = {
+    "MAX_BOTS": "200",
+    "MAX_ACTIVE_CONVERSATIONS_PER_USER": "1000",
+    "JOIN_TIMEOUT_SECONDS": "600",
+}
 
 
-async def main(quick: bool, parts: tuple[str, ...]) -> None:
+async def measure_mode(
+    server: Server,
+    client: httpx.AsyncClient,
+    models: speech.SpeechModels,
+    parts: tuple[str, ...],
+    quick: bool,
+    figures: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """The parts chosen, against one running app (one mode), into `figures`."""
     runs = 10 if quick else 30
+    users = [await _user(client, i) for i in range(20)]
+    if "latency" in parts:
+        print("  figures 1-4: start, bot ready, signalling, greeting, voice to voice", flush=True)
+        latencies = await start_latency(client, users, runs)
+        latencies |= await greeting_latency(client, users, runs // 3)
+        latencies["voice_to_voice"] = await voice_to_voice(client, users, models, 1 if quick else 3)
+        figures["latency"] = {k: summary(v) for k, v in latencies.items()}
+        save()
+    if "idle" in parts:
+        print("  figure 5: idle cost", flush=True)
+        idle = await idle_cost(server, client, users, (0, 1, 5) if quick else (0, 1, 5, 10, 20))
+        figures["idle"] = idle
+        # From 0 to 5: above that the two cores are saturated; the slope means little.
+        figures["per_extra_idle_conversation"] = {
+            "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
+            "CPU % of a core": (
+                idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
+            )
+            / 5,
+        }
+        save()
+    if "ceiling" in parts:
+        print("  figure 6: concurrency ceiling", flush=True)
+        steps = (1, 2, 4) if quick else (1, 2, 3, 4, 6, 8, 10, 12, 15, 20)
+        figures["ceiling"] = await concurrency_ceiling(client, users, models, steps)
+        save()
+    if "stutter" in parts:
+        print("  figure 6: idle conversations before a greeting stutters", flush=True)
+        levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
+        figures["stutter"] = await greeting_stutter(client, users, levels, probes=3 if quick else 5)
+        save()
+
+
+async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], workers: int) -> None:
     models = await speech.preload_speech_models()
     figures: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
-        "latency": {},
+        # Other people's work shares these cores: the load average says how much.
+        "load_average_before": os.getloadavg(),
+        "workers": workers,
+        "modes": {},
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{figures['date'].replace(':', '')}.json"
@@ -474,52 +469,19 @@ async def main(quick: bool, parts: tuple[str, ...]) -> None:
         # After every part, so a part that fails does not lose the figures before it.
         out.write_text(json.dumps(figures, indent=2))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = {
-            "MAX_BOTS": "200",
-            "MAX_ACTIVE_CONVERSATIONS_PER_USER": "1000",
-            "JOIN_TIMEOUT_SECONDS": "600",
-        }
-        async with (
-            serve(Path(tmp), **settings) as server,
-            httpx.AsyncClient(base_url=server.url, timeout=60) as client,
-        ):
-            figures["database"] = server.database
-            users = [await _user(client, i) for i in range(20)]
-            if "latency" in parts:
-                print("figures 1-4: start, bot ready, greeting, voice to voice", flush=True)
-                latencies = await start_latency(client, users, runs)
-                latencies["greeting_first_audio"] = await greeting_latency(client, users, runs // 3)
-                latencies["voice_to_voice"] = await voice_to_voice(
-                    client, users, models, 1 if quick else 3
+    for mode in modes if set(parts) - {"process"} else ():
+        label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
+        print(f"{mode} mode ({label})", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            async with (
+                serve(Path(tmp), mode, workers, **SETTINGS) as server,
+                httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+            ):
+                figures["database"] = server.database
+                figures["modes"][mode] = {}
+                await measure_mode(
+                    server, client, models, parts, quick, figures["modes"][mode], save
                 )
-                figures["latency"] = {k: summary(v) for k, v in latencies.items()}
-                save()
-            if "idle" in parts:
-                print("figure 5: idle cost", flush=True)
-                idle = await idle_cost(server, client, users)
-                figures["idle"] = idle
-                # From 0 to 5: above that the two cores are saturated; the slope means little.
-                figures["per_extra_idle_conversation"] = {
-                    "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
-                    "CPU % of a core": (
-                        idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
-                    )
-                    / 5,
-                }
-                save()
-            if "ceiling" in parts:
-                print("figure 6: concurrency ceiling", flush=True)
-                steps = (1, 2, 4) if quick else (1, 2, 3, 4, 6, 8, 10, 12, 15, 20)
-                figures["ceiling"] = await concurrency_ceiling(client, users, models, steps)
-                save()
-            if "stutter" in parts:
-                print("figure 6: idle conversations before a greeting stutters", flush=True)
-                levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
-                figures["stutter"] = await greeting_stutter(
-                    client, users, levels, probes=3 if quick else 5
-                )
-                save()
     if "process" in parts:
         print("figure 7: a process per bot", flush=True)
         from bench.process_per_bot import process_per_bot
@@ -534,9 +496,18 @@ async def main(quick: bool, parts: tuple[str, ...]) -> None:
             "idle": other["idle"],
             "ended_early": other["ended_early"],
         }
+    figures["load_average_after"] = os.getloadavg()
     save()
-    _print(figures)
+    report(figures)
     print(f"\nwritten to {out}")
+
+
+def _choose(parser: argparse.ArgumentParser, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    chosen = tuple(p.strip() for p in value.split(",") if p.strip())
+    unknown = set(chosen) - set(known)
+    if unknown:
+        parser.error(f"unknown: {', '.join(sorted(unknown))} (known: {', '.join(known)})")
+    return chosen
 
 
 if __name__ == "__main__":
@@ -547,9 +518,21 @@ if __name__ == "__main__":
         default=",".join(PARTS),
         help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all)",
     )
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help="comma-separated modes the parts run in, of: embedded (bots in the app's "
+        "process), workers (bots in worker processes through Redis) (default: both)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="WORKERS in the worker mode (default: 2)"
+    )
     args = parser.parse_args()
-    chosen = tuple(p.strip() for p in args.only.split(",") if p.strip())
-    unknown = set(chosen) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
-    asyncio.run(main(args.quick, chosen))
+    asyncio.run(
+        main(
+            args.quick,
+            _choose(parser, args.only, PARTS),
+            _choose(parser, args.modes, MODES),
+            args.workers,
+        )
+    )

@@ -15,6 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from redis.asyncio import Redis
+
+from bench.workers import (
+    REDIS_URL,
+    SUPERVISOR,
+    Child,
+    forget,
+    heartbeats,
+    new_prefix,
+    wait_for_workers,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BACKEND = REPO / "backend"
@@ -23,11 +34,19 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.
 
 @dataclass
 class Server:
-    """A running app process."""
+    """A running app process and, in the worker mode, the Redis its workers beat in."""
 
     url: str
     pid: int
     database: str
+    redis: Redis | None = None
+    prefix: str = ""
+
+    async def bot_pids(self) -> list[int]:
+        """The processes that run the bots: the app itself, or each worker (from its heartbeat)."""
+        if self.redis is None:
+            return [self.pid]
+        return sorted(int(beat["pid"]) for beat in await heartbeats(self.redis, self.prefix))
 
 
 async def _pg_database() -> str | None:
@@ -63,20 +82,42 @@ async def _drop(url: str) -> None:
         await conn.close()
 
 
+def _worker_settings(prefix: str, workers: int) -> dict[str, str]:
+    return {
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": prefix,
+        "WORKERS": str(workers),
+        # The benchmark's own peers load the same two cores: a machine-wide load threshold
+        # would refuse calls because of them, so only the bot count limits a worker here.
+        "WORKER_LOAD_THRESHOLD": "1",
+        "MAX_BOTS_PER_WORKER": "100",
+        "DRAIN_TIMEOUT_SECONDS": "10",
+    }
+
+
 @asynccontextmanager
-async def serve(tmp: Path, **settings: str) -> AsyncIterator[Server]:
-    """The app in a child process (PostgreSQL when reachable, else SQLite), migrated."""
+async def serve(
+    tmp: Path, mode: str = "embedded", workers: int = 2, **settings: str
+) -> AsyncIterator[Server]:
+    """The app in a child process (PostgreSQL when reachable, else SQLite), migrated.
+
+    In the "workers" mode the app runs no bot: `python -m src.worker` (WORKERS=`workers`) runs
+    them, dispatched through Redis under a prefix of this run's own.
+    """
     database = await _pg_database() or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
+    prefix = new_prefix("bench") if mode == "workers" else ""
     env = {
         **os.environ,
         "DATABASE_URL": database,
         "PORT": str(port),
         "HOST": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **(_worker_settings(prefix, workers) if mode == "workers" else {}),
         **settings,
     }
     python = sys.executable
@@ -109,7 +150,11 @@ async def serve(tmp: Path, **settings: str) -> AsyncIterator[Server]:
         stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
+    supervisor = Child(SUPERVISOR, env, tmp / "workers.log") if mode == "workers" else None
+    redis = Redis.from_url(REDIS_URL) if mode == "workers" else None
     try:
+        if supervisor is not None:
+            supervisor.spawn()
         deadline = time.monotonic() + 120
         async with httpx.AsyncClient() as client:
             while True:
@@ -121,8 +166,15 @@ async def serve(tmp: Path, **settings: str) -> AsyncIterator[Server]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"the server did not start; see {tmp / 'server.log'}")
                 await asyncio.sleep(0.2)
-        yield Server(url, process.pid, database.split("://")[0])
+        if redis is not None:
+            await wait_for_workers(redis, prefix, None, workers)
+        yield Server(url, process.pid, database.split("://")[0], redis, prefix)
     finally:
+        if supervisor is not None:
+            await supervisor.stop()
+        if redis is not None:
+            await redis.aclose()
+            await forget(REDIS_URL, prefix)
         process.terminate()
         try:
             process.wait(30)  # noqa: ASYNC221

@@ -1,0 +1,189 @@
+"""The tables `make bench` prints: each mode's figures, the modes side by side, the goals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
+GREETING_LIMIT = 1.5
+ANSWER_LIMIT = 3.0
+STUTTER_GAP = 0.1
+# The worker mode's goals (issue 11).
+CEILING_FACTOR = 2.0
+DISPATCH_START_MS = 10.0
+
+
+def report(figures: dict[str, Any]) -> None:
+    """Print every figure of a run."""
+    print(f"\nmachine: {figures['machine']}; database: {figures.get('database')}")
+    before, after = figures["load_average_before"], figures["load_average_after"]
+    print(
+        "load average (1, 5, 15 min) before: "
+        + ", ".join(f"{x:.2f}" for x in before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in after)
+    )
+    for mode, figs in figures["modes"].items():
+        title = f"WORKERS={figures['workers']}" if mode == "workers" else "one process"
+        print(f"\n=== {mode} mode ({title}) ===")
+        _print_mode(mode, figs)
+    if len(figures["modes"]) == 2:
+        _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
+    if "process_per_bot" in figures:
+        _print_side_by_side(figures)
+
+
+def _print_latency(latency: dict[str, dict[str, float]]) -> None:
+    print(f"{'figure':<26}{'n':>4}{'min':>9}{'median':>9}{'p95':>9}{'max':>9}  (ms)")
+    for name, stats in latency.items():
+        if stats.get("n"):
+            print(
+                f"{name:<26}{stats['n']:>4}{stats['min']:>9.0f}{stats['median']:>9.0f}"
+                f"{stats['p95']:>9.0f}{stats['max']:>9.0f}"
+            )
+
+
+def _print_mode(mode: str, figures: dict[str, Any]) -> None:
+    if figures.get("latency"):
+        _print_latency(figures["latency"])
+    if "idle" in figures:
+        where = "the worker processes summed" if mode == "workers" else "shared models, one process"
+        _print_idle(f"idle conversations ({where})", figures["idle"])
+        for name, value in figures["per_extra_idle_conversation"].items():
+            print(f"per extra idle conversation (0 to 5): {name} {value:.1f}")
+        if mode == "embedded" and any(r["cpu_percent_of_one_core"] > 80 for r in figures["idle"]):
+            print("note: the server used over 80 % of a core at some level: it was saturated")
+    if "ceiling" in figures:
+        _print_ceiling(figures["ceiling"])
+    if "stutter" in figures:
+        stutter = figures["stutter"]
+        print(
+            "\nidle conversations before a new greeting stutters (a gap over "
+            f"{STUTTER_GAP * 1000:.0f} ms): {stutter['largest_idle_without_stutter']}"
+        )
+        for row in stutter["steps"]:
+            print(
+                f"  {row['idle_conversations']:>3} idle: median of the longest gaps "
+                f"{row['median_max_gap_ms']:.0f} ms (each greeting: {row['max_gaps_ms']})"
+            )
+
+
+def _print_ceiling(ceiling: dict[str, Any]) -> None:
+    print(
+        f"\nconcurrency ceiling: {ceiling['ceiling']} conversations (greeting within "
+        f"{GREETING_LIMIT} s of the offer, answer within {ANSWER_LIMIT} s of the question)"
+    )
+    print(f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok")
+    for row in ceiling["steps"]:
+        median = row["answer_median_ms"]
+        print(
+            f"{row['conversations']:<6}{row['greeting_max_ms']:>14.0f}"
+            f"{(median if median is not None else float('nan')):>12.0f}"
+            f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['ok']}"
+        )
+
+
+def _print_idle(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    alive = any("alive" in row for row in rows)
+    per_process = any(len(row.get("rss_mb_per_process", [])) > 1 for row in rows)
+    print(
+        f"{'conversations':<20}{'RSS MB':>9}{'CPU % of a core':>17}"
+        + ("  alive" * alive)
+        + ("  RSS MB per process" * per_process)
+    )
+    for row in rows:
+        each = ", ".join(f"{mb:.0f}" for mb in row.get("rss_mb_per_process", []))
+        print(
+            f"{row['conversations']:<20}{row['rss_mb']:>9.0f}"
+            f"{row['cpu_percent_of_one_core']:>17.1f}"
+            + (f"{row.get('alive', 0):>7}" if alive else "")
+            + (f"  {each}" if per_process else "")
+        )
+
+
+def per_extra(rows: list[dict[str, Any]], key: str) -> float | None:
+    """The cost of one more conversation, from 0 to the highest level up to 5 measured.
+
+    Above 5 the two cores are saturated in both designs, and the slope means little.
+    """
+    span = [row for row in rows if row["conversations"] <= 5]
+    if len(span) < 2 or not span[-1]["conversations"]:
+        return None
+    return float((span[-1][key] - span[0][key]) / span[-1]["conversations"])
+
+
+def _median(figures: dict[str, Any], name: str) -> float | None:
+    value = figures.get("latency", {}).get(name, {}).get("median")
+    return float(value) if value is not None else None
+
+
+def _print_pairs(
+    title: str, heads: tuple[str, str, str], pairs: list[tuple[str, Any, Any]]
+) -> None:
+    print(f"\n{title:<30}{heads[0]:>10}{heads[1]:>10}{heads[2]:>8}")
+    for label, ours, theirs in pairs:
+        if ours is None or theirs is None:
+            continue
+        ratio = theirs / ours if ours else float("inf")
+        print(f"{label:<30}{ours:>10.1f}{theirs:>10.1f}{ratio:>8.1f}")
+
+
+def _print_modes_side_by_side(embedded: dict[str, Any], workers: dict[str, Any]) -> None:
+    names = ("start_sequential", "start_20_concurrent", "bot_ready", "signalling")
+    pairs: list[tuple[str, Any, Any]] = [
+        (f"{name} p50 (ms)", _median(embedded, name), _median(workers, name))
+        for name in (*names, "greeting_first_audio", "voice_to_voice")
+    ]
+    for key, label in (("rss_mb", "MB"), ("cpu_percent_of_one_core", "CPU %")):
+        pairs.append(
+            (
+                f"per idle conversation, {label}",
+                per_extra(embedded.get("idle", []), key),
+                per_extra(workers.get("idle", []), key),
+            )
+        )
+    ceilings = [m.get("ceiling", {}).get("ceiling") for m in (embedded, workers)]
+    pairs.append(("concurrency ceiling", *ceilings))
+    _print_pairs("the two modes (same run)", ("embedded", "workers", "ratio"), pairs)
+    print("\ngoals of the worker mode:")
+    start = [_median(m, "start_sequential") for m in (embedded, workers)]
+    if start[0] is not None and start[1] is not None:
+        added = start[1] - start[0]
+        met = "met" if added < DISPATCH_START_MS else "missed"
+        print(
+            f"  dispatch adds {added:.1f} ms to start p50 "
+            f"(goal under {DISPATCH_START_MS:.0f}): {met}"
+        )
+    if ceilings[0] is not None and ceilings[1] is not None:
+        met = "met" if ceilings[1] >= CEILING_FACTOR * ceilings[0] else "missed"
+        print(
+            f"  ceiling {ceilings[1]} against {ceilings[0]} embedded "
+            f"(goal at least {CEILING_FACTOR:.0f}x): {met}"
+        )
+
+
+def _print_side_by_side(figures: dict[str, Any]) -> None:
+    other = figures["process_per_bot"]
+    print("\na process per bot (same run)")
+    _print_latency(other["latency"])
+    _print_idle("idle conversations (a process per bot: the bot processes summed)", other["idle"])
+    if any(row.get("alive", 0) < row["conversations"] for row in other["idle"]):
+        print(
+            "note: some bot processes ended during the idle levels (why: ended_reasons in the "
+            "JSON); the sums count only those alive"
+        )
+    shared = figures["modes"].get("embedded", {})
+    pairs: list[tuple[str, Any, Any]] = [
+        (f"{name} p50 (ms)", _median(shared, name), _median(other, name))
+        for name in ("bot_ready", "greeting_first_audio")
+    ]
+    for key, label in (("rss_mb", "MB"), ("cpu_percent_of_one_core", "CPU %")):
+        pairs.append(
+            (
+                f"per idle conversation, {label}",
+                per_extra(shared.get("idle", []), key),
+                per_extra(other["idle"], key),
+            )
+        )
+    _print_pairs("side by side (same run)", ("shared", "per bot", "ratio"), pairs)
