@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -22,6 +23,11 @@ from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
 
 TEST_SECRET = "test-secret-" + "x" * 40
+
+# Speed is measured by the benchmarks, not asserted by tests: no per-example deadline (on a
+# loaded 2-core machine one example can take 0.5 s and fail for nothing).
+hypothesis.settings.register_profile("numerologist", deadline=None)
+hypothesis.settings.load_profile("numerologist")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

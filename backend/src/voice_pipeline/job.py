@@ -66,7 +66,7 @@ class BotJob:
             values["expires_at"] = datetime.fromisoformat(values["expires_at"])
             values["birth_date"] = date.fromisoformat(values["birth_date"])
             return cls(**values)
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a bot job: {exc}") from exc
 
 

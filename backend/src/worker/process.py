@@ -31,9 +31,9 @@ from src.core.errors import DomainError
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
 from src.models.conversation import EndReason
+from src.services.bots import protocol
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.protocol import (
-    ALIVE_TTL_SECONDS,
     CLAIM_IDLE_MS,
     GROUP,
     HEARTBEAT_SECONDS,
@@ -139,6 +139,7 @@ class Worker:
                     await task
             with contextlib.suppress(RedisError):
                 await self._redis.delete(self._keys.alive(self.id))
+                await self._redis.zrem(self._keys.workers, self.id)
         logger.info("worker %s: stopped", self.id)
 
     def drain(self, grace_seconds: float | None = None) -> None:
@@ -163,9 +164,7 @@ class Worker:
                 "at": time.time(),
             }
             try:
-                await self._redis.set(
-                    self._keys.alive(self.id), json.dumps(beat), ex=ALIVE_TTL_SECONDS
-                )
+                await protocol.beat(self._redis, self._keys, self.id, beat)
                 if self._redis_down_logged:
                     logger.info("worker %s: Redis is back", self.id)
                     self._redis_down_logged = False

@@ -72,7 +72,8 @@ class _Candidates(BaseModel):
     candidates: list[_Candidate]
 
 
-def _app(rooms: LocalRoomProvider, token: str | None) -> FastAPI:
+def _app(rooms: LocalRoomProvider, name: str, token: str | None) -> FastAPI:
+    """Its one room answers whatever room name the path carries (there is only one here)."""
     app = FastAPI(title="one numerologist bot")
 
     def check(authorization: str | None) -> None:
@@ -85,14 +86,14 @@ def _app(rooms: LocalRoomProvider, token: str | None) -> FastAPI:
         room: str, body: _Offer, authorization: str | None = Header(default=None)
     ) -> dict[str, Any]:
         check(authorization)
-        return await rooms.answer_offer(room, body.model_dump())
+        return await rooms.answer_offer(name, body.model_dump())
 
     @app.patch("/api/v1/rooms/{room}/offer", status_code=204)
     async def candidates(
         room: str, body: _Candidates, authorization: str | None = Header(default=None)
     ) -> None:
         check(authorization)
-        await rooms.add_candidates(room, body.model_dump())
+        await rooms.add_candidates(name, body.model_dump())
 
     return app
 
@@ -118,7 +119,7 @@ async def serve(
     )
     ctx = BotContext(job, rooms.bot_transport(job), _PrintedEvents(), settings)
     server = uvicorn.Server(
-        uvicorn.Config(_app(rooms, token), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(_app(rooms, name, token), host="127.0.0.1", port=port, log_level="warning")
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:

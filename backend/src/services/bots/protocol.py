@@ -6,7 +6,8 @@
 - ``owner:<conversation>`` (``SET NX`` with a TTL): who decided a call's fate first, a worker
   taking it or the API giving up on it, so a call is never both refused and started.
 - ``alive:<worker>`` (a key with a TTL, refreshed every second): the worker's heartbeat and load.
-  A worker whose key is gone is dead; its conversations end as ``worker_lost``.
+  A worker whose key is gone is dead; its conversations end as ``worker_lost``. ``workers`` (a
+  sorted set, scored by the last heartbeat's time) lists them without scanning the keyspace.
 - ``control:<worker>`` (a stream per worker): requests to one worker (a user's WebRTC offer,
   ICE candidates, stop a bot), each answered on its own reply list.
 - ``reply:<id>`` (a list, ``BLPOP``): one request's answers, expiring shortly.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -40,15 +42,11 @@ class RedisKeys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.calls = f"{prefix}calls"
+        self.workers = f"{prefix}workers"
 
     def alive(self, worker_id: str) -> str:
         """The worker's heartbeat key."""
         return f"{self.prefix}alive:{worker_id}"
-
-    @property
-    def alive_pattern(self) -> str:
-        """Matches every heartbeat key."""
-        return f"{self.prefix}alive:*"
 
     def control(self, worker_id: str) -> str:
         """The worker's control stream."""
@@ -61,6 +59,27 @@ class RedisKeys:
     def new_reply(self) -> str:
         """A fresh reply list for one request."""
         return f"{self.prefix}reply:{uuid.uuid4().hex}"
+
+
+async def beat(redis: Redis, keys: RedisKeys, worker_id: str, heartbeat: dict[str, Any]) -> None:
+    """Write a worker's heartbeat, and forget workers silent for a minute."""
+    now = time.time()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keys.alive(worker_id), json.dumps(heartbeat), ex=ALIVE_TTL_SECONDS)
+        pipe.zadd(keys.workers, {worker_id: now})
+        pipe.zremrangebyscore(keys.workers, "-inf", now - 60)
+        await pipe.execute()
+
+
+async def live_workers(redis: Redis, keys: RedisKeys) -> list[dict[str, Any]]:
+    """The heartbeats of the workers alive now."""
+    ids: list[Any] = await redis.zrangebyscore(
+        keys.workers, time.time() - 2 * ALIVE_TTL_SECONDS, "+inf"
+    )
+    if not ids:
+        return []
+    beats = await redis.mget([keys.alive(text(worker_id)) for worker_id in ids])
+    return [json.loads(text(b)) for b in beats if b is not None]
 
 
 async def send_reply(redis: Redis, key: str, message: dict[str, Any]) -> None:

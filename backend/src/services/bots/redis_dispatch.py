@@ -26,7 +26,7 @@ from src.services.bots.protocol import (
     CONTROL_MAXLEN,
     OWNER_TTL_SECONDS,
     RedisKeys,
-    text,
+    live_workers,
     wait_reply,
 )
 from src.services.bots.runner import BotStartError
@@ -168,12 +168,7 @@ class RedisBots:
 
     async def workers(self) -> list[dict[str, Any]]:
         """Every live worker's heartbeat: id, bots, capacity, load, draining."""
-        found: list[dict[str, Any]] = []
-        async for key in self.redis.scan_iter(match=self.keys.alive_pattern, count=100):
-            value = await self.redis.get(key)
-            if value is not None:
-                found.append(json.loads(text(value)))
-        return found
+        return await live_workers(self.redis, self.keys)
 
     async def status(self) -> dict[str, Any]:
         try:
