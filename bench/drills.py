@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from bench.server import BACKEND, PG_URL, REPO, _drop, _pg_database  # noqa: E402
+from bench.workers import Child, free_port  # noqa: E402
 from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token  # noqa: E402
 from tests.fakes.daily import API_KEY, FakeDaily, Fault  # noqa: E402
 from tests.fakes.tcp_proxy import TcpProxy  # noqa: E402
@@ -49,6 +49,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "drill-secret-" + "k" * 40
 LIVE = ("starting", "waiting_for_user", "active")
 JOIN_TIMEOUT, MAX_DURATION, PING_TIMEOUT = 4, 20, 3
+# Local rooms with the real voice bot, its deadlines short enough for a drill.
+LOCAL = {
+    "JOIN_TIMEOUT_SECONDS": str(JOIN_TIMEOUT),
+    "MAX_DURATION_SECONDS": str(MAX_DURATION),
+    "BOT_IDLE_TIMEOUT_SECONDS": str(PING_TIMEOUT),
+}
 
 
 @dataclass
@@ -65,54 +71,33 @@ class Line:
             self.problems.append(problem)
 
 
-class App:
+class App(Child):
     """The app process: started, signalled, killed and started again on one database."""
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
+        command = [sys.executable, "-m", "uvicorn", "--factory", "bench.drill_app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        env = {
             **os.environ,
             "PYTHONPATH": f"{REPO}{os.pathsep}{BACKEND}",
             "PUBLIC_BASE_URL": self.url,
             **env,
         }
-        self.log = tmp / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(command, env, tmp / "server.log")
 
     async def start(self) -> None:
-        command = [sys.executable, "-m", "uvicorn", "--factory", "bench.drill_app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        with self.log.open("a") as log:  # noqa: ASYNC230 (set-up, outside the measurements)
-            self.process = subprocess.Popen(  # noqa: ASYNC220
-                command, cwd=BACKEND, env=self.env, stdout=log, stderr=log
-            )
+        self.spawn()
         deadline = time.monotonic() + 120
         async with httpx.AsyncClient() as client:
             while True:
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get(f"{self.url}/health")).status_code == 200:
                         return
-                if time.monotonic() > deadline or self.process.poll() is not None:
+                if time.monotonic() > deadline or not self.running():
                     raise RuntimeError(f"the app did not start; see {self.log}")
                 await asyncio.sleep(0.2)
-
-    async def exit_code(self, sig: signal.Signals, within: float = 60) -> int | None:
-        """Send a signal; the exit code, or None if it was still running after `within` s."""
-        assert self.process is not None
-        self.process.send_signal(sig)
-        deadline = time.monotonic() + within
-        while self.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
-        return self.process.poll()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            if await self.exit_code(signal.SIGTERM) is None:
-                self.process.kill()
 
 
 class Drill:
@@ -124,6 +109,8 @@ class Drill:
         self.proxy = proxy
         self.control = control
         self.daily: FakeDaily | None = None
+        # In the worker mode: the worker processes, whose heartbeats say which bots run.
+        self.workers: Any = None
         self.client = httpx.AsyncClient(base_url=app.url, timeout=60)
         self._users = 0
 
@@ -174,12 +161,18 @@ class Drill:
 
     async def _leftovers(self, ids: list[str]) -> list[str]:
         rows = await self.db.fetch(
-            "SELECT id, status, daily_room_id, room_deleted_at FROM conversations"
+            "SELECT id, status, end_reason, worker_id, daily_room_id, room_deleted_at "
+            "FROM conversations"
         )
         problems = []
         live = [r for r in rows if r["status"] in LIVE]
         if live:
             problems.append(f"{len(live)} conversations still live")
+        unexplained = [r for r in rows if r["status"] not in LIVE and r["end_reason"] is None]
+        if unexplained:
+            problems.append(f"{len(unexplained)} conversations ended without a reason")
+        if self.workers is not None:
+            problems += await self.workers.leftovers(rows)
         undeleted = [
             r
             for r in rows
@@ -773,6 +766,9 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
         return [s for s in scenarios if only is None or only in s[0]]
 
     daily_ones, local_ones = chosen(daily_scenarios()), chosen(local_scenarios(tmp, examples, seed))
+    from bench import worker_drills
+
+    worker_ones = chosen(worker_drills.worker_scenarios())
 
     try:
         async with (
@@ -801,13 +797,19 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
                     tmp,
                     database,
                     proxy,
-                    {
-                        "JOIN_TIMEOUT_SECONDS": str(JOIN_TIMEOUT),
-                        "MAX_DURATION_SECONDS": str(MAX_DURATION),
-                        "BOT_IDLE_TIMEOUT_SECONDS": str(PING_TIMEOUT),
-                    },
+                    LOCAL,
                 ) as drill:
                     await go(drill, local_ones)
+            if worker_ones:
+                print("worker mode: the API runs no bot; two worker processes run them")
+                async with (
+                    worker_drills.private_redis(tmp) as redis,
+                    running(
+                        tmp, database, proxy, {**LOCAL, **worker_drills.worker_settings(redis)}
+                    ) as drill,
+                    worker_drills.workers_for(drill, tmp, redis),
+                ):
+                    await go(drill, worker_ones)
     finally:
         await _drop(database)
     return lines
