@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
+from bench.peers import ask  # noqa: E402
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
 from src.voice_pipeline import speech  # noqa: E402
@@ -273,24 +274,16 @@ async def _ceiling_step(
             assert heard is not None
             greetings.append(heard - peer.offer_sent_at)
 
-        async def ask(peer: Peer) -> None:
+        async def one_question(peer: Peer) -> None:
             nonlocal missed
             await asyncio.sleep(rng.uniform(0, 10))
-            audio = rng.choice(questions)
-            peer.mic.say(audio)
-            # The question plays in real time; it ends one second (of trailing silence) early.
-            await asyncio.sleep((len(audio) - RATE) / RATE)
-            asked = time.monotonic()
-            try:
-                await peer.utterance(asked, within=20, quiet=0.5)
-            except TimeoutError:
+            answered = await ask(peer, rng.choice(questions))
+            if answered is None:
                 missed += 1
-                return
-            heard = peer.first_sound_after(asked)
-            assert heard is not None
-            answers.append(heard - asked)
+            else:
+                answers.append(answered)
 
-        await asyncio.gather(*(ask(peer) for peer, _u, _b in joined))
+        await asyncio.gather(*(one_question(peer) for peer, _u, _b in joined))
     finally:
         for peer, user, body in joined:
             await peer.close()

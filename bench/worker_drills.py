@@ -24,8 +24,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bench.drills import LIVE, Drill, Line, _answer, _connected_peer, _ended, _reason
+from bench.peers import ask
 from bench.workers import WORKER, Child, PrivateRedis, heartbeats, new_prefix, wait_for_workers
-from tests.voice.peer import RATE
 
 # The issue's promise: a dead worker's calls end within 10 s.
 WORKER_LOST_WITHIN = 10.0
@@ -119,16 +119,12 @@ async def _load_question() -> None:
 
 async def _answered(peer: Any) -> bool:
     """The peer asks a question and hears an answer: a bot still serves it."""
-    audio = _QUESTION[0]
-    peer.mic.say(audio)
-    # The question plays in real time and ends with a second of silence.
-    await asyncio.sleep((len(audio) - RATE) / RATE)
-    asked = time.monotonic()
-    try:
-        await peer.utterance(asked, within=20, quiet=0.5)
-    except TimeoutError:
-        return False
-    return True
+    return await ask(peer, _QUESTION[0]) is not None
+
+
+async def _end_if_started(drill: Drill, auth: dict[str, str], start: httpx.Response) -> None:
+    if start.status_code == 200:
+        await drill.end(auth, start.json()["conversation_id"])
 
 
 async def worker_sigkill(drill: Drill) -> Line:
@@ -146,8 +142,7 @@ async def worker_sigkill(drill: Drill) -> Line:
     line.expect(row is not None and row["end_reason"] == "worker_lost", "expected worker_lost")
     line.expect(took <= WORKER_LOST_WITHIN, f"ended after {took:.1f} s, not within 10 s")
     line.expect(again.status_code == 200, "the other worker did not take the next call")
-    if again.status_code == 200:
-        await drill.end(auth, again.json()["conversation_id"])
+    await _end_if_started(drill, auth, again)
     await workers.add()
     line.problems += await drill.leftovers([body["conversation_id"]])
     return line
@@ -183,8 +178,7 @@ async def worker_sigterm(drill: Drill) -> Line:
     line.expect(other_owner is not owner, "the draining worker took a new call")
     line.expect(code == 0, f"the drained worker exited {code}, not 0")
     line.expect(row is not None and row["end_reason"] == "user_ended", "expected user_ended")
-    if other.status_code == 200:
-        await drill.end(other_auth, other.json()["conversation_id"])
+    await _end_if_started(drill, other_auth, other)
     await workers.add()
     line.problems += await drill.leftovers([body["conversation_id"]])
     return line
@@ -240,8 +234,7 @@ async def redis_down(drill: Drill) -> Line:
     line.expect(during is not None and during["status"] in LIVE, "the call ended")
     line.expect(back.status_code == 200, "no start succeeded within 30 s of Redis' return")
     line.expect(row is not None and row["end_reason"] == "user_ended", "expected user_ended")
-    if back.status_code == 200:
-        await drill.end(auth, back.json()["conversation_id"])
+    await _end_if_started(drill, auth, back)
     line.problems += await drill.leftovers([body["conversation_id"]])
     return line
 
