@@ -251,8 +251,16 @@ class Worker:
             answer: dict[str, Any] = {"event": "failed", "detail": str(exc)}
         else:
             answer = {"event": "ready", "worker_id": self.id}
-        with contextlib.suppress(RedisError):
+        try:
             await send_reply(self._redis, reply, answer)
+        except RedisError as exc:
+            # The API gives up waiting and ends the conversation; this bot then stops itself.
+            logger.error(
+                "conversation %s: could not tell the API (%s): %s",
+                job.conversation_id,
+                answer["event"],
+                exc,
+            )
 
     async def _control(self) -> None:
         key, last = self._keys.control(self.id), "$"

@@ -13,6 +13,8 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from src.services.bots import protocol
+from src.services.bots.protocol import RedisKeys
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, row, start, user_token
 from tests.conftest import auth, register
@@ -138,7 +140,7 @@ async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
     # A worker that dies right after reading a call: it read the entry and never took it.
     calls = f"{prefix}calls"
     await redis.xgroup_create(calls, "bots", id="0", mkstream=True)
-    await redis.set(f"{prefix}alive:dying-worker", '{"id": "dying-worker"}', ex=30)
+    await protocol.beat(redis, RedisKeys(prefix), "dying-worker", {"id": "dying-worker"})
     settings.dispatch_timeout_seconds = 30.0
 
     async def read_and_die() -> None:
@@ -149,7 +151,7 @@ async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
     token = await user_token(client)
     starting = asyncio.create_task(start(client, token))
     await asyncio.wait_for(dying, 10)
-    await redis.delete(f"{prefix}alive:dying-worker")
+    await redis.delete(f"{prefix}alive:dying-worker")  # it died
     worker = spawn_worker()
     await worker.alive(redis, prefix)
     response = await asyncio.wait_for(starting, 30)
