@@ -45,6 +45,7 @@ from src.services.bots.protocol import (
 from src.services.bots.reaper import WorkerReaper
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError, Reservation
+from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.local_rooms import LocalRoomProvider
 from src.services.rooms import RoomProvider, create_room_provider
@@ -240,7 +241,12 @@ class Worker:
                 "conversation %s: call already decided elsewhere, skipped", job.conversation_id
             )
             return
-        reservation = self._runner.reserve()
+        try:
+            reservation = self._runner.reserve()
+        except BotCapacityReached:
+            # A drain began since the call was read: the API fails it at once.
+            await send_reply(self._redis, reply, {"event": "failed", "detail": "worker draining"})
+            return
         await send_reply(self._redis, reply, {"event": "taken", "worker_id": self.id})
         self._spawn(self._start(job, reservation, reply), f"start-{job.conversation_id}")
 

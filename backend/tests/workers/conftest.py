@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,20 @@ async def spawn_worker(
     yield spawn
     for worker in started:
         await worker.stop()
+
+
+@pytest.fixture
+def ready_worker(
+    spawn_worker: Callable[..., WorkerProc], redis: Redis, prefix: str
+) -> Callable[..., Awaitable[WorkerProc]]:
+    """Start a worker process and wait until it takes calls: `await ready_worker(**settings)`."""
+
+    async def start(**extra: Any) -> WorkerProc:
+        worker = spawn_worker(**extra)
+        await worker.alive(redis, prefix)
+        return worker
+
+    return start
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from src.core.settings import Settings
 from src.services.bots import protocol
 from src.services.bots.protocol import RedisKeys
 from src.voice_pipeline import speech
@@ -24,18 +26,26 @@ from tests.workers.processes import WorkerProc
 
 pytestmark = pytest.mark.postgresql_only
 
+ReadyWorker = Callable[..., Awaitable[WorkerProc]]
 
-async def _joined_call(
+
+@asynccontextmanager
+async def _greeted_call(
     client: httpx.AsyncClient, name: str = "Grace Hopper"
-) -> tuple[dict[str, Any], str, Peer]:
+) -> AsyncIterator[tuple[dict[str, Any], str, Peer, Any]]:
+    """A call whose user has heard the greeting (yielded too); the peer hangs up at the end."""
     user = await register(client, full_name=name)
     started = await start(client, user["access_token"])
     assert started.status_code == 200, started.text
     body = started.json()
     peer = Peer()
     peer.start_pings()
-    await peer.connect(client, body["daily_room_url"], body["daily_token"])
-    return body, user["access_token"], peer
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        greeting = await peer.utterance(peer.offer_sent_at)
+        yield body, user["access_token"], peer, greeting
+    finally:
+        await peer.close()
 
 
 async def _ended_as(app: FastAPI, conversation_id: str, status: str, reason: str) -> None:
@@ -44,56 +54,51 @@ async def _ended_as(app: FastAPI, conversation_id: str, status: str, reason: str
     assert stored.room_deleted_at is not None
 
 
+async def _bots(worker: WorkerProc, redis: Redis, prefix: str, count: int) -> None:
+    beat = await worker.alive(redis, prefix, within=1)
+    assert beat["bots"] == count
+
+
+async def _draining(worker: WorkerProc, redis: Redis, prefix: str) -> None:
+    beat = await worker.alive(redis, prefix, within=1)
+    assert beat["draining"] is True
+
+
 async def test_the_greeting_is_heard_through_a_worker(
     app: FastAPI,
     client: httpx.AsyncClient,
-    spawn_worker: Callable[..., WorkerProc],
+    ready_worker: ReadyWorker,
     redis: Redis,
     prefix: str,
     models: speech.SpeechModels,  # noqa: F811
 ) -> None:
-    worker = spawn_worker()
-    await worker.alive(redis, prefix)
-    body, token, peer = await _joined_call(client, "Grace Hopper")
-    try:
-        greeting = await peer.utterance(peer.offer_sent_at)
-    finally:
-        await peer.close()
+    worker = await ready_worker()
+    async with _greeted_call(client, "Grace Hopper") as (body, _token, _peer, greeting):
+        stored = await row(app, body["conversation_id"])
     assert rms(greeting) > 500
     heard = await transcribe(models, greeting)
     assert "grace" in heard.lower(), heard
-    stored = await row(app, body["conversation_id"])
     assert stored.worker_id == worker.id
     assert stored.user_joined_at is not None
     # The peer hung up: the worker records the end itself.
     await eventually(
         lambda: _ended_as(app, body["conversation_id"], "ended", "user_left"), within=20
     )
-    beat = await worker.alive(redis, prefix)
-    assert beat["bots"] == 0
+    await eventually(lambda: _bots(worker, redis, prefix, 0), within=5)
 
 
 async def test_end_reaches_the_worker_and_stops_the_bot(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    spawn_worker: Callable[..., WorkerProc],
-    redis: Redis,
-    prefix: str,
+    app: FastAPI, client: httpx.AsyncClient, ready_worker: ReadyWorker, redis: Redis, prefix: str
 ) -> None:
-    worker = spawn_worker()
-    await worker.alive(redis, prefix)
-    body, token, peer = await _joined_call(client)
-    try:
-        await peer.utterance(peer.offer_sent_at)
+    worker = await ready_worker()
+    async with _greeted_call(client) as (body, token, _peer, _greeting):
         await eventually(lambda: _bots(worker, redis, prefix, 1), within=5)
         ended = await client.post(
             f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth(token)
         )
         assert ended.status_code == 200
         await eventually(lambda: _bots(worker, redis, prefix, 0), within=5)
-        stored = await row(app, body["conversation_id"])
-        assert (stored.status, stored.end_reason) == ("ended", "user_ended")
-        assert stored.room_deleted_at is not None
+        await _ended_as(app, body["conversation_id"], "ended", "user_ended")
         # The room's media is gone from the worker: a new offer is refused.
         again = await Peer().pc.createOffer()
         refused = await client.post(
@@ -102,22 +107,13 @@ async def test_end_reaches_the_worker_and_stops_the_bot(
             headers=auth(body["daily_token"]),
         )
         assert refused.status_code == 410
-    finally:
-        await peer.close()
 
 
 async def test_a_killed_worker_s_calls_end_as_worker_lost_within_10_s(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    spawn_worker: Callable[..., WorkerProc],
-    redis: Redis,
-    prefix: str,
+    app: FastAPI, client: httpx.AsyncClient, ready_worker: ReadyWorker
 ) -> None:
-    worker = spawn_worker()
-    await worker.alive(redis, prefix)
-    body, _token, peer = await _joined_call(client)
-    try:
-        await peer.utterance(peer.offer_sent_at)
+    worker = await ready_worker()
+    async with _greeted_call(client) as (body, _token, _peer, _greeting):
         worker.signal(signal.SIGKILL)
         killed = time.monotonic()
         await eventually(
@@ -125,17 +121,15 @@ async def test_a_killed_worker_s_calls_end_as_worker_lost_within_10_s(
         )
         lost_after = time.monotonic() - killed
         print(f"\nworker SIGKILL -> conversation ended as worker_lost in {lost_after:.1f} s")
-    finally:
-        await peer.close()
 
 
 async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
     app: FastAPI,
     client: httpx.AsyncClient,
-    spawn_worker: Callable[..., WorkerProc],
+    ready_worker: ReadyWorker,
     redis: Redis,
     prefix: str,
-    settings: Any,
+    settings: Settings,
 ) -> None:
     # A worker that dies right after reading a call: it read the entry and never took it.
     calls = f"{prefix}calls"
@@ -148,12 +142,10 @@ async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
             pass
 
     dying = asyncio.create_task(read_and_die())
-    token = await user_token(client)
-    starting = asyncio.create_task(start(client, token))
+    starting = asyncio.create_task(start(client, await user_token(client)))
     await asyncio.wait_for(dying, 10)
     await redis.delete(f"{prefix}alive:dying-worker")  # it died
-    worker = spawn_worker()
-    await worker.alive(redis, prefix)
+    worker = await ready_worker()
     response = await asyncio.wait_for(starting, 30)
     assert response.status_code == 200, response.text
     stored = await row(app, response.json()["conversation_id"])
@@ -162,17 +154,10 @@ async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
 
 
 async def test_sigterm_drains_the_live_calls_then_exits_0(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    spawn_worker: Callable[..., WorkerProc],
-    redis: Redis,
-    prefix: str,
+    app: FastAPI, client: httpx.AsyncClient, ready_worker: ReadyWorker, redis: Redis, prefix: str
 ) -> None:
-    worker = spawn_worker()
-    await worker.alive(redis, prefix)
-    body, token, peer = await _joined_call(client)
-    try:
-        await peer.utterance(peer.offer_sent_at)
+    worker = await ready_worker()
+    async with _greeted_call(client) as (body, token, _peer, _greeting):
         worker.signal(signal.SIGTERM)
         await eventually(lambda: _draining(worker, redis, prefix), within=5)
         # No new call goes to a draining worker.
@@ -188,34 +173,13 @@ async def test_sigterm_drains_the_live_calls_then_exits_0(
         assert ended.status_code == 200
         assert await worker.wait(30) == 0
         await _ended_as(app, body["conversation_id"], "ended", "user_ended")
-    finally:
-        await peer.close()
 
 
 async def test_a_drain_that_times_out_ends_the_calls_as_server_shutdown(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    spawn_worker: Callable[..., WorkerProc],
-    redis: Redis,
-    prefix: str,
+    app: FastAPI, client: httpx.AsyncClient, ready_worker: ReadyWorker
 ) -> None:
-    worker = spawn_worker(drain_timeout_seconds=1)
-    await worker.alive(redis, prefix)
-    body, _token, peer = await _joined_call(client)
-    try:
-        await peer.utterance(peer.offer_sent_at)
+    worker = await ready_worker(drain_timeout_seconds=1)
+    async with _greeted_call(client) as (body, _token, _peer, _greeting):
         worker.signal(signal.SIGTERM)
         assert await worker.wait(30) == 0
         await _ended_as(app, body["conversation_id"], "ended", "server_shutdown")
-    finally:
-        await peer.close()
-
-
-async def _bots(worker: WorkerProc, redis: Redis, prefix: str, count: int) -> None:
-    beat = await worker.alive(redis, prefix, within=1)
-    assert beat["bots"] == count
-
-
-async def _draining(worker: WorkerProc, redis: Redis, prefix: str) -> None:
-    beat = await worker.alive(redis, prefix, within=1)
-    assert beat["draining"] is True

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
+from src.core.settings import Settings
 from src.main import create_app
 from tests.api.conversation_helpers import all_rows, row, start, user_token
 from tests.conftest import auth, make_settings
@@ -52,19 +52,16 @@ async def test_redis_unreachable_answers_503_in_the_json_shape(clean_db: str) ->
 
 class TestAFullWorker:
     @pytest.fixture
-    def settings(self, worker_settings):  # type: ignore[no-untyped-def]
+    def settings(self, worker_settings: Settings) -> Settings:
         return worker_settings.model_copy(update={"dispatch_timeout_seconds": 1.0})
 
     async def test_a_call_no_worker_takes_fails_with_its_room_deleted(
         self,
         app: FastAPI,
         client: httpx.AsyncClient,
-        spawn_worker: Callable[..., WorkerProc],
-        redis: Redis,
-        prefix: str,
+        ready_worker: Callable[..., Awaitable[WorkerProc]],
     ) -> None:
-        worker = spawn_worker(max_bots_per_worker=1)
-        await worker.alive(redis, prefix)
+        worker = await ready_worker(max_bots_per_worker=1)
         token = await user_token(client)
         first = await start(client, token)
         assert first.status_code == 200, first.text

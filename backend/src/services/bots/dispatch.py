@@ -12,7 +12,7 @@ from itertools import count
 from typing import Any, Protocol
 
 from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
-from src.services.bots.runner import BotRunner
+from src.services.bots.runner import BotRunner, Slot
 from src.services.local_rooms import LocalRoomProvider
 from src.services.rooms import RoomProvider
 from src.voice_pipeline.job import BotJob
@@ -23,16 +23,6 @@ _processes = count()
 def process_owner_id(prefix: str = "") -> str:
     """A name for this process that no other process, here or on another host, will reuse."""
     return f"{prefix}{socket.gethostname()[:24]}:{os.getpid()}:{next(_processes)}"
-
-
-class Slot(Protocol):
-    """Capacity held while a start runs."""
-
-    def release(self) -> None:
-        """Give it back (idempotent)."""
-
-    async def release_async(self) -> None:
-        """`release`, as an undo step."""
 
 
 class Bots(Protocol):
@@ -99,7 +89,7 @@ class EmbeddedBots:
         return self.runner.reserve()
 
     async def start(self, job: BotJob, slot: Slot) -> None:
-        await self.runner.start(job, slot)  # type: ignore[arg-type]
+        await self.runner.start(job, slot)
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason

@@ -29,7 +29,7 @@ from src.services.bots.protocol import (
     live_workers,
     wait_reply,
 )
-from src.services.bots.runner import BotStartError
+from src.services.bots.runner import BotStartError, Slot
 from src.services.conversations.errors import (
     BotServiceUnavailable,
     ConversationGone,
@@ -76,7 +76,7 @@ class RedisBots:
             raise NoBotCapacity("No voice bot worker is running just now. Please try again later.")
         return _NoSlot()
 
-    async def start(self, job: BotJob, slot: object) -> None:
+    async def start(self, job: BotJob, slot: Slot) -> None:
         cid = job.conversation_id
         reply = self.keys.new_reply()
         timeout = self._settings.dispatch_timeout_seconds

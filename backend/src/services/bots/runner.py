@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from src.core.settings import Settings
 from src.models.conversation import EndReason
@@ -62,6 +62,16 @@ class _Events:
     async def user_joined(self) -> None:
         self._handle.joined = True
         await self._lifecycle.mark_joined(self._handle.ctx.conversation_id)
+
+
+class Slot(Protocol):
+    """Capacity held while a start runs."""
+
+    def release(self) -> None:
+        """Give it back (idempotent)."""
+
+    async def release_async(self) -> None:
+        """`release`, as an undo step."""
 
 
 class Reservation:
@@ -139,7 +149,7 @@ class BotRunner:
         self._reserved += 1
         return Reservation(self)
 
-    async def start(self, job: BotJob, reservation: Reservation) -> None:
+    async def start(self, job: BotJob, reservation: Slot) -> None:
         """Claim the conversation, start its bot and wait until it is ready for the user.
 
         Raises:
