@@ -15,7 +15,7 @@ async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncC
     missing = await client.get("/api/v1/nothing-here")
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found", "detail": "Not Found"}
-    wrong_method = await client.delete("/api/v1/users/me")
+    wrong_method = await client.put("/api/v1/users/me")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "method_not_allowed"
 

@@ -75,3 +75,24 @@ class BotServiceUnavailable(DomainError):
 
     def __init__(self, detail: str | None = None):
         super().__init__(detail, headers={"Retry-After": "5"})
+
+
+class ConversationStillLive(Conflict):
+    """A live conversation cannot be deleted."""
+
+    code = "conversation_live"
+    default_detail = "This conversation is still going: end it before deleting it."
+
+
+class RoomNotYetDeleted(DomainError):
+    """The conversation's room could not be deleted, so its record is kept for the sweeper."""
+
+    status_code = 503
+    code = "room_not_deleted"
+    default_detail = (
+        "The conversation's voice room could not be removed just now, so the conversation was "
+        "kept. Try again in a minute."
+    )
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"Retry-After": "60"})

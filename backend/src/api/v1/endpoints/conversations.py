@@ -15,6 +15,7 @@ from src.schemas.conversation import (
     StartConversationResponse,
 )
 from src.services.conversations import queries
+from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
 from src.services.conversations.start import ConversationServices, start_conversation
 
@@ -72,6 +73,20 @@ async def end(
     conversation = await queries.get_owned(session, current_user.id, conversation_id, lock=True)
     await end_conversation(session, conversation, services)
     return ConversationRead.model_validate(conversation)
+
+
+@router.delete(
+    "/{conversation_id}", status_code=204, responses=error_responses(400, 401, 404, 409, 503)
+)
+async def delete(
+    conversation_id: uuid.UUID,
+    current_user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> None:
+    """Delete one of your conversations once it has ended (409 while it is live)."""
+    conversation = await queries.get_owned(session, current_user.id, conversation_id, lock=True)
+    await delete_conversation(session, conversation, services)
 
 
 @router.get(

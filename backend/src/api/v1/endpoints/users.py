@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from src.core.deps import CurrentUser
+from src.core.deps import CurrentUser, SessionDep
 from src.schemas.common import error_responses
 from src.schemas.user import UserRead
+from src.services.conversations.delete import delete_account
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -15,3 +16,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 async def read_me(current_user: CurrentUser) -> UserRead:
     """The signed-in user."""
     return UserRead.model_validate(current_user)
+
+
+@router.delete("/me", status_code=204, responses=error_responses(400, 401, 503))
+async def delete_me(current_user: CurrentUser, session: SessionDep, request: Request) -> None:
+    """Delete your account and all of its data; live conversations end first."""
+    await delete_account(session, current_user, request.app.state.services)
