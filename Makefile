@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate bench drills clean
+.PHONY: run test install install-test lint chromium test-sqlite test-postgres migrate models bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ install-test: $(VENV)/.installed-test
 migrate: install
 	cd backend && ../$(BIN)/alembic upgrade head
 
-run: migrate
+# Moonshine's one-time conversion (~20 s, ~1 GB of memory) into MODEL_CACHE_DIR, so that neither
+# the first start nor the first question waits for it; a no-op once done.
+models: install
+	cd backend && ../$(BIN)/python -m src.voice_pipeline.moonshine_convert
+
+run: migrate models
 	cd backend && ../$(BIN)/uvicorn --factory src.main:create_app --host $(HOST) --port $(PORT)
 
 lint: install-test
@@ -41,10 +46,10 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test-sqlite: install-test chromium
+test-sqlite: install-test models chromium
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
-test-postgres: install-test
+test-postgres: install-test models
 	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
 	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest
@@ -52,11 +57,11 @@ test-postgres: install-test
 test: lint test-sqlite test-postgres
 
 # Benchmarks (not tests): a table on stdout and JSON in bench/results/. See bench/README.md.
-bench: install-test
+bench: install-test models
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Fault drills against the app as its own process on PostgreSQL (started if it is not running).
-drills: install-test
+drills: install-test models
 	@PY=$(BIN)/python scripts/ensure-postgres
 	$(BIN)/python -m bench.drills $(DRILLS_ARGS)
 

@@ -26,11 +26,11 @@ from src.voice_pipeline.runner import BotRunner
 logger = logging.getLogger(__name__)
 
 
-async def _default_run_bot() -> RunBot:
+async def _default_run_bot(settings: Settings) -> RunBot:
     # Imported here: pipecat and the speech models are heavy and only the served app needs them.
     from src.voice_pipeline.pipecat_bot import preload, run_bot
 
-    await preload()
+    await preload(settings)
     return run_bot
 
 
@@ -74,7 +74,7 @@ def create_app(
         database = Database(settings.database_url)
         rooms = create_room_provider(settings)
         lifecycle = ConversationLifecycle(database, rooms)
-        bot = run_bot or await _default_run_bot()
+        bot = run_bot or await _default_run_bot(settings)
         if wrap_bot is not None:
             bot = wrap_bot(bot)
         runner = BotRunner(bot, lifecycle, settings)
