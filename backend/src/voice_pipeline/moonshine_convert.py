@@ -1,11 +1,12 @@
 """Moonshine base-en from `moonshine-cpp`'s ONNX Runtime files to fast ONNX models, once.
 
 The package ships its weights as int8 `.ort` files that ONNX Runtime re-dequantises (Cast, Mul,
-Add) and re-transposes at every decoder step: ~50 ms a token on this machine. Converted once
-(written back out as ONNX and constant-folded to fp32, the merged decoder's `If` split into a
-first-step model and a with-cache model, dynamic int8 quantisation) a token takes ~4 ms.
+Add) and re-transposes at every decoder step (~50 ms a token, shared notes/voice-stack.md).
+Converted once (written back out as ONNX and constant-folded to fp32, the merged decoder's `If`
+split into a first-step model and a with-cache model, dynamic int8 quantisation of the MatMul
+weights) a short question takes ~0.15 s in all (`make bench BENCH_ARGS="--only stt"`).
 
-The conversion takes ~20 s and ~2.6 GB of memory, so it runs once per machine into a cache
+The conversion takes ~20 s and ~1 GB of memory, so it runs once per machine into a cache
 keyed on the package versions, under a file lock: concurrent processes convert once, and the
 result appears with one atomic directory rename.
 """
@@ -32,6 +33,8 @@ DECODER_FIRST = "decoder_first.onnx"
 DECODER_CACHED = "decoder_cached.onnx"
 TOKENIZER = "tokenizer.bin"
 FILES = (ENCODER, DECODER_FIRST, DECODER_CACHED, TOKENIZER)
+# Part of the cache key: raise it when the conversion changes, so old results are not reused.
+RECIPE = 1
 
 # How many conversions this process ran (tests check that a cached result is reused).
 conversions = 0
@@ -57,7 +60,7 @@ def cache_key() -> str:
         f"{name}-{importlib.metadata.version(name)}"
         for name in ("moonshine-cpp", "onnxruntime", "onnx")
     ]
-    return "moonshine-base-en_" + "_".join(versions)
+    return f"moonshine-base-en-r{RECIPE}_" + "_".join(versions)
 
 
 def is_converted(cache_dir: Path) -> bool:
@@ -149,7 +152,9 @@ def _optimise(source: Path, target: Path) -> None:
 def _quantise(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+    # MatMul only: quantising the encoder's convolutions and the embedding's Gather as well
+    # (the default) cost accuracy on the bench's topic questions and saved no time.
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
 
 
 def _branch_model(merged: Any, branch: str) -> Any:
