@@ -14,8 +14,8 @@ from src.numerology import NumerologyInputError, core, interpret, meaning, perso
 
 KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("life_path", re.compile(r"\blife'?s? ?path|\blifepath|\blife number")),
-    # Whisper tiny often hears "soul urge" as "sole urge".
-    ("soul_urge", re.compile(r"\bsoul|\bsole urge|\bheart'?s? desire")),
+    # Whisper tiny often hears "soul urge" as "sole urge", Moonshine base as "so urge".
+    ("soul_urge", re.compile(r"\bsoul|\bsole urge|\bso[- ]urge|\bheart'?s? desire")),
     ("personality", re.compile(r"\bpersonality")),
     ("expression", re.compile(r"\bexpression|\bdestiny|\bname number")),
     ("maturity", re.compile(r"\bmaturity")),
