@@ -23,7 +23,7 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
-from src.voice_pipeline import moonshine_convert
+from src.voice_pipeline import moonshine_convert, spoken_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +106,14 @@ class MoonshineModel:
         self._slots = threading.BoundedSemaphore(concurrency or os.cpu_count() or 1)
 
     def transcribe(self, samples: np.ndarray) -> str:
-        """The text said in mono float32 audio at 16 kHz (blocking: run it in a thread)."""
+        """The text said in mono float32 audio at 16 kHz (blocking: run it in a thread).
+
+        Dates come out in digits, as the dialogue reads them ("March 3rd, 1990"): Moonshine
+        writes "March third, nineteen hundred ninety".
+        """
         with self._slots:
-            return self.detokenize(self.tokens(samples))
+            tokens = self.tokens(samples)
+        return spoken_numbers.with_digits(self.detokenize(tokens))
 
     def tokens(self, samples: np.ndarray) -> list[int]:
         """The greedy token sequence for mono float32 audio at 16 kHz, guard applied."""

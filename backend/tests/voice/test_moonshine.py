@@ -99,6 +99,12 @@ class TestTranscribe:
         text = model.transcribe(_spoken(models, QUESTION))
         assert _words(text) == _words(QUESTION)
 
+    def test_a_date_comes_out_in_digits(
+        self, models: speech.SpeechModels, model: moonshine.MoonshineModel
+    ) -> None:
+        text = model.transcribe(_spoken(models, "What about someone born on March 3rd, 1990?"))
+        assert "March 3rd, 1990" in text
+
     def test_silence_and_a_blip_say_nothing(self, model: moonshine.MoonshineModel) -> None:
         assert model.transcribe(np.zeros(RATE // 20, np.float32)) == ""
 
