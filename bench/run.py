@@ -5,8 +5,9 @@ SQLite), offline models, local rooms; the users are aiortc peers in this process
 Piper-synthesised questions. Parts (`--only`): latency (start, bot ready, greeting, voice to
 voice), idle (memory and CPU per idle conversation), ceiling (the largest number of
 simultaneous conversations that still answer in time), stutter (idle conversations before a new
-greeting's audio has gaps), process (the same figures for a process per bot). Prints a table
-and writes the same figures as JSON to bench/results/.
+greeting's audio has gaps), process (the same figures for a process per bot), stt (each
+offline speech recogniser's latency and word error rate, in this process). Prints a table and
+writes the same figures as JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
+from bench.stt import print_stt, stt_benchmark  # noqa: E402
+from src.core.settings import get_settings  # noqa: E402
 from src.voice_pipeline import speech  # noqa: E402
 from tests.voice.conftest import synthesise  # noqa: E402
 from tests.voice.peer import RATE, Peer, rms  # noqa: E402
@@ -349,8 +353,9 @@ async def greeting_stutter(
 
 
 def _print(figures: dict[str, Any]) -> None:
-    print(f"\nmachine: {figures['machine']}; database: {figures['database']}")
-    print(f"{'figure':<26}{'n':>4}{'min':>9}{'median':>9}{'p95':>9}{'max':>9}  (ms)")
+    print(f"\nmachine: {figures['machine']}; database: {figures.get('database', 'none')}")
+    if figures["latency"]:
+        print(f"{'figure':<26}{'n':>4}{'min':>9}{'median':>9}{'p95':>9}{'max':>9}  (ms)")
     for name, stats in figures["latency"].items():
         if stats.get("n"):
             print(
@@ -390,6 +395,8 @@ def _print(figures: dict[str, Any]) -> None:
             )
     if "process_per_bot" in figures:
         _print_side_by_side(figures)
+    if "stt" in figures:
+        print_stt(figures["stt"])
 
 
 def _print_idle(title: str, rows: list[dict[str, float]]) -> None:
@@ -456,24 +463,20 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
-PARTS = ("latency", "idle", "ceiling", "stutter", "process")
+PARTS = ("latency", "idle", "ceiling", "stutter", "process", "stt")
+# The parts that need the app running as a server.
+SERVER_PARTS = {"latency", "idle", "ceiling", "stutter"}
 
 
-async def main(quick: bool, parts: tuple[str, ...]) -> None:
+async def _server_parts(
+    quick: bool,
+    parts: tuple[str, ...],
+    models: speech.SpeechModels,
+    figures: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """The parts measured against the app running as its own process."""
     runs = 10 if quick else 30
-    models = await speech.preload_speech_models()
-    figures: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "latency": {},
-    }
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"bench-{figures['date'].replace(':', '')}.json"
-
-    def save() -> None:
-        # After every part, so a part that fails does not lose the figures before it.
-        out.write_text(json.dumps(figures, indent=2))
-
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
             "MAX_BOTS": "200",
@@ -520,6 +523,30 @@ async def main(quick: bool, parts: tuple[str, ...]) -> None:
                     client, users, levels, probes=3 if quick else 5
                 )
                 save()
+
+
+async def main(quick: bool, parts: tuple[str, ...]) -> None:
+    models = await speech.preload_speech_models()
+    figures: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "latency": {},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{figures['date'].replace(':', '')}.json"
+
+    def save() -> None:
+        # After every part, so a part that fails does not lose the figures before it.
+        out.write_text(json.dumps(figures, indent=2))
+
+    if "stt" in parts:
+        print("speech recognition: offline engines, latency and word error rate", flush=True)
+        figures["stt"] = await asyncio.to_thread(
+            stt_benchmark, models, get_settings(), 1 if quick else 5
+        )
+        save()
+    if SERVER_PARTS & set(parts):
+        await _server_parts(quick, parts, models, figures, save)
     if "process" in parts:
         print("figure 7: a process per bot", flush=True)
         from bench.process_per_bot import process_per_bot
