@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,15 @@ class TestTranscribe:
     ) -> None:
         text = model.transcribe(_spoken(models, "What about someone born on March 3rd, 1990?"))
         assert "March 3rd, 1990" in text
+
+    def test_questions_in_parallel_share_the_model(
+        self, models: speech.SpeechModels, model: moonshine.MoonshineModel
+    ) -> None:
+        questions = [QUESTION, "What is my personal year number?", "What is my expression number?"]
+        clips = [_spoken(models, q) for q in questions]
+        with ThreadPoolExecutor(len(questions)) as pool:
+            heard = list(pool.map(model.transcribe, clips))
+        assert [_words(h) for h in heard] == [_words(q) for q in questions]
 
     def test_silence_and_a_blip_say_nothing(self, model: moonshine.MoonshineModel) -> None:
         assert model.transcribe(np.zeros(RATE // 20, np.float32)) == ""
