@@ -101,6 +101,8 @@ def _convert_into(folder: Path) -> None:
     started = time.perf_counter()
     source = package_model_dir()
     work = Path(tempfile.mkdtemp(prefix=".converting-", dir=folder.parent))
+    quiet = _QuietQuantiser()
+    logging.getLogger().addFilter(quiet)
     try:
         _encoder(source / "encoder_model.ort", work)
         _decoders(source / "decoder_model_merged.ort", work)
@@ -112,9 +114,21 @@ def _convert_into(folder: Path) -> None:
             shutil.rmtree(folder)
         os.rename(work, folder)  # atomic: readers see all the files or none
     finally:
+        logging.getLogger().removeFilter(quiet)
         shutil.rmtree(work, ignore_errors=True)
     conversions += 1
     logger.warning("Moonshine converted in %.1f s", time.perf_counter() - started)
+
+
+class _QuietQuantiser(logging.Filter):
+    """Drops the quantiser's ~200 lines a model on the root logger (its errors still pass).
+
+    A filter on the root logger sees only records logged on it directly, as the quantiser's
+    `logging.info(...)` calls are, not those of the app's named loggers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or "quantization" not in record.pathname
 
 
 def _encoder(ort_file: Path, work: Path) -> None:
