@@ -72,7 +72,7 @@ def is_converted(cache_dir: Path) -> bool:
 def ensure_converted(cache_dir: Path) -> Path:
     """The folder of the converted model under `cache_dir`, converting it first if needed.
 
-    Blocking (seconds, gigabytes): call it off the event loop.
+    Blocking (~10-20 s and ~1 GB when it converts): call it off the event loop.
     """
     folder = cache_dir / cache_key()
     if is_converted(cache_dir):
