@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run worker test test-fast install install-test lint chromium redis test-sqlite test-postgres migrate bench drills clean
+.PHONY: run worker test test-fast install install-test lint chromium redis test-sqlite test-postgres migrate models bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,17 @@ install-test: $(VENV)/.installed-test
 migrate: install
 	cd backend && ../$(BIN)/alembic upgrade head
 
+# Moonshine's one-time conversion (~20 s, ~1 GB of memory) into MODEL_CACHE_DIR, so that neither
+# the first start nor the first question waits for it; a no-op once done.
+models: install
+	cd backend && ../$(BIN)/python -m src.voice_pipeline.moonshine_convert
+
 # With REDIS_URL set, the worker supervisor runs beside the API (WORKERS=0: the API alone).
-run: migrate
+run: migrate models
 	scripts/serve
 
 # Worker processes only (another machine of the worker mode): needs REDIS_URL and DATABASE_URL.
-worker: migrate
+worker: migrate models
 	cd backend && ../$(BIN)/python -m src.worker
 
 lint: install-test
@@ -51,10 +56,10 @@ redis: install-test
 	@status=0; PY=$(BIN)/python scripts/ensure-redis || status=$$?; \
 	if [ $$status -eq 1 ]; then exit 1; fi
 
-test-sqlite: install-test chromium
+test-sqlite: install-test models chromium
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
-test-postgres: install-test redis
+test-postgres: install-test models redis
 	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
 	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest
@@ -66,11 +71,11 @@ test-fast: lint
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest -m "not voice" -q
 
 # Benchmarks (not tests): a table on stdout and JSON in bench/results/. See bench/README.md.
-bench: install-test
+bench: install-test models
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Fault drills against the app as its own process on PostgreSQL (started if it is not running).
-drills: install-test
+drills: install-test models
 	@PY=$(BIN)/python scripts/ensure-postgres
 	$(BIN)/python -m bench.drills $(DRILLS_ARGS)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.stt import print_stt
+
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
 GREETING_LIMIT = 1.5
 ANSWER_LIMIT = 3.0
@@ -31,6 +33,8 @@ def report(figures: dict[str, Any]) -> None:
         _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
     if "process_per_bot" in figures:
         _print_side_by_side(figures)
+    if "stt" in figures:
+        print_stt(figures["stt"])
 
 
 def _print_latency(latency: dict[str, dict[str, float]]) -> None:

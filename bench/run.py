@@ -5,8 +5,9 @@ SQLite), offline models, local rooms; the users are aiortc peers in this process
 Piper-synthesised questions. Parts (`--only`): latency (start, bot ready, greeting, voice to
 voice), idle (memory and CPU per idle conversation), ceiling (the largest number of
 simultaneous conversations that still answer in time), stutter (idle conversations before a new
-greeting's audio has gaps), process (the same figures for a process per bot). Prints a table
-and writes the same figures as JSON to bench/results/.
+greeting's audio has gaps), process (the same figures for a process per bot), stt (each
+offline speech recogniser's latency and word error rate, in this process). Prints a table and
+writes the same figures as JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 from bench.peers import ask  # noqa: E402
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
+from bench.stt import stt_benchmark  # noqa: E402
+from src.core.settings import get_settings  # noqa: E402
 from src.voice_pipeline import speech  # noqa: E402
 from tests.voice.conftest import synthesise  # noqa: E402
 from tests.voice.peer import RATE, Peer, rms  # noqa: E402
@@ -391,7 +394,7 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
-PARTS = ("latency", "idle", "ceiling", "stutter", "process")
+PARTS = ("latency", "idle", "ceiling", "stutter", "process", "stt")
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
 SETTINGS = {
@@ -462,7 +465,13 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         # After every part, so a part that fails does not lose the figures before it.
         out.write_text(json.dumps(figures, indent=2))
 
-    for mode in modes if set(parts) - {"process"} else ():
+    if "stt" in parts:
+        print("speech recognition: offline engines, latency and word error rate", flush=True)
+        figures["stt"] = await asyncio.to_thread(
+            stt_benchmark, models, get_settings(), 1 if quick else 5
+        )
+        save()
+    for mode in modes if set(parts) - {"process", "stt"} else ():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:

@@ -56,7 +56,7 @@ def create_app(
     async def embedded_bots(
         lifecycle: ConversationLifecycle, rooms: RoomProvider, background: list[asyncio.Task[None]]
     ) -> Bots:
-        bot = run_bot or await load_voice_bot()
+        bot = run_bot or await load_voice_bot(settings)
         if wrap_bot is not None:
             bot = wrap_bot(bot)
         runner = BotRunner(

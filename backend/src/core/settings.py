@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     drain_timeout_seconds: float = Field(default=3600.0, ge=0)
 
     # Voice: offline by default; cloud services when chosen and given their keys.
-    stt_provider: Literal["whisper", "deepgram"] = "whisper"
+    # Moonshine base-en (converted once into MODEL_CACHE_DIR) or Whisper tiny.en, both offline.
+    stt_provider: Literal["moonshine", "whisper", "deepgram"] = "moonshine"
+    model_cache_dir: Path = BACKEND_DIR / "data" / "models"
     deepgram_api_key: str | None = None
     tts_provider: Literal["piper", "cartesia", "elevenlabs"] = "piper"
     cartesia_api_key: str | None = None

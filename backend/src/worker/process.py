@@ -327,7 +327,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     lifecycle = ConversationLifecycle(database, rooms)
     redis = connect_redis(settings)
     started = time.monotonic()
-    bot = run_bot or await load_voice_bot()
+    bot = run_bot or await load_voice_bot(settings)
     logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
     runner = BotRunner(
         bot,

@@ -102,7 +102,7 @@ async def serve(
     settings: Settings, port: int, full_name: str, birth_date: date, token: str | None
 ) -> str:
     """Load the models, serve the offer endpoint, run the bot; the reason it ended."""
-    await pipecat_bot.preload()
+    await pipecat_bot.preload(settings)
     conversation_id = uuid.uuid4()
     rooms = LocalRoomProvider(settings)
     name = f"conv-{conversation_id.hex}"

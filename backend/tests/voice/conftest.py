@@ -31,8 +31,14 @@ NUMBER_WORDS = {
 
 @pytest.fixture(scope="session")
 def models() -> speech.SpeechModels:
-    """The shared speech models, loaded once for the whole run."""
-    return speech.speech_models()
+    """The shared speech models, loaded once for the whole run, Whisper included.
+
+    The bot no longer loads Whisper (Moonshine is its recogniser) but `transcribe` here uses it:
+    loading it up front keeps its load out of the calls a test is timing.
+    """
+    loaded = speech.speech_models()
+    assert loaded.whisper is not None
+    return loaded
 
 
 @pytest.fixture

@@ -35,6 +35,8 @@ def test_greeting_uses_the_first_name(ada: Numerologist) -> None:
         (" What is my life, path number?", "life_path"),
         ("tell me my soul urge", "soul_urge"),
         ("what is my sole urge number", "soul_urge"),
+        ("What is the so-urge number for Maria Garcia?", "soul_urge"),
+        ("what is my so urge number", "soul_urge"),
         ("what's my heart's desire", "soul_urge"),
         ("my destiny number please", "expression"),
         ("and my personality?", "personality"),
