@@ -53,7 +53,7 @@ def create_app(
         wrap_bot: Wraps the bot (the fault drills inject crashes into the real bot so).
     """
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.pipecat_log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
 
     async def embedded_bots(
         lifecycle: ConversationLifecycle, rooms: RoomProvider, background: list[asyncio.Task[None]]

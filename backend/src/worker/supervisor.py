@@ -88,7 +88,7 @@ async def supervise(settings: Settings) -> int:
 def main() -> None:
     """Command line entry point."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.pipecat_log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: workers take their calls from Redis.")
     sys.exit(asyncio.run(supervise(settings)))
