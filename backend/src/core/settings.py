@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     login_failures_per_address: str = "30/15 minutes"
     registrations_per_address: str = "20/hour"
 
+    # /metrics answers only requests bearing this token, when set.
+    metrics_token: str | None = None
+
     host: str = "127.0.0.1"
     port: int = 8000
     # Where browsers reach this service; room URLs are built from it.
