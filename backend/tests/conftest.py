@@ -158,25 +158,31 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def register(
+async def post_registration(
     client: httpx.AsyncClient,
     *,
     email: str | None = None,
     password: str = "correct horse battery",
     full_name: str = "Ada Lovelace",
     birth_date: date = date(1990, 7, 15),
-) -> dict[str, Any]:
-    """Register a user; return the response body with the password used."""
-    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-    response = await client.post(
+) -> httpx.Response:
+    """POST a registration (a new email unless given); the response, whatever it is."""
+    return await client.post(
         "/api/v1/auth/register",
         json={
-            "email": email,
+            "email": email or f"user-{uuid.uuid4().hex[:8]}@example.com",
             "password": password,
             "full_name": full_name,
             "birth_date": birth_date.isoformat(),
         },
     )
+
+
+async def register(
+    client: httpx.AsyncClient, *, password: str = "correct horse battery", **fields: Any
+) -> dict[str, Any]:
+    """Register a user; return the response body with the password used."""
+    response = await post_registration(client, password=password, **fields)
     assert response.status_code == 201, response.text
     return {**response.json(), "password": password}
 

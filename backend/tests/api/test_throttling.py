@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.conftest import make_settings, register
+from tests.conftest import make_settings, post_registration, register
 from tests.fakes.bots import ScriptedBot
 
 WRONG = "not the password"
@@ -119,16 +119,7 @@ class TestRegistrationsPerAddress:
     ) -> None:
         for _ in range(4):
             await register(client)
-        response = await client.post(
-            "/api/v1/auth/register",
-            json={
-                "email": "fifth@example.com",
-                "password": "long enough",
-                "full_name": "Fifth User",
-                "birth_date": "1990-01-01",
-            },
-        )
-        assert_throttled(response)
+        assert_throttled(await post_registration(client))
         async with from_address("192.0.2.44") as elsewhere:
             await register(elsewhere)
 
