@@ -117,6 +117,8 @@ async def serve(
         "HOST": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        # Every bench user registers from loopback.
+        "REGISTRATIONS_PER_ADDRESS": "100000/hour",
         **(_worker_settings(prefix, workers) if mode == "workers" else {}),
         **settings,
     }

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from src.api import health, pages
+from src.api import health, metrics, pages
 from src.api.v1.router import api_router
 from src.core.database import Database
 from src.core.errors import install_error_handlers
@@ -23,6 +24,7 @@ from src.services.bots.runner import BotRunner
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
 from src.services.rooms import RoomProvider, create_room_provider
+from src.services.throttling import Throttle
 from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def create_app(
         wrap_bot: Wraps the bot (the fault drills inject crashes into the real bot so).
     """
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.pipecat_log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
 
     async def embedded_bots(
         lifecycle: ConversationLifecycle, rooms: RoomProvider, background: list[asyncio.Task[None]]
@@ -74,12 +76,13 @@ def create_app(
         return EmbeddedBots(runner, rooms)
 
     async def worker_bots(
-        lifecycle: ConversationLifecycle, background: list[asyncio.Task[None]]
+        app: FastAPI, lifecycle: ConversationLifecycle, background: list[asyncio.Task[None]]
     ) -> Bots:
         from src.services.bots.reaper import WorkerReaper
         from src.services.bots.redis_dispatch import RedisBots, connect_redis
 
         redis = connect_redis(settings)
+        app.state.redis = redis
         background.append(
             asyncio.create_task(
                 WorkerReaper(redis, settings, lifecycle).run_forever(), name="reaper"
@@ -97,11 +100,12 @@ def create_app(
         lifecycle = ConversationLifecycle(database, rooms)
         background: list[asyncio.Task[None]] = []
         if settings.worker_mode:
-            bots = await worker_bots(lifecycle, background)
+            bots = await worker_bots(app, lifecycle, background)
         else:
             bots = await embedded_bots(lifecycle, rooms, background)
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
+        app.state.throttle = throttle = Throttle(settings)
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
             database.engine.dialect.name,
@@ -111,6 +115,7 @@ def create_app(
         try:
             yield
         finally:
+            await throttle.close()
             await bots.close()
             for task in background:
                 task.cancel()
@@ -127,8 +132,21 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.redis = None
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            # Bearer tokens, not cookies: no credentials mode needed.
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(api_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.WEB_DIR), name="static")

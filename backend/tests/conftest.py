@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import httpx
 import hypothesis
 import pytest
+import redis as sync_redis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 import src.models  # noqa: F401  (registers the tables)
 from src.core.settings import Settings
@@ -23,6 +26,7 @@ from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
 
 TEST_SECRET = "test-secret-" + "x" * 40
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Speed is measured by the benchmarks, not asserted by tests: no per-example deadline (on a
 # loaded 2-core machine one example can take 0.5 s and fail for nothing).
@@ -55,6 +59,36 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
         migrate(url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (TEST_REDIS_URL), checked once per run: without it the test is skipped
+    with a loud warning, except with CI=true, where it fails."""
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        sync_redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except sync_redis.RedisError as exc:
+        message = f"Redis is unreachable at {url} ({exc}): the tests that need it cannot run."
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} CI=true: failing.")
+        warnings.warn(f"SKIPPED LOUDLY: {message}", stacklevel=1)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+async def prefix(redis_url: str) -> AsyncIterator[str]:
+    """This test's own key prefix; its keys are deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -124,25 +158,31 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def register(
+async def post_registration(
     client: httpx.AsyncClient,
     *,
     email: str | None = None,
     password: str = "correct horse battery",
     full_name: str = "Ada Lovelace",
     birth_date: date = date(1990, 7, 15),
-) -> dict[str, Any]:
-    """Register a user; return the response body with the password used."""
-    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-    response = await client.post(
+) -> httpx.Response:
+    """POST a registration (a new email unless given); the response, whatever it is."""
+    return await client.post(
         "/api/v1/auth/register",
         json={
-            "email": email,
+            "email": email or f"user-{uuid.uuid4().hex[:8]}@example.com",
             "password": password,
             "full_name": full_name,
             "birth_date": birth_date.isoformat(),
         },
     )
+
+
+async def register(
+    client: httpx.AsyncClient, *, password: str = "correct horse battery", **fields: Any
+) -> dict[str, Any]:
+    """Register a user; return the response body with the password used."""
+    response = await post_registration(client, password=password, **fields)
     assert response.status_code == 201, response.text
     return {**response.json(), "password": password}
 

@@ -15,8 +15,17 @@ from src.core.errors import InvalidTokenSubject, NotAuthenticated
 from src.core.security import ACCESS_AUDIENCE, decode_token
 from src.core.settings import Settings
 from src.models.user import User
+from src.services.throttling import Throttle
 
-__all__ = ["CurrentUser", "SessionDep", "SettingsDep", "get_current_user", "get_session"]
+__all__ = [
+    "ClientAddress",
+    "CurrentUser",
+    "SessionDep",
+    "SettingsDep",
+    "ThrottleDep",
+    "get_current_user",
+    "get_session",
+]
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -30,6 +39,23 @@ def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_throttle(request: Request) -> Throttle:
+    """The app's sign-in and registration throttle."""
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+
+
+def get_client_address(request: Request) -> str:
+    """The caller's IP address (behind a reverse proxy, uvicorn's --proxy-headers sets it)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
 async def get_current_user(

@@ -92,6 +92,20 @@ class DatabaseUnavailable(DomainError):
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins or registrations from one address, or for one email.
+
+    The same answer whether or not the account exists, so it reveals nothing about it.
+    """
+
+    status_code = 429
+    code = "too_many_attempts"
+    default_detail = "Too many attempts. Wait a few minutes (see Retry-After) and try again."
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(headers={"Retry-After": str(retry_after_seconds)})
+
+
 class Conflict(DomainError):
     """The request does not fit the resource's current state."""
 

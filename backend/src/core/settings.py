@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import limits
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 REPO_DIR = BACKEND_DIR.parent
@@ -35,6 +37,21 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     log_level: str = "INFO"
     pipecat_log_level: str = "WARNING"
+    # json: one JSON object per line (time, level, logger, message, conversation_id, worker_id).
+    log_format: Literal["text", "json"] = "text"
+
+    # Browser origins (scheme://host[:port]) allowed to call the API from another origin;
+    # comma-separated or a JSON list. None by default: same-origin pages only.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    # Brute-force protection, in the `limits` notation ("5/15 minutes", "20 per hour"). Failed
+    # sign-ins count per email and per client address; registrations per address.
+    login_failures_per_email: str = "5/15 minutes"
+    login_failures_per_address: str = "30/15 minutes"
+    registrations_per_address: str = "20/hour"
+
+    # /metrics answers only requests bearing this token, when set.
+    metrics_token: str | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -97,6 +114,29 @@ class Settings(BaseSettings):
     vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
     # A page that stops sending data-channel pings this long is treated as gone.
     bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+
+    @field_validator(
+        "login_failures_per_email", "login_failures_per_address", "registrations_per_address"
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate: write it like '5/15 minutes' or '20 per hour'"
+            ) from None
+        return value
 
     @property
     def llm_enabled(self) -> bool:

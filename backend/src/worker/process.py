@@ -28,7 +28,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from src.core.database import Database
 from src.core.errors import DomainError
-from src.core.logging import configure_logging
+from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
 from src.models.conversation import EndReason
 from src.services.bots import protocol
@@ -322,6 +322,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: workers take their calls from Redis.")
     worker_id = new_worker_id()
+    set_worker_id(worker_id)
     database = Database(settings.database_url, application_name="numerologist-worker")
     rooms = create_room_provider(settings)
     lifecycle = ConversationLifecycle(database, rooms)
@@ -352,7 +353,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
 def main() -> None:
     """Command line entry point."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.pipecat_log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
     asyncio.run(serve(settings))
     sys.exit(0)
 

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None, help="the bearer token offers must carry")
     args = parser.parse_args(argv)
     settings = Settings()
-    configure_logging(settings.log_level, settings.pipecat_log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
     asyncio.run(serve(settings, args.port, args.full_name, args.birth_date, args.token))
     sys.exit(0)
 

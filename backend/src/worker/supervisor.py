@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 
+from src.core import metrics
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
 
@@ -49,6 +50,7 @@ class Supervisor:
             self._procs[slot] = proc
             logger.info("supervisor: worker slot %d started, pid %d", slot, proc.pid)
             code = await proc.wait()
+            metrics.process_exited(proc.pid)
             if self._stopping.is_set():
                 return code
             logger.error(
@@ -88,7 +90,7 @@ async def supervise(settings: Settings) -> int:
 def main() -> None:
     """Command line entry point."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.pipecat_log_level)
+    configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: workers take their calls from Redis.")
     sys.exit(asyncio.run(supervise(settings)))

@@ -1,22 +1,17 @@
 """Fixtures for the worker mode: a real Redis, real worker processes, the API in worker mode.
 
-Redis is TEST_REDIS_URL (default redis://127.0.0.1:6379/0); each test writes its keys under a
-prefix of its own and deletes them afterwards. Without Redis these tests are skipped with a
-loud warning, except with CI=true, where they fail.
+Redis and each test's key prefix come from the `redis_url` and `prefix` fixtures of
+tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis as sync_redis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -26,38 +21,8 @@ from src.main import create_app
 from tests.conftest import make_settings
 from tests.workers.processes import ApiProc, PrivateRedis, WorkerProc, process_env
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Several processes share one database and one Redis in these tests: each module is marked
 # postgresql_only, so the PostgreSQL pass runs them.
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The test Redis, checked once per run."""
-    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    try:
-        sync_redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except sync_redis.RedisError as exc:
-        message = f"Redis is unreachable at {url} ({exc}): the worker-mode tests cannot run."
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} CI=true: failing.")
-        warnings.warn(f"SKIPPED LOUDLY: {message}", stacklevel=1)
-        pytest.skip(message)
-    return url
-
-
-@pytest.fixture
-async def prefix(redis_url: str) -> AsyncIterator[str]:
-    """This test's own key prefix; its keys are deleted afterwards."""
-    prefix = f"test-{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from src.core import metrics
 from src.core.settings import Settings
 from src.models.conversation import EndReason
 from src.services.conversations.errors import BotCapacityReached
@@ -171,6 +173,7 @@ class BotRunner:
         self._bots[conversation_id] = handle
         task.add_done_callback(lambda _t: self._bots.pop(conversation_id, None))
         logger.info("conversation %s: bot started on %s", conversation_id, self.owner_id)
+        launched = time.monotonic()
         ready = asyncio.create_task(handle.ready.wait())
         try:
             await asyncio.wait(
@@ -181,6 +184,7 @@ class BotRunner:
         finally:
             ready.cancel()
         if handle.ready.is_set() and not task.done():
+            metrics.bot_ready(time.monotonic() - launched)
             return
         if not task.done():
             await self.cancel(conversation_id, EndReason.BOT_ERROR)
@@ -191,6 +195,7 @@ class BotRunner:
         conversation_id = handle.ctx.conversation_id
         deadlines = asyncio.create_task(self._deadlines(handle))
         reason: EndReason = EndReason.BOT_ERROR
+        metrics.bot_running(self.owner_id, +1)
         try:
             reason = await self._run_bot(handle.ctx) or EndReason.USER_LEFT
         except asyncio.CancelledError:
@@ -201,6 +206,7 @@ class BotRunner:
             handle.error = exc
             logger.exception("conversation %s: bot crashed: %s", conversation_id, _describe(exc))
         finally:
+            metrics.bot_running(self.owner_id, -1)
             deadlines.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deadlines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.core import metrics
 from src.core.database import after_commit
 from src.models.conversation import Conversation, EndReason
 from src.services.conversations.errors import ConversationAlreadyEnded
@@ -26,6 +27,7 @@ async def end_conversation(
     worker_id = conversation.worker_id
 
     async def stop_bot_and_room() -> None:
+        metrics.conversation_ended(EndReason.USER_ENDED.value)
         # The bot's own end finds the conversation ended and records nothing more.
         await services.bots.stop(conversation_id, worker_id, EndReason.USER_ENDED)
         if room_name:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 
+from src.core import metrics
 from src.core.clock import utcnow
 from src.core.database import Database
 from src.models.conversation import (
@@ -78,6 +79,7 @@ class ConversationLifecycle:
                 return False
             conversation.end(reason)
             room_name = conversation.daily_room_id
+        metrics.conversation_ended(reason.value)
         log = logger.error if conversation.status == ConversationStatus.FAILED else logger.info
         log(
             "conversation %s: ended (%s) after %ss",

@@ -8,14 +8,17 @@ call no worker takes leaves a `failed`/`no_bot_capacity` record and its room del
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.core import metrics
 from src.core.clock import utcnow
 from src.core.database import after_commit, after_rollback
+from src.core.errors import DomainError
 from src.core.settings import Settings
 from src.models.conversation import Conversation, ConversationStatus, EndReason
 from src.models.idempotency import IdempotencyKey
@@ -54,6 +57,23 @@ async def start_conversation(
     idempotency_key: str | None = None,
 ) -> StartConversationResponse:
     """Start a conversation for the user; see the module docstring for the guarantees."""
+    began = time.monotonic()
+    try:
+        return await _start(session, user, services, idempotency_key, began)
+    except DomainError as exc:
+        # Before the commit, the only start failure is the room's (the bot's come after it).
+        failed_room = isinstance(exc, ConversationStartFailed)
+        metrics.conversation_started(EndReason.ROOM_ERROR.value if failed_room else exc.code)
+        raise
+
+
+async def _start(
+    session: AsyncSession,
+    user: User,
+    services: ConversationServices,
+    idempotency_key: str | None,
+    began: float,
+) -> StartConversationResponse:
     key_row = None
     if idempotency_key is not None:
         key_row, replay = await idempotency.claim(
@@ -94,6 +114,7 @@ async def start_conversation(
             await services.bots.start(job, slot)
         except (BotStartError, NoBotCapacity, BotServiceUnavailable) as exc:
             await _bot_failed(session, conversation.id, key_row, services, exc)
+        metrics.conversation_started("started", time.monotonic() - began)
 
     after_commit(session, start_bot)
     response = StartConversationResponse(
@@ -141,6 +162,7 @@ def _failed_record(conversation: Conversation, reason: EndReason):  # type: igno
         failed = Conversation(id=conversation_id, user_id=user_id, started_at=started_at)
         failed.end(reason)
         session.add(failed)
+        metrics.conversation_ended(reason.value)
 
     return record
 
@@ -154,6 +176,10 @@ async def _bot_failed(
 ) -> None:
     logger.error("conversation %s: bot not started: %s", conversation_id, exc)
     reason = EndReason.NO_BOT_CAPACITY if isinstance(exc, NoBotCapacity) else EndReason.BOT_ERROR
+    if isinstance(exc, BotServiceUnavailable):
+        metrics.conversation_started(BotServiceUnavailable.code)
+    else:
+        metrics.conversation_started(reason.value)
     # The runner may have ended it already (bot_error) and deleted the room; make sure of both.
     await services.lifecycle.finish(conversation_id, reason)
     if key_row is not None:

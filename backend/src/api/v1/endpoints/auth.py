@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from src.core.deps import SessionDep, SettingsDep
+from src.core.deps import ClientAddress, SessionDep, SettingsDep, ThrottleDep
+from src.core.errors import InvalidCredentials
 from src.core.security import create_access_token
 from src.core.settings import Settings
 from src.models.user import User
@@ -56,12 +57,18 @@ def _token_for(user: User, settings: Settings) -> TokenResponse:
     "/register",
     status_code=201,
     response_model=RegisterResponse,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
 async def register(
-    data: RegisterRequest, session: SessionDep, settings: SettingsDep
+    data: RegisterRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    address: ClientAddress,
 ) -> RegisterResponse:
-    """Create an account and return it with an access token."""
+    """Create an account and return it with an access token (registrations per address are
+    limited)."""
+    await throttle.registration(address)
     user = await users.register(session, data)
     token = _token_for(user, settings)
     return RegisterResponse(user=UserRead.model_validate(user), **token.model_dump())
@@ -82,10 +89,22 @@ async def _read_login(request: Request) -> LoginRequest:
     "/login",
     response_model=TokenResponse,
     openapi_extra=_LOGIN_BODY,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
 )
-async def login(request: Request, session: SessionDep, settings: SettingsDep) -> TokenResponse:
-    """Sign in with email and password (JSON, or the OAuth2 password form) for an access token."""
+async def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    address: ClientAddress,
+) -> TokenResponse:
+    """Sign in with email and password (JSON, or the OAuth2 password form) for an access token
+    (failed attempts per email and per address are limited)."""
     data = await _read_login(request)
-    user = await users.authenticate(session, data.email, data.password)
+    await throttle.check_login(data.email, address)
+    try:
+        user = await users.authenticate(session, data.email, data.password)
+    except InvalidCredentials:
+        await throttle.login_failed(data.email, address)
+        raise
     return _token_for(user, settings)

@@ -1,0 +1,44 @@
+"""`/metrics`: Prometheus text, behind a bearer token when METRICS_TOKEN is set."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from src.core import metrics
+from src.core.deps import SettingsDep
+from src.core.errors import NotAuthenticated
+from src.schemas.common import ErrorResponse
+
+router = APIRouter(tags=["health"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _check_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    expected = settings.metrics_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthenticated("Send 'Authorization: Bearer <METRICS_TOKEN>' to read the metrics.")
+
+
+@router.get(
+    "/metrics",
+    dependencies=[Depends(_check_token)],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"},
+        401: {"model": ErrorResponse, "description": "METRICS_TOKEN is set and was not sent"},
+    },
+)
+async def read_metrics() -> Response:
+    """Conversations started and ended, bots running, start and bot-ready latency."""
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,87 @@
+"""Prometheus metrics: what the code records, and the text a scrape reads.
+
+The code paths call the small functions below and know nothing of Prometheus. With
+PROMETHEUS_MULTIPROC_DIR set (several processes serving, or workers beside the API on one
+machine), prometheus-client keeps the values in files there and a scrape adds them up.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# From a warm local start (tens of ms) to a slow cloud room and a loaded worker (tens of s).
+_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 20.0, 30.0)
+
+CONVERSATIONS_STARTED = Counter(
+    "numerologist_conversations_started",
+    "Conversation starts by outcome: started, or the error code or end reason of a failure.",
+    ["outcome"],
+)
+CONVERSATIONS_ENDED = Counter(
+    "numerologist_conversations_ended", "Conversations ended, by end reason.", ["reason"]
+)
+BOTS_RUNNING = Gauge(
+    "numerologist_bots_running",
+    "Bots running now, by the process that runs them (embedded:... or a worker id).",
+    ["owner"],
+    multiprocess_mode="livesum",
+)
+START_SECONDS = Histogram(
+    "numerologist_conversation_start_seconds",
+    "From the start request to its bot ready for the user (successful starts).",
+    buckets=_SECONDS,
+)
+BOT_READY_SECONDS = Histogram(
+    "numerologist_bot_ready_seconds",
+    "From a bot's launch to its readiness for the user.",
+    buckets=_SECONDS,
+)
+
+
+def conversation_started(outcome: str, seconds: float | None = None) -> None:
+    """Count a start by its outcome; a successful one's latency goes to the histogram."""
+    CONVERSATIONS_STARTED.labels(outcome=outcome).inc()
+    if seconds is not None:
+        START_SECONDS.observe(seconds)
+
+
+def conversation_ended(reason: str) -> None:
+    """Count an end by its reason."""
+    CONVERSATIONS_ENDED.labels(reason=reason).inc()
+
+
+def bot_ready(seconds: float) -> None:
+    """Record how long a bot took to get ready."""
+    BOT_READY_SECONDS.observe(seconds)
+
+
+def bot_running(owner: str, delta: int) -> None:
+    """A bot started (+1) or stopped (-1) in the process `owner`."""
+    BOTS_RUNNING.labels(owner=owner).inc(delta)
+
+
+def process_exited(pid: int) -> None:
+    """Forget a dead process's bots in multiprocess mode (its gauge file would stay)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def render() -> tuple[bytes, str]:
+    """The scrape's body and content type (every process's values in multiprocess mode)."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_LATEST
