@@ -83,13 +83,11 @@ async def live_workers(redis: Redis, keys: RedisKeys) -> list[dict[str, Any]]:
 
 
 async def send_reply(redis: Redis, key: str, message: dict[str, Any]) -> None:
-    """Answer a request (the list expires if nobody reads it).
-
-    Plain commands, not a MULTI pipeline: redis-py retries a plain command on a connection a
-    restarted Redis closed, but fails a transaction pipeline there (tried with redis-py 8.1).
-    """
-    await redis.rpush(key, json.dumps(message))
-    await redis.expire(key, REPLY_TTL_SECONDS)
+    """Answer a request (the list expires if nobody reads it)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, json.dumps(message))
+        pipe.expire(key, REPLY_TTL_SECONDS)
+        await pipe.execute()
 
 
 async def wait_reply(redis: Redis, key: str, seconds: float) -> dict[str, Any] | None:

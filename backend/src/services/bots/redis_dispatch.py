@@ -14,10 +14,10 @@ import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from src.core.settings import Settings
 from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
@@ -188,7 +188,8 @@ class RedisBots:
 
 def connect_redis(settings: Settings) -> Redis:
     """A Redis client for REDIS_URL that fails fast when Redis is down, and tries once more on a
-    pooled connection that a restarted Redis closed."""
+    pooled connection that a restarted Redis closed (the asyncio `Retry`: redis-py's sync one
+    would hand back the coroutine unawaited and retry nothing)."""
     # The socket timeout outlasts the longest blocking wait (BLPOP for a bot's readiness);
     # redis-py's default of 5 s would cut a wait short.
     longest_wait = settings.dispatch_timeout_seconds + settings.bot_ready_timeout_seconds
