@@ -27,10 +27,14 @@ class DomainError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     default_detail: ClassVar[str] = "Something went wrong on our side. Please try again."
+    # Seconds a client should wait before trying again (sent as Retry-After), if any.
+    retry_after: ClassVar[int | None] = None
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         self.detail = detail or self.default_detail
         self.headers = headers or {}
+        if self.retry_after is not None:
+            self.headers.setdefault("Retry-After", str(self.retry_after))
         # Written in its own transaction after the request's rollback (see get_session).
         self.failure_record: Callable[[AsyncSession], Awaitable[None]] | None = None
         super().__init__(self.detail)
@@ -87,9 +91,7 @@ class DatabaseUnavailable(DomainError):
         "The service cannot reach its database just now, so the request was not completed. "
         "Try again in a few seconds."
     )
-
-    def __init__(self, detail: str | None = None):
-        super().__init__(detail, headers={"Retry-After": "5"})
+    retry_after = 5
 
 
 class TooManyAttempts(DomainError):

@@ -14,7 +14,7 @@ import pytest
 from src.core.clock import utcnow
 from src.services.daily_service import DailyBotTransport
 from src.voice_pipeline import pipecat_bot, speech
-from src.voice_pipeline.job import BotContext, BotJob
+from src.voice_pipeline.job import BotContext, BotJob, ProviderName
 from src.voice_pipeline.numerologist import BotState
 from tests.conftest import make_settings
 
@@ -29,20 +29,24 @@ class _Events:
         return None
 
 
-async def test_daily_transport_and_pipeline_are_built(models: speech.SpeechModels) -> None:
-    from pipecat.transports.daily.transport import DailyTransport
-
-    job = BotJob(
+def _job(provider: ProviderName, room_url: str) -> BotJob:
+    return BotJob(
         conversation_id=uuid.uuid4(),
-        provider="daily",
-        room_name="conv-x",
-        room_url="https://example.daily.co/conv-x",
+        provider=provider,
+        room_name=room_url.rsplit("/", 1)[1],
+        room_url=room_url,
         bot_token="bot-token",
         expires_at=utcnow() + timedelta(hours=1),
         user_full_name="Ada Lovelace",
         user_first_name="Ada",
         birth_date=date(1984, 7, 5),
     )
+
+
+async def test_daily_transport_and_pipeline_are_built(models: speech.SpeechModels) -> None:
+    from pipecat.transports.daily.transport import DailyTransport
+
+    job = _job("daily", "https://example.daily.co/conv-x")
     ctx = BotContext(job, DailyBotTransport(job), _Events(), make_settings("sqlite+aiosqlite://"))
     transport = await ctx.transport.open()
     assert isinstance(transport, DailyTransport)
@@ -55,17 +59,7 @@ async def test_daily_transport_and_pipeline_are_built(models: speech.SpeechModel
 
 
 def test_a_job_survives_json() -> None:
-    job = BotJob(
-        conversation_id=uuid.uuid4(),
-        provider="local",
-        room_name="conv-y",
-        room_url="http://127.0.0.1:8000/rooms/conv-y",
-        bot_token="t",
-        expires_at=utcnow(),
-        user_full_name="Grace Hopper",
-        user_first_name="Grace",
-        birth_date=date(1906, 12, 9),
-    )
+    job = _job("local", "http://127.0.0.1:8000/rooms/conv-y")
     assert BotJob.from_json(job.to_json()) == job
     with pytest.raises(ValueError, match="not a bot job"):
         BotJob.from_json('{"conversation_id": "x"}')

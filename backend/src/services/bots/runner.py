@@ -147,7 +147,7 @@ class BotRunner:
             BotCapacityReached: the capacity is reached (or being started), or shutdown began.
         """
         if not self.has_room:
-            raise BotCapacityReached(headers={"Retry-After": "10"})
+            raise BotCapacityReached()
         self._reserved += 1
         return Reservation(self)
 

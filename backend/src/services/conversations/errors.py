@@ -32,6 +32,7 @@ class TooManyConversations(DomainError):
 
     status_code = 429
     code = "too_many_conversations"
+    retry_after = 30
 
 
 class BotCapacityReached(DomainError):
@@ -40,6 +41,7 @@ class BotCapacityReached(DomainError):
     status_code = 503
     code = "bot_capacity_reached"
     default_detail = "All voice bots are busy right now. Please try again shortly."
+    retry_after = 10
 
 
 class ConversationStartFailed(DomainError):
@@ -59,8 +61,7 @@ class NoBotCapacity(DomainError):
         "Please try again shortly."
     )
 
-    def __init__(self, detail: str | None = None):
-        super().__init__(detail, headers={"Retry-After": "10"})
+    retry_after = 10
 
 
 class BotServiceUnavailable(DomainError):
@@ -73,8 +74,7 @@ class BotServiceUnavailable(DomainError):
         "Try again in a few seconds."
     )
 
-    def __init__(self, detail: str | None = None):
-        super().__init__(detail, headers={"Retry-After": "5"})
+    retry_after = 5
 
 
 class ConversationStillLive(Conflict):
@@ -94,5 +94,4 @@ class RoomNotYetDeleted(DomainError):
         "kept. Try again in a minute."
     )
 
-    def __init__(self, detail: str | None = None):
-        super().__init__(detail, headers={"Retry-After": "60"})
+    retry_after = 60

@@ -135,8 +135,7 @@ async def _check_user_limit(session: AsyncSession, user: User, settings: Setting
     limit = settings.max_active_conversations_per_user
     if await queries.count_live(session, user.id) >= limit:
         raise TooManyConversations(
-            f"You already have {limit} conversations open: end one before starting another.",
-            headers={"Retry-After": "30"},
+            f"You already have {limit} conversations open: end one before starting another."
         )
 
 
