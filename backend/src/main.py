@@ -23,6 +23,7 @@ from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.runner import BotRunner
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
+from src.services.conversations.transcript import TranscriptWriter
 from src.services.rooms import RoomProvider, create_room_provider
 from src.services.throttling import Throttle
 from src.voice_pipeline.job import RunBot
@@ -56,7 +57,10 @@ def create_app(
     configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
 
     async def embedded_bots(
-        lifecycle: ConversationLifecycle, rooms: RoomProvider, background: list[asyncio.Task[None]]
+        lifecycle: ConversationLifecycle,
+        rooms: RoomProvider,
+        transcript: TranscriptWriter,
+        background: list[asyncio.Task[None]],
     ) -> Bots:
         bot = run_bot or await load_voice_bot(settings)
         if wrap_bot is not None:
@@ -68,6 +72,7 @@ def create_app(
             transports=rooms.bot_transport,
             owner_id=embedded_owner_id(),
             capacity=settings.max_bots,
+            transcript=transcript,
         )
         await _reconcile(lifecycle)
         background.append(
@@ -98,11 +103,15 @@ def create_app(
         database = Database(settings.database_url, application_name="numerologist-api")
         rooms = create_room_provider(settings)
         lifecycle = ConversationLifecycle(database, rooms)
-        background: list[asyncio.Task[None]] = []
+        # Where this process's bots store their lines (unused by an API in the worker mode).
+        transcript = TranscriptWriter(database)
+        background: list[asyncio.Task[None]] = [
+            asyncio.create_task(transcript.run_forever(), name="transcript")
+        ]
         if settings.worker_mode:
             bots = await worker_bots(app, lifecycle, background)
         else:
-            bots = await embedded_bots(lifecycle, rooms, background)
+            bots = await embedded_bots(lifecycle, rooms, transcript, background)
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
         app.state.throttle = throttle = Throttle(settings)
@@ -121,6 +130,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await transcript.close()
             await rooms.close()
             await database.dispose()
             logger.info("stopped")

@@ -2,6 +2,15 @@
 
 from src.models.conversation import Conversation, ConversationStatus, EndReason
 from src.models.idempotency import IdempotencyKey
+from src.models.message import ConversationMessage, MessageRole
 from src.models.user import User
 
-__all__ = ["Conversation", "ConversationStatus", "EndReason", "IdempotencyKey", "User"]
+__all__ = [
+    "Conversation",
+    "ConversationMessage",
+    "ConversationStatus",
+    "EndReason",
+    "IdempotencyKey",
+    "MessageRole",
+    "User",
+]

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from src.models.conversation import ConversationStatus, EndReason
+from src.models.message import MessageRole
 
 _START_EXAMPLE: dict[str, Any] = {
     "conversation_id": "550e8400-e29b-41d4-a716-446655440000",
@@ -54,3 +55,42 @@ class ConversationList(BaseModel):
 
     items: list[ConversationRead]
     total: int
+
+
+class MessageRead(BaseModel):
+    """One line of a conversation, as its owner reads it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    role: MessageRole = Field(description="Who spoke: `assistant` (the bot) or `user`")
+    text: str
+    created_at: datetime = Field(description="When it was said")
+
+
+class MessageList(BaseModel):
+    """A page of a conversation's lines, in spoken order."""
+
+    items: list[MessageRead]
+    total: int
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "role": "assistant",
+                            "text": "Hello Ada! I'm your numerologist.",
+                            "created_at": "2026-11-23T14:00:01Z",
+                        },
+                        {
+                            "role": "user",
+                            "text": "What is my life path number?",
+                            "created_at": "2026-11-23T14:00:06Z",
+                        },
+                    ],
+                    "total": 2,
+                }
+            ]
+        }
+    )

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from src.core.settings import Settings
 from src.models.conversation import EndReason
+from src.models.message import MessageRole
 
 ProviderName = Literal["local", "daily"]
 
@@ -79,6 +80,10 @@ class BotEvents(Protocol):
 
     async def user_joined(self) -> None:
         """The user's media connected (records `user_joined_at`, status `active`)."""
+        ...
+
+    def said(self, role: MessageRole, text: str) -> None:
+        """A line was spoken (the transcript); must not block."""
         ...
 
 

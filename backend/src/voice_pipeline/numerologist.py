@@ -28,16 +28,22 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from src.models.conversation import EndReason
+from src.models.message import MessageRole
 from src.voice_pipeline.dialogue import Numerologist
 
 logger = logging.getLogger(__name__)
 
 
+def _ignore_line(_role: MessageRole, _text: str) -> None:
+    return None
+
+
 @dataclass
 class BotState:
-    """One bot's state: why it ended and when the user connected."""
+    """One bot's state: why it ended, when the user connected, where its lines go."""
 
     conversation_id: uuid.UUID
+    said: Callable[[MessageRole, str], None] = _ignore_line
     end_reason: EndReason | None = None
     connected_at: float | None = None
     first_audio_logged: bool = False
@@ -101,6 +107,7 @@ class UserTranscriptSender(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
             logger.debug("conversation %s: user said %r", self._state.conversation_id, frame.text)
+            self._state.said(MessageRole.USER, frame.text.strip())
             await self.push_frame(transcript_message("user", frame.text.strip()))
         await self.push_frame(frame, direction)
 
@@ -123,6 +130,7 @@ class BotTranscriptSender(FrameProcessor):
             text = frame.text if isinstance(frame, TTSSpeakFrame) else "".join(self._parts)
             if text.strip():
                 logger.debug("conversation %s: bot says %r", self._state.conversation_id, text)
+                self._state.said(MessageRole.ASSISTANT, text.strip())
                 await self.push_frame(transcript_message("bot", text.strip()))
         await self.push_frame(frame, direction)
 

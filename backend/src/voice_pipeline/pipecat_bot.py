@@ -179,7 +179,7 @@ class _Greeter:
 async def run_bot(ctx: BotContext) -> EndReason:
     """Serve one conversation until the user leaves or says goodbye; return why it ended."""
     job = ctx.job
-    state = BotState(job.conversation_id)
+    state = BotState(job.conversation_id, said=ctx.events.said)
     started = time.monotonic()
     greeter = _Greeter(
         Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting()

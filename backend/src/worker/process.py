@@ -47,6 +47,7 @@ from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError, Reservation
 from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.conversations.transcript import TranscriptWriter
 from src.services.local_rooms import LocalRoomProvider
 from src.services.rooms import RoomProvider, create_room_provider
 from src.voice_pipeline.job import BotJob, RunBot
@@ -327,6 +328,8 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     rooms = create_room_provider(settings)
     lifecycle = ConversationLifecycle(database, rooms)
     redis = connect_redis(settings)
+    transcript = TranscriptWriter(database)
+    writing = asyncio.create_task(transcript.run_forever(), name="transcript")
     started = time.monotonic()
     bot = run_bot or await load_voice_bot(settings)
     logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
@@ -337,6 +340,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         transports=rooms.bot_transport,
         owner_id=worker_id,
         capacity=settings.max_bots_per_worker,
+        transcript=transcript,
     )
     worker = Worker(settings, redis, runner, rooms, lifecycle)
     loop = asyncio.get_running_loop()
@@ -345,6 +349,10 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     try:
         await worker.run()
     finally:
+        writing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writing
+        await transcript.close()
         await rooms.close()
         await redis.aclose()
         await database.dispose()

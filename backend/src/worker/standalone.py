@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from src.core.clock import utcnow
 from src.core.logging import configure_logging
 from src.core.settings import Settings
+from src.models.message import MessageRole
 from src.services.local_rooms import LocalRoomProvider
 from src.voice_pipeline import pipecat_bot
 from src.voice_pipeline.job import BotContext, BotJob
@@ -52,6 +53,9 @@ class _PrintedEvents:
 
     async def user_joined(self) -> None:
         _emit("joined")
+
+    def said(self, role: MessageRole, text: str) -> None:
+        _emit("said", role=role.value, text=text)
 
 
 class _Offer(BaseModel):

@@ -6,16 +6,19 @@ The app reaches PostgreSQL through a TCP proxy on loopback that can cut the line
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from src.main import create_app
 from src.models.conversation import ConversationStatus, EndReason
+from src.models.message import ConversationMessage
 from tests.api.conversation_helpers import (
     all_rows,
     eventually,
@@ -27,7 +30,7 @@ from tests.api.conversation_helpers import (
     user_token,
 )
 from tests.conftest import daily_settings, make_settings
-from tests.fakes.bots import LEAVE, ScriptedBot
+from tests.fakes.bots import LEAVE, SAID, ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
 from tests.fakes.tcp_proxy import TcpProxy
 
@@ -126,3 +129,30 @@ async def test_the_database_lost_while_the_room_is_made_deletes_the_room(
         proxy.restore()
         assert await all_rows(daily_app) == []
         assert runner(daily_app).active_count == 0
+
+
+async def test_transcript_lines_wait_while_the_database_is_down_and_none_is_lost(
+    app: FastAPI, client: httpx.AsyncClient, proxy: TcpProxy, bot: ScriptedBot
+) -> None:
+    token = await user_token(client)
+    conversation_id = (await start(client, token)).json()["conversation_id"]
+    inbox = bot.inbox(uuid.UUID(conversation_id))
+    inbox.put_nowait((SAID, "assistant", "Hello Ada!"))
+    proxy.cut()
+    # Said while the database is down: the bot goes on (adding a line never waits) and the
+    # lines wait in the writer's memory.
+    for n in range(5):
+        inbox.put_nowait((SAID, "user", f"question {n}"))
+    await asyncio.sleep(1.0)
+    proxy.restore()
+
+    async def all_stored() -> None:
+        async with app.state.database.sessionmaker() as session:
+            texts = list(
+                await session.scalars(
+                    select(ConversationMessage.text).order_by(ConversationMessage.created_at)
+                )
+            )
+        assert texts == ["Hello Ada!", *(f"question {n}" for n in range(5))]
+
+    await eventually(all_stored, within=15)

@@ -7,9 +7,12 @@ import uuid
 from typing import Any
 
 from src.models.conversation import EndReason
+from src.models.message import MessageRole
 from src.voice_pipeline.job import BotContext
 
 JOIN, LEAVE, CRASH, GOODBYE = "join", "leave", "crash", "goodbye"
+# ("said", role, text): the bot reports a transcript line.
+SAID = "said"
 
 
 class ScriptedBot:
@@ -57,5 +60,8 @@ class ScriptedBot:
                 return EndReason.USER_LEFT
             if item == GOODBYE:
                 return EndReason.USER_ENDED
+            if isinstance(item, tuple) and item[0] == SAID:
+                ctx.events.said(MessageRole(item[1]), item[2])
+                continue
             self.connections.setdefault(ctx.conversation_id, []).append(item)
             await ctx.events.user_joined()

@@ -61,6 +61,7 @@ async def _talk(
         await peer.close()
     return {
         "conversation_id": body["conversation_id"],
+        "access_token": user["access_token"],
         "peer": peer,
         "greeting": greeting,
         "greeting_text": await transcribe(models, greeting),
@@ -112,6 +113,24 @@ async def test_greeting_a_full_turn_and_cleanup(
     await eventually(lambda: _ended(app, call["conversation_id"]), within=15)
     await no_bots_left(app)
     assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
+    # Every line the page was sent is stored, in the same order: greeting, question, answer.
+    sent = [
+        ("assistant" if m["role"] == "bot" else "user", m["text"])
+        for m in messages
+        if m.get("type") == "transcript"
+    ]
+    await eventually(lambda: _transcript_is(client, call, sent), within=5)
+
+
+async def _transcript_is(
+    client: httpx.AsyncClient, call: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    response = await client.get(
+        f"/api/v1/conversations/{call['conversation_id']}/messages",
+        headers={"Authorization": f"Bearer {call['access_token']}"},
+    )
+    stored = [(m["role"], m["text"]) for m in response.json()["items"]]
+    assert stored == expected
 
 
 async def test_three_concurrent_conversations_stay_independent(

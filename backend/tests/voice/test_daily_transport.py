@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from src.core.clock import utcnow
+from src.models.message import MessageRole
 from src.services.daily_service import DailyBotTransport
 from src.voice_pipeline import pipecat_bot, speech
 from src.voice_pipeline.job import BotContext, BotJob, ProviderName
@@ -26,6 +27,9 @@ class _Events:
         return None
 
     async def user_joined(self) -> None:
+        return None
+
+    def said(self, role: MessageRole, text: str) -> None:
         return None
 
 

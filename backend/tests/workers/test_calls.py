@@ -73,18 +73,24 @@ async def test_the_greeting_is_heard_through_a_worker(
     models: speech.SpeechModels,  # noqa: F811
 ) -> None:
     worker = await ready_worker()
-    async with _greeted_call(client, "Grace Hopper") as (body, _token, _peer, greeting):
+    async with _greeted_call(client, "Grace Hopper") as (body, token, _peer, greeting):
         stored = await row(app, body["conversation_id"])
     assert rms(greeting) > 500
     heard = await transcribe(models, greeting)
     assert "grace" in heard.lower(), heard
     assert stored.worker_id == worker.id
     assert stored.user_joined_at is not None
-    # The peer hung up: the worker records the end itself.
+    # The peer hung up: the worker records the end itself, and the greeting in the transcript.
     await eventually(
         lambda: _ended_as(app, body["conversation_id"], "ended", "user_left"), within=20
     )
     await eventually(lambda: _bots(worker, redis, prefix, 0), within=5)
+    lines = await client.get(
+        f"/api/v1/conversations/{body['conversation_id']}/messages", headers=auth(token)
+    )
+    first = lines.json()["items"][0]
+    assert first["role"] == "assistant"
+    assert first["text"].startswith("Hello Grace!"), first
 
 
 async def test_end_reaches_the_worker_and_stops_the_bot(

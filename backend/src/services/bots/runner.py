@@ -21,8 +21,10 @@ from typing import Any, Protocol
 from src.core import metrics
 from src.core.settings import Settings
 from src.models.conversation import EndReason
+from src.models.message import MessageRole
 from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.conversations.transcript import TranscriptWriter
 from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RunBot
 
 logger = logging.getLogger(__name__)
@@ -51,9 +53,15 @@ class _BotHandle:
 class _Events:
     """The `BotEvents` a bot reports to: the database, and the runner's own state."""
 
-    def __init__(self, handle: _BotHandle, lifecycle: ConversationLifecycle) -> None:
+    def __init__(
+        self,
+        handle: _BotHandle,
+        lifecycle: ConversationLifecycle,
+        transcript: TranscriptWriter | None,
+    ) -> None:
         self._handle = handle
         self._lifecycle = lifecycle
+        self._transcript = transcript
 
     async def ready(self) -> None:
         # Recorded before the start request is released, so its answer finds bot_ready_at set.
@@ -64,6 +72,10 @@ class _Events:
     async def user_joined(self) -> None:
         self._handle.joined = True
         await self._lifecycle.mark_joined(self._handle.ctx.conversation_id)
+
+    def said(self, role: MessageRole, text: str) -> None:
+        if self._transcript is not None:
+            self._transcript.add(self._handle.ctx.conversation_id, role, text)
 
 
 class Slot(Protocol):
@@ -103,6 +115,7 @@ class BotRunner:
         transports: Makes a bot's transport into its room (the room provider's).
         owner_id: Recorded as the conversations' `worker_id`: who runs their bots.
         capacity: How many bots may run here at once.
+        transcript: Stores the lines the bots hear and say (none: not stored).
     """
 
     def __init__(
@@ -114,6 +127,7 @@ class BotRunner:
         transports: TransportFactory,
         owner_id: str,
         capacity: int,
+        transcript: TranscriptWriter | None = None,
     ) -> None:
         self._run_bot = run_bot
         self._lifecycle = lifecycle
@@ -121,6 +135,7 @@ class BotRunner:
         self._transports = transports
         self.owner_id = owner_id
         self.capacity = capacity
+        self._transcript = transcript
         self._bots: dict[uuid.UUID, _BotHandle] = {}
         # Ends that could not be recorded (the database was down); the sweep records them.
         self._owed_ends: dict[uuid.UUID, EndReason] = {}
@@ -167,7 +182,7 @@ class BotRunner:
         if not claimed:
             raise BotStartError("the conversation ended, or another process runs its bot")
         handle = _BotHandle(BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings))
-        handle.ctx.events = _Events(handle, self._lifecycle)
+        handle.ctx.events = _Events(handle, self._lifecycle, self._transcript)
         task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
         handle.task = task
         self._bots[conversation_id] = handle
@@ -324,6 +339,9 @@ class _NotAttached:
         raise RuntimeError("the runner has not attached its events")
 
     async def user_joined(self) -> None:
+        raise RuntimeError("the runner has not attached its events")
+
+    def said(self, role: MessageRole, text: str) -> None:
         raise RuntimeError("the runner has not attached its events")
 
 

@@ -12,9 +12,11 @@ from src.schemas.common import error_responses
 from src.schemas.conversation import (
     ConversationList,
     ConversationRead,
+    MessageList,
+    MessageRead,
     StartConversationResponse,
 )
-from src.services.conversations import queries
+from src.services.conversations import queries, transcript
 from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
 from src.services.conversations.start import ConversationServices, start_conversation
@@ -98,6 +100,24 @@ async def get(
     """One of your conversations."""
     conversation = await queries.get_owned(session, current_user.id, conversation_id)
     return ConversationRead.model_validate(conversation)
+
+
+@router.get(
+    "/{conversation_id}/messages",
+    response_model=MessageList,
+    responses=error_responses(400, 401, 404, 422),
+)
+async def messages(
+    conversation_id: uuid.UUID,
+    current_user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> MessageList:
+    """What was said in one of your conversations (the bot's lines and yours), in spoken order."""
+    await queries.get_owned(session, current_user.id, conversation_id)
+    rows, total = await transcript.page(session, conversation_id, limit=limit, offset=offset)
+    return MessageList(items=[MessageRead.model_validate(r) for r in rows], total=total)
 
 
 @router.get("", response_model=ConversationList, responses=error_responses(400, 401, 422))

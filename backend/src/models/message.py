@@ -1,0 +1,44 @@
+"""One line of a conversation's transcript: who said it, what, and when."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from src.core.clock import utcnow
+from src.core.database import Base, UTCDateTime
+
+
+class MessageRole(enum.StrEnum):
+    """Who spoke."""
+
+    ASSISTANT = "assistant"
+    USER = "user"
+
+
+class ConversationMessage(Base):
+    """A line spoken in a conversation (the bot's, the greeting included, or the user's)."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ({})".format(", ".join(f"'{r.value}'" for r in MessageRole)),
+            name="role_valid",
+        ),
+        Index(
+            "ix_conversation_messages_conversation_id_created_at", "conversation_id", "created_at"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    # When it was said (not when it was written: writes are batched in the background).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
