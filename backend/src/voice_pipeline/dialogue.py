@@ -24,7 +24,8 @@ from src.numerology.kinds import spoken_list
 # The phrases that name each kind, tried in this order: the first match wins, so "my
 # birthday this year" is the personal year.
 KIND_PATTERNS: dict[NumberKind, re.Pattern[str]] = {
-    NumberKind.LIFE_PATH: re.compile(r"\blife'?s? ?path|\blifepath|\blife number"),
+    # Under load the recognisers lose the end of "path": "life, Pa", "life, Pat".
+    NumberKind.LIFE_PATH: re.compile(r"\blife'?s? ?pat?h?\b|\blife number"),
     # Whisper tiny often hears "soul urge" as "sole urge", Moonshine base as "so urge".
     NumberKind.SOUL_URGE: re.compile(r"\bsoul|\bsole urge|\bso[- ]urge|\bheart'?s? desire"),
     NumberKind.PERSONALITY: re.compile(r"\bpersonality"),

@@ -157,7 +157,10 @@ async def test_three_concurrent_conversations_stay_independent(
         assert rms(call["greeting"]) > 500
         assert "life path" in call["greeting_text"].lower(), call["greeting_text"]
         assert not any(o in call["greeting_text"].lower() for o in others)
-        assert life_path_number(birth).value in numbers_in(call["answer_text"]), call
+        heard = [m["text"] for m in call["peer"].messages if m.get("role") == "user"]
+        assert life_path_number(birth).value in numbers_in(call["answer_text"]), (
+            f"{first}: the bot heard {heard}, answered {call['answer_text']!r}"
+        )
         print(
             f"\n{first}: greeting after {call['greeting_delay'] * 1000:.0f} ms, answer after "
             f"{call['answer_delay'] * 1000:.0f} ms"

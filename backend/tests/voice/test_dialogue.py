@@ -33,6 +33,12 @@ def test_greeting_uses_the_first_name(ada: Numerologist) -> None:
     [
         ("What is my life path number?", "life_path"),
         (" What is my life, path number?", "life_path"),
+        ("What is my lifepath number?", "life_path"),
+        # The end of "path" lost by the recogniser under load.
+        ("What is my life, Pa?", "life_path"),
+        ("what is my life pat number", "life_path"),
+        ("what life patterns do you see", None),
+        ("does my life pay off", None),
         ("tell me my soul urge", "soul_urge"),
         ("what is my sole urge number", "soul_urge"),
         ("What is the so-urge number for Maria Garcia?", "soul_urge"),
