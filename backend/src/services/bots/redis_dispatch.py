@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -83,7 +82,7 @@ class RedisBots:
         try:
             await self.redis.xadd(
                 self.keys.calls,
-                {"job": job.to_json(), "reply": reply, "deadline": str(time.time() + timeout)},
+                {"job": job.to_json(), "reply": reply},
                 maxlen=CALLS_MAXLEN,
                 approximate=True,
             )
