@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid, func
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from src.core.clock import as_utc, utcnow
@@ -102,6 +102,9 @@ class Conversation(Base):
     room_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The process that runs the bot: a worker's id, or `embedded:<host>:<pid>:<n>`.
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The number kinds it discussed (`NumberKind` values, in first-mentioned order), stored at
+    # its end; NULL until then.
+    topics: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )
