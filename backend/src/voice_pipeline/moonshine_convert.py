@@ -82,7 +82,28 @@ def ensure_converted(cache_dir: Path) -> Path:
         # Another process may have converted while this one waited for the lock.
         if not is_converted(cache_dir):
             _convert_into(folder)
+            _remove_stale(cache_dir)
     return folder
+
+
+# Every cache folder of this model starts with this, whatever the recipe and versions.
+_KEY_PREFIX = "moonshine-base-en-r"
+
+
+def _remove_stale(cache_dir: Path) -> None:
+    """Delete the results of older recipes or package versions (~220 MB each) once a new one
+    exists: nothing reads them again. A process still running the old versions has its
+    sessions loaded already, so the files can go."""
+    current = cache_key()
+    for path in cache_dir.iterdir():
+        name = path.name.removesuffix(".lock")
+        if not name.startswith(_KEY_PREFIX) or name == current:
+            continue
+        logger.warning("removing an outdated Moonshine conversion: %s", path)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from src.voice_pipeline import moonshine_convert
 
 pytestmark = pytest.mark.once
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+STALE = "moonshine-base-en-r0_moonshine-cpp-0.1.3_onnxruntime-1.20.0_onnx-1.17.0"
 # Each process prints how many conversions it ran.
 CONVERT = (
     "import sys; from pathlib import Path; from src.voice_pipeline import moonshine_convert as m; "
@@ -24,6 +25,11 @@ CONVERT = (
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh cache that two processes started at the same time both asked to fill."""
     cache = tmp_path_factory.mktemp("models")
+    # What an older recipe or package version left, and something else that shares the folder.
+    (cache / STALE).mkdir()
+    (cache / STALE / moonshine_convert.ENCODER).write_bytes(b"old")
+    (cache / f"{STALE}.lock").touch()
+    (cache / "another-model").mkdir()
     env = {**os.environ, "PYTHONPATH": str(BACKEND_DIR)}
     processes = [
         subprocess.Popen(
@@ -49,6 +55,14 @@ def test_the_cache_holds_every_file_under_the_versions_key(converted: Path) -> N
     assert {p.name for p in folder.iterdir()} == set(moonshine_convert.FILES)
     # Nothing half-written is left beside it.
     assert [p.name for p in converted.iterdir() if p.name.startswith(".converting-")] == []
+
+
+def test_a_conversion_removes_older_results_only(converted: Path) -> None:
+    names = {p.name for p in converted.iterdir()}
+    assert STALE not in names
+    assert f"{STALE}.lock" not in names
+    assert "another-model" in names
+    assert moonshine_convert.cache_key() in names
 
 
 def test_a_second_call_reuses_the_cache(converted: Path) -> None:
