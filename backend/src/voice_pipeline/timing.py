@@ -116,14 +116,16 @@ class SpeechTimings(BaseObserver):
             if self._connected is not None:
                 metrics.greeting_first_audio((at - self._connected) / _NS)
             return
-        if self._speech_end is not None and self._replying:
-            seconds = (at - self._speech_end) / _NS
-            metrics.voice_to_voice(seconds)
-            logger.debug(
-                "conversation %s: answered %.0f ms after the user stopped speaking",
-                self._conversation_id,
-                seconds * 1000,
-            )
+        # Speech that answers nothing (the rest of the greeting) leaves the turn waiting.
+        if self._speech_end is None or not self._replying:
+            return
+        seconds = (at - self._speech_end) / _NS
+        metrics.voice_to_voice(seconds)
+        logger.debug(
+            "conversation %s: answered %.0f ms after the user stopped speaking",
+            self._conversation_id,
+            seconds * 1000,
+        )
         self._speech_end, self._replying = None, False
 
 
