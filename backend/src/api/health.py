@@ -29,7 +29,31 @@ class DependencyUnavailable(DomainError):
     code = "not_ready"
 
 
-@router.get("/health")
+_DATABASE_DOWN = "The database does not answer: check DATABASE_URL and the server."
+
+
+def _json(description: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"example": example}}}
+
+
+@router.get(
+    "/health",
+    responses={
+        200: _json(
+            "The database answers; the bots and rooms of this process (embedded), or the workers",
+            {"status": "ok", "database": "ok", "mode": "embedded", "bots": 1, "rooms": 1},
+        ),
+        503: _json(
+            "The database does not answer",
+            {
+                "status": "unavailable",
+                "database": "unreachable",
+                "error": "database_unreachable",
+                "detail": _DATABASE_DOWN,
+            },
+        ),
+    },
+)
 async def health(request: Request) -> JSONResponse:
     """Whether the service and its database answer."""
     database: Database = request.app.state.database
@@ -43,7 +67,7 @@ async def health(request: Request) -> JSONResponse:
                 "status": "unavailable",
                 "database": "unreachable",
                 "error": "database_unreachable",
-                "detail": "The database does not answer: check DATABASE_URL and the server.",
+                "detail": _DATABASE_DOWN,
             },
             status_code=503,
         )
@@ -60,7 +84,7 @@ async def _load(request: Request) -> dict[str, Any]:
     return status
 
 
-@router.get("/health/live")
+@router.get("/health/live", responses={200: _json("The process answers", {"status": "ok"})})
 async def live() -> dict[str, str]:
     """Whether the process answers (no dependency is checked: restart it only if this fails)."""
     return {"status": "ok"}
@@ -68,7 +92,18 @@ async def live() -> dict[str, str]:
 
 @router.get(
     "/health/ready",
-    responses={503: {"model": ErrorResponse, "description": "The database or Redis is down"}},
+    responses={
+        200: _json(
+            "The database (and Redis in the worker mode) answer",
+            {"status": "ok", "database": "ok", "redis": "ok"},
+        ),
+        503: {
+            "model": ErrorResponse,
+            **_json(
+                "The database or Redis is down", {"error": "not_ready", "detail": _DATABASE_DOWN}
+            ),
+        },
+    },
 )
 async def ready(request: Request) -> dict[str, str]:
     """Whether the service can take requests: its database, and Redis in the worker mode."""

@@ -14,6 +14,15 @@ from src.core.errors import NotAuthenticated
 from src.schemas.common import ErrorResponse
 
 router = APIRouter(tags=["health"])
+_TOKEN_DETAIL = "Send 'Authorization: Bearer <METRICS_TOKEN>' to read the metrics."
+_EXAMPLE = """\
+# TYPE numerologist_conversations_started_total counter
+numerologist_conversations_started_total{outcome="started"} 3.0
+# TYPE numerologist_voice_to_voice_seconds histogram
+numerologist_voice_to_voice_seconds_bucket{le="1.0"} 5.0
+numerologist_voice_to_voice_seconds_count 6.0
+numerologist_voice_to_voice_seconds_sum 4.9
+"""
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -26,7 +35,7 @@ def _check_token(
         return
     given = credentials.credentials if credentials else ""
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise NotAuthenticated("Send 'Authorization: Bearer <METRICS_TOKEN>' to read the metrics.")
+        raise NotAuthenticated(_TOKEN_DETAIL)
 
 
 @router.get(
@@ -34,11 +43,22 @@ def _check_token(
     dependencies=[Depends(_check_token)],
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"},
-        401: {"model": ErrorResponse, "description": "METRICS_TOKEN is set and was not sent"},
+        200: {
+            "content": {"text/plain": {"example": _EXAMPLE}},
+            "description": "Prometheus text exposition",
+        },
+        401: {
+            "model": ErrorResponse,
+            "description": "METRICS_TOKEN is set and was not sent",
+            "content": {
+                "application/json": {
+                    "example": {"error": NotAuthenticated.code, "detail": _TOKEN_DETAIL}
+                }
+            },
+        },
     },
 )
 async def read_metrics() -> Response:
-    """Conversations started and ended, bots running, start and bot-ready latency."""
+    """Conversations started and ended, bots running, start, bot-ready and speech latencies."""
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

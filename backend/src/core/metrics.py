@@ -47,6 +47,28 @@ BOT_READY_SECONDS = Histogram(
     "From a bot's launch to its readiness for the user.",
     buckets=_SECONDS,
 )
+# Speech timings: tens of ms (a short synthesis) to several seconds (a loaded machine).
+_SPEECH_SECONDS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+GREETING_FIRST_AUDIO_SECONDS = Histogram(
+    "numerologist_greeting_first_audio_seconds",
+    "From the user's connection to the bot's first audio out (its greeting).",
+    buckets=_SPEECH_SECONDS,
+)
+VOICE_TO_VOICE_SECONDS = Histogram(
+    "numerologist_voice_to_voice_seconds",
+    "Per turn: from the user's end of speech to the bot's first audio out.",
+    buckets=_SPEECH_SECONDS,
+)
+STT_SECONDS = Histogram(
+    "numerologist_stt_seconds",
+    "Recognition: from the user's end of speech to its transcript.",
+    buckets=_SPEECH_SECONDS,
+)
+TTS_SECONDS = Histogram(
+    "numerologist_tts_seconds",
+    "Synthesis: from a reply's text reaching the TTS to its first audio.",
+    buckets=_SPEECH_SECONDS,
+)
 
 
 def conversation_started(outcome: str, seconds: float | None = None) -> None:
@@ -64,6 +86,26 @@ def conversation_ended(reason: str) -> None:
 def bot_ready(seconds: float) -> None:
     """Record how long a bot took to get ready."""
     BOT_READY_SECONDS.observe(seconds)
+
+
+def greeting_first_audio(seconds: float) -> None:
+    """Record how long the user waited for the greeting's first audio."""
+    GREETING_FIRST_AUDIO_SECONDS.observe(seconds)
+
+
+def voice_to_voice(seconds: float) -> None:
+    """Record one turn's wait from the user's end of speech to the bot's first audio."""
+    VOICE_TO_VOICE_SECONDS.observe(seconds)
+
+
+def recognition(seconds: float) -> None:
+    """Record one utterance's recognition time (end of speech to transcript)."""
+    STT_SECONDS.observe(seconds)
+
+
+def synthesis(seconds: float) -> None:
+    """Record one reply's synthesis time (text at the TTS to its first audio)."""
+    TTS_SECONDS.observe(seconds)
 
 
 def bot_running(owner: str, delta: int) -> None:

@@ -32,10 +32,27 @@ class StartConversationResponse(BaseModel):
     expires_at: datetime = Field(description="When the room and the token expire")
 
 
+_CONVERSATION_EXAMPLE: dict[str, Any] = {
+    "id": "550e8400-e29b-41d4-a716-446655440000",
+    "status": "ended",
+    "end_reason": "user_ended",
+    "room_name": "conv-550e8400e29b41d4a716446655440000",
+    "started_at": "2026-11-23T14:00:00Z",
+    "bot_ready_at": "2026-11-23T14:00:00.800000Z",
+    "user_joined_at": "2026-11-23T14:00:01.200000Z",
+    "ended_at": "2026-11-23T14:03:05Z",
+    "duration_seconds": 185,
+    "created_at": "2026-11-23T14:00:00Z",
+    "updated_at": "2026-11-23T14:03:05Z",
+}
+
+
 class ConversationRead(BaseModel):
     """A conversation as its owner sees it."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_CONVERSATION_EXAMPLE]}
+    )
 
     id: uuid.UUID
     status: ConversationStatus
@@ -52,6 +69,10 @@ class ConversationRead(BaseModel):
 
 class ConversationList(BaseModel):
     """A page of conversations, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_CONVERSATION_EXAMPLE], "total": 1}]}
+    )
 
     items: list[ConversationRead]
     total: int

@@ -34,7 +34,7 @@ class CalculateRequest(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"full_name": "Ada Lovelace", "birth_date": "1815-12-10", "year": 2026}]
+            "examples": [{"full_name": "Ada Lovelace", "birth_date": "1990-12-10", "year": 2026}]
         }
     )
 
@@ -43,8 +43,41 @@ class CalculateRequest(BaseModel):
     year: Annotated[int | None, AfterValidator(_sane_year)] = None
 
 
+_LIFE_PATH_EXAMPLE: dict[str, Any] = {
+    "kind": "life_path",
+    "value": 5,
+    "is_master": False,
+    "components": [
+        {"label": "month 12", "raw": 12, "reduced": 3, "letters": "", "stated": False},
+        {"label": "day 10", "raw": 10, "reduced": 1, "letters": "", "stated": False},
+        {"label": "year 1990", "raw": 1990, "reduced": 1, "letters": "", "stated": False},
+    ],
+    "chain": [5],
+    "explanation": "Month 12 reduces to 3; day 10 reduces to 1; year 1990 reduces to 1. "
+    "3 plus 1 plus 1 makes 5. So the number is 5.",
+    "reading": "Your life path is 5, The Adventurer. Your journey is about learning to use "
+    "freedom wisely and to welcome change.",
+    "title": "The Adventurer",
+    "keywords": ["freedom", "change", "curiosity"],
+}
+
+
 class NumerologyProfile(BaseModel):
     """Every core number with its arithmetic and reading."""
+
+    # One number shown; the answer has every kind.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Ada Lovelace",
+                    "birth_date": "1990-12-10",
+                    "year": 2026,
+                    "numbers": {"life_path": _LIFE_PATH_EXAMPLE},
+                }
+            ]
+        }
+    )
 
     full_name: str
     birth_date: date

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -25,6 +25,20 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
+_USER: dict[str, Any] = {
+    "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "email": "ada@example.com",
+    "full_name": "Ada Lovelace",
+    "birth_date": "1990-12-10",
+    "is_active": True,
+    "created_at": "2026-11-23T13:59:00Z",
+}
+_TOKEN: dict[str, Any] = {
+    "access_token": "eyJhbGciOiJIUzI1NiIs...",
+    "token_type": "bearer",
+    "expires_in": 3600,
+}
+
 Email = Annotated[EmailStr, AfterValidator(_lower)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -41,7 +55,7 @@ class RegisterRequest(BaseModel):
                     "email": "ada@example.com",
                     "password": "correct horse battery",
                     "full_name": "Ada Lovelace",
-                    "birth_date": "1815-12-10",
+                    "birth_date": "1990-12-10",
                 }
             ]
         }
@@ -56,6 +70,12 @@ class RegisterRequest(BaseModel):
 class LoginRequest(BaseModel):
     """Email and password (JSON), or the OAuth2 password form's username and password."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "correct horse battery"}]
+        }
+    )
+
     email: Email
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -63,7 +83,7 @@ class LoginRequest(BaseModel):
 class UserRead(BaseModel):
     """A user as the API shows it (never the password hash)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_USER]})
 
     id: uuid.UUID
     email: str
@@ -76,6 +96,8 @@ class UserRead(BaseModel):
 class TokenResponse(BaseModel):
     """A bearer access token."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_TOKEN]})
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the token expires")
@@ -83,5 +105,7 @@ class TokenResponse(BaseModel):
 
 class RegisterResponse(TokenResponse):
     """The new user and a token to use right away."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_TOKEN, "user": _USER}]})
 
     user: UserRead

@@ -20,7 +20,7 @@ from typing import Any
 
 from src.core.settings import Settings
 from src.models.conversation import EndReason
-from src.voice_pipeline import services, speech
+from src.voice_pipeline import services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
 from src.voice_pipeline.job import BotContext
 from src.voice_pipeline.numerologist import (
@@ -194,6 +194,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
     try:
         transport = await ctx.transport.open()
         worker = greeter.worker = _worker(transport, parts)
+        worker.add_observer(timing.SpeechTimings(job.conversation_id))
         _on_user_events(ctx, transport, worker, state, greeter)
         watchdog = asyncio.create_task(_watch_user(ctx, worker, state))
         try:

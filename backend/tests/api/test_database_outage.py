@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 from src.main import create_app
@@ -57,25 +58,79 @@ async def app(clean_db: str, proxy: TcpProxy, bot: ScriptedBot) -> AsyncIterator
         yield application
 
 
-async def test_a_start_while_the_database_is_down_is_503_and_leaves_nothing(
-    app: FastAPI, client: httpx.AsyncClient, proxy: TcpProxy
+# Where the line drops during a start, after authentication read the user: at the start's first
+# statement (the user's row locked to count their live calls), once the room is made (the
+# conversation updated with it), and at the commit (everything made, nothing committed).
+CUT_AT = {
+    "the first statement": "FOR UPDATE",
+    "the room recorded": "UPDATE conversations",
+    "the commit": "COMMIT",
+}
+
+
+class _CutDuring:
+    """Cuts the line once, just before the start's connection sends `statement` (or COMMIT).
+
+    The start is told from the app's background sweeps by its connection: the one that locks
+    the user's row, which only a start does, once authenticated.
+    """
+
+    def __init__(self, app: FastAPI, proxy: TcpProxy, statement: str, daily: FakeDaily) -> None:
+        self.statement, self.proxy, self.daily = statement, proxy, daily
+        self.rooms_at_cut: int | None = None
+        self.sent: list[str] = []
+        self._start: Any = None
+        engine = app.state.database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", self._execute)
+        event.listen(engine, "commit", self._commit)
+
+    def _execute(self, conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if "FOR UPDATE" in sql and self._start is None:
+            self._start = conn
+        if conn is self._start:
+            self._sending(sql)
+
+    def _commit(self, conn: Any) -> None:
+        if conn is self._start:
+            self._sending("COMMIT")
+
+    def _sending(self, sql: str) -> None:
+        self.sent.append(" ".join(sql.split()))
+        if self.statement in sql and self.rooms_at_cut is None:
+            self.rooms_at_cut = len(self.daily.rooms)
+            self.proxy.cut()
+
+
+@pytest.mark.parametrize("where", list(CUT_AT))
+async def test_a_start_that_loses_the_database_is_503_and_leaves_nothing(
+    daily_app: FastAPI, proxy: TcpProxy, fake_daily: FakeDaily, where: str
 ) -> None:
-    token = await user_token(client)
-    proxy.cut()
-    response = await start(client, token)
-    assert response.status_code == 503, response.text
-    assert response.json()["error"] == "database_unavailable"
-    assert response.headers["Retry-After"] == "5"
-    assert "5432" not in response.text
-    assert "postgres" not in response.text
-    health = await client.get("/health")
-    assert health.status_code == 503
-    assert runner(app).active_count == 0
-    proxy.restore()
-    assert await all_rows(app) == []
-    assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
-    again = await start(client, token)
-    assert again.status_code == 200, again.text
+    transport = httpx.ASGITransport(app=daily_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        token = await user_token(client)
+        cut = _CutDuring(daily_app, proxy, CUT_AT[where], fake_daily)
+        response = await start(client, token)
+        # The start path ran (authentication had read the user) and met the outage where meant.
+        assert cut.rooms_at_cut is not None, f"the line was never cut; the start sent {cut.sent}"
+        assert "FOR UPDATE" in cut.sent[0], cut.sent
+        assert CUT_AT[where] in cut.sent[-1], cut.sent
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "database_unavailable"
+        assert response.headers["Retry-After"] == "5"
+        assert "5432" not in response.text
+        assert "postgres" not in response.text
+        assert (await client.get("/health")).status_code == 503
+        # The rollback's undo steps ran: the room made for it is deleted, its bot slot freed.
+        made = 0 if where == "the first statement" else 1
+        assert (cut.rooms_at_cut, fake_daily.count("POST /rooms")) == (made, made)
+        assert fake_daily.count("DELETE /rooms") == made
+        assert fake_daily.rooms == {}
+        assert runner(daily_app).active_count == 0
+        proxy.restore()
+        assert await all_rows(daily_app) == []
+        # One bot at most (max_bots=1): a slot the failed start kept would refuse this one.
+        again = await start(client, token)
+        assert again.status_code == 200, again.text
 
 
 async def test_a_bot_that_ends_during_an_outage_has_its_end_recorded_when_it_is_back(
@@ -104,7 +159,7 @@ async def test_a_bot_that_ends_during_an_outage_has_its_end_recorded_when_it_is_
 async def daily_app(
     clean_db: str, proxy: TcpProxy, fake_daily: FakeDaily, bot: ScriptedBot
 ) -> AsyncIterator[FastAPI]:
-    settings = daily_settings(_through(clean_db, proxy), fake_daily)
+    settings = daily_settings(_through(clean_db, proxy), fake_daily, max_bots=1)
     application = create_app(settings, run_bot=bot)
     async with LifespanManager(application):
         yield application

@@ -26,6 +26,7 @@ from tests.api.conversation_helpers import (
     services,
     start,
 )
+from tests.api.test_metrics import Samples, delta, scrape
 from tests.conftest import register
 from tests.voice.conftest import numbers_in, synthesise, transcribe
 from tests.voice.peer import RATE, Peer, rms
@@ -85,15 +86,21 @@ async def test_greeting_a_full_turn_and_cleanup(
     no_leaked_tasks: None,
 ) -> None:
     birth = date(1990, 7, 15)
+    before = await scrape(client)
     call = await _talk(client, models, "Sarah Connor", birth)
     stored = await row(app, call["conversation_id"])
     ready_ms = (stored.bot_ready_at - stored.started_at).total_seconds() * 1000
+    # The spec's "bot joins the room within 5 seconds": a local room's bot is in the room once
+    # its WebRTC connection with the user is up (user_joined_at), here from the start request
+    # (started_at) through the answer and the peer's offer. (Ready is only the pipeline built.)
+    joined_ms = (stored.user_joined_at - stored.started_at).total_seconds() * 1000
     print(
-        f"\nbot start -> ready {ready_ms:.0f} ms; offer -> first greeting audio "
-        f"{call['greeting_delay'] * 1000:.0f} ms; end of question -> answer "
-        f"{call['answer_delay'] * 1000:.0f} ms"
+        f"\nbot start -> ready {ready_ms:.0f} ms, -> in the room with the user {joined_ms:.0f} ms; "
+        f"offer -> first greeting audio {call['greeting_delay'] * 1000:.0f} ms; end of question "
+        f"-> answer {call['answer_delay'] * 1000:.0f} ms"
     )
-    assert ready_ms < 5000  # the spec's floor; the benchmark measures it properly
+    assert joined_ms < 5000  # the spec's floor; the benchmark measures it properly
+    _speech_timings_recorded(before, await scrape(client), call)
     greeting = call["greeting"]
     assert rms(greeting) > 500, "the greeting is silence"
     assert len(greeting) >= RATE, "the greeting is shorter than a second"
@@ -120,6 +127,32 @@ async def test_greeting_a_full_turn_and_cleanup(
         if m.get("type") == "transcript"
     ]
     await eventually(lambda: _transcript_is(client, call, sent), within=5)
+
+
+def _speech_timings_recorded(before: Samples, after: Samples, call: dict[str, Any]) -> None:
+    """The call's greeting, its turn, its recognition and its syntheses are in /metrics."""
+    counts = {}
+    for name in ("greeting_first_audio", "voice_to_voice", "stt", "tts"):
+        histogram = f"numerologist_{name}_seconds"
+        counts[name] = delta(before, after, f"{histogram}_count")
+        total = delta(before, after, f"{histogram}_sum")
+        print(f"{histogram}: count {counts[name]:.0f}, sum {total:.3f} s")
+        assert counts[name] > 0, histogram
+        assert 0 < total < 30 * counts[name], (histogram, total)
+    # One greeting and one question; the answer is synthesised (the greeting too, unless it was
+    # synthesised ahead).
+    assert (counts["greeting_first_audio"], counts["voice_to_voice"], counts["stt"]) == (1, 1, 1)
+    assert counts["tts"] in (1, 2)
+    # The bot's answer cannot come out before the question was recognised; the peer times the
+    # same turn from its side (from the end of its words to the answer's arrival), so the two
+    # are near (the bot's end of speech is the VAD's estimate, a little earlier than the peer's).
+    turn = delta(before, after, "numerologist_voice_to_voice_seconds_sum")
+    assert turn > delta(before, after, "numerologist_stt_seconds_sum")
+    assert turn < call["answer_delay"] + 1.0, (turn, call["answer_delay"])
+    # The greeting is timed from the connection, which comes after the peer's offer, to the
+    # bot's first audio out, which comes before the peer hears it.
+    greeting = delta(before, after, "numerologist_greeting_first_audio_seconds_sum")
+    assert greeting < call["greeting_delay"], (greeting, call["greeting_delay"])
 
 
 async def _transcript_is(

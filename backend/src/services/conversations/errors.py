@@ -32,6 +32,9 @@ class TooManyConversations(DomainError):
 
     status_code = 429
     code = "too_many_conversations"
+    default_detail = (
+        "You already have too many conversations open: end one before starting another."
+    )
     retry_after = 30
 
 
@@ -49,6 +52,7 @@ class ConversationStartFailed(DomainError):
 
     status_code = 500
     code = "conversation_start_failed"
+    default_detail = "The voice bot could not be started, so the conversation was closed."
 
 
 class NoBotCapacity(DomainError):

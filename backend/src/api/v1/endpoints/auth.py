@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from src.core.deps import ClientAddress, SessionDep, SettingsDep, ThrottleDep
-from src.core.errors import InvalidCredentials
+from src.core.errors import EmailAlreadyRegistered, InvalidCredentials, TooManyAttempts
 from src.core.security import create_access_token
 from src.core.settings import Settings
 from src.models.user import User
@@ -39,7 +39,8 @@ _LOGIN_BODY: dict[str, Any] = {
                         "username": {"type": "string", "description": "Your email"},
                         "password": {"type": "string", "format": "password"},
                     },
-                }
+                },
+                "example": {"username": "ada@example.com", "password": "correct horse battery"},
             },
         },
     }
@@ -57,7 +58,7 @@ def _token_for(user: User, settings: Settings) -> TokenResponse:
     "/register",
     status_code=201,
     response_model=RegisterResponse,
-    responses=error_responses(409, 422, 429),
+    responses=error_responses(errors=(EmailAlreadyRegistered, TooManyAttempts)),
 )
 async def register(
     data: RegisterRequest,
@@ -89,7 +90,7 @@ async def _read_login(request: Request) -> LoginRequest:
     "/login",
     response_model=TokenResponse,
     openapi_extra=_LOGIN_BODY,
-    responses=error_responses(401, 422, 429),
+    responses=error_responses(errors=(InvalidCredentials, TooManyAttempts)),
 )
 async def login(
     request: Request,

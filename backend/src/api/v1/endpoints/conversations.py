@@ -19,6 +19,17 @@ from src.schemas.conversation import (
 from src.services.conversations import queries, transcript
 from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
+from src.services.conversations.errors import (
+    BotCapacityReached,
+    BotServiceUnavailable,
+    ConversationAlreadyEnded,
+    ConversationNotFound,
+    ConversationStartFailed,
+    ConversationStillLive,
+    NoBotCapacity,
+    RoomNotYetDeleted,
+    TooManyConversations,
+)
 from src.services.conversations.start import ConversationServices, start_conversation
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -48,7 +59,17 @@ IdempotencyKeyHeader = Annotated[
 @router.post(
     "/start",
     response_model=StartConversationResponse,
-    responses=error_responses(400, 401, 422, 429, 500, 503),
+    responses=error_responses(
+        400,
+        401,
+        errors=(
+            TooManyConversations,
+            ConversationStartFailed,
+            BotCapacityReached,
+            NoBotCapacity,
+            BotServiceUnavailable,
+        ),
+    ),
 )
 async def start(
     current_user: CurrentUser,
@@ -63,7 +84,7 @@ async def start(
 @router.post(
     "/{conversation_id}/end",
     response_model=ConversationRead,
-    responses=error_responses(400, 401, 404, 409),
+    responses=error_responses(400, 401, errors=(ConversationNotFound, ConversationAlreadyEnded)),
 )
 async def end(
     conversation_id: uuid.UUID,
@@ -78,7 +99,14 @@ async def end(
 
 
 @router.delete(
-    "/{conversation_id}", status_code=204, responses=error_responses(400, 401, 404, 409, 503)
+    "/{conversation_id}",
+    status_code=204,
+    responses={
+        204: {"description": "Deleted: the conversation and its lines are gone"},
+        **error_responses(
+            400, 401, errors=(ConversationNotFound, ConversationStillLive, RoomNotYetDeleted)
+        ),
+    },
 )
 async def delete(
     conversation_id: uuid.UUID,
@@ -92,7 +120,9 @@ async def delete(
 
 
 @router.get(
-    "/{conversation_id}", response_model=ConversationRead, responses=error_responses(400, 401, 404)
+    "/{conversation_id}",
+    response_model=ConversationRead,
+    responses=error_responses(400, 401, errors=(ConversationNotFound,)),
 )
 async def get(
     conversation_id: uuid.UUID, current_user: CurrentUser, session: SessionDep
@@ -105,7 +135,7 @@ async def get(
 @router.get(
     "/{conversation_id}/messages",
     response_model=MessageList,
-    responses=error_responses(400, 401, 404, 422),
+    responses=error_responses(400, 401, errors=(ConversationNotFound,)),
 )
 async def messages(
     conversation_id: uuid.UUID,

@@ -20,6 +20,7 @@ class InvalidNumerologyInput(DomainError):
 
     status_code = 422
     code = "invalid_numerology_input"
+    default_detail = "That name has no letters, so this number cannot be found."
 
 
 def _profile(full_name: str, birth_date: date, year: int | None) -> NumerologyProfile:
@@ -30,14 +31,20 @@ def _profile(full_name: str, birth_date: date, year: int | None) -> NumerologyPr
     return NumerologyProfile.model_validate(profile.to_dict())
 
 
-@router.get("/me", response_model=NumerologyProfile, responses=error_responses(400, 401, 422))
+@router.get(
+    "/me",
+    response_model=NumerologyProfile,
+    responses=error_responses(400, 401, errors=(InvalidNumerologyInput,)),
+)
 async def my_numbers(current_user: CurrentUser) -> NumerologyProfile:
     """Your numbers, from your full name and birth date, with this year's personal year."""
     return _profile(current_user.full_name, current_user.birth_date, None)
 
 
 @router.post(
-    "/calculate", response_model=NumerologyProfile, responses=error_responses(400, 401, 422)
+    "/calculate",
+    response_model=NumerologyProfile,
+    responses=error_responses(400, 401, errors=(InvalidNumerologyInput,)),
 )
 async def calculate(body: CalculateRequest, current_user: CurrentUser) -> NumerologyProfile:
     """The numbers for any full name and birth date."""

@@ -12,16 +12,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from src.core.deps import SessionDep
 from src.core.errors import NotAuthenticated, NotFound
 from src.models.conversation import Conversation
 from src.schemas.common import error_responses
 from src.services.conversations.end import end_conversation
-from src.services.conversations.errors import ConversationGone
+from src.services.conversations.errors import ConversationAlreadyEnded, ConversationGone
 from src.services.conversations.start import ConversationServices
-from src.services.local_rooms import LocalRoomProvider, RoomTokenError
+from src.services.local_rooms import (
+    LocalRoomProvider,
+    OfferRejected,
+    PeerConnectionNotFound,
+    RoomTokenError,
+)
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/rooms", tags=["rooms"])
@@ -38,6 +43,12 @@ class RoomNotFound(NotFound):
 class Offer(BaseModel):
     """A WebRTC SDP offer (or a renegotiation of the connection `pc_id`)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"sdp": "v=0\r\no=- 4215 2 IN IP4 127.0.0.1\r\n...", "type": "offer"}]
+        }
+    )
+
     sdp: str = Field(max_length=100_000)
     type: Literal["offer"]
     pc_id: str | None = Field(default=None, max_length=200)
@@ -46,6 +57,18 @@ class Offer(BaseModel):
 
 class Answer(BaseModel):
     """The bot's SDP answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sdp": "v=0\r\no=- 3922 0 IN IP4 127.0.0.1\r\n...",
+                    "type": "answer",
+                    "pc_id": "SmallWebRTCConnection#0-5a1f",
+                }
+            ]
+        }
+    )
 
     sdp: str
     type: str
@@ -62,6 +85,23 @@ class Candidate(BaseModel):
 
 class CandidatesPatch(BaseModel):
     """ICE candidates for the connection `pc_id`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pc_id": "SmallWebRTCConnection#0-5a1f",
+                    "candidates": [
+                        {
+                            "candidate": "candidate:1 1 udp 2130706431 192.0.2.10 50000 typ host",
+                            "sdp_mid": "0",
+                            "sdp_mline_index": 0,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     pc_id: str = Field(max_length=200)
     candidates: list[Candidate] = Field(max_length=64)
@@ -105,7 +145,7 @@ LiveRoom = Annotated[Conversation, Depends(_live_room)]
 @router.post(
     "/{room_name}/offer",
     response_model=Answer,
-    responses=error_responses(400, 401, 404, 410, 422, 503),
+    responses=error_responses(401, errors=(OfferRejected, RoomNotFound, ConversationGone)),
 )
 async def offer(body: Offer, conversation: LiveRoom, request: Request) -> Answer:
     """Send the browser's SDP offer; the answer connects it to the conversation's bot."""
@@ -120,7 +160,12 @@ async def offer(body: Offer, conversation: LiveRoom, request: Request) -> Answer
 
 
 @router.patch(
-    "/{room_name}/offer", status_code=204, responses=error_responses(401, 404, 410, 422, 503)
+    "/{room_name}/offer",
+    status_code=204,
+    responses={
+        204: {"description": "Taken: the candidates went to the connection"},
+        **error_responses(401, errors=(RoomNotFound, PeerConnectionNotFound, ConversationGone)),
+    },
 )
 async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Request) -> None:
     """Send trickled ICE candidates for a connection made by an offer."""
@@ -133,7 +178,14 @@ async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Req
     )
 
 
-@router.post("/{room_name}/leave", status_code=204, responses=error_responses(401, 404, 409))
+@router.post(
+    "/{room_name}/leave",
+    status_code=204,
+    responses={
+        204: {"description": "Left: the conversation has ended"},
+        **error_responses(401, errors=(RoomNotFound, ConversationAlreadyEnded)),
+    },
+)
 async def leave(conversation: RoomConversation, session: SessionDep, request: Request) -> None:
     """Leave the room: ends the conversation (`user_ended`), the bot stops, the room goes."""
     await session.refresh(conversation, with_for_update=True)

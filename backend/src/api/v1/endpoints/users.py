@@ -8,6 +8,7 @@ from src.core.deps import CurrentUser, SessionDep
 from src.schemas.common import error_responses
 from src.schemas.user import UserRead
 from src.services.conversations.delete import delete_account
+from src.services.conversations.errors import RoomNotYetDeleted
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -18,7 +19,14 @@ async def read_me(current_user: CurrentUser) -> UserRead:
     return UserRead.model_validate(current_user)
 
 
-@router.delete("/me", status_code=204, responses=error_responses(400, 401, 503))
+@router.delete(
+    "/me",
+    status_code=204,
+    responses={
+        204: {"description": "Deleted: the account, its conversations and their lines are gone"},
+        **error_responses(400, 401, errors=(RoomNotYetDeleted,)),
+    },
+)
 async def delete_me(current_user: CurrentUser, session: SessionDep, request: Request) -> None:
     """Delete your account and all of its data; live conversations end first."""
     await delete_account(session, current_user, request.app.state.services)

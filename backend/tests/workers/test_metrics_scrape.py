@@ -1,0 +1,140 @@
+"""A Prometheus scrape of the running app during a real call shows the speech histograms filled.
+
+The app runs as its own process on loopback, as `make run` starts it: embedded (bots in the API
+process), and in the worker mode with a worker process beside it sharing one
+PROMETHEUS_MULTIPROC_DIR, as README "Operating it" says to run them. An aiortc peer hears the
+greeting, asks a question and hears the answer; /metrics is scraped before it hangs up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from src.voice_pipeline import speech
+from tests.api.conversation_helpers import eventually, start
+from tests.conftest import register
+from tests.voice.conftest import models, synthesise  # noqa: F401  (the session fixture)
+from tests.voice.peer import RATE, Peer
+from tests.workers.processes import ApiProc, WorkerProc, process_env
+
+SPEECH_HISTOGRAMS = (
+    "numerologist_greeting_first_audio_seconds",
+    "numerologist_voice_to_voice_seconds",
+    "numerologist_stt_seconds",
+    "numerologist_tts_seconds",
+)
+Histograms = dict[str, tuple[float, float]]
+
+
+async def _histograms(client: httpx.AsyncClient) -> Histograms:
+    """Each histogram's (count, sum) as /metrics answers them now."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            for suffix in ("_count", "_sum"):
+                if sample.name.endswith(suffix) and not sample.labels:
+                    found.setdefault(sample.name.removesuffix(suffix), {})[suffix] = sample.value
+    return {name: (v.get("_count", 0.0), v.get("_sum", 0.0)) for name, v in found.items()}
+
+
+async def _call_and_scrape(api: ApiProc, models: speech.SpeechModels) -> Histograms:  # noqa: F811
+    """Greeting, one question and its answer, then the scrape, with the peer still connected."""
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+        user = await register(client, full_name="Ada Lovelace")
+        started = await start(client, user["access_token"])
+        assert started.status_code == 200, started.text
+        body = started.json()
+        peer = Peer()
+        peer.start_pings()
+        try:
+            await peer.connect(client, body["daily_room_url"], body["daily_token"])
+            await peer.utterance(peer.offer_sent_at)
+            question = synthesise(models, "What is my life path number?")
+            peer.mic.say(question)
+            await asyncio.sleep((len(question) - RATE) / RATE)
+            await peer.utterance(time.monotonic())
+            scraped: Histograms = {}
+
+            async def filled() -> None:
+                nonlocal scraped
+                scraped = await _histograms(client)
+                for name in SPEECH_HISTOGRAMS:
+                    assert scraped.get(name, (0, 0))[0] > 0, (name, scraped.get(name))
+
+            await eventually(filled, within=10)
+            return scraped
+        finally:
+            await peer.close()
+
+
+def _print_and_check(scraped: Histograms) -> None:
+    for name in SPEECH_HISTOGRAMS:
+        count, total = scraped[name]
+        print(f"{name}_count {count:.0f} {name}_sum {total:.3f}")
+        assert 0 < total < 30 * count, (name, count, total)
+    # This one call: one greeting, one turn, its one utterance; the answer synthesised (and
+    # the greeting, unless it was synthesised ahead).
+    counts = [scraped[name][0] for name in SPEECH_HISTOGRAMS]
+    assert counts[:3] == [1, 1, 1], counts
+    assert counts[3] in (1, 2), counts
+
+
+@pytest.fixture
+def multiproc_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+async def api_proc(logs: Path) -> AsyncIterator[Callable[[dict[str, str]], ApiProc]]:
+    started: list[ApiProc] = []
+
+    def spawn(env: dict[str, str]) -> ApiProc:
+        api = ApiProc(env, logs / f"api-{len(started)}.log")
+        started.append(api)
+        return api
+
+    yield spawn
+    for api in started:
+        await api.stop()
+
+
+@pytest.mark.once
+async def test_a_scrape_of_the_embedded_app_during_a_call(
+    clean_db: str,
+    api_proc: Callable[[dict[str, str]], ApiProc],
+    multiproc_dir: Path,
+    models: speech.SpeechModels,  # noqa: F811
+) -> None:
+    env = process_env(clean_db, "", "", prometheus_multiproc_dir=multiproc_dir)
+    del env["REDIS_URL"], env["REDIS_PREFIX"]
+    api = api_proc(env)
+    await api.ready(within=60)
+    _print_and_check(await _call_and_scrape(api, models))
+
+
+@pytest.mark.postgresql_only
+async def test_a_scrape_of_the_api_during_a_call_a_worker_serves(
+    clean_db: str,
+    redis_url: str,
+    prefix: str,
+    api_proc: Callable[[dict[str, str]], ApiProc],
+    ready_worker: Callable[..., Awaitable[WorkerProc]],
+    multiproc_dir: Path,
+    models: speech.SpeechModels,  # noqa: F811
+) -> None:
+    # The API process runs no bot: whatever the histograms hold, the worker wrote.
+    await ready_worker(prometheus_multiproc_dir=multiproc_dir)
+    api = api_proc(process_env(clean_db, redis_url, prefix, prometheus_multiproc_dir=multiproc_dir))
+    await api.ready(within=60)
+    _print_and_check(await _call_and_scrape(api, models))
