@@ -30,6 +30,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # A refused value is never echoed: it may be a secret (WEBHOOK_SECRET, JWT_SECRET).
+        hide_input_in_errors=True,
     )
 
     environment: Literal["development", "production"] = "development"

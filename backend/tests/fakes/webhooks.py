@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Attempt:
 
     webhook_id: str
     status: int
+    at: float = field(default_factory=time.monotonic)
 
 
 class WebhookReceiver:
@@ -50,6 +52,8 @@ class WebhookReceiver:
         self.events: list[dict[str, Any]] = []
         self.ids: list[str] = []
         self.attempts: list[Attempt] = []
+        # The `webhook-id` of every request as it arrives (before any delay).
+        self.seen: list[str] = []
         self.faults: list[Fault] = []
         # Faults for the events of one conversation only (by its id).
         self.faults_for: dict[str, list[Fault]] = {}
@@ -84,6 +88,7 @@ class WebhookReceiver:
         async def receive(request: Request) -> Response:
             body = await request.body()
             webhook_id = request.headers.get("webhook-id", "")
+            self.seen.append(webhook_id)
             try:
                 payload = self._verifier.verify(body, dict(request.headers))
             except WebhookVerificationError:

@@ -270,7 +270,8 @@ class WebhookSender:
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """The wait after the n-th failed attempt: exponential, capped, with jitter (half to
-        all of it, so senders that failed together do not retry together)."""
+        all of it, so senders that failed together do not retry together); at least the
+        receiver's `Retry-After`."""
         settings = self._settings
         ceiling = min(
             settings.webhook_retry_max_seconds,
@@ -278,7 +279,8 @@ class WebhookSender:
         )
         wait = random.uniform(ceiling / 2, ceiling)
         if retry_after is not None:
-            wait = max(wait, min(retry_after, settings.webhook_retry_max_seconds))
+            # The receiver said how long it needs: as given (past the cap too).
+            wait = max(wait, retry_after)
         return wait
 
     async def _purge_now_and_then(self) -> None:
