@@ -128,7 +128,7 @@ def create_app(
             asyncio.create_task(transcript.run_forever(), name="transcript")
         ]
         if sender is not None:
-            background.append(asyncio.create_task(sender.run_forever(), name="webhooks"))
+            sender.start()
         if settings.worker_mode:
             bots = await worker_bots(app, lifecycle, background)
         else:

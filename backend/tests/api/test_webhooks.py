@@ -227,6 +227,8 @@ class TestRestart:
                 live_id = (await start(c, token)).json()["conversation_id"]
                 await eventually(lambda: _attempted(caplog), within=10)
         rows = await outbox_rows(first)
+        # Stopped cleanly: no row stays leased, so the next start sends them at once.
+        assert [r.leased_until for r in rows] == [None] * 5
         assert [(r.event_type, r.delivered_at) for r in rows] == [
             (STARTED, None),
             (ACTIVE, None),

@@ -4,8 +4,6 @@ stopped mid-request, and giving up after the retry period."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -48,13 +46,10 @@ def sender_settings(clean_db: str, receiver: WebhookReceiver, **overrides: Any) 
 @asynccontextmanager
 async def running(database: Database, settings: Settings) -> AsyncIterator[WebhookSender]:
     sender = WebhookSender(database, settings)
-    task = asyncio.create_task(sender.run_forever())
+    sender.start()
     try:
         yield sender
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await sender.close()
 
 
@@ -156,11 +151,15 @@ class TestRetries:
         assert refused in error.getMessage()
 
     async def test_given_up_after_the_retry_period(
-        self, clean_db: str, database: Database, receiver: WebhookReceiver
+        self,
+        clean_db: str,
+        database: Database,
+        receiver: WebhookReceiver,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         receiver.down = True
         await add_events(database, uuid.uuid4())
-        settings = sender_settings(clean_db, receiver, webhook_retry_for_seconds=0.5)
+        settings = sender_settings(clean_db, receiver, webhook_retry_for_seconds=2)
         async with running(database, settings):
 
             async def abandoned() -> None:
@@ -172,6 +171,8 @@ class TestRetries:
         assert row.attempts >= 2
         assert row.last_error == "HTTP 503"
         assert receiver.events == []
+        (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert "failed (HTTP 503), giving up (retried for " in error.getMessage()
 
 
 class TestOrder:

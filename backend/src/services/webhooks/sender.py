@@ -95,16 +95,26 @@ class WebhookSender:
         self._lease = timedelta(seconds=timeout + LEASE_MARGIN_SECONDS)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._purged_at = 0.0
+        self._stopping = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
 
-    async def run_forever(self) -> None:
-        """Claim and send until cancelled; a failing database is logged and tried again."""
-        while True:
+    def start(self) -> None:
+        """Start sending in the background (until `close`)."""
+        self._loop = asyncio.create_task(self._run(), name="webhooks")
+
+    async def _run(self) -> None:
+        # Stopped between passes, never in one: a claim cut off mid-commit would leave its rows
+        # leased (unsent) until the lease ran out.
+        while not self._stopping.is_set():
             try:
                 await self.run_once()
                 await self._purge_now_and_then()
             except Exception as exc:
                 logger.error("webhooks: outbox not read, retrying: %s", type(exc).__name__)
-            await asyncio.sleep(self._settings.webhook_poll_interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), self._settings.webhook_poll_interval_seconds
+                )
 
     async def run_once(self) -> int:
         """Claim the events due now and start sending them; how many were claimed."""
@@ -129,7 +139,11 @@ class WebhookSender:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
     async def close(self) -> None:
-        """Stop the attempts under way (their rows are freed for the next start) and the client."""
+        """Stop claiming, cut the attempts under way (their rows are freed at once for the next
+        start or another process) and close the client."""
+        self._stopping.set()
+        if self._loop is not None:
+            await self._loop
         cut = list(self._in_flight)
         for task in self._in_flight.values():
             task.cancel()
@@ -139,7 +153,9 @@ class WebhookSender:
                 async with self._database.sessionmaker.begin() as session:
                     await session.execute(
                         update(WebhookOutbox)
-                        .where(WebhookOutbox.id.in_(cut), WebhookOutbox.delivered_at.is_(None))
+                        .where(
+                            WebhookOutbox.id.in_(cut), WebhookOutbox.next_attempt_at.is_not(None)
+                        )
                         .values(leased_until=None)
                     )
         await self._client.aclose()
@@ -151,16 +167,14 @@ class WebhookSender:
         blocked = exists().where(
             earlier.conversation_id == WebhookOutbox.conversation_id,
             earlier.id < WebhookOutbox.id,
-            earlier.delivered_at.is_(None),
-            earlier.failed_at.is_(None),
+            earlier.next_attempt_at.is_not(None),
         )
         async with self._database.sessionmaker.begin() as session:
             rows = (
                 await session.scalars(
                     select(WebhookOutbox)
                     .where(
-                        WebhookOutbox.delivered_at.is_(None),
-                        WebhookOutbox.failed_at.is_(None),
+                        # Pending (NULL once delivered or given up) and due.
                         WebhookOutbox.next_attempt_at <= now,
                         or_(WebhookOutbox.leased_until.is_(None), WebhookOutbox.leased_until < now),
                         ~blocked,
@@ -209,8 +223,10 @@ class WebhookSender:
             "webhook-signature": self._signer.sign(item.webhook_id, sent_at, body),
         }
         try:
-            response = await self._client.post(self._url, content=body, headers=headers)
-        except httpx.TimeoutException:
+            # httpx's timeouts are per phase: this bounds the whole request (within the lease).
+            async with asyncio.timeout(self._settings.webhook_timeout_seconds):
+                response = await self._client.post(self._url, content=body, headers=headers)
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(False, "timeout", retry=True)
         except httpx.TransportError as exc:
             return Outcome(False, type(exc).__name__, retry=True)
@@ -221,7 +237,7 @@ class WebhookSender:
         attempts = item.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "leased_until": None}
         if outcome.delivered:
-            values["delivered_at"] = now
+            values.update(delivered_at=now, next_attempt_at=None)
             latency = (now - as_utc(item.created_at)).total_seconds()
             metrics.webhook_attempted("delivered", max(0.0, latency))
             logger.info(
@@ -266,7 +282,7 @@ class WebhookSender:
             outcome.cause,
             "final answer" if not outcome.retry else f"retried for {age:.0f}s",
         )
-        return {"failed_at": now}
+        return {"failed_at": now, "next_attempt_at": None}
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """The wait after the n-th failed attempt: exponential, capped, with jitter (half to
