@@ -126,6 +126,7 @@ class TestEveryPathSendsItsEvents:
         token = await user_token(client)
         conversation_id = (await start(client, token)).json()["conversation_id"]
         deliver(app, conversation_id, JOIN)
+        await eventually(lambda: _written(app, 2))
         deleted = await client.delete("/api/v1/users/me", headers=auth(token))
         assert deleted.status_code == 204
         async with app.state.database.sessionmaker() as session:
@@ -212,7 +213,7 @@ class TestRestart:
         receiver = WebhookReceiver()
         # Nothing listens on the port yet: every attempt is refused.
         settings = make_settings(clean_db, **webhook_settings(f"http://127.0.0.1:{port}/hooks"))
-        caplog.set_level(logging.WARNING, logger="src.services.webhooks.sender")
+        caplog.set_level(logging.INFO)
         first = create_app(settings, run_bot=ScriptedBot())
         async with LifespanManager(first):
             transport = httpx.ASGITransport(app=first)
@@ -255,6 +256,9 @@ class TestRestart:
                 await eventually(lambda: _delivered(second, 5))
         once_each(receiver)
         assert len(receiver.events) == 5
+        # Nothing logged the secret, in either life of the app.
+        assert SECRET not in caplog.text
+        assert SECRET.removeprefix("whsec_") not in caplog.text
 
     async def test_restart_reconciliation_sends_the_ends(
         self, clean_db: str, receiver: WebhookReceiver
