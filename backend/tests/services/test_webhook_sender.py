@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from src.core.clock import utcnow
 from src.core.database import Database
 from src.core.settings import Settings
 from src.models.webhook import WebhookOutbox
@@ -229,6 +231,37 @@ class TestRestart:
         async with running(database, settings):
             await delivered(database, 1)
         assert receiver.ids == [webhook_id]
+
+
+class TestPurge:
+    async def test_done_rows_go_after_a_week_and_pending_ones_stay(
+        self, clean_db: str, database: Database, receiver: WebhookReceiver
+    ) -> None:
+        receiver.down = True
+        old = utcnow() - timedelta(days=8)
+        recent = utcnow() - timedelta(days=6)
+        states = [
+            {"delivered_at": old, "next_attempt_at": None},
+            {"failed_at": old, "next_attempt_at": None},
+            {"delivered_at": recent, "next_attempt_at": None},
+            # Pending, however old (the sender gives it up by its own rule, not purged unsent).
+            {"created_at": old, "next_attempt_at": utcnow() + timedelta(hours=1)},
+        ]
+        async with database.sessionmaker.begin() as session:
+            for values in states:
+                session.add(
+                    WebhookOutbox(
+                        event_type=ENDED, conversation_id=uuid.uuid4(), payload={}, **values
+                    )
+                )
+        async with running(database, sender_settings(clean_db, receiver)):
+
+            async def purged() -> None:
+                assert len(await rows(database)) == 2
+
+            await eventually(purged)
+        kept = await rows(database)
+        assert [r.delivered_at is not None for r in kept] == [True, False]
 
 
 @pytest.mark.once

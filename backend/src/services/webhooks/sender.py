@@ -94,7 +94,7 @@ class WebhookSender:
         )
         self._lease = timedelta(seconds=timeout + LEASE_MARGIN_SECONDS)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
-        self._purged_at = 0.0
+        self._purged_at = -PURGE_EVERY_SECONDS  # the first pass purges
         self._stopping = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
 
