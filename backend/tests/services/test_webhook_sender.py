@@ -20,7 +20,8 @@ from src.core.clock import utcnow
 from src.core.database import Database
 from src.core.settings import Settings
 from src.models.webhook import WebhookOutbox
-from src.services.webhooks.sender import WebhookSender, classify, retry_after
+from src.services.webhooks.policy import classify, retry_after
+from src.services.webhooks.sender import WebhookSender
 from tests.api.conversation_helpers import eventually
 from tests.conftest import make_settings
 from tests.fakes.webhooks import SECRET, Fault, WebhookReceiver, webhook_settings

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import functools
 import json
 import logging
@@ -36,6 +35,7 @@ from src.core.clock import as_utc, utcnow
 from src.core.database import Database
 from src.core.settings import Settings
 from src.models.webhook import WebhookOutbox
+from src.services.webhooks.policy import Outcome, classify
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +64,6 @@ class Claimed:
     def webhook_id(self) -> str:
         """The `webhook-id` header."""
         return f"msg_{self.event_id.hex}"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt came to: delivered, or why not and whether it is worth retrying."""
-
-    delivered: bool
-    cause: str = ""
-    retry: bool = False
-    retry_after: float | None = None
 
 
 class WebhookSender:
@@ -131,7 +121,8 @@ class WebhookSender:
     def _done(self, row_id: int, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(row_id, None)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("webhooks: sending failed: %r", task.exception())
+            # The lease runs out and the event is tried again.
+            logger.error("webhooks: sending failed: %s", type(task.exception()).__name__)
 
     async def idle(self) -> None:
         """Wait for the attempts under way to finish."""
@@ -149,7 +140,7 @@ class WebhookSender:
             task.cancel()
         await self.idle()
         if cut:
-            with contextlib.suppress(Exception):
+            try:
                 async with self._database.sessionmaker.begin() as session:
                     await session.execute(
                         update(WebhookOutbox)
@@ -158,6 +149,9 @@ class WebhookSender:
                         )
                         .values(leased_until=None)
                     )
+            except Exception as exc:
+                # Their leases run out instead: sent again then.
+                logger.error("webhooks: %d leases not freed: %s", len(cut), type(exc).__name__)
         await self._client.aclose()
 
     async def _claim(self, limit: int) -> list[Claimed]:
@@ -310,30 +304,3 @@ class WebhookSender:
                     or_(WebhookOutbox.delivered_at < cutoff, WebhookOutbox.failed_at < cutoff)
                 )
             )
-
-
-def classify(response: httpx.Response) -> Outcome:
-    """2xx delivered; 408, 429 and 5xx worth retrying (after `Retry-After`); the rest final."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return Outcome(True)
-    cause = f"HTTP {status}"
-    if status in (408, 429) or status >= 500:
-        return Outcome(False, cause, retry=True, retry_after=retry_after(response))
-    return Outcome(False, cause)
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds (a number or an HTTP date), if the answer has one."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (as_utc(when) - utcnow()).total_seconds())
