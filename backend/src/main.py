@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +27,8 @@ from src.services.conversations.start import ConversationServices
 from src.services.conversations.transcript import TranscriptWriter
 from src.services.rooms import RoomProvider, create_room_provider
 from src.services.throttling import Throttle
+from src.services.webhooks import outbox
+from src.services.webhooks.sender import WebhookSender
 from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,21 @@ async def _reconcile(lifecycle: ConversationLifecycle) -> None:
         await lifecycle.reconcile_after_restart()
     except Exception:
         logger.exception("could not reconcile conversations left by a previous process")
+
+
+def _webhook_sender(database: Database, settings: Settings) -> WebhookSender | None:
+    # Events are written only where webhooks are configured (workers too), sent from here.
+    if not settings.webhooks_enabled:
+        return None
+    outbox.enable(database)
+    logger.info("webhooks: sending conversation events to %s", _origin(settings.webhook_url))
+    return WebhookSender(database, settings)
+
+
+def _origin(url: str | None) -> str:
+    # Scheme and host only: a URL's path or query may carry a token of the receiver's.
+    parsed = httpx.URL(url or "")
+    return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
 
 
 def create_app(
@@ -101,6 +119,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url, application_name="numerologist-api")
+        sender = _webhook_sender(database, settings)
         rooms = create_room_provider(settings)
         lifecycle = ConversationLifecycle(database, rooms)
         # Where this process's bots store their lines (unused by an API in the worker mode).
@@ -108,6 +127,8 @@ def create_app(
         background: list[asyncio.Task[None]] = [
             asyncio.create_task(transcript.run_forever(), name="transcript")
         ]
+        if sender is not None:
+            sender.start()
         if settings.worker_mode:
             bots = await worker_bots(app, lifecycle, background)
         else:
@@ -131,6 +152,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await transcript.close()
+            if sender is not None:
+                await sender.close()
             await rooms.close()
             await database.dispose()
             logger.info("stopped")

@@ -71,6 +71,22 @@ TTS_SECONDS = Histogram(
 )
 
 
+# From an event's status change to the receiver's 2xx: seconds normally, hours for a receiver
+# that was down.
+_DELIVERY_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+WEBHOOK_DELIVERIES = Counter(
+    "numerologist_webhook_deliveries",
+    "Webhook delivery attempts by outcome: delivered, retried (failed, to be retried), failed"
+    " (given up: a final 4xx, or retried past WEBHOOK_RETRY_FOR_SECONDS).",
+    ["outcome"],
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "numerologist_webhook_delivery_seconds",
+    "From a conversation's status change to its webhook's delivery (retries included).",
+    buckets=_DELIVERY_SECONDS,
+)
+
+
 def conversation_started(outcome: str, seconds: float | None = None) -> None:
     """Count a start by its outcome; a successful one's latency goes to the histogram."""
     CONVERSATIONS_STARTED.labels(outcome=outcome).inc()
@@ -111,6 +127,13 @@ def synthesis(seconds: float) -> None:
 def bot_running(owner: str, delta: int) -> None:
     """A bot started (+1) or stopped (-1) in the process `owner`."""
     BOTS_RUNNING.labels(owner=owner).inc(delta)
+
+
+def webhook_attempted(outcome: str, seconds: float | None = None) -> None:
+    """Count a webhook attempt by its outcome; a delivery's latency goes to the histogram."""
+    WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
+    if seconds is not None:
+        WEBHOOK_DELIVERY_SECONDS.observe(seconds)
 
 
 def process_exited(pid: int) -> None:

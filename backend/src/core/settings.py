@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import limits
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # A refused value is never echoed: it may be a secret (WEBHOOK_SECRET, JWT_SECRET).
+        hide_input_in_errors=True,
     )
 
     environment: Literal["development", "production"] = "development"
@@ -115,6 +118,20 @@ class Settings(BaseSettings):
     # A page that stops sending data-channel pings this long is treated as gone.
     bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Webhooks: with both set, conversation.started/active/ended are POSTed to WEBHOOK_URL,
+    # signed as Standard Webhooks says with WEBHOOK_SECRET (`whsec_` + base64 of 24-64 bytes).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Retries: exponential from the base, with jitter, each wait at most the max; an event is
+    # retried this long after it happened before it is given up (a day: a receiver down for
+    # hours loses nothing).
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=600.0, gt=0)
+    webhook_retry_for_seconds: float = Field(default=24 * 60 * 60, gt=0)
+    # How often the sender looks for events to send.
+    webhook_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -137,6 +154,35 @@ class Settings(BaseSettings):
                 f"{value!r} is not a rate: write it like '5/15 minutes' or '20 per hour'"
             ) from None
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("WEBHOOK_URL must be an http:// or https:// URL")
+        return value or None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # The messages never include the value.
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if not secret.startswith("whsec_"):
+            raise ValueError("WEBHOOK_SECRET must start with whsec_ (Standard Webhooks secrets)")
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            raise ValueError("WEBHOOK_SECRET after whsec_ must be base64") from None
+        if not 24 <= len(key) <= 64:
+            raise ValueError("WEBHOOK_SECRET must be whsec_ + base64 of 24 to 64 random bytes")
+        return value
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """Whether conversation events are sent (WEBHOOK_URL and WEBHOOK_SECRET set)."""
+        return bool(self.webhook_url and self.webhook_secret)
 
     @property
     def llm_enabled(self) -> bool:
@@ -167,6 +213,10 @@ class Settings(BaseSettings):
                     "print(secrets.token_urlsafe(48))')"
                 )
         self._require_keys()
+        if bool(self.webhook_url) != bool(self.webhook_secret):
+            raise ValueError(
+                "WEBHOOK_URL and WEBHOOK_SECRET go together: set both to send webhooks, or neither"
+            )
         if self.room_provider == "daily" and not self.daily_api_key:
             raise ValueError(
                 "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"

@@ -4,6 +4,7 @@ from src.models.conversation import Conversation, ConversationStatus, EndReason
 from src.models.idempotency import IdempotencyKey
 from src.models.message import ConversationMessage, MessageRole
 from src.models.user import User
+from src.models.webhook import WebhookEventType, WebhookOutbox
 
 __all__ = [
     "Conversation",
@@ -13,4 +14,6 @@ __all__ = [
     "IdempotencyKey",
     "MessageRole",
     "User",
+    "WebhookEventType",
+    "WebhookOutbox",
 ]

@@ -50,6 +50,7 @@ from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.transcript import TranscriptWriter
 from src.services.local_rooms import LocalRoomProvider
 from src.services.rooms import RoomProvider, create_room_provider
+from src.services.webhooks import outbox
 from src.voice_pipeline.job import BotJob, RunBot
 from src.worker.load import LoadMonitor
 
@@ -325,6 +326,9 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     worker_id = new_worker_id()
     set_worker_id(worker_id)
     database = Database(settings.database_url, application_name="numerologist-worker")
+    if settings.webhooks_enabled:
+        # Its conversations' events go into the outbox; the API's sender delivers them.
+        outbox.enable(database)
     rooms = create_room_provider(settings)
     lifecycle = ConversationLifecycle(database, rooms)
     redis = connect_redis(settings)

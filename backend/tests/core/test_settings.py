@@ -76,3 +76,45 @@ def test_cloud_services_with_their_keys_are_accepted() -> None:
         llm_model="llama3",
     )
     assert settings.llm_enabled
+
+
+GOOD_WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes, base64
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "must start with whsec_"),
+        ("whsec_not base64 at all!", "must be base64"),
+        ("whsec_c2hvcnQ=", "24 to 64 random bytes"),
+    ],
+)
+def test_a_malformed_webhook_secret_is_refused_without_being_shown(
+    secret: str, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message) as raised:
+        Settings(_env_file=None, webhook_url="https://hooks.example.com/in", webhook_secret=secret)  # type: ignore[call-arg]
+    assert secret not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"webhook_url": "https://hooks.example.com/in"}, {"webhook_secret": GOOD_WEBHOOK_SECRET}],
+)
+def test_a_webhook_url_and_secret_go_together(values: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="WEBHOOK_URL and WEBHOOK_SECRET go together") as e:
+        Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    assert GOOD_WEBHOOK_SECRET not in str(e.value)
+
+
+def test_webhooks_are_on_with_a_url_and_a_good_secret() -> None:
+    assert not Settings(_env_file=None).webhooks_enabled  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        webhook_url="https://hooks.example.com/in",
+        webhook_secret=GOOD_WEBHOOK_SECRET,  # type: ignore[arg-type]
+    )
+    assert settings.webhooks_enabled
+    assert GOOD_WEBHOOK_SECRET not in repr(settings)
+    with pytest.raises(ValidationError, match="http:// or https://"):
+        Settings(_env_file=None, webhook_url="ftp://x", webhook_secret=GOOD_WEBHOOK_SECRET)  # type: ignore[call-arg, arg-type]

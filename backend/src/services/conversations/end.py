@@ -7,8 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.core import metrics
 from src.core.database import after_commit
 from src.models.conversation import Conversation, EndReason
+from src.models.webhook import WebhookEventType
 from src.services.conversations.errors import ConversationAlreadyEnded
 from src.services.conversations.start import ConversationServices
+from src.services.webhooks import outbox
 
 
 async def end_conversation(
@@ -23,6 +25,7 @@ async def end_conversation(
         raise ConversationAlreadyEnded()
     conversation.end(EndReason.USER_ENDED)
     await session.flush()
+    await outbox.emit(session, conversation, WebhookEventType.ENDED)
     conversation_id, room_name = conversation.id, conversation.daily_room_id
     worker_id = conversation.worker_id
 

@@ -22,7 +22,9 @@ from src.models.conversation import (
     EndReason,
 )
 from src.models.idempotency import IdempotencyKey
+from src.models.webhook import WebhookEventType
 from src.services.rooms import RoomProvider, RoomProviderError
+from src.services.webhooks import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,14 @@ class ConversationLifecycle:
 
     async def mark_joined(self, conversation_id: uuid.UUID) -> None:
         """Record that the user joined: the conversation becomes active."""
-        await self._update_live(
-            conversation_id, user_joined_at=utcnow(), status=ConversationStatus.ACTIVE
-        )
+        async with self._database.sessionmaker.begin() as session:
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None or not conversation.is_live:
+                return
+            if conversation.status != ConversationStatus.ACTIVE:
+                await outbox.emit(session, conversation, WebhookEventType.ACTIVE)
+            conversation.status = ConversationStatus.ACTIVE
+            conversation.user_joined_at = utcnow()
         logger.info("conversation %s: user joined", conversation_id)
 
     async def _update_live(self, conversation_id: uuid.UUID, **values: object) -> bool:
@@ -78,6 +85,7 @@ class ConversationLifecycle:
             if conversation is None or not conversation.is_live:
                 return False
             conversation.end(reason)
+            await outbox.emit(session, conversation, WebhookEventType.ENDED)
             room_name = conversation.daily_room_id
         metrics.conversation_ended(reason.value)
         log = logger.error if conversation.status == ConversationStatus.FAILED else logger.info

@@ -23,6 +23,7 @@ from src.core.settings import Settings
 from src.models.conversation import Conversation, ConversationStatus, EndReason
 from src.models.idempotency import IdempotencyKey
 from src.models.user import User
+from src.models.webhook import WebhookEventType
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
 from src.services.bots.runner import BotStartError
@@ -35,6 +36,7 @@ from src.services.conversations.errors import (
 )
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.rooms import Room, RoomProvider, RoomProviderError
+from src.services.webhooks import outbox
 from src.voice_pipeline.job import BotJob
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,8 @@ async def _start(
     conversation.daily_room_id = room.name
     conversation.status = ConversationStatus.WAITING_FOR_USER
     await session.flush()
+    # `conversation.started` is this commit: the record and its room exist.
+    await outbox.emit(session, conversation, WebhookEventType.STARTED)
 
     job = BotJob(
         conversation_id=conversation.id,
@@ -161,6 +165,8 @@ def _failed_record(conversation: Conversation, reason: EndReason):  # type: igno
         failed = Conversation(id=conversation_id, user_id=user_id, started_at=started_at)
         failed.end(reason)
         session.add(failed)
+        # Never started (no conversation.started): its end is reported all the same.
+        await outbox.emit(session, failed, WebhookEventType.ENDED)
         metrics.conversation_ended(reason.value)
 
     return record

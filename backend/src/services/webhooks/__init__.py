@@ -1,0 +1,1 @@
+"""Webhooks about conversations: the outbox written with each change, and its sender."""
