@@ -64,7 +64,7 @@ redis: install-test
 test-sqlite: install-test models chromium coturn
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
-test-postgres: install-test models redis
+test-postgres: install-test models redis coturn
 	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
 	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aioice import stun
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 REALM = "numerologist.test"
 
@@ -66,6 +68,32 @@ class TurnServer:
                 {f"{side}rp": int(received), f"{side}sp": int(sent)}
             )
         return list(found.values())
+
+
+def relay_only(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """An aiortc configuration with these ICE servers that gathers relay candidates only."""
+    return RTCConfiguration(
+        iceServers=[RTCIceServer(**server) for server in ice_servers],
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+    )
+
+
+def candidate_types(sdp: str) -> set[str]:
+    """The types (host, srflx, relay) of the candidates in an SDP."""
+    return {line.split(" typ ")[1].split()[0] for line in sdp.splitlines() if " typ " in line}
+
+
+def assert_relayed(server: TurnServer, username: str, packets: int = 100) -> None:
+    """coturn relayed at least `packets` packets from the peer (the bot) for this user.
+
+    There is one allocation per ICE transport the client gathered (audio, data channel);
+    BUNDLE keeps one, which carries the media.
+    """
+    sessions = server.sessions(username)
+    assert sessions, "coturn logged no allocation closing for this user"
+    media = max(sessions, key=lambda s: s["peer_rp"])
+    assert media["peer_rp"] >= packets, sessions
+    assert media["sp"] >= packets, sessions
 
 
 def turnserver_binary() -> str:

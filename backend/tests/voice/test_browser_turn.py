@@ -19,7 +19,7 @@ from src.main import create_app
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually
 from tests.conftest import auth, make_settings, register
-from tests.coturn import TurnServer, coturn
+from tests.coturn import TurnServer, assert_relayed, coturn
 from tests.fakes.loopback import serve_on_loopback
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS, HAVE_CHROMIUM, _free_port, _silence
 
@@ -101,9 +101,4 @@ async def test_a_relay_only_browser_hears_the_greeting_through_coturn(
     assert candidates, "the page offered no candidate"
     assert all(" typ relay" in line for line in candidates), candidates
 
-    async def relayed() -> None:
-        sessions = turn_server.sessions(turn_entry["username"])
-        assert sessions, "coturn logged no allocation closing for this user"
-        assert max(s["peer_rp"] for s in sessions) >= 100, sessions
-
-    await eventually(relayed, within=20)
+    await eventually(lambda: assert_relayed(turn_server, turn_entry["username"]), within=20)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 from src.core.settings import Settings
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, start
 from tests.conftest import make_settings, register
-from tests.coturn import TurnServer, coturn
+from tests.coturn import TurnServer, assert_relayed, candidate_types, coturn, relay_only
 from tests.voice.conftest import transcribe
 from tests.voice.peer import RATE, Peer, rms
 
@@ -40,10 +39,6 @@ def settings(clean_db: str, turn_server: TurnServer) -> Settings:
     )
 
 
-def _candidate_types(sdp: str) -> set[str]:
-    return {line.split(" typ ")[1].split()[0] for line in sdp.splitlines() if " typ " in line}
-
-
 async def test_a_relay_only_user_hears_the_greeting_through_coturn(
     client: httpx.AsyncClient, models: speech.SpeechModels, turn_server: TurnServer
 ) -> None:
@@ -54,18 +49,13 @@ async def test_a_relay_only_user_hears_the_greeting_through_coturn(
     stun_entry, turn_entry = body["ice_servers"]
     assert stun_entry["urls"] == [turn_server.stun_url]
     assert turn_entry["username"].endswith(f":{body['conversation_id']}")
-    peer = Peer(
-        RTCConfiguration(
-            iceServers=[RTCIceServer(**turn_entry)],
-            iceTransportPolicy=RTCIceTransportPolicy.RELAY,
-        )
-    )
+    peer = Peer(relay_only([turn_entry]))
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
         # The user offered nothing but its relay address on coturn ...
-        assert _candidate_types(peer.pc.localDescription.sdp) == {"relay"}
+        assert candidate_types(peer.pc.localDescription.sdp) == {"relay"}
         # ... and the bot, given ICE_SERVERS, learnt its address from coturn's STUN.
-        assert "srflx" in _candidate_types(peer.pc.remoteDescription.sdp)
+        assert "srflx" in candidate_types(peer.pc.remoteDescription.sdp)
         greeting = await peer.utterance(peer.offer_sent_at)
         assert peer.selected_pair()[0] == "relay"
     finally:
@@ -77,12 +67,4 @@ async def test_a_relay_only_user_hears_the_greeting_through_coturn(
 
     # coturn's own account, once the allocation closes: the greeting came from the bot to its
     # relay address and on to the user (50 Opus packets a second; the greeting lasts seconds).
-    async def relayed() -> None:
-        # One allocation per ICE transport aiortc gathers (audio, data channel); BUNDLE keeps one.
-        sessions = turn_server.sessions(turn_entry["username"])
-        assert sessions, "coturn logged no allocation closing for this user"
-        media = max(sessions, key=lambda s: s["peer_rp"])
-        assert media["peer_rp"] >= 100, sessions
-        assert media["sp"] >= 100, sessions
-
-    await eventually(relayed, within=20)
+    await eventually(lambda: assert_relayed(turn_server, turn_entry["username"]), within=20)
