@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run worker test test-fast install install-test lint chromium redis test-sqlite test-postgres migrate models bench drills clean
+.PHONY: run worker test test-fast install install-test lint chromium coturn redis test-sqlite test-postgres migrate models bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,15 +51,20 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The TURN tests run Debian's coturn (turnserver) on loopback; its service stays disabled.
+coturn:
+	@command -v turnserver >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn >/dev/null; }
+
 # The worker-mode tests need Redis (and redis-server, for a private one they can stop).
 redis: install-test
 	@status=0; PY=$(BIN)/python scripts/ensure-redis || status=$$?; \
 	if [ $$status -eq 1 ]; then exit 1; fi
 
-test-sqlite: install-test models chromium
+test-sqlite: install-test models chromium coturn
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
-test-postgres: install-test models redis
+test-postgres: install-test models redis coturn
 	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
 	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest

@@ -73,6 +73,8 @@ def create_app(
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
+    for warning in settings.production_warnings():
+        logger.warning("%s", warning)
 
     async def embedded_bots(
         lifecycle: ConversationLifecycle,

@@ -1,8 +1,11 @@
-"""Password hashing (Argon2 via pwdlib) and JSON Web Tokens (PyJWT, HS256)."""
+"""Password hashing (Argon2 via pwdlib), JSON Web Tokens (PyJWT, HS256), TURN credentials."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,3 +72,16 @@ def create_access_token(user_id: uuid.UUID, *, secret: str, expire_minutes: int)
         audience=ACCESS_AUDIENCE,
         expires_at=utcnow() + timedelta(minutes=expire_minutes),
     )
+
+
+def turn_credentials(
+    secret: str, conversation_id: uuid.UUID, expires_at: datetime
+) -> tuple[str, str]:
+    """A TURN REST API username and credential, valid until `expires_at`.
+
+    The form coturn verifies with `use-auth-secret` / `static-auth-secret`: the username is
+    `<unix expiry>:<conversation id>`, the credential base64(HMAC-SHA1(secret, username)).
+    """
+    username = f"{int(expires_at.timestamp())}:{conversation_id}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()

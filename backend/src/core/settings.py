@@ -12,6 +12,8 @@ import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from src.core.ice import IceServer, check_ice_url
+
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 REPO_DIR = BACKEND_DIR.parent
 DEFAULT_SQLITE_PATH = BACKEND_DIR / "data" / "numerologist.db"
@@ -69,6 +71,12 @@ class Settings(BaseSettings):
     daily_timeout_seconds: float = Field(default=10.0, gt=0)
     daily_max_retries: int = Field(default=3, ge=0, le=10)
     daily_retry_base_seconds: float = Field(default=0.5, ge=0)
+    # ICE for local rooms (Daily brings its own): the RTCIceServer JSON list (STUN/TURN) the room
+    # page and the bot use; with TURN_SECRET (coturn's static-auth-secret) and TURN_URLS, each
+    # page also gets TURN credentials of its own, valid as long as its room.
+    ice_servers: Annotated[list[IceServer], NoDecode] = []
+    turn_urls: Annotated[list[str], NoDecode] = []
+    turn_secret: str | None = None
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
@@ -142,6 +150,31 @@ class Settings(BaseSettings):
             return json.loads(text)
         return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
 
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _parse_ice_servers(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else []
+        except ValueError:
+            raise ValueError(
+                'ICE_SERVERS is not JSON: write a list like [{"urls": "stun:stun.example.com"}]'
+            ) from None
+
+    @field_validator("turn_urls", mode="before")
+    @classmethod
+    def _split_turn_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _check_turn_urls(cls, urls: list[str]) -> list[str]:
+        return [check_ice_url(url, turn_only=True) for url in urls if url.strip()]
+
     @field_validator(
         "login_failures_per_email", "login_failures_per_address", "registrations_per_address"
     )
@@ -204,14 +237,21 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _enforce_production_rules(self) -> Settings:
         if self.environment == "production":
-            secret = self.jwt_secret.strip()
-            if secret.lower() in _WEAK_SECRETS or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            if _weak(self.jwt_secret):
                 raise ValueError(
                     "JWT_SECRET is missing or is the development placeholder: in production set "
                     f"JWT_SECRET to a random value of at least {MIN_PRODUCTION_SECRET_LENGTH} "
                     "characters (for example: python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))')"
                 )
+        if bool(self.turn_secret) != bool(self.turn_urls):
+            raise ValueError("TURN_SECRET and TURN_URLS go together: set both or neither")
+        if self.environment == "production" and self.turn_secret and _weak(self.turn_secret):
+            raise ValueError(
+                "TURN_SECRET is too weak for production: use a random value of at least "
+                f"{MIN_PRODUCTION_SECRET_LENGTH} characters (the same as coturn's "
+                "static-auth-secret)"
+            )
         self._require_keys()
         if bool(self.webhook_url) != bool(self.webhook_secret):
             raise ValueError(
@@ -222,6 +262,23 @@ class Settings(BaseSettings):
                 "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
             )
         return self
+
+    def production_warnings(self) -> list[str]:
+        """What works but should not be run so in production (logged at start)."""
+        if self.environment != "production":
+            return []
+        found = []
+        if self.database_url.startswith("sqlite"):
+            found.append(
+                "ENVIRONMENT=production on SQLite: one process, one file, no worker mode; "
+                "set DATABASE_URL to PostgreSQL (postgresql+asyncpg://...)"
+            )
+        if self.room_provider == "local" and not self.base_url.startswith("https://"):
+            found.append(
+                f"PUBLIC_BASE_URL {self.base_url} is not https: browsers give the microphone "
+                "to https pages only (and localhost); see README, Deploying behind HTTPS"
+            )
+        return found
 
     def _require_keys(self) -> None:
         needed = {
@@ -245,6 +302,11 @@ class Settings(BaseSettings):
         for choice, (chosen, value, variable) in needed.items():
             if chosen and not value:
                 raise ValueError(f"{choice} needs {variable} to be set.")
+
+
+def _weak(secret: str) -> bool:
+    secret = secret.strip()
+    return secret.lower() in _WEAK_SECRETS or len(secret) < MIN_PRODUCTION_SECRET_LENGTH
 
 
 @lru_cache

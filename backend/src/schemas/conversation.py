@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from src.core.ice import IceServer
 from src.models.conversation import ConversationStatus, EndReason
 from src.models.message import MessageRole
 
@@ -17,6 +18,14 @@ _START_EXAMPLE: dict[str, Any] = {
     "daily_token": "eyJhbGciOiJIUzI1NiIs...",
     "status": "waiting_for_user",
     "expires_at": "2026-11-22T14:00:00Z",
+    "ice_servers": [
+        {"urls": ["stun:stun.example.com:3478"], "username": None, "credential": None},
+        {
+            "urls": ["turn:turn.example.com:3478?transport=udp"],
+            "username": "1795874400:550e8400-e29b-41d4-a716-446655440000",
+            "credential": "n6Bbs3Zm1I1mAqk+f1xS0Rt5y2M=",
+        },
+    ],
 }
 
 
@@ -30,6 +39,13 @@ class StartConversationResponse(BaseModel):
     daily_token: str = Field(description="The user's join token for that room")
     status: ConversationStatus
     expires_at: datetime = Field(description="When the room and the token expire")
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description=(
+            "Local rooms: the RTCIceServer list (STUN/TURN) for the client's RTCPeerConnection; "
+            "TURN credentials expire with the room. Daily rooms: empty (Daily brings its own)"
+        ),
+    )
 
 
 _CONVERSATION_EXAMPLE: dict[str, Any] = {

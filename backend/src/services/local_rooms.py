@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import jwt
@@ -107,6 +107,16 @@ class LocalRoomProvider:
         Raises:
             RoomTokenError: invalid, expired, for another room or another role.
         """
+        return self.verify_grant(token, room_name, role)[0]
+
+    def verify_grant(
+        self, token: str, room_name: str, role: RoomRole
+    ) -> tuple[uuid.UUID, datetime]:
+        """The conversation id and the expiry (the room's) of a valid token for this room and role.
+
+        Raises:
+            RoomTokenError: invalid, expired, for another room or another role.
+        """
         try:
             claims = decode_token(token, secret=self._settings.jwt_secret, audience=ROOM_AUDIENCE)
         except jwt.ExpiredSignatureError:
@@ -116,18 +126,26 @@ class LocalRoomProvider:
         if claims.get("room") != room_name or claims.get("role") != role:
             raise RoomTokenError("This token is not valid for this room.")
         try:
-            return uuid.UUID(str(claims["sub"]))
+            return uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(int(claims["exp"]), UTC)
         except ValueError:
             raise RoomTokenError("The room token is invalid.") from None
 
     def bot_transport(self, job: BotJob) -> LocalBotTransport:
         """Open the room's media here and give its bot a transport into it."""
+        from pipecat.transports.smallwebrtc.connection import IceServer
         from pipecat.transports.smallwebrtc.request_handler import (
             ConnectionMode,
             SmallWebRTCRequestHandler,
         )
 
-        handler = SmallWebRTCRequestHandler(connection_mode=ConnectionMode.SINGLE)
+        # ICE_SERVERS only: the bot takes no TURN credentials of its own (services/ice.py).
+        ice_servers = [
+            IceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in self._settings.ice_servers
+        ]
+        handler = SmallWebRTCRequestHandler(
+            ice_servers=ice_servers, connection_mode=ConnectionMode.SINGLE
+        )
         room = LocalRoom(job.room_name, job.conversation_id, job.expires_at, handler)
         self._rooms[room.name] = room
         return LocalBotTransport(self, room)

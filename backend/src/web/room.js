@@ -63,6 +63,17 @@ async function signal(method, body) {
   return answer;
 }
 
+// The STUN/TURN servers (ICE_SERVERS, and TURN credentials made for this room), asked with the
+// room token; fields left null are dropped, as RTCPeerConnection reads a null username as "null".
+async function iceServers() {
+  const response = await fetch(`/api/v1/rooms/${encodeURIComponent(roomName)}/ice-servers`,
+    { headers: { Authorization: `Bearer ${token}` } });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
+  return body.ice_servers.map((server) =>
+    Object.fromEntries(Object.entries(server).filter(([, value]) => value !== null)));
+}
+
 function iceGathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
@@ -77,7 +88,7 @@ async function join() {
   if (!token) { setState("no token"); showError("This link has no room token: start again from the start page."); return; }
   setState("asking for the microphone");
   const microphone = await navigator.mediaDevices.getUserMedia({ audio: true });
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
   window.roomState.pc = pc;
   microphone.getAudioTracks().forEach((track) => pc.addTrack(track, microphone));
   pc.ontrack = (event) => {

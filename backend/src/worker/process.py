@@ -366,6 +366,8 @@ def main() -> None:
     """Command line entry point."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
+    for warning in settings.production_warnings():
+        logger.warning("%s", warning)
     asyncio.run(serve(settings))
     sys.exit(0)
 

@@ -58,7 +58,9 @@ class TestStart:
             "daily_token",
             "status",
             "expires_at",
+            "ice_servers",
         }
+        assert body["ice_servers"] == []  # none configured
         assert body["status"] == "waiting_for_user"
         conversation_id = uuid.UUID(body["conversation_id"])
         stored = await row(app, conversation_id)

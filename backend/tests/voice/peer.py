@@ -12,7 +12,7 @@ from typing import Any
 import av
 import httpx
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 RATE = 48_000
 FRAME = 960  # 20 ms
@@ -52,8 +52,9 @@ class SpeakingTrack(MediaStreamTrack):  # type: ignore[misc]
 class Peer:
     """The user's side of a local room."""
 
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection()
+    def __init__(self, configuration: RTCConfiguration | None = None) -> None:
+        # aiortc's default configuration points at a public STUN server: none here.
+        self.pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
         self.mic = SpeakingTrack()
         self.pc.addTrack(self.mic)
         self.received: list[tuple[float, np.ndarray]] = []
@@ -111,6 +112,13 @@ class Peer:
         response.raise_for_status()
         answer = response.json()
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    def selected_pair(self) -> tuple[str, str]:
+        """The types of the local and the remote candidate of the pair ICE chose."""
+        ice = self.pc.getTransceivers()[0].sender.transport.transport
+        # aioice keeps the nominated pair per component, and says so nowhere public.
+        pair = ice._connection._nominated[1]
+        return pair.local_candidate.type, pair.remote_candidate.type
 
     def first_sound_after(self, since: float, threshold: float = 500.0) -> float | None:
         """When the first frame louder than `threshold` RMS arrived after `since`."""

@@ -35,6 +35,7 @@ from src.services.conversations.errors import (
     TooManyConversations,
 )
 from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.ice import ice_servers_for
 from src.services.rooms import Room, RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
 from src.voice_pipeline.job import BotJob
@@ -127,6 +128,9 @@ async def _start(
         daily_token=room.user_token,
         status=ConversationStatus.WAITING_FOR_USER,
         expires_at=room.expires_at,
+        ice_servers=ice_servers_for(
+            services.settings, room.provider, conversation.id, room.expires_at
+        ),
     )
     if key_row is not None:
         key_row.response = response.model_dump(mode="json")

@@ -16,11 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from src.core.deps import SessionDep
 from src.core.errors import NotAuthenticated, NotFound
+from src.core.ice import IceServer
 from src.models.conversation import Conversation
 from src.schemas.common import error_responses
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationAlreadyEnded, ConversationGone
 from src.services.conversations.start import ConversationServices
+from src.services.ice import ice_servers_for
 from src.services.local_rooms import (
     LocalRoomProvider,
     OfferRejected,
@@ -107,6 +109,12 @@ class CandidatesPatch(BaseModel):
     candidates: list[Candidate] = Field(max_length=64)
 
 
+class IceServers(BaseModel):
+    """The STUN/TURN servers for the page's RTCPeerConnection (`iceServers`)."""
+
+    ice_servers: list[IceServer]
+
+
 async def _room_conversation(
     room_name: str,
     request: Request,
@@ -176,6 +184,27 @@ async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Req
         str(conversation.daily_room_id),
         body.model_dump(),
     )
+
+
+@router.get(
+    "/{room_name}/ice-servers",
+    response_model=IceServers,
+    responses=error_responses(401, errors=(RoomNotFound, ConversationGone)),
+)
+async def ice_servers(
+    room_name: str,
+    conversation: LiveRoom,
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> IceServers:
+    """The STUN/TURN servers the room page connects with (TURN credentials expire with the room)."""
+    services: ConversationServices = request.app.state.services
+    provider = services.rooms
+    if not isinstance(provider, LocalRoomProvider) or credentials is None:  # LiveRoom checked
+        raise RoomNotFound()
+    _, expires_at = provider.verify_grant(credentials.credentials, room_name, "user")
+    servers = ice_servers_for(services.settings, "local", conversation.id, expires_at)
+    return IceServers(ice_servers=servers)
 
 
 @router.post(

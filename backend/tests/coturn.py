@@ -1,0 +1,176 @@
+"""A real TURN server for the tests: Debian's coturn on loopback, run for the length of a block.
+
+`make test` installs coturn (`make coturn`); without `turnserver` the test is skipped with a
+loud warning, except with CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioice import stun
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
+
+REALM = "numerologist.test"
+
+
+@dataclass
+class TurnServer:
+    """A running coturn: where it listens, its REST API secret and its log."""
+
+    port: int
+    secret: str
+    log_path: Path
+
+    @property
+    def turn_url(self) -> str:
+        """The TURN URL browsers and aiortc take (UDP)."""
+        return f"turn:127.0.0.1:{self.port}?transport=udp"
+
+    @property
+    def stun_url(self) -> str:
+        """coturn answers STUN on the same port."""
+        return f"stun:127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        """What coturn has logged so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def sessions(self, username: str) -> list[dict[str, int]]:
+        """The closed allocations of one TURN user, with what went through each.
+
+        coturn (verbose) logs an allocation's totals when it closes: `usage: realm=<...>,
+        username=<...>, rp=N, rb=N, sp=N, sb=N` between it and the client (packets and bytes
+        received and sent), then `peer usage: ...` between its relay address and the peer.
+        Keys: `rp`, `sp` (client side), `peer_rp`, `peer_sp` (peer side).
+        """
+        found: dict[str, dict[str, int]] = {}
+        pattern = re.compile(
+            rf"session (\w+): (peer )?usage: realm=<{re.escape(REALM)}>, "
+            rf"username=<{re.escape(username)}>, rp=(\d+), rb=\d+, sp=(\d+), sb=\d+"
+        )
+        for session, peer, received, sent in pattern.findall(self.log()):
+            side = "peer_" if peer else ""
+            found.setdefault(session, {}).update(
+                {f"{side}rp": int(received), f"{side}sp": int(sent)}
+            )
+        return list(found.values())
+
+
+def relay_only(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """An aiortc configuration with these ICE servers that gathers relay candidates only."""
+    return RTCConfiguration(
+        iceServers=[RTCIceServer(**server) for server in ice_servers],
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+    )
+
+
+def candidate_types(sdp: str) -> set[str]:
+    """The types (host, srflx, relay) of the candidates in an SDP."""
+    return {line.split(" typ ")[1].split()[0] for line in sdp.splitlines() if " typ " in line}
+
+
+def assert_relayed(server: TurnServer, username: str, packets: int = 100) -> None:
+    """coturn relayed at least `packets` packets from the peer (the bot) for this user.
+
+    There is one allocation per ICE transport the client gathered (audio, data channel);
+    BUNDLE keeps one, which carries the media.
+    """
+    sessions = server.sessions(username)
+    assert sessions, "coturn logged no allocation closing for this user"
+    media = max(sessions, key=lambda s: s["peer_rp"])
+    assert media["peer_rp"] >= packets, sessions
+    assert media["sp"] >= packets, sessions
+
+
+def turnserver_binary() -> str:
+    """The path of coturn's `turnserver`, or skip (fail with CI=true) when it is absent."""
+    path = shutil.which("turnserver")
+    if path is None:
+        message = "coturn's turnserver is not installed (make coturn): the TURN tests cannot run."
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} CI=true: failing.")
+        warnings.warn(f"SKIPPED LOUDLY: {message}", stacklevel=2)
+        pytest.skip(message)
+    return path
+
+
+def _free_port() -> int:
+    # coturn listens on UDP and TCP: find a port free for both.
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket() as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+
+
+def _answers_stun(port: int) -> bool:
+    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        sock.sendto(bytes(request), ("127.0.0.1", port))
+        try:
+            data = sock.recv(2048)
+        except OSError:
+            return False
+    return stun.parse_message(data).transaction_id == request.transaction_id
+
+
+@contextmanager
+def coturn(directory: Path) -> Iterator[TurnServer]:
+    """coturn on 127.0.0.1 (listening and relaying there only), TURN REST API auth, no TLS."""
+    binary = turnserver_binary()
+    server = TurnServer(_free_port(), secrets.token_urlsafe(32), directory / "turnserver.log")
+    args = [
+        binary,
+        "-n",  # no configuration file: only these options
+        "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1",
+        f"--listening-port={server.port}",
+        "--use-auth-secret",
+        f"--static-auth-secret={server.secret}",
+        f"--realm={REALM}",
+        "--no-tls",
+        "--no-dtls",
+        "--no-tcp-relay",
+        "--allow-loopback-peers",  # the bot's addresses are this machine's
+        "--no-cli",
+        "--log-file=stdout",
+        "--verbose",  # the per-allocation usage lines that sessions() reads
+        "--simple-log",
+        f"--pidfile={directory / 'turnserver.pid'}",
+        f"--db={directory / 'turndb'}",  # its own, not the shared /var/lib/turn/turndb
+    ]
+    with server.log_path.open("w") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while not _answers_stun(server.port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"coturn did not start:\n{server.log()[-2000:]}")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

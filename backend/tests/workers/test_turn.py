@@ -1,0 +1,74 @@
+"""The worker mode with STUN/TURN: the bot in a worker process takes ICE_SERVERS from its own
+settings, the API hands the user TURN credentials, and a relay-only user hears the greeting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from src.core.settings import Settings
+from src.voice_pipeline import speech
+from tests.api.conversation_helpers import eventually, start
+from tests.conftest import auth, make_settings, register
+from tests.coturn import TurnServer, assert_relayed, candidate_types, coturn, relay_only
+from tests.voice.conftest import models, transcribe  # noqa: F401  (the session fixture)
+from tests.voice.peer import Peer, rms
+from tests.workers.processes import WorkerProc
+
+pytestmark = pytest.mark.postgresql_only
+
+
+@pytest.fixture
+def turn_server(tmp_path: Path) -> Iterator[TurnServer]:
+    with coturn(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(clean_db: str, redis_url: str, prefix: str, turn_server: TurnServer) -> Settings:
+    """The API in the worker mode, with ICE_SERVERS and TURN."""
+    return make_settings(
+        clean_db,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        ice_servers=[{"urls": turn_server.stun_url}],
+        turn_urls=[turn_server.turn_url],
+        turn_secret=turn_server.secret,
+    )
+
+
+async def test_a_relay_only_user_hears_a_workers_bot_through_coturn(
+    client: httpx.AsyncClient,
+    ready_worker: Callable[..., Awaitable[WorkerProc]],
+    turn_server: TurnServer,
+    models: speech.SpeechModels,  # noqa: F811
+) -> None:
+    # The worker reads its settings from its environment, as in production.
+    await ready_worker(ice_servers=json.dumps([{"urls": turn_server.stun_url}]))
+    user = await register(client, full_name="Grace Hopper")
+    started = await start(client, user["access_token"])
+    assert started.status_code == 200, started.text
+    body = started.json()
+    room = body["daily_room_url"].rsplit("/", 1)[1]
+    page = await client.get(f"/api/v1/rooms/{room}/ice-servers", headers=auth(body["daily_token"]))
+    assert page.json() == {"ice_servers": body["ice_servers"]}
+    turn_entry = body["ice_servers"][-1]
+    peer = Peer(relay_only([turn_entry]))
+    peer.start_pings()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        assert candidate_types(peer.pc.localDescription.sdp) == {"relay"}
+        # The worker's bot used its ICE_SERVERS: coturn's STUN told it its address.
+        assert "srflx" in candidate_types(peer.pc.remoteDescription.sdp)
+        greeting = await peer.utterance(peer.offer_sent_at)
+        assert peer.selected_pair()[0] == "relay"
+    finally:
+        await peer.close()
+    assert rms(greeting) > 500
+    heard = await transcribe(models, greeting)
+    assert "grace" in heard.lower(), heard
+    await eventually(lambda: assert_relayed(turn_server, turn_entry["username"]), within=20)
