@@ -6,11 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from src.core.ice import IceServer
 from src.models.conversation import ConversationStatus, EndReason
 from src.models.message import MessageRole
+
+# What a start, a join and the room page get for a local room with STUN and TURN set.
+ICE_SERVERS_EXAMPLE: list[JsonValue] = [
+    {"urls": ["stun:stun.example.com:3478"], "username": None, "credential": None},
+    {
+        "urls": ["turn:turn.example.com:3478?transport=udp"],
+        "username": "1795874400:550e8400-e29b-41d4-a716-446655440000",
+        "credential": "n6Bbs3Zm1I1mAqk+f1xS0Rt5y2M=",
+    },
+]
 
 _START_EXAMPLE: dict[str, Any] = {
     "conversation_id": "550e8400-e29b-41d4-a716-446655440000",
@@ -18,14 +28,7 @@ _START_EXAMPLE: dict[str, Any] = {
     "daily_token": "eyJhbGciOiJIUzI1NiIs...",
     "status": "waiting_for_user",
     "expires_at": "2026-11-22T14:00:00Z",
-    "ice_servers": [
-        {"urls": ["stun:stun.example.com:3478"], "username": None, "credential": None},
-        {
-            "urls": ["turn:turn.example.com:3478?transport=udp"],
-            "username": "1795874400:550e8400-e29b-41d4-a716-446655440000",
-            "credential": "n6Bbs3Zm1I1mAqk+f1xS0Rt5y2M=",
-        },
-    ],
+    "ice_servers": ICE_SERVERS_EXAMPLE,
 }
 
 

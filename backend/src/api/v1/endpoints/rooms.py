@@ -19,6 +19,7 @@ from src.core.errors import NotAuthenticated, NotFound
 from src.core.ice import IceServer
 from src.models.conversation import Conversation
 from src.schemas.common import error_responses
+from src.schemas.conversation import ICE_SERVERS_EXAMPLE
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationAlreadyEnded, ConversationGone
 from src.services.conversations.start import ConversationServices
@@ -111,6 +112,10 @@ class CandidatesPatch(BaseModel):
 
 class IceServers(BaseModel):
     """The STUN/TURN servers for the page's RTCPeerConnection (`iceServers`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ice_servers": ICE_SERVERS_EXAMPLE}]}
+    )
 
     ice_servers: list[IceServer]
 
