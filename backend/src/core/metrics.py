@@ -48,6 +48,19 @@ BOT_READY_SECONDS = Histogram(
     buckets=_SECONDS,
 )
 
+# Daily's REST API: one call, its retries included, from a few ms to the timeout times the tries.
+DAILY_API_SECONDS = Histogram(
+    "numerologist_daily_api_seconds",
+    "Daily REST API calls (retries included), by operation and outcome (ok, or the error).",
+    ["operation", "outcome"],
+    buckets=_SECONDS,
+)
+DAILY_API_RETRIES = Counter(
+    "numerologist_daily_api_retries",
+    "Daily REST API tries repeated after a 429, a 5xx, a timeout or a network error.",
+    ["operation"],
+)
+
 
 def conversation_started(outcome: str, seconds: float | None = None) -> None:
     """Count a start by its outcome; a successful one's latency goes to the histogram."""
@@ -69,6 +82,13 @@ def bot_ready(seconds: float) -> None:
 def bot_running(owner: str, delta: int) -> None:
     """A bot started (+1) or stopped (-1) in the process `owner`."""
     BOTS_RUNNING.labels(owner=owner).inc(delta)
+
+
+def daily_call(operation: str, outcome: str, seconds: float, retries: int) -> None:
+    """Record one Daily API call: its duration (all tries) and how many tries were repeated."""
+    DAILY_API_SECONDS.labels(operation=operation, outcome=outcome).observe(seconds)
+    if retries:
+        DAILY_API_RETRIES.labels(operation=operation).inc(retries)
 
 
 def process_exited(pid: int) -> None:

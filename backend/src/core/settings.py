@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     daily_timeout_seconds: float = Field(default=10.0, gt=0)
     daily_max_retries: int = Field(default=3, ge=0, le=10)
     daily_retry_base_seconds: float = Field(default=0.5, ge=0)
+    # How long the bot may take to join its Daily room (keep it below BOT_READY_TIMEOUT_SECONDS).
+    daily_join_timeout_seconds: float = Field(default=6.0, gt=0)
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)

@@ -48,7 +48,7 @@ IdempotencyKeyHeader = Annotated[
 @router.post(
     "/start",
     response_model=StartConversationResponse,
-    responses=error_responses(400, 401, 422, 429, 500, 503),
+    responses=error_responses(400, 401, 422, 429, 500, 502, 503),
 )
 async def start(
     current_user: CurrentUser,
