@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 JOIN_OK, JOIN_HANG = "ok", "hang"
@@ -38,6 +40,8 @@ class FakeCallClient:
         self.left = 0
         self.released = 0
         self.in_call = False
+        # The audio renderers pipecat registered, by participant: how it hears them.
+        self.renderers: dict[str, Callable[..., None]] = {}
         FakeCallClient.instances.append(self)
 
     @classmethod
@@ -88,6 +92,31 @@ class FakeCallClient:
         self.calls.append("release")
         self.released += 1
 
+    def set_audio_renderer(
+        self,
+        participant_id: str,
+        callback: Callable[..., None],
+        audio_source: str = "microphone",
+        sample_rate: int = 16000,
+        callback_interval_ms: int = 20,
+    ) -> None:
+        self.calls.append("set_audio_renderer")
+        self.renderers[participant_id] = callback
+
+    async def speak(self, pcm16k: bytes, participant_id: str = "user-1") -> None:
+        """The participant's microphone: 16 kHz mono int16, in 20 ms chunks at real-time pace,
+        to the renderer pipecat registered (as daily-python calls it, from its thread)."""
+        render = self.renderers[participant_id]
+        chunk = 640  # 20 ms of 16 kHz int16
+
+        def play() -> None:
+            started = time.monotonic()
+            for n, at in enumerate(range(0, len(pcm16k), chunk)):
+                render(participant_id, _AudioData(pcm16k[at : at + chunk]), "microphone")
+                time.sleep(max(0.0, started + (n + 1) * 0.02 - time.monotonic()))
+
+        await asyncio.to_thread(play)
+
     def participants(self) -> dict[str, Any]:
         return {"local": {"id": "bot"}}
 
@@ -112,6 +141,15 @@ class FakeCallClient:
         """The user leaves (daily-python's `on_participant_left`, reason `leftCall`)."""
         participant = {"id": participant_id, "info": {"userName": "Ada", "isLocal": False}}
         await asyncio.to_thread(self.event_handler.on_participant_left, participant, "leftCall")
+
+
+@dataclass(frozen=True)
+class _AudioData:
+    """What daily-python hands an audio renderer (`daily.AudioData`'s fields pipecat reads)."""
+
+    audio_frames: bytes
+    sample_rate: int = 16000
+    num_channels: int = 1
 
 
 def _from_daily_thread(callback: Callable[..., None] | None, *args: Any) -> None:
