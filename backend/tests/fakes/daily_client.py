@@ -157,14 +157,22 @@ def _from_daily_thread(callback: Callable[..., None] | None, *args: Any) -> None
         threading.Thread(target=callback, args=args, daemon=True).start()
 
 
-@contextmanager
-def installed() -> Iterator[type[FakeCallClient]]:
-    """pipecat's Daily transport builds `FakeCallClient`s while the block runs."""
+def install() -> Any:
+    """From now on pipecat's Daily transport builds `FakeCallClient`s; the real class."""
     from pipecat.transports.daily import transport
 
     FakeCallClient.reset()
     real = transport.CallClient
     transport.CallClient = FakeCallClient  # type: ignore[misc, assignment]
+    return real
+
+
+@contextmanager
+def installed() -> Iterator[type[FakeCallClient]]:
+    """pipecat's Daily transport builds `FakeCallClient`s while the block runs."""
+    from pipecat.transports.daily import transport
+
+    real = install()
     try:
         yield FakeCallClient
     finally:
