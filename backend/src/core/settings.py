@@ -173,6 +173,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
             )
+        daily = self.room_provider == "daily"
+        if daily and self.daily_join_timeout_seconds >= self.bot_ready_timeout_seconds:
+            # Else a slow join would end as a bot that never got ready, not as a join failure.
+            raise ValueError(
+                "DAILY_JOIN_TIMEOUT_SECONDS must be below BOT_READY_TIMEOUT_SECONDS "
+                f"({self.bot_ready_timeout_seconds:g})"
+            )
         return self
 
     def _require_keys(self) -> None:

@@ -76,3 +76,12 @@ def test_cloud_services_with_their_keys_are_accepted() -> None:
         llm_model="llama3",
     )
     assert settings.llm_enabled
+
+
+def test_the_daily_join_timeout_must_fit_in_the_bot_s_ready_timeout() -> None:
+    daily = {"room_provider": "daily", "daily_api_key": "k", "daily_join_timeout_seconds": 10}
+    with pytest.raises(ValidationError, match="DAILY_JOIN_TIMEOUT_SECONDS must be below"):
+        Settings(_env_file=None, **daily)  # type: ignore[arg-type]
+    assert Settings(_env_file=None, **daily, bot_ready_timeout_seconds=15)  # type: ignore[arg-type]
+    # Local rooms join nothing: a short ready timeout is theirs to choose.
+    assert Settings(_env_file=None, bot_ready_timeout_seconds=0.3)  # type: ignore[call-arg]
