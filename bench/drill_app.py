@@ -5,9 +5,13 @@ named by DRILL_CONTROL; each bot that starts takes the first line:
 
 - ``crash-on-start``: the bot raises before it is ready.
 - ``crash-after <seconds>``: the real bot runs, then raises that many seconds after it started.
+- ``join <outcome>`` (Daily rooms): the bot's join of the room does that (`error: <message>`,
+  `hang`; see tests/fakes/daily_client.py).
 
 With ROOM_PROVIDER=daily the bot is a stand-in that gets ready and waits (Daily's media
-servers lie outside this machine's reach); the REST calls go to the fake Daily API for real.
+servers lie outside this machine's reach): pipecat's Daily transport joins the room for real,
+through daily-python's `CallClient` replaced by the fake; the REST calls go to the fake Daily
+API for real.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from src import main
 from src.core.settings import get_settings
 from src.models.conversation import EndReason
 from src.voice_pipeline.job import BotContext, RunBot
+from tests.fakes import daily_client
 
 
 def _take_fault(control: Path) -> str:
@@ -43,6 +48,8 @@ class FaultyBot:
         fault = await asyncio.to_thread(_take_fault, self._control)
         if fault == "crash-on-start":
             raise RuntimeError("drill: the bot crashed while starting")
+        if fault.startswith("join "):
+            daily_client.FakeCallClient.script(fault.removeprefix("join "))
         if not fault.startswith("crash-after"):
             return await self._bot(ctx)
         run = asyncio.ensure_future(self._bot(ctx))
@@ -71,5 +78,6 @@ def create_app() -> FastAPI:
     settings = get_settings()
     control = Path(os.environ["DRILL_CONTROL"])
     if settings.room_provider == "daily":
+        daily_client.install()
         return main.create_app(settings, run_bot=FaultyBot(stand_in, control))
     return main.create_app(settings, wrap_bot=lambda bot: FaultyBot(bot, control))

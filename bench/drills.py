@@ -49,6 +49,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "drill-secret-" + "k" * 40
 LIVE = ("starting", "waiting_for_user", "active")
 JOIN_TIMEOUT, MAX_DURATION, PING_TIMEOUT = 4, 20, 3
+# How long the bot may take to join a Daily room in the drills.
+DAILY_JOIN = 2
 # Local rooms with the real voice bot, its deadlines short enough for a drill.
 LOCAL = {
     "JOIN_TIMEOUT_SECONDS": str(JOIN_TIMEOUT),
@@ -231,21 +233,52 @@ def _reason(row: asyncpg.Record | None) -> str:
 # Daily rooms ---------------------------------------------------------------------------------
 
 
+ROOM_NOT_CREATED = "The voice room could not be created. Please try again."
+
+
 async def daily_failure(
-    drill: Drill, name: str, injected: str, endpoint: str, *faults: Fault
+    drill: Drill, name: str, injected: str, endpoint: str, *faults: Fault, hint: str = ""
 ) -> Line:
     assert drill.daily is not None
     line = Line(name, injected)
     auth, _ = await drill.user()
     drill.daily.fail(endpoint, *faults)
+    logged = drill.app.log.stat().st_size
     response = await drill.start(auth)
     line.answered = _answer(response)
-    line.expect(response.status_code == 500, "expected 500 room_provider/start error")
-    line.expect("Daily" in response.text, "the error does not say Daily failed")
+    line.expect(response.status_code == 500, "expected 500 conversation_start_failed")
+    # The user is told what happened; what to check (the key, the URL) is the operator's.
+    line.expect(response.json().get("detail") == ROOM_NOT_CREATED, f"told the user {response.text}")
+    if hint:
+        with drill.app.log.open() as log:
+            log.seek(logged)
+            line.expect(hint in log.read(), f"the app's log does not say {hint!r}")
+    await _one_failed(drill, line, auth, "room_error")
+    line.problems += await drill.leftovers()
+    return line
+
+
+async def _one_failed(drill: Drill, line: Line, auth: dict[str, str], reason: str) -> None:
     listed = (await drill.client.get("/api/v1/conversations", headers=auth)).json()["items"]
     line.expect(
-        [c["status"] for c in listed] == ["failed"], f"expected one failed record, got {listed}"
+        [(c["status"], c.get("end_reason")) for c in listed] == [("failed", reason)],
+        f"expected one failed/{reason} record, got {listed}",
     )
+
+
+async def daily_join_fails(drill: Drill, name: str, injected: str, outcome: str) -> Line:
+    """The bot's transport cannot join the room: 502, a failed/room_error record, no room."""
+    assert drill.daily is not None
+    line = Line(name, injected)
+    auth, _ = await drill.user()
+    drill.fault(f"join {outcome}")
+    started = time.monotonic()
+    response = await drill.start(auth)
+    line.answered = f"{_answer(response)} after {time.monotonic() - started:.1f} s"
+    line.expect(response.status_code == 502, "expected 502 room_join_failed")
+    line.expect(response.json().get("error") == "room_join_failed", "expected room_join_failed")
+    await _one_failed(drill, line, auth, "room_error")
+    line.expect(drill.daily.count("DELETE /rooms") >= 1, "the room was never deleted")
     line.problems += await drill.leftovers()
     return line
 
@@ -637,6 +670,7 @@ def daily_scenarios() -> list[Scenario]:
                 "POST /rooms 401 (bad key)",
                 "POST /rooms",
                 Fault(401, "authentication-error"),
+                hint="check DAILY_API_KEY",
             ),
         ),
         (
@@ -681,6 +715,43 @@ def daily_scenarios() -> list[Scenario]:
                 "POST /meeting-tokens 400 after the room",
                 "POST /meeting-tokens",
                 Fault(400, "invalid-request-error"),
+            ),
+        ),
+        (
+            "daily-malformed-room",
+            lambda d: failure(
+                d,
+                "daily: malformed room reply",
+                "POST /rooms 200 without url (room made)",
+                "POST /rooms",
+                Fault(reply={"name": "conv-x", "privacy": "private"}),
+                hint="lacks or mangles url",
+            ),
+        ),
+        (
+            "daily-malformed-token",
+            lambda d: failure(
+                d,
+                "daily: malformed token reply",
+                "POST /meeting-tokens 200 without token",
+                "POST /meeting-tokens",
+                Fault(reply={"room_name": "conv-x"}),
+                hint="lacks or mangles token",
+            ),
+        ),
+        (
+            "daily-join-error",
+            lambda d: daily_join_fails(
+                d,
+                "daily: join refused",
+                "the bot's join completes with an error",
+                "error: drill: the meeting token is not valid",
+            ),
+        ),
+        (
+            "daily-join-hang",
+            lambda d: daily_join_fails(
+                d, "daily: join hangs", f"the join never completes ({DAILY_JOIN} s)", "hang"
             ),
         ),
         ("daily-delete", daily_delete_fails),
@@ -790,6 +861,7 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
                         "DAILY_TIMEOUT_SECONDS": "3",
                         "DAILY_MAX_RETRIES": "3",
                         "DAILY_RETRY_BASE_SECONDS": "0.2",
+                        "DAILY_JOIN_TIMEOUT_SECONDS": str(DAILY_JOIN),
                     },
                 ) as drill:
                     drill.daily = daily

@@ -22,8 +22,10 @@ from src.core.settings import Settings
 from src.main import create_app
 from src.voice_pipeline.job import RunBot
 from tests.db import db_kind, fresh_database, migrate, truncate_all
+from tests.fakes import daily_client
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
+from tests.fakes.daily_client import FakeCallClient
 
 TEST_SECRET = "test-secret-" + "x" * 40
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -132,8 +134,15 @@ async def app(settings: Settings, bot: RunBot) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def fake_daily() -> AsyncIterator[FakeDaily]:
-    """A fake Daily API on loopback."""
+def call_client() -> Iterator[type[FakeCallClient]]:
+    """daily-python's `CallClient` replaced by a fake (pipecat's Daily transport joins with it)."""
+    with daily_client.installed() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def fake_daily(call_client: type[FakeCallClient]) -> AsyncIterator[FakeDaily]:
+    """A fake Daily: its REST API on loopback, and the fake `CallClient` the bots join with."""
     async with FakeDaily().serve() as daily:
         yield daily
 

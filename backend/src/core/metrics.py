@@ -86,6 +86,19 @@ WEBHOOK_DELIVERY_SECONDS = Histogram(
     buckets=_DELIVERY_SECONDS,
 )
 
+# Daily's REST API: one call, its retries included, from a few ms to the timeout times the tries.
+DAILY_API_SECONDS = Histogram(
+    "numerologist_daily_api_seconds",
+    "Daily REST API calls (retries included), by operation and outcome (ok, or the error).",
+    ["operation", "outcome"],
+    buckets=_SECONDS,
+)
+DAILY_API_RETRIES = Counter(
+    "numerologist_daily_api_retries",
+    "Daily REST API tries repeated after a 429, a 5xx, a timeout or a network error.",
+    ["operation"],
+)
+
 
 def conversation_started(outcome: str, seconds: float | None = None) -> None:
     """Count a start by its outcome; a successful one's latency goes to the histogram."""
@@ -134,6 +147,13 @@ def webhook_attempted(outcome: str, seconds: float | None = None) -> None:
     WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
     if seconds is not None:
         WEBHOOK_DELIVERY_SECONDS.observe(seconds)
+
+
+def daily_call(operation: str, outcome: str, seconds: float, retries: int) -> None:
+    """Record one Daily API call: its duration (all tries) and how many tries were repeated."""
+    DAILY_API_SECONDS.labels(operation=operation, outcome=outcome).observe(seconds)
+    if retries:
+        DAILY_API_RETRIES.labels(operation=operation).inc(retries)
 
 
 def process_exited(pid: int) -> None:

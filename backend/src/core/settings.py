@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     daily_timeout_seconds: float = Field(default=10.0, gt=0)
     daily_max_retries: int = Field(default=3, ge=0, le=10)
     daily_retry_base_seconds: float = Field(default=0.5, ge=0)
+    # How long the bot may take to join its Daily room (keep it below BOT_READY_TIMEOUT_SECONDS).
+    daily_join_timeout_seconds: float = Field(default=6.0, gt=0)
     # ICE for local rooms (Daily brings its own): the RTCIceServer JSON list (STUN/TURN) the room
     # page and the bot use; with TURN_SECRET (coturn's static-auth-secret) and TURN_URLS, each
     # page also gets TURN credentials of its own, valid as long as its room.
@@ -260,6 +262,13 @@ class Settings(BaseSettings):
         if self.room_provider == "daily" and not self.daily_api_key:
             raise ValueError(
                 "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
+            )
+        daily = self.room_provider == "daily"
+        if daily and self.daily_join_timeout_seconds >= self.bot_ready_timeout_seconds:
+            # Else a slow join would end as a bot that never got ready, not as a join failure.
+            raise ValueError(
+                "DAILY_JOIN_TIMEOUT_SECONDS must be below BOT_READY_TIMEOUT_SECONDS "
+                f"({self.bot_ready_timeout_seconds:g})"
             )
         return self
 

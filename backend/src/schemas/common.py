@@ -74,6 +74,7 @@ def error_responses(
         422: "The request body or parameters are invalid",
         429: "Too many requests; retry after the Retry-After header",
         500: "Server error; the detail says what failed",
+        502: "The voice room could not be joined (`room_join_failed`); nothing was left open",
         503: "Temporarily unavailable (no bot free, or the database out of reach); retry after "
         "the Retry-After header",
     }

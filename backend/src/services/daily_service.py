@@ -2,27 +2,41 @@
 
 Rooms are private, expire after ROOM_TTL_SECONDS and eject everyone at expiry; the user and the
 bot get separate meeting tokens. 429 and 5xx answers and network failures are retried with
-backoff (honouring Retry-After); other 4xx answers are not.
+backoff (honouring Retry-After); other 4xx answers are not. Every answer is validated
+(`daily_replies`); each call's duration and retries are logged and go to the metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from src.core import metrics
 from src.core.clock import utcnow
 from src.core.settings import Settings
+from src.services.daily_replies import DeleteReply, RoomReply, TokenReply
+from src.services.daily_transport import DailyBotTransport
 from src.services.rooms import Room, RoomProviderError, room_name_for
 from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_SECONDS = 30.0
+
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
+
+
+class DailyReplyMalformed(RoomProviderError):
+    """Daily answered with success but without what the answer must hold."""
+
+    code = "daily_reply_malformed"
 
 
 class DailyRoomProvider:
@@ -61,33 +75,48 @@ class DailyRoomProvider:
             await self._delete_quietly(name)
             raise
         return Room(
-            name=str(created.get("name", name)),
-            url=str(created["url"]),
+            name=created.name,
+            url=created.url,
             user_token=user_token,
             bot_token=bot_token,
             expires_at=expires_at,
             provider=self.name,
         )
 
-    async def _create(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _create(self, name: str, body: dict[str, Any]) -> RoomReply:
         """POST /rooms. A try that timed out may have made the room all the same: a later try
         then finds the name taken and takes that room; if every try fails, the room is deleted
-        in case one of them made it."""
+        in case one of them made it (and so is a room whose answer is malformed)."""
         uncertain: list[bool] = []
         try:
-            return await self._call(
-                "POST", "/rooms", "create the room", json=body, uncertain=uncertain
+            created = await self._call(
+                "POST", "/rooms", "create the room", RoomReply, json=body, uncertain=uncertain
             )
+            assert created is not None  # only a call with missing_ok answers None
+            return created
+        except DailyReplyMalformed:
+            await self._delete_quietly(name)
+            raise
         except RoomProviderError as exc:
             if uncertain and exc.upstream_status == 400:
                 # Daily answers 400 invalid-request-error when the name is taken.
-                found = await self._call("GET", f"/rooms/{name}", "find the room", missing_ok=True)
-                if found.get("name") == name and found.get("url"):
+                found = await self._find(name)
+                if found is not None:
                     logger.info("room %s: made by a try whose answer was lost", name)
                     return found
             if uncertain:
                 await self._delete_quietly(name)
             raise
+
+    async def _find(self, name: str) -> RoomReply | None:
+        try:
+            found = await self._call(
+                "GET", f"/rooms/{name}", "find the room", RoomReply, missing_ok=True
+            )
+        except DailyReplyMalformed:
+            await self._delete_quietly(name)
+            raise
+        return found if found is not None and found.name == name else None
 
     async def _token(
         self, room: str, exp: int, user_id: str, user_name: str, *, owner: bool
@@ -101,12 +130,19 @@ class DailyRoomProvider:
             "eject_at_token_exp": True,
         }
         what = "create the bot's meeting token" if owner else "create the user's meeting token"
-        answer = await self._call("POST", "/meeting-tokens", what, json={"properties": properties})
-        return str(answer["token"])
+        answer = await self._call(
+            "POST", "/meeting-tokens", what, TokenReply, json={"properties": properties}
+        )
+        assert answer is not None  # only a call with missing_ok answers None
+        return answer.token
 
     async def delete_room(self, name: str) -> None:
         """Delete a room; a room Daily no longer knows counts as deleted."""
-        await self._call("DELETE", f"/rooms/{name}", "delete the room", missing_ok=True)
+        answer = await self._call(
+            "DELETE", f"/rooms/{name}", "delete the room", DeleteReply, missing_ok=True
+        )
+        if answer is not None and not answer.deleted:
+            raise DailyReplyMalformed(f"Daily answered that room {name} was not deleted.")
 
     async def _delete_quietly(self, name: str) -> None:
         try:
@@ -116,7 +152,7 @@ class DailyRoomProvider:
 
     def bot_transport(self, job: BotJob) -> DailyBotTransport:
         """The bot's transport: it joins the Daily room with the bot's meeting token."""
-        return DailyBotTransport(job)
+        return DailyBotTransport(job, self._settings.daily_join_timeout_seconds)
 
     async def close(self) -> None:
         """Close the HTTP client."""
@@ -127,15 +163,53 @@ class DailyRoomProvider:
         method: str,
         path: str,
         what: str,
+        reply: type[ReplyT],
         *,
         json: Any = None,
         missing_ok: bool = False,
         uncertain: list[bool] | None = None,
-    ) -> dict[str, Any]:
-        """One API call with retries. `uncertain` gets an entry for each try that may have
-        reached Daily without its answer reaching us (a timeout or a dropped connection)."""
+    ) -> ReplyT | None:
+        """One API call with retries, its answer validated as `reply`, timed, logged and
+        counted; None for a 404 that `missing_ok` allows. `uncertain` gets an entry for each
+        try that may have reached Daily without its answer reaching us (a timeout or a
+        dropped connection)."""
+        operation = _OPERATIONS[method, path.split("/")[1]]
+        progress = _Progress()
+        began = time.monotonic()
+        try:
+            answer = await self._tries(method, path, what, json, missing_ok, uncertain, progress)
+            parsed = None if answer is None else _parse(reply, answer, what)
+        except DailyReplyMalformed:
+            progress.outcome = "malformed"
+            raise
+        finally:
+            seconds = time.monotonic() - began
+            outcome = progress.outcome
+            metrics.daily_call(operation, outcome, seconds, progress.tries - 1)
+            log = logger.info if outcome in ("ok", "not_found") else logger.warning
+            log(
+                "daily %s%s: %s in %.0f ms, %d tries",
+                operation,
+                f" {path.split('/')[2]}" if path.count("/") > 1 else "",
+                outcome,
+                seconds * 1000,
+                progress.tries,
+            )
+        return parsed
+
+    async def _tries(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        json: Any,
+        missing_ok: bool,
+        uncertain: list[bool] | None,
+        progress: _Progress,
+    ) -> dict[str, Any] | None:
         attempts = self._settings.daily_max_retries + 1
         for attempt in range(1, attempts + 1):
+            progress.tries = attempt
             last = attempt == attempts
             try:
                 response = await self._client.request(method, path, json=json)
@@ -143,6 +217,7 @@ class DailyRoomProvider:
                 if uncertain is not None and not isinstance(exc, httpx.ConnectTimeout):
                     uncertain.append(True)
                 if last:
+                    progress.outcome = "timeout"
                     raise RoomProviderError(
                         f"Daily did not answer in time when trying to {what} ({attempts} "
                         "attempts): check DAILY_API_URL and the network, then try again."
@@ -151,14 +226,19 @@ class DailyRoomProvider:
                 if uncertain is not None and not isinstance(exc, httpx.ConnectError):
                     uncertain.append(True)
                 if last:
+                    progress.outcome = "network"
                     raise RoomProviderError(
                         f"Could not reach Daily to {what} ({type(exc).__name__}, {attempts} "
                         "attempts): check DAILY_API_URL and the network."
                     ) from None
             else:
-                if response.is_success or (missing_ok and response.status_code == 404):
+                if missing_ok and response.status_code == 404:
+                    progress.outcome = "not_found"
+                    return None
+                if response.is_success:
                     return _json(response)
                 if not _retryable(response.status_code) or last:
+                    progress.outcome = f"http_{response.status_code}"
                     raise _error(response, what)
                 await asyncio.sleep(self._delay(attempt, response))
                 continue
@@ -173,32 +253,32 @@ class DailyRoomProvider:
         return float(self._retry_base * 2 ** (attempt - 1))
 
 
-class DailyBotTransport:
-    """A bot's way into a Daily room (needs the internet; daily-python does the media)."""
+_OPERATIONS = {
+    ("POST", "rooms"): "create_room",
+    ("GET", "rooms"): "get_room",
+    ("DELETE", "rooms"): "delete_room",
+    ("POST", "meeting-tokens"): "create_token",
+}
 
-    joined_event = "on_first_participant_joined"
-    left_event = "on_participant_left"
 
-    def __init__(self, job: BotJob) -> None:
-        self._job = job
+class _Progress:
+    """How far one call got: its tries so far and how it ended."""
 
-    async def open(self) -> Any:
-        """pipecat's Daily transport for the room, joining with the bot's token when run."""
-        from pipecat.transports.daily.transport import DailyParams, DailyTransport
+    def __init__(self) -> None:
+        self.tries = 0
+        self.outcome = "ok"
 
-        return DailyTransport(
-            self._job.room_url,
-            self._job.bot_token,
-            "Numerologist",
-            DailyParams(audio_in_enabled=True, audio_out_enabled=True),
-        )
 
-    async def gone(self, idle_timeout: float) -> None:
-        """Never returns: Daily itself reports a participant who vanished."""
-        await asyncio.Event().wait()
-
-    async def close(self) -> None:
-        """Nothing to release here: the pipeline leaves the room when it ends."""
+def _parse(model: type[ReplyT], answer: dict[str, Any], what: str) -> ReplyT:
+    try:
+        return model.model_validate(answer)
+    except ValidationError as exc:
+        # Field names only: the values may hold a token.
+        fields = sorted({".".join(map(str, e["loc"])) or "body" for e in exc.errors()})
+        raise DailyReplyMalformed(
+            f"Daily's answer when trying to {what} lacks or mangles {', '.join(fields)}: check "
+            "DAILY_API_URL points at Daily's REST API (https://api.daily.co/v1)."
+        ) from None
 
 
 def _retryable(status: int) -> bool:

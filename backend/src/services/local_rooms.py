@@ -246,6 +246,9 @@ class LocalBotTransport:
         """Where the user's connections arrive."""
         return self.room.connections
 
+    async def join(self) -> None:
+        """Nothing to join: the room's media lives in this process, made with the bot."""
+
     async def open(self) -> Any:
         """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
         from pipecat.transports.base_transport import TransportParams

@@ -71,11 +71,19 @@ class BotJob:
             raise ValueError(f"not a bot job: {exc}") from exc
 
 
+class RoomJoinError(Exception):
+    """The bot's transport could not join its room (refused, or no answer in time)."""
+
+
 class BotEvents(Protocol):
     """Callbacks a bot uses to report its life (the runner records them)."""
 
     async def ready(self) -> None:
-        """The bot is built and waiting for the user (records `bot_ready_at`)."""
+        """The bot is built: its transport joins the room, then `bot_ready_at` is recorded.
+
+        Raises:
+            RoomJoinError: the transport could not join the room.
+        """
         ...
 
     async def user_joined(self) -> None:
@@ -97,6 +105,14 @@ class BotTransport(Protocol):
 
     joined_event: str
     left_event: str
+
+    async def join(self) -> None:
+        """Enter the room, before the bot reports ready (a local room has nothing to join).
+
+        Raises:
+            RoomJoinError: the room refused the bot, or did not answer in time.
+        """
+        ...
 
     async def open(self) -> Any:
         """The pipecat transport, once the user's media path can be set up (local rooms wait

@@ -256,7 +256,7 @@ class Worker:
         try:
             await self._runner.start(job, reservation)
         except BotStartError as exc:
-            answer: dict[str, Any] = {"event": "failed", "detail": str(exc)}
+            answer: dict[str, Any] = {"event": "failed", "error": exc.code, "detail": str(exc)}
         else:
             answer = {"event": "ready", "worker_id": self.id}
         try:

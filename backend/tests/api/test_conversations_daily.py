@@ -16,11 +16,12 @@ from tests.api.conversation_helpers import all_rows, row, services, start, user_
 from tests.conftest import auth, daily_settings
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
+from tests.fakes.daily_client import JOIN_ERROR, JOIN_HANG, FakeCallClient
 
 
 @pytest.fixture
 def settings(clean_db: str, fake_daily: FakeDaily) -> Settings:
-    return daily_settings(clean_db, fake_daily, daily_max_retries=1)
+    return daily_settings(clean_db, fake_daily, daily_max_retries=1, daily_join_timeout_seconds=0.5)
 
 
 @pytest.fixture
@@ -47,11 +48,13 @@ async def test_start_on_daily(
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "fault", "message"),
+    ("endpoint", "fault", "hint"),
     [
         ("POST /rooms", Fault(401, "authentication-error"), "check DAILY_API_KEY"),
         ("POST /rooms", Fault(503), "Daily is unavailable (503"),
         ("POST /meeting-tokens", Fault(400, "invalid-request-error"), "meeting token"),
+        ("POST /rooms", Fault(reply={"name": "conv-x"}), "lacks or mangles url"),
+        ("POST /meeting-tokens", Fault(reply={"tok": "x"}), "lacks or mangles token"),
     ],
 )
 async def test_room_failure_is_500_with_a_failed_record_and_no_room(
@@ -59,23 +62,78 @@ async def test_room_failure_is_500_with_a_failed_record_and_no_room(
     client: httpx.AsyncClient,
     fake_daily: FakeDaily,
     bot: ScriptedBot,
+    caplog: pytest.LogCaptureFixture,
     endpoint: str,
     fault: Fault,
-    message: str,
+    hint: str,
 ) -> None:
     fake_daily.fail(endpoint, fault, fault)
     response = await start(client, await user_token(client))
     assert response.status_code == 500
-    body = response.json()
-    assert body["error"] == "conversation_start_failed"
-    assert message in body["detail"]
-    assert "Could not create the voice room" in body["detail"]
+    assert response.json() == {
+        "error": "conversation_start_failed",
+        "detail": "The voice room could not be created. Please try again.",
+    }
+    # What to check is the operator's business: it goes to the log, not to the user.
+    assert hint in caplog.text
     (stored,) = await all_rows(app)
     assert (stored.status, stored.end_reason) == ("failed", "room_error")
     assert stored.ended_at is not None
     assert stored.duration_seconds == 0
     assert fake_daily.rooms == {}
     assert bot.contexts == {}
+
+
+class TestTheBotJoinsBeforeTheStartAnswers:
+    async def test_the_start_answers_once_the_bot_is_in_the_room(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        fake_daily: FakeDaily,
+        call_client: type[FakeCallClient],
+    ) -> None:
+        response = await start(client, await user_token(client))
+        assert response.status_code == 200, response.text
+        (joined,) = call_client.instances
+        assert joined.in_call
+        assert joined.joined_url == response.json()["daily_room_url"]
+        assert joined.joined_token not in (None, response.json()["daily_token"])
+        assert (await row(app, response.json()["conversation_id"])).bot_ready_at is not None
+
+    @pytest.mark.parametrize(
+        ("outcome", "logged"),
+        [
+            (JOIN_ERROR + "meeting token expired", "meeting token expired"),
+            (JOIN_HANG, "did not let the bot in within 0.5 s"),
+        ],
+    )
+    async def test_a_failed_join_is_502_with_a_failed_record_and_no_room(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        fake_daily: FakeDaily,
+        call_client: type[FakeCallClient],
+        caplog: pytest.LogCaptureFixture,
+        outcome: str,
+        logged: str,
+    ) -> None:
+        call_client.script(outcome)
+        response = await start(client, await user_token(client))
+        assert response.status_code == 502
+        assert response.json()["error"] == "room_join_failed"
+        assert "could not be joined" in response.json()["detail"]
+        assert logged not in response.text
+        assert logged in caplog.text
+        (stored,) = await all_rows(app)
+        assert (stored.status, stored.end_reason) == ("failed", "room_error")
+        assert stored.bot_ready_at is None
+        assert stored.room_deleted_at is not None
+        assert fake_daily.rooms == {}
+        (client_,) = call_client.instances
+        assert client_.released == 1
+        assert not client_.in_call
+        health = (await client.get("/health")).json()
+        assert health["bots"] == 0
 
 
 async def test_a_failed_room_deletion_is_retried_by_the_sweep(

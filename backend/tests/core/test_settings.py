@@ -118,3 +118,12 @@ def test_webhooks_are_on_with_a_url_and_a_good_secret() -> None:
     assert GOOD_WEBHOOK_SECRET not in repr(settings)
     with pytest.raises(ValidationError, match="http:// or https://"):
         Settings(_env_file=None, webhook_url="ftp://x", webhook_secret=GOOD_WEBHOOK_SECRET)  # type: ignore[call-arg, arg-type]
+
+
+def test_the_daily_join_timeout_must_fit_in_the_bot_s_ready_timeout() -> None:
+    daily = {"room_provider": "daily", "daily_api_key": "k", "daily_join_timeout_seconds": 10}
+    with pytest.raises(ValidationError, match="DAILY_JOIN_TIMEOUT_SECONDS must be below"):
+        Settings(_env_file=None, **daily)  # type: ignore[arg-type]
+    assert Settings(_env_file=None, **daily, bot_ready_timeout_seconds=15)  # type: ignore[arg-type]
+    # Local rooms join nothing: a short ready timeout is theirs to choose.
+    assert Settings(_env_file=None, bot_ready_timeout_seconds=0.3)  # type: ignore[call-arg]

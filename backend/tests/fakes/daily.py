@@ -27,7 +27,8 @@ class Fault:
     """One injected answer: a status with Daily's error body, or a delay before answering.
 
     With `lost=True` the request is carried out and its answer then delayed by `delay` (a
-    client that gives up first never learns that the room was made).
+    client that gives up first never learns that the room was made). With `reply` it is carried
+    out and answered 200 with that body instead (a malformed answer: a field missing).
     """
 
     status: int = 500
@@ -35,6 +36,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     lost: bool = False
+    reply: Any = None
 
 
 class FakeDaily:
@@ -83,6 +85,9 @@ class FakeDaily:
             if request.headers.get("authorization") != f"Bearer {API_KEY}":
                 return _error(401, "authentication-error", "Invalid API key")
             fault = self._next_fault(endpoint)
+            if fault is not None and fault.reply is not None:
+                await call_next(request)
+                return JSONResponse(fault.reply)
             if fault is not None and fault.lost:
                 answer = await call_next(request)
                 await asyncio.sleep(fault.delay)

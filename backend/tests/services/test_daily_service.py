@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import uuid
 
 import pytest
+from prometheus_client import REGISTRY
 
-from src.services.daily_service import DailyRoomProvider
+from src.services.daily_service import DailyReplyMalformed, DailyRoomProvider
 from src.services.rooms import RoomProviderError, room_name_for
 from tests.conftest import daily_settings
 from tests.fakes.daily import API_KEY, FakeDaily, Fault
@@ -141,3 +144,87 @@ async def test_delete_counts_a_missing_room_as_deleted(fake_daily: FakeDaily) ->
         await provider.delete_room("another-room")
     await provider.close()
     assert fake_daily.rooms == {}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reply", "field"),
+    [
+        ("POST /rooms", {"name": "x", "privacy": "private"}, "url"),
+        ("POST /rooms", {"name": "x", "url": "not a url"}, "url"),
+        ("POST /meeting-tokens", {"token": ""}, "token"),
+        ("POST /meeting-tokens", ["not", "an", "object"], "token"),
+    ],
+)
+async def test_a_malformed_200_is_a_typed_error_and_the_room_is_deleted(
+    fake_daily: FakeDaily, endpoint: str, reply: object, field: str
+) -> None:
+    fake_daily.fail(endpoint, Fault(reply=reply))
+    provider = _provider(fake_daily)
+    with pytest.raises(DailyReplyMalformed) as caught:
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+    assert f"lacks or mangles {field}" in caught.value.detail
+    assert "check DAILY_API_URL" in caught.value.detail
+    assert fake_daily.count("DELETE /rooms") == 1
+    assert fake_daily.rooms == {}
+
+
+async def test_a_delete_daily_says_it_did_not_do_is_an_error(fake_daily: FakeDaily) -> None:
+    provider = _provider(fake_daily)
+    room = await provider.create_room(uuid.uuid4(), user_name="Ada")
+    fake_daily.fail("DELETE /rooms", Fault(status=200, reply={"deleted": False}))
+    with pytest.raises(DailyReplyMalformed, match="was not deleted"):
+        await provider.delete_room(room.name)
+    fake_daily.fail("DELETE /rooms", Fault(reply={"name": room.name}))
+    with pytest.raises(DailyReplyMalformed, match="lacks or mangles deleted"):
+        await provider.delete_room(room.name)
+    await provider.close()
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_each_call_s_duration_outcome_and_retries_are_recorded(
+    fake_daily: FakeDaily, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok = {"operation": "create_room", "outcome": "ok"}
+    before = {
+        "ok": _sample("numerologist_daily_api_seconds_count", **ok),
+        "retries": _sample("numerologist_daily_api_retries_total", operation="create_room"),
+        "401": _sample(
+            "numerologist_daily_api_seconds_count", operation="create_token", outcome="http_401"
+        ),
+        "bad": _sample(
+            "numerologist_daily_api_seconds_count", operation="create_room", outcome="malformed"
+        ),
+    }
+    fake_daily.fail("POST /rooms", Fault(503), Fault(429, "rate-limit-error"))
+    provider = _provider(fake_daily)
+    with caplog.at_level(logging.INFO, logger="src.services.daily_service"):
+        await provider.create_room(uuid.uuid4(), user_name="Ada")
+    assert _sample("numerologist_daily_api_seconds_count", **ok) == before["ok"] + 1
+    assert (
+        _sample("numerologist_daily_api_retries_total", operation="create_room")
+        == before["retries"] + 2
+    )
+    assert re.search(r"daily create_room: ok in \d+ ms, 3 tries", caplog.text)
+    fake_daily.fail("POST /meeting-tokens", Fault(401, "authentication-error"))
+    fake_daily.fail("POST /rooms", Fault(reply={"name": "x"}))
+    for _ in range(2):
+        with pytest.raises(RoomProviderError):
+            await provider.create_room(uuid.uuid4(), user_name="Ada")
+    await provider.close()
+    assert (
+        _sample(
+            "numerologist_daily_api_seconds_count", operation="create_token", outcome="http_401"
+        )
+        == before["401"] + 1
+    )
+    assert (
+        _sample(
+            "numerologist_daily_api_seconds_count", operation="create_room", outcome="malformed"
+        )
+        == before["bad"] + 1
+    )
+    assert "daily create_token: http_401" in caplog.text

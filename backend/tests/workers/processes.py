@@ -85,10 +85,10 @@ class Proc:
 
 
 class WorkerProc(Proc):
-    """`python -m src.worker.process`: one worker with the real bot."""
+    """`python -m src.worker.process`: one worker with the real bot (or `module`'s)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        super().__init__([sys.executable, "-m", "src.worker.process"], env, log)
+    def __init__(self, env: dict[str, str], log: Path, module: str = "src.worker.process") -> None:
+        super().__init__([sys.executable, "-m", module], env, log)
         self.id: str | None = None
 
     async def alive(self, redis: Redis, prefix: str, within: float = 60.0) -> dict[str, Any]:

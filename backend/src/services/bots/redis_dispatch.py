@@ -28,7 +28,7 @@ from src.services.bots.protocol import (
     live_workers,
     wait_reply,
 )
-from src.services.bots.runner import BotStartError, Slot
+from src.services.bots.runner import BotStartError, Slot, start_error
 from src.services.conversations.errors import (
     BotServiceUnavailable,
     ConversationGone,
@@ -106,7 +106,8 @@ class RedisBots:
         if message is None:
             raise BotStartError("the worker that took the call stopped answering")
         if message["event"] != "ready":
-            raise BotStartError(str(message.get("detail") or "the worker could not start the bot"))
+            detail = str(message.get("detail") or "the worker could not start the bot")
+            raise start_error(message.get("error"), detail)
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason

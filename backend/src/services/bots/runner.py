@@ -25,7 +25,7 @@ from src.models.message import MessageRole
 from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.transcript import TranscriptWriter
-from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RunBot
+from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RoomJoinError, RunBot
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,20 @@ TransportFactory = Callable[[BotJob], BotTransport]
 
 class BotStartError(Exception):
     """The bot failed, or did not get ready in time, while starting."""
+
+    # Sent by a worker with its `failed` reply, so the API raises the same error.
+    code = "bot_error"
+
+
+class BotJoinFailed(BotStartError):
+    """The bot's transport could not join the room (refused, or no answer in time)."""
+
+    code = "room_join_failed"
+
+
+def start_error(code: object, detail: str) -> BotStartError:
+    """The start error a worker's `failed` reply names."""
+    return BotJoinFailed(detail) if code == BotJoinFailed.code else BotStartError(detail)
 
 
 class ConversationNoLongerLive(Exception):
@@ -64,6 +78,8 @@ class _Events:
         self._transcript = transcript
 
     async def ready(self) -> None:
+        # Ready means in the room: the transport joins first (a local room has nothing to join).
+        await self._handle.ctx.transport.join()
         # Recorded before the start request is released, so its answer finds bot_ready_at set.
         if not await self._lifecycle.mark_ready(self._handle.ctx.conversation_id):
             raise ConversationNoLongerLive()
@@ -170,6 +186,8 @@ class BotRunner:
         """Claim the conversation, start its bot and wait until it is ready for the user.
 
         Raises:
+            BotJoinFailed: the bot could not join the room; its conversation has been ended
+                (`room_error`) and its room deleted.
             BotStartError: the conversation is no longer startable, or the bot raised, ended or
                 hung before it was ready; its conversation has been ended (`bot_error`) and its
                 room deleted.
@@ -204,6 +222,8 @@ class BotRunner:
         if not task.done():
             await self.cancel(conversation_id, EndReason.BOT_ERROR)
             raise BotStartError("the voice bot did not get ready in time")
+        if isinstance(handle.error, RoomJoinError):
+            raise BotJoinFailed(f"the voice bot could not join its room ({handle.error})")
         raise BotStartError(f"the voice bot stopped while starting ({_describe(handle.error)})")
 
     async def _supervise(self, handle: _BotHandle) -> None:
@@ -217,6 +237,11 @@ class BotRunner:
             reason = handle.cancel_reason or EndReason.SERVER_SHUTDOWN
         except ConversationNoLongerLive:
             logger.info("conversation %s: ended before its bot was ready", conversation_id)
+        except RoomJoinError as exc:
+            handle.error, reason = exc, EndReason.ROOM_ERROR
+            logger.error(
+                "conversation %s: the bot could not join its room: %s", conversation_id, exc
+            )
         except Exception as exc:
             handle.error = exc
             logger.exception("conversation %s: bot crashed: %s", conversation_id, _describe(exc))

@@ -55,6 +55,16 @@ class ConversationStartFailed(DomainError):
     default_detail = "The voice bot could not be started, so the conversation was closed."
 
 
+class RoomJoinFailed(DomainError):
+    """The bot could not join the room; the conversation was closed and its room deleted."""
+
+    status_code = 502
+    code = "room_join_failed"
+    default_detail = (
+        "The voice room could not be joined, so the conversation was closed. Please try again."
+    )
+
+
 class NoBotCapacity(DomainError):
     """No worker took the call in time: every worker is full, busy or stopped."""
 

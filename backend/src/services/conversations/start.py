@@ -1,8 +1,10 @@
 """Starting a conversation: limits, the record, the room, and the bot after the commit.
 
 Nothing is left half-made: a room that cannot be made leaves a `failed`/`room_error` record and
-no room; a bot that cannot start leaves a `failed`/`bot_error` record and its room deleted; a
-call no worker takes leaves a `failed`/`no_bot_capacity` record and its room deleted.
+no room; a bot that cannot join the room leaves a `failed`/`room_error` record and its room
+deleted (502 `room_join_failed`); a bot that cannot start leaves a `failed`/`bot_error` record
+and its room deleted; a call no worker takes leaves a `failed`/`no_bot_capacity` record and its
+room deleted. The user is told what happened, the log what to check.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from src.models.user import User
 from src.models.webhook import WebhookEventType
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
-from src.services.bots.runner import BotStartError
+from src.services.bots.runner import BotJoinFailed, BotStartError
 from src.services.conversations import idempotency, queries
 from src.services.conversations.errors import (
     BotServiceUnavailable,
     ConversationStartFailed,
     NoBotCapacity,
+    RoomJoinFailed,
     TooManyConversations,
 )
 from src.services.conversations.lifecycle import ConversationLifecycle
@@ -154,7 +157,8 @@ async def _create_room(
         room = await services.rooms.create_room(conversation.id, user_name=user.first_name)
     except RoomProviderError as exc:
         logger.error("conversation %s: room not created: %s", conversation.id, exc.detail)
-        error = ConversationStartFailed(f"Could not create the voice room. {exc.detail}")
+        # The detail says what to check (DAILY_API_KEY, the network): the operator's business.
+        error = ConversationStartFailed("The voice room could not be created. Please try again.")
         error.failure_record = _failed_record(conversation, EndReason.ROOM_ERROR)
         raise error from exc
     logger.info("conversation %s: room %s created (%s)", conversation.id, room.name, room.provider)
@@ -185,6 +189,8 @@ async def _bot_failed(
 ) -> None:
     logger.error("conversation %s: bot not started: %s", conversation_id, exc)
     reason = EndReason.NO_BOT_CAPACITY if isinstance(exc, NoBotCapacity) else EndReason.BOT_ERROR
+    if isinstance(exc, BotJoinFailed):
+        reason = EndReason.ROOM_ERROR
     if isinstance(exc, BotServiceUnavailable):
         metrics.conversation_started(BotServiceUnavailable.code)
     else:
@@ -197,6 +203,8 @@ async def _bot_failed(
             await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_row.id))
     if isinstance(exc, NoBotCapacity | BotServiceUnavailable):
         raise exc
+    if isinstance(exc, BotJoinFailed):
+        raise RoomJoinFailed() from exc
     raise ConversationStartFailed(
         "The voice bot could not be started, so the conversation was closed. Please try again."
     ) from exc

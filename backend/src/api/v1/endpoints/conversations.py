@@ -27,6 +27,7 @@ from src.services.conversations.errors import (
     ConversationStartFailed,
     ConversationStillLive,
     NoBotCapacity,
+    RoomJoinFailed,
     RoomNotYetDeleted,
     TooManyConversations,
 )
@@ -65,6 +66,7 @@ IdempotencyKeyHeader = Annotated[
         errors=(
             TooManyConversations,
             ConversationStartFailed,
+            RoomJoinFailed,
             BotCapacityReached,
             NoBotCapacity,
             BotServiceUnavailable,
