@@ -57,6 +57,8 @@ class Peer:
         self.mic = SpeakingTrack()
         self.pc.addTrack(self.mic)
         self.received: list[tuple[float, np.ndarray]] = []
+        # Every RTVI message the bot sent, and (in `messages`) the transcript lines among them.
+        self.rtvi: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.offer_sent_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -82,7 +84,15 @@ class Peer:
 
     def _on_message(self, message: str) -> None:
         with contextlib.suppress(ValueError):
-            self.messages.append(json.loads(message))
+            parsed = json.loads(message)
+            self.rtvi.append(parsed)
+            data = parsed.get("data") or {}
+            if parsed.get("type") == "server-message" and data.get("type") == "transcript":
+                self.messages.append(data)
+
+    def send_rtvi(self, kind: str, data: dict[str, Any], id: str = "peer") -> None:
+        """Send one RTVI message (`client-ready`, ...) as pipecat's client SDK does."""
+        self.channel.send(json.dumps({"label": "rtvi-ai", "type": kind, "id": id, "data": data}))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
