@@ -122,6 +122,32 @@ class Peer:
         answer = response.json()
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
 
+    async def connect_as_sdk(
+        self, client: httpx.AsyncClient, room_url: str, token: str, pc_id: str | None = None
+    ) -> dict[str, Any]:
+        """Offer (or renegotiate `pc_id`) the way pipecat's SmallWebRTC client transport does:
+        its body, POSTed to the room URL itself; the answer."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.offer_sent_at = self.offer_sent_at or time.monotonic()
+        body = {
+            "sdp": self.pc.localDescription.sdp,
+            "type": "offer",
+            "pc_id": pc_id,
+            "restart_pc": False,
+            "requestData": {"app": "numerology-web"},
+        }
+        response = await client.post(
+            room_url, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        return answer
+
+    def rtvi_of(self, kind: str) -> list[dict[str, Any]]:
+        """The RTVI messages of one type the bot sent."""
+        return [m for m in self.rtvi if m.get("label") == "rtvi-ai" and m.get("type") == kind]
+
     def first_sound_after(self, since: float, threshold: float = 500.0) -> float | None:
         """When the first frame louder than `threshold` RMS arrived after `since`."""
         for at, samples in self.received:
