@@ -63,6 +63,7 @@ async def test_the_sdk_s_signalling_and_rtvi_cross_to_the_worker(
         stored = await row(app, started["conversation_id"])
     finally:
         await peer.close()
+    print("\nRTVI from the worker's bot:", sorted({m.get("type", "?") for m in peer.rtvi}))
     (ready,) = peer.rtvi_of("bot-ready")
     assert (ready["id"], ready["data"]["version"]) == ("r1", PROTOCOL_VERSION)
     assert rms(greeting) > 500
