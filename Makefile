@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run worker test test-fast install install-test lint chromium coturn redis test-sqlite test-postgres migrate models bench drills clean
+.PHONY: run worker test test-fast install install-test lint chromium coturn sdk-page redis test-sqlite test-postgres migrate models bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,19 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The client-SDK browser test's page, bundled from pipecat's npm packages (npm ci, esbuild);
+# without node and npm that test is skipped loudly (and fails with CI=true).
+SDK_PAGE := backend/tests/voice/sdk_page
+sdk-page:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s $(SDK_PAGE)/dist/bundle.js; \
+	else echo "WARNING: node and npm are missing: the client-SDK browser test will be skipped" >&2; fi
+
+$(SDK_PAGE)/node_modules/.package-lock.json: $(SDK_PAGE)/package-lock.json
+	cd $(SDK_PAGE) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+
+$(SDK_PAGE)/dist/bundle.js: $(SDK_PAGE)/index.js $(SDK_PAGE)/node_modules/.package-lock.json
+	cd $(SDK_PAGE) && npm run --silent build
+
 # The TURN tests run Debian's coturn (turnserver) on loopback; its service stays disabled.
 coturn:
 	@command -v turnserver >/dev/null 2>&1 || { apt-get update -qq && \
@@ -61,7 +74,7 @@ redis: install-test
 	@status=0; PY=$(BIN)/python scripts/ensure-redis || status=$$?; \
 	if [ $$status -eq 1 ]; then exit 1; fi
 
-test-sqlite: install-test models chromium coturn
+test-sqlite: install-test models chromium coturn sdk-page
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
 test-postgres: install-test models redis coturn

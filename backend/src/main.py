@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from src.api import health, metrics, pages
+from src.api.v1.endpoints import rooms
 from src.api.v1.router import api_router
 from src.core.database import Database
 from src.core.errors import install_error_handlers
@@ -183,6 +184,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(api_router)
+    app.include_router(rooms.room_url_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.WEB_DIR), name="static")
     return app

@@ -1,7 +1,9 @@
 """Pipecat processors of the bot: the built-in numerologist and the transcript messages.
 
-Messages to the page travel on the WebRTC data channel (Daily: app messages) as
-``{"type": "transcript", "role": "user" | "bot", "text": "..."}``.
+Messages to the page travel on the WebRTC data channel (Daily: app messages) as RTVI server
+messages, beside the RTVI events pipecat's `RTVIObserver` sends (bot-ready, user-transcription,
+bot-output, bot-started-speaking, ...): ``{"label": "rtvi-ai", "type": "server-message",
+"data": {"type": "transcript", "role": "user" | "bot", "text": "..."}}``, one per stored line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pipecat.frames.frames import (
     TTSSpeakFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
 from src.models.conversation import EndReason
 from src.models.message import MessageRole
@@ -50,10 +53,10 @@ class BotState:
 
 
 def transcript_message(role: str, text: str) -> OutputTransportMessageUrgentFrame:
-    """The frame that sends one transcript line to the page."""
-    return OutputTransportMessageUrgentFrame(
-        message={"type": "transcript", "role": role, "text": text}
-    )
+    """The frame that sends one transcript line to the page (pipecat's client SDK hands it to
+    `onServerMessage`)."""
+    line = {"type": "transcript", "role": role, "text": text}
+    return OutputTransportMessageUrgentFrame(message=ServerMessage(data=line).model_dump())
 
 
 def _last_user_text(frame: LLMContextFrame) -> str:

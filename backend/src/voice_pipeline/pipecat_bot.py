@@ -4,9 +4,10 @@ Pipeline: transport in -> STT -> user transcript -> user context aggregator (Sil
 smart-turn v3) -> numerologist (built-in, or an OpenAI-compatible LLM with the engine's tools)
 -> bot transcript -> TTS -> transport out -> assistant context aggregator.
 
-The page receives ``{"type": "transcript", "role": "user" | "bot", "text": ...}`` messages and
-should send ``ping`` on the data channel every second: a page silent for
-BOT_IDLE_TIMEOUT_SECONDS is treated as gone (aiortc cannot see a vanished peer).
+The bot speaks pipecat's RTVI protocol (bot-ready, transcriptions, speaking events), and sends
+each stored line as an RTVI server message ``{"type": "transcript", "role", "text"}``. The
+page should send ``ping`` on the data channel every second (pipecat's client SDK does): a page
+silent for BOT_IDLE_TIMEOUT_SECONDS is treated as gone (aiortc cannot see a vanished peer).
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ def _worker(transport: Any, parts: _Parts) -> Any:
         ]
     )
     # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
+    # RTVI: pipecat's client SDKs get bot-ready on their client-ready, and the bot's events.
     return PipelineWorker(
-        pipeline, params=PipelineParams(), enable_rtvi=False, idle_timeout_secs=None
+        pipeline, params=PipelineParams(), enable_rtvi=True, idle_timeout_secs=None
     )
 
 

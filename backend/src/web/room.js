@@ -8,7 +8,7 @@ const token = new URLSearchParams(location.hash.slice(1)).get("token")
   || new URLSearchParams(location.search).get("token");
 const offerUrl = `/api/v1/rooms/${encodeURIComponent(roomName)}/offer`;
 // Read by the browser test: the connection state, the bot's audio level, the transcript.
-window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [] };
+window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [], botReady: null };
 
 function setState(state) { window.roomState.state = state; $("state").textContent = state; }
 function showError(message) { $("error").textContent = message; }
@@ -21,19 +21,22 @@ function addLine(role, text) {
   $("transcript").appendChild(p);
 }
 
+// The bot speaks RTVI (README "Room protocol"): each stored transcript line comes as a
+// server-message; bot-ready answers our client-ready.
 function onMessage(raw) {
   let message;
   try { message = JSON.parse(raw); } catch { return; }
-  if (message.label === "rtvi-ai") {
-    const data = message.data || {};
-    if (message.type === "user-transcription" && data.final) addLine("user", data.text);
-    else if (message.type === "bot-transcription") addLine("bot", data.text);
-    else if (message.type === "server-message" && data.type === "transcript") {
-      addLine(data.role, data.text);
-    }
-  } else if (message.type === "transcript") {
-    addLine(message.role, message.text);
+  if (message.label !== "rtvi-ai") return;
+  const data = message.data || {};
+  if (message.type === "bot-ready") window.roomState.botReady = data.version;
+  else if (message.type === "server-message" && data.type === "transcript") {
+    addLine(data.role, data.text);
   }
+}
+
+function clientReady() {
+  return JSON.stringify({ label: "rtvi-ai", type: "client-ready", id: "room-page",
+    data: { version: "2.1.0", about: { library: "numerologist-room-page" } } });
 }
 
 function meter(stream) {
@@ -98,7 +101,10 @@ async function join() {
   };
   const channel = pc.createDataChannel("chat");
   let pings;
-  channel.onopen = () => { pings = setInterval(() => channel.send(`ping: ${Date.now()}`), 1000); };
+  channel.onopen = () => {
+    channel.send(clientReady());
+    pings = setInterval(() => channel.send(`ping: ${Date.now()}`), 1000);
+  };
   channel.onmessage = (event) => onMessage(event.data);
   channel.onclose = () => clearInterval(pings);
   pc.onconnectionstatechange = () => {

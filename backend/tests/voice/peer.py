@@ -58,6 +58,8 @@ class Peer:
         self.mic = SpeakingTrack()
         self.pc.addTrack(self.mic)
         self.received: list[tuple[float, np.ndarray]] = []
+        # Every RTVI message the bot sent, and (in `messages`) the transcript lines among them.
+        self.rtvi: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.offer_sent_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,7 +85,15 @@ class Peer:
 
     def _on_message(self, message: str) -> None:
         with contextlib.suppress(ValueError):
-            self.messages.append(json.loads(message))
+            parsed = json.loads(message)
+            self.rtvi.append(parsed)
+            data = parsed.get("data") or {}
+            if parsed.get("type") == "server-message" and data.get("type") == "transcript":
+                self.messages.append(data)
+
+    def send_rtvi(self, kind: str, data: dict[str, Any], id: str = "peer") -> None:
+        """Send one RTVI message (`client-ready`, ...) as pipecat's client SDK does."""
+        self.channel.send(json.dumps({"label": "rtvi-ai", "type": kind, "id": id, "data": data}))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
@@ -112,6 +122,32 @@ class Peer:
         response.raise_for_status()
         answer = response.json()
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    async def connect_as_sdk(
+        self, client: httpx.AsyncClient, room_url: str, token: str, pc_id: str | None = None
+    ) -> dict[str, Any]:
+        """Offer (or renegotiate `pc_id`) the way pipecat's SmallWebRTC client transport does:
+        its body, POSTed to the room URL itself; the answer."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.offer_sent_at = self.offer_sent_at or time.monotonic()
+        body = {
+            "sdp": self.pc.localDescription.sdp,
+            "type": "offer",
+            "pc_id": pc_id,
+            "restart_pc": False,
+            "requestData": {"app": "numerology-web"},
+        }
+        response = await client.post(
+            room_url, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        return answer
+
+    def rtvi_of(self, kind: str) -> list[dict[str, Any]]:
+        """The RTVI messages of one type the bot sent."""
+        return [m for m in self.rtvi if m.get("label") == "rtvi-ai" and m.get("type") == kind]
 
     def selected_pair(self) -> tuple[str, str]:
         """The types of the local and the remote candidate of the pair ICE chose."""

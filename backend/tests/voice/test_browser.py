@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
 
 from src.core.settings import Settings
 from src.main import create_app
@@ -101,10 +102,11 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
             await page.wait_for_function("window.roomState.maxBotLevel > 0.02", timeout=30_000)
             state = await page.evaluate(
                 "({state: window.roomState.state, level: window.roomState.maxBotLevel,"
-                " transcript: window.roomState.transcript})"
+                " transcript: window.roomState.transcript, botReady: window.roomState.botReady})"
             )
             await page.screenshot(path=str(tmp_path / "room.png"))
             assert state["state"] == "connected"
+            assert state["botReady"] == PROTOCOL_VERSION  # RTVI: the page sent client-ready
             assert state["transcript"][0]["text"].startswith("Hello Ada!")
             assert "Hello Ada!" in await page.inner_text("#transcript")
             print(f"\nbrowser heard the bot at level {state['level']:.3f}")

@@ -3,16 +3,21 @@
 Each request carries ``Authorization: Bearer <user token of that room>`` (the `daily_token` of
 the start answer). Any API process answers: the offer reaches the room's media wherever the
 conversation's bot runs (this process, or its worker), and the connection goes to the bot.
+
+Two addresses take the same requests: ``/api/v1/rooms/{name}/offer`` (the room page's) and the
+room URL itself (`daily_room_url`), which is what pipecat's client SDK is given as its
+SmallWebRTC endpoint: it POSTs its offers and PATCHes its ICE candidates to one URL.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from src.core.deps import SessionDep
 from src.core.errors import NotAuthenticated, NotFound
@@ -33,6 +38,8 @@ from src.services.local_rooms import (
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/rooms", tags=["rooms"])
+# The same signalling at the room URL (`daily_room_url`), the SDK's single WebRTC endpoint.
+room_url_router = APIRouter(prefix="/rooms", tags=["rooms"])
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -43,19 +50,52 @@ class RoomNotFound(NotFound):
     default_detail = "No room by that name exists on this server."
 
 
+# The client's own data beside an offer: accepted (the SDK sends it when configured), unused.
+REQUEST_DATA_MAX_CHARS = 4_096
+
+
 class Offer(BaseModel):
     """A WebRTC SDP offer (or a renegotiation of the connection `pc_id`)."""
 
     model_config = ConfigDict(
+        populate_by_name=True,
         json_schema_extra={
-            "examples": [{"sdp": "v=0\r\no=- 4215 2 IN IP4 127.0.0.1\r\n...", "type": "offer"}]
-        }
+            "examples": [
+                {
+                    "sdp": "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n...",
+                    "type": "offer",
+                },
+                {
+                    "sdp": "v=0\r\n...",
+                    "type": "offer",
+                    "pc_id": "SmallWebRTCConnection#0-2f0b5c1e",
+                    "restart_pc": False,
+                },
+            ]
+        },
     )
 
     sdp: str = Field(max_length=100_000)
     type: Literal["offer"]
-    pc_id: str | None = Field(default=None, max_length=200)
-    restart_pc: bool | None = None
+    pc_id: str | None = Field(
+        default=None, max_length=200, description="Set to renegotiate that connection"
+    )
+    restart_pc: bool | None = Field(
+        default=None, description="With pc_id: replace that connection's peer (ICE restart)"
+    )
+    request_data: JsonValue = Field(
+        default=None,
+        alias="requestData",
+        description="The client's own data (pipecat's `requestData`), up to 4096 characters of "
+        "JSON; the bot does not use it",
+    )
+
+    @field_validator("request_data")
+    @classmethod
+    def _small(cls, value: JsonValue) -> JsonValue:
+        if len(json.dumps(value)) > REQUEST_DATA_MAX_CHARS:
+            raise ValueError(f"at most {REQUEST_DATA_MAX_CHARS} characters of JSON")
+        return value
 
 
 class Answer(BaseModel):
@@ -93,10 +133,11 @@ class CandidatesPatch(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "pc_id": "SmallWebRTCConnection#0-5a1f",
+                    "pc_id": "SmallWebRTCConnection#0-2f0b5c1e",
                     "candidates": [
                         {
-                            "candidate": "candidate:1 1 udp 2130706431 192.0.2.10 50000 typ host",
+                            "candidate": "candidate:1 1 udp 2122260223 192.168.1.20 50312 "
+                            "typ host generation 0",
                             "sdp_mid": "0",
                             "sdp_mline_index": 0,
                         }
@@ -155,11 +196,11 @@ async def _live_room(conversation: RoomConversation) -> Conversation:
 LiveRoom = Annotated[Conversation, Depends(_live_room)]
 
 
-@router.post(
-    "/{room_name}/offer",
-    response_model=Answer,
-    responses=error_responses(401, errors=(OfferRejected, RoomNotFound, ConversationGone)),
-)
+_OFFER_RESPONSES = error_responses(401, errors=(OfferRejected, RoomNotFound, ConversationGone))
+
+
+@room_url_router.post("/{room_name}", response_model=Answer, responses=_OFFER_RESPONSES)
+@router.post("/{room_name}/offer", response_model=Answer, responses=_OFFER_RESPONSES)
 async def offer(body: Offer, conversation: LiveRoom, request: Request) -> Answer:
     """Send the browser's SDP offer; the answer connects it to the conversation's bot."""
     services: ConversationServices = request.app.state.services
@@ -167,19 +208,19 @@ async def offer(body: Offer, conversation: LiveRoom, request: Request) -> Answer
         conversation.id,
         conversation.worker_id,
         str(conversation.daily_room_id),
-        body.model_dump(),
+        body.model_dump(exclude_none=True),
     )
     return Answer.model_validate(answer)
 
 
-@router.patch(
-    "/{room_name}/offer",
-    status_code=204,
-    responses={
-        204: {"description": "Taken: the candidates went to the connection"},
-        **error_responses(401, errors=(RoomNotFound, PeerConnectionNotFound, ConversationGone)),
-    },
-)
+_CANDIDATES_RESPONSES: dict[int | str, dict[str, object]] = {
+    204: {"description": "Taken: the candidates went to the connection"},
+    **error_responses(401, errors=(RoomNotFound, PeerConnectionNotFound, ConversationGone)),
+}
+
+
+@room_url_router.patch("/{room_name}", status_code=204, responses=_CANDIDATES_RESPONSES)
+@router.patch("/{room_name}/offer", status_code=204, responses=_CANDIDATES_RESPONSES)
 async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Request) -> None:
     """Send trickled ICE candidates for a connection made by an offer."""
     services: ConversationServices = request.app.state.services
