@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from src.models.conversation import ConversationStatus, EndReason
 from src.models.message import MessageRole
+from src.numerology.kinds import NumberKind
 
 _START_EXAMPLE: dict[str, Any] = {
     "conversation_id": "550e8400-e29b-41d4-a716-446655440000",
@@ -46,6 +47,10 @@ class ConversationRead(BaseModel):
     user_joined_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
+    topics: list[NumberKind] | None = Field(
+        description="The numbers it discussed, first-mentioned first; null until it has ended",
+        examples=[["life_path", "personal_year"]],
+    )
     created_at: datetime
     updated_at: datetime
 

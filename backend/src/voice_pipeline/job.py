@@ -82,8 +82,9 @@ class BotEvents(Protocol):
         """The user's media connected (records `user_joined_at`, status `active`)."""
         ...
 
-    def said(self, role: MessageRole, text: str) -> None:
-        """A line was spoken (the transcript); must not block."""
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+        """A line was spoken (the transcript), telling about these number kinds; must not
+        block."""
         ...
 
 

@@ -100,6 +100,7 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         brain = services.make_llm(
             settings,
             services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date),
+            state.discussed.append,
         )
     else:
         numerologist = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)

@@ -29,7 +29,7 @@ class _Events:
     async def user_joined(self) -> None:
         return None
 
-    def said(self, role: MessageRole, text: str) -> None:
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
         return None
 
 

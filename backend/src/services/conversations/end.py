@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.core import metrics
 from src.core.database import after_commit
 from src.models.conversation import Conversation, EndReason
+from src.services.conversations import transcript
 from src.services.conversations.errors import ConversationAlreadyEnded
 from src.services.conversations.start import ConversationServices
 
@@ -21,7 +22,8 @@ async def end_conversation(
     """
     if not conversation.is_live:
         raise ConversationAlreadyEnded()
-    conversation.end(EndReason.USER_ENDED)
+    topics = await transcript.topics(session, conversation.id)
+    conversation.end(EndReason.USER_ENDED, topics=topics)
     await session.flush()
     conversation_id, room_name = conversation.id, conversation.daily_room_id
     worker_id = conversation.worker_id

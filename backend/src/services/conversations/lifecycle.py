@@ -22,6 +22,7 @@ from src.models.conversation import (
     EndReason,
 )
 from src.models.idempotency import IdempotencyKey
+from src.services.conversations import transcript
 from src.services.rooms import RoomProvider, RoomProviderError
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class ConversationLifecycle:
             conversation = await session.get(Conversation, conversation_id, with_for_update=True)
             if conversation is None or not conversation.is_live:
                 return False
-            conversation.end(reason)
+            conversation.end(reason, topics=await transcript.topics(session, conversation_id))
             room_name = conversation.daily_room_id
         metrics.conversation_ended(reason.value)
         log = logger.error if conversation.status == ConversationStatus.FAILED else logger.info
