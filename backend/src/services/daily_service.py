@@ -17,7 +17,7 @@ import httpx
 
 from src.core.clock import utcnow
 from src.core.settings import Settings
-from src.services.rooms import Room, RoomProviderError, room_name_for
+from src.services.rooms import Room, RoomAccess, RoomProviderError, room_name_for
 from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,15 @@ class DailyRoomProvider:
         answer = await self._call("POST", "/meeting-tokens", what, json={"properties": properties})
         return str(answer["token"])
 
+    async def user_access(
+        self, conversation_id: uuid.UUID, name: str, *, user_name: str, expires_at: datetime
+    ) -> RoomAccess:
+        """The room's URL (GET /rooms/{name}) and a new meeting token for the user (a rejoin)."""
+        room = await self._call("GET", f"/rooms/{name}", "find the room")
+        exp = int(expires_at.timestamp())
+        token = await self._token(name, exp, str(conversation_id), user_name, owner=False)
+        return RoomAccess(url=str(room["url"]), user_token=token)
+
     async def delete_room(self, name: str) -> None:
         """Delete a room; a room Daily no longer knows counts as deleted."""
         await self._call("DELETE", f"/rooms/{name}", "delete the room", missing_ok=True)
@@ -178,6 +187,8 @@ class DailyBotTransport:
 
     joined_event = "on_first_participant_joined"
     left_event = "on_participant_left"
+    # The bot stays in the room: a user who rejoins with a new token is a participant again.
+    rejoined_event = "on_participant_joined"
 
     def __init__(self, job: BotJob) -> None:
         self._job = job
@@ -196,6 +207,13 @@ class DailyBotTransport:
     async def gone(self, idle_timeout: float) -> None:
         """Never returns: Daily itself reports a participant who vanished."""
         await asyncio.Event().wait()
+
+    async def take_rejoins(self, transport: Any) -> None:
+        """Nothing to wire: Daily's transport takes the user's new participant itself."""
+        await asyncio.Event().wait()
+
+    async def drop_user(self) -> None:
+        """Nothing to hang up: Daily reports a vanished participant as left."""
 
     async def close(self) -> None:
         """Nothing to release here: the pipeline leaves the room when it ends."""

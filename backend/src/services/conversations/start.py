@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,16 +118,33 @@ async def _start(
         metrics.conversation_started("started", time.monotonic() - began)
 
     after_commit(session, start_bot)
-    response = StartConversationResponse(
-        conversation_id=conversation.id,
-        daily_room_url=room.url,
-        daily_token=room.user_token,
-        status=ConversationStatus.WAITING_FOR_USER,
-        expires_at=room.expires_at,
+    response = join_answer(
+        conversation.id,
+        room.url,
+        room.user_token,
+        ConversationStatus.WAITING_FOR_USER,
+        room.expires_at,
     )
     if key_row is not None:
         key_row.response = response.model_dump(mode="json")
     return response
+
+
+def join_answer(
+    conversation_id: uuid.UUID,
+    room_url: str,
+    user_token: str,
+    status: ConversationStatus,
+    expires_at: datetime,
+) -> StartConversationResponse:
+    """The answer of a start and of a rejoin: the room to join and the user's token for it."""
+    return StartConversationResponse(
+        conversation_id=conversation_id,
+        daily_room_url=room_url,
+        daily_token=user_token,
+        status=status,
+        expires_at=expires_at,
+    )
 
 
 async def _check_user_limit(session: AsyncSession, user: User, settings: Settings) -> None:

@@ -19,6 +19,7 @@ from src.schemas.conversation import (
 from src.services.conversations import queries, transcript
 from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
+from src.services.conversations.join import join_conversation
 from src.services.conversations.start import ConversationServices, start_conversation
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -58,6 +59,22 @@ async def start(
 ) -> StartConversationResponse:
     """Start a voice conversation: a private room, a bot in it, and the user's join token."""
     return await start_conversation(session, current_user, services, idempotency_key)
+
+
+@router.post(
+    "/{conversation_id}/join",
+    response_model=StartConversationResponse,
+    responses=error_responses(400, 401, 404, 409, 500),
+)
+async def join(
+    conversation_id: uuid.UUID,
+    current_user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> StartConversationResponse:
+    """Join one of your live conversations again (the same bot carries on); 409 once it ended."""
+    conversation = await queries.get_owned(session, current_user.id, conversation_id)
+    return await join_conversation(conversation, current_user, services)
 
 
 @router.post(
