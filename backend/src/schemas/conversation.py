@@ -55,6 +55,22 @@ class ConversationRead(BaseModel):
     updated_at: datetime
 
 
+class ConversationStatusEvent(BaseModel):
+    """A `status` event of the live stream: the status now, why it ended, lines stored so far."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ended", "end_reason": "user_ended", "messages": 6}]
+        }
+    )
+
+    status: ConversationStatus
+    end_reason: EndReason | None = Field(description="Set once it has ended")
+    messages: int = Field(
+        description="How many of its lines were stored then (later ones follow as `message` events)"
+    )
+
+
 class ConversationList(BaseModel):
     """A page of conversations, newest first."""
 
