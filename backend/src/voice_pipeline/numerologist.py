@@ -56,7 +56,8 @@ class BotState:
 
     def take_discussed(self) -> tuple[str, ...]:
         """The kinds gathered since the last bot line, in order, once each; then none."""
-        kinds, self.discussed = tuple(dict.fromkeys(k.value for k in self.discussed)), []
+        kinds = tuple(dict.fromkeys(k.value for k in self.discussed))
+        self.discussed.clear()  # in place: the LLM's tool runner holds `discussed.append`
         return kinds
 
 

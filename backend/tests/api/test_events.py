@@ -142,3 +142,13 @@ class TestEvents:
             stream = aiter(sse_events(response))
             assert (await _next(stream))[0] == "status"
             assert await _next(stream, skip_comments=False) == ("comment", "ping")
+
+
+async def test_the_openapi_document_describes_the_event_stream(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/conversations/{conversation_id}/events"]["get"]
+    assert operation["description"].startswith("Follow one of your conversations live")
+    assert {"200", "401", "404"} <= set(operation["responses"])
+    stream = operation["responses"]["200"]["content"]["text/event-stream"]
+    assert "event: status" in stream["example"]
+    assert "application/json" not in operation["responses"]["200"]["content"]

@@ -89,3 +89,16 @@ class TestJoin:
             f"/api/v1/conversations/{uuid.uuid4()}/join", headers=auth(await user_token(client))
         )
         assert response.status_code == 404
+
+
+async def test_the_openapi_document_describes_join(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/conversations/{conversation_id}/join"]["post"]
+    assert operation["description"].startswith("Join one of your live conversations again")
+    assert {"200", "401", "404", "409", "500"} <= set(operation["responses"])
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/StartConversationResponse"}
+    start_body = document["components"]["schemas"]["StartConversationResponse"]
+    assert start_body["examples"][0]["daily_token"]
+    read = document["components"]["schemas"]["ConversationRead"]["properties"]["topics"]
+    assert read["examples"] == [["life_path", "personal_year"]]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import format_sse_event
 
 from src.core.deps import CurrentUser, SessionDep
@@ -139,7 +139,8 @@ _EVENTS_EXAMPLE = (
 
 @router.get(
     "/{conversation_id}/events",
-    response_class=_EventStream,
+    # No media type of its own: the 200 is the stream described below, the errors are JSON.
+    response_class=Response,
     responses={
         200: {
             "description": "Server-Sent Events: `status` (ConversationStatusEvent) at once and "
