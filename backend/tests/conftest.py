@@ -110,6 +110,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         **overrides,
     }
     values.setdefault("log_level", os.environ.get("TEST_LOG_LEVEL", "INFO"))
+    # A peer that hangs up ends its call this soon (the rejoin tests set their own grace).
+    values.setdefault("rejoin_grace_seconds", 2.0)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

@@ -1,4 +1,5 @@
-"""The numbers a conversation discussed: conversations.topics
+"""The numbers a conversation discussed: conversations.topics, and each line's kinds
+(conversation_messages.kinds), which the topics are gathered from at the end
 
 Revision ID: 0006
 Revises: 0005
@@ -19,8 +20,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("conversations") as batch:
         batch.add_column(sa.Column("topics", sa.JSON(), nullable=True))
+    with op.batch_alter_table("conversation_messages") as batch:
+        batch.add_column(sa.Column("kinds", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conversation_messages") as batch:
+        batch.drop_column("kinds")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("topics")

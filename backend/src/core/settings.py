@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # A bot not ready this long after its start counts as failed to start.
     bot_ready_timeout_seconds: float = Field(default=10.0, gt=0)
     max_duration_seconds: float = Field(default=1800.0, gt=0)
+    # A user whose connection was lost without a goodbye or Leave may rejoin this long.
+    rejoin_grace_seconds: float = Field(default=30.0, ge=0)
     idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=1)
     # How often ended conversations whose room deletion failed are retried.
     room_sweep_interval_seconds: float = Field(default=60.0, gt=0)

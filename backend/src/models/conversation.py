@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -143,8 +144,12 @@ class Conversation(Base):
         """Whether the conversation has not ended yet."""
         return self.status in LIVE_STATUSES
 
-    def end(self, reason: EndReason, *, at: datetime | None = None) -> None:
-        """Mark the conversation over: status, reason, end time and duration."""
+    def end(
+        self, reason: EndReason, *, at: datetime | None = None, topics: Sequence[str] = ()
+    ) -> None:
+        """Mark the conversation over: status, reason, end time, duration and the number kinds
+        it discussed."""
+        self.topics = list(topics)
         self.status = (
             ConversationStatus.FAILED if reason in FAILURE_REASONS else ConversationStatus.ENDED
         )

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from src.core.clock import utcnow
@@ -42,3 +42,6 @@ class ConversationMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     # When it was said (not when it was written: writes are batched in the background).
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The number kinds a bot line told the user about (`NumberKind` values); NULL for none.
+    # The conversation's topics are gathered from them when it ends, whichever process ends it.
+    kinds: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))

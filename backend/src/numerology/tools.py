@@ -204,3 +204,13 @@ def dispatch_tool(name: str, arguments: str | dict[str, Any] | None) -> dict[str
         return {"error": f"Invalid arguments for {name}: {_problems(exc)}"}
     except NumerologyInputError as exc:
         return {"error": str(exc)}
+
+
+def tool_kind(name: str, arguments: dict[str, Any]) -> NumberKind | None:
+    """The kind of number a tool call was about (a conversation's topic), if any."""
+    for kind in NumberKind:
+        if name == f"{kind}_number":
+            return kind
+    if name == "interpret_number" and arguments.get("kind") in set(NumberKind):
+        return NumberKind(arguments["kind"])
+    return None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from src.core.ice import IceServer
 from src.models.conversation import ConversationStatus, EndReason
 from src.models.message import MessageRole
+from src.numerology.kinds import NumberKind
 
 # What a start, a join and the room page get for a local room with STUN and TURN set.
 ICE_SERVERS_EXAMPLE: list[JsonValue] = [
@@ -82,8 +83,28 @@ class ConversationRead(BaseModel):
     user_joined_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
+    topics: list[NumberKind] | None = Field(
+        description="The numbers it discussed, first-mentioned first; null until it has ended",
+        examples=[["life_path", "personal_year"]],
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class ConversationStatusEvent(BaseModel):
+    """A `status` event of the live stream: the status now, why it ended, lines stored so far."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ended", "end_reason": "user_ended", "messages": 6}]
+        }
+    )
+
+    status: ConversationStatus
+    end_reason: EndReason | None = Field(description="Set once it has ended")
+    messages: int = Field(
+        description="How many of its lines were stored then (later ones follow as `message` events)"
+    )
 
 
 class ConversationList(BaseModel):

@@ -23,7 +23,7 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.services.daily_replies import DeleteReply, RoomReply, TokenReply
 from src.services.daily_transport import DailyBotTransport
-from src.services.rooms import Room, RoomProviderError, room_name_for
+from src.services.rooms import Room, RoomAccess, RoomProviderError, room_name_for
 from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,16 @@ class DailyRoomProvider:
         )
         assert answer is not None  # only a call with missing_ok answers None
         return answer.token
+
+    async def user_access(
+        self, conversation_id: uuid.UUID, name: str, *, user_name: str, expires_at: datetime
+    ) -> RoomAccess:
+        """The room's URL (GET /rooms/{name}) and a new meeting token for the user (a rejoin)."""
+        room = await self._call("GET", f"/rooms/{name}", "find the room", RoomReply)
+        assert room is not None  # only a call with missing_ok answers None
+        exp = int(expires_at.timestamp())
+        token = await self._token(name, exp, str(conversation_id), user_name, owner=False)
+        return RoomAccess(url=room.url, user_token=token)
 
     async def delete_room(self, name: str) -> None:
         """Delete a room; a room Daily no longer knows counts as deleted."""

@@ -35,6 +35,8 @@ class DailyBotTransport:
 
     joined_event = "on_first_participant_joined"
     left_event = "on_participant_left"
+    # The bot stays in the room: a user who rejoins with a new token is a participant again.
+    rejoined_event = "on_participant_joined"
 
     def __init__(self, job: BotJob, join_timeout: float) -> None:
         self._job = job
@@ -134,6 +136,13 @@ class DailyBotTransport:
     async def gone(self, idle_timeout: float) -> None:
         """Never returns: Daily itself reports a participant who vanished."""
         await asyncio.Event().wait()
+
+    async def take_rejoins(self, transport: Any) -> None:
+        """Nothing to wire: Daily's transport takes the user's new participant itself."""
+        await asyncio.Event().wait()
+
+    async def drop_user(self) -> None:
+        """Nothing to hang up: Daily reports a vanished participant as left."""
 
     async def close(self) -> None:
         """Release the hold `join` took: the last holder leaves the room and frees the client."""

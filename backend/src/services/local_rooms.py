@@ -25,7 +25,7 @@ from src.core.errors import DomainError, NotFound
 from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
 from src.services.conversations.errors import ConversationGone
-from src.services.rooms import Room, room_name_for
+from src.services.rooms import Room, RoomAccess, room_name_for
 from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,15 @@ class LocalRoomProvider:
             bot_token=self._token(conversation_id, name, "bot", expires_at, "Numerologist"),
             expires_at=expires_at,
             provider=self.name,
+        )
+
+    async def user_access(
+        self, conversation_id: uuid.UUID, name: str, *, user_name: str, expires_at: datetime
+    ) -> RoomAccess:
+        """The room's URL and a new user room token (a rejoin)."""
+        return RoomAccess(
+            url=f"{self._settings.base_url}/rooms/{name}",
+            user_token=self._token(conversation_id, name, "user", expires_at, user_name),
         )
 
     def _token(
@@ -235,6 +244,8 @@ class LocalBotTransport:
 
     joined_event = "on_client_connected"
     left_event = "on_client_disconnected"
+    # A rejoin's connection is swapped into the same transport, which reports it connected.
+    rejoined_event = "on_client_connected"
 
     def __init__(self, provider: LocalRoomProvider, room: LocalRoom) -> None:
         self._provider = provider
@@ -254,11 +265,15 @@ class LocalBotTransport:
         from pipecat.transports.base_transport import TransportParams
         from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
+        from src.voice_pipeline.smallwebrtc_rejoin import release_writes_on_hang_up
+
         self._connection = await self.room.connections.get()
-        return SmallWebRTCTransport(
+        transport = SmallWebRTCTransport(
             webrtc_connection=self._connection,
             params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
         )
+        release_writes_on_hang_up(transport)
+        return transport
 
     async def gone(self, idle_timeout: float) -> None:
         """Return once the page has sent no data-channel ping for `idle_timeout` seconds.
@@ -274,6 +289,27 @@ class LocalBotTransport:
             silent_since = silent_since or time.monotonic()
             if time.monotonic() - silent_since >= idle_timeout:
                 return
+
+    async def take_rejoins(self, transport: Any) -> None:
+        """Swap each later connection of the user (a rejoin's offer) into the running
+        SmallWebRTC transport; the room's handler lets one connection in at a time."""
+        from src.voice_pipeline.smallwebrtc_rejoin import swap_connection
+
+        while True:
+            connection = await self.room.connections.get()
+            previous, self._connection = self._connection, connection
+            logger.info("conversation %s: the user's new connection", self.room.conversation_id)
+            await swap_connection(transport, connection)
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await previous.disconnect()
+
+    async def drop_user(self) -> None:
+        """Hang up a connection whose pings stopped: the room then takes the user's next offer
+        (aiortc alone would keep the vanished peer's connection open)."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.disconnect()
 
     async def close(self) -> None:
         """Disconnect the user and close the room's media in this process."""

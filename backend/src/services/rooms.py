@@ -33,6 +33,14 @@ class Room:
     provider: ProviderName
 
 
+@dataclass(frozen=True)
+class RoomAccess:
+    """What a user needs to join (again) an existing room: its URL and a new user token."""
+
+    url: str
+    user_token: str
+
+
 class RoomProviderError(DomainError):
     """The room provider failed; the message says what failed and what to check."""
 
@@ -53,6 +61,16 @@ class RoomProvider(Protocol):
 
         Raises:
             RoomProviderError: the room could not be made (nothing is left behind).
+        """
+        ...
+
+    async def user_access(
+        self, conversation_id: uuid.UUID, name: str, *, user_name: str, expires_at: datetime
+    ) -> RoomAccess:
+        """The room's URL and a new user token for it (a rejoin), valid until `expires_at`.
+
+        Raises:
+            RoomProviderError: the provider could not be reached or refused.
         """
         ...
 

@@ -168,6 +168,10 @@ class Numerologist:
             "your name's numbers, or what this year holds for you."
         )
 
+    def welcome_back(self) -> str:
+        """What the bot says when the user rejoins the conversation."""
+        return f"Welcome back, {self.first_name}! Let's carry on where we left off."
+
     def reply(self, utterance: str) -> Reply:
         """Answer one user turn."""
         text = normalise(utterance)

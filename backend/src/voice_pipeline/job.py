@@ -90,8 +90,9 @@ class BotEvents(Protocol):
         """The user's media connected (records `user_joined_at`, status `active`)."""
         ...
 
-    def said(self, role: MessageRole, text: str) -> None:
-        """A line was spoken (the transcript); must not block."""
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+        """A line was spoken (the transcript), telling about these number kinds; must not
+        block."""
         ...
 
 
@@ -101,10 +102,12 @@ class BotTransport(Protocol):
     Attributes:
         joined_event: The pipecat transport event that means the user's media connected.
         left_event: The pipecat transport event that means the user left.
+        rejoined_event: The pipecat transport event that means the user connected again.
     """
 
     joined_event: str
     left_event: str
+    rejoined_event: str
 
     async def join(self) -> None:
         """Enter the room, before the bot reports ready (a local room has nothing to join).
@@ -122,6 +125,15 @@ class BotTransport(Protocol):
     async def gone(self, idle_timeout: float) -> None:
         """Return once the user has silently vanished for `idle_timeout` seconds (never, for
         transports that report a vanished user themselves)."""
+        ...
+
+    async def take_rejoins(self, transport: Any) -> None:
+        """Wire each later connection of the user into the running pipecat `transport` (a
+        rejoin), until cancelled; transports whose room keeps the bot in it need do nothing."""
+        ...
+
+    async def drop_user(self) -> None:
+        """Hang up the user's connection that went silent, so that a new one can be made."""
         ...
 
     async def close(self) -> None:

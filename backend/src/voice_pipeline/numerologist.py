@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipecat.frames.frames import (
@@ -32,24 +32,36 @@ from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
 from src.models.conversation import EndReason
 from src.models.message import MessageRole
+from src.numerology.kinds import NumberKind
 from src.voice_pipeline.dialogue import Numerologist
 
 logger = logging.getLogger(__name__)
 
 
-def _ignore_line(_role: MessageRole, _text: str) -> None:
+def _ignore_line(_role: MessageRole, _text: str, _kinds: tuple[str, ...] = ()) -> None:
     return None
 
 
 @dataclass
 class BotState:
-    """One bot's state: why it ended, when the user connected, where its lines go."""
+    """One bot's state: why it ended, when the user connected, where its lines go.
+
+    `discussed` gathers the number kinds the brain told about (the built-in numerologist's
+    replies, the LLM's tool calls) until the bot's next line carries them to the transcript.
+    """
 
     conversation_id: uuid.UUID
-    said: Callable[[MessageRole, str], None] = _ignore_line
+    said: Callable[[MessageRole, str, tuple[str, ...]], None] = _ignore_line
     end_reason: EndReason | None = None
     connected_at: float | None = None
     first_audio_logged: bool = False
+    discussed: list[NumberKind] = field(default_factory=list)
+
+    def take_discussed(self) -> tuple[str, ...]:
+        """The kinds gathered since the last bot line, in order, once each; then none."""
+        kinds = tuple(dict.fromkeys(k.value for k in self.discussed))
+        self.discussed.clear()  # in place: the LLM's tool runner holds `discussed.append`
+        return kinds
 
 
 def transcript_message(role: str, text: str) -> OutputTransportMessageUrgentFrame:
@@ -90,6 +102,7 @@ class NumerologistProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         reply = self._numerologist.reply(_last_user_text(frame))
+        self._state.discussed.extend(reply.kinds)
         await self.push_frame(LLMFullResponseStartFrame())
         await self.push_frame(LLMTextFrame(reply.text))
         await self.push_frame(LLMFullResponseEndFrame())
@@ -110,7 +123,7 @@ class UserTranscriptSender(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
             logger.debug("conversation %s: user said %r", self._state.conversation_id, frame.text)
-            self._state.said(MessageRole.USER, frame.text.strip())
+            self._state.said(MessageRole.USER, frame.text.strip(), ())
             await self.push_frame(transcript_message("user", frame.text.strip()))
         await self.push_frame(frame, direction)
 
@@ -133,7 +146,8 @@ class BotTranscriptSender(FrameProcessor):
             text = frame.text if isinstance(frame, TTSSpeakFrame) else "".join(self._parts)
             if text.strip():
                 logger.debug("conversation %s: bot says %r", self._state.conversation_id, text)
-                self._state.said(MessageRole.ASSISTANT, text.strip())
+                kinds = self._state.take_discussed()
+                self._state.said(MessageRole.ASSISTANT, text.strip(), kinds)
                 await self.push_frame(transcript_message("bot", text.strip()))
         await self.push_frame(frame, direction)
 

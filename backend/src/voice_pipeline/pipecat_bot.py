@@ -32,6 +32,7 @@ from src.voice_pipeline.numerologist import (
     NumerologistProcessor,
     UserTranscriptSender,
 )
+from src.voice_pipeline.presence import Presence
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         brain = services.make_llm(
             settings,
             services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date),
+            state.discussed.append,
         )
     else:
         numerologist = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
@@ -197,15 +199,13 @@ async def run_bot(ctx: BotContext) -> EndReason:
         transport = await ctx.transport.open()
         worker = greeter.worker = _worker(transport, parts)
         worker.add_observer(timing.SpeechTimings(job.conversation_id))
-        _on_user_events(ctx, transport, worker, state, greeter)
-        watchdog = asyncio.create_task(_watch_user(ctx, worker, state))
+        presence = _on_user_events(ctx, transport, worker, state, greeter)
+        presence.start()
         try:
             await _run(worker)
         finally:
             await greeter.close()
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await presence.close()
     finally:
         # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
         await asyncio.shield(ctx.transport.close())
@@ -214,29 +214,25 @@ async def run_bot(ctx: BotContext) -> EndReason:
 
 def _on_user_events(
     ctx: BotContext, transport: Any, worker: Any, state: BotState, greeter: _Greeter
-) -> None:
-    async def joined(*_args: Any) -> None:
+) -> Presence:
+    from pipecat.frames.frames import TTSSpeakFrame
+
+    job = ctx.job
+    welcome_back = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
+
+    async def joined() -> None:
         state.connected_at = time.monotonic()
         greeter.connected()
         await ctx.events.user_joined()
 
-    async def left(*_args: Any) -> None:
-        logger.info("conversation %s: the user left", ctx.conversation_id)
+    async def back() -> None:
+        await worker.queue_frames([TTSSpeakFrame(welcome_back.welcome_back())])
+
+    async def gone() -> None:
         state.end_reason = state.end_reason or EndReason.USER_LEFT
         await worker.cancel()
 
-    transport.event_handler(ctx.transport.joined_event)(joined)
-    transport.event_handler(ctx.transport.left_event)(left)
-
-
-async def _watch_user(ctx: BotContext, worker: Any, state: BotState) -> None:
-    timeout = ctx.settings.bot_idle_timeout_seconds
-    await ctx.transport.gone(timeout)
-    logger.info(
-        "conversation %s: no sign of the user for %.0fs, ending", state.conversation_id, timeout
-    )
-    state.end_reason = state.end_reason or EndReason.USER_LEFT
-    await worker.cancel()
+    return Presence(ctx, transport, first=joined, back=back, gone=gone)
 
 
 async def _run(worker: Any) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from src.core.settings import Settings
-from src.numerology.tools import TOOL_SCHEMAS, dispatch_tool
+from src.numerology.kinds import NumberKind
+from src.numerology.tools import TOOL_SCHEMAS, dispatch_tool, tool_kind
 from src.voice_pipeline import speech
 
 logger = logging.getLogger(__name__)
@@ -69,8 +71,13 @@ def system_prompt(full_name: str, first_name: str, birth_date: date) -> str:
     )
 
 
-def make_llm(settings: Settings, system_instruction: str) -> Any:
-    """An OpenAI-compatible LLM service with the numerology tools registered."""
+def make_llm(
+    settings: Settings,
+    system_instruction: str,
+    discussed: Callable[[NumberKind], None] | None = None,
+) -> Any:
+    """An OpenAI-compatible LLM service with the numerology tools registered; `discussed` is
+    told the kind of number of each tool call that computed one (the conversation's topics)."""
     from pipecat.services.openai.llm import OpenAILLMService
 
     llm = OpenAILLMService(
@@ -81,19 +88,26 @@ def make_llm(settings: Settings, system_instruction: str) -> Any:
         ),
     )
     for schema in TOOL_SCHEMAS:
-        llm.register_function(schema["function"]["name"], _run_tool)
+        llm.register_function(schema["function"]["name"], _tool_runner(discussed))
     return llm
 
 
-async def _run_tool(params: Any) -> None:
-    result = dispatch_tool(params.function_name, dict(params.arguments or {}))
-    logger.info(
-        "tool %s(%s) -> %s",
-        params.function_name,
-        json.dumps(params.arguments),
-        result.get("number", "error" if "error" in result else "ok"),
-    )
-    await params.result_callback(result)
+def _tool_runner(discussed: Callable[[NumberKind], None] | None) -> Any:
+    async def run_tool(params: Any) -> None:
+        arguments = dict(params.arguments or {})
+        result = dispatch_tool(params.function_name, arguments)
+        logger.info(
+            "tool %s(%s) -> %s",
+            params.function_name,
+            json.dumps(params.arguments),
+            result.get("number", "error" if "error" in result else "ok"),
+        )
+        kind = tool_kind(params.function_name, arguments)
+        if discussed is not None and kind is not None and "error" not in result:
+            discussed(kind)
+        await params.result_callback(result)
+
+    return run_tool
 
 
 def llm_context(*, with_tools: bool) -> Any:

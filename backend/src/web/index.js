@@ -50,7 +50,9 @@ $("start").addEventListener("click", async () => {
       headers: { "Idempotency-Key": crypto.randomUUID() } });
     // The token travels in the fragment, which browsers never send to a server.
     const local = started.daily_room_url.startsWith(location.origin);
-    location.href = local ? `${started.daily_room_url}#token=${encodeURIComponent(started.daily_token)}`
+    const fragment = `token=${encodeURIComponent(started.daily_token)}`
+      + `&conversation=${encodeURIComponent(started.conversation_id)}`;
+    location.href = local ? `${started.daily_room_url}#${fragment}`
                           : `${started.daily_room_url}?t=${encodeURIComponent(started.daily_token)}`;
   } catch (e) { showError(e); $("start").disabled = false; }
 });

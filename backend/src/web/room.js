@@ -1,14 +1,21 @@
 // The room page: microphone in, the bot's voice out, over WebRTC to this server's signalling
 // endpoint; shows the connection state and the live transcript. The room token comes in the
-// URL fragment (#token=...), which is never sent to a server.
+// URL fragment (#token=...), which is never sent to a server. With the conversation's id there
+// too (#token=...&conversation=...) and the signed-in user's access token (the start page's
+// sessionStorage), it follows the conversation's live status (GET .../events) and rejoins it
+// when the connection drops without Leave (POST .../join: a new token, the same bot).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const roomName = location.pathname.split("/").filter(Boolean).pop();
-const token = new URLSearchParams(location.hash.slice(1)).get("token")
-  || new URLSearchParams(location.search).get("token");
+const fragment = new URLSearchParams(location.hash.slice(1));
+let token = fragment.get("token") || new URLSearchParams(location.search).get("token");
+const conversationId = fragment.get("conversation");
+const accessToken = sessionStorage.getItem("access_token");
 const offerUrl = `/api/v1/rooms/${encodeURIComponent(roomName)}/offer`;
 // Read by the browser test: the connection state, the bot's audio level, the transcript.
-window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [], botReady: null };
+window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [], botReady: null,
+  conversation: null, rejoins: 0 };
+let leaving = false;
 
 function setState(state) { window.roomState.state = state; $("state").textContent = state; }
 function showError(message) { $("error").textContent = message; }
@@ -91,6 +98,11 @@ async function join() {
   if (!token) { setState("no token"); showError("This link has no room token: start again from the start page."); return; }
   setState("asking for the microphone");
   const microphone = await navigator.mediaDevices.getUserMedia({ audio: true });
+  followStatus();
+  await connect(microphone);
+}
+
+async function connect(microphone) {
   const pc = new RTCPeerConnection({ iceServers: await iceServers() });
   window.roomState.pc = pc;
   microphone.getAudioTracks().forEach((track) => pc.addTrack(track, microphone));
@@ -109,21 +121,88 @@ async function join() {
   channel.onclose = () => clearInterval(pings);
   pc.onconnectionstatechange = () => {
     setState(pc.connectionState);
-    if (["failed", "closed", "disconnected"].includes(pc.connectionState)) finish();
+    if (!["failed", "closed", "disconnected"].includes(pc.connectionState)) return;
+    pc.onconnectionstatechange = null;
+    if (!leaving && canRejoin()) rejoin(pc, microphone); else finish();
   };
   setState("connecting");
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
-  const answer = await signal("POST", { sdp: pc.localDescription.sdp, type: "offer" });
+  const answer = await offerUntilTaken({ sdp: pc.localDescription.sdp, type: "offer" });
   await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
   $("leave").disabled = false;
   $("leave").onclick = async () => {
     $("leave").disabled = true;
+    leaving = true;
     try {
       await fetch(`/api/v1/rooms/${encodeURIComponent(roomName)}/leave`, { method: "POST",
         headers: { Authorization: `Bearer ${token}` } });
     } finally { pc.close(); microphone.getTracks().forEach((t) => t.stop()); finish(); }
   };
+}
+
+// The room takes one connection at a time: after a network change it refuses the new one
+// (offer_rejected) until the bot has hung up the silent old one, a few seconds later.
+async function offerUntilTaken(offer) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try { return await signal("POST", offer); } catch (error) {
+      if (Date.now() > deadline || !/refused this offer/.test(error.message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+function canRejoin() {
+  const live = ["waiting_for_user", "active"];
+  return Boolean(conversationId && accessToken && window.roomState.conversation
+    && live.includes(window.roomState.conversation.status));
+}
+
+async function rejoin(pc, microphone) {
+  setState("reconnecting");
+  pc.close();
+  try {
+    const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}/join`,
+      { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
+    token = body.daily_token;
+    window.roomState.rejoins += 1;
+    await connect(microphone);
+  } catch (error) { showError(error.message || String(error)); finish(); }
+}
+
+// The conversation's status as Server-Sent Events (fetch, not EventSource: it needs a header).
+async function followStatus() {
+  if (!conversationId || !accessToken) return;
+  const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}/events`,
+    { headers: { Authorization: `Bearer ${accessToken}` } });
+  if (!response.ok) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      onEvent(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+    }
+  }
+}
+
+function onEvent(block) {
+  const lines = block.split("\n");
+  const name = (lines.find((l) => l.startsWith("event:")) || "event: message").slice(6).trim();
+  const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+  if (name !== "status" || !data) return;
+  const status = JSON.parse(data);
+  window.roomState.conversation = status;
+  $("conversation").textContent = status.end_reason
+    ? `${status.status} (${status.end_reason.replace(/_/g, " ")})` : status.status.replace(/_/g, " ");
+  if (!["waiting_for_user", "active"].includes(status.status)) finish();
 }
 
 function finish() {

@@ -54,8 +54,8 @@ class _PrintedEvents:
     async def user_joined(self) -> None:
         _emit("joined")
 
-    def said(self, role: MessageRole, text: str) -> None:
-        _emit("said", role=role.value, text=text)
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+        _emit("said", role=role.value, text=text, kinds=list(kinds))
 
 
 class _Offer(BaseModel):

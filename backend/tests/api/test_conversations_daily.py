@@ -153,3 +153,41 @@ async def test_a_failed_room_deletion_is_retried_by_the_sweep(
     assert fake_daily.rooms == {}
     assert (await row(app, conversation_id)).room_deleted_at is not None
     assert await lifecycle.sweep(3600, min_age_seconds=0) == 0
+
+
+async def test_rejoin_on_daily_asks_daily_for_a_new_user_token(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily
+) -> None:
+    token = await user_token(client, full_name="Grace Hopper")
+    body = (await start(client, token)).json()
+    tokens_before = len(fake_daily.tokens)
+    joined = await client.post(
+        f"/api/v1/conversations/{body['conversation_id']}/join", headers=auth(token)
+    )
+    assert joined.status_code == 200, joined.text
+    again = joined.json()
+    assert again["daily_room_url"] == body["daily_room_url"]
+    assert again["daily_token"] != body["daily_token"]
+    (new,) = fake_daily.tokens[tokens_before:]
+    (name,) = fake_daily.rooms
+    assert new["room_name"] == name
+    assert new["is_owner"] is False
+    assert new["user_id"] == body["conversation_id"]
+    # Never past the room's own expiry (the start's token's).
+    assert new["exp"] <= fake_daily.tokens[0]["exp"]
+
+
+async def test_rejoin_on_daily_when_daily_fails_is_500_and_the_call_goes_on(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily
+) -> None:
+    token = await user_token(client)
+    body = (await start(client, token)).json()
+    fault = Fault(503)
+    fake_daily.fail("POST /meeting-tokens", fault, fault)
+    joined = await client.post(
+        f"/api/v1/conversations/{body['conversation_id']}/join", headers=auth(token)
+    )
+    assert joined.status_code == 500
+    assert joined.json()["error"] == "room_provider_error"
+    assert "Daily is unavailable" in joined.json()["detail"]
+    assert (await row(app, body["conversation_id"])).is_live

@@ -11,7 +11,7 @@ from src.models.message import MessageRole
 from src.voice_pipeline.job import BotContext
 
 JOIN, LEAVE, CRASH, GOODBYE = "join", "leave", "crash", "goodbye"
-# ("said", role, text): the bot reports a transcript line.
+# ("said", role, text[, kinds]): the bot reports a transcript line (telling about those kinds).
 SAID = "said"
 
 
@@ -61,7 +61,7 @@ class ScriptedBot:
             if item == GOODBYE:
                 return EndReason.USER_ENDED
             if isinstance(item, tuple) and item[0] == SAID:
-                ctx.events.said(MessageRole(item[1]), item[2])
+                ctx.events.said(MessageRole(item[1]), item[2], tuple(item[3:4] and item[3]))
                 continue
             self.connections.setdefault(ctx.conversation_id, []).append(item)
             await ctx.events.user_joined()

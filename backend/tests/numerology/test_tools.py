@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from src.numerology import interpret, life_path_number
-from src.numerology.tools import _TOOLS, TOOL_SCHEMAS, dispatch_tool
+from src.numerology.kinds import NumberKind
+from src.numerology.tools import _TOOLS, TOOL_SCHEMAS, dispatch_tool, tool_kind
 
 pytestmark = pytest.mark.once
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
@@ -129,3 +130,16 @@ def test_bad_arguments_give_a_clear_error(name: str, arguments: object, message:
     result = dispatch_tool(name, arguments)  # type: ignore[arg-type]
     assert set(result) == {"error"}
     assert message in result["error"], result
+
+
+class TestToolKind:
+    def test_each_number_tool_is_about_its_kind(self) -> None:
+        for kind in NumberKind:
+            assert tool_kind(f"{kind}_number", {}) is kind
+
+    def test_the_reading_tool_is_about_the_kind_it_reads(self) -> None:
+        assert tool_kind("interpret_number", {"kind": "soul_urge", "number": 7}) is (
+            NumberKind.SOUL_URGE
+        )
+        assert tool_kind("interpret_number", {"kind": "shoe_size", "number": 7}) is None
+        assert tool_kind("weather", {}) is None

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from src.core.settings import Settings
 from src.numerology import life_path_number
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import start
+from tests.api.conversation_helpers import eventually, row, start
 from tests.conftest import make_settings, register
 from tests.fakes.openai import API_KEY, FakeOpenAI
 from tests.voice.conftest import numbers_in, synthesise, transcribe
@@ -70,3 +70,10 @@ async def test_the_llm_calls_the_engine_and_the_bot_speaks_the_result(
         m.get("role") == "bot" and m["text"].startswith(f"Your life path number is {expected}")
         for m in peer.messages
     )
+    # The kind the tool computed is the conversation's topic, stored when it ends.
+
+    async def ended_with_topics() -> None:
+        stored = await row(app, body["conversation_id"])
+        assert (stored.status, stored.topics) == ("ended", ["life_path"])
+
+    await eventually(ended_with_topics, within=30)

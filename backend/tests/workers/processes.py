@@ -41,6 +41,8 @@ def process_env(database_url: str, redis_url: str, prefix: str, **extra: Any) ->
         "LOG_LEVEL": "INFO",
         # The test's own peers load the CPU: never refuse a call for load here.
         "WORKER_LOAD_THRESHOLD": "1",
+        # A peer that hangs up ends its call this soon (the rejoin tests set their own grace).
+        "REJOIN_GRACE_SECONDS": "2",
     }
     env.update({key.upper(): str(value) for key, value in extra.items()})
     return env

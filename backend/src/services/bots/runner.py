@@ -89,9 +89,9 @@ class _Events:
         self._handle.joined = True
         await self._lifecycle.mark_joined(self._handle.ctx.conversation_id)
 
-    def said(self, role: MessageRole, text: str) -> None:
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
         if self._transcript is not None:
-            self._transcript.add(self._handle.ctx.conversation_id, role, text)
+            self._transcript.add(self._handle.ctx.conversation_id, role, text, kinds)
 
 
 class Slot(Protocol):
@@ -251,6 +251,7 @@ class BotRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await deadlines
             await _uncancellable(self._close_transport(handle))
+            await _uncancellable(self._write_lines(conversation_id))
             await _uncancellable(self._finish(conversation_id, reason))
 
     async def _close_transport(self, handle: _BotHandle) -> None:
@@ -260,6 +261,19 @@ class BotRunner:
             logger.warning(
                 "conversation %s: closing the bot's transport failed: %s",
                 handle.ctx.conversation_id,
+                _describe(exc),
+            )
+
+    async def _write_lines(self, conversation_id: uuid.UUID) -> None:
+        # The topics are gathered from the stored lines: store the last ones before the end.
+        if self._transcript is None:
+            return
+        try:
+            await self._transcript.flush()
+        except Exception as exc:
+            logger.warning(
+                "conversation %s: its last lines wait for the database: %s",
+                conversation_id,
                 _describe(exc),
             )
 
@@ -366,7 +380,7 @@ class _NotAttached:
     async def user_joined(self) -> None:
         raise RuntimeError("the runner has not attached its events")
 
-    def said(self, role: MessageRole, text: str) -> None:
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
         raise RuntimeError("the runner has not attached its events")
 
 

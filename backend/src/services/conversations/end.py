@@ -8,6 +8,7 @@ from src.core import metrics
 from src.core.database import after_commit
 from src.models.conversation import Conversation, EndReason
 from src.models.webhook import WebhookEventType
+from src.services.conversations import transcript
 from src.services.conversations.errors import ConversationAlreadyEnded
 from src.services.conversations.start import ConversationServices
 from src.services.webhooks import outbox
@@ -23,7 +24,8 @@ async def end_conversation(
     """
     if not conversation.is_live:
         raise ConversationAlreadyEnded()
-    conversation.end(EndReason.USER_ENDED)
+    topics = await transcript.topics(session, conversation.id)
+    conversation.end(EndReason.USER_ENDED, topics=topics)
     await session.flush()
     await outbox.emit(session, conversation, WebhookEventType.ENDED)
     conversation_id, room_name = conversation.id, conversation.daily_room_id

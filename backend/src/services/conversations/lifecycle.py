@@ -23,6 +23,7 @@ from src.models.conversation import (
 )
 from src.models.idempotency import IdempotencyKey
 from src.models.webhook import WebhookEventType
+from src.services.conversations import transcript
 from src.services.rooms import RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
 
@@ -84,7 +85,7 @@ class ConversationLifecycle:
             conversation = await session.get(Conversation, conversation_id, with_for_update=True)
             if conversation is None or not conversation.is_live:
                 return False
-            conversation.end(reason)
+            conversation.end(reason, topics=await transcript.topics(session, conversation_id))
             await outbox.emit(session, conversation, WebhookEventType.ENDED)
             room_name = conversation.daily_room_id
         metrics.conversation_ended(reason.value)

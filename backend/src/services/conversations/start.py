@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +42,7 @@ from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.ice import ice_servers_for
 from src.services.rooms import Room, RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
-from src.voice_pipeline.job import BotJob
+from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
 
@@ -125,19 +126,39 @@ async def _start(
         metrics.conversation_started("started", time.monotonic() - began)
 
     after_commit(session, start_bot)
-    response = StartConversationResponse(
-        conversation_id=conversation.id,
-        daily_room_url=room.url,
-        daily_token=room.user_token,
-        status=ConversationStatus.WAITING_FOR_USER,
-        expires_at=room.expires_at,
-        ice_servers=ice_servers_for(
-            services.settings, room.provider, conversation.id, room.expires_at
-        ),
+    response = join_answer(
+        services.settings,
+        room.provider,
+        conversation.id,
+        room.url,
+        room.user_token,
+        ConversationStatus.WAITING_FOR_USER,
+        room.expires_at,
     )
     if key_row is not None:
         key_row.response = response.model_dump(mode="json")
     return response
+
+
+def join_answer(
+    settings: Settings,
+    provider: ProviderName,
+    conversation_id: uuid.UUID,
+    room_url: str,
+    user_token: str,
+    status: ConversationStatus,
+    expires_at: datetime,
+) -> StartConversationResponse:
+    """The answer of a start and of a rejoin: the room to join, the user's token for it and
+    the ICE servers (TURN credentials of its own) to reach it with."""
+    return StartConversationResponse(
+        conversation_id=conversation_id,
+        daily_room_url=room_url,
+        daily_token=user_token,
+        status=status,
+        expires_at=expires_at,
+        ice_servers=ice_servers_for(settings, provider, conversation_id, expires_at),
+    )
 
 
 async def _check_user_limit(session: AsyncSession, user: User, settings: Settings) -> None:

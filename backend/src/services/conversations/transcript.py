@@ -41,6 +41,7 @@ class Line:
     role: MessageRole
     text: str
     said_at: datetime
+    kinds: tuple[str, ...] = ()
 
 
 class TranscriptWriter:
@@ -53,14 +54,22 @@ class TranscriptWriter:
         self._wake = asyncio.Event()
         self._last_at: datetime | None = None
         self._failing = False
+        # One flush at a time: a bot's end flushes too, beside the background task.
+        self._lock = asyncio.Lock()
 
     @property
     def pending(self) -> int:
         """Lines not written yet."""
         return len(self._lines)
 
-    def add(self, conversation_id: uuid.UUID, role: MessageRole, text: str) -> None:
-        """Queue a line said now (never blocks)."""
+    def add(
+        self,
+        conversation_id: uuid.UUID,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+    ) -> None:
+        """Queue a line said now, with the number kinds it told about (never blocks)."""
         said_at = utcnow()
         if self._last_at is not None and said_at <= self._last_at:
             said_at = self._last_at + timedelta(microseconds=1)  # keeps the spoken order
@@ -71,18 +80,19 @@ class TranscriptWriter:
                 "conversation %s: transcript buffer full (database down?), a line is lost",
                 dropped.conversation_id,
             )
-        self._lines.append(Line(conversation_id, role, text, said_at))
+        self._lines.append(Line(conversation_id, role, text, said_at, kinds))
         self._wake.set()
 
     async def flush(self) -> int:
         """Write what is queued; how many lines were written. Raises if the database fails."""
         written = 0
-        while self._lines:
-            batch = [self._lines[i] for i in range(min(BATCH, len(self._lines)))]
-            async with self._database.sessionmaker.begin() as session:
-                written += await _write(session, batch)
-            for _ in batch:
-                self._lines.popleft()
+        async with self._lock:
+            while self._lines:
+                batch = [self._lines[i] for i in range(min(BATCH, len(self._lines)))]
+                async with self._database.sessionmaker.begin() as session:
+                    written += await _write(session, batch)
+                for _ in batch:
+                    self._lines.popleft()
         return written
 
     async def run_forever(self) -> None:
@@ -135,6 +145,7 @@ async def _write(session: AsyncSession, batch: list[Line]) -> int:
             "role": line.role.value,
             "text": line.text,
             "created_at": line.said_at,
+            "kinds": list(line.kinds) or None,
         }
         for line in batch
         if line.conversation_id in existing
@@ -161,3 +172,16 @@ async def page(
         .offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+async def topics(session: AsyncSession, conversation_id: uuid.UUID) -> list[str]:
+    """The number kinds a conversation's stored lines told about, first-mentioned first."""
+    rows = await session.scalars(
+        select(ConversationMessage.kinds)
+        .where(
+            ConversationMessage.conversation_id == conversation_id,
+            ConversationMessage.kinds.is_not(None),
+        )
+        .order_by(ConversationMessage.created_at, ConversationMessage.id)
+    )
+    return list(dict.fromkeys(kind for kinds in rows for kind in kinds or ()))

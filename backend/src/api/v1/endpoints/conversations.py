@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from fastapi.sse import format_sse_event
 
 from src.core.deps import CurrentUser, SessionDep
 from src.schemas.common import error_responses
@@ -16,6 +19,7 @@ from src.schemas.conversation import (
     MessageRead,
     StartConversationResponse,
 )
+from src.services.conversations import events as conversation_events
 from src.services.conversations import queries, transcript
 from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
@@ -31,6 +35,7 @@ from src.services.conversations.errors import (
     RoomNotYetDeleted,
     TooManyConversations,
 )
+from src.services.conversations.join import join_conversation
 from src.services.conversations.start import ConversationServices, start_conversation
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -84,6 +89,22 @@ async def start(
 
 
 @router.post(
+    "/{conversation_id}/join",
+    response_model=StartConversationResponse,
+    responses=error_responses(400, 401, 404, 409, 500),
+)
+async def join(
+    conversation_id: uuid.UUID,
+    current_user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> StartConversationResponse:
+    """Join one of your live conversations again (the same bot carries on); 409 once it ended."""
+    conversation = await queries.get_owned(session, current_user.id, conversation_id)
+    return await join_conversation(conversation, current_user, services)
+
+
+@router.post(
     "/{conversation_id}/end",
     response_model=ConversationRead,
     responses=error_responses(400, 401, errors=(ConversationNotFound, ConversationAlreadyEnded)),
@@ -132,6 +153,55 @@ async def get(
     """One of your conversations."""
     conversation = await queries.get_owned(session, current_user.id, conversation_id)
     return ConversationRead.model_validate(conversation)
+
+
+class _EventStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+_EVENTS_EXAMPLE = (
+    'event: status\ndata: {"status": "waiting_for_user", "end_reason": null, "messages": 0}\n\n'
+    'event: status\ndata: {"status": "active", "end_reason": null, "messages": 0}\n\n'
+    'event: message\ndata: {"role": "assistant", "text": "Hello Ada! I\'m your numerologist.", '
+    '"created_at": "2026-11-23T14:00:01Z"}\n\n'
+    ": ping\n\n"
+    'event: status\ndata: {"status": "ended", "end_reason": "user_ended", "messages": 1}\n\n'
+)
+
+
+@router.get(
+    "/{conversation_id}/events",
+    # No media type of its own: the 200 is the stream described below, the errors are JSON.
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Server-Sent Events: `status` (ConversationStatusEvent) at once and "
+            "on every change, `message` (MessageRead) for every new line, `: ping` comments "
+            "every 15 s; the stream closes after the `status` that says it ended",
+            "content": {"text/event-stream": {"example": _EVENTS_EXAMPLE}},
+        },
+        **error_responses(400, 401, 404),
+    },
+)
+async def events(
+    conversation_id: uuid.UUID, current_user: CurrentUser, session: SessionDep, request: Request
+) -> StreamingResponse:
+    """Follow one of your conversations live: its status now, every change, every new line."""
+    await queries.get_owned(session, current_user.id, conversation_id)
+    # The stream reads in sessions of its own: the request's ends before the stream starts.
+    stream = conversation_events.follow(request.app.state.database, conversation_id)
+    return _EventStream(
+        _encode(stream), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+async def _encode(stream: AsyncIterator[conversation_events.Event]) -> AsyncIterator[bytes]:
+    async for event in stream:
+        if isinstance(event, conversation_events.Heartbeat):
+            yield format_sse_event(comment="ping")
+        else:
+            name = "message" if isinstance(event, MessageRead) else "status"
+            yield format_sse_event(event=name, data_str=event.model_dump_json())
 
 
 @router.get(

@@ -1,0 +1,107 @@
+"""Helpers for the rejoin tests (embedded and through a worker): ask, rejoin, check the bot
+carried on."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from src.voice_pipeline import speech
+from tests.api.conversation_helpers import eventually, row, start
+from tests.conftest import auth, register
+from tests.voice.conftest import synthesise
+from tests.voice.peer import RATE, Peer
+
+
+async def ask(peer: Peer, models: speech.SpeechModels, question: str) -> str:
+    """Say the question; the bot's answer, as the page receives it on the data channel."""
+    heard = len(bot_lines(peer))
+    audio = synthesise(models, question)
+    peer.mic.say(audio)
+    await asyncio.sleep(len(audio) / RATE)
+
+    def answered() -> None:
+        assert len(bot_lines(peer)) > heard, bot_lines(peer)
+
+    await eventually(answered, within=40)
+    return bot_lines(peer)[-1]
+
+
+def bot_lines(peer: Peer) -> list[str]:
+    return [m["text"] for m in peer.messages if m.get("role") == "bot"]
+
+
+async def first_call(
+    client: httpx.AsyncClient, models: speech.SpeechModels
+) -> tuple[dict[str, Any], str, Peer, int]:
+    user = await register(client, full_name="Ada Lovelace")
+    body = (await start(client, user["access_token"])).json()
+    peer = Peer()
+    await peer.connect(client, body["daily_room_url"], body["daily_token"])
+    peer.start_pings()
+    await peer.utterance(peer.offer_sent_at)
+    answer = await ask(peer, models, "What is my life path number?")
+    number = re.search(r"life path number is (\d+)", answer)
+    assert number, answer
+    return body, user["access_token"], peer, int(number[1])
+
+
+async def rejoin(
+    app: FastAPI, client: httpx.AsyncClient, body: dict[str, Any], token: str, *, within: float = 0
+) -> Peer:
+    """Join again and connect; offers refused (the room still holds a silent connection) are
+    sent again for up to `within` seconds, as the page does."""
+    joined = await client.post(
+        f"/api/v1/conversations/{body['conversation_id']}/join", headers=auth(token)
+    )
+    assert joined.status_code == 200, joined.text
+    again = joined.json()
+    assert again["daily_room_url"] == body["daily_room_url"]
+    assert again["daily_token"] != body["daily_token"]
+    assert again["status"] == "active"
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        peer = Peer()
+        refused: httpx.Response | None = None
+        try:
+            await peer.connect(client, again["daily_room_url"], again["daily_token"])
+        except httpx.HTTPStatusError as exc:
+            refused = exc.response
+        if refused is None:
+            peer.start_pings()
+            return peer
+        await peer.close()
+        assert refused.json()["error"] == "offer_rejected", refused.text
+        assert asyncio.get_running_loop().time() < deadline, "the room never took the offer"
+        await asyncio.sleep(0.5)
+
+
+async def welcomed_back_with_context(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    models: speech.SpeechModels,
+    body: dict[str, Any],
+    peer: Peer,
+    number: int,
+) -> None:
+    def welcomed() -> None:
+        assert any(line.startswith("Welcome back, Ada") for line in bot_lines(peer))
+
+    await eventually(welcomed, within=20)
+    await peer.utterance(peer.offer_sent_at)  # the welcome back is heard, not only sent
+    assert not any(line.startswith("Hello Ada") for line in bot_lines(peer))
+    meaning = await ask(peer, models, "What does it mean?")
+    assert meaning.startswith(f"{number} is "), meaning
+    # Not "thank you, goodbye": a loaded recogniser may split it and the bot answer "thanks".
+    peer.mic.say(synthesise(models, "Goodbye!"))
+
+    async def ended() -> None:
+        stored = await row(app, body["conversation_id"])
+        assert (stored.status, stored.end_reason) == ("ended", "user_ended")
+        assert stored.topics == ["life_path"]
+
+    await eventually(ended, within=40)
