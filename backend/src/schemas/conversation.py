@@ -62,6 +62,7 @@ _CONVERSATION_EXAMPLE: dict[str, Any] = {
     "user_joined_at": "2026-11-23T14:00:01.200000Z",
     "ended_at": "2026-11-23T14:03:05Z",
     "duration_seconds": 185,
+    "topics": ["life_path", "personal_year"],
     "created_at": "2026-11-23T14:00:00Z",
     "updated_at": "2026-11-23T14:03:05Z",
 }
