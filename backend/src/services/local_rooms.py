@@ -217,6 +217,9 @@ class LocalBotTransport:
 
     joined_event = "on_client_connected"
     left_event = "on_client_disconnected"
+    # Connected means ICE and DTLS are done on our side, which as the DTLS client finishes
+    # last: audio sent then is heard from its first word, so the bot greets at once.
+    media_ready_on_join = True
 
     def __init__(self, provider: LocalRoomProvider, room: LocalRoom) -> None:
         self._provider = provider
