@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.load import print_load
 from bench.stt import print_stt
 
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
@@ -59,6 +60,7 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
             print("note: the server used over 80 % of a core at some level: it was saturated")
     if "ceiling" in figures:
         _print_ceiling(figures["ceiling"])
+    print_load(figures)
     if "stutter" in figures:
         stutter = figures["stutter"]
         print(

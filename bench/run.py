@@ -3,7 +3,8 @@
 Everything on loopback: the app runs as its own process (PostgreSQL when reachable, else
 SQLite), offline models, local rooms; the users are aiortc peers in this process that speak
 Piper-synthesised questions. Parts (`--only`): latency (start, bot ready, greeting, voice to
-voice), idle (memory and CPU per idle conversation), ceiling (the largest number of
+voice), idle (memory and CPU per idle conversation, and one call before and right after that
+load), atonce (N users asking at the same instant), ceiling (the largest number of
 simultaneous conversations that still answer in time), stutter (idle conversations before a new
 greeting's audio has gaps), process (the same figures for a process per bot), stt (each
 offline speech recogniser's latency and word error rate, in this process). Prints a table and
@@ -33,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
+from bench.load import at_once, next_call  # noqa: E402
 from bench.peers import ask  # noqa: E402
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
@@ -394,7 +396,7 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
-PARTS = ("latency", "idle", "ceiling", "stutter", "process", "stt")
+PARTS = ("latency", "idle", "ceiling", "atonce", "stutter", "process", "stt")
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
 SETTINGS = {
@@ -423,9 +425,14 @@ async def measure_mode(
         latencies["voice_to_voice"] = await voice_to_voice(client, users, models, 1 if quick else 3)
         figures["latency"] = {k: summary(v) for k, v in latencies.items()}
         save()
+    questions = [synthesise(models, q) for q in QUESTIONS]
     if "idle" in parts:
         print("  figure 5: idle cost", flush=True)
-        idle = await idle_cost(server, client, users, (0, 1, 5) if quick else (0, 1, 5, 10, 20))
+        # Memory is judged from 0 to 20 conversations (issue 12), quick or not; a call before
+        # and right after them shows whether the load left work behind.
+        figures["next_call"] = await next_call(client, users[0], questions[:2], _connected, _end)
+        idle = await idle_cost(server, client, users, (0, 1, 5, 10, 20))
+        figures["after_load"] = await next_call(client, users[0], questions[:2], _connected, _end)
         figures["idle"] = idle
         # From 0 to 5: above that the two cores are saturated; the slope means little.
         figures["per_extra_idle_conversation"] = {
@@ -440,6 +447,13 @@ async def measure_mode(
         print("  figure 6: concurrency ceiling", flush=True)
         steps = (1, 2, 4) if quick else (1, 2, 3, 4, 6, 8, 10, 12, 15, 20)
         figures["ceiling"] = await concurrency_ceiling(client, users, models, steps)
+        save()
+    if "atonce" in parts:
+        print("  N users ask at once", flush=True)
+        rounds = 2 if quick else 4
+        figures["at_once"] = await at_once(
+            client, users, questions, _connected, _end, rounds=rounds
+        )
         save()
     if "stutter" in parts:
         print("  figure 6: idle conversations before a greeting stutters", flush=True)

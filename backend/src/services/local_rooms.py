@@ -246,6 +246,9 @@ class LocalBotTransport:
     left_event = "on_client_disconnected"
     # A rejoin's connection is swapped into the same transport, which reports it connected.
     rejoined_event = "on_client_connected"
+    # Connected means ICE and DTLS are done on our side, which as the DTLS client finishes
+    # last: audio sent then is heard from its first word, so the bot greets at once.
+    media_ready_on_join = True
 
     def __init__(self, provider: LocalRoomProvider, room: LocalRoom) -> None:
         self._provider = provider

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -23,7 +22,7 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
-from src.voice_pipeline import moonshine_convert, spoken_numbers
+from src.voice_pipeline import inference, moonshine_convert, spoken_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -74,21 +73,18 @@ class MoonshineModel:
     """Moonshine base-en on shared ONNX Runtime sessions, safe to call from several threads.
 
     ONNX Runtime sessions are thread-safe, so concurrent questions share one set of sessions.
-    Each call runs on one thread; at most `concurrency` calls run at once (one per core by
-    default), so a burst of questions queues instead of oversubscribing the cores.
+    Each call runs on one thread; the service runs them through the process's "moonshine" gate
+    (one run per core: `inference.py`), so a burst of questions queues instead of
+    oversubscribing the cores or growing memory with each concurrent run.
 
     Args:
         folder: A folder made by `moonshine_convert.ensure_converted`.
-        concurrency: How many transcriptions may run at the same time (default: the cores).
     """
 
-    def __init__(self, folder: Path, concurrency: int | None = None) -> None:
+    def __init__(self, folder: Path) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options = inference.session_options()
 
         def session(name: str) -> Any:
             return ort.InferenceSession(
@@ -103,16 +99,15 @@ class MoonshineModel:
         # encoder's (cross-attention) entries come from the first step only.
         self._first_outputs = [_past(o.name) for o in self._first.get_outputs()]
         self._cached_outputs = [_past(o.name) for o in self._cached.get_outputs()]
-        self._slots = threading.BoundedSemaphore(concurrency or os.cpu_count() or 1)
+        self.gate = inference.gate("moonshine")
 
     def transcribe(self, samples: np.ndarray) -> str:
-        """The text said in mono float32 audio at 16 kHz (blocking: run it in a thread).
+        """The text said in mono float32 audio at 16 kHz (blocking: run it through `gate`).
 
         Dates come out in digits, as the dialogue reads them ("March 3rd, 1990"): Moonshine
         writes "March third, nineteen hundred ninety".
         """
-        with self._slots:
-            tokens = self.tokens(samples)
+        tokens = self.tokens(samples)
         return spoken_numbers.with_digits(self.detokenize(tokens))
 
     def tokens(self, samples: np.ndarray) -> list[int]:
@@ -216,7 +211,7 @@ class MoonshineSTTService(SegmentedSTTService):
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         await self.start_processing_metrics()
         try:
-            text = await asyncio.to_thread(self._model.transcribe, samples)
+            text = await self._model.gate.run(self._model.transcribe, samples)
         except Exception as exc:
             logger.exception("Moonshine failed on a segment of %d samples", samples.size)
             await self.stop_processing_metrics()

@@ -21,7 +21,7 @@ from typing import Any
 
 from src.core.settings import Settings
 from src.models.conversation import EndReason
-from src.voice_pipeline import services, speech, timing
+from src.voice_pipeline import piper_tts, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
 from src.voice_pipeline.job import BotContext
 from src.voice_pipeline.numerologist import (
@@ -150,10 +150,12 @@ GREETING_FALLBACK_SECONDS = 1.5
 
 
 class _Greeter:
-    """Greets once: on the user's first audio, or after a short fallback wait."""
+    """Greets once: on the user's first audio, or after a short fallback wait (no wait where the
+    transport's media is up when the user joins: `media_ready_on_join`)."""
 
-    def __init__(self, greeting: str) -> None:
+    def __init__(self, greeting: str, at_once: bool = False) -> None:
         self.greeting = greeting
+        self.at_once = at_once
         self.worker: Any = None
         self._done = False
         self._fallback: asyncio.Task[None] | None = None
@@ -168,7 +170,7 @@ class _Greeter:
 
     def connected(self) -> None:
         async def fallback() -> None:
-            await asyncio.sleep(GREETING_FALLBACK_SECONDS)
+            await asyncio.sleep(0 if self.at_once else GREETING_FALLBACK_SECONDS)
             await self.greet()
 
         self._fallback = asyncio.create_task(fallback())
@@ -186,9 +188,11 @@ async def run_bot(ctx: BotContext) -> EndReason:
     state = BotState(job.conversation_id, said=ctx.events.said)
     started = time.monotonic()
     greeter = _Greeter(
-        Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting()
+        Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting(),
+        at_once=getattr(ctx.transport, "media_ready_on_join", False),
     )
     parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
+    prepared = piper_tts.prepare(parts.tts, greeter.greeting, personal=job.user_first_name)
     await ctx.events.ready()
     logger.info(
         "conversation %s: bot ready in %.0f ms",
@@ -209,6 +213,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
     finally:
         # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
         await asyncio.shield(ctx.transport.close())
+        await prepared.close()
     return state.end_reason or EndReason.USER_LEFT
 
 

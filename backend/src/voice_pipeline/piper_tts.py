@@ -1,0 +1,173 @@
+"""Piper for one bot: on the shared voice, through the process's "piper" gate, speaking sooner.
+
+Two things make the bot's first sound come sooner than pipecat's `PiperTTSService` does:
+- Speech prepared ahead (`PreparedSpeech`): the greeting is synthesised as soon as the bot is
+  built, before the user's offer, and spoken from the ready audio when the user connects. The
+  frames around it are pipecat's own (it still goes through `run_tts` as a TTSSpeakFrame), so
+  the transcript, the bot-speaking frames and the context see an ordinary utterance.
+- The first sentence of each turn is cut at its first clause (`clauses.first_clause`): its
+  first clause is spoken while the rest is synthesised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.services.piper.tts import PiperTTSService
+from pipecat.services.tts_service import TTSService
+
+from src.voice_pipeline import clauses, inference
+
+# Sentences every bot says alike (the greeting's after the name) are synthesised once per
+# process and kept: at most this many (a few seconds of 16-bit audio each, ~100-300 kB).
+SHARED_SENTENCES = 32
+
+_shared: OrderedDict[str, bytes] = OrderedDict()
+_shared_lock = threading.Lock()
+_pending: dict[str, asyncio.Future[bytes]] = {}
+
+
+def _pcm(voice: Any, text: str) -> bytes:
+    return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+
+
+async def synthesise(voice: Any, text: str) -> bytes:
+    """Piper's 16-bit mono PCM for `text`, at the voice's rate, through the "piper" gate."""
+    return await inference.gate("piper").run(_pcm, voice, text)
+
+
+async def _synthesise_shared(voice: Any, text: str) -> bytes:
+    with _shared_lock:
+        if text in _shared:
+            _shared.move_to_end(text)
+            return _shared[text]
+    # Bots greeting at the same moment wait for one synthesis instead of making their own.
+    loop = asyncio.get_running_loop()
+    pending = _pending.get(text)
+    if pending is None or pending.get_loop() is not loop or pending.cancelled():
+        pending = _pending[text] = asyncio.ensure_future(synthesise(voice, text))
+        pending.add_done_callback(lambda done: _remember(text, done))
+    # Shielded: one bot ending early does not cancel what the others wait for.
+    return await asyncio.shield(pending)
+
+
+def _remember(text: str, done: asyncio.Future[bytes]) -> None:
+    if _pending.get(text) is done:
+        del _pending[text]
+    if done.cancelled() or done.exception() is not None:
+        return
+    with _shared_lock:
+        _shared[text] = done.result()
+        while len(_shared) > SHARED_SENTENCES:
+            _shared.popitem(last=False)
+
+
+class PreparedSpeech:
+    """Speech one bot synthesises before it is said, sentence by sentence, off the event loop.
+
+    Args:
+        voice: The shared Piper voice.
+    """
+
+    def __init__(self, voice: Any) -> None:
+        self._voice = voice
+        self._ready: dict[str, list[asyncio.Future[bytes]]] = {}
+
+    def prepare(self, text: str, personal: str) -> None:
+        """Start synthesising `text`; sentences holding `personal` (a name) are not shared."""
+        futures: list[asyncio.Future[bytes]] = []
+        for sentence in clauses.sentences(text):
+            synth = synthesise if personal in sentence else _synthesise_shared
+            futures.append(asyncio.ensure_future(synth(self._voice, sentence)))
+        self._ready[text.strip()] = futures
+
+    def take(self, text: str) -> list[asyncio.Future[bytes]] | None:
+        """The audio of `text`, sentence by sentence, if it was prepared (once)."""
+        return self._ready.pop(text.strip(), None)
+
+    async def close(self) -> None:
+        """Drop what was never said; a synthesis not yet started never starts."""
+        for futures in self._ready.values():
+            for future in futures:
+                future.cancel()
+        for futures in self._ready.values():
+            for future in futures:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await future
+        self._ready.clear()
+
+
+def prepare(tts: Any, text: str, personal: str) -> PreparedSpeech:
+    """Start synthesising what `tts` will say first (the greeting), if it is our Piper service.
+
+    Returns:
+        The bot's prepared speech, to close when the bot ends (empty for other services).
+    """
+    if isinstance(tts, SharedPiperTTSService):
+        tts.prepared.prepare(text, personal)
+        return tts.prepared
+    return PreparedSpeech(None)
+
+
+class SharedPiperTTSService(PiperTTSService):
+    """PiperTTSService on the process's shared voice (no load, no download), speaking sooner.
+
+    Args:
+        voice: The shared Piper voice.
+    """
+
+    def __init__(self, voice: Any) -> None:
+        settings = self.Settings(model=None, voice="en_US-joe-medium", language=None)
+        TTSService.__init__(self, push_start_frame=True, push_stop_frames=True, settings=settings)
+        self._voice = voice
+        self.prepared = PreparedSpeech(voice)
+        self._turn_started = False
+
+    async def on_turn_context_created(self, context_id: str) -> None:
+        """A reply or a spoken line begins: its first sentence is cut at its first clause."""
+        await super().on_turn_context_created(context_id)
+        self._turn_started = True
+
+    async def cleanup(self) -> None:
+        """The pipeline ends: nothing prepared for this bot is synthesised any more."""
+        await super().cleanup()  # type: ignore[no-untyped-call]
+        await self.prepared.close()
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Speak `text` (one sentence, or a prepared line), yielding audio as it is ready."""
+        first, self._turn_started = self._turn_started, False
+        prepared = self.prepared.take(text)
+        if prepared is not None:
+            audio = _ready(prepared)
+        else:
+            audio = _one_after_another(self._voice, clauses.first_clause(text) if first else [text])
+        try:
+            await self.start_tts_usage_metrics(text)
+            async for frame in self._stream_audio_frames_from_iterator(
+                audio, in_sample_rate=self._voice.config.sample_rate, context_id=context_id
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as exc:
+            yield ErrorFrame(error=f"speech synthesis failed: {type(exc).__name__}")
+        finally:
+            await self.stop_ttfb_metrics()
+            for future in prepared or ():
+                future.cancel()  # a line interrupted mid-way leaves no synthesis behind
+
+
+async def _ready(futures: list[asyncio.Future[bytes]]) -> AsyncIterator[bytes]:
+    for future in futures:
+        yield await future
+
+
+async def _one_after_another(voice: Any, parts: list[str]) -> AsyncIterator[bytes]:
+    # One part at a time: the first part of every bot's turn goes before anyone's second.
+    for part in parts:
+        yield await synthesise(voice, part)

@@ -1,0 +1,66 @@
+"""The greeting, synthesised before the user connects, heard through real WebRTC on loopback.
+
+The bot prepares its greeting as soon as it is built and, in a local room, speaks it the
+moment the user's media connects: the user must hear it from its first word, with their name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import date
+
+import httpx
+import pytest
+
+from src.numerology import life_path_number
+from src.voice_pipeline import piper_tts, speech
+from src.voice_pipeline.clauses import sentences
+from src.voice_pipeline.dialogue import Numerologist, normalise
+from tests.api.conversation_helpers import eventually
+from tests.conftest import register
+from tests.voice.conftest import numbers_in, synthesise, transcribe
+from tests.voice.peer import RATE, Peer, rms
+
+pytestmark = pytest.mark.once
+
+
+async def test_the_prepared_greeting_is_heard_from_its_first_word(
+    client: httpx.AsyncClient, models: speech.SpeechModels, no_leaked_tasks: None
+) -> None:
+    birth = date(1988, 2, 14)
+    user = await register(client, full_name="Grace Hopper", birth_date=birth)
+    auth = {"Authorization": f"Bearer {user['access_token']}"}
+    body = (await client.post("/api/v1/conversations/start", headers=auth)).json()
+    peer = Peer()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        greeting = await peer.utterance(peer.offer_sent_at)
+        question = synthesise(models, "What is my life path number?")
+        peer.mic.say(question)
+        await asyncio.sleep((len(question) - RATE) / RATE)
+        answer = await peer.utterance(time.monotonic())
+    finally:
+        await peer.close()
+    assert rms(greeting) > 500
+    heard = normalise(await transcribe(models, greeting))
+    assert heard.startswith("hello grace"), heard
+    assert life_path_number(birth).value in numbers_in(await transcribe(models, answer))
+    # It went through the prepared path: the sentences every bot says alike are kept for the
+    # next bots, the one with the name is not.
+    said = Numerologist("Grace Hopper", "Grace", birth).greeting()
+    assert [s in piper_tts._shared for s in sentences(said)] == [False, True, True]
+    # The page's first line is the greeting, stored as the assistant's, before the question.
+    lines = [(m["role"], m["text"]) for m in peer.messages if m.get("type") == "transcript"]
+    assert lines[0] == ("bot", said)
+
+    async def stored() -> None:
+        page = await client.get(
+            f"/api/v1/conversations/{body['conversation_id']}/messages", headers=auth
+        )
+        items = [(m["role"], m["text"]) for m in page.json()["items"]]
+        assert items[0] == ("assistant", said)
+        assert items[1][0] == "user"
+        assert "life path" in normalise(items[1][1])
+
+    await eventually(stored, within=15)

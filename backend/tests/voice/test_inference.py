@@ -1,0 +1,110 @@
+"""Bounded inference: a model never runs more often at once than its gate allows.
+
+Counted, not timed: each gate counts the runs inside it (`active`, `peak`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import TranscriptionFrame
+
+from src.core.settings import Settings
+from src.voice_pipeline import inference, moonshine, piper_tts, speech
+from tests.api.conversation_helpers import eventually
+from tests.voice.test_moonshine import QUESTION, _spoken, _words
+
+pytestmark = pytest.mark.once
+
+
+def _at_least(value: int, minimum: int) -> None:
+    assert value >= minimum
+
+
+class TestGate:
+    async def test_runs_beyond_the_limit_wait_for_a_slot(self) -> None:
+        gate = inference.InferenceGate("test", 2)
+        release = threading.Event()
+        started: list[int] = []
+
+        def work(i: int) -> int:
+            started.append(i)
+            release.wait(10)
+            return i
+
+        runs = [asyncio.ensure_future(gate.run(work, i)) for i in range(5)]
+        await eventually(lambda: _at_least(gate.active, 2))
+        await asyncio.sleep(0.1)  # room for a third run to start, if the gate let it
+        assert (gate.active, len(started)) == (2, 2)
+        release.set()
+        assert sorted(await asyncio.gather(*runs)) == [0, 1, 2, 3, 4]
+        assert (gate.active, gate.peak) == (0, 2)
+
+    async def test_a_run_cancelled_while_it_waits_never_runs(self) -> None:
+        gate = inference.InferenceGate("test", 1)
+        release = threading.Event()
+        ran: list[str] = []
+
+        def work(name: str) -> None:
+            ran.append(name)
+            release.wait(10)
+
+        first = asyncio.ensure_future(gate.run(work, "first"))
+        await eventually(lambda: _at_least(gate.active, 1))
+        second = asyncio.ensure_future(gate.run(work, "second"))
+        await asyncio.sleep(0.05)
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        release.set()
+        await first
+        await asyncio.sleep(0.1)
+        assert ran == ["first"]
+
+    def test_each_model_has_one_gate_per_process_sized_to_the_cores(self) -> None:
+        assert inference.gate("piper") is inference.gate("piper")
+        assert inference.gate("piper").limit == inference.cores()
+
+
+class TestSharedModels:
+    async def test_parallel_syntheses_stay_within_the_piper_gate(
+        self, models: speech.SpeechModels
+    ) -> None:
+        gate = inference.gate("piper")
+        gate.peak = 0
+        texts = [f"Your life path number is {n}." for n in range(1, 9)]
+        audio = await asyncio.gather(*(piper_tts.synthesise(models.piper_voice, t) for t in texts))
+        assert all(len(a) > models.piper_voice.config.sample_rate for a in audio)  # > 0.5 s
+        assert gate.peak == min(gate.limit, len(texts))
+
+    async def test_parallel_transcriptions_stay_within_the_moonshine_gate(
+        self, models: speech.SpeechModels
+    ) -> None:
+        service = moonshine.MoonshineSTTService(Settings(_env_file=None).model_cache_dir)  # type: ignore[call-arg]
+        gate = inference.gate("moonshine")
+        gate.peak = 0
+        pcm = (_spoken(models, QUESTION) * 32767).astype(np.int16).tobytes()
+
+        async def heard() -> list[str]:
+            return [f.text async for f in service.run_stt(pcm) if isinstance(f, TranscriptionFrame)]
+
+        results = await asyncio.gather(*(heard() for _ in range(6)))
+        assert [[_words(t) for t in r] for r in results] == [[_words(QUESTION)]] * 6
+        assert gate.peak == min(gate.limit, 6)
+
+    async def test_parallel_turn_analyses_stay_within_the_smart_turn_gate(
+        self, models: speech.SpeechModels
+    ) -> None:
+        gate = inference.gate("smart_turn")
+        gate.peak = 0
+        analyzers = [speech.smart_turn() for _ in range(6)]
+        audio = _spoken(models, QUESTION)
+        results = await asyncio.gather(
+            *(asyncio.to_thread(a._predict_endpoint, audio) for a in analyzers)
+        )
+        assert all(r["prediction"] == 1 for r in results), results
+        assert 1 <= gate.peak <= gate.limit

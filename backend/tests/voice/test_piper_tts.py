@@ -1,0 +1,131 @@
+"""The bot's Piper service in a pipeline: the first clause first, the greeting prepared ahead.
+
+The real voice does the synthesis; a thin wrapper records what it was asked to say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import pytest
+from pipecat.frames.frames import (
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
+from pipecat.tests.utils import run_test
+
+from src.voice_pipeline import inference, piper_tts, speech
+from src.voice_pipeline.dialogue import Numerologist
+from tests.api.conversation_helpers import eventually
+
+pytestmark = pytest.mark.once
+REPLY = (
+    "I'm a numerologist, so numbers are all I can really help with. "
+    "You can ask for your life path, or give me another birth date."
+)
+
+
+class RecordingVoice:
+    """The shared Piper voice, recording each text it has synthesised."""
+
+    def __init__(self, voice: Any) -> None:
+        self._voice = voice
+        self.config = voice.config
+        self.said: list[str] = []
+
+    def synthesize(self, text: str) -> Iterable[Any]:
+        chunks = list(self._voice.synthesize(text))
+        self.said.append(text)  # once synthesised
+        return chunks
+
+
+@pytest.fixture
+def voice(models: speech.SpeechModels) -> RecordingVoice:
+    piper_tts._shared.clear()  # the greeting's shared sentences are synthesised afresh
+    return RecordingVoice(models.piper_voice)
+
+
+def _at_least(value: int, minimum: int) -> None:
+    assert value >= minimum
+
+
+def _spoken(frames: Iterable[Any]) -> str:
+    return " ".join(f.text.strip() for f in frames if isinstance(f, TTSTextFrame))
+
+
+async def test_a_reply_starts_with_its_first_clause(voice: RecordingVoice) -> None:
+    tts = piper_tts.SharedPiperTTSService(voice)
+    down, _ = await run_test(
+        tts,
+        frames_to_send=[
+            LLMFullResponseStartFrame(),
+            LLMTextFrame(REPLY),
+            LLMFullResponseEndFrame(),
+        ],
+    )
+    # Only the turn's first sentence is cut; the second is synthesised whole while it plays.
+    assert voice.said == [
+        "I'm a numerologist,",
+        "so numbers are all I can really help with.",
+        "You can ask for your life path, or give me another birth date.",
+    ]
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert sum(len(f.audio) for f in audio) > 2 * audio[0].sample_rate * 2  # over 2 s
+    # The page and the context still see the sentences as written.
+    assert _spoken(down) == REPLY
+
+
+async def test_the_prepared_greeting_is_spoken_without_synthesising_again(
+    voice: RecordingVoice,
+) -> None:
+    greeting = Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)).greeting()
+    tts = piper_tts.SharedPiperTTSService(voice)
+    tts.prepared.prepare(greeting, personal="Ada")
+    await eventually(lambda: _at_least(len(voice.said), 3))
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(greeting)])
+    # Synthesised once each, sentence by sentence (in parallel, up to the gate's limit).
+    assert sorted(voice.said) == [
+        "Ask me about your life path, your name's numbers, or what this year holds for you.",
+        "Hello Ada!",
+        "I'm your numerologist.",
+    ]
+    kinds = [type(f) for f in down if isinstance(f, TTSStartedFrame | TTSStoppedFrame)]
+    assert kinds == [TTSStartedFrame, TTSStoppedFrame]
+    assert sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) > 0
+    assert _spoken(down) == greeting
+
+
+async def test_sentences_without_the_name_are_synthesised_once_per_process(
+    voice: RecordingVoice,
+) -> None:
+    for name in ("Ada", "Grace"):
+        greeting = Numerologist(f"{name} Hopper", name, date(1984, 7, 5)).greeting()
+        prepared = piper_tts.PreparedSpeech(voice)
+        prepared.prepare(greeting, personal=name)
+        assert len(await asyncio.gather(*(prepared.take(greeting) or []))) == 3
+    assert "Hello Ada!" in voice.said[:3]
+    assert voice.said[3:] == ["Hello Grace!"]
+
+
+async def test_a_bot_that_ends_first_leaves_no_synthesis_behind(voice: RecordingVoice) -> None:
+    gate = inference.gate("piper")
+    release = threading.Event()
+    busy = [asyncio.ensure_future(gate.run(release.wait, 10)) for _ in range(gate.limit)]
+    await eventually(lambda: _at_least(gate.active, gate.limit))
+    prepared = piper_tts.PreparedSpeech(voice)
+    prepared.prepare(Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)).greeting(), "Ada")
+    await prepared.close()  # the user never came: the greeting waits behind the busy slots
+    release.set()
+    await asyncio.gather(*busy)
+    await asyncio.sleep(0.2)
+    assert voice.said == []
