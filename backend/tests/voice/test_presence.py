@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from src.core.clock import utcnow
-from src.services.daily_service import DailyBotTransport
+from src.services.daily_transport import DailyBotTransport
 from src.voice_pipeline import presence
 from src.voice_pipeline.job import BotContext, BotJob
 from src.voice_pipeline.presence import Presence
@@ -50,7 +50,7 @@ def _presence(grace: float) -> tuple[Presence, _PipecatTransport, list[str]]:
         birth_date=date(1984, 7, 5),
     )
     settings = make_settings("sqlite+aiosqlite://", rejoin_grace_seconds=grace)
-    ctx = BotContext(job, DailyBotTransport(job), events=None, settings=settings)  # type: ignore[arg-type]
+    ctx = BotContext(job, DailyBotTransport(job, join_timeout=5), events=None, settings=settings)  # type: ignore[arg-type]
     calls: list[str] = []
 
     def record(what: str) -> Callable[[], Any]:
