@@ -29,6 +29,8 @@ import av
 import numpy as np
 from aiortc.codecs import get_decoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
@@ -223,3 +225,21 @@ class LocalWebRTCTransport(SmallWebRTCTransport):
             client._audio_output_track = self._speech
             webrtc_connection.replace_audio_track(self._speech)
         await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]
+
+
+class UserAudioStop(FrameProcessor):
+    """Lets the user's audio frames go no further: placed after the last processor that needs
+    them (the user aggregator, with the VAD and turn analyser).
+
+    pipecat passes every input audio frame (50 a second, silence included) on to the end of the
+    pipeline, each hop through a processor's queue and task; past the user aggregator nothing
+    reads them. Direct mode: it runs in the pushing processor's task, adding no hop of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(enable_direct_mode=True)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, InputAudioRawFrame):
+            await self.push_frame(frame, direction)

@@ -93,3 +93,16 @@ async def test_stopping_the_track_releases_writers() -> None:
     assert not writes[-1].done()
     track.stop()
     assert all(w.done() for w in writes)
+
+
+async def test_the_users_audio_stops_after_the_user_aggregator() -> None:
+    from pipecat.frames.frames import InputAudioRawFrame, TextFrame, UserStartedSpeakingFrame
+    from pipecat.tests.utils import run_test
+
+    audio = InputAudioRawFrame(audio=bytes(640), sample_rate=16_000, num_channels=1)
+    down, _ = await run_test(
+        media.UserAudioStop(),
+        frames_to_send=[audio, UserStartedSpeakingFrame(), TextFrame("hello"), audio],
+        expected_down_frames=[UserStartedSpeakingFrame, TextFrame],
+    )
+    assert not any(isinstance(f, InputAudioRawFrame) for f in down)
