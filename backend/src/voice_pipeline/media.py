@@ -14,6 +14,7 @@ What pipecat and aiortc do per connection, and what this module does instead (is
   then resamples it to 16 kHz mono. `decode_speech_at_16k` makes the receiver decode on the event
   loop straight to 16 kHz mono (libopus does it natively), so pipecat's reader has nothing to
   resample.
+- Pipeline. `UserAudioStop` ends the user's audio frames' trip after the user aggregator.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ RTP_TIME_BASE = fractions.Fraction(1, RTP_CLOCK_RATE)
 HANGOVER_PACKETS = 10
 # A write is done (pipecat then hands over the next one) once no more than this much audio is
 # left to send up to its end: pipecat's next chunk then arrives well before the track runs dry,
-# even on a loaded event loop, instead of within the last 10 ms as with RawAudioTrack.
+# even on a loaded event loop, instead of within the last 10 ms as with RawAudioTrack. The
+# price: after an interruption up to this much (plus one 40 ms chunk) still plays.
 LEAD_PACKETS = 4
 # A packet this late (the event loop stalled) is not sent in a catch-up burst: the timeline
 # skips ahead instead, as after a silence.
