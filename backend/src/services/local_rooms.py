@@ -180,9 +180,13 @@ class LocalRoomProvider:
         from fastapi import HTTPException
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
+        from src.voice_pipeline import media
+
         room = self._room(name)
 
         async def hand_to_bot(connection: Any) -> None:
+            # Before the connection is up: its receiver takes its decoder when it starts.
+            media.decode_speech_at_16k(connection)
             room.connections.put_nowait(connection)
             logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
 
@@ -265,16 +269,11 @@ class LocalBotTransport:
 
     async def open(self) -> Any:
         """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
-        from pipecat.transports.base_transport import TransportParams
-        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
-
+        from src.voice_pipeline import media
         from src.voice_pipeline.smallwebrtc_rejoin import release_writes_on_hang_up
 
         self._connection = await self.room.connections.get()
-        transport = SmallWebRTCTransport(
-            webrtc_connection=self._connection,
-            params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
-        )
+        transport = media.LocalWebRTCTransport(self._connection)
         release_writes_on_hang_up(transport)
         return transport
 

@@ -181,7 +181,8 @@ class FirstUserAudio(FrameProcessor):
     """
 
     def __init__(self, on_first_audio: Callable[[], Awaitable[None]]) -> None:
-        super().__init__()
+        # Direct mode: it sees every user audio frame, and passing it on costs no queue hop.
+        super().__init__(enable_direct_mode=True)
         self._on_first_audio: Callable[[], Awaitable[None]] | None = on_first_audio
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:

@@ -123,6 +123,8 @@ def _worker(transport: Any, parts: _Parts) -> Any:
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 
+    from src.voice_pipeline import media
+
     pipeline = Pipeline(
         [
             transport.input(),
@@ -130,6 +132,7 @@ def _worker(transport: Any, parts: _Parts) -> Any:
             parts.stt,
             parts.user_transcript,
             parts.aggregators.user(),
+            media.UserAudioStop(),
             parts.brain,
             parts.bot_transcript,
             parts.tts,

@@ -39,6 +39,11 @@ def release_writes_on_hang_up(transport: Any) -> None:
 
 
 def _release(track: Any) -> None:
+    # Our own SpeechTrack (voice_pipeline/media.py) says how; pipecat's RawAudioTrack does not.
+    release = getattr(track, "release_writes", None)
+    if release is not None:
+        release()
+        return
     queue = getattr(track, "_chunk_queue", None)
     while queue:
         _chunk, future = queue.popleft()

@@ -1,0 +1,252 @@
+"""A lighter WebRTC media path for the bot of a local room (pipecat's SmallWebRTC, aiortc).
+
+What pipecat and aiortc do per connection, and what this module does instead (issue 12):
+
+- Output. pipecat's `RawAudioTrack` hands aiortc a 10 ms frame 100 times a second, silence
+  included; aiortc computes each frame's audio level and encodes it in a thread executor (48 kHz
+  stereo, 96 kbps). `SpeechTrack` encodes 20 ms packets itself (mono, at the pipeline's output
+  rate) and sends nothing while the bot has nothing to say: after a short hangover of silence
+  (which also lets a receiver's jitter buffer play out the end of the utterance) it waits, and
+  when speech resumes its RTP timestamp has advanced by the silent time and its packets go out
+  paced at 20 ms, never as a burst. aiortc sends pre-encoded packets as they are (no executor
+  hop, no audio level).
+- Input. aiortc decodes the user's Opus in a thread per receiver at 48 kHz stereo, and pipecat
+  then resamples it to 16 kHz mono. `decode_speech_at_16k` makes the receiver decode on the event
+  loop straight to 16 kHz mono (libopus does it natively), so pipecat's reader has nothing to
+  resample.
+- Pipeline. `UserAudioStop` ends the user's audio frames' trip after the user aggregator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import av
+import numpy as np
+from aiortc.codecs import get_decoder
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.transports.base_transport import TransportParams
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+from src.voice_pipeline import opus
+
+# The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
+INPUT_SAMPLE_RATE = 16_000
+FRAMES_PER_SECOND = 50  # 20 ms packets
+FRAME_SECONDS = 1 / FRAMES_PER_SECOND
+RTP_CLOCK_RATE = 48_000  # Opus' RTP clock, whatever the encoded rate
+RTP_FRAME = RTP_CLOCK_RATE // FRAMES_PER_SECOND
+RTP_TIME_BASE = fractions.Fraction(1, RTP_CLOCK_RATE)
+# Silent packets sent after speech before going quiet (200 ms): more than aiortc's jitter
+# buffer holds back (4 frames) and enough to bridge a late chunk inside an utterance.
+HANGOVER_PACKETS = 10
+# A write is done (pipecat then hands over the next one) once no more than this much audio is
+# left to send up to its end: pipecat's next chunk then arrives well before the track runs dry,
+# even on a loaded event loop, instead of within the last 10 ms as with RawAudioTrack. The
+# price: after an interruption up to this much (plus one 40 ms chunk) still plays.
+LEAD_PACKETS = 4
+# A packet this late (the event loop stalled) is not sent in a catch-up burst: the timeline
+# skips ahead instead, as after a silence.
+MAX_LATENESS_SECONDS = 0.1
+
+
+class SpeechTrack(MediaStreamTrack):
+    """The bot's outgoing audio: paced 20 ms Opus packets while it speaks, nothing while silent.
+
+    It keeps the contract of pipecat's `RawAudioTrack`: `add_audio_bytes` takes 16-bit mono PCM
+    at `sample_rate` and returns a future done once the track is ready for more (here: when
+    at most LEAD_PACKETS of it are left to send).
+
+    Args:
+        sample_rate: the PCM's rate (8, 12, 16, 24 or 48 kHz; pipecat's output rate).
+    """
+
+    kind = "audio"
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__()
+        self._frame_bytes = sample_rate * 2 // FRAMES_PER_SECOND
+        self._lead_bytes = self._frame_bytes * LEAD_PACKETS
+        self._silence = bytes(self._frame_bytes)
+        self._encoder = opus.Encoder(sample_rate)
+        self._pcm = bytearray()
+        self._added = 0  # bytes of PCM added since the start
+        self._taken = 0  # and sent
+        self._writes: deque[tuple[int, asyncio.Future[bool]]] = deque()
+        self._audio = asyncio.Event()
+        self._due: float | None = None  # when the next packet goes out (time.monotonic)
+        self._pts = 0  # and its RTP timestamp, counted from the first packet
+        self._hangover = 0  # silent packets still to send before going quiet
+
+    def add_audio_bytes(self, audio: bytes) -> asyncio.Future[bool]:
+        """Queue PCM to send; the future is done once at most LEAD_PACKETS of it are left."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pcm += audio
+        self._added += len(audio)
+        self._writes.append((self._added, done))
+        self._finish_writes()
+        self._audio.set()
+        return done
+
+    async def recv(self) -> av.Packet[Any]:
+        """The next packet, when it is due; while there is nothing to say, it waits for speech."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if not self._pcm and not self._hangover:
+            await self._speech()
+        now = time.monotonic()
+        if self._due is None:
+            self._due = now
+        elif now - self._due > MAX_LATENESS_SECONDS:
+            # After a silence (or a stall): the timestamp advances by the time that passed.
+            skipped = int((now - self._due) / FRAME_SECONDS)
+            self._due += skipped * FRAME_SECONDS
+            self._pts += skipped * RTP_FRAME
+        elif self._due > now:
+            await asyncio.sleep(self._due - now)
+        packet: av.Packet[Any] = av.Packet(self._encoder.encode(self._next_pcm()))
+        packet.pts = self._pts
+        packet.time_base = RTP_TIME_BASE
+        self._pts += RTP_FRAME
+        self._due += FRAME_SECONDS
+        return packet
+
+    async def _speech(self) -> None:
+        while not self._pcm:
+            self._audio.clear()
+            await self._audio.wait()
+            if self.readyState != "live":
+                raise MediaStreamError
+
+    def _next_pcm(self) -> bytes:
+        if not self._pcm:
+            self._hangover -= 1
+            return self._silence
+        chunk = bytes(self._pcm[: self._frame_bytes])
+        del self._pcm[: self._frame_bytes]
+        self._taken += len(chunk)
+        self._finish_writes()
+        self._hangover = HANGOVER_PACKETS
+        # A write that is not a whole number of frames ends padded with silence.
+        return chunk.ljust(self._frame_bytes, b"\0")
+
+    def _finish_writes(self, everything: bool = False) -> None:
+        upto = self._added if everything else self._taken + self._lead_bytes
+        while self._writes and self._writes[0][0] <= upto:
+            done = self._writes.popleft()[1]
+            if not done.done():
+                done.set_result(True)
+
+    def release_writes(self) -> None:
+        """Drop the unsent audio and release its writers (its connection went: nothing will
+        send it, and pipecat writes an output off after 10 s of blocked writes)."""
+        self._pcm.clear()
+        self._finish_writes(everything=True)
+
+    def stop(self) -> None:
+        """End the track; writers waiting on unsent audio are released."""
+        self.release_writes()
+        self._audio.set()
+        super().stop()
+
+
+class _DecodeOnTheLoop:
+    """Stands in for an aiortc receiver's decoder queue: decodes each frame as it is put.
+
+    The receiver puts `(codec, JitterFrame)` for each complete frame, from the event loop, and
+    None when it stops. Opus is decoded straight to 16 kHz mono into the receiver's track; any
+    other codec by aiortc's own decoder. aiortc's decoder thread, started on this queue, only
+    waits in `get` until the receiver stops, then ends the track as it always does.
+    """
+
+    def __init__(self, frames: asyncio.Queue[Any]) -> None:
+        self._frames = frames
+        self._opus = opus.Decoder(INPUT_SAMPLE_RATE, 1)
+        self._others: dict[str, Any] = {}
+        self._stopped = threading.Event()
+
+    def put(self, item: tuple[Any, Any] | None) -> None:
+        if item is None:
+            self._stopped.set()
+            return
+        codec, encoded = item
+        if codec.name.lower() == "opus":
+            pcm = np.frombuffer(self._opus.decode(encoded.data), np.int16)
+            frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = INPUT_SAMPLE_RATE
+            frame.pts = encoded.timestamp * INPUT_SAMPLE_RATE // RTP_CLOCK_RATE
+            frame.time_base = fractions.Fraction(1, INPUT_SAMPLE_RATE)
+            self._frames.put_nowait(frame)
+            return
+        if codec.name not in self._others:
+            self._others[codec.name] = get_decoder(codec)
+        for frame in self._others[codec.name].decode(encoded):
+            self._frames.put_nowait(frame)
+
+    def get(self) -> None:
+        self._stopped.wait()
+
+
+def decode_speech_at_16k(connection: Any) -> None:
+    """Have a SmallWebRTC connection's audio receiver decode the user's speech at 16 kHz mono.
+
+    Call it once the offer is answered and before the connection is up (the receiver takes its
+    decoder queue when it starts). aiortc has no option for this: the receiver's private queue
+    is replaced, as pipecat itself replaces a receiver's jitter buffer.
+    """
+    receiver = connection.pc.getTransceivers()[0].receiver
+    if receiver.track is None or receiver._RTCRtpReceiver__decoder_thread is not None:
+        raise RuntimeError("the audio receiver has no track yet, or has already started")
+    receiver._RTCRtpReceiver__decoder_queue = _DecodeOnTheLoop(receiver.track._queue)
+
+
+class LocalWebRTCTransport(SmallWebRTCTransport):
+    """pipecat's SmallWebRTC transport, sending the bot's speech as a `SpeechTrack`."""
+
+    def __init__(self, connection: Any) -> None:
+        super().__init__(
+            webrtc_connection=connection,
+            params=TransportParams(
+                audio_in_enabled=True,
+                audio_in_sample_rate=INPUT_SAMPLE_RATE,
+                audio_out_enabled=True,
+            ),
+        )
+        self._speech: SpeechTrack | None = None
+
+    async def _on_client_connected(self, webrtc_connection: Any) -> None:
+        # pipecat's client has just made its RawAudioTrack and given it to the sender, without
+        # yielding since: replace it before the sender reads a frame.
+        client = self._client
+        if client._audio_output_track is not None:
+            if self._speech is not None:
+                self._speech.stop()
+            self._speech = SpeechTrack(client._out_sample_rate)
+            client._audio_output_track = self._speech
+            webrtc_connection.replace_audio_track(self._speech)
+        await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]
+
+
+class UserAudioStop(FrameProcessor):
+    """Lets the user's audio frames go no further: placed after the last processor that needs
+    them (the user aggregator, with the VAD and turn analyser).
+
+    pipecat passes every input audio frame (50 a second, silence included) on to the end of the
+    pipeline, each hop through a processor's queue and task; past the user aggregator nothing
+    reads them. Direct mode: it runs in the pushing processor's task, adding no hop of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(enable_direct_mode=True)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, InputAudioRawFrame):
+            await self.push_frame(frame, direction)

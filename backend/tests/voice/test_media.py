@@ -1,0 +1,174 @@
+"""The bot's media path over real WebRTC on loopback: what the user's peer receives, packet by
+packet, and what the bot's side decodes from the user.
+
+The bot sends 20 ms Opus packets while it speaks and nothing while it is silent; when it speaks
+again the RTP timestamp has advanced by the silent time (so a receiver's jitter buffer plays the
+next utterance at the right moment) and the packets are paced, not sent in a burst. The user's
+speech is decoded straight to 16 kHz mono for the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soxr
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from src.core.clock import utcnow
+from src.core.settings import Settings
+from src.numerology import life_path_number
+from src.services.local_rooms import LocalRoomProvider
+from src.voice_pipeline import speech
+from src.voice_pipeline.job import BotJob
+from tests.api.conversation_helpers import start
+from tests.conftest import register
+from tests.voice.conftest import numbers_in, synthesise, transcribe
+from tests.voice.peer import RATE, Peer, SpeakingTrack
+
+pytestmark = pytest.mark.once
+
+RTP_FRAME = 960  # 20 ms at Opus' 48 kHz RTP clock
+
+
+@dataclass(frozen=True)
+class Packet:
+    at: float  # arrival, time.monotonic()
+    sequence: int
+    timestamp: int
+
+
+class RecordingPeer(Peer):
+    """The user's peer, also logging every RTP packet of the bot's audio as it arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.packets: list[Packet] = []
+        receiver = self.pc.getTransceivers()[0].receiver
+        handle = receiver._handle_rtp_packet
+
+        async def record(packet: Any, arrival_time_ms: int) -> None:
+            self.packets.append(Packet(time.monotonic(), packet.sequence_number, packet.timestamp))
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = record
+
+    def utterances(self, silence: float = 1.0) -> list[list[Packet]]:
+        """The packets, split wherever none arrived for `silence` seconds."""
+        runs: list[list[Packet]] = []
+        for packet in self.packets:
+            if runs and packet.at - runs[-1][-1].at < silence:
+                runs[-1].append(packet)
+            else:
+                runs.append([packet])
+        return runs
+
+
+def _offsets(packets: list[Packet]) -> np.ndarray:
+    """Each packet's media time minus its arrival time, in seconds.
+
+    A paced sender keeps it constant; a burst raises it (packets ahead of their time); a
+    stalled event loop lowers it for the packets it delays, and a sender that skips ahead after
+    a stall brings it back.
+    """
+    return np.array([p.timestamp / RATE - p.at for p in packets])
+
+
+async def _greeting_and_answer(
+    client: httpx.AsyncClient, models: speech.SpeechModels, peer: Peer, birth: date
+) -> tuple[str, str]:
+    user = await register(client, full_name="Sarah Connor", birth_date=birth)
+    body = (await start(client, user["access_token"])).json()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        greeting = await peer.utterance(peer.offer_sent_at)
+        question = synthesise(models, "What is my life path number?")
+        peer.mic.say(question)
+        await asyncio.sleep((len(question) - RATE) / RATE)
+        answer = await peer.utterance(time.monotonic())
+    finally:
+        await peer.close()
+    return await transcribe(models, greeting), await transcribe(models, answer)
+
+
+async def test_speech_is_paced_20ms_packets_and_nothing_is_sent_while_silent(
+    client: httpx.AsyncClient, models: speech.SpeechModels
+) -> None:
+    birth = date(1990, 7, 15)
+    peer = RecordingPeer()
+    greeting, answer = await _greeting_and_answer(client, models, peer, birth)
+    assert "sarah" in greeting.lower(), greeting
+    assert life_path_number(birth).value in numbers_in(answer), answer
+
+    # No packet lost or reordered on loopback; every packet is 20 ms of media.
+    assert np.all(np.diff([p.sequence for p in peer.packets]) == 1)
+    steps = np.diff([p.timestamp for p in peer.packets])
+    assert np.all(steps > 0)
+    assert np.all(steps % RTP_FRAME == 0)
+    assert {len(samples) for _, samples in peer.received} == {RATE // 50}
+    # Nothing is sent while the bot listens: the greeting's packets, a silence, the answer's.
+    utterances = peer.utterances()
+    assert len(utterances) >= 2, "the bot kept sending packets between its two utterances"
+    greeting_packets, answer_packets = utterances[0], utterances[1]
+    silent = answer_packets[0].at - greeting_packets[-1].at
+    assert silent > 2.0, f"only {silent:.2f} s without packets between greeting and answer"
+    offsets = [_offsets(u) for u in (greeting_packets, answer_packets)]
+    for packets, offset in zip((greeting_packets, answer_packets), offsets, strict=True):
+        # Paced at 20 ms while speaking...
+        pace = float(np.median(np.diff([p.at for p in packets])))
+        assert 0.015 < pace < 0.025, f"packets {pace * 1000:.1f} ms apart"
+        # ...and never a burst: no packet arrives ahead of its place in media time.
+        ahead = float(offset.max() - np.median(offset))
+        assert ahead < 0.1, f"a packet came {ahead:.3f} s ahead of its time: a burst"
+    # Across the silence the timestamp advanced by the time that passed, so a jitter buffer
+    # plays the answer when it arrives (not seconds late, as one that did not advance).
+    drift = float(np.median(offsets[1]) - np.median(offsets[0]))
+    assert abs(drift) < 0.1, f"the timestamp advanced {drift:+.3f} s off the {silent:.2f} s"
+    stalls = [b.at - a.at for a, b in zip(greeting_packets, greeting_packets[1:], strict=False)]
+    print(f"\nlongest gap inside the greeting: {max(stalls) * 1000:.0f} ms")
+
+
+async def test_the_users_speech_is_decoded_at_16k_mono(
+    settings: Settings, models: speech.SpeechModels
+) -> None:
+    provider = LocalRoomProvider(settings)
+    job = BotJob(
+        conversation_id=uuid.uuid4(),
+        provider="local",
+        room_name=f"conv-{uuid.uuid4()}",
+        room_url="http://testserver/rooms/x",
+        bot_token="unused",
+        expires_at=utcnow() + timedelta(minutes=5),
+        user_full_name="Ada Lovelace",
+        user_first_name="Ada",
+        birth_date=date(1990, 7, 15),
+    )
+    transport = provider.bot_transport(job)
+    pc = RTCPeerConnection()
+    mic = SpeakingTrack()
+    pc.addTrack(mic)
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+        answer = await provider.answer_offer(job.room_name, offer)
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        connection = await transport.connections.get()
+        track = connection.audio_input_track()
+        question = synthesise(models, "What is my life path number?")
+        mic.say(question)
+        frames = [await asyncio.wait_for(track.recv(), 5) for _ in range(len(question) // 960)]
+    finally:
+        await pc.close()
+        await transport.close()
+    assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {(16_000, "mono", 320)}
+    # What reaches the pipeline is the user's speech: 16 kHz audio the recogniser understands.
+    audio16 = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+    audio48 = soxr.resample(audio16, 16_000, 48_000)  # what `transcribe` takes
+    assert "life path number" in (await transcribe(models, audio48)).lower()
