@@ -49,6 +49,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "drill-secret-" + "k" * 40
 LIVE = ("starting", "waiting_for_user", "active")
 JOIN_TIMEOUT, MAX_DURATION, PING_TIMEOUT = 4, 20, 3
+# A user who drops without Leave may rejoin this long before the call ends as user_left.
+REJOIN_GRACE = 2
 # How long the bot may take to join a Daily room in the drills.
 DAILY_JOIN = 2
 # Local rooms with the real voice bot, its deadlines short enough for a drill.
@@ -56,6 +58,7 @@ LOCAL = {
     "JOIN_TIMEOUT_SECONDS": str(JOIN_TIMEOUT),
     "MAX_DURATION_SECONDS": str(MAX_DURATION),
     "BOT_IDLE_TIMEOUT_SECONDS": str(PING_TIMEOUT),
+    "REJOIN_GRACE_SECONDS": str(REJOIN_GRACE),
 }
 
 
@@ -363,7 +366,7 @@ async def database_lost_mid_call(drill: Drill) -> Line:
     await peer.close()
     await asyncio.sleep(3)
     drill.proxy.restore()
-    row = await _ended(drill, body["conversation_id"], within=15)
+    row = await _ended(drill, body["conversation_id"], within=REJOIN_GRACE + 15)
     line.answered = f"recorded {_reason(row)}"
     line.expect(row is not None and row["end_reason"] == "user_left", "end not recorded")
     line.problems += await drill.leftovers([body["conversation_id"]])
@@ -389,7 +392,7 @@ async def bot_crash_mid_call(drill: Drill) -> Line:
     drill.fault("crash-after 5")
     body = (await drill.start(auth)).json()
     await _connected_peer(drill, body)
-    row = await _ended(drill, body["conversation_id"], within=15)
+    row = await _ended(drill, body["conversation_id"], within=REJOIN_GRACE + 15)
     line.answered = f"recorded {_reason(row)}"
     line.expect(row is not None and row["end_reason"] == "bot_error", "expected bot_error")
     line.problems += await drill.leftovers([body["conversation_id"]])
@@ -397,12 +400,14 @@ async def bot_crash_mid_call(drill: Drill) -> Line:
 
 
 async def peer_vanishes(drill: Drill) -> Line:
-    line = Line("peer vanishes", f"the page stops pinging (timeout {PING_TIMEOUT} s)")
+    line = Line(
+        "peer vanishes", f"the page stops pinging ({PING_TIMEOUT} s), no rejoin ({REJOIN_GRACE} s)"
+    )
     auth, _ = await drill.user()
     body = (await drill.start(auth)).json()
     peer = await _connected_peer(drill, body)
     peer.stop_pings()
-    row = await _ended(drill, body["conversation_id"], within=PING_TIMEOUT + 10)
+    row = await _ended(drill, body["conversation_id"], within=PING_TIMEOUT + REJOIN_GRACE + 10)
     line.answered = f"recorded {_reason(row)}"
     line.expect(row is not None and row["end_reason"] == "user_left", "expected user_left")
     await peer.close()
