@@ -7,6 +7,7 @@ connection drops without Leave, rejoins through POST .../join: the same bot welc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from src.core.settings import Settings
 from src.main import create_app
 from src.voice_pipeline import speech
-from tests.conftest import make_settings
+from tests.conftest import make_settings, register
 from tests.fakes.loopback import serve_on_loopback
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS, HAVE_CHROMIUM, _free_port, _silence
 
@@ -33,16 +34,8 @@ async def served(clean_db: str, models: speech.SpeechModels) -> AsyncIterator[Se
 
 
 async def _signed_in_call(http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    registered = await http.post(
-        "/api/v1/auth/register",
-        json={
-            "email": "ada@example.com",
-            "password": "correct horse battery",
-            "full_name": "Ada Lovelace",
-            "birth_date": "1984-07-05",
-        },
-    )
-    token = str(registered.json()["access_token"])
+    registered = await register(http, full_name="Ada Lovelace", birth_date=date(1984, 7, 5))
+    token = str(registered["access_token"])
     started = await http.post(
         "/api/v1/conversations/start", headers={"Authorization": f"Bearer {token}"}
     )

@@ -17,6 +17,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from src.core.settings import Settings
 from src.main import create_app
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually
-from tests.conftest import auth, make_settings
+from tests.conftest import auth, make_settings, register
 from tests.fakes.loopback import serve_on_loopback
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS, HAVE_CHROMIUM, _free_port, _silence
 
@@ -95,16 +96,8 @@ async def served(
 
 
 async def _start(http: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
-    registered = await http.post(
-        "/api/v1/auth/register",
-        json={
-            "email": "ada@example.com",
-            "password": "correct horse battery",
-            "full_name": "Ada Lovelace",
-            "birth_date": "1984-07-05",
-        },
-    )
-    token = registered.json()["access_token"]
+    registered = await register(http, full_name="Ada Lovelace", birth_date=date(1984, 7, 5))
+    token = registered["access_token"]
     started = await http.post("/api/v1/conversations/start", headers=auth(token))
     assert started.status_code == 200, started.text
     return token, started.json()
