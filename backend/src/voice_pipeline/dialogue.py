@@ -25,7 +25,8 @@ from src.numerology.kinds import spoken_list
 # birthday this year" is the personal year.
 KIND_PATTERNS: dict[NumberKind, re.Pattern[str]] = {
     # Under load the recognisers lose the end of "path": "life, Pa", "life, Pat".
-    NumberKind.LIFE_PATH: re.compile(r"\blife'?s? ?pat?h?\b|\blife number"),
+    # Moonshine sometimes hears "life path" as "live path" (one clip in a CI run of 2026-12-01).
+    NumberKind.LIFE_PATH: re.compile(r"\blife'?s? ?pat?h?\b|\blive ?path\b|\blife number"),
     # Whisper tiny often hears "soul urge" as "sole urge", Moonshine base as "so urge".
     NumberKind.SOUL_URGE: re.compile(r"\bsoul|\bsole urge|\bso[- ]urge|\bheart'?s? desire"),
     NumberKind.PERSONALITY: re.compile(r"\bpersonality"),

@@ -37,6 +37,8 @@ def test_greeting_uses_the_first_name(ada: Numerologist) -> None:
         # The end of "path" lost by the recogniser under load.
         ("What is my life, Pa?", "life_path"),
         ("what is my life pat number", "life_path"),
+        ("What is my live path number?", "life_path"),
+        ("where do you live, Pat?", None),
         ("what life patterns do you see", None),
         ("does my life pay off", None),
         ("tell me my soul urge", "soul_urge"),
