@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from fastapi import FastAPI
 
 from src.core.settings import Settings
@@ -56,7 +56,7 @@ class TestSmallWebRTCSignalling:
         started = (await start(client, await user_token(client))).json()
         path, token = _room_path(started), auth(started["daily_token"])
         conversation_id = uuid.UUID(started["conversation_id"])
-        peer = RTCPeerConnection()
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN server
         peer.addTransceiver("audio", direction="sendrecv")
         peer.addTransceiver("video", direction="sendrecv")  # the SDK always offers a camera
         peer.createDataChannel("chat")

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from fastapi import FastAPI
 
 from src.core.clock import utcnow
@@ -34,7 +34,7 @@ def _room_token(room: str, *, role: str = "user", minutes: int = 5, sub: str | N
 
 
 async def _offer_sdp() -> tuple[RTCPeerConnection, dict[str, str]]:
-    peer = RTCPeerConnection()
+    peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN server
     peer.addTransceiver("audio", direction="sendrecv")
     peer.createDataChannel("chat")
     await peer.setLocalDescription(await peer.createOffer())

@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 import soxr
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from src.core.clock import utcnow
 from src.core.settings import Settings
@@ -151,7 +151,7 @@ async def test_the_users_speech_is_decoded_at_16k_mono(
         birth_date=date(1990, 7, 15),
     )
     transport = provider.bot_transport(job)
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN server
     mic = SpeakingTrack()
     pc.addTrack(mic)
     try:

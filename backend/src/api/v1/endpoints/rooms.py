@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -161,13 +163,21 @@ class IceServers(BaseModel):
     ice_servers: list[IceServer]
 
 
-async def _room_conversation(
+@dataclass(frozen=True)
+class RoomGrant:
+    """What a verified room token grants: its conversation, until the token (the room) expires."""
+
+    conversation: Conversation
+    expires_at: datetime
+
+
+async def _room_grant(
     room_name: str,
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Conversation:
-    """The conversation whose user token for this room the request carries."""
+) -> RoomGrant:
+    """The conversation whose user token for this room the request carries, and its expiry."""
     services: ConversationServices = request.app.state.services
     provider = services.rooms
     if not isinstance(provider, LocalRoomProvider):
@@ -175,22 +185,38 @@ async def _room_conversation(
     if credentials is None:
         raise NotAuthenticated("Send the room's token: 'Authorization: Bearer <daily_token>'.")
     try:
-        conversation_id = provider.verify_token(credentials.credentials, room_name, "user")
+        conversation_id, expires_at = provider.verify_grant(
+            credentials.credentials, room_name, "user"
+        )
     except RoomTokenError as exc:
         raise NotAuthenticated(str(exc)) from None
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.daily_room_id != room_name:
         raise RoomNotFound()
-    return conversation
+    return RoomGrant(conversation, expires_at)
+
+
+Grant = Annotated[RoomGrant, Depends(_room_grant)]
+
+
+async def _room_conversation(grant: Grant) -> Conversation:
+    return grant.conversation
 
 
 RoomConversation = Annotated[Conversation, Depends(_room_conversation)]
 
 
-async def _live_room(conversation: RoomConversation) -> Conversation:
-    if not conversation.is_live:
+async def _live_grant(grant: Grant) -> RoomGrant:
+    if not grant.conversation.is_live:
         raise ConversationGone()
-    return conversation
+    return grant
+
+
+LiveGrant = Annotated[RoomGrant, Depends(_live_grant)]
+
+
+async def _live_room(grant: LiveGrant) -> Conversation:
+    return grant.conversation
 
 
 LiveRoom = Annotated[Conversation, Depends(_live_room)]
@@ -237,19 +263,10 @@ async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Req
     response_model=IceServers,
     responses=error_responses(401, errors=(RoomNotFound, ConversationGone)),
 )
-async def ice_servers(
-    room_name: str,
-    conversation: LiveRoom,
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> IceServers:
+async def ice_servers(grant: LiveGrant, request: Request) -> IceServers:
     """The STUN/TURN servers the room page connects with (TURN credentials expire with the room)."""
     services: ConversationServices = request.app.state.services
-    provider = services.rooms
-    if not isinstance(provider, LocalRoomProvider) or credentials is None:  # LiveRoom checked
-        raise RoomNotFound()
-    _, expires_at = provider.verify_grant(credentials.credentials, room_name, "user")
-    servers = ice_servers_for(services.settings, "local", conversation.id, expires_at)
+    servers = ice_servers_for(services.settings, "local", grant.conversation.id, grant.expires_at)
     return IceServers(ice_servers=servers)
 
 
