@@ -27,6 +27,10 @@ from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
 from tests.fakes.daily_client import FakeCallClient
 
+# Fixtures shared by tests in several folders: coturn (`turn_server`) and the webhook
+# receiver (`receiver`).
+pytest_plugins = ["tests.coturn", "tests.fakes.webhooks"]
+
 TEST_SECRET = "test-secret-" + "x" * 40
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -174,3 +174,19 @@ def coturn(directory: Path) -> Iterator[TurnServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def turn_server(tmp_path: Path) -> Iterator[TurnServer]:
+    """coturn for one test (import this fixture into the test module)."""
+    with coturn(tmp_path) as server:
+        yield server
+
+
+def turn_settings(server: TurnServer) -> dict[str, Any]:
+    """The settings that point the app at this coturn: its STUN for the bot, TURN for users."""
+    return {
+        "ice_servers": [{"urls": server.stun_url}],
+        "turn_urls": [server.turn_url],
+        "turn_secret": server.secret,
+    }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,15 +23,13 @@ from tests.conftest import auth, daily_settings, make_settings, register
 from tests.fakes.bots import JOIN, LEAVE, SAID, ScriptedBot
 from tests.fakes.daily import FakeDaily
 from tests.fakes.daily import Fault as DailyFault
-from tests.fakes.webhooks import SECRET, WebhookReceiver, webhook_settings
+from tests.fakes.webhooks import (
+    SECRET,
+    WebhookReceiver,
+    webhook_settings,
+)
 
 STARTED, ACTIVE, ENDED = "conversation.started", "conversation.active", "conversation.ended"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver().serve() as served:
-        yield served
 
 
 @pytest.fixture

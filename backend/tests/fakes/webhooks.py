@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -126,3 +127,10 @@ def webhook_settings(url: str, **overrides: Any) -> dict[str, Any]:
         "webhook_timeout_seconds": 1.0,
         **overrides,
     }
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A webhook receiver serving on loopback for one test (import this fixture)."""
+    async with WebhookReceiver().serve() as served:
+        yield served

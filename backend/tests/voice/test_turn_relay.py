@@ -6,9 +6,6 @@ The user's aiortc peer is forced relay-only; the bot uses ICE_SERVERS (coturn's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -16,7 +13,13 @@ from src.core.settings import Settings
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, start
 from tests.conftest import make_settings, register
-from tests.coturn import TurnServer, assert_relayed, candidate_types, coturn, relay_only
+from tests.coturn import (
+    TurnServer,
+    assert_relayed,
+    candidate_types,
+    relay_only,
+    turn_settings,
+)
 from tests.voice.conftest import transcribe
 from tests.voice.peer import RATE, Peer, rms
 
@@ -24,18 +27,10 @@ pytestmark = pytest.mark.once
 
 
 @pytest.fixture
-def turn_server(tmp_path: Path) -> Iterator[TurnServer]:
-    with coturn(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
 def settings(clean_db: str, turn_server: TurnServer) -> Settings:
     return make_settings(
         clean_db,
-        ice_servers=[{"urls": turn_server.stun_url}],
-        turn_urls=[turn_server.turn_url],
-        turn_secret=turn_server.secret,
+        **turn_settings(turn_server),
     )
 
 

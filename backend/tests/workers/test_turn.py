@@ -4,8 +4,7 @@ settings, the API hands the user TURN credentials, and a relay-only user hears t
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -14,18 +13,18 @@ from src.core.settings import Settings
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, start
 from tests.conftest import auth, make_settings, register
-from tests.coturn import TurnServer, assert_relayed, candidate_types, coturn, relay_only
+from tests.coturn import (
+    TurnServer,
+    assert_relayed,
+    candidate_types,
+    relay_only,
+    turn_settings,
+)
 from tests.voice.conftest import models, transcribe  # noqa: F401  (the session fixture)
 from tests.voice.peer import Peer, rms
 from tests.workers.processes import WorkerProc
 
 pytestmark = pytest.mark.postgresql_only
-
-
-@pytest.fixture
-def turn_server(tmp_path: Path) -> Iterator[TurnServer]:
-    with coturn(tmp_path) as server:
-        yield server
 
 
 @pytest.fixture
@@ -35,9 +34,7 @@ def settings(clean_db: str, redis_url: str, prefix: str, turn_server: TurnServer
         clean_db,
         redis_url=redis_url,
         redis_prefix=prefix,
-        ice_servers=[{"urls": turn_server.stun_url}],
-        turn_urls=[turn_server.turn_url],
-        turn_secret=turn_server.secret,
+        **turn_settings(turn_server),
     )
 
 

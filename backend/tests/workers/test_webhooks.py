@@ -4,7 +4,7 @@ the call ended) and the API's reaper records (worker_lost) are delivered by the 
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -13,19 +13,17 @@ import pytest
 from src.core.settings import Settings
 from tests.api.conversation_helpers import eventually, start, user_token
 from tests.conftest import make_settings
-from tests.fakes.webhooks import SECRET, WebhookReceiver, webhook_settings
+from tests.fakes.webhooks import (
+    SECRET,
+    WebhookReceiver,
+    webhook_settings,
+)
 from tests.voice.peer import Peer
 from tests.workers.processes import WorkerProc
 
 pytestmark = pytest.mark.postgresql_only
 
 STARTED, ACTIVE, ENDED = "conversation.started", "conversation.active", "conversation.ended"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver().serve() as served:
-        yield served
 
 
 @pytest.fixture
