@@ -103,7 +103,11 @@ class _CutDuring:
 
 @pytest.mark.parametrize("where", list(CUT_AT))
 async def test_a_start_that_loses_the_database_is_503_and_leaves_nothing(
-    daily_app: FastAPI, proxy: TcpProxy, fake_daily: FakeDaily, where: str
+    daily_app: FastAPI,
+    proxy: TcpProxy,
+    fake_daily: FakeDaily,
+    where: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     transport = httpx.ASGITransport(app=daily_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -125,6 +129,9 @@ async def test_a_start_that_loses_the_database_is_503_and_leaves_nothing(
         assert (cut.rooms_at_cut, fake_daily.count("POST /rooms")) == (made, made)
         assert fake_daily.count("DELETE /rooms") == made
         assert fake_daily.rooms == {}
+        # ... and it did not try to note that deletion on the row that was never written.
+        undo_errors = [r for r in caplog.records if "undo" in r.getMessage().lower()]
+        assert undo_errors == [], [r.getMessage() for r in undo_errors]
         assert runner(daily_app).active_count == 0
         proxy.restore()
         assert await all_rows(daily_app) == []

@@ -100,18 +100,30 @@ class ConversationLifecycle:
             await self.delete_room(conversation_id, room_name)
         return True
 
-    async def delete_room(self, conversation_id: uuid.UUID, room_name: str) -> bool:
-        """Delete the room and note it; a failure is logged and left for the sweeper."""
+    async def delete_room(
+        self, conversation_id: uuid.UUID, room_name: str, *, stored: bool = True
+    ) -> bool:
+        """Delete the room and note it; a failure is logged and left for the sweeper.
+
+        `stored=False` is for a start that rolled back: its conversation was never written, so
+        there is no row to note the deletion on (and no sweeper will see the room: it is logged).
+        """
         try:
             await self._rooms.delete_room(room_name)
         except RoomProviderError as exc:
             logger.error(
-                "conversation %s: room %s not deleted, will retry: %s",
+                "conversation %s: room %s not deleted, %s: %s",
                 conversation_id,
                 room_name,
+                "will retry" if stored else "left behind by a rolled-back start",
                 exc.detail,
             )
             return False
+        if not stored:
+            logger.info(
+                "conversation %s: room %s deleted (start rolled back)", conversation_id, room_name
+            )
+            return True
         async with self._database.sessionmaker.begin() as session:
             await session.execute(
                 update(Conversation)

@@ -99,7 +99,9 @@ async def _start(
     logger.info("conversation %s: created for user %s", conversation.id, user.id)
 
     room = await _create_room(conversation, user, services)
-    after_rollback(session, lambda: services.lifecycle.delete_room(conversation.id, room.name))
+    after_rollback(
+        session, lambda: services.lifecycle.delete_room(conversation.id, room.name, stored=False)
+    )
     conversation.daily_room_id = room.name
     conversation.status = ConversationStatus.WAITING_FOR_USER
     await session.flush()
