@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from src.core.settings import Settings
+from src.models.idempotency import IdempotencyKey
 from tests.api.conversation_helpers import start, user_token
 from tests.conftest import auth, daily_settings, make_settings
 from tests.fakes.daily import FakeDaily
@@ -59,8 +61,8 @@ class TestStartAnswer:
         # The secret itself never leaves the server.
         assert TURN_SECRET not in str(first) + str(second)
 
-    async def test_an_idempotent_replay_gives_the_same_servers(
-        self, client: httpx.AsyncClient
+    async def test_an_idempotent_replay_gives_the_same_servers_without_storing_them(
+        self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
         token = await user_token(client)
         key = {"Idempotency-Key": "ice-replay"}
@@ -68,6 +70,12 @@ class TestStartAnswer:
         again = (await start(client, token, **key)).json()
         assert again["conversation_id"] == first["conversation_id"]
         assert again["ice_servers"] == first["ice_servers"]
+        # The remembered answer holds no TURN credential: the replay made them again.
+        async with app.state.database.sessionmaker() as session:
+            stored = (await session.scalars(select(IdempotencyKey))).one().response
+        assert stored["conversation_id"] == first["conversation_id"]
+        assert "ice_servers" not in stored
+        assert first["ice_servers"][2]["credential"] not in str(stored)
 
 
 class TestRoomIceServers:

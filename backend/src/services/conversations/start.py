@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,7 +89,7 @@ async def _start(
         )
         if replay is not None:
             logger.info("idempotent replay of conversation %s", replay.get("conversation_id"))
-            return StartConversationResponse.model_validate(replay)
+            return _replayed(replay, services)
     await _check_user_limit(session, user, services.settings)
     slot = await services.bots.reserve()
     after_rollback(session, slot.release_async)
@@ -138,8 +139,18 @@ async def _start(
         room.expires_at,
     )
     if key_row is not None:
-        key_row.response = response.model_dump(mode="json")
+        # The TURN credentials are not stored: a replay gets its own (as a rejoin does).
+        key_row.response = response.model_dump(mode="json", exclude={"ice_servers"})
     return response
+
+
+def _replayed(stored: dict[str, Any], services: ConversationServices) -> StartConversationResponse:
+    """The remembered answer of a start, with ICE servers (and TURN credentials) made anew."""
+    answer = StartConversationResponse.model_validate({**stored, "ice_servers": []})
+    answer.ice_servers = ice_servers_for(
+        services.settings, services.rooms.name, answer.conversation_id, answer.expires_at
+    )
+    return answer
 
 
 def join_answer(
