@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from src.core.settings import Settings
 from src.models.conversation import EndReason
-from src.voice_pipeline import piper_tts, services, speech, timing
+from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
 from src.voice_pipeline.job import BotContext
 from src.voice_pipeline.numerologist import (
@@ -119,7 +120,7 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
     )
 
 
-def _worker(transport: Any, parts: _Parts) -> Any:
+def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 
@@ -143,8 +144,13 @@ def _worker(transport: Any, parts: _Parts) -> Any:
     )
     # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
     # RTVI: pipecat's client SDKs get bot-ready on their client-ready, and the bot's events.
+    # Errors reach clients without their details (voice_pipeline/rtvi.py).
     return PipelineWorker(
-        pipeline, params=PipelineParams(), enable_rtvi=True, idle_timeout_secs=None
+        pipeline,
+        params=PipelineParams(),
+        enable_rtvi=True,
+        rtvi_processor=rtvi.rtvi_processor(conversation_id),
+        idle_timeout_secs=None,
     )
 
 
@@ -204,7 +210,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
     )
     try:
         transport = await ctx.transport.open()
-        worker = greeter.worker = _worker(transport, parts)
+        worker = greeter.worker = _worker(transport, parts, job.conversation_id)
         worker.add_observer(timing.SpeechTimings(job.conversation_id))
         presence = _on_user_events(ctx, transport, worker, state, greeter)
         presence.start()
