@@ -8,6 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from src.models.conversation import EndReason
+from src.models.message import MessageRole
+from src.services.conversations.transcript import TranscriptWriter
 from tests.api.conversation_helpers import (
     deliver,
     eventually,
@@ -93,3 +95,28 @@ class TestTopics:
         conversation_id = (await start(client, token)).json()["conversation_id"]
         await runner(app).cancel(uuid.UUID(conversation_id), EndReason.MAX_DURATION)
         assert (await _read(client, token, conversation_id))["topics"] == []
+
+    async def test_a_line_written_after_the_end_request_adds_its_kinds(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        token, conversation_id = await _talk(app, client)
+        # The end request came while the bot's last line still waited in its writer.
+        writer = TranscriptWriter(app.state.database)
+        said = uuid.UUID(conversation_id), MessageRole.ASSISTANT
+        writer.add(*said, "Your soul urge is 2.", ("soul_urge",))
+        ended = await client.post(
+            f"/api/v1/conversations/{conversation_id}/end", headers=auth(token)
+        )
+        assert ended.json()["topics"] == ["life_path", "personal_year"]
+        assert await writer.flush() == 1
+        assert (await _read(client, token, conversation_id))["topics"] == [
+            "life_path",
+            "personal_year",
+            "soul_urge",
+        ]
+        # A line without kinds, or with kinds already there, changes nothing.
+        writer.add(*said, "Goodbye!")
+        writer.add(*said, "Five.", ("life_path",))
+        assert await writer.flush() == 2
+        topics = (await row(app, conversation_id)).topics
+        assert topics == ["life_path", "personal_year", "soul_urge"]

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.clock import utcnow
@@ -137,7 +137,14 @@ class TranscriptWriter:
 async def _write(session: AsyncSession, batch: list[Line]) -> int:
     # Lines of conversations deleted meanwhile are dropped, not written back.
     ids = {line.conversation_id for line in batch}
-    existing = set(await session.scalars(select(Conversation.id).where(Conversation.id.in_(ids))))
+    found = (
+        await session.execute(
+            select(Conversation.id, Conversation.ended_at, Conversation.topics).where(
+                Conversation.id.in_(ids)
+            )
+        )
+    ).all()
+    existing = {conversation_id for conversation_id, _, _ in found}
     rows = [
         {
             "id": uuid.uuid4(),
@@ -152,6 +159,15 @@ async def _write(session: AsyncSession, batch: list[Line]) -> int:
     ]
     if rows:
         await session.execute(insert(ConversationMessage), rows)
+    for conversation_id, ended_at, stored in found:
+        # An end request can come while the last lines still wait here (up to FLUSH_SECONDS):
+        # the kinds of a line written after its conversation ended join the stored topics.
+        late = [k for line in batch if line.conversation_id == conversation_id for k in line.kinds]
+        merged = list(dict.fromkeys([*(stored or []), *late]))
+        if ended_at is not None and merged != (stored or []):
+            await session.execute(
+                update(Conversation).where(Conversation.id == conversation_id).values(topics=merged)
+            )
     return len(rows)
 
 
