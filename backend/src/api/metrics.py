@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from src.api.deps import SettingsDep
 from src.core import metrics
-from src.core.deps import SettingsDep
 from src.core.errors import NotAuthenticated
 from src.schemas.common import ErrorResponse
 

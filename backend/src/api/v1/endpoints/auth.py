@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from src.core.deps import ClientAddress, SessionDep, SettingsDep, ThrottleDep
+from src.api.deps import ClientAddress, SessionDep, SettingsDep, ThrottleDep
 from src.core.errors import EmailAlreadyRegistered, InvalidCredentials, TooManyAttempts
 from src.core.security import create_access_token
 from src.core.settings import Settings

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import format_sse_event
 
-from src.core.deps import CurrentUser, SessionDep
+from src.api.deps import CurrentUser, SessionDep
 from src.schemas.common import error_responses
 from src.schemas.conversation import (
     ConversationList,

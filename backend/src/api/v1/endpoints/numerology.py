@@ -6,7 +6,7 @@ from datetime import date
 
 from fastapi import APIRouter
 
-from src.core.deps import CurrentUser
+from src.api.deps import CurrentUser
 from src.core.errors import DomainError
 from src.numerology import NumerologyInputError, Profile, full_profile
 from src.schemas.common import error_responses

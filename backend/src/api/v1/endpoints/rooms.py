@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from src.core.deps import SessionDep
+from src.api.deps import SessionDep
 from src.core.errors import NotAuthenticated, NotFound
 from src.core.ice import IceServer
 from src.models.conversation import Conversation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from src.core.deps import CurrentUser, SessionDep
+from src.api.deps import CurrentUser, SessionDep
 from src.schemas.common import error_responses
 from src.schemas.user import UserRead
 from src.services.conversations.delete import delete_account
