@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # `make run` starts the API alone).
     workers: int | None = Field(default=None, ge=0, le=256)
     max_bots_per_worker: int = Field(default=10, ge=1)
+    # Set: the supervisor serves GET /metrics on this port (and WORKER_METRICS_HOST), its
+    # workers' numbers added up, behind METRICS_TOKEN like the API's: a worker machine's scrape.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # A worker takes no new call while the machine's CPU (moving average over 2.5 s, 0 to 1)
     # is above this.
     worker_load_threshold: float = Field(default=0.85, gt=0, le=1)

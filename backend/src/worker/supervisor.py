@@ -79,12 +79,23 @@ async def supervise(settings: Settings) -> int:
         logger.info("supervisor: WORKERS=0, nothing to run")
         return 0
     supervisor = Supervisor(count)
+    server = None
+    if settings.worker_metrics_port is not None:
+        from src.worker.metrics_server import MetricsServer, ensure_multiprocess_dir
+
+        ensure_multiprocess_dir()  # before the workers start: they write there
+        server = MetricsServer(settings)
+        await server.start()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, supervisor.stop, signal.SIGTERM)
     # Ctrl-C reaches the whole process group: the workers stop on their own copy of SIGINT.
     loop.add_signal_handler(signal.SIGINT, supervisor.stop, signal.SIGINT)
     logger.info("supervisor: starting %d workers", count)
-    return await supervisor.run()
+    try:
+        return await supervisor.run()
+    finally:
+        if server is not None:
+            await server.stop()
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ greeting, asks a question and hears the answer; /metrics is scraped before it ha
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,13 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
 
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, start
 from tests.conftest import register
 from tests.voice.conftest import models, synthesise  # noqa: F401  (the session fixture)
 from tests.voice.peer import RATE, Peer
-from tests.workers.processes import ApiProc, WorkerProc, process_env
+from tests.workers.processes import ApiProc, Proc, WorkerProc, free_port, process_env
 
 SPEECH_HISTOGRAMS = (
     "numerologist_greeting_first_audio_seconds",
@@ -46,8 +49,13 @@ async def _histograms(client: httpx.AsyncClient) -> Histograms:
     return {name: (v.get("_count", 0.0), v.get("_sum", 0.0)) for name, v in found.items()}
 
 
-async def _call_and_scrape(api: ApiProc, models: speech.SpeechModels) -> Histograms:  # noqa: F811
-    """Greeting, one question and its answer, then the scrape, with the peer still connected."""
+async def _call_and_scrape(
+    api: ApiProc,
+    models: speech.SpeechModels,  # noqa: F811
+    scrape: httpx.AsyncClient | None = None,
+) -> Histograms:
+    """Greeting, one question and its answer, then the scrape (of the API, or of `scrape`),
+    with the peer still connected."""
     async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
         user = await register(client, full_name="Ada Lovelace")
         started = await start(client, user["access_token"])
@@ -66,7 +74,7 @@ async def _call_and_scrape(api: ApiProc, models: speech.SpeechModels) -> Histogr
 
             async def filled() -> None:
                 nonlocal scraped
-                scraped = await _histograms(client)
+                scraped = await _histograms(scrape or client)
                 for name in SPEECH_HISTOGRAMS:
                     assert scraped.get(name, (0, 0))[0] > 0, (name, scraped.get(name))
 
@@ -138,3 +146,49 @@ async def test_a_scrape_of_the_api_during_a_call_a_worker_serves(
     api = api_proc(process_env(clean_db, redis_url, prefix, prometheus_multiproc_dir=multiproc_dir))
     await api.ready(within=60)
     _print_and_check(await _call_and_scrape(api, models))
+
+
+@pytest.mark.postgresql_only
+async def test_a_worker_machine_s_supervisor_serves_its_workers_metrics(
+    clean_db: str,
+    redis_url: str,
+    prefix: str,
+    redis: Redis,
+    logs: Path,
+    api_proc: Callable[[dict[str, str]], ApiProc],
+    models: speech.SpeechModels,  # noqa: F811
+) -> None:
+    # The API as on another machine (no shared multiprocess directory), the supervisor with
+    # WORKER_METRICS_PORT and none set either: it makes one for its worker.
+    port, token = free_port(), "scrape-" + "s" * 20
+    env = process_env(
+        clean_db, redis_url, prefix, workers=1, worker_metrics_port=port, metrics_token=token
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    supervisor = Proc([sys.executable, "-m", "src.worker"], env, logs / "supervisor.log")
+    try:
+        api = api_proc(process_env(clean_db, redis_url, prefix))
+        await api.ready(within=60)
+        await _a_heartbeat(redis, prefix, supervisor)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as scrape:
+            refused = await scrape.get("/metrics")
+            assert refused.status_code == 401, refused.text
+            assert refused.json()["error"] == "not_authenticated"
+            scrape.headers["Authorization"] = f"Bearer {token}"
+            _print_and_check(await _call_and_scrape(api, models, scrape))
+        # Nothing reached the API's own /metrics: the worker's numbers are the supervisor's.
+        async with httpx.AsyncClient(base_url=api.url) as client:
+            on_the_api = await _histograms(client)
+            assert on_the_api.get("numerologist_voice_to_voice_seconds", (0, 0))[0] == 0
+        supervisor.signal(signal.SIGTERM)
+        assert await supervisor.wait(60) == 0, supervisor.tail()
+    finally:
+        await supervisor.stop()
+
+
+async def _a_heartbeat(redis: Redis, prefix: str, supervisor: Proc, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not [key async for key in redis.scan_iter(match=f"{prefix}alive:*")]:
+        assert supervisor.popen.poll() is None, supervisor.tail()
+        assert time.monotonic() < deadline, f"no worker started: {supervisor.tail()}"
+        await asyncio.sleep(0.2)
