@@ -113,10 +113,14 @@ class NumerologistProcessor(FrameProcessor):
 
 
 class UserTranscriptSender(FrameProcessor):
-    """Sends each transcribed user turn to the page."""
+    """Sends each transcribed user turn to the page.
+
+    Direct mode: the user's audio passes it on its way to the user aggregator, and passing it on
+    in the pushing processor's task costs no queue hop.
+    """
 
     def __init__(self, state: BotState) -> None:
-        super().__init__()
+        super().__init__(enable_direct_mode=True)
         self._state = state
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
