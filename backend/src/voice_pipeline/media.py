@@ -59,6 +59,12 @@ LEAD_PACKETS = 4
 # A packet this late (the event loop stalled) is not sent in a catch-up burst: the timeline
 # skips ahead instead, as after a silence.
 MAX_LATENESS_SECONDS = 0.1
+# When speech starts after a silence, this many packets go out at once, ahead of the pace, the
+# rest paced 20 ms after them: a receiver's jitter buffer holds back the first few packets of a
+# stream before it plays any (aiortc's: until 4 more have come), so the first sound is heard
+# that much sooner (80 ms), and the utterance then plays that far ahead of the pace. It is no
+# catch-up burst: the packets after it are paced; the lead ends with the utterance.
+START_LEAD_PACKETS = 4
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -88,6 +94,8 @@ class SpeechTrack(MediaStreamTrack):
         self._due: float | None = None  # when the next packet goes out (time.monotonic)
         self._pts = 0  # and its RTP timestamp, counted from the first packet
         self._hangover = 0  # silent packets still to send before going quiet
+        self._early = START_LEAD_PACKETS  # packets of this utterance to send ahead of the pace
+        self._lead = 0  # and those sent so far
 
     def add_audio_bytes(self, audio: bytes) -> asyncio.Future[bool]:
         """Queue PCM to send; the future is done once at most LEAD_PACKETS of it are left."""
@@ -104,6 +112,11 @@ class SpeechTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if not self._pcm and not self._hangover:
+            # Quiet: the pace catches up with the timestamps the lead ran ahead of, and the
+            # next utterance starts with a lead of its own.
+            if self._due is not None:
+                self._due += self._lead * FRAME_SECONDS
+            self._lead, self._early = 0, START_LEAD_PACKETS
             await self._speech()
         now = time.monotonic()
         if self._due is None:
@@ -113,13 +126,19 @@ class SpeechTrack(MediaStreamTrack):
             skipped = int((now - self._due) / FRAME_SECONDS)
             self._due += skipped * FRAME_SECONDS
             self._pts += skipped * RTP_FRAME
-        elif self._due > now:
-            await asyncio.sleep(self._due - now)
+        if self._early and len(self._pcm) >= self._frame_bytes:
+            # The start of an utterance, its audio ready: sent now, the pace not advanced.
+            self._early -= 1
+            self._lead += 1
+        else:
+            self._early = 0
+            if self._due > now:
+                await asyncio.sleep(self._due - now)
+            self._due += FRAME_SECONDS
         packet: av.Packet[Any] = av.Packet(self._encoder.encode(self._next_pcm()))
         packet.pts = self._pts
         packet.time_base = RTP_TIME_BASE
         self._pts += RTP_FRAME
-        self._due += FRAME_SECONDS
         return packet
 
     async def _speech(self) -> None:
