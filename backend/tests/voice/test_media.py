@@ -170,7 +170,9 @@ async def test_the_users_speech_is_decoded_at_16k_mono(
         await transport.close()
     # Two 20 ms packets to a frame: half as many frames for pipecat to carry.
     samples = 320 * media.INPUT_PACKETS_PER_FRAME
-    assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {(16_000, "mono", samples)}
+    assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {
+        (16_000, "mono", samples)
+    }
     assert np.all(np.diff([f.pts for f in frames]) == samples)
     # What reaches the pipeline is the user's speech: 16 kHz audio the recogniser understands.
     audio16 = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
