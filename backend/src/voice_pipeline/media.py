@@ -185,8 +185,9 @@ class _DecodeOnTheLoop:
 
     The receiver puts `(codec, JitterFrame)` for each complete frame, from the event loop, and
     None when it stops. Opus is decoded straight to 16 kHz mono into the receiver's track, in
-    frames of INPUT_PACKETS_PER_FRAME packets; any other codec by aiortc's own decoder. aiortc's decoder thread, started on this queue, only
-    waits in `get` until the receiver stops, then ends the track as it always does.
+    frames of INPUT_PACKETS_PER_FRAME packets; any other codec by aiortc's own decoder.
+    aiortc's decoder thread, started on this queue, only waits in `get` until the receiver
+    stops, then ends the track as it always does.
     """
 
     def __init__(self, frames: asyncio.Queue[Any]) -> None:
