@@ -8,8 +8,9 @@ What pipecat and aiortc do per connection, and what this module does instead (is
   rate) and sends nothing while the bot has nothing to say: after a short hangover of silence
   (which also lets a receiver's jitter buffer play out the end of the utterance) it waits, and
   when speech resumes its RTP timestamp has advanced by the silent time and its packets go out
-  paced at 20 ms, never as a burst. aiortc sends pre-encoded packets as they are (no executor
-  hop, no audio level).
+  paced at 20 ms, never as a catch-up burst (only an utterance's first START_LEAD_PACKETS go
+  at once, to fill the receiver's jitter buffer). aiortc sends pre-encoded packets as they are
+  (no executor hop, no audio level).
 - Input. aiortc decodes the user's Opus in a thread per receiver at 48 kHz stereo, and pipecat
   then resamples it to 16 kHz mono. `decode_speech_at_16k` makes the receiver decode on the event
   loop straight to 16 kHz mono (libopus does it natively), so pipecat's reader has nothing to
