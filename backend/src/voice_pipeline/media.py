@@ -8,12 +8,13 @@ What pipecat and aiortc do per connection, and what this module does instead (is
   rate) and sends nothing while the bot has nothing to say: after a short hangover of silence
   (which also lets a receiver's jitter buffer play out the end of the utterance) it waits, and
   when speech resumes its RTP timestamp has advanced by the silent time and its packets go out
-  paced at 20 ms, never as a burst. aiortc sends pre-encoded packets as they are (no executor
-  hop, no audio level).
+  paced at 20 ms, never as a catch-up burst (only an utterance's first START_LEAD_PACKETS go
+  at once, to fill the receiver's jitter buffer). aiortc sends pre-encoded packets as they are
+  (no executor hop, no audio level).
 - Input. aiortc decodes the user's Opus in a thread per receiver at 48 kHz stereo, and pipecat
   then resamples it to 16 kHz mono. `decode_speech_at_16k` makes the receiver decode on the event
   loop straight to 16 kHz mono (libopus does it natively), so pipecat's reader has nothing to
-  resample.
+  resample, and hands it over 40 ms at a time (half as many frames for pipecat to carry).
 - Pipeline. `UserAudioStop` ends the user's audio frames' trip after the user aggregator.
 """
 
@@ -39,6 +40,10 @@ from src.voice_pipeline import opus
 
 # The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
 INPUT_SAMPLE_RATE = 16_000
+# The user's 20 ms packets reach the pipeline two at a time, as 40 ms frames: every frame costs
+# pipecat the same (a reader, a queue and a task hop per processor, an observer call each) at
+# any length, and 40 ms halves that count. The price: the first half of each frame waits 20 ms.
+INPUT_PACKETS_PER_FRAME = 2
 FRAMES_PER_SECOND = 50  # 20 ms packets
 FRAME_SECONDS = 1 / FRAMES_PER_SECOND
 RTP_CLOCK_RATE = 48_000  # Opus' RTP clock, whatever the encoded rate
@@ -55,6 +60,12 @@ LEAD_PACKETS = 4
 # A packet this late (the event loop stalled) is not sent in a catch-up burst: the timeline
 # skips ahead instead, as after a silence.
 MAX_LATENESS_SECONDS = 0.1
+# When speech starts after a silence, this many packets go out at once, ahead of the pace, the
+# rest paced 20 ms after them: a receiver's jitter buffer holds back the first few packets of a
+# stream before it plays any (aiortc's: until 4 more have come), so the first sound is heard
+# that much sooner (80 ms), and the utterance then plays that far ahead of the pace. It is no
+# catch-up burst: the packets after it are paced; the lead ends with the utterance.
+START_LEAD_PACKETS = 4
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -84,6 +95,8 @@ class SpeechTrack(MediaStreamTrack):
         self._due: float | None = None  # when the next packet goes out (time.monotonic)
         self._pts = 0  # and its RTP timestamp, counted from the first packet
         self._hangover = 0  # silent packets still to send before going quiet
+        self._early = START_LEAD_PACKETS  # packets of this utterance to send ahead of the pace
+        self._lead = 0  # and those sent so far
 
     def add_audio_bytes(self, audio: bytes) -> asyncio.Future[bool]:
         """Queue PCM to send; the future is done once at most LEAD_PACKETS of it are left."""
@@ -100,6 +113,11 @@ class SpeechTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if not self._pcm and not self._hangover:
+            # Quiet: the pace catches up with the timestamps the lead ran ahead of, and the
+            # next utterance starts with a lead of its own.
+            if self._due is not None:
+                self._due += self._lead * FRAME_SECONDS
+            self._lead, self._early = 0, START_LEAD_PACKETS
             await self._speech()
         now = time.monotonic()
         if self._due is None:
@@ -109,13 +127,19 @@ class SpeechTrack(MediaStreamTrack):
             skipped = int((now - self._due) / FRAME_SECONDS)
             self._due += skipped * FRAME_SECONDS
             self._pts += skipped * RTP_FRAME
-        elif self._due > now:
-            await asyncio.sleep(self._due - now)
+        if self._early and len(self._pcm) >= self._frame_bytes:
+            # The start of an utterance, its audio ready: sent now, the pace not advanced.
+            self._early -= 1
+            self._lead += 1
+        else:
+            self._early = 0
+            if self._due > now:
+                await asyncio.sleep(self._due - now)
+            self._due += FRAME_SECONDS
         packet: av.Packet[Any] = av.Packet(self._encoder.encode(self._next_pcm()))
         packet.pts = self._pts
         packet.time_base = RTP_TIME_BASE
         self._pts += RTP_FRAME
-        self._due += FRAME_SECONDS
         return packet
 
     async def _speech(self) -> None:
@@ -161,9 +185,10 @@ class _DecodeOnTheLoop:
     """Stands in for an aiortc receiver's decoder queue: decodes each frame as it is put.
 
     The receiver puts `(codec, JitterFrame)` for each complete frame, from the event loop, and
-    None when it stops. Opus is decoded straight to 16 kHz mono into the receiver's track; any
-    other codec by aiortc's own decoder. aiortc's decoder thread, started on this queue, only
-    waits in `get` until the receiver stops, then ends the track as it always does.
+    None when it stops. Opus is decoded straight to 16 kHz mono into the receiver's track, in
+    frames of INPUT_PACKETS_PER_FRAME packets; any other codec by aiortc's own decoder.
+    aiortc's decoder thread, started on this queue, only waits in `get` until the receiver
+    stops, then ends the track as it always does.
     """
 
     def __init__(self, frames: asyncio.Queue[Any]) -> None:
@@ -171,6 +196,9 @@ class _DecodeOnTheLoop:
         self._opus = opus.Decoder(INPUT_SAMPLE_RATE, 1)
         self._others: dict[str, Any] = {}
         self._stopped = threading.Event()
+        self._pcm = bytearray()  # decoded, not yet handed over
+        self._packets = 0  # and the packets it came from
+        self._timestamp = 0  # the RTP timestamp of its first packet
 
     def put(self, item: tuple[Any, Any] | None) -> None:
         if item is None:
@@ -178,17 +206,27 @@ class _DecodeOnTheLoop:
             return
         codec, encoded = item
         if codec.name.lower() == "opus":
-            pcm = np.frombuffer(self._opus.decode(encoded.data), np.int16)
-            frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = INPUT_SAMPLE_RATE
-            frame.pts = encoded.timestamp * INPUT_SAMPLE_RATE // RTP_CLOCK_RATE
-            frame.time_base = fractions.Fraction(1, INPUT_SAMPLE_RATE)
-            self._frames.put_nowait(frame)
+            if not self._packets:
+                self._timestamp = encoded.timestamp
+            self._pcm += self._opus.decode(encoded.data)
+            self._packets += 1
+            if self._packets >= INPUT_PACKETS_PER_FRAME:
+                self._hand_over()
             return
         if codec.name not in self._others:
             self._others[codec.name] = get_decoder(codec)
         for frame in self._others[codec.name].decode(encoded):
             self._frames.put_nowait(frame)
+
+    def _hand_over(self) -> None:
+        pcm = np.frombuffer(self._pcm, np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = INPUT_SAMPLE_RATE
+        frame.pts = self._timestamp * INPUT_SAMPLE_RATE // RTP_CLOCK_RATE
+        frame.time_base = fractions.Fraction(1, INPUT_SAMPLE_RATE)
+        self._frames.put_nowait(frame)
+        self._pcm = bytearray()
+        self._packets = 0
 
     def get(self) -> None:
         self._stopped.wait()
@@ -240,13 +278,16 @@ class UserAudioStop(FrameProcessor):
 
     pipecat passes every input audio frame (50 a second, silence included) on to the end of the
     pipeline, each hop through a processor's queue and task; past the user aggregator nothing
-    reads them. Direct mode: it runs in the pushing processor's task, adding no hop of its own.
+    reads them. Direct mode: it runs in the pushing processor's task, adding no hop of its own;
+    and an audio frame it drops is not reported to the pipeline's observers as processed (each
+    report is a queue put and a task wake-up per observer, for a frame nothing reads).
     """
 
     def __init__(self) -> None:
         super().__init__(enable_direct_mode=True)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, InputAudioRawFrame):
+            return
         await super().process_frame(frame, direction)
-        if not isinstance(frame, InputAudioRawFrame):
-            await self.push_frame(frame, direction)
+        await self.push_frame(frame, direction)

@@ -113,13 +113,22 @@ class NumerologistProcessor(FrameProcessor):
 
 
 class UserTranscriptSender(FrameProcessor):
-    """Sends each transcribed user turn to the page."""
+    """Sends each transcribed user turn to the page.
+
+    Direct mode: the user's audio passes it on its way to the user aggregator, and passing it on
+    in the pushing processor's task costs no queue hop; nor is each audio frame reported to the
+    pipeline's observers as processed here (a queue put per observer; the STT and the user
+    aggregator report it).
+    """
 
     def __init__(self, state: BotState) -> None:
-        super().__init__()
+        super().__init__(enable_direct_mode=True)
         self._state = state
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        if isinstance(frame, InputAudioRawFrame):
+            await self.push_frame(frame, direction)
+            return
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
             logger.debug("conversation %s: user said %r", self._state.conversation_id, frame.text)
@@ -186,8 +195,11 @@ class FirstUserAudio(FrameProcessor):
         self._on_first_audio: Callable[[], Awaitable[None]] | None = on_first_audio
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, InputAudioRawFrame) and self._on_first_audio is not None:
+        # The user's audio frames are passed on unreported to the observers (see
+        # UserTranscriptSender).
+        if not isinstance(frame, InputAudioRawFrame):
+            await super().process_frame(frame, direction)
+        elif self._on_first_audio is not None:
             callback, self._on_first_audio = self._on_first_audio, None
             await callback()
         await self.push_frame(frame, direction)

@@ -145,11 +145,14 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
     # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
     # RTVI: pipecat's client SDKs get bot-ready on their client-ready, and the bot's events.
     # Errors reach clients without their details (voice_pipeline/rtvi.py).
+    # No turn tracking (pipecat's observer for tracing, which we do not use): every observer
+    # is told of every frame each processor handles, 25 user audio frames a second included.
     return PipelineWorker(
         pipeline,
         params=PipelineParams(),
         enable_rtvi=True,
         rtvi_processor=rtvi.rtvi_processor(conversation_id),
+        enable_turn_tracking=False,
         idle_timeout_secs=None,
     )
 

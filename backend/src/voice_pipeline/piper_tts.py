@@ -7,6 +7,9 @@ Two things make the bot's first sound come sooner than pipecat's `PiperTTSServic
   the transcript, the bot-speaking frames and the context see an ordinary utterance.
 - The first sentence of each turn is cut at its first clause (`clauses.first_clause`): its
   first clause is spoken while the rest is synthesised.
+- The near silence Piper starts some utterances with (its phoneme durations are drawn at
+  random: 0 to ~250 ms before the first sound of the same sentence) is cut from the start of
+  each turn and of the greeting (`trim_lead_in`), keeping 20 ms before the first sound.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import numpy as np
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.tts_service import TTSService
@@ -28,9 +32,25 @@ from src.voice_pipeline import clauses, inference
 # process and kept: at most this many (a few seconds of 16-bit audio each, ~100-300 kB).
 SHARED_SENTENCES = 32
 
+# Below this (int16, about -54 dBFS) a sample at the start of an utterance is silence.
+LEAD_IN_PEAK = 64
+# What is kept before the first louder sample, so that no onset is clipped.
+LEAD_IN_KEPT_SECONDS = 0.02
+
 _shared: OrderedDict[str, bytes] = OrderedDict()
 _shared_lock = threading.Lock()
 _pending: dict[str, asyncio.Future[bytes]] = {}
+
+
+def trim_lead_in(pcm: bytes, sample_rate: int) -> bytes:
+    """16-bit PCM without its leading silence, less LEAD_IN_KEPT_SECONDS before the first sound
+    (all of it if it is silent throughout)."""
+    samples = np.frombuffer(pcm, np.int16)
+    loud = np.flatnonzero((samples >= LEAD_IN_PEAK) | (samples <= -LEAD_IN_PEAK))
+    if not loud.size:
+        return pcm
+    start = max(0, int(loud[0]) - int(sample_rate * LEAD_IN_KEPT_SECONDS))
+    return pcm[start * 2 :]
 
 
 def _pcm(voice: Any, text: str) -> bytes:
@@ -147,6 +167,8 @@ class SharedPiperTTSService(PiperTTSService):
             audio = _ready(prepared)
         else:
             audio = _one_after_another(self._voice, clauses.first_clause(text) if first else [text])
+        if first or prepared is not None:
+            audio = _lead_in_trimmed(audio, self._voice.config.sample_rate)
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in self._stream_audio_frames_from_iterator(
@@ -160,6 +182,13 @@ class SharedPiperTTSService(PiperTTSService):
             await self.stop_ttfb_metrics()
             for future in prepared or ():
                 future.cancel()  # a line interrupted mid-way leaves no synthesis behind
+
+
+async def _lead_in_trimmed(audio: AsyncIterator[bytes], sample_rate: int) -> AsyncIterator[bytes]:
+    first = True
+    async for pcm in audio:
+        yield trim_lead_in(pcm, sample_rate) if first else pcm
+        first = False
 
 
 async def _ready(futures: list[asyncio.Future[bytes]]) -> AsyncIterator[bytes]:

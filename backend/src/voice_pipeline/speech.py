@@ -190,22 +190,34 @@ def silero_vad(stop_secs: float) -> Any:
             self._model = _SessionModel(speech_models().silero_session)
             self._windows_since_reset = 0
             self._low_confidence_windows = 0
+            # While a silent frame is analysed: its windows are silent, not to be tested again.
+            self._known_silent = False
+            # Whether what the analyser keeps of the frames before (less than a window) is.
+            self._rest_silent = False
 
         def voice_confidence(self, buffer: bytes) -> float:
-            if _is_silent(buffer):
+            if self._known_silent or _is_silent(buffer):
                 return 0.0
             return float(np.asarray(super().voice_confidence(buffer)).item())
 
         async def analyze_audio(self, buffer: bytes) -> Any:
-            # pipecat hands every 20 ms frame to a thread; silence needs no model, so it is
-            # analysed right here, which spares the hop (most of an idle bot's VAD cost).
-            if _is_silent(buffer) and _is_silent(self._vad_buffer):
-                return self._run_analyzer(buffer)
+            # pipecat hands every frame to a thread; silence needs no model, so it is analysed
+            # right here, which spares the hop (most of an idle bot's VAD cost). The frame is
+            # tested once: the windows cut from it (and from the silent rest of the frames
+            # before it) are known to be silent, and are not tested again one by one.
+            if _is_silent(buffer) and (self._rest_silent or _is_silent(self._vad_buffer)):
+                self._known_silent = True
+                try:
+                    return self._run_analyzer(buffer)
+                finally:
+                    self._known_silent = False
+                    self._rest_silent = True
+            self._rest_silent = False
             return await super().analyze_audio(buffer)
 
         def _get_smoothed_volume(self, audio: bytes) -> float:
             # Loudness (BS.1770 over 400 ms) of silence is ~0: keep the window, skip measuring.
-            if _is_silent(audio):
+            if self._known_silent or _is_silent(audio):
                 self._volume_tracker.update(audio, self.sample_rate)
                 return float(exp_smoothing(0.0, self._prev_volume, self._smoothing_factor))
             return float(super()._get_smoothed_volume(audio))
@@ -216,7 +228,8 @@ def silero_vad(stop_secs: float) -> Any:
 def _is_silent(buffer: bytes) -> bool:
     """Whether int16 audio is below SILENCE_RMS (an empty buffer counts as silent)."""
     samples = np.frombuffer(buffer, np.int16).astype(np.float32)
-    return not samples.size or float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS
+    # The sum of squares as one dot product: no array of squares, no mean, no square root.
+    return not samples.size or float(np.dot(samples, samples)) < SILENCE_RMS**2 * samples.size
 
 
 def smart_turn() -> Any:

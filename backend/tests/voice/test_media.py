@@ -4,7 +4,7 @@ packet, and what the bot's side decodes from the user.
 The bot sends 20 ms Opus packets while it speaks and nothing while it is silent; when it speaks
 again the RTP timestamp has advanced by the silent time (so a receiver's jitter buffer plays the
 next utterance at the right moment) and the packets are paced, not sent in a burst. The user's
-speech is decoded straight to 16 kHz mono for the pipeline.
+speech is decoded straight to 16 kHz mono for the pipeline, 40 ms to a frame.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.numerology import life_path_number
 from src.services.local_rooms import LocalRoomProvider
-from src.voice_pipeline import speech
+from src.voice_pipeline import media, speech
 from src.voice_pipeline.job import BotJob
 from tests.api.conversation_helpers import start
 from tests.conftest import register
@@ -163,11 +163,17 @@ async def test_the_users_speech_is_decoded_at_16k_mono(
         track = connection.audio_input_track()
         question = synthesise(models, "What is my life path number?")
         mic.say(question)
-        frames = [await asyncio.wait_for(track.recv(), 5) for _ in range(len(question) // 960)]
+        count = len(question) // 960 // media.INPUT_PACKETS_PER_FRAME
+        frames = [await asyncio.wait_for(track.recv(), 5) for _ in range(count)]
     finally:
         await pc.close()
         await transport.close()
-    assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {(16_000, "mono", 320)}
+    # Two 20 ms packets to a frame: half as many frames for pipecat to carry.
+    samples = 320 * media.INPUT_PACKETS_PER_FRAME
+    assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {
+        (16_000, "mono", samples)
+    }
+    assert np.all(np.diff([f.pts for f in frames]) == samples)
     # What reaches the pipeline is the user's speech: 16 kHz audio the recogniser understands.
     audio16 = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
     audio48 = soxr.resample(audio16, 16_000, 48_000)  # what `transcribe` takes

@@ -74,16 +74,34 @@ async def test_speech_track_packets_then_hangover_then_nothing_until_speech() ->
     waiting = asyncio.ensure_future(track.recv())
     await asyncio.sleep(0.5)
     assert not waiting.done()
-    # ...and speech after it carries a timestamp advanced by the silent time, paced at 20 ms.
-    resumed = time.monotonic()
-    track.add_audio_bytes(bytes(frame * 5))
-    first = await waiting
-    later = [await track.recv() for _ in range(4)]
-    elapsed = time.monotonic() - resumed
+    # ...and speech after it carries a timestamp advanced by the silent time; its first packets
+    # go at once (START_LEAD_PACKETS ahead of the pace, no wait), the rest paced at 20 ms.
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def counted_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await real_sleep(seconds)
+
+    media.asyncio.sleep = counted_sleep  # type: ignore[assignment]
+    try:
+        resumed = time.monotonic()
+        track.add_audio_bytes(bytes(frame * 10))
+        first = await waiting
+        lead = [await track.recv() for _ in range(media.START_LEAD_PACKETS)]
+        assert not sleeps, "a packet of the lead waited for its slot"
+        later = [await track.recv() for _ in range(9 - media.START_LEAD_PACKETS)]
+        elapsed = time.monotonic() - resumed
+    finally:
+        media.asyncio.sleep = real_sleep  # type: ignore[assignment]
+    # The wait, less the lead the first utterance ran ahead by (its timeline catches up); the
+    # hangover's last slot and loop slack.
     silent = (first.pts - packets[-1].pts) / 48_000
-    assert 0.5 <= silent < 0.5 + 0.1 + 0.3  # the wait, the hangover's last slot, loop slack
-    assert [p.pts - first.pts for p in later] == [960, 1920, 2880, 3840]
-    assert elapsed >= 0.08 - 0.005  # four more packets took four 20 ms slots, not a burst
+    ahead = media.START_LEAD_PACKETS * media.FRAME_SECONDS
+    assert 0.5 - ahead <= silent < 0.5 + 0.1 + 0.3
+    assert [p.pts - first.pts for p in lead + later] == [960 * (i + 1) for i in range(9)]
+    # After the lead, the packets took their 20 ms slots, not a burst.
+    assert elapsed >= (9 - media.START_LEAD_PACKETS - 1) * 0.02 - 0.005
     track.stop()
 
 

@@ -1,4 +1,5 @@
-"""The bot's Piper service in a pipeline: the first clause first, the greeting prepared ahead.
+"""The bot's Piper service in a pipeline: the first clause first, the greeting prepared ahead,
+no dead air before a turn's first sound.
 
 The real voice does the synthesis; a thin wrapper records what it was asked to say.
 """
@@ -9,8 +10,10 @@ import asyncio
 import threading
 from collections.abc import Iterable
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
@@ -129,3 +132,64 @@ async def test_a_bot_that_ends_first_leaves_no_synthesis_behind(voice: Recording
     await asyncio.gather(*busy)
     await asyncio.sleep(0.2)
     assert voice.said == []
+
+
+class LeadInVoice(RecordingVoice):
+    """The voice, each utterance starting with 200 ms of near silence (as Piper's sometimes do:
+    its durations are drawn at random)."""
+
+    def synthesize(self, text: str) -> Iterable[Any]:
+        chunks = list(super().synthesize(text))
+        rate = self.config.sample_rate
+        quiet = np.random.default_rng(0).integers(-8, 9, int(rate * 0.2)).astype(np.int16)
+        first = SimpleNamespace(audio_int16_bytes=quiet.tobytes() + chunks[0].audio_int16_bytes)
+        return [first, *chunks[1:]]
+
+
+def _first_sound_seconds(frames: list[TTSAudioRawFrame]) -> float:
+    samples = np.frombuffer(b"".join(f.audio for f in frames), np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= piper_tts.LEAD_IN_PEAK)
+    return int(loud[0]) / frames[0].sample_rate
+
+
+def test_the_lead_in_is_cut_to_20ms_before_the_first_sound() -> None:
+    rate = 24_000
+    quiet = np.random.default_rng(1).integers(-20, 21, int(rate * 0.3)).astype(np.int16)
+    tone = (3000 * np.sin(np.arange(rate // 2) * 2 * np.pi * 440 / rate)).astype(np.int16)
+    tone[0] = 1000  # the onset
+    trimmed = np.frombuffer(
+        piper_tts.trim_lead_in(np.concatenate([quiet, tone]).tobytes(), rate), np.int16
+    )
+    kept = int(rate * piper_tts.LEAD_IN_KEPT_SECONDS)
+    assert len(trimmed) == kept + len(tone)
+    assert np.array_equal(trimmed[kept:], tone)  # the sound itself untouched
+    assert piper_tts.trim_lead_in(tone.tobytes(), rate) == tone.tobytes()  # no lead-in: as is
+    assert piper_tts.trim_lead_in(quiet.tobytes(), rate) == quiet.tobytes()  # silence: as is
+
+
+async def test_a_turn_and_the_greeting_start_at_their_first_sound(
+    models: speech.SpeechModels,
+) -> None:
+    voice = LeadInVoice(models.piper_voice)
+    piper_tts._shared.clear()
+    greeting = Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)).greeting()
+    prepared = piper_tts.SharedPiperTTSService(voice)
+    prepared.prepared.prepare(greeting, personal="Ada")
+    # One service each: pipecat's stream resampler would carry the end of one into the other.
+    greeted, _ = await run_test(prepared, frames_to_send=[TTSSpeakFrame(greeting)])
+    replied, _ = await run_test(
+        piper_tts.SharedPiperTTSService(voice),
+        frames_to_send=[
+            LLMFullResponseStartFrame(),
+            LLMTextFrame(REPLY),
+            LLMFullResponseEndFrame(),
+        ],
+    )
+    for down in (greeted, replied):
+        frames = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+        # 200 ms of near silence and Piper's own lead-in cut to 20 ms (and a resampler's slack).
+        assert _first_sound_seconds(frames) < piper_tts.LEAD_IN_KEPT_SECONDS + 0.01
+        seconds = sum(len(f.audio) for f in frames) / 2 / frames[0].sample_rate
+        assert seconds > 2  # the rest is all there (each is 2.5-4 s long)
+    assert _spoken(greeted) == greeting
+    assert _spoken(replied) == REPLY

@@ -1,8 +1,10 @@
-"""The shared Silero VAD: silence is judged on the event loop without the model, speech is not."""
+"""The shared Silero VAD: silence is judged on the event loop without the model, speech is not;
+a silent frame is tested once, not again window by window."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import soxr
 from pipecat.audio.vad.vad_analyzer import VADState
 
@@ -10,24 +12,42 @@ from src.voice_pipeline import speech
 from tests.voice.conftest import synthesise
 
 FRAME = 320  # 20 ms at 16 kHz
+# The pipeline's frames: 40 ms (media.INPUT_PACKETS_PER_FRAME), and 20 ms as pipecat's own.
+FRAMES = pytest.mark.parametrize("frame", [640, 320])
 
 
-def _frames(samples: np.ndarray) -> list[bytes]:
-    return [samples[i : i + FRAME].tobytes() for i in range(0, len(samples) - FRAME + 1, FRAME)]
+def _frames(samples: np.ndarray, frame: int = FRAME) -> list[bytes]:
+    return [samples[i : i + frame].tobytes() for i in range(0, len(samples) - frame + 1, frame)]
 
 
-async def test_silence_never_reaches_the_model_thread(models: speech.SpeechModels) -> None:
+@FRAMES
+async def test_silence_never_reaches_the_model_thread(
+    models: speech.SpeechModels, monkeypatch: pytest.MonkeyPatch, frame: int
+) -> None:
     vad = speech.silero_vad(0.2)
     vad.set_sample_rate(16_000)
+    tested: list[int] = []
+    is_silent = speech._is_silent
+
+    def counted(buffer: bytes) -> bool:
+        tested.append(len(buffer))
+        return is_silent(buffer)
+
+    monkeypatch.setattr(speech, "_is_silent", counted)
     # Quiet noise (RMS ~30), as a real microphone gives, for two seconds.
     noise = np.random.default_rng(1).normal(0, 30, 32_000).astype(np.int16)
-    states = [await vad.analyze_audio(frame) for frame in _frames(noise)]
+    frames = _frames(noise, frame)
+    states = [await vad.analyze_audio(f) for f in frames]
     assert set(states) == {VADState.QUIET}
     # The model runs in the analyzer's own thread pool: no thread was ever started.
     assert not vad._executor._threads
+    # Each frame tested once (and the analyser's rest once, at the start), not each window
+    # again (512 samples: the model's and the loudness measure's).
+    assert len(tested) <= len(frames) + 1, tested[:10]
 
 
-async def test_speech_is_still_detected_and_ends(models: speech.SpeechModels) -> None:
+@FRAMES
+async def test_speech_is_still_detected_and_ends(models: speech.SpeechModels, frame: int) -> None:
     vad = speech.silero_vad(0.2)
     vad.set_sample_rate(16_000)
     audio48 = synthesise(models, "What is my life path number?")
@@ -35,12 +55,12 @@ async def test_speech_is_still_detected_and_ends(models: speech.SpeechModels) ->
     audio16 = (audio16 * 32767).astype(np.int16)
     silence = np.zeros(16_000, np.int16)
     states = [
-        await vad.analyze_audio(frame)
-        for frame in _frames(np.concatenate([silence, audio16, silence]))
+        await vad.analyze_audio(f)
+        for f in _frames(np.concatenate([silence, audio16, silence]), frame)
     ]
     assert VADState.SPEAKING in states
     assert vad._executor._threads
     first_speech = states.index(VADState.SPEAKING)
-    assert first_speech * FRAME >= len(silence)
+    assert first_speech * frame >= len(silence)
     # It returns to quiet in the trailing silence.
     assert states[-1] == VADState.QUIET
