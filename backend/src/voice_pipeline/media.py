@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 import threading
 import time
 from collections import deque
@@ -36,6 +37,8 @@ from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
 from src.voice_pipeline import opus
+
+logger = logging.getLogger(__name__)
 
 # The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
 INPUT_SAMPLE_RATE = 16_000
@@ -55,6 +58,9 @@ LEAD_PACKETS = 4
 # A packet this late (the event loop stalled) is not sent in a catch-up burst: the timeline
 # skips ahead instead, as after a silence.
 MAX_LATENESS_SECONDS = 0.1
+# The user's decoded audio waiting for the pipeline's reader, at most (1 s): beyond it the
+# oldest frames are dropped. See `_DecodeOnTheLoop`.
+MAX_INPUT_BACKLOG_FRAMES = FRAMES_PER_SECOND
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -164,6 +170,14 @@ class _DecodeOnTheLoop:
     None when it stops. Opus is decoded straight to 16 kHz mono into the receiver's track; any
     other codec by aiortc's own decoder. aiortc's decoder thread, started on this queue, only
     waits in `get` until the receiver stops, then ends the track as it always does.
+
+    The track's queue is bounded at MAX_INPUT_BACKLOG_FRAMES: the oldest frame is dropped to
+    make room. On a starved event loop the network side delivers packets in batches while
+    pipecat's reader takes one frame per few loop turns, so without a bound the queue grew for
+    as long as the starvation lasted (1,900 frames, 38 s of audio, per bot at 20 calls), the
+    bot listened that far in the past and its VAD worked through all of it. Audio over a second
+    old is no use to a live call: the newest second is what decides whether the user speaks.
+    `received` and `dropped` count frames, for logs and tests.
     """
 
     def __init__(self, frames: asyncio.Queue[Any]) -> None:
@@ -171,6 +185,8 @@ class _DecodeOnTheLoop:
         self._opus = opus.Decoder(INPUT_SAMPLE_RATE, 1)
         self._others: dict[str, Any] = {}
         self._stopped = threading.Event()
+        self.received = 0
+        self.dropped = 0
 
     def put(self, item: tuple[Any, Any] | None) -> None:
         if item is None:
@@ -183,12 +199,26 @@ class _DecodeOnTheLoop:
             frame.sample_rate = INPUT_SAMPLE_RATE
             frame.pts = encoded.timestamp * INPUT_SAMPLE_RATE // RTP_CLOCK_RATE
             frame.time_base = fractions.Fraction(1, INPUT_SAMPLE_RATE)
-            self._frames.put_nowait(frame)
+            self._queue(frame)
             return
         if codec.name not in self._others:
             self._others[codec.name] = get_decoder(codec)
         for frame in self._others[codec.name].decode(encoded):
-            self._frames.put_nowait(frame)
+            self._queue(frame)
+
+    def _queue(self, frame: av.AudioFrame) -> None:
+        self.received += 1
+        while self._frames.qsize() >= MAX_INPUT_BACKLOG_FRAMES:
+            self._frames.get_nowait()
+            self._frames.task_done()
+            self.dropped += 1
+            if self.dropped % (10 * FRAMES_PER_SECOND) == 1:
+                logger.warning(
+                    "the bot is over %d ms behind the user's audio: %d frames dropped so far",
+                    MAX_INPUT_BACKLOG_FRAMES * 1000 // FRAMES_PER_SECOND,
+                    self.dropped,
+                )
+        self._frames.put_nowait(frame)
 
     def get(self) -> None:
         self._stopped.wait()
