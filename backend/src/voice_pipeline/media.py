@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 import threading
 import time
 from collections import deque
@@ -37,6 +38,8 @@ from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
 from src.voice_pipeline import opus
+
+logger = logging.getLogger(__name__)
 
 # The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
 INPUT_SAMPLE_RATE = 16_000
@@ -66,6 +69,9 @@ MAX_LATENESS_SECONDS = 0.1
 # that much sooner (80 ms), and the utterance then plays that far ahead of the pace. It is no
 # catch-up burst: the packets after it are paced; the lead ends with the utterance.
 START_LEAD_PACKETS = 4
+# The user's decoded audio waiting for the pipeline's reader, at most (1 s of its frames):
+# beyond it the oldest frames are dropped. See `_DecodeOnTheLoop`.
+MAX_INPUT_BACKLOG_FRAMES = FRAMES_PER_SECOND // INPUT_PACKETS_PER_FRAME
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -189,6 +195,15 @@ class _DecodeOnTheLoop:
     frames of INPUT_PACKETS_PER_FRAME packets; any other codec by aiortc's own decoder.
     aiortc's decoder thread, started on this queue, only waits in `get` until the receiver
     stops, then ends the track as it always does.
+
+    The track's queue is bounded at MAX_INPUT_BACKLOG_FRAMES: the oldest frame is dropped to
+    make room. On a starved event loop the network side delivers packets in batches while
+    pipecat's reader takes one frame per few loop turns, so without a bound the queue grew for
+    as long as the starvation lasted (1,900 frames of 20 ms, 38 s of audio, per bot at 20
+    calls), the bot listened that far in the past and its VAD worked through all of it. Audio
+    over a second old is no use to a live call: the newest second decides whether the user
+    speaks.
+    `received` and `dropped` count frames, for logs and tests.
     """
 
     def __init__(self, frames: asyncio.Queue[Any]) -> None:
@@ -199,6 +214,8 @@ class _DecodeOnTheLoop:
         self._pcm = bytearray()  # decoded, not yet handed over
         self._packets = 0  # and the packets it came from
         self._timestamp = 0  # the RTP timestamp of its first packet
+        self.received = 0
+        self.dropped = 0
 
     def put(self, item: tuple[Any, Any] | None) -> None:
         if item is None:
@@ -216,7 +233,21 @@ class _DecodeOnTheLoop:
         if codec.name not in self._others:
             self._others[codec.name] = get_decoder(codec)
         for frame in self._others[codec.name].decode(encoded):
-            self._frames.put_nowait(frame)
+            self._queue(frame)
+
+    def _queue(self, frame: av.AudioFrame) -> None:
+        self.received += 1
+        while self._frames.qsize() >= MAX_INPUT_BACKLOG_FRAMES:
+            self._frames.get_nowait()
+            self._frames.task_done()
+            self.dropped += 1
+            if self.dropped % (10 * MAX_INPUT_BACKLOG_FRAMES) == 1:  # then every 10 s
+                logger.warning(
+                    "the bot is over %d ms behind the user's audio: %d frames dropped so far",
+                    MAX_INPUT_BACKLOG_FRAMES * INPUT_PACKETS_PER_FRAME * 1000 // FRAMES_PER_SECOND,
+                    self.dropped,
+                )
+        self._frames.put_nowait(frame)
 
     def _hand_over(self) -> None:
         pcm = np.frombuffer(self._pcm, np.int16)
@@ -224,7 +255,7 @@ class _DecodeOnTheLoop:
         frame.sample_rate = INPUT_SAMPLE_RATE
         frame.pts = self._timestamp * INPUT_SAMPLE_RATE // RTP_CLOCK_RATE
         frame.time_base = fractions.Fraction(1, INPUT_SAMPLE_RATE)
-        self._frames.put_nowait(frame)
+        self._queue(frame)
         self._pcm = bytearray()
         self._packets = 0
 

@@ -178,3 +178,58 @@ async def test_the_users_speech_is_decoded_at_16k_mono(
     audio16 = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
     audio48 = soxr.resample(audio16, 16_000, 48_000)  # what `transcribe` takes
     assert "life path number" in (await transcribe(models, audio48)).lower()
+
+
+async def test_a_bot_that_falls_behind_keeps_at_most_a_second_of_the_users_audio(
+    settings: Settings,
+) -> None:
+    """A reader slower than real time (a starved bot): the user's decoded audio waiting for it
+    stays at most MAX_INPUT_BACKLOG_FRAMES, the oldest frames are the ones dropped, and what the
+    reader gets next is the newest second, not audio from ever further in the past."""
+    provider = LocalRoomProvider(settings)
+    job = BotJob(
+        conversation_id=uuid.uuid4(),
+        provider="local",
+        room_name=f"conv-{uuid.uuid4()}",
+        room_url="http://testserver/rooms/x",
+        bot_token="unused",
+        expires_at=utcnow() + timedelta(minutes=5),
+        user_full_name="Ada Lovelace",
+        user_first_name="Ada",
+        birth_date=date(1990, 7, 15),
+    )
+    transport = provider.bot_transport(job)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN server
+    pc.addTrack(SpeakingTrack())  # the user's microphone: 50 packets a second
+    limit = media.MAX_INPUT_BACKLOG_FRAMES
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+        answer = await provider.answer_offer(job.room_name, offer)
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        connection = await transport.connections.get()
+        track = connection.audio_input_track()
+        receiver = connection.pc.getTransceivers()[0].receiver
+        decoder = receiver._RTCRtpReceiver__decoder_queue
+        waiting = receiver.track._queue
+        backlog, behind = [], []
+        # The reader takes a frame a quarter second (often enough that pipecat's own idle
+        # watcher, at 2 s, never clears the track), until 4 s worth of frames have arrived.
+        while decoder.received < 4 * limit:
+            frame = await asyncio.wait_for(track.recv(), 5)
+            backlog.append(waiting.qsize())
+            # Frames between this one and the newest (pts count 16 kHz samples).
+            newest = waiting._queue[-1].pts if waiting.qsize() else frame.pts
+            behind.append((newest - frame.pts) // frame.samples)
+            await asyncio.sleep(0.25)
+        left = waiting.qsize()
+    finally:
+        await pc.close()
+        await transport.close()
+    assert max(backlog) <= limit, backlog
+    # Every frame arrived was read, dropped or is still waiting: the oldest were dropped.
+    assert decoder.dropped > 0
+    assert decoder.received - decoder.dropped - len(backlog) == left
+    # Each frame read was at most a second older than the newest (on an unbounded queue the
+    # gap grows by 0.23 s a read, to ~3 s by the end).
+    assert max(behind) <= limit, behind
