@@ -47,11 +47,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # Marked by folder: the voice bot's tests and the worker processes' (make test-fast).
         if any(part in {"voice", "workers"} for part in item.path.parts):
             item.add_marker(pytest.mark.voice)
-            # Real speech on 2 cores: the recogniser mishears a random Piper take now and then
-            # ("live path"), or a loaded loop delays a turn past a test's wait. A failure is run
-            # once more, its assertions unchanged; a real regression fails both times (the
-            # report lists every rerun).
-            item.add_marker(pytest.mark.flaky(reruns=1))
     other = "once" if db_kind() == "postgresql" else "postgresql_only"
     kept = [item for item in items if item.get_closest_marker(other) is None]
     deselected = [item for item in items if item.get_closest_marker(other) is not None]

@@ -218,5 +218,7 @@ class MoonshineSTTService(SegmentedSTTService):
             yield ErrorFrame(f"speech recognition failed: {type(exc).__name__}")
             return
         await self.stop_processing_metrics()
+        # Which words a segment gave (a VAD stop inside a sentence shows here as two segments).
+        logger.debug("heard %r in a segment of %.2f s", text, samples.size / SAMPLE_RATE)
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)

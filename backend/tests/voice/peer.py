@@ -149,6 +149,26 @@ class Peer:
         """The RTVI messages of one type the bot sent."""
         return [m for m in self.rtvi if m.get("label") == "rtvi-ai" and m.get("type") == kind]
 
+    def speaking_events(self) -> int:
+        """How many RTVI bot-started-speaking events the bot has sent so far."""
+        return len(self.rtvi_of("bot-started-speaking"))
+
+    async def bot_finished_speaking(self, after: int, *, within: float = 60.0) -> None:
+        """Wait until the bot has started speaking more than `after` times and is silent again
+        (its RTVI bot-stopped-speaking event): the end of what it said, by its own account,
+        whatever pauses the audio had (a take synthesised late on a loaded machine)."""
+        deadline = time.monotonic() + within
+        while True:
+            started = self.speaking_events()
+            if started > after and len(self.rtvi_of("bot-stopped-speaking")) >= started:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the bot did not finish speaking: {started} started (after {after}), "
+                    f"{len(self.rtvi_of('bot-stopped-speaking'))} stopped"
+                )
+            await asyncio.sleep(0.05)
+
     def selected_pair(self) -> tuple[str, str]:
         """The types of the local and the remote candidate of the pair ICE chose."""
         ice = self.pc.getTransceivers()[0].sender.transport.transport

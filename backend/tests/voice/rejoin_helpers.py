@@ -18,16 +18,19 @@ from tests.voice.peer import RATE, Peer
 
 
 async def ask(peer: Peer, models: speech.SpeechModels, question: str) -> str:
-    """Say the question; the bot's answer, as the page receives it on the data channel."""
+    """Say the question; the bot's answer, as the page receives it on the data channel, once
+    the bot has finished saying it (the next question does not talk over it)."""
     heard = len(bot_lines(peer))
+    spoken = peer.speaking_events()
     audio = synthesise(models, question)
     peer.mic.say(audio)
     await asyncio.sleep(len(audio) / RATE)
 
     def answered() -> None:
-        assert len(bot_lines(peer)) > heard, bot_lines(peer)
+        assert len(bot_lines(peer)) > heard, peer.messages
 
     await eventually(answered, within=40)
+    await peer.bot_finished_speaking(after=spoken)
     return bot_lines(peer)[-1]
 
 
@@ -43,7 +46,7 @@ async def first_call(
     peer = Peer()
     await peer.connect(client, body["daily_room_url"], body["daily_token"])
     peer.start_pings()
-    await peer.utterance(peer.offer_sent_at)
+    await peer.bot_finished_speaking(after=0)  # the whole greeting, however it was paced
     answer = await ask(peer, models, "What is my life path number?")
     number = re.search(r"life path number is (\d+)", answer)
     assert number, answer
@@ -92,6 +95,7 @@ async def welcomed_back_with_context(
         assert any(line.startswith("Welcome back, Ada") for line in bot_lines(peer))
 
     await eventually(welcomed, within=20)
+    await peer.bot_finished_speaking(after=0)
     await peer.utterance(peer.offer_sent_at)  # the welcome back is heard, not only sent
     assert not any(line.startswith("Hello Ada") for line in bot_lines(peer))
     meaning = await ask(peer, models, "What does it mean?")

@@ -50,12 +50,17 @@ async def _talk(
     peer = Peer()
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        # The bot's own account of when it finished (its greeting's takes can come with pauses
+        # on a loaded machine), then the audio up to there.
+        await peer.bot_finished_speaking(after=0)
         greeting = await peer.utterance(peer.offer_sent_at)
         greeting_delay = peer.first_sound_after(peer.offer_sent_at) - peer.offer_sent_at
         question = synthesise(models, "What is my life path number?")
+        spoken = peer.speaking_events()
         peer.mic.say(question)
         await asyncio.sleep((len(question) - RATE) / RATE)  # until the words (not the pause) end
         asked = time.monotonic()
+        await peer.bot_finished_speaking(after=spoken)
         answer = await peer.utterance(asked)
         answer_delay = peer.first_sound_after(asked) - asked
     finally:

@@ -52,7 +52,7 @@ async def test_goodbye_ends_the_conversation_after_the_farewell(
     peer = Peer()
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
-        await peer.utterance(peer.offer_sent_at)
+        await peer.bot_finished_speaking(after=0)  # goodbye after the greeting, not over it
         goodbye = synthesise(models, "Thank you, goodbye!")
         peer.mic.say(goodbye)
         await eventually(lambda: _ended(app, body["conversation_id"], "user_ended"), within=40)
