@@ -19,8 +19,6 @@ segment so far is in:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
@@ -49,43 +47,18 @@ logger = logging.getLogger(__name__)
 TRANSCRIPT_WAIT_SECS = 1.0
 
 
-@dataclass(frozen=True)
-class TurnDecision:
-    """Why one user turn ended.
-
-    Attributes:
-        ended_by: "request", "smart_turn" or "silence" (see the module docstring).
-        text: The turn's transcript.
-        probability: smart-turn's probability of a complete turn at the user's last stop.
-        silence_secs: Silence after the VAD's stop when the turn ended.
-    """
-
-    ended_by: str
-    text: str
-    probability: float | None
-    silence_secs: float
-
-
 class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-call]
     """A user-turn stop strategy on smart-turn v3 and the transcript (the module docstring).
 
     Args:
         turn_analyzer: The bot's smart-turn analyzer.
         silence_secs: Silence after the VAD's stop that ends a turn whatever else is said.
-        on_decision: Called with each turn's `TurnDecision` (tests, diagnostics).
     """
 
-    def __init__(
-        self,
-        *,
-        turn_analyzer: Any,
-        silence_secs: float,
-        on_decision: Callable[[TurnDecision], None] | None = None,
-    ) -> None:
+    def __init__(self, *, turn_analyzer: Any, silence_secs: float) -> None:
         super().__init__()
         self._analyzer = turn_analyzer
         self._silence_limit = silence_secs
-        self._on_decision = on_decision
         self._speaking = False
         self._reset()
 
@@ -133,6 +106,8 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             if frame.text.strip():
                 self._texts.append(frame.text.strip())
             self._pending = max(0, self._pending - 1)
+            # A turn a transcript started (no VAD stop in it) is judged from here on.
+            self._stopped = self._stopped or not self._speaking
             await self._decide()
         return ProcessFrameResult.CONTINUE
 
@@ -171,16 +146,13 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             await self._end("smart_turn", text)
 
     async def _end(self, ended_by: str, text: str) -> None:
-        decision = TurnDecision(ended_by, text, self._probability, self._silence)
         logger.debug(
             "user turn ended by %s after %.2f s of silence (smart-turn p=%s): %r",
             ended_by,
-            decision.silence_secs,
-            "-" if decision.probability is None else f"{decision.probability:.2f}",
+            self._silence,
+            "-" if self._probability is None else f"{self._probability:.2f}",
             text,
         )
         metrics.user_turn(ended_by)
-        if self._on_decision is not None:
-            self._on_decision(decision)
         self._reset()  # decided once, even if the turn was already over
         await self.trigger_user_turn_stopped()
