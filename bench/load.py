@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.peers import ask
+from bench.peers import ask, until_quiet
 from tests.voice.peer import Peer
 
 Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
@@ -62,6 +62,8 @@ async def at_once(
         try:
             for r in range(rounds):
                 await asyncio.sleep(1)
+                # Every bot silent first, so the N questions still start at the same instant.
+                await until_quiet([peer for peer, _u, _b in joined])
                 question = questions[r % len(questions)]
                 heard = await asyncio.gather(*(ask(peer, question) for peer, _u, _b in joined))
                 answers += [h for h in heard if h is not None]

@@ -11,11 +11,38 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from tests.voice.peer import RATE, Peer  # noqa: E402
+from tests.voice.peer import RATE, Peer, rms  # noqa: E402
+
+# The bot counts as silent after this long without a loud frame (Piper's pauses between the
+# sentences of one reply are shorter).
+QUIET = 0.8
+
+
+async def until_quiet(peers: list[Peer], quiet: float = QUIET, within: float = 30) -> None:
+    """Wait until no peer has heard its bot for `quiet` s (or `within` s have passed)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if all(now - _last_loud(peer) >= quiet for peer in peers):
+            return
+        await asyncio.sleep(0.05)
+
+
+def _last_loud(peer: Peer) -> float:
+    for at, samples in reversed(peer.received):
+        if rms(samples) > 500:
+            return at
+    return 0.0
 
 
 async def ask(peer: Peer, audio: np.ndarray, within: float = 20) -> float | None:
-    """Say a question; seconds from its end to the answer's first sound, None if none came."""
+    """Say a question once the bot is silent; seconds from its end to the answer's first
+    sound, None if none came.
+
+    Waiting for the bot's silence first keeps an earlier reply, still playing, from being taken
+    for the answer (and the question from interrupting it).
+    """
+    await until_quiet([peer])
     peer.mic.say(audio)
     # The question plays in real time; it ends one second (of trailing silence) early.
     await asyncio.sleep((len(audio) - RATE) / RATE)

@@ -64,6 +64,12 @@ STT_SECONDS = Histogram(
     "Recognition: from the user's end of speech to its transcript.",
     buckets=_SPEECH_SECONDS,
 )
+USER_TURNS = Counter(
+    "numerologist_user_turns",
+    "User turns ended, by what ended them: request (a whole request in the transcript), "
+    "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech).",
+    ["ended_by"],
+)
 TTS_SECONDS = Histogram(
     "numerologist_tts_seconds",
     "Synthesis: from a reply's text reaching the TTS to its first audio.",
@@ -130,6 +136,11 @@ def voice_to_voice(seconds: float) -> None:
 def recognition(seconds: float) -> None:
     """Record one utterance's recognition time (end of speech to transcript)."""
     STT_SECONDS.observe(seconds)
+
+
+def user_turn(ended_by: str) -> None:
+    """Count one user turn by what ended it."""
+    USER_TURNS.labels(ended_by=ended_by).inc()
 
 
 def synthesis(seconds: float) -> None:

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # Silence after which smart-turn v3 judges whether the user has finished (its recommended
     # 0.2 s; the turn model, not this pause, keeps a sentence from being cut at a comma).
     vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
+    # Silence after the VAD's stop that ends the user's turn when neither smart-turn nor the
+    # transcript has (`voice_pipeline/turns.py`): longer lets a user pause mid-sentence, shorter
+    # answers an unfinished-sounding question sooner (pipecat's smart-turn waits 3 s).
+    turn_silence_secs: float = Field(default=2.0, gt=0, le=10)
     # A page that stops sending data-channel pings this long is treated as gone.
     bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
 

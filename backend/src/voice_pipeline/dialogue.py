@@ -93,10 +93,41 @@ HELP = re.compile(r"\b(help|what can you do|what do you do|how does this work)\b
 ALL = re.compile(r"\b(all (of )?my numbers|my numbers|my profile|my chart|reading)\b")
 
 
+# Words a sentence does not end on: a turn whose transcript ends on one is a pause mid-sentence
+# ("the expression number for ...", "my birthday is ..."), however final its intonation sounds.
+_DANGLING = re.compile(
+    r"\b(?:and|or|but|so|um|uh|er|erm|for|of|to|with|about|from|on|in|at|by|the|a|an|my|"
+    r"your|his|her|their|our|is|are|was|were|be|named|called|born|what|which|whose|how|"
+    rf"{_MONTH}|\d{{1,2}}(?:st|nd|rd|th)?)$"
+)
+
+
+def ends_on_dangling_word(utterance: str) -> bool:
+    """Whether a transcript stops on a word no sentence ends on ("for", "and", "my", "March")."""
+    return bool(_DANGLING.search(normalise(utterance)))
+
+
+def is_complete_request(utterance: str) -> bool:
+    """Whether a transcript is a whole request the dialogue understands (a number, a reading,
+    its meaning or arithmetic, help, thanks, goodbye) and does not stop on a dangling word.
+
+    Only what the user said counts, not the conversation so far, so it judges a turn's end the
+    same way whichever brain (this dialogue or an LLM) answers it.
+    """
+    text = normalise(utterance)
+    if not text or ends_on_dangling_word(text):
+        return False
+    intents = (GOODBYE, ALL, HOW, MEANING, THANKS, HELP)
+    return bool(find_kind(text) or find_date(text) or any(p.search(text) for p in intents))
+
+
 def normalise(text: str) -> str:
     """Lower case, one space between words, no punctuation but apostrophes, slashes, hyphens."""
     text = re.sub(r"[^\w'/ .-]", " ", text.lower())
-    return " ".join(text.replace(" .", " ").split()).strip(" .")
+    # A full stop ends a sentence ("number for. Marie Curie.", two recognised segments of one
+    # turn); the dots of "3.3.1990" stay.
+    text = re.sub(r"\.(?!\w)", " ", text)
+    return " ".join(text.split()).strip(" .")
 
 
 def find_kind(text: str) -> NumberKind | None:

@@ -81,16 +81,17 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         LLMContextAggregatorPair,
         LLMUserAggregatorParams,
     )
-    from pipecat.turns.user_stop import (
-        BaseUserTurnStopStrategy,
-        TurnAnalyzerUserTurnStopStrategy,
-    )
+    from pipecat.turns.user_stop import BaseUserTurnStopStrategy
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+    from src.voice_pipeline.turns import TranscriptAwareTurnStop
 
     settings, job = ctx.settings, ctx.job
     context = services.llm_context(with_tools=settings.llm_enabled)
+    # The transcript ends the turn of a whole request at once, with either brain (`turns.py`).
+    silence = settings.turn_silence_secs
     stop: list[BaseUserTurnStopStrategy] = [
-        TurnAnalyzerUserTurnStopStrategy(turn_analyzer=speech.smart_turn())
+        TranscriptAwareTurnStop(turn_analyzer=speech.smart_turn(silence), silence_secs=silence)
     ]
     aggregators = LLMContextAggregatorPair(
         context,

@@ -232,16 +232,19 @@ def _is_silent(buffer: bytes) -> bool:
     return not samples.size or float(np.dot(samples, samples)) < SILENCE_RMS**2 * samples.size
 
 
-def smart_turn() -> Any:
-    """A smart-turn v3 analyzer for one bot, on the shared ONNX session."""
-    from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+def smart_turn(stop_secs: float = 3.0) -> Any:
+    """A smart-turn v3 analyzer for one bot, on the shared ONNX session.
+
+    `stop_secs`: its silence fallback (pipecat's default 3 s).
+    """
+    from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
     class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         """LocalSmartTurnAnalyzerV3 with its own audio buffer on a shared session."""
 
         def __init__(self) -> None:
-            BaseSmartTurn.__init__(self)
+            BaseSmartTurn.__init__(self, params=SmartTurnParams(stop_secs=stop_secs))
             self._log_data = False
             self._session = speech_models().smart_turn_session
 

@@ -13,6 +13,7 @@ from src.voice_pipeline.dialogue import (
     find_date,
     find_kind,
     find_name,
+    is_complete_request,
     normalise,
 )
 
@@ -128,3 +129,40 @@ def test_thanks_and_goodbye(ada: Numerologist) -> None:
     goodbye = ada.reply("Okay, goodbye!")
     assert goodbye.end
     assert "Goodbye Ada" in goodbye.text
+
+
+@pytest.mark.parametrize(
+    ("utterance", "complete"),
+    [
+        ("What is my life path number?", True),
+        ("What does it mean?", True),
+        ("What about this year?", True),
+        ("Tell me the expression number for. Marie Curie.", True),
+        ("the life path for March 3rd, 1990", True),
+        ("How did you work it out?", True),
+        ("Thank you.", True),
+        ("Goodbye.", True),
+        # A pause mid-sentence: the words so far stop where no sentence ends.
+        ("Tell me the expression number for", False),
+        ("What is the life path number of", False),
+        ("What is my life path number and", False),
+        ("the life path for someone born March", False),
+        ("the life path for someone born March 3rd", False),
+        ("My birthday is", False),
+        ("What is my", False),
+        # Nothing the dialogue understands: left to smart-turn and the silence.
+        ("How is the weather today?", False),
+        ("", False),
+    ],
+)
+def test_complete_requests(utterance: str, complete: bool) -> None:
+    assert is_complete_request(utterance) is complete
+
+
+def test_full_stops_between_segments_do_not_hide_a_name(ada: Numerologist) -> None:
+    # One turn recognised in two segments reaches the dialogue as two sentences.
+    reply = ada.reply("Tell me the expression number for. Marie Curie.")
+    assert reply.text.startswith(
+        f"That expression number is {expression_number('Marie Curie').value}."
+    )
+    assert normalise("Born 3.3.1990. Thanks.") == "born 3.3.1990 thanks"
