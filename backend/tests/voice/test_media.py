@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -135,9 +137,10 @@ async def test_speech_is_paced_20ms_packets_and_nothing_is_sent_while_silent(
     print(f"\nlongest gap inside the greeting: {max(stalls) * 1000:.0f} ms")
 
 
-async def test_the_users_speech_is_decoded_at_16k_mono(
-    settings: Settings, models: speech.SpeechModels
-) -> None:
+@asynccontextmanager
+async def _user_connected(settings: Settings, microphone: SpeakingTrack) -> AsyncIterator[Any]:
+    """A local room's bot side and a user's aiortc peer with this microphone, connected to it
+    (no bot: the test reads the connection); yields the bot's side of the connection."""
     provider = LocalRoomProvider(settings)
     job = BotJob(
         conversation_id=uuid.uuid4(),
@@ -152,22 +155,28 @@ async def test_the_users_speech_is_decoded_at_16k_mono(
     )
     transport = provider.bot_transport(job)
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN server
-    mic = SpeakingTrack()
-    pc.addTrack(mic)
+    pc.addTrack(microphone)
     try:
         await pc.setLocalDescription(await pc.createOffer())
         offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
         answer = await provider.answer_offer(job.room_name, offer)
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        connection = await transport.connections.get()
+        yield await transport.connections.get()
+    finally:
+        await pc.close()
+        await transport.close()
+
+
+async def test_the_users_speech_is_decoded_at_16k_mono(
+    settings: Settings, models: speech.SpeechModels
+) -> None:
+    mic = SpeakingTrack()
+    async with _user_connected(settings, mic) as connection:
         track = connection.audio_input_track()
         question = synthesise(models, "What is my life path number?")
         mic.say(question)
         count = len(question) // 960 // media.INPUT_PACKETS_PER_FRAME
         frames = [await asyncio.wait_for(track.recv(), 5) for _ in range(count)]
-    finally:
-        await pc.close()
-        await transport.close()
     # Two 20 ms packets to a frame: half as many frames for pipecat to carry.
     samples = 320 * media.INPUT_PACKETS_PER_FRAME
     assert {(f.sample_rate, f.layout.name, f.samples) for f in frames} == {
@@ -186,28 +195,9 @@ async def test_a_bot_that_falls_behind_keeps_at_most_a_second_of_the_users_audio
     """A reader slower than real time (a starved bot): the user's decoded audio waiting for it
     stays at most MAX_INPUT_BACKLOG_FRAMES, the oldest frames are the ones dropped, and what the
     reader gets next is the newest second, not audio from ever further in the past."""
-    provider = LocalRoomProvider(settings)
-    job = BotJob(
-        conversation_id=uuid.uuid4(),
-        provider="local",
-        room_name=f"conv-{uuid.uuid4()}",
-        room_url="http://testserver/rooms/x",
-        bot_token="unused",
-        expires_at=utcnow() + timedelta(minutes=5),
-        user_full_name="Ada Lovelace",
-        user_first_name="Ada",
-        birth_date=date(1990, 7, 15),
-    )
-    transport = provider.bot_transport(job)
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN server
-    pc.addTrack(SpeakingTrack())  # the user's microphone: 50 packets a second
     limit = media.MAX_INPUT_BACKLOG_FRAMES
-    try:
-        await pc.setLocalDescription(await pc.createOffer())
-        offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
-        answer = await provider.answer_offer(job.room_name, offer)
-        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        connection = await transport.connections.get()
+    # The user's microphone: 50 packets a second.
+    async with _user_connected(settings, SpeakingTrack()) as connection:
         track = connection.audio_input_track()
         receiver = connection.pc.getTransceivers()[0].receiver
         decoder = receiver._RTCRtpReceiver__decoder_queue
@@ -223,9 +213,6 @@ async def test_a_bot_that_falls_behind_keeps_at_most_a_second_of_the_users_audio
             behind.append((newest - frame.pts) // frame.samples)
             await asyncio.sleep(0.25)
         left = waiting.qsize()
-    finally:
-        await pc.close()
-        await transport.close()
     assert max(backlog) <= limit, backlog
     # Every frame arrived was read, dropped or is still waiting: the oldest were dropped.
     assert decoder.dropped > 0
