@@ -11,7 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from tests.voice.peer import RATE, Peer, rms  # noqa: E402
+from tests.voice.peer import RATE, Peer  # noqa: E402
 
 # The bot counts as silent after this long without a loud frame (Piper's pauses between the
 # sentences of one reply are shorter).
@@ -23,16 +23,9 @@ async def until_quiet(peers: list[Peer], quiet: float = QUIET, within: float = 3
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         now = time.monotonic()
-        if all(now - _last_loud(peer) >= quiet for peer in peers):
+        if all(now - (peer.last_sound() or 0.0) >= quiet for peer in peers):
             return
         await asyncio.sleep(0.05)
-
-
-def _last_loud(peer: Peer) -> float:
-    for at, samples in reversed(peer.received):
-        if rms(samples) > 500:
-            return at
-    return 0.0
 
 
 async def ask(peer: Peer, audio: np.ndarray, within: float = 20) -> float | None:

@@ -176,6 +176,13 @@ class Peer:
         pair = ice._connection._nominated[1]
         return pair.local_candidate.type, pair.remote_candidate.type
 
+    def last_sound(self, threshold: float = 500.0) -> float | None:
+        """When the latest frame louder than `threshold` RMS arrived (None: none yet)."""
+        for at, samples in reversed(self.received):
+            if rms(samples) > threshold:
+                return at
+        return None
+
     def first_sound_after(self, since: float, threshold: float = 500.0) -> float | None:
         """When the first frame louder than `threshold` RMS arrived after `since`."""
         for at, samples in self.received:
