@@ -70,6 +70,12 @@ USER_TURNS = Counter(
     "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech).",
     ["ended_by"],
 )
+USER_AUDIO_PACKETS_DROPPED = Counter(
+    "numerologist_user_audio_packets_dropped",
+    "The user's audio packets the bot could not use, by reason: corrupt (libopus refused it; "
+    "concealed), empty, oversized, undecodable (another codec's decoder refused it).",
+    ["reason"],
+)
 TTS_SECONDS = Histogram(
     "numerologist_tts_seconds",
     "Synthesis: from a reply's text reaching the TTS to its first audio.",
@@ -141,6 +147,11 @@ def recognition(seconds: float) -> None:
 def user_turn(ended_by: str) -> None:
     """Count one user turn by what ended it."""
     USER_TURNS.labels(ended_by=ended_by).inc()
+
+
+def user_audio_packet_dropped(reason: str) -> None:
+    """Count one packet of the user's audio the bot could not use."""
+    USER_AUDIO_PACKETS_DROPPED.labels(reason=reason).inc()
 
 
 def synthesis(seconds: float) -> None:
