@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -49,11 +50,20 @@ class Settings(BaseSettings):
     # comma-separated or a JSON list. None by default: same-origin pages only.
     cors_origins: Annotated[list[str], NoDecode] = []
 
-    # Brute-force protection, in the `limits` notation ("5/15 minutes", "20 per hour"). Failed
-    # sign-ins count per email and per client address; registrations per address.
+    # Brute-force protection, in the `limits` notation ("5/15 minutes", "20 per hour"); see
+    # services/throttling.py. Sign-in failures count per (email, address) and per address (past
+    # either, 429), and per email: past that, addresses that have failed on the email wait a
+    # delay doubling from LOGIN_DELAY_SECONDS up to LOGIN_MAX_DELAY_SECONDS; registrations count
+    # per address.
     login_failures_per_email: str = "5/15 minutes"
+    login_failures_per_email_and_address: str = "5/15 minutes"
     login_failures_per_address: str = "30/15 minutes"
+    login_delay_seconds: int = Field(default=1, ge=1, le=60 * 60)
+    login_max_delay_seconds: int = Field(default=300, ge=1, le=24 * 60 * 60)
     registrations_per_address: str = "20/hour"
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or CIDR networks,
+    # comma-separated or a JSON list). None by default: the peer's address is the client's.
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
 
     # /metrics answers only requests bearing this token, when set.
     metrics_token: str | None = None
@@ -187,8 +197,27 @@ class Settings(BaseSettings):
     def _check_turn_urls(cls, urls: list[str]) -> list[str]:
         return [check_ice_url(url, turn_only=True) for url in urls if url.strip()]
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            try:
+                items = (str(item).strip() for item in value)
+                return [ip_network(item, strict=False) for item in items if item]
+            except ValueError:
+                raise ValueError(
+                    "TRUSTED_PROXIES: write addresses or networks like 10.0.0.5,10.1.0.0/16"
+                ) from None
+        return value
+
     @field_validator(
-        "login_failures_per_email", "login_failures_per_address", "registrations_per_address"
+        "login_failures_per_email",
+        "login_failures_per_email_and_address",
+        "login_failures_per_address",
+        "registrations_per_address",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -127,3 +127,17 @@ def test_the_daily_join_timeout_must_fit_in_the_bot_s_ready_timeout() -> None:
     assert Settings(_env_file=None, **daily, bot_ready_timeout_seconds=15)  # type: ignore[arg-type]
     # Local rooms join nothing: a short ready timeout is theirs to choose.
     assert Settings(_env_file=None, bot_ready_timeout_seconds=0.3)  # type: ignore[call-arg]
+
+
+def test_trusted_proxies_are_none_by_default_and_parsed_as_networks() -> None:
+    assert Settings(_env_file=None).trusted_proxies == []  # type: ignore[call-arg]
+    listed = Settings(_env_file=None, trusted_proxies=" 10.0.0.0/8 , 192.0.2.10,::1 ")  # type: ignore[call-arg, arg-type]
+    assert [str(net) for net in listed.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.10/32",
+        "::1/128",
+    ]
+    as_json = Settings(_env_file=None, trusted_proxies='["2001:db8::/32"]')  # type: ignore[call-arg, arg-type]
+    assert [str(net) for net in as_json.trusted_proxies] == ["2001:db8::/32"]
+    with pytest.raises(ValidationError, match="TRUSTED_PROXIES"):
+        Settings(_env_file=None, trusted_proxies="proxy.example.com")  # type: ignore[call-arg, arg-type]

@@ -100,12 +100,8 @@ async def login(
     address: ClientAddress,
 ) -> TokenResponse:
     """Sign in with email and password (JSON, or the OAuth2 password form) for an access token
-    (failed attempts per email and per address are limited)."""
+    (failed attempts per email, per address and per both are limited)."""
     data = await _read_login(request)
-    await throttle.check_login(data.email, address)
-    try:
+    async with throttle.login_attempt(data.email, address):
         user = await users.authenticate(session, data.email, data.password)
-    except InvalidCredentials:
-        await throttle.login_failed(data.email, address)
-        raise
     return _token_for(user, settings)
