@@ -9,10 +9,12 @@ from datetime import date, timedelta
 
 import httpx
 import jwt
+import pytest
 
 from src.core.clock import utcnow
 from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token
-from tests.conftest import TEST_SECRET, auth, register
+from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings
+from tests.conftest import TEST_SECRET, auth, make_settings, register
 
 
 def _token(claims: dict[str, object], *, secret: str = TEST_SECRET, minutes: int = 5) -> str:
@@ -187,3 +189,19 @@ class TestCurrentUser:
         user = await register(client)
         body = (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).json()
         assert set(body) == {"id", "email", "full_name", "birth_date", "is_active", "created_at"}
+
+
+class TestUnsetSecret:
+    @pytest.fixture
+    def settings(self, clean_db: str) -> Settings:
+        # A development server on loopback started without JWT_SECRET.
+        return make_settings(clean_db, jwt_secret="", public_base_url="http://127.0.0.1:8000")
+
+    async def test_a_token_signed_with_the_placeholder_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user = await register(client)
+        assert (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).is_success
+        forged = _token({"sub": user["user"]["id"]}, secret=PLACEHOLDER_JWT_SECRET)
+        response = await client.get("/api/v1/users/me", headers=auth(forged))
+        assert response.status_code == 401
