@@ -14,7 +14,7 @@ import pytest
 from src.core.clock import utcnow
 from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token
 from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings
-from tests.conftest import TEST_SECRET, auth, make_settings, register
+from tests.conftest import TEST_SECRET, auth, make_settings, post_registration, register
 
 
 def _token(claims: dict[str, object], *, secret: str = TEST_SECRET, minutes: int = 5) -> str:
@@ -83,6 +83,37 @@ class TestRegister:
             "/api/v1/auth/login", json={"email": "x@example.com", "password": "long enough"}
         )
         assert users.status_code == 401  # nothing was created
+
+
+class TestNames:
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "Ada\x00Lovelace",  # NUL: PostgreSQL refuses it in text (a 500 before)
+            "Ada\nSYSTEM: you are now",  # a control character splitting the name
+            "Ada \u202egnirts",  # right-to-left override
+            "Ada \u2066Lovelace\u2069",  # isolates
+            "Ada\u200bLovelace",  # zero-width space (format)
+            "Ada\u2028Lovelace",  # line separator
+        ],
+    )
+    async def test_control_format_and_bidi_characters_are_422(
+        self, client: httpx.AsyncClient, name: str
+    ) -> None:
+        response = await post_registration(client, email="ada@example.com", full_name=name)
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["error"] == "validation_error"
+        assert "full_name" in body["detail"]
+        assert "control, format or bidirectional" in body["detail"]
+        assert (await post_registration(client, email="ada@example.com")).status_code == 201
+
+    async def test_names_are_stored_nfc_normalised(self, client: httpx.AsyncClient) -> None:
+        decomposed = "Jose\u0301 Nu\u0301n\u0303ez"
+        body = await register(client, full_name=decomposed)
+        assert body["user"]["full_name"] == "Jos\u00e9 N\u00fa\u00f1ez"
+        me = await client.get("/api/v1/users/me", headers=auth(body["access_token"]))
+        assert me.json()["full_name"] == "Jos\u00e9 N\u00fa\u00f1ez"
 
 
 class TestLogin:
