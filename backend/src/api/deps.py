@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import get_session
 from src.core.errors import InvalidTokenSubject, NotAuthenticated
-from src.core.security import ACCESS_AUDIENCE, decode_token
+from src.core.security import ACCESS_AUDIENCE, TOKEN_VERSION_CLAIM, decode_token
 from src.core.settings import Settings
 from src.models.user import User
 from src.services.throttling import Throttle
@@ -98,8 +98,8 @@ async def get_current_user(
     """The active user named by the bearer token.
 
     Raises:
-        NotAuthenticated: no token, a malformed, badly signed, unsigned or expired token, or no
-            active user behind it (401 with ``WWW-Authenticate: Bearer``).
+        NotAuthenticated: no token, a malformed, badly signed, unsigned, expired or revoked
+            token, or no active user behind it (401 with ``WWW-Authenticate: Bearer``).
         InvalidTokenSubject: the token verifies but its subject is not a UUID (400).
     """
     if not token:
@@ -117,6 +117,10 @@ async def get_current_user(
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("The account behind this token no longer exists or is disabled.")
+    if claims.get(TOKEN_VERSION_CLAIM) != user.token_version:
+        raise NotAuthenticated(
+            "The access token was revoked (signed out, or the password changed). Sign in again."
+        )
     return user
 
 

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     # process). Required, and checked to look random, when others can reach the server.
     jwt_secret: str = ""
     _jwt_secret_generated: bool = PrivateAttr(default=False)
-    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # At most a day: a stolen token is good until it expires or its user signs out.
+    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24)
     log_level: str = "INFO"
     pipecat_log_level: str = "WARNING"
     # json: one JSON object per line (time, level, logger, message, conversation_id, worker_id).

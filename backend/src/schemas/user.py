@@ -106,6 +106,31 @@ class LoginRequest(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class PasswordChange(BaseModel):
+    """The current password, and the new one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct horse battery", "new_password": "staple tree lamp"}
+            ]
+        }
+    )
+
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class PasswordConfirmation(BaseModel):
+    """The account's password, asked again before an irreversible change."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"password": "correct horse battery"}]}
+    )
+
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
 class UserRead(BaseModel):
     """A user as the API shows it (never the password hash)."""
 

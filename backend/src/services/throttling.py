@@ -33,7 +33,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 
-from src.core.errors import InvalidCredentials, TooManyAttempts
+from src.core.errors import InvalidCredentials, PasswordIncorrect, TooManyAttempts
 from src.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -121,8 +121,9 @@ class Throttle:
     async def login_attempt(self, email: str, address: str) -> AsyncIterator[None]:
         """Count a sign-in attempt before its password is checked (the body of the block).
 
-        The attempt stays counted if the block raises `InvalidCredentials` (or is cancelled),
-        and is refunded if it ends otherwise: a right password, or our own failure.
+        The attempt stays counted if the block raises `InvalidCredentials` or
+        `PasswordIncorrect` (or is cancelled), and is refunded if it ends otherwise: a right
+        password, or our own failure.
 
         Raises:
             TooManyAttempts: a counter is spent, or the account's delay has not passed.
@@ -130,7 +131,7 @@ class Throttle:
         taken = await self._take_login(_email_key(email), address_key(address))
         try:
             yield
-        except InvalidCredentials:
+        except (InvalidCredentials, PasswordIncorrect):
             raise
         except Exception:
             await self._give_back(taken)
