@@ -31,10 +31,11 @@ CONVERSATIONS_STARTED = Counter(
 CONVERSATIONS_ENDED = Counter(
     "numerologist_conversations_ended", "Conversations ended, by end reason.", ["reason"]
 )
+# By mode, not by process: a process id names the host and its PID to whoever scrapes.
 BOTS_RUNNING = Gauge(
     "numerologist_bots_running",
-    "Bots running now, by the process that runs them (embedded:... or a worker id).",
-    ["owner"],
+    "Bots running now, by where they run: embedded (in an API process) or worker.",
+    ["mode"],
     multiprocess_mode="livesum",
 )
 START_SECONDS = Histogram(
@@ -160,8 +161,10 @@ def synthesis(seconds: float) -> None:
 
 
 def bot_running(owner: str, delta: int) -> None:
-    """A bot started (+1) or stopped (-1) in the process `owner`."""
-    BOTS_RUNNING.labels(owner=owner).inc(delta)
+    """A bot started (+1) or stopped (-1) in the process `owner` (an embedded owner id starts
+    with models.conversation.EMBEDDED_OWNER_PREFIX, a worker's does not)."""
+    mode = "embedded" if owner.startswith("embedded:") else "worker"
+    BOTS_RUNNING.labels(mode=mode).inc(delta)
 
 
 def webhook_attempted(outcome: str, seconds: float | None = None) -> None:
