@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from src.api import health, metrics, pages
+from src.api.limits import BodyLimitMiddleware
 from src.api.v1.endpoints import rooms
 from src.api.v1.router import api_router
 from src.core.database import Database
@@ -169,6 +170,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.redis = None
+    # Inside CORS (added later, so outside it): a 413 carries the CORS headers a page reads.
+    app.add_middleware(BodyLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
