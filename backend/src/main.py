@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from src.api import health, metrics, pages
 from src.api.limits import BodyLimitMiddleware
@@ -178,7 +177,9 @@ def create_app(
             allow_origins=settings.cors_origins,
             # Bearer tokens, not cookies: no credentials mode needed.
             allow_credentials=False,
-            allow_methods=["GET", "POST", "PATCH"],
+            # Every method the API routes take (PATCH: candidates; DELETE: a conversation,
+            # the account).
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             expose_headers=["Retry-After"],
             max_age=600,
@@ -189,5 +190,5 @@ def create_app(
     app.include_router(api_router)
     app.include_router(rooms.room_url_router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=pages.WEB_DIR), name="static")
+    app.mount("/static", pages.StaticWithHeaders(directory=pages.WEB_DIR), name="static")
     return app
