@@ -23,6 +23,7 @@ from src.core.settings import Settings, get_settings
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.runner import BotRunner
+from src.services.conversations.events import ConversationFeeds
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
 from src.services.conversations.transcript import TranscriptWriter
@@ -139,6 +140,7 @@ def create_app(
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
         app.state.throttle = throttle = Throttle(settings)
+        app.state.feeds = feeds = ConversationFeeds(database, settings.max_event_streams_per_user)
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
             database.engine.dialect.name,
@@ -149,6 +151,7 @@ def create_app(
             yield
         finally:
             await throttle.close()
+            await feeds.close()
             await bots.close()
             for task in background:
                 task.cancel()

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
+    # Live event streams (GET /conversations/{id}/events) one user may hold open in one API
+    # process; more answer 429 too_many_event_streams.
+    max_event_streams_per_user: int = Field(default=5, ge=1, le=100)
     max_bots: int = Field(default=20, ge=1)
     join_timeout_seconds: float = Field(default=60.0, gt=0)
     # A bot not ready this long after its start counts as failed to start.
