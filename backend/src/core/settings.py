@@ -75,10 +75,13 @@ class Settings(BaseSettings):
     daily_join_timeout_seconds: float = Field(default=6.0, gt=0)
     # ICE for local rooms (Daily brings its own): the RTCIceServer JSON list (STUN/TURN) the room
     # page and the bot use; with TURN_SECRET (coturn's static-auth-secret) and TURN_URLS, each
-    # page also gets TURN credentials of its own, valid as long as its room.
+    # page also gets short-lived TURN credentials of its own (TURN_CREDENTIAL_TTL_SECONDS).
     ice_servers: Annotated[list[IceServer], NoDecode] = []
     turn_urls: Annotated[list[str], NoDecode] = []
     turn_secret: str | None = None
+    # TURN credentials are valid this long after they are handed out (or until the room
+    # expires): enough to connect; an established relay outlives them, a copy does not.
+    turn_credential_ttl_seconds: int = Field(default=300, ge=30, le=24 * 60 * 60)
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
