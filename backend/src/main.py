@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from src.api import health, metrics, pages
+from src.api.limits import BodyLimitMiddleware
 from src.api.v1.endpoints import rooms
 from src.api.v1.router import api_router
 from src.core.database import Database
@@ -23,6 +23,7 @@ from src.core.settings import Settings, get_settings
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.runner import BotRunner
+from src.services.conversations.events import ConversationFeeds
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
 from src.services.conversations.transcript import TranscriptWriter
@@ -144,6 +145,7 @@ def create_app(
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
         app.state.throttle = throttle = Throttle(settings)
+        app.state.feeds = feeds = ConversationFeeds(database, settings.max_event_streams_per_user)
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
             database.engine.dialect.name,
@@ -154,6 +156,7 @@ def create_app(
             yield
         finally:
             await throttle.close()
+            await feeds.close()
             await bots.close()
             for task in background:
                 task.cancel()
@@ -176,13 +179,17 @@ def create_app(
     )
     app.state.settings = settings
     app.state.redis = None
+    # Inside CORS (added later, so outside it): a 413 carries the CORS headers a page reads.
+    app.add_middleware(BodyLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             # Bearer tokens, not cookies: no credentials mode needed.
             allow_credentials=False,
-            allow_methods=["GET", "POST", "PATCH"],
+            # Every method the API routes take (PATCH: candidates; DELETE: a conversation,
+            # the account).
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             expose_headers=["Retry-After"],
             max_age=600,
@@ -193,5 +200,5 @@ def create_app(
     app.include_router(api_router)
     app.include_router(rooms.room_url_router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=pages.WEB_DIR), name="static")
+    app.mount("/static", pages.StaticWithHeaders(directory=pages.WEB_DIR), name="static")
     return app
