@@ -15,7 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
-from src.voice_pipeline.job import BotJob, RoomJoinError
+from src.rooms.base import RoomJob, RoomJoinError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class DailyBotTransport:
     # The bot stays in the room: a user who rejoins with a new token is a participant again.
     rejoined_event = "on_participant_joined"
 
-    def __init__(self, job: BotJob, join_timeout: float) -> None:
+    def __init__(self, job: RoomJob, join_timeout: float) -> None:
         self._job = job
         self._join_timeout = join_timeout
         self._transport: Any = None

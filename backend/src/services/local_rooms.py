@@ -24,9 +24,7 @@ from src.core.clock import utcnow
 from src.core.errors import DomainError, NotFound
 from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
-from src.services.conversations.errors import ConversationGone
-from src.services.rooms import Room, RoomAccess, room_name_for
-from src.voice_pipeline.job import BotJob, ProviderName
+from src.rooms.base import ConversationGone, ProviderName, Room, RoomAccess, RoomJob, room_name_for
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +137,7 @@ class LocalRoomProvider:
         except ValueError:
             raise RoomTokenError("The room token is invalid.") from None
 
-    def bot_transport(self, job: BotJob) -> LocalBotTransport:
+    def bot_transport(self, job: RoomJob) -> LocalBotTransport:
         """Open the room's media here and give its bot a transport into it."""
         from pipecat.transports.smallwebrtc.connection import IceServer
         from pipecat.transports.smallwebrtc.request_handler import (

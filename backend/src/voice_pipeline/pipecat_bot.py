@@ -20,11 +20,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from src.contract.bot import BotContext
+from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.models.conversation import EndReason
 from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
-from src.voice_pipeline.job import BotContext
 from src.voice_pipeline.numerologist import (
     BotState,
     BotTranscriptSender,

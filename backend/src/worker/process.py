@@ -26,11 +26,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from src.contract.bot import BotCapacityReached, BotJob, RunBot
 from src.core.database import Database
+from src.core.enums import EndReason
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
-from src.models.conversation import EndReason
+from src.rooms.base import RoomProvider
 from src.services.bots import protocol
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.protocol import (
@@ -45,13 +47,11 @@ from src.services.bots.protocol import (
 from src.services.bots.reaper import WorkerReaper
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError, Reservation
-from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.transcript import TranscriptWriter
 from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import RoomProvider, create_room_provider
+from src.services.rooms import create_room_provider
 from src.services.webhooks import outbox
-from src.voice_pipeline.job import BotJob, RunBot
 from src.worker.load import LoadMonitor
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
+from src.rooms.base import RoomProviderError, room_name_for
 from src.services.daily_service import DailyReplyMalformed, DailyRoomProvider
-from src.services.rooms import RoomProviderError, room_name_for
 from tests.conftest import daily_settings
 from tests.fakes.daily import API_KEY, FakeDaily, Fault
 

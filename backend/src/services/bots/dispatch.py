@@ -11,11 +11,12 @@ import uuid
 from itertools import count
 from typing import Any, Protocol
 
-from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
+from src.contract.bot import BotJob
+from src.core.enums import EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX
+from src.rooms.base import RoomProvider
 from src.services.bots.runner import BotRunner, Slot
 from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import RoomProvider
-from src.voice_pipeline.job import BotJob
 
 _processes = count()
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from src.contract.bot import ConversationRecords, RunBot
 from src.core.settings import Settings
 from src.services.bots.runner import BotRunner
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ async def load_voice_bot(settings: Settings) -> RunBot:
 
 
 async def sweep_forever(
-    lifecycle: ConversationLifecycle,
+    lifecycle: ConversationRecords,
     runner: BotRunner | None,
     settings: Settings,
     interval: float | None = None,
