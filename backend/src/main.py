@@ -21,6 +21,7 @@ from src.core.database import Database
 from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
+from src.rooms import create_room_provider
 from src.rooms.base import RoomProvider
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
 from src.services.bots.host import load_voice_bot, sweep_forever
@@ -28,7 +29,6 @@ from src.services.bots.runner import BotRunner
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
 from src.services.conversations.transcript import TranscriptWriter
-from src.services.rooms import create_room_provider
 from src.services.throttling import Throttle
 from src.services.webhooks import outbox
 from src.services.webhooks.sender import WebhookSender

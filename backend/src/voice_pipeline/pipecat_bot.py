@@ -125,7 +125,7 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 
-    from src.voice_pipeline import media
+    from src.voice_pipeline.audio_stop import UserAudioStop
 
     pipeline = Pipeline(
         [
@@ -134,7 +134,7 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
             parts.stt,
             parts.user_transcript,
             parts.aggregators.user(),
-            media.UserAudioStop(),
+            UserAudioStop(),
             parts.brain,
             parts.bot_transcript,
             parts.tts,

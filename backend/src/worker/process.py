@@ -32,7 +32,9 @@ from src.core.enums import EndReason
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
+from src.rooms import create_room_provider
 from src.rooms.base import RoomProvider
+from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots import protocol
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.protocol import (
@@ -49,8 +51,6 @@ from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError, Reservation
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.transcript import TranscriptWriter
-from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import create_room_provider
 from src.services.webhooks import outbox
 from src.worker.load import LoadMonitor
 

@@ -37,7 +37,7 @@ from src.core.clock import utcnow
 from src.core.enums import MessageRole
 from src.core.logging import configure_logging
 from src.core.settings import Settings
-from src.services.local_rooms import LocalRoomProvider
+from src.rooms.local.provider import LocalRoomProvider
 from src.voice_pipeline import pipecat_bot
 
 

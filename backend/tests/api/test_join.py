@@ -8,7 +8,7 @@ from datetime import datetime
 import httpx
 from fastapi import FastAPI
 
-from src.services.local_rooms import LocalRoomProvider
+from src.rooms.local.provider import LocalRoomProvider
 from tests.api.conversation_helpers import deliver, eventually, row, services, start, user_token
 from tests.conftest import auth
 from tests.fakes.bots import JOIN

@@ -15,8 +15,8 @@ from src.contract.bot import BotJob
 from src.core.enums import EndReason
 from src.models.conversation import EMBEDDED_OWNER_PREFIX
 from src.rooms.base import RoomProvider
+from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots.runner import BotRunner, Slot
-from src.services.local_rooms import LocalRoomProvider
 
 _processes = count()
 

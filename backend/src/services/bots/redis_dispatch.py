@@ -23,6 +23,7 @@ from src.core.enums import EndReason
 from src.core.settings import Settings
 from src.models.conversation import EMBEDDED_OWNER_PREFIX
 from src.rooms.base import ConversationGone
+from src.rooms.local.provider import SIGNALLING_ERRORS
 from src.services.bots.protocol import (
     CALLS_MAXLEN,
     CONTROL_MAXLEN,
@@ -32,7 +33,6 @@ from src.services.bots.protocol import (
     wait_reply,
 )
 from src.services.bots.runner import BotStartError, Slot, start_error
-from src.services.local_rooms import SIGNALLING_ERRORS
 
 logger = logging.getLogger(__name__)
 

@@ -26,18 +26,18 @@ from src.core.errors import NotAuthenticated, NotFound
 from src.core.ice import IceServer
 from src.models.conversation import Conversation
 from src.rooms.base import ConversationGone
+from src.rooms.local.provider import (
+    LocalRoomProvider,
+    OfferRejected,
+    PeerConnectionNotFound,
+    RoomTokenError,
+)
 from src.schemas.common import error_responses
 from src.schemas.conversation import ICE_SERVERS_EXAMPLE
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationAlreadyEnded
 from src.services.conversations.start import ConversationServices
 from src.services.ice import ice_servers_for
-from src.services.local_rooms import (
-    LocalRoomProvider,
-    OfferRejected,
-    PeerConnectionNotFound,
-    RoomTokenError,
-)
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/rooms", tags=["rooms"])

@@ -178,7 +178,7 @@ class LocalRoomProvider:
         from fastapi import HTTPException
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
-        from src.voice_pipeline import media
+        from src.rooms.local import media
 
         room = self._room(name)
 
@@ -267,8 +267,8 @@ class LocalBotTransport:
 
     async def open(self) -> Any:
         """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
-        from src.voice_pipeline import media
-        from src.voice_pipeline.smallwebrtc_rejoin import release_writes_on_hang_up
+        from src.rooms.local import media
+        from src.rooms.local.rejoin import release_writes_on_hang_up
 
         self._connection = await self.room.connections.get()
         transport = media.LocalWebRTCTransport(self._connection)
@@ -293,7 +293,7 @@ class LocalBotTransport:
     async def take_rejoins(self, transport: Any) -> None:
         """Swap each later connection of the user (a rejoin's offer) into the running
         SmallWebRTC transport; the room's handler lets one connection in at a time."""
-        from src.voice_pipeline.smallwebrtc_rejoin import swap_connection
+        from src.rooms.local.rejoin import swap_connection
 
         while True:
             connection = await self.room.connections.get()

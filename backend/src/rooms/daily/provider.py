@@ -29,8 +29,8 @@ from src.rooms.base import (
     RoomProviderError,
     room_name_for,
 )
-from src.services.daily_replies import DeleteReply, RoomReply, TokenReply
-from src.services.daily_transport import DailyBotTransport
+from src.rooms.daily.replies import DeleteReply, RoomReply, TokenReply
+from src.rooms.daily.transport import DailyBotTransport
 
 logger = logging.getLogger(__name__)
 
