@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
-from src.core.errors import DomainError
+from src.core.errors import DomainError, NotFound
 
 ProviderName = Literal["local", "daily"]
+RoomRole = Literal["user", "bot"]
 
 
 class RoomJob(Protocol):
@@ -47,6 +48,25 @@ class RoomJoinError(Exception):
     """The bot's transport could not join its room (refused, or no answer in time)."""
 
 
+class RoomTokenError(Exception):
+    """A room token that is invalid, expired, or not for this room and role."""
+
+
+class OfferRejected(DomainError):
+    """The WebRTC handler refused an offer (for example a second connection to the room)."""
+
+    status_code = 400
+    code = "offer_rejected"
+    default_detail = "The room refused this WebRTC offer."
+
+
+class PeerConnectionNotFound(NotFound):
+    """ICE candidates for a connection this room does not have."""
+
+    code = "peer_connection_not_found"
+    default_detail = "No WebRTC connection with this pc_id exists in this room: send an offer."
+
+
 class ConversationGone(DomainError):
     """The conversation (or its room) has ended; its room can no longer be joined."""
 
@@ -62,11 +82,15 @@ class BotTransport(Protocol):
         joined_event: The pipecat transport event that means the user's media connected.
         left_event: The pipecat transport event that means the user left.
         rejoined_event: The pipecat transport event that means the user connected again.
+        media_ready_on_join: The user's media path is up when `joined_event` fires.
     """
 
     joined_event: str
     left_event: str
     rejoined_event: str
+    # Whether audio sent once the user joined is heard from its first word (the bot may greet
+    # at once); otherwise the bot waits for the user's audio, or a short fallback.
+    media_ready_on_join: bool
 
     async def join(self) -> None:
         """Enter the room, before the bot reports ready (a local room has nothing to join).
@@ -139,10 +163,61 @@ class RoomProviderError(DomainError):
     upstream_status: int | None = None
 
 
+# The errors signalling can answer, by code: a worker sends the code back to the API.
+SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
+    cls.code: cls for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound)
+}
+
+
+class Signalling(Protocol):
+    """What a provider offers whose rooms this app serves itself: the user's WebRTC signalling
+    reaches the room's media in the process that runs its bot (local rooms; Daily does its own).
+    """
+
+    def verify_grant(
+        self, token: str, room_name: str, role: RoomRole
+    ) -> tuple[uuid.UUID, datetime]:
+        """The conversation id and the expiry (the room's) of a valid token for this room and role.
+
+        Raises:
+            RoomTokenError: invalid, expired, for another room or another role.
+        """
+        ...
+
+    async def answer_offer(self, name: str, offer: dict[str, Any]) -> dict[str, Any]:
+        """Answer the user's SDP offer to a room whose media is here; the connection goes to
+        the room's bot.
+
+        Raises:
+            ConversationGone: no such room here (ended, or its bot is elsewhere).
+            OfferRejected: the room refused the offer.
+        """
+        ...
+
+    async def add_candidates(self, name: str, patch: dict[str, Any]) -> None:
+        """Add trickled ICE candidates to a connection of a room whose media is here.
+
+        Raises:
+            ConversationGone: no such room here.
+            PeerConnectionNotFound: the room has no connection with that pc_id.
+        """
+        ...
+
+    def room_names(self) -> set[str]:
+        """The names of the rooms whose media is open in this process."""
+        ...
+
+
 class RoomProvider(Protocol):
     """Creates and deletes rooms. Implementations: `LocalRoomProvider`, `DailyRoomProvider`."""
 
     name: ClassVar[ProviderName]
+
+    @property
+    def signalling(self) -> Signalling | None:
+        """The provider's signalling, if the user's WebRTC signalling comes through this app
+        (None: the provider's own service does it)."""
+        ...
 
     async def create_room(self, conversation_id: uuid.UUID, *, user_name: str) -> Room:
         """Create a private room for the conversation, with a user token and a bot token.

@@ -202,7 +202,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
     started = time.monotonic()
     greeter = _Greeter(
         Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting(),
-        at_once=getattr(ctx.transport, "media_ready_on_join", False),
+        at_once=ctx.transport.media_ready_on_join,
     )
     parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
     prepared = piper_tts.prepare(parts.tts, greeter.greeting, personal=job.user_first_name)

@@ -34,7 +34,6 @@ from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
 from src.rooms import create_room_provider
 from src.rooms.base import RoomProvider
-from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots import protocol
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.protocol import (
@@ -299,16 +298,16 @@ class Worker:
                 uuid.UUID(request["conversation_id"]), EndReason(request["reason"])
             )
             return {"ok": True, "stopped": stopped}
-        rooms = self._rooms
-        if not isinstance(rooms, LocalRoomProvider):
+        signalling = self._rooms.signalling
+        if signalling is None:
             return {"ok": False, "error": "conversation_ended", "detail": "No local rooms here."}
         if op == "offer":
             return {
                 "ok": True,
-                "answer": await rooms.answer_offer(request["room"], request["body"]),
+                "answer": await signalling.answer_offer(request["room"], request["body"]),
             }
         if op == "candidates":
-            await rooms.add_candidates(request["room"], request["body"])
+            await signalling.add_candidates(request["room"], request["body"])
             return {"ok": True}
         return {"ok": False, "error": "unknown_request", "detail": f"unknown op {op!r}"}
 

@@ -61,6 +61,11 @@ class DailyRoomProvider:
             timeout=httpx.Timeout(settings.daily_timeout_seconds),
         )
 
+    @property
+    def signalling(self) -> None:
+        """None: the user's WebRTC signalling goes to Daily, not through this app."""
+        return None
+
     async def create_room(self, conversation_id: uuid.UUID, *, user_name: str) -> Room:
         """Create a private room and two meeting tokens; on any failure delete what was made."""
         name = room_name_for(conversation_id)

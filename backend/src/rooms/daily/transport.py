@@ -37,6 +37,9 @@ class DailyBotTransport:
     left_event = "on_participant_left"
     # The bot stays in the room: a user who rejoins with a new token is a participant again.
     rejoined_event = "on_participant_joined"
+    # Joined means in the room, not that the user's audio is flowing: greet on their first
+    # audio, or after the bot's short fallback wait.
+    media_ready_on_join = False
 
     def __init__(self, job: RoomJob, join_timeout: float) -> None:
         self._job = job

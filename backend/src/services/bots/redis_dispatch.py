@@ -22,8 +22,7 @@ from src.contract.bot import BotJob, BotServiceUnavailable, NoBotCapacity
 from src.core.enums import EndReason
 from src.core.settings import Settings
 from src.models.conversation import EMBEDDED_OWNER_PREFIX
-from src.rooms.base import ConversationGone
-from src.rooms.local.provider import SIGNALLING_ERRORS
+from src.rooms.base import SIGNALLING_ERRORS, ConversationGone
 from src.services.bots.protocol import (
     CALLS_MAXLEN,
     CONTROL_MAXLEN,
