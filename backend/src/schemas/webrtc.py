@@ -15,11 +15,11 @@ import re
 
 from src.core.errors import DomainError
 
+# Here for the rooms that count trickled candidates (rooms sit below schemas).
+from src.rooms.base import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates
+
 # pipecat's connection ids ("SmallWebRTCConnection#0-<uuid>"): nothing a log line could break on.
 PC_ID_PATTERN = r"^[A-Za-z0-9#._:-]{1,100}$"
-# Candidates one connection may be given, in its offer and trickled together (a browser
-# gathers a handful per network interface and server).
-MAX_CANDIDATES_PER_CONNECTION = 32
 MAX_SDP_LINES = 500
 _TYPES = {"host", "srflx", "prflx", "relay"}
 _FINGERPRINT = re.compile(
@@ -44,16 +44,6 @@ class InvalidCandidate(DomainError):
     status_code = 400
     code = "invalid_candidate"
     default_detail = "An ICE candidate is malformed."
-
-
-class TooManyCandidates(DomainError):
-    """More ICE candidates for one connection than any client gathers."""
-
-    status_code = 400
-    code = "too_many_candidates"
-    default_detail = (
-        f"At most {MAX_CANDIDATES_PER_CONNECTION} ICE candidates are taken per connection."
-    )
 
 
 def check_offer(sdp: str, *, allow_loopback: bool) -> tuple[str, int]:

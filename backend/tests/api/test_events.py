@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from src.core.clock import utcnow
-from src.core.security import ACCESS_AUDIENCE, encode_token
+from src.core.security import ACCESS_AUDIENCE, TOKEN_VERSION_CLAIM, encode_token
 from src.core.settings import Settings
 from src.services.conversations import events
 from tests.api.conversation_helpers import deliver, eventually, start, user_token
@@ -221,7 +221,7 @@ class TestBounds:
         user = await register(client)
         conversation_id = (await start(client, user["access_token"])).json()["conversation_id"]
         short = encode_token(
-            {"sub": user["user"]["id"]},
+            {"sub": user["user"]["id"], TOKEN_VERSION_CLAIM: 0},
             secret=TEST_SECRET,
             audience=ACCESS_AUDIENCE,
             expires_at=utcnow() + timedelta(seconds=3),

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from src.models.conversation import EndReason
+from src.contract.bot import BotContext
+from src.core.enums import EndReason
 from src.services.bots import runner as runner_module
-from src.voice_pipeline.job import BotContext
 from tests.api.conversation_helpers import deliver, eventually, row, runner, start, user_token
 from tests.conftest import auth
 from tests.fakes.bots import ScriptedBot

@@ -5,79 +5,42 @@ made by the API process that starts the conversation. Its media half (a WebRTC r
 that answers the user's SDP offers, and the queue handing their connections to the bot) lives
 in the process that runs the room's bot: the API itself in the embedded mode, a worker in the
 worker mode, which then answers the offers the API forwards to it.
+
+The tokens are tokens.py's; the media half and the bot's transport into it are transport.py's
+(with media.py, the lighter media path, and rejoin.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
-
-import jwt
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from src.core.clock import utcnow
-from src.core.errors import DomainError, NotFound
-from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
 from src.core.teardown import bounded
-from src.schemas.webrtc import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates
-from src.services.conversations.errors import ConversationGone
-from src.services.rooms import Room, RoomAccess, room_name_for
-from src.voice_pipeline.job import BotJob, ProviderName
+from src.rooms.base import (
+    MAX_CANDIDATES_PER_CONNECTION,
+    ConversationGone,
+    OfferRejected,
+    PeerConnectionNotFound,
+    ProviderName,
+    Room,
+    RoomAccess,
+    RoomJob,
+    RoomRole,
+    TooManyCandidates,
+    room_name_for,
+)
+from src.rooms.local import tokens
+from src.rooms.local.transport import LocalBotTransport, LocalRoom
 
 logger = logging.getLogger(__name__)
 
-RoomRole = Literal["user", "bot"]
-
 # pipecat's own connecting timer is set this much later than ours, so ours always closes first.
 _PIPECAT_TIMER_MARGIN_SECONDS = 30.0
-
-
-class RoomTokenError(Exception):
-    """A room token that is invalid, expired, or not for this room and role."""
-
-
-class OfferRejected(DomainError):
-    """The WebRTC handler refused an offer (for example a second connection to the room)."""
-
-    status_code = 400
-    code = "offer_rejected"
-    default_detail = "The room refused this WebRTC offer."
-
-
-class PeerConnectionNotFound(NotFound):
-    """ICE candidates for a connection this room does not have."""
-
-    code = "peer_connection_not_found"
-    default_detail = "No WebRTC connection with this pc_id exists in this room: send an offer."
-
-
-# The errors signalling can answer, by code: a worker sends the code back to the API.
-SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
-    cls.code: cls
-    for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound, TooManyCandidates)
-}
-
-
-@dataclass
-class LocalRoom:
-    """The media half of one live local room, in the process that runs its bot."""
-
-    name: str
-    conversation_id: uuid.UUID
-    expires_at: datetime
-    # pipecat's SmallWebRTCRequestHandler, one per room so peer ids never cross rooms.
-    webrtc: Any = field(default=None, repr=False)
-    # Each WebRTC connection made by the user's offers, for the bot.
-    connections: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
-    # One per connection not yet connected: closes it if it does not connect in time.
-    watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
-    # Trickled ICE candidates taken, per connection (pc_id).
-    candidates: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 class LocalRoomProvider:
@@ -88,6 +51,11 @@ class LocalRoomProvider:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._rooms: dict[str, LocalRoom] = {}
+
+    @property
+    def signalling(self) -> LocalRoomProvider:
+        """Its own: the user's offers for a room reach the room's media here."""
+        return self
 
     async def create_room(self, conversation_id: uuid.UUID, *, user_name: str) -> Room:
         """Name a room and make its two tokens; it expires after ROOM_TTL_SECONDS."""
@@ -114,18 +82,7 @@ class LocalRoomProvider:
     def _token(
         self, conversation_id: uuid.UUID, room: str, role: RoomRole, exp: datetime, who: str
     ) -> str:
-        claims = {"sub": str(conversation_id), "room": room, "role": role, "name": who}
-        return encode_token(
-            claims, secret=self._settings.jwt_secret, audience=ROOM_AUDIENCE, expires_at=exp
-        )
-
-    def verify_token(self, token: str, room_name: str, role: RoomRole) -> uuid.UUID:
-        """The conversation id in a valid token for this room and role.
-
-        Raises:
-            RoomTokenError: invalid, expired, for another room or another role.
-        """
-        return self.verify_grant(token, room_name, role)[0]
+        return tokens.issue(self._settings.jwt_secret, conversation_id, room, role, exp, who)
 
     def verify_grant(
         self, token: str, room_name: str, role: RoomRole
@@ -135,20 +92,9 @@ class LocalRoomProvider:
         Raises:
             RoomTokenError: invalid, expired, for another room or another role.
         """
-        try:
-            claims = decode_token(token, secret=self._settings.jwt_secret, audience=ROOM_AUDIENCE)
-        except jwt.ExpiredSignatureError:
-            raise RoomTokenError("The room token has expired.") from None
-        except jwt.InvalidTokenError:
-            raise RoomTokenError("The room token is invalid.") from None
-        if claims.get("room") != room_name or claims.get("role") != role:
-            raise RoomTokenError("This token is not valid for this room.")
-        try:
-            return uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(int(claims["exp"]), UTC)
-        except ValueError:
-            raise RoomTokenError("The room token is invalid.") from None
+        return tokens.verify(self._settings.jwt_secret, token, room_name, role)
 
-    def bot_transport(self, job: BotJob) -> LocalBotTransport:
+    def bot_transport(self, job: RoomJob) -> LocalBotTransport:
         """Open the room's media here and give its bot a transport into it."""
         from pipecat.transports.smallwebrtc.connection import IceServer
         from pipecat.transports.smallwebrtc.request_handler import (
@@ -166,7 +112,7 @@ class LocalRoomProvider:
         )
         room = LocalRoom(job.room_name, job.conversation_id, job.expires_at, handler)
         self._rooms[room.name] = room
-        return LocalBotTransport(self, room)
+        return LocalBotTransport(room, release=lambda: self.delete_room(room.name))
 
     def get(self, name: str) -> LocalRoom | None:
         """A room whose media is here, or None (never existed here, deleted or expired)."""
@@ -189,7 +135,7 @@ class LocalRoomProvider:
         from fastapi import HTTPException
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
-        from src.voice_pipeline import media
+        from src.rooms.local import media
 
         room = self._room(name)
         failed: list[tuple[Any, Exception]] = []
@@ -306,79 +252,3 @@ class LocalRoomProvider:
         """Delete every room whose media is here."""
         for name in list(self._rooms):
             await self.delete_room(name)
-
-
-class LocalBotTransport:
-    """A bot's way into a local room: the user's WebRTC connection, as pipecat's transport."""
-
-    joined_event = "on_client_connected"
-    left_event = "on_client_disconnected"
-    # A rejoin's connection is swapped into the same transport, which reports it connected.
-    rejoined_event = "on_client_connected"
-    # Connected means ICE and DTLS are done on our side, which as the DTLS client finishes
-    # last: audio sent then is heard from its first word, so the bot greets at once.
-    media_ready_on_join = True
-
-    def __init__(self, provider: LocalRoomProvider, room: LocalRoom) -> None:
-        self._provider = provider
-        self.room = room
-        self._connection: Any = None
-
-    @property
-    def connections(self) -> asyncio.Queue[Any]:
-        """Where the user's connections arrive."""
-        return self.room.connections
-
-    async def join(self) -> None:
-        """Nothing to join: the room's media lives in this process, made with the bot."""
-
-    async def open(self) -> Any:
-        """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
-        from src.voice_pipeline import media
-        from src.voice_pipeline.smallwebrtc_rejoin import release_writes_on_hang_up
-
-        self._connection = await self.room.connections.get()
-        transport = media.LocalWebRTCTransport(self._connection)
-        release_writes_on_hang_up(transport)
-        return transport
-
-    async def gone(self, idle_timeout: float) -> None:
-        """Return once the page has sent no data-channel ping for `idle_timeout` seconds.
-
-        aiortc cannot see a peer that vanishes without closing, so the page pings.
-        """
-        silent_since: float | None = None
-        while True:
-            await asyncio.sleep(1.0)
-            if self._connection is None or self._connection.is_connected():
-                silent_since = None
-                continue
-            silent_since = silent_since or time.monotonic()
-            if time.monotonic() - silent_since >= idle_timeout:
-                return
-
-    async def take_rejoins(self, transport: Any) -> None:
-        """Swap each later connection of the user (a rejoin's offer) into the running
-        SmallWebRTC transport; the room's handler lets one connection in at a time."""
-        from src.voice_pipeline.smallwebrtc_rejoin import swap_connection
-
-        while True:
-            connection = await self.room.connections.get()
-            previous, self._connection = self._connection, connection
-            logger.info("conversation %s: the user's new connection", self.room.conversation_id)
-            await swap_connection(transport, connection)
-            if previous is not None:
-                await bounded(previous.disconnect(), "hanging up the user's previous connection")
-
-    async def drop_user(self) -> None:
-        """Hang up a connection whose pings stopped: the room then takes the user's next offer
-        (aiortc alone would keep the vanished peer's connection open)."""
-        if self._connection is not None:
-            await bounded(self._connection.disconnect(), "hanging up a silent connection")
-
-    async def close(self) -> None:
-        """Disconnect the user and close the room's media in this process (each step bounded:
-        a connection aiortc cannot close does not hold the bot)."""
-        if self._connection is not None:
-            await bounded(self._connection.disconnect(), "hanging up the user's connection")
-        await self._provider.delete_room(self.room.name)
