@@ -21,9 +21,10 @@ from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
-from src.services.bots.host import load_voice_bot, sweep_forever
+from src.services.bots.host import load_voice_bot
 from src.services.bots.runner import BotRunner
 from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.conversations.recovery import Recovery
 from src.services.conversations.start import ConversationServices
 from src.services.conversations.transcript import TranscriptWriter
 from src.services.rooms import RoomProvider, create_room_provider
@@ -33,13 +34,6 @@ from src.services.webhooks.sender import WebhookSender
 from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
-
-
-async def _reconcile(lifecycle: ConversationLifecycle) -> None:
-    try:
-        await lifecycle.reconcile_after_restart()
-    except Exception:
-        logger.exception("could not reconcile conversations left by a previous process")
 
 
 def _webhook_sender(database: Database, settings: Settings) -> WebhookSender | None:
@@ -79,6 +73,7 @@ def create_app(
 
     async def embedded_bots(
         lifecycle: ConversationLifecycle,
+        recovery: Recovery,
         rooms: RoomProvider,
         transcript: TranscriptWriter,
         background: list[asyncio.Task[None]],
@@ -90,33 +85,30 @@ def create_app(
             bot,
             lifecycle,
             settings,
+            finish=recovery.finish,
             transports=rooms.bot_transport,
             owner_id=embedded_owner_id(),
             capacity=settings.max_bots,
             transcript=transcript,
         )
-        await _reconcile(lifecycle)
-        background.append(
-            asyncio.create_task(sweep_forever(lifecycle, runner, settings), name="sweeper")
-        )
+        await recovery.reconcile_after_restart()
+        background.append(asyncio.create_task(recovery.run_forever(runner), name="sweeper"))
         return EmbeddedBots(runner, rooms)
 
     async def worker_bots(
-        app: FastAPI, lifecycle: ConversationLifecycle, background: list[asyncio.Task[None]]
+        app: FastAPI, recovery: Recovery, background: list[asyncio.Task[None]]
     ) -> Bots:
-        from src.services.bots.reaper import WorkerReaper
         from src.services.bots.redis_dispatch import RedisBots, connect_redis
+        from src.services.conversations.recovery import WorkerReaper
 
         redis = connect_redis(settings)
         app.state.redis = redis
         background.append(
             asyncio.create_task(
-                WorkerReaper(redis, settings, lifecycle).run_forever(), name="reaper"
+                WorkerReaper(redis, settings, recovery).run_forever(), name="reaper"
             )
         )
-        background.append(
-            asyncio.create_task(sweep_forever(lifecycle, None, settings), name="sweeper")
-        )
+        background.append(asyncio.create_task(recovery.run_forever(None), name="sweeper"))
         return RedisBots(redis, settings)
 
     @asynccontextmanager
@@ -125,6 +117,7 @@ def create_app(
         sender = _webhook_sender(database, settings)
         rooms = create_room_provider(settings)
         lifecycle = ConversationLifecycle(database, rooms)
+        app.state.recovery = recovery = Recovery(database, lifecycle, settings)
         # Where this process's bots store their lines (unused by an API in the worker mode).
         transcript = TranscriptWriter(database)
         background: list[asyncio.Task[None]] = [
@@ -133,9 +126,9 @@ def create_app(
         if sender is not None:
             sender.start()
         if settings.worker_mode:
-            bots = await worker_bots(app, lifecycle, background)
+            bots = await worker_bots(app, recovery, background)
         else:
-            bots = await embedded_bots(lifecycle, rooms, transcript, background)
+            bots = await embedded_bots(lifecycle, recovery, rooms, transcript, background)
         app.state.database = database
         app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
         app.state.throttle = throttle = Throttle(settings)

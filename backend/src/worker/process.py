@@ -32,7 +32,7 @@ from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
 from src.models.conversation import EndReason
 from src.services.bots import protocol
-from src.services.bots.host import load_voice_bot, sweep_forever
+from src.services.bots.host import load_voice_bot
 from src.services.bots.protocol import (
     CLAIM_IDLE_MS,
     GROUP,
@@ -42,11 +42,11 @@ from src.services.bots.protocol import (
     send_reply,
     text,
 )
-from src.services.bots.reaper import WorkerReaper
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError, Reservation
 from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
+from src.services.conversations.recovery import Recovery, WorkerReaper
 from src.services.conversations.transcript import TranscriptWriter
 from src.services.local_rooms import LocalRoomProvider
 from src.services.rooms import RoomProvider, create_room_provider
@@ -74,14 +74,14 @@ class Worker:
         redis: Redis,
         runner: BotRunner,
         rooms: RoomProvider,
-        lifecycle: ConversationLifecycle,
+        recovery: Recovery,
     ) -> None:
         self.settings = settings
         self.id = runner.owner_id
         self._redis = redis
         self._runner = runner
         self._rooms = rooms
-        self._lifecycle = lifecycle
+        self._recovery = recovery
         self._keys = RedisKeys(settings.redis_prefix)
         self.load = LoadMonitor()
         self._draining = asyncio.Event()
@@ -119,11 +119,11 @@ class Worker:
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._control(), name="control"),
             asyncio.create_task(
-                sweep_forever(self._lifecycle, self._runner, self.settings, HOUSEKEEPING_SECONDS),
+                self._recovery.run_forever(self._runner, HOUSEKEEPING_SECONDS),
                 name="housekeeping",
             ),
             asyncio.create_task(
-                WorkerReaper(self._redis, self.settings, self._lifecycle).run_forever(),
+                WorkerReaper(self._redis, self.settings, self._recovery).run_forever(),
                 name="reaper",
             ),
         ]
@@ -331,6 +331,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         outbox.enable(database)
     rooms = create_room_provider(settings)
     lifecycle = ConversationLifecycle(database, rooms)
+    recovery = Recovery(database, lifecycle, settings)
     redis = connect_redis(settings)
     transcript = TranscriptWriter(database)
     writing = asyncio.create_task(transcript.run_forever(), name="transcript")
@@ -341,12 +342,13 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         bot,
         lifecycle,
         settings,
+        finish=recovery.finish,
         transports=rooms.bot_transport,
         owner_id=worker_id,
         capacity=settings.max_bots_per_worker,
         transcript=transcript,
     )
-    worker = Worker(settings, redis, runner, rooms, lifecycle)
+    worker = Worker(settings, redis, runner, rooms, recovery)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.drain)
     loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)

@@ -14,12 +14,12 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.models.conversation import Conversation
 from src.models.user import User
-from src.services.bots.reaper import WorkerReaper
 from src.services.bots.runner import BotRunner
+from src.services.conversations.recovery import WorkerReaper
 from src.services.local_rooms import LocalRoomProvider
 from src.worker.load import LoadMonitor
 from src.worker.process import Worker
-from tests.api.conversation_helpers import row, services, user_token
+from tests.api.conversation_helpers import recovery, row, services, user_token
 from tests.fakes.bots import ScriptedBot
 
 pytestmark = pytest.mark.postgresql_only
@@ -40,9 +40,15 @@ async def test_a_worker_takes_calls_only_below_its_bots_and_load(
     lifecycle = services(app).lifecycle
     rooms = LocalRoomProvider(tight)
     runner = BotRunner(
-        ScriptedBot(), lifecycle, tight, transports=rooms.bot_transport, owner_id="w", capacity=1
+        ScriptedBot(),
+        lifecycle,
+        tight,
+        finish=recovery(app).finish,
+        transports=rooms.bot_transport,
+        owner_id="w",
+        capacity=1,
     )
-    worker = Worker(tight, redis, runner, rooms, lifecycle)
+    worker = Worker(tight, redis, runner, rooms, recovery(app))
     assert worker.has_room()
     for _ in range(5):
         worker.load.add(0.9)
@@ -67,7 +73,7 @@ async def test_a_call_whose_api_died_while_dispatching_is_ended(
         stranded = Conversation(user_id=user_id, started_at=utcnow() - timedelta(minutes=5))
         fresh = Conversation(user_id=user_id)
         session.add_all([stranded, fresh])
-    reaper = WorkerReaper(redis, settings, services(app).lifecycle)
+    reaper = WorkerReaper(redis, settings, recovery(app))
     assert await reaper.run_once() == 1
     ended = await row(app, stranded.id)
     assert (ended.status, ended.end_reason) == ("failed", "bot_error")

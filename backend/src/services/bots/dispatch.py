@@ -51,8 +51,12 @@ class Bots(Protocol):
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
-        """Stop a conversation's bot, wherever it runs, and wait a moment for it to end."""
+    ) -> bool:
+        """Stop a conversation's bot, wherever it runs, and wait a moment for it to end.
+
+        Returns:
+            True if a bot was stopped: its host then deleted the room after the bot left it.
+        """
         ...
 
     async def offer(
@@ -93,8 +97,8 @@ class EmbeddedBots:
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
-        await self.runner.cancel(conversation_id, reason)
+    ) -> bool:
+        return await self.runner.cancel(conversation_id, reason)
 
     async def offer(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]

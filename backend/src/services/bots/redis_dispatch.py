@@ -111,11 +111,11 @@ class RedisBots:
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
+    ) -> bool:
         if not _is_worker(worker_id):
-            return
+            return False
         try:
-            await self._request(
+            answer = await self._request(
                 str(worker_id),
                 {"op": "stop", "conversation_id": str(conversation_id), "reason": reason.value},
             )
@@ -127,6 +127,8 @@ class RedisBots:
                 worker_id,
                 type(exc).__name__,
             )
+            return False
+        return bool(answer.get("stopped"))
 
     async def offer(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]

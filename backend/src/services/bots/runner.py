@@ -3,8 +3,8 @@
 It runs in whichever process hosts bots (the API in the embedded mode, each worker in the
 worker mode): one code path for a bot's life. Whatever way a bot ends (it returns, it raises,
 it is cancelled for a timeout, an end request, a drain or shutdown), its transport is closed
-and its conversation is ended with a reason and its room deleted, exactly once, by
-`ConversationLifecycle.finish`.
+and its conversation is ended with a reason and its room deleted, exactly once, by the `finish`
+it is given (`Recovery.finish`: the lifecycle's end, kept and retried if the database is down).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RoomJoinErr
 logger = logging.getLogger(__name__)
 
 TransportFactory = Callable[[BotJob], BotTransport]
+# Records a bot's end (never raises: an end that cannot be written now is retried later).
+Finish = Callable[[uuid.UUID, EndReason], Coroutine[Any, Any, None]]
 
 
 class BotStartError(Exception):
@@ -127,6 +129,7 @@ class BotRunner:
     Args:
         run_bot: The bot.
         lifecycle: Records the bots' lives.
+        finish: Records a bot's end.
         settings: Deadlines and timeouts.
         transports: Makes a bot's transport into its room (the room provider's).
         owner_id: Recorded as the conversations' `worker_id`: who runs their bots.
@@ -140,6 +143,7 @@ class BotRunner:
         lifecycle: ConversationLifecycle,
         settings: Settings,
         *,
+        finish: Finish,
         transports: TransportFactory,
         owner_id: str,
         capacity: int,
@@ -147,14 +151,13 @@ class BotRunner:
     ) -> None:
         self._run_bot = run_bot
         self._lifecycle = lifecycle
+        self._finish = finish
         self._settings = settings
         self._transports = transports
         self.owner_id = owner_id
         self.capacity = capacity
         self._transcript = transcript
         self._bots: dict[uuid.UUID, _BotHandle] = {}
-        # Ends that could not be recorded (the database was down); the sweep records them.
-        self._owed_ends: dict[uuid.UUID, EndReason] = {}
         self._reserved = 0
         self._closing = False
 
@@ -277,46 +280,9 @@ class BotRunner:
                 _describe(exc),
             )
 
-    async def _finish(self, conversation_id: uuid.UUID, reason: EndReason) -> None:
-        try:
-            await self._lifecycle.finish(conversation_id, reason)
-        except Exception as exc:
-            # The database is down: the sweep records it later.
-            self._owed_ends[conversation_id] = reason
-            logger.error(
-                "conversation %s: could not record its end (%s), will retry: %s",
-                conversation_id,
-                reason.value,
-                _describe(exc),
-            )
-
-    async def record_owed_ends(self) -> int:
-        """Record the ends that failed to be recorded; how many were recorded now."""
-        recorded = 0
-        for conversation_id, reason in list(self._owed_ends.items()):
-            try:
-                await self._lifecycle.finish(conversation_id, reason)
-            except Exception as exc:
-                logger.warning(
-                    "conversation %s: its end is still not recorded: %s",
-                    conversation_id,
-                    _describe(exc),
-                )
-                return recorded
-            del self._owed_ends[conversation_id]
-            recorded += 1
-        return recorded
-
-    async def stop_ended(self) -> int:
-        """Stop the bots whose conversation was ended elsewhere (an end request that could not
-        reach this process); how many were stopped."""
-        ids = [cid for cid, h in self._bots.items() if h.ready.is_set()]
-        if not ids:
-            return 0
-        ended = await self._lifecycle.ended_among(ids)
-        for conversation_id, reason in ended.items():
-            await self.cancel(conversation_id, reason)
-        return len(ended)
+    def ready_ids(self) -> list[uuid.UUID]:
+        """The conversations whose bot runs here and was ready."""
+        return [cid for cid, handle in self._bots.items() if handle.ready.is_set()]
 
     async def _deadlines(self, handle: _BotHandle) -> None:
         settings = self._settings
