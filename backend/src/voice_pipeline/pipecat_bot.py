@@ -20,11 +20,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from src.contract.bot import BotContext
+from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.models.conversation import EndReason
 from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
-from src.voice_pipeline.job import BotContext
 from src.voice_pipeline.numerologist import (
     BotState,
     BotTranscriptSender,
@@ -125,7 +125,7 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 
-    from src.voice_pipeline import media
+    from src.voice_pipeline.audio_stop import UserAudioStop
 
     pipeline = Pipeline(
         [
@@ -134,7 +134,7 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
             parts.stt,
             parts.user_transcript,
             parts.aggregators.user(),
-            media.UserAudioStop(),
+            UserAudioStop(),
             parts.brain,
             parts.bot_transcript,
             parts.tts,
@@ -202,7 +202,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
     started = time.monotonic()
     greeter = _Greeter(
         Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting(),
-        at_once=getattr(ctx.transport, "media_ready_on_join", False),
+        at_once=ctx.transport.media_ready_on_join,
     )
     parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
     prepared = piper_tts.prepare(parts.tts, greeter.greeting, personal=job.user_first_name)

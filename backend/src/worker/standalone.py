@@ -32,13 +32,13 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
+from src.contract.bot import BotContext, BotJob
 from src.core.clock import utcnow
+from src.core.enums import MessageRole
 from src.core.logging import configure_logging
 from src.core.settings import Settings
-from src.models.message import MessageRole
-from src.services.local_rooms import LocalRoomProvider
+from src.rooms.local.provider import LocalRoomProvider
 from src.voice_pipeline import pipecat_bot
-from src.voice_pipeline.job import BotContext, BotJob
 
 
 def _emit(event: str, **fields: Any) -> None:

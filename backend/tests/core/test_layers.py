@@ -12,12 +12,14 @@ RANKS = {
     "core": 0,
     "models": 1,
     "numerology": 1,
+    "rooms": 1,
+    "contract": 2,
     "schemas": 2,
-    "voice_pipeline": 2,
-    "services": 3,
-    "api": 4,
-    "main": 5,
-    "worker": 5,
+    "voice_pipeline": 3,
+    "services": 4,
+    "api": 5,
+    "main": 6,
+    "worker": 6,
 }
 
 

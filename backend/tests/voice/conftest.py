@@ -11,8 +11,8 @@ import pytest
 import soxr
 from piper.config import SynthesisConfig
 
+from src.contract.bot import RunBot
 from src.voice_pipeline import pipecat_bot, speech
-from src.voice_pipeline.job import RunBot
 
 NUMBER_WORDS = {
     "one": 1,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from src.contract.bot import RunBot
 from src.core.settings import Settings
-from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
 

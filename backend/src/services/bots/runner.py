@@ -18,14 +18,18 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from src.contract.bot import (
+    BotCapacityReached,
+    BotContext,
+    BotJob,
+    ConversationRecords,
+    RunBot,
+    TranscriptSink,
+)
 from src.core import metrics
+from src.core.enums import EndReason, MessageRole
 from src.core.settings import Settings
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
-from src.services.conversations.errors import BotCapacityReached
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.services.conversations.transcript import TranscriptWriter
-from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RoomJoinError, RunBot
+from src.rooms.base import BotTransport, RoomJoinError
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +76,8 @@ class _Events:
     def __init__(
         self,
         handle: _BotHandle,
-        lifecycle: ConversationLifecycle,
-        transcript: TranscriptWriter | None,
+        lifecycle: ConversationRecords,
+        transcript: TranscriptSink | None,
     ) -> None:
         self._handle = handle
         self._lifecycle = lifecycle
@@ -140,14 +144,14 @@ class BotRunner:
     def __init__(
         self,
         run_bot: RunBot,
-        lifecycle: ConversationLifecycle,
+        lifecycle: ConversationRecords,
         settings: Settings,
         *,
         finish: Finish,
         transports: TransportFactory,
         owner_id: str,
         capacity: int,
-        transcript: TranscriptWriter | None = None,
+        transcript: TranscriptSink | None = None,
     ) -> None:
         self._run_bot = run_bot
         self._lifecycle = lifecycle

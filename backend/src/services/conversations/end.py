@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import after_commit
-from src.models.conversation import Conversation, EndReason
+from src.core.enums import EndReason
+from src.models.conversation import Conversation
 from src.services.conversations.errors import ConversationAlreadyEnded
 from src.services.conversations.start import ConversationServices
 

@@ -28,8 +28,9 @@ from sqlalchemy import delete, or_, select
 
 from src.core.clock import utcnow
 from src.core.database import Database
+from src.core.enums import LIVE_STATUSES, EndReason
 from src.core.settings import Settings
-from src.models.conversation import EMBEDDED_OWNER_PREFIX, LIVE_STATUSES, Conversation, EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX, Conversation
 from src.models.idempotency import IdempotencyKey
 from src.services.bots.protocol import LOST_AFTER_SECONDS, OWNER_TTL_SECONDS, RedisKeys, text
 from src.services.conversations.lifecycle import ConversationLifecycle

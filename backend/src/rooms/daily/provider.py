@@ -21,10 +21,16 @@ from pydantic import BaseModel, ValidationError
 from src.core import metrics
 from src.core.clock import utcnow
 from src.core.settings import Settings
-from src.services.daily_replies import DeleteReply, RoomReply, TokenReply
-from src.services.daily_transport import DailyBotTransport
-from src.services.rooms import Room, RoomAccess, RoomProviderError, room_name_for
-from src.voice_pipeline.job import BotJob, ProviderName
+from src.rooms.base import (
+    ProviderName,
+    Room,
+    RoomAccess,
+    RoomJob,
+    RoomProviderError,
+    room_name_for,
+)
+from src.rooms.daily.replies import DeleteReply, RoomReply, TokenReply
+from src.rooms.daily.transport import DailyBotTransport
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +60,11 @@ class DailyRoomProvider:
             headers={"Authorization": f"Bearer {settings.daily_api_key}"},
             timeout=httpx.Timeout(settings.daily_timeout_seconds),
         )
+
+    @property
+    def signalling(self) -> None:
+        """None: the user's WebRTC signalling goes to Daily, not through this app."""
+        return None
 
     async def create_room(self, conversation_id: uuid.UUID, *, user_name: str) -> Room:
         """Create a private room and two meeting tokens; on any failure delete what was made."""
@@ -160,7 +171,7 @@ class DailyRoomProvider:
         except RoomProviderError as exc:
             logger.error("room %s: could not delete after a failed start: %s", name, exc.detail)
 
-    def bot_transport(self, job: BotJob) -> DailyBotTransport:
+    def bot_transport(self, job: RoomJob) -> DailyBotTransport:
         """The bot's transport: it joins the Daily room with the bot's meeting token."""
         return DailyBotTransport(job, self._settings.daily_join_timeout_seconds)
 

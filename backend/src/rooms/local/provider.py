@@ -15,47 +15,25 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
-
-import jwt
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from src.core.clock import utcnow
-from src.core.errors import DomainError, NotFound
-from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
-from src.services.conversations.errors import ConversationGone
-from src.services.rooms import Room, RoomAccess, room_name_for
-from src.voice_pipeline.job import BotJob, ProviderName
+from src.rooms.base import (
+    ConversationGone,
+    OfferRejected,
+    PeerConnectionNotFound,
+    ProviderName,
+    Room,
+    RoomAccess,
+    RoomJob,
+    RoomRole,
+    room_name_for,
+)
+from src.rooms.local import tokens
 
 logger = logging.getLogger(__name__)
-
-RoomRole = Literal["user", "bot"]
-
-
-class RoomTokenError(Exception):
-    """A room token that is invalid, expired, or not for this room and role."""
-
-
-class OfferRejected(DomainError):
-    """The WebRTC handler refused an offer (for example a second connection to the room)."""
-
-    status_code = 400
-    code = "offer_rejected"
-    default_detail = "The room refused this WebRTC offer."
-
-
-class PeerConnectionNotFound(NotFound):
-    """ICE candidates for a connection this room does not have."""
-
-    code = "peer_connection_not_found"
-    default_detail = "No WebRTC connection with this pc_id exists in this room: send an offer."
-
-
-# The errors signalling can answer, by code: a worker sends the code back to the API.
-SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
-    cls.code: cls for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound)
-}
 
 
 @dataclass
@@ -79,6 +57,11 @@ class LocalRoomProvider:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._rooms: dict[str, LocalRoom] = {}
+
+    @property
+    def signalling(self) -> LocalRoomProvider:
+        """Its own: the user's offers for a room reach the room's media here."""
+        return self
 
     async def create_room(self, conversation_id: uuid.UUID, *, user_name: str) -> Room:
         """Name a room and make its two tokens; it expires after ROOM_TTL_SECONDS."""
@@ -105,18 +88,7 @@ class LocalRoomProvider:
     def _token(
         self, conversation_id: uuid.UUID, room: str, role: RoomRole, exp: datetime, who: str
     ) -> str:
-        claims = {"sub": str(conversation_id), "room": room, "role": role, "name": who}
-        return encode_token(
-            claims, secret=self._settings.jwt_secret, audience=ROOM_AUDIENCE, expires_at=exp
-        )
-
-    def verify_token(self, token: str, room_name: str, role: RoomRole) -> uuid.UUID:
-        """The conversation id in a valid token for this room and role.
-
-        Raises:
-            RoomTokenError: invalid, expired, for another room or another role.
-        """
-        return self.verify_grant(token, room_name, role)[0]
+        return tokens.issue(self._settings.jwt_secret, conversation_id, room, role, exp, who)
 
     def verify_grant(
         self, token: str, room_name: str, role: RoomRole
@@ -126,20 +98,9 @@ class LocalRoomProvider:
         Raises:
             RoomTokenError: invalid, expired, for another room or another role.
         """
-        try:
-            claims = decode_token(token, secret=self._settings.jwt_secret, audience=ROOM_AUDIENCE)
-        except jwt.ExpiredSignatureError:
-            raise RoomTokenError("The room token has expired.") from None
-        except jwt.InvalidTokenError:
-            raise RoomTokenError("The room token is invalid.") from None
-        if claims.get("room") != room_name or claims.get("role") != role:
-            raise RoomTokenError("This token is not valid for this room.")
-        try:
-            return uuid.UUID(str(claims["sub"])), datetime.fromtimestamp(int(claims["exp"]), UTC)
-        except ValueError:
-            raise RoomTokenError("The room token is invalid.") from None
+        return tokens.verify(self._settings.jwt_secret, token, room_name, role)
 
-    def bot_transport(self, job: BotJob) -> LocalBotTransport:
+    def bot_transport(self, job: RoomJob) -> LocalBotTransport:
         """Open the room's media here and give its bot a transport into it."""
         from pipecat.transports.smallwebrtc.connection import IceServer
         from pipecat.transports.smallwebrtc.request_handler import (
@@ -180,7 +141,7 @@ class LocalRoomProvider:
         from fastapi import HTTPException
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
-        from src.voice_pipeline import media
+        from src.rooms.local import media
 
         room = self._room(name)
 
@@ -269,8 +230,8 @@ class LocalBotTransport:
 
     async def open(self) -> Any:
         """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
-        from src.voice_pipeline import media
-        from src.voice_pipeline.smallwebrtc_rejoin import release_writes_on_hang_up
+        from src.rooms.local import media
+        from src.rooms.local.rejoin import release_writes_on_hang_up
 
         self._connection = await self.room.connections.get()
         transport = media.LocalWebRTCTransport(self._connection)
@@ -295,7 +256,7 @@ class LocalBotTransport:
     async def take_rejoins(self, transport: Any) -> None:
         """Swap each later connection of the user (a rejoin's offer) into the running
         SmallWebRTC transport; the room's handler lets one connection in at a time."""
-        from src.voice_pipeline.smallwebrtc_rejoin import swap_connection
+        from src.rooms.local.rejoin import swap_connection
 
         while True:
             connection = await self.room.connections.get()
