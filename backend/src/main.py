@@ -23,6 +23,7 @@ from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
 from src.rooms import create_room_provider
 from src.rooms.base import RoomProvider
+from src.services.bots.admission import Admission
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
 from src.services.bots.host import load_voice_bot
 from src.services.bots.runner import BotRunner
@@ -89,7 +90,7 @@ def create_app(
             finish=recovery.finish,
             transports=rooms.bot_transport,
             owner_id=embedded_owner_id(),
-            capacity=settings.max_bots,
+            admission=Admission(settings.max_bots),
             transcript=transcript,
         )
         await recovery.reconcile_after_restart()

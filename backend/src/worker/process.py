@@ -35,7 +35,9 @@ from src.core.settings import Settings, get_settings
 from src.rooms import create_room_provider
 from src.rooms.base import RoomProvider
 from src.services.bots import protocol
+from src.services.bots.admission import Admission, Reservation
 from src.services.bots.host import load_voice_bot
+from src.services.bots.load import LoadMonitor
 from src.services.bots.protocol import (
     CLAIM_IDLE_MS,
     GROUP,
@@ -46,12 +48,11 @@ from src.services.bots.protocol import (
     text,
 )
 from src.services.bots.redis_dispatch import connect_redis
-from src.services.bots.runner import BotRunner, BotStartError, Reservation
+from src.services.bots.runner import BotRunner, BotStartError
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.recovery import Recovery, WorkerReaper
 from src.services.conversations.transcript import TranscriptWriter
 from src.services.webhooks import outbox
-from src.worker.load import LoadMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Worker:
         self._rooms = rooms
         self._recovery = recovery
         self._keys = RedisKeys(settings.redis_prefix)
-        self.load = LoadMonitor()
+        self._admission = runner.admission
         self._draining = asyncio.Event()
         self._grace = settings.drain_timeout_seconds
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -90,14 +91,7 @@ class Worker:
 
     def has_room(self) -> bool:
         """Below its bot count and the load threshold, and not draining."""
-        return (
-            not self._draining.is_set()
-            and self._runner.has_room
-            and (
-                self.settings.worker_load_threshold >= 1
-                or self.load.value < self.settings.worker_load_threshold
-            )
-        )
+        return not self._draining.is_set() and self._admission.has_room
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -114,7 +108,6 @@ class Worker:
     async def run(self) -> None:
         """Work until `drain` is called and the bots have ended."""
         background = [
-            asyncio.create_task(self.load.run_forever(), name="load"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._control(), name="control"),
             asyncio.create_task(
@@ -126,7 +119,9 @@ class Worker:
                 name="reaper",
             ),
         ]
-        logger.info("worker %s: taking calls (up to %d bots)", self.id, self._runner.capacity)
+        if self._admission.load is not None:
+            background.append(asyncio.create_task(self._admission.load.run_forever(), name="load"))
+        logger.info("worker %s: taking calls (up to %d bots)", self.id, self._admission.capacity)
         try:
             await self._intake()
             logger.info(
@@ -160,8 +155,8 @@ class Worker:
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
                 "bots": self._runner.active_count,
-                "capacity": self._runner.capacity,
-                "load": round(self.load.value, 3),
+                "capacity": self._admission.capacity,
+                "load": round(self._admission.load.value if self._admission.load else 0.0, 3),
                 "draining": self._draining.is_set(),
                 "at": time.time(),
             }
@@ -243,7 +238,7 @@ class Worker:
             )
             return
         try:
-            reservation = self._runner.reserve()
+            reservation = self._admission.reserve()
         except BotCapacityReached:
             # A drain began since the call was read: the API fails it at once.
             await send_reply(self._redis, reply, {"event": "failed", "detail": "worker draining"})
@@ -344,7 +339,11 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         finish=recovery.finish,
         transports=rooms.bot_transport,
         owner_id=worker_id,
-        capacity=settings.max_bots_per_worker,
+        admission=Admission(
+            settings.max_bots_per_worker,
+            load=LoadMonitor(),
+            load_threshold=settings.worker_load_threshold,
+        ),
         transcript=transcript,
     )
     worker = Worker(settings, redis, runner, rooms, recovery)

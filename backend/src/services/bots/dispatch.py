@@ -15,7 +15,8 @@ from src.contract.bot import BotJob
 from src.core.enums import EndReason
 from src.models.conversation import EMBEDDED_OWNER_PREFIX
 from src.rooms.base import ConversationGone, RoomProvider, Signalling
-from src.services.bots.runner import BotRunner, Slot
+from src.services.bots.admission import Slot
+from src.services.bots.runner import BotRunner
 
 _processes = count()
 
@@ -90,7 +91,7 @@ class EmbeddedBots:
         self._rooms = rooms
 
     async def reserve(self) -> Slot:
-        return self.runner.reserve()
+        return self.runner.admission.reserve()
 
     async def start(self, job: BotJob, slot: Slot) -> None:
         await self.runner.start(job, slot)

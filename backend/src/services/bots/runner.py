@@ -16,10 +16,9 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from src.contract.bot import (
-    BotCapacityReached,
     BotContext,
     BotJob,
     ConversationRecords,
@@ -30,6 +29,7 @@ from src.core import metrics
 from src.core.enums import EndReason, MessageRole
 from src.core.settings import Settings
 from src.rooms.base import BotTransport, RoomJoinError
+from src.services.bots.admission import Admission, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -100,35 +100,9 @@ class _Events:
             self._transcript.add(self._handle.ctx.conversation_id, role, text, kinds)
 
 
-class Slot(Protocol):
-    """Capacity held while a start runs."""
-
-    def release(self) -> None:
-        """Give it back (idempotent)."""
-
-    async def release_async(self) -> None:
-        """`release`, as an undo step."""
-
-
-class Reservation:
-    """A bot slot held while a start runs; released unless a bot takes it."""
-
-    def __init__(self, runner: BotRunner) -> None:
-        self._runner: BotRunner | None = runner
-
-    def release(self) -> None:
-        """Give the slot back (idempotent)."""
-        if self._runner is not None:
-            self._runner._reserved -= 1
-            self._runner = None
-
-    async def release_async(self) -> None:
-        """`release`, as an undo step."""
-        self.release()
-
-
 class BotRunner:
-    """Starts bots, holds their tasks, enforces their deadlines and records their end.
+    """Supervises bots: starts them, holds their tasks, enforces their deadlines and records
+    their end. Whether a bot may start is the `Admission`'s to say.
 
     Args:
         run_bot: The bot.
@@ -137,7 +111,7 @@ class BotRunner:
         settings: Deadlines and timeouts.
         transports: Makes a bot's transport into its room (the room provider's).
         owner_id: Recorded as the conversations' `worker_id`: who runs their bots.
-        capacity: How many bots may run here at once.
+        admission: Holds the slots of the bots run here (closed by a drain or shutdown).
         transcript: Stores the lines the bots hear and say (none: not stored).
     """
 
@@ -150,7 +124,7 @@ class BotRunner:
         finish: Finish,
         transports: TransportFactory,
         owner_id: str,
-        capacity: int,
+        admission: Admission,
         transcript: TranscriptSink | None = None,
     ) -> None:
         self._run_bot = run_bot
@@ -159,11 +133,9 @@ class BotRunner:
         self._settings = settings
         self._transports = transports
         self.owner_id = owner_id
-        self.capacity = capacity
+        self.admission = admission
         self._transcript = transcript
         self._bots: dict[uuid.UUID, _BotHandle] = {}
-        self._reserved = 0
-        self._closing = False
 
     def __contains__(self, conversation_id: object) -> bool:
         return conversation_id in self._bots
@@ -173,24 +145,9 @@ class BotRunner:
         """Bots running now."""
         return len(self._bots)
 
-    @property
-    def has_room(self) -> bool:
-        """Whether another bot may start here now."""
-        return not self._closing and len(self._bots) + self._reserved < self.capacity
-
-    def reserve(self) -> Reservation:
-        """Hold a bot slot for a start.
-
-        Raises:
-            BotCapacityReached: the capacity is reached (or being started), or shutdown began.
-        """
-        if not self.has_room:
-            raise BotCapacityReached()
-        self._reserved += 1
-        return Reservation(self)
-
-    async def start(self, job: BotJob, reservation: Slot) -> None:
-        """Claim the conversation, start its bot and wait until it is ready for the user.
+    async def start(self, job: BotJob, slot: Slot) -> None:
+        """Claim the conversation, start its bot and wait until it is ready for the user; the
+        bot holds `slot` until it has ended.
 
         Raises:
             BotJoinFailed: the bot could not join the room; its conversation has been ended
@@ -201,17 +158,24 @@ class BotRunner:
         """
         conversation_id = job.conversation_id
         try:
-            claimed = await self._lifecycle.claim(conversation_id, self.owner_id)
-        finally:
-            reservation.release()
-        if not claimed:
-            raise BotStartError("the conversation ended, or another process runs its bot")
-        handle = _BotHandle(BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings))
+            if not await self._lifecycle.claim(conversation_id, self.owner_id):
+                raise BotStartError("the conversation ended, or another process runs its bot")
+            handle = _BotHandle(
+                BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings)
+            )
+        except BaseException:
+            slot.release()
+            raise
         handle.ctx.events = _Events(handle, self._lifecycle, self._transcript)
         task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
         handle.task = task
         self._bots[conversation_id] = handle
-        task.add_done_callback(lambda _t: self._bots.pop(conversation_id, None))
+
+        def ended(_task: asyncio.Task[None]) -> None:
+            self._bots.pop(conversation_id, None)
+            slot.release()
+
+        task.add_done_callback(ended)
         logger.info("conversation %s: bot started on %s", conversation_id, self.owner_id)
         launched = time.monotonic()
         ready = asyncio.create_task(handle.ready.wait())
@@ -323,7 +287,7 @@ class BotRunner:
     async def drain(self, grace_seconds: float) -> None:
         """Take no new bot; let the running ones end on their own for up to `grace_seconds`,
         then stop the rest (`server_shutdown`)."""
-        self._closing = True
+        self.admission.close()
         tasks = [h.task for h in self._bots.values() if h.task is not None]
         if tasks:
             logger.info(
@@ -334,7 +298,7 @@ class BotRunner:
 
     async def shutdown(self) -> None:
         """Stop every bot (`server_shutdown`) and refuse new ones."""
-        self._closing = True
+        self.admission.close()
         ids = list(self._bots)
         if ids:
             logger.info("stopping %d bots for shutdown", len(ids))
