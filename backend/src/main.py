@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,28 +19,20 @@ from src.core.database import Database
 from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
-from src.rooms import create_room_provider
-from src.rooms.base import RoomProvider
 from src.services.bots.admission import Admission
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
-from src.services.bots.host import load_voice_bot
-from src.services.bots.runner import BotRunner
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.services.conversations.recovery import Recovery
 from src.services.conversations.start import ConversationServices
-from src.services.conversations.transcript import TranscriptWriter
+from src.services.host import BotHost, load_voice_bot
 from src.services.throttling import Throttle
-from src.services.webhooks import outbox
 from src.services.webhooks.sender import WebhookSender
 
 logger = logging.getLogger(__name__)
 
 
 def _webhook_sender(database: Database, settings: Settings) -> WebhookSender | None:
-    # Events are written only where webhooks are configured (workers too), sent from here.
+    # Events are written wherever webhooks are configured (workers too), sent from here.
     if not settings.webhooks_enabled:
         return None
-    outbox.enable(database)
     logger.info("webhooks: sending conversation events to %s", _origin(settings.webhook_url))
     return WebhookSender(database, settings)
 
@@ -73,70 +63,41 @@ def create_app(
     for warning in settings.production_warnings():
         logger.warning("%s", warning)
 
-    async def embedded_bots(
-        lifecycle: ConversationLifecycle,
-        recovery: Recovery,
-        rooms: RoomProvider,
-        transcript: TranscriptWriter,
-        background: list[asyncio.Task[None]],
-    ) -> Bots:
+    async def embedded_bots(host: BotHost) -> Bots:
         bot = run_bot or await load_voice_bot(settings)
         if wrap_bot is not None:
             bot = wrap_bot(bot)
-        runner = BotRunner(
-            bot,
-            lifecycle,
-            settings,
-            finish=recovery.finish,
-            transports=rooms.bot_transport,
-            owner_id=embedded_owner_id(),
-            admission=Admission(settings.max_bots),
-            transcript=transcript,
+        runner = host.run_bots(
+            bot, owner_id=embedded_owner_id(), admission=Admission(settings.max_bots)
         )
-        await recovery.reconcile_after_restart()
-        background.append(asyncio.create_task(recovery.run_forever(runner), name="sweeper"))
-        return EmbeddedBots(runner, rooms)
+        await host.recovery.reconcile_after_restart()
+        host.sweep()
+        return EmbeddedBots(runner, host.rooms)
 
-    async def worker_bots(
-        app: FastAPI, recovery: Recovery, background: list[asyncio.Task[None]]
-    ) -> Bots:
+    async def worker_bots(app: FastAPI, host: BotHost) -> Bots:
         from src.services.bots.redis_dispatch import RedisBots, connect_redis
-        from src.services.conversations.recovery import WorkerReaper
 
-        redis = connect_redis(settings)
-        app.state.redis = redis
-        background.append(
-            asyncio.create_task(
-                WorkerReaper(redis, settings, recovery).run_forever(), name="reaper"
-            )
-        )
-        background.append(asyncio.create_task(recovery.run_forever(None), name="sweeper"))
+        app.state.redis = redis = connect_redis(settings)
+        host.reap(redis)
+        host.sweep()
         return RedisBots(redis, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url, application_name="numerologist-api")
-        sender = _webhook_sender(database, settings)
-        rooms = create_room_provider(settings)
-        lifecycle = ConversationLifecycle(database, rooms)
-        app.state.recovery = recovery = Recovery(database, lifecycle, settings)
-        # Where this process's bots store their lines (unused by an API in the worker mode).
-        transcript = TranscriptWriter(database)
-        background: list[asyncio.Task[None]] = [
-            asyncio.create_task(transcript.run_forever(), name="transcript")
-        ]
+        app.state.host = host = BotHost(settings, "api")
+        sender = _webhook_sender(host.database, settings)
         if sender is not None:
             sender.start()
         if settings.worker_mode:
-            bots = await worker_bots(app, recovery, background)
+            bots = await worker_bots(app, host)
         else:
-            bots = await embedded_bots(lifecycle, recovery, rooms, transcript, background)
-        app.state.database = database
-        app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
+            bots = await embedded_bots(host)
+        app.state.database = host.database
+        app.state.services = ConversationServices(settings, host.rooms, bots, host.lifecycle)
         app.state.throttle = throttle = Throttle(settings)
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
-            database.engine.dialect.name,
+            host.database.engine.dialect.name,
             settings.room_provider,
             bots.mode,
         )
@@ -145,15 +106,9 @@ def create_app(
         finally:
             await throttle.close()
             await bots.close()
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await transcript.close()
             if sender is not None:
                 await sender.close()
-            await rooms.close()
-            await database.dispose()
+            await host.close()
             logger.info("stopped")
 
     app = FastAPI(

@@ -1,8 +1,8 @@
 """One worker process: loads the models once and runs up to MAX_BOTS_PER_WORKER bots.
 
 It takes a call from the ``calls`` stream only while it has room (below its bot count and the
-load threshold), records in the database that it owns the conversation, runs the bot with the
-same `BotRunner` as the embedded mode, and answers the control requests the API forwards (a
+load threshold), records in the database that it owns the conversation, runs the bot on the
+same `BotHost` as the embedded API (`services/host.py`), and answers the control requests the API forwards (a
 user's offer and ICE candidates, stop a bot). Its heartbeat is a key with a TTL; on SIGTERM it
 drains: no new call, its calls go on until they end or DRAIN_TIMEOUT_SECONDS, then it exits 0.
 
@@ -27,16 +27,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from src.contract.bot import BotCapacityReached, BotJob, RunBot
-from src.core.database import Database
 from src.core.enums import EndReason
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
-from src.rooms import create_room_provider
 from src.rooms.base import RoomProvider
 from src.services.bots import protocol
 from src.services.bots.admission import Admission, Reservation
-from src.services.bots.host import load_voice_bot
 from src.services.bots.load import LoadMonitor
 from src.services.bots.protocol import (
     CLAIM_IDLE_MS,
@@ -49,10 +46,7 @@ from src.services.bots.protocol import (
 )
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.services.conversations.recovery import Recovery, WorkerReaper
-from src.services.conversations.transcript import TranscriptWriter
-from src.services.webhooks import outbox
+from src.services.host import BotHost, load_voice_bot
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +68,12 @@ class Worker:
         redis: Redis,
         runner: BotRunner,
         rooms: RoomProvider,
-        recovery: Recovery,
     ) -> None:
         self.settings = settings
         self.id = runner.owner_id
         self._redis = redis
         self._runner = runner
         self._rooms = rooms
-        self._recovery = recovery
         self._keys = RedisKeys(settings.redis_prefix)
         self._admission = runner.admission
         self._draining = asyncio.Event()
@@ -110,14 +102,6 @@ class Worker:
         background = [
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._control(), name="control"),
-            asyncio.create_task(
-                self._recovery.run_forever(self._runner, HOUSEKEEPING_SECONDS),
-                name="housekeeping",
-            ),
-            asyncio.create_task(
-                WorkerReaper(self._redis, self.settings, self._recovery).run_forever(),
-                name="reaper",
-            ),
         ]
         if self._admission.load is not None:
             background.append(asyncio.create_task(self._admission.load.run_forever(), name="load"))
@@ -319,47 +303,28 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         raise SystemExit("REDIS_URL is not set: workers take their calls from Redis.")
     worker_id = new_worker_id()
     set_worker_id(worker_id)
-    database = Database(settings.database_url, application_name="numerologist-worker")
-    if settings.webhooks_enabled:
-        # Its conversations' events go into the outbox; the API's sender delivers them.
-        outbox.enable(database)
-    rooms = create_room_provider(settings)
-    lifecycle = ConversationLifecycle(database, rooms)
-    recovery = Recovery(database, lifecycle, settings)
+    host = BotHost(settings, "worker")
     redis = connect_redis(settings)
-    transcript = TranscriptWriter(database)
-    writing = asyncio.create_task(transcript.run_forever(), name="transcript")
-    started = time.monotonic()
-    bot = run_bot or await load_voice_bot(settings)
-    logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
-    runner = BotRunner(
-        bot,
-        lifecycle,
-        settings,
-        finish=recovery.finish,
-        transports=rooms.bot_transport,
-        owner_id=worker_id,
-        admission=Admission(
+    try:
+        started = time.monotonic()
+        bot = run_bot or await load_voice_bot(settings)
+        logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
+        admission = Admission(
             settings.max_bots_per_worker,
             load=LoadMonitor(),
             load_threshold=settings.worker_load_threshold,
-        ),
-        transcript=transcript,
-    )
-    worker = Worker(settings, redis, runner, rooms, recovery)
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, worker.drain)
-    loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)
-    try:
+        )
+        runner = host.run_bots(bot, owner_id=worker_id, admission=admission)
+        host.sweep(HOUSEKEEPING_SECONDS)
+        host.reap(redis)
+        worker = Worker(settings, redis, runner, host.rooms)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, worker.drain)
+        loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)
         await worker.run()
     finally:
-        writing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writing
-        await transcript.close()
-        await rooms.close()
+        await host.close()
         await redis.aclose()
-        await database.dispose()
 
 
 def main() -> None:

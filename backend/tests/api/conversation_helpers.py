@@ -27,8 +27,8 @@ def services(app: FastAPI) -> ConversationServices:
 
 def recovery(app: FastAPI) -> Recovery:
     """The app's recovery (owed ends, the sweep, reconciliation)."""
-    result: Recovery = app.state.recovery
-    return result
+    recovery: Recovery = app.state.host.recovery
+    return recovery
 
 
 def runner(app: FastAPI) -> BotRunner:

@@ -49,7 +49,7 @@ async def test_a_worker_takes_calls_only_below_its_bots_and_load(
         owner_id="w",
         admission=admission,
     )
-    worker = Worker(settings, redis, runner, rooms, recovery(app))
+    worker = Worker(settings, redis, runner, rooms)
     assert worker.has_room()
     for _ in range(5):
         load.add(0.9)
