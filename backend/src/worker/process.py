@@ -2,9 +2,10 @@
 
 It takes a call from the ``calls`` stream only while it has room (below its bot count and the
 load threshold), records in the database that it owns the conversation, runs the bot on the
-same `BotHost` as the embedded API (`services/host.py`), and answers the control requests the API forwards (a
-user's offer and ICE candidates, stop a bot). Its heartbeat is a key with a TTL; on SIGTERM it
-drains: no new call, its calls go on until they end or DRAIN_TIMEOUT_SECONDS, then it exits 0.
+same `BotHost` as the embedded API (`services/host.py`), and answers the control requests the
+API forwards (a user's offer and ICE candidates, stop a bot), typed messages of `wire`. Its
+heartbeat is a key with a TTL; on SIGTERM it drains: no new call, its calls go on until they
+end or DRAIN_TIMEOUT_SECONDS, then it exits 0.
 
     python -m src.worker.process        # one worker; `python -m src.worker` supervises several
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -27,7 +27,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from src.contract.bot import BotCapacityReached, BotJob, RunBot
-from src.core.enums import EndReason
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
@@ -46,6 +45,24 @@ from src.services.bots.protocol import (
 )
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError
+from src.services.bots.wire import (
+    Accepted,
+    Answer,
+    Candidates,
+    ControlAnswer,
+    ControlRequest,
+    Failed,
+    Heartbeat,
+    Offer,
+    Ready,
+    Refused,
+    StartCall,
+    StopBot,
+    Stopped,
+    Taken,
+    WireError,
+    expect,
+)
 from src.services.host import BotHost, load_voice_bot
 
 logger = logging.getLogger(__name__)
@@ -134,18 +151,18 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         while True:
-            beat = {
-                "id": self.id,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "bots": self._runner.active_count,
-                "capacity": self._admission.capacity,
-                "load": round(self._admission.load.value if self._admission.load else 0.0, 3),
-                "draining": self._draining.is_set(),
-                "at": time.time(),
-            }
+            beat = Heartbeat(
+                id=self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                bots=self._runner.active_count,
+                capacity=self._admission.capacity,
+                load=round(self._admission.load.value if self._admission.load else 0.0, 3),
+                draining=self._draining.is_set(),
+                at=time.time(),
+            )
             try:
-                await protocol.beat(self._redis, self._keys, self.id, beat)
+                await protocol.beat(self._redis, self._keys, beat)
                 if self._redis_down_logged:
                     logger.info("worker %s: Redis is back", self.id)
                     self._redis_down_logged = False
@@ -204,9 +221,9 @@ class Worker:
 
     async def _take(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         try:
-            job = BotJob.from_json(fields[b"job"])
+            job = expect(fields[b"message"], StartCall).job
             reply = text(fields[b"reply"])
-        except (KeyError, ValueError) as exc:
+        except (KeyError, WireError) as exc:
             logger.error(
                 "worker %s: dropping a malformed call entry %s: %s", self.id, entry_id, exc
             )
@@ -225,18 +242,19 @@ class Worker:
             reservation = self._admission.reserve()
         except BotCapacityReached:
             # A drain began since the call was read: the API fails it at once.
-            await send_reply(self._redis, reply, {"event": "failed", "detail": "worker draining"})
+            await send_reply(self._redis, reply, Failed(error=None, detail="worker draining"))
             return
-        await send_reply(self._redis, reply, {"event": "taken", "worker_id": self.id})
+        await send_reply(self._redis, reply, Taken(self.id))
         self._spawn(self._start(job, reservation, reply), f"start-{job.conversation_id}")
 
     async def _start(self, job: BotJob, reservation: Reservation, reply: str) -> None:
+        answer: Failed | Ready
         try:
             await self._runner.start(job, reservation)
         except BotStartError as exc:
-            answer: dict[str, Any] = {"event": "failed", "error": exc.code, "detail": str(exc)}
+            answer = Failed(error=exc.code, detail=str(exc))
         else:
-            answer = {"event": "ready", "worker_id": self.id}
+            answer = Ready(self.id)
         try:
             await send_reply(self._redis, reply, answer)
         except RedisError as exc:
@@ -244,7 +262,7 @@ class Worker:
             logger.error(
                 "conversation %s: could not tell the API (%s): %s",
                 job.conversation_id,
-                answer["event"],
+                answer.type,
                 exc,
             )
 
@@ -262,33 +280,33 @@ class Worker:
                     self._spawn(self._answer(fields), f"control-{last}")
 
     async def _answer(self, fields: dict[bytes, bytes]) -> None:
-        reply = text(fields[b"reply"])
-        request = json.loads(fields[b"request"])
         try:
+            reply = text(fields[b"reply"])
+        except KeyError:
+            logger.error("worker %s: dropping a control request with no reply list", self.id)
+            return
+        try:
+            request = expect(fields.get(b"message", b""), (StopBot, Offer, Candidates))
             answer = await self._handle(request)
+        except WireError as exc:
+            logger.error("worker %s: refusing a control request: %s", self.id, exc)
+            answer = Refused("unknown_request", f"not a control request: {exc}")
         except DomainError as exc:
-            answer = {"ok": False, "error": exc.code, "detail": exc.detail}
+            answer = Refused(exc.code, exc.detail)
         await send_reply(self._redis, reply, answer)
 
-    async def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
-        if op == "stop":
-            stopped = await self._runner.cancel(
-                uuid.UUID(request["conversation_id"]), EndReason(request["reason"])
-            )
-            return {"ok": True, "stopped": stopped}
+    async def _handle(self, request: ControlRequest) -> ControlAnswer:
+        if isinstance(request, StopBot):
+            return Stopped(await self._runner.cancel(request.conversation_id, request.reason))
         signalling = self._rooms.signalling
         if signalling is None:
-            return {"ok": False, "error": "conversation_ended", "detail": "No local rooms here."}
-        if op == "offer":
-            return {
-                "ok": True,
-                "answer": await signalling.answer_offer(request["room"], request["body"]),
-            }
-        if op == "candidates":
-            await signalling.add_candidates(request["room"], request["body"])
-            return {"ok": True}
-        return {"ok": False, "error": "unknown_request", "detail": f"unknown op {op!r}"}
+            return Refused("conversation_ended", "No local rooms here.")
+        match request:
+            case Offer(room=room, body=body):
+                return Answer(await signalling.answer_offer(room, body))
+            case Candidates(room=room, body=body):
+                await signalling.add_candidates(room, body)
+                return Accepted()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
