@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 async def load_voice_bot(settings: Settings) -> RunBot:
     """The pipecat voice bot, with the shared speech models loaded off the event loop."""
     # Imported here: pipecat and the speech models are heavy and only bot hosts need them.
-    from src.voice_pipeline.pipecat_bot import preload, run_bot
+    from src.voice_pipeline.bot import preload, run_bot
 
     await preload(settings)
     return run_bot
