@@ -33,6 +33,7 @@ from src.core.settings import Settings, get_settings
 from src.rooms.base import RoomProvider
 from src.services.bots import protocol
 from src.services.bots.admission import Admission, Reservation
+from src.services.bots.errors import BotStartError
 from src.services.bots.load import LoadMonitor
 from src.services.bots.protocol import (
     CLAIM_IDLE_MS,
@@ -44,7 +45,7 @@ from src.services.bots.protocol import (
     text,
 )
 from src.services.bots.redis_dispatch import connect_redis
-from src.services.bots.runner import BotRunner, BotStartError
+from src.services.bots.runner import BotRunner
 from src.services.bots.wire import (
     Accepted,
     Answer,

@@ -23,6 +23,7 @@ from src.core.settings import Settings
 from src.models.conversation import EMBEDDED_OWNER_PREFIX
 from src.rooms.base import SIGNALLING_ERRORS, ConversationGone
 from src.services.bots.admission import Slot
+from src.services.bots.errors import BotStartError, start_error
 from src.services.bots.protocol import (
     CALLS_MAXLEN,
     CONTROL_MAXLEN,
@@ -31,7 +32,6 @@ from src.services.bots.protocol import (
     live_workers,
     wait_reply,
 )
-from src.services.bots.runner import BotStartError, start_error
 from src.services.bots.wire import (
     Answer,
     Candidates,

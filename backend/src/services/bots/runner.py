@@ -31,6 +31,7 @@ from src.core.settings import Settings
 from src.core.teardown import CLOSE_TIMEOUT_SECONDS, bounded
 from src.rooms.base import BotTransport, RoomJoinError
 from src.services.bots.admission import Admission, Slot
+from src.services.bots.errors import BotJoinFailed, BotStartError, ConversationNoLongerLive
 
 logger = logging.getLogger(__name__)
 
@@ -41,28 +42,6 @@ Finish = Callable[[uuid.UUID, EndReason], Coroutine[Any, Any, None]]
 # A stopped bot has ended within this: its pipeline's teardown, its transport's close and its
 # last writes, each bounded (core/teardown.py), with room to spare.
 STOP_TIMEOUT_SECONDS = 4 * CLOSE_TIMEOUT_SECONDS
-
-
-class BotStartError(Exception):
-    """The bot failed, or did not get ready in time, while starting."""
-
-    # Sent by a worker with its `failed` reply, so the API raises the same error.
-    code = "bot_error"
-
-
-class BotJoinFailed(BotStartError):
-    """The bot's transport could not join the room (refused, or no answer in time)."""
-
-    code = "room_join_failed"
-
-
-def start_error(code: object, detail: str) -> BotStartError:
-    """The start error a worker's `failed` reply names."""
-    return BotJoinFailed(detail) if code == BotJoinFailed.code else BotStartError(detail)
-
-
-class ConversationNoLongerLive(Exception):
-    """The conversation ended (elsewhere) before its bot got going: the bot stops quietly."""
 
 
 @dataclass

@@ -33,7 +33,7 @@ from src.models.webhook import WebhookEventType
 from src.rooms.base import ProviderName, Room, RoomProvider, RoomProviderError
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
-from src.services.bots.runner import BotJoinFailed, BotStartError
+from src.services.bots.errors import BotJoinFailed, BotStartError
 from src.services.conversations import idempotency, queries
 from src.services.conversations.errors import (
     ConversationStartFailed,
