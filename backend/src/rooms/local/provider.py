@@ -5,15 +5,16 @@ made by the API process that starts the conversation. Its media half (a WebRTC r
 that answers the user's SDP offers, and the queue handing their connections to the bot) lives
 in the process that runs the room's bot: the API itself in the embedded mode, a worker in the
 worker mode, which then answers the offers the API forwards to it.
+
+The tokens are tokens.py's; the media half and the bot's transport into it are transport.py's
+(with media.py, the lighter media path, and rejoin.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -32,26 +33,12 @@ from src.rooms.base import (
     room_name_for,
 )
 from src.rooms.local import tokens
+from src.rooms.local.transport import LocalBotTransport, LocalRoom
 
 logger = logging.getLogger(__name__)
 
 # pipecat's own connecting timer is set this much later than ours, so ours always closes first.
 _PIPECAT_TIMER_MARGIN_SECONDS = 30.0
-
-
-@dataclass
-class LocalRoom:
-    """The media half of one live local room, in the process that runs its bot."""
-
-    name: str
-    conversation_id: uuid.UUID
-    expires_at: datetime
-    # pipecat's SmallWebRTCRequestHandler, one per room so peer ids never cross rooms.
-    webrtc: Any = field(default=None, repr=False)
-    # Each WebRTC connection made by the user's offers, for the bot.
-    connections: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
-    # One per connection not yet connected: closes it if it does not connect in time.
-    watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
 
 class LocalRoomProvider:
@@ -123,7 +110,7 @@ class LocalRoomProvider:
         )
         room = LocalRoom(job.room_name, job.conversation_id, job.expires_at, handler)
         self._rooms[room.name] = room
-        return LocalBotTransport(self, room)
+        return LocalBotTransport(room, release=lambda: self.delete_room(room.name))
 
     def get(self, name: str) -> LocalRoom | None:
         """A room whose media is here, or None (never existed here, deleted or expired)."""
@@ -242,79 +229,3 @@ class LocalRoomProvider:
         """Delete every room whose media is here."""
         for name in list(self._rooms):
             await self.delete_room(name)
-
-
-class LocalBotTransport:
-    """A bot's way into a local room: the user's WebRTC connection, as pipecat's transport."""
-
-    joined_event = "on_client_connected"
-    left_event = "on_client_disconnected"
-    # A rejoin's connection is swapped into the same transport, which reports it connected.
-    rejoined_event = "on_client_connected"
-    # Connected means ICE and DTLS are done on our side, which as the DTLS client finishes
-    # last: audio sent then is heard from its first word, so the bot greets at once.
-    media_ready_on_join = True
-
-    def __init__(self, provider: LocalRoomProvider, room: LocalRoom) -> None:
-        self._provider = provider
-        self.room = room
-        self._connection: Any = None
-
-    @property
-    def connections(self) -> asyncio.Queue[Any]:
-        """Where the user's connections arrive."""
-        return self.room.connections
-
-    async def join(self) -> None:
-        """Nothing to join: the room's media lives in this process, made with the bot."""
-
-    async def open(self) -> Any:
-        """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
-        from src.rooms.local import media
-        from src.rooms.local.rejoin import release_writes_on_hang_up
-
-        self._connection = await self.room.connections.get()
-        transport = media.LocalWebRTCTransport(self._connection)
-        release_writes_on_hang_up(transport)
-        return transport
-
-    async def gone(self, idle_timeout: float) -> None:
-        """Return once the page has sent no data-channel ping for `idle_timeout` seconds.
-
-        aiortc cannot see a peer that vanishes without closing, so the page pings.
-        """
-        silent_since: float | None = None
-        while True:
-            await asyncio.sleep(1.0)
-            if self._connection is None or self._connection.is_connected():
-                silent_since = None
-                continue
-            silent_since = silent_since or time.monotonic()
-            if time.monotonic() - silent_since >= idle_timeout:
-                return
-
-    async def take_rejoins(self, transport: Any) -> None:
-        """Swap each later connection of the user (a rejoin's offer) into the running
-        SmallWebRTC transport; the room's handler lets one connection in at a time."""
-        from src.rooms.local.rejoin import swap_connection
-
-        while True:
-            connection = await self.room.connections.get()
-            previous, self._connection = self._connection, connection
-            logger.info("conversation %s: the user's new connection", self.room.conversation_id)
-            await swap_connection(transport, connection)
-            if previous is not None:
-                await bounded(previous.disconnect(), "hanging up the user's previous connection")
-
-    async def drop_user(self) -> None:
-        """Hang up a connection whose pings stopped: the room then takes the user's next offer
-        (aiortc alone would keep the vanished peer's connection open)."""
-        if self._connection is not None:
-            await bounded(self._connection.disconnect(), "hanging up a silent connection")
-
-    async def close(self) -> None:
-        """Disconnect the user and close the room's media in this process (each step bounded:
-        a connection aiortc cannot close does not hold the bot)."""
-        if self._connection is not None:
-            await bounded(self._connection.disconnect(), "hanging up the user's connection")
-        await self._provider.delete_room(self.room.name)
