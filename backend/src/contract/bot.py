@@ -124,7 +124,11 @@ RunBot = Callable[[BotContext], Awaitable[EndReason]]
 
 class ConversationRecords(Protocol):
     """Where the bot host records the life of the conversations it runs (the conversations
-    service implements it: `ConversationLifecycle`), so bots never import conversations."""
+    service implements it: `ConversationLifecycle`), so bots never import conversations.
+
+    A bot's end is recorded through the `Finish` the host is given (`Recovery.finish`: the
+    lifecycle's end, kept and retried if the database is down); the sweep and the reaper live
+    with the conversations (`services/conversations/recovery.py`)."""
 
     async def claim(self, conversation_id: uuid.UUID, owner_id: str) -> bool:
         """Record `owner_id` as the process running the conversation's bot; false if it is
@@ -137,27 +141,6 @@ class ConversationRecords(Protocol):
 
     async def mark_joined(self, conversation_id: uuid.UUID) -> None:
         """Record the user's arrival (status `active`)."""
-        ...
-
-    async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
-        """End the conversation for `reason` and delete its room, once; false if it had
-        already ended."""
-        ...
-
-    async def ended_among(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, EndReason]:
-        """Which of these conversations have ended, and why."""
-        ...
-
-    async def live_owners(self) -> dict[str, list[uuid.UUID]]:
-        """The live conversations by the process that runs their bots."""
-        ...
-
-    async def unclaimed_since(self, cutoff: datetime) -> list[uuid.UUID]:
-        """Live conversations that no process claimed, started before `cutoff`."""
-        ...
-
-    async def sweep(self, idempotency_ttl_seconds: int, min_age_seconds: float = 30.0) -> int:
-        """Retry what failed (rooms not deleted) and drop stale idempotency keys."""
         ...
 
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.api.conversation_helpers import all_rows, row, services, start, user_token
+from tests.api.conversation_helpers import all_rows, recovery, row, start, user_token
 from tests.conftest import auth, daily_settings
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
@@ -148,11 +148,10 @@ async def test_a_failed_room_deletion_is_retried_by_the_sweep(
     assert stored.status == "ended"
     assert stored.room_deleted_at is None
     assert len(fake_daily.rooms) == 1
-    lifecycle = services(app).lifecycle
-    assert await lifecycle.sweep(3600, min_age_seconds=0) == 1
+    assert await recovery(app).sweep(min_age_seconds=0) == 1
     assert fake_daily.rooms == {}
     assert (await row(app, conversation_id)).room_deleted_at is not None
-    assert await lifecycle.sweep(3600, min_age_seconds=0) == 0
+    assert await recovery(app).sweep(min_age_seconds=0) == 0
 
 
 async def test_rejoin_on_daily_asks_daily_for_a_new_user_token(

@@ -65,4 +65,5 @@ async def test_a_bot_stuck_in_teardown_frees_its_slot_on_end(
     assert (stored.status, stored.end_reason) == ("ended", "user_ended")
     assert uuid.UUID(conversation_id) not in runner(app)
     assert runner(app).active_count == 0
+    assert runner(app).admission.held == 0, "its slot is free for the next call"
     bot.release.set()

@@ -35,6 +35,8 @@ RANKS = {
     "services.webhooks": 5,
     "services.bots": 6,
     "services.conversations": 7,
+    # services/host.py: the bot host assembles conversations' and bots' parts for a process.
+    "services.host": 8,
     "api": 8,
     "main": 9,
     "worker": 9,

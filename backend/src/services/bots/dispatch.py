@@ -15,7 +15,8 @@ from src.contract.bot import BotJob
 from src.core.enums import EndReason
 from src.models.conversation import EMBEDDED_OWNER_PREFIX
 from src.rooms.base import ConversationGone, RoomProvider, Signalling
-from src.services.bots.runner import BotRunner, Slot
+from src.services.bots.admission import Slot
+from src.services.bots.runner import BotRunner
 
 _processes = count()
 
@@ -51,8 +52,12 @@ class Bots(Protocol):
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
-        """Stop a conversation's bot, wherever it runs, and wait a moment for it to end."""
+    ) -> bool:
+        """Stop a conversation's bot, wherever it runs, and wait a moment for it to end.
+
+        Returns:
+            True if a bot was stopped: its host then deleted the room after the bot left it.
+        """
         ...
 
     async def offer(
@@ -86,15 +91,15 @@ class EmbeddedBots:
         self._rooms = rooms
 
     async def reserve(self) -> Slot:
-        return self.runner.reserve()
+        return self.runner.admission.reserve()
 
     async def start(self, job: BotJob, slot: Slot) -> None:
         await self.runner.start(job, slot)
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
-        await self.runner.cancel(conversation_id, reason)
+    ) -> bool:
+        return await self.runner.cancel(conversation_id, reason)
 
     async def offer(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]
