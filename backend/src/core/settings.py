@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import limits
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from src.core.ice import IceServer, check_ice_url
@@ -35,30 +35,65 @@ MIN_SECRET_DISTINCT_CHARACTERS = 8
 _MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
-class Settings(BaseSettings):
-    """Every tunable of the service; each field is an environment variable of the same name."""
-
-    model_config = SettingsConfigDict(
-        env_file=(REPO_DIR / ".env", BACKEND_DIR / ".env"),
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=False,
-        # A refused value is never echoed: it may be a secret (WEBHOOK_SECRET, JWT_SECRET).
-        hide_input_in_errors=True,
-    )
+class OperationsSettings(BaseModel):
+    """Where and how the process runs, what it logs and shows operators."""
 
     environment: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    pipecat_log_level: str = "WARNING"
+    # json: one JSON object per line (time, level, logger, message, conversation_id, worker_id).
+    log_format: Literal["text", "json"] = "text"
+
+    # /metrics answers only requests bearing this token, when set; in production without it,
+    # /metrics is off (404).
+    metrics_token: str | None = None
+    # The API's /docs, /redoc and /openapi.json: unset, on in development and off in production.
+    api_docs: bool | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Where browsers reach this service; room URLs are built from it.
+    public_base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL, defaulting to the served address."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def reachable(self) -> bool:
+        """Whether other machines may reach this server: production, a HOST other than
+        loopback, or a PUBLIC_BASE_URL that is https or not on loopback."""
+        if self.environment == "production" or not _is_loopback(self.host):
+            return True
+        if not self.public_base_url:
+            return False
+        url = urlsplit(self.public_base_url.strip())
+        return url.scheme.lower() == "https" or not _is_loopback(url.hostname or "")
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (API_DOCS, else development)."""
+        return self.environment != "production" if self.api_docs is None else self.api_docs
+
+
+class DatabaseSettings(BaseModel):
+    """The database."""
+
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+class SecuritySettings(BaseModel):
+    """Sign-in tokens, other origins, brute-force protection, trusted proxies."""
+
     # Unset: a random one for this start (development on loopback only; tokens end with the
     # process). Required, and checked to look random, when others can reach the server.
     jwt_secret: str = ""
     _jwt_secret_generated: bool = PrivateAttr(default=False)
     # At most a day: a stolen token is good until it expires or its user signs out.
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24)
-    log_level: str = "INFO"
-    pipecat_log_level: str = "WARNING"
-    # json: one JSON object per line (time, level, logger, message, conversation_id, worker_id).
-    log_format: Literal["text", "json"] = "text"
 
     # Browser origins (scheme://host[:port]) allowed to call the API from another origin;
     # comma-separated or a JSON list. None by default: same-origin pages only.
@@ -79,118 +114,6 @@ class Settings(BaseSettings):
     # comma-separated or a JSON list). None by default: the peer's address is the client's.
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
 
-    # /metrics answers only requests bearing this token, when set; in production without it,
-    # /metrics is off (404).
-    metrics_token: str | None = None
-    # The API's /docs, /redoc and /openapi.json: unset, on in development and off in production.
-    api_docs: bool | None = None
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Where browsers reach this service; room URLs are built from it.
-    public_base_url: str | None = None
-
-    # Rooms.
-    room_provider: Literal["local", "daily"] = "local"
-    room_ttl_seconds: int = Field(default=2 * 60 * 60, ge=60)
-    daily_api_key: str | None = None
-    daily_api_url: str = "https://api.daily.co/v1"
-    daily_timeout_seconds: float = Field(default=10.0, gt=0)
-    daily_max_retries: int = Field(default=3, ge=0, le=10)
-    daily_retry_base_seconds: float = Field(default=0.5, ge=0)
-    # How long the bot may take to join its Daily room (keep it below BOT_READY_TIMEOUT_SECONDS).
-    daily_join_timeout_seconds: float = Field(default=6.0, gt=0)
-    # ICE for local rooms (Daily brings its own): the RTCIceServer JSON list (STUN/TURN) the room
-    # page and the bot use; with TURN_SECRET (coturn's static-auth-secret) and TURN_URLS, each
-    # page also gets short-lived TURN credentials of its own (TURN_CREDENTIAL_TTL_SECONDS).
-    ice_servers: Annotated[list[IceServer], NoDecode] = []
-    turn_urls: Annotated[list[str], NoDecode] = []
-    turn_secret: str | None = None
-    # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
-    # closed; the user may send a new offer (pipecat's own default is 60 s).
-    webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
-    # Whether the bot uses ICE candidates on loopback addresses (a user on this same machine):
-    # unset, only in development.
-    ice_allow_loopback_candidates: bool | None = None
-    # TURN credentials are valid this long after they are handed out (or until the room
-    # expires): enough to connect; an established relay outlives them, a copy does not.
-    turn_credential_ttl_seconds: int = Field(default=300, ge=30, le=24 * 60 * 60)
-
-    # Conversations.
-    max_active_conversations_per_user: int = Field(default=3, ge=1)
-    # Live event streams (GET /conversations/{id}/events) one user may hold open in one API
-    # process; more answer 429 too_many_event_streams.
-    max_event_streams_per_user: int = Field(default=5, ge=1, le=100)
-    max_bots: int = Field(default=20, ge=1)
-    join_timeout_seconds: float = Field(default=60.0, gt=0)
-    # A bot not ready this long after its start counts as failed to start.
-    bot_ready_timeout_seconds: float = Field(default=10.0, gt=0)
-    max_duration_seconds: float = Field(default=1800.0, gt=0)
-    # A user whose connection was lost without a goodbye or Leave may rejoin this long.
-    rejoin_grace_seconds: float = Field(default=30.0, ge=0)
-    idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=1)
-    # How often ended conversations whose room deletion failed are retried.
-    room_sweep_interval_seconds: float = Field(default=60.0, gt=0)
-
-    # Worker mode: with REDIS_URL set, bots run in worker processes (python -m src.worker)
-    # that take calls from Redis; without it, bots run inside the API process.
-    redis_url: str | None = None
-    # Every key this service writes in Redis starts with this (several services can share one).
-    redis_prefix: str = Field(default="numerologist:", max_length=64)
-    # Worker processes the supervisor starts on this machine (default: its cores; 0: none, so
-    # `make run` starts the API alone).
-    workers: int | None = Field(default=None, ge=0, le=256)
-    max_bots_per_worker: int = Field(default=10, ge=1)
-    # Set: the supervisor serves GET /metrics on this port (and WORKER_METRICS_HOST), its
-    # workers' numbers added up, behind METRICS_TOKEN like the API's: a worker machine's scrape.
-    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    worker_metrics_host: str = "127.0.0.1"
-    # A worker takes no new call while the machine's CPU (moving average over 2.5 s, 0 to 1)
-    # is above this.
-    worker_load_threshold: float = Field(default=0.85, gt=0, le=1)
-    # A start answers 503 no_bot_capacity if no worker takes its call this fast.
-    dispatch_timeout_seconds: float = Field(default=5.0, gt=0)
-    # On SIGTERM a worker takes no new call and waits this long for its calls to end.
-    drain_timeout_seconds: float = Field(default=3600.0, ge=0)
-
-    # Voice: offline by default; cloud services when chosen and given their keys.
-    # Moonshine base-en (converted once into MODEL_CACHE_DIR) or Whisper tiny.en, both offline.
-    stt_provider: Literal["moonshine", "whisper", "deepgram"] = "moonshine"
-    model_cache_dir: Path = BACKEND_DIR / "data" / "models"
-    deepgram_api_key: str | None = None
-    tts_provider: Literal["piper", "cartesia", "elevenlabs"] = "piper"
-    cartesia_api_key: str | None = None
-    cartesia_voice_id: str = "71a7ad14-091c-4e8e-a314-022ece01c121"
-    elevenlabs_api_key: str | None = None
-    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
-    # Any OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, Ollama, vLLM).
-    llm_base_url: str | None = None
-    llm_api_key: str | None = None
-    llm_model: str | None = None
-    # Silence after which smart-turn v3 judges whether the user has finished (its recommended
-    # 0.2 s; the turn model, not this pause, keeps a sentence from being cut at a comma).
-    vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
-    # Silence after the VAD's stop that ends the user's turn when neither smart-turn nor the
-    # transcript has (`voice_pipeline/turns.py`): longer lets a user pause mid-sentence, shorter
-    # answers an unfinished-sounding question sooner (pipecat's smart-turn waits 3 s).
-    turn_silence_secs: float = Field(default=2.0, gt=0, le=10)
-    # A page that stops sending data-channel pings this long is treated as gone.
-    bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
-
-    # Webhooks: with both set, conversation.started/active/ended are POSTed to WEBHOOK_URL,
-    # signed as Standard Webhooks says with WEBHOOK_SECRET (`whsec_` + base64 of 24-64 bytes).
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    # Retries: exponential from the base, with jitter, each wait at most the max; an event is
-    # retried this long after it happened before it is given up (a day: a receiver down for
-    # hours loses nothing).
-    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
-    webhook_retry_max_seconds: float = Field(default=600.0, gt=0)
-    webhook_retry_for_seconds: float = Field(default=24 * 60 * 60, gt=0)
-    # How often the sender looks for events to send.
-    webhook_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
-
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -200,31 +123,6 @@ class Settings(BaseSettings):
         if text.startswith("["):
             return json.loads(text)
         return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
-
-    @field_validator("ice_servers", mode="before")
-    @classmethod
-    def _parse_ice_servers(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return json.loads(value) if value.strip() else []
-        except ValueError:
-            raise ValueError(
-                'ICE_SERVERS is not JSON: write a list like [{"urls": "stun:stun.example.com"}]'
-            ) from None
-
-    @field_validator("turn_urls", mode="before")
-    @classmethod
-    def _split_turn_urls(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else text.split(",")
-        return value
-
-    @field_validator("turn_urls")
-    @classmethod
-    def _check_turn_urls(cls, urls: list[str]) -> list[str]:
-        return [check_ice_url(url, turn_only=True) for url in urls if url.strip()]
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -258,6 +156,193 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @property
+    def jwt_secret_generated(self) -> bool:
+        """Whether JWT_SECRET was unset and this process made a random one."""
+        return self._jwt_secret_generated
+
+
+class RoomSettings(BaseModel):
+    """The rooms a conversation happens in: the provider, Daily, ICE and TURN."""
+
+    room_provider: Literal["local", "daily"] = "local"
+    room_ttl_seconds: int = Field(default=2 * 60 * 60, ge=60)
+    daily_api_key: str | None = None
+    daily_api_url: str = "https://api.daily.co/v1"
+    daily_timeout_seconds: float = Field(default=10.0, gt=0)
+    daily_max_retries: int = Field(default=3, ge=0, le=10)
+    daily_retry_base_seconds: float = Field(default=0.5, ge=0)
+    # How long the bot may take to join its Daily room (keep it below BOT_READY_TIMEOUT_SECONDS).
+    daily_join_timeout_seconds: float = Field(default=6.0, gt=0)
+    # ICE for local rooms (Daily brings its own): the RTCIceServer JSON list (STUN/TURN) the room
+    # page and the bot use; with TURN_SECRET (coturn's static-auth-secret) and TURN_URLS, each
+    # page also gets short-lived TURN credentials of its own (TURN_CREDENTIAL_TTL_SECONDS).
+    ice_servers: Annotated[list[IceServer], NoDecode] = []
+    turn_urls: Annotated[list[str], NoDecode] = []
+    turn_secret: str | None = None
+    # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
+    # closed; the user may send a new offer (pipecat's own default is 60 s).
+    webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Whether the bot uses ICE candidates on loopback addresses (a user on this same machine):
+    # unset, only in development.
+    ice_allow_loopback_candidates: bool | None = None
+    # TURN credentials are valid this long after they are handed out (or until the room
+    # expires): enough to connect; an established relay outlives them, a copy does not.
+    turn_credential_ttl_seconds: int = Field(default=300, ge=30, le=24 * 60 * 60)
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _parse_ice_servers(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else []
+        except ValueError:
+            raise ValueError(
+                'ICE_SERVERS is not JSON: write a list like [{"urls": "stun:stun.example.com"}]'
+            ) from None
+
+    @field_validator("turn_urls", mode="before")
+    @classmethod
+    def _split_turn_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _check_turn_urls(cls, urls: list[str]) -> list[str]:
+        return [check_ice_url(url, turn_only=True) for url in urls if url.strip()]
+
+
+class ConversationSettings(BaseModel):
+    """Conversations' limits and timers, kept by the API and the bot host."""
+
+    max_active_conversations_per_user: int = Field(default=3, ge=1)
+    # Live event streams (GET /conversations/{id}/events) one user may hold open in one API
+    # process; more answer 429 too_many_event_streams.
+    max_event_streams_per_user: int = Field(default=5, ge=1, le=100)
+    max_bots: int = Field(default=20, ge=1)
+    join_timeout_seconds: float = Field(default=60.0, gt=0)
+    # A bot not ready this long after its start counts as failed to start.
+    bot_ready_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_duration_seconds: float = Field(default=1800.0, gt=0)
+    idempotency_ttl_seconds: int = Field(default=24 * 60 * 60, ge=1)
+    # How often ended conversations whose room deletion failed are retried.
+    room_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+
+
+class PresenceSettings(BaseModel):
+    """How long a bot waits for its user: gone quiet, or gone to rejoin."""
+
+    # A user whose connection was lost without a goodbye or Leave may rejoin this long.
+    rejoin_grace_seconds: float = Field(default=30.0, ge=0)
+    # A page that stops sending data-channel pings this long is treated as gone.
+    bot_idle_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    """The worker mode: bots in worker processes, their calls through Redis."""
+
+    # Worker mode: with REDIS_URL set, bots run in worker processes (python -m src.worker)
+    # that take calls from Redis; without it, bots run inside the API process.
+    redis_url: str | None = None
+    # Every key this service writes in Redis starts with this (several services can share one).
+    redis_prefix: str = Field(default="numerologist:", max_length=64)
+    # Worker processes the supervisor starts on this machine (default: its cores; 0: none, so
+    # `make run` starts the API alone).
+    workers: int | None = Field(default=None, ge=0, le=256)
+    max_bots_per_worker: int = Field(default=10, ge=1)
+    # Set: the supervisor serves GET /metrics on this port (and WORKER_METRICS_HOST), its
+    # workers' numbers added up, behind METRICS_TOKEN like the API's: a worker machine's scrape.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    # A worker takes no new call while the machine's CPU (moving average over 2.5 s, 0 to 1)
+    # is above this.
+    worker_load_threshold: float = Field(default=0.85, gt=0, le=1)
+    # A start answers 503 no_bot_capacity if no worker takes its call this fast.
+    dispatch_timeout_seconds: float = Field(default=5.0, gt=0)
+    # On SIGTERM a worker takes no new call and waits this long for its calls to end.
+    drain_timeout_seconds: float = Field(default=3600.0, ge=0)
+
+    @property
+    def worker_mode(self) -> bool:
+        """Whether bots run in worker processes (REDIS_URL set) rather than in the API."""
+        return bool(self.redis_url)
+
+
+class SpeechSettings(BaseModel):
+    """The bot's speech and language services."""
+
+    # Voice: offline by default; cloud services when chosen and given their keys.
+    # Moonshine base-en (converted once into MODEL_CACHE_DIR) or Whisper tiny.en, both offline.
+    stt_provider: Literal["moonshine", "whisper", "deepgram"] = "moonshine"
+    model_cache_dir: Path = BACKEND_DIR / "data" / "models"
+    deepgram_api_key: str | None = None
+    tts_provider: Literal["piper", "cartesia", "elevenlabs"] = "piper"
+    cartesia_api_key: str | None = None
+    cartesia_voice_id: str = "71a7ad14-091c-4e8e-a314-022ece01c121"
+    elevenlabs_api_key: str | None = None
+    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+    # Any OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, Ollama, vLLM).
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    # Silence after which smart-turn v3 judges whether the user has finished (its recommended
+    # 0.2 s; the turn model, not this pause, keeps a sentence from being cut at a comma).
+    vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
+    # Silence after the VAD's stop that ends the user's turn when neither smart-turn nor the
+    # transcript has (`voice_pipeline/turns.py`): longer lets a user pause mid-sentence, shorter
+    # answers an unfinished-sounding question sooner (pipecat's smart-turn waits 3 s).
+    turn_silence_secs: float = Field(default=2.0, gt=0, le=10)
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether an LLM is configured (otherwise the built-in numerologist answers)."""
+        return bool(self.llm_base_url or self.llm_model or self.llm_api_key)
+
+    def _require_keys(self) -> None:
+        needed = {
+            "STT_PROVIDER=deepgram": (
+                self.stt_provider == "deepgram",
+                self.deepgram_api_key,
+                "DEEPGRAM_API_KEY",
+            ),
+            "TTS_PROVIDER=cartesia": (
+                self.tts_provider == "cartesia",
+                self.cartesia_api_key,
+                "CARTESIA_API_KEY",
+            ),
+            "TTS_PROVIDER=elevenlabs": (
+                self.tts_provider == "elevenlabs",
+                self.elevenlabs_api_key,
+                "ELEVENLABS_API_KEY",
+            ),
+            "an LLM": (self.llm_enabled, self.llm_model, "LLM_MODEL"),
+        }
+        for choice, (chosen, value, variable) in needed.items():
+            if chosen and not value:
+                raise ValueError(f"{choice} needs {variable} to be set.")
+
+
+class WebhookSettings(BaseModel):
+    """Conversation events POSTed to a receiver."""
+
+    # Webhooks: with both set, conversation.started/active/ended are POSTed to WEBHOOK_URL,
+    # signed as Standard Webhooks says with WEBHOOK_SECRET (`whsec_` + base64 of 24-64 bytes).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Retries: exponential from the base, with jitter, each wait at most the max; an event is
+    # retried this long after it happened before it is given up (a day: a receiver down for
+    # hours loses nothing).
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=600.0, gt=0)
+    webhook_retry_for_seconds: float = Field(default=24 * 60 * 60, gt=0)
+    # How often the sender looks for events to send.
+    webhook_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @field_validator("webhook_url")
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
@@ -287,38 +372,37 @@ class Settings(BaseSettings):
         """Whether conversation events are sent (WEBHOOK_URL and WEBHOOK_SECRET set)."""
         return bool(self.webhook_url and self.webhook_secret)
 
-    @property
-    def llm_enabled(self) -> bool:
-        """Whether an LLM is configured (otherwise the built-in numerologist answers)."""
-        return bool(self.llm_base_url or self.llm_model or self.llm_api_key)
 
-    @property
-    def worker_mode(self) -> bool:
-        """Whether bots run in worker processes (REDIS_URL set) rather than in the API."""
-        return bool(self.redis_url)
+class BotSettings(SpeechSettings, PresenceSettings):
+    """The settings a bot reads (`BotContext.settings`): its services and its watch on the
+    user, nothing of the API, the database or the workers."""
 
-    @property
-    def base_url(self) -> str:
-        """The public base URL, defaulting to the served address."""
-        if self.public_base_url:
-            return self.public_base_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
 
-    @property
-    def reachable(self) -> bool:
-        """Whether other machines may reach this server: production, a HOST other than
-        loopback, or a PUBLIC_BASE_URL that is https or not on loopback."""
-        if self.environment == "production" or not _is_loopback(self.host):
-            return True
-        if not self.public_base_url:
-            return False
-        url = urlsplit(self.public_base_url.strip())
-        return url.scheme.lower() == "https" or not _is_loopback(url.hostname or "")
+class Settings(
+    OperationsSettings,
+    DatabaseSettings,
+    SecuritySettings,
+    RoomSettings,
+    ConversationSettings,
+    WorkerSettings,
+    BotSettings,
+    WebhookSettings,
+    BaseSettings,
+):
+    """Every tunable of the service; each field is an environment variable of the same name.
 
-    @property
-    def jwt_secret_generated(self) -> bool:
-        """Whether JWT_SECRET was unset and this process made a random one."""
-        return self._jwt_secret_generated
+    The fields live in one class per concern, above; what spans concerns (the production
+    rules, the checks between settings of different concerns) lives here.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=(REPO_DIR / ".env", BACKEND_DIR / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # A refused value is never echoed: it may be a secret (WEBHOOK_SECRET, JWT_SECRET).
+        hide_input_in_errors=True,
+    )
 
     @property
     def allow_loopback_candidates(self) -> bool:
@@ -327,11 +411,6 @@ class Settings(BaseSettings):
         if self.ice_allow_loopback_candidates is None:
             return self.environment == "development"
         return self.ice_allow_loopback_candidates
-
-    @property
-    def docs_enabled(self) -> bool:
-        """Whether /docs, /redoc and /openapi.json are served (API_DOCS, else development)."""
-        return self.environment != "production" if self.api_docs is None else self.api_docs
 
     def _check_jwt_secret(self) -> None:
         where = (
@@ -406,29 +485,6 @@ class Settings(BaseSettings):
                 "to https pages only (and localhost); see README, Deploying behind HTTPS"
             )
         return found
-
-    def _require_keys(self) -> None:
-        needed = {
-            "STT_PROVIDER=deepgram": (
-                self.stt_provider == "deepgram",
-                self.deepgram_api_key,
-                "DEEPGRAM_API_KEY",
-            ),
-            "TTS_PROVIDER=cartesia": (
-                self.tts_provider == "cartesia",
-                self.cartesia_api_key,
-                "CARTESIA_API_KEY",
-            ),
-            "TTS_PROVIDER=elevenlabs": (
-                self.tts_provider == "elevenlabs",
-                self.elevenlabs_api_key,
-                "ELEVENLABS_API_KEY",
-            ),
-            "an LLM": (self.llm_enabled, self.llm_model, "LLM_MODEL"),
-        }
-        for choice, (chosen, value, variable) in needed.items():
-            if chosen and not value:
-                raise ValueError(f"{choice} needs {variable} to be set.")
 
 
 def secret_weakness(secret: str) -> str | None:
