@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from src.core.enums import EndReason, MessageRole
 from src.core.errors import DomainError
-from src.core.settings import Settings
+from src.core.settings import BotSettings
 from src.rooms.base import BotTransport, ProviderName
 
 
@@ -103,13 +103,14 @@ class BotContext:
         job: The conversation, room and user.
         transport: The bot's way into the room.
         events: Where the bot reports readiness and the user's arrival.
-        settings: The settings of the process running the bot.
+        settings: The settings a bot reads (its services and its watch on the user), of the
+            process running it: typed as that slice, so a bot reads nothing else.
     """
 
     job: BotJob
     transport: BotTransport
     events: BotEvents
-    settings: Settings
+    settings: BotSettings
 
     @property
     def conversation_id(self) -> uuid.UUID:

@@ -464,6 +464,13 @@ class Settings(
             )
         return self
 
+    def for_bot(self) -> BotSettings:
+        """The slice a bot is given (`BotContext.settings`): a bot cannot read, even untyped,
+        the database URL, the secrets or the other concerns' settings."""
+        return BotSettings.model_construct(
+            **{name: getattr(self, name) for name in BotSettings.model_fields}
+        )
+
     def production_warnings(self) -> list[str]:
         """What works but should not be run so in production (logged at start)."""
         if self.environment != "production":

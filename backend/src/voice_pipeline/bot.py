@@ -22,7 +22,7 @@ from typing import Any
 
 from src.contract.bot import BotContext
 from src.core.enums import EndReason
-from src.core.settings import Settings
+from src.core.settings import SpeechSettings
 from src.core.teardown import bounded
 from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
@@ -39,7 +39,7 @@ from src.voice_pipeline.presence import Presence
 logger = logging.getLogger(__name__)
 
 
-async def preload(settings: Settings) -> None:
+async def preload(settings: SpeechSettings) -> None:
     """Load the shared speech models and warm the pipeline's code, off the event loop.
 
     With STT_PROVIDER=moonshine this converts Moonshine first if `make models` has not.
@@ -52,7 +52,7 @@ async def preload(settings: Settings) -> None:
     await asyncio.to_thread(_warm_up, settings)
 
 
-def _warm_up(settings: Settings) -> None:
+def _warm_up(settings: SpeechSettings) -> None:
     # Importing and building one set of per-bot services once keeps that cost off the first bot.
     if settings.stt_provider != "deepgram":
         services.make_stt(settings)

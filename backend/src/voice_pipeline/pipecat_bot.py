@@ -65,7 +65,7 @@ async def run_bot(room_url: str, token: str, *, settings: Settings | None = None
     )
     try:
         return await bot.run_bot(
-            BotContext(job, transport, _LoggedEvents(job, transport), settings)
+            BotContext(job, transport, _LoggedEvents(job, transport), settings.for_bot())
         )
     finally:
         await transport.close()

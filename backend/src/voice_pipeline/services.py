@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from src.core.settings import Settings
+from src.core.settings import SpeechSettings
 from src.numerology.kinds import NumberKind
 from src.numerology.tools import TOOL_SCHEMAS, dispatch_tool, tool_kind
 from src.voice_pipeline import speech
@@ -30,7 +30,7 @@ PERSONA = (
 )
 
 
-def make_stt(settings: Settings) -> Any:
+def make_stt(settings: SpeechSettings) -> Any:
     """The speech-to-text service."""
     if settings.stt_provider == "deepgram":
         from pipecat.services.deepgram.stt import DeepgramSTTService
@@ -43,7 +43,7 @@ def make_stt(settings: Settings) -> Any:
     return MoonshineSTTService(settings.model_cache_dir)
 
 
-def make_tts(settings: Settings) -> Any:
+def make_tts(settings: SpeechSettings) -> Any:
     """The text-to-speech service."""
     if settings.tts_provider == "cartesia":
         from pipecat.services.cartesia.tts import CartesiaTTSService
@@ -74,7 +74,7 @@ def system_prompt(full_name: str, first_name: str, birth_date: date) -> str:
 
 
 def make_llm(
-    settings: Settings,
+    settings: SpeechSettings,
     system_instruction: str,
     discussed: Callable[[NumberKind], None] | None = None,
 ) -> Any:

@@ -153,7 +153,7 @@ class BotRunner:
             if not await self._lifecycle.claim(conversation_id, self.owner_id):
                 raise BotStartError("the conversation ended, or another process runs its bot")
             handle = _BotHandle(
-                BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings)
+                BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings.for_bot())
             )
         except BaseException:
             slot.release()
