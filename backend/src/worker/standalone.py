@@ -122,7 +122,7 @@ async def serve(
         user_first_name=full_name.split()[0],
         birth_date=birth_date,
     )
-    ctx = BotContext(job, rooms.bot_transport(job), _PrintedEvents(), settings)
+    ctx = BotContext(job, rooms.bot_transport(job), _PrintedEvents(), settings.for_bot())
     server = uvicorn.Server(
         uvicorn.Config(_app(rooms, name, token), host="127.0.0.1", port=port, log_level="warning")
     )
