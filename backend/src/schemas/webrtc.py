@@ -14,6 +14,7 @@ import ipaddress
 import re
 
 from src.core.errors import DomainError
+from src.rooms.base import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates
 
 # Here for the rooms that count trickled candidates (rooms sit below schemas).
 from src.rooms.base import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from src.voice_pipeline import media, opus, speech
+from src.rooms.local import media, opus
+from src.voice_pipeline import speech
 from tests.api.conversation_helpers import start
 from tests.api.test_metrics import delta, scrape
 from tests.conftest import register
