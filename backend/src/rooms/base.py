@@ -178,21 +178,6 @@ class RoomProviderError(DomainError):
     upstream_status: int | None = None
 
 
-# Candidates one connection may be given, in its offer and trickled together (a browser
-# gathers a handful per network interface and server).
-MAX_CANDIDATES_PER_CONNECTION = 32
-
-
-class TooManyCandidates(DomainError):
-    """More ICE candidates for one connection than any client gathers."""
-
-    status_code = 400
-    code = "too_many_candidates"
-    default_detail = (
-        f"At most {MAX_CANDIDATES_PER_CONNECTION} ICE candidates are taken per connection."
-    )
-
-
 # The errors signalling can answer, by code: a worker sends the code back to the API.
 SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
     cls.code: cls

@@ -16,9 +16,6 @@ import re
 from src.core.errors import DomainError
 from src.rooms.base import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates
 
-# Here for the rooms that count trickled candidates (rooms sit below schemas).
-from src.rooms.base import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates
-
 # pipecat's connection ids ("SmallWebRTCConnection#0-<uuid>"): nothing a log line could break on.
 PC_ID_PATTERN = r"^[A-Za-z0-9#._:-]{1,100}$"
 MAX_SDP_LINES = 500

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.api.conversation_helpers import all_rows, recovery, row, start, user_token
+from tests.api.conversation_helpers import all_rows, recovery, row, services, start, user_token
 from tests.conftest import auth, daily_settings
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
