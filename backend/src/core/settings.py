@@ -10,7 +10,7 @@ from collections import Counter
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 import limits
@@ -215,6 +215,16 @@ class RoomSettings(BaseModel):
     def _check_turn_urls(cls, urls: list[str]) -> list[str]:
         return [check_ice_url(url, turn_only=True) for url in urls if url.strip()]
 
+    @model_validator(mode="after")
+    def _check_room_pairs(self) -> Self:
+        if bool(self.turn_secret) != bool(self.turn_urls):
+            raise ValueError("TURN_SECRET and TURN_URLS go together: set both or neither")
+        if self.room_provider == "daily" and not self.daily_api_key:
+            raise ValueError(
+                "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
+            )
+        return self
+
 
 class ConversationSettings(BaseModel):
     """Conversations' limits and timers, kept by the API and the bot host."""
@@ -302,7 +312,8 @@ class SpeechSettings(BaseModel):
         """Whether an LLM is configured (otherwise the built-in numerologist answers)."""
         return bool(self.llm_base_url or self.llm_model or self.llm_api_key)
 
-    def _require_keys(self) -> None:
+    @model_validator(mode="after")
+    def _require_keys(self) -> Self:
         needed = {
             "STT_PROVIDER=deepgram": (
                 self.stt_provider == "deepgram",
@@ -324,6 +335,7 @@ class SpeechSettings(BaseModel):
         for choice, (chosen, value, variable) in needed.items():
             if chosen and not value:
                 raise ValueError(f"{choice} needs {variable} to be set.")
+        return self
 
 
 class WebhookSettings(BaseModel):
@@ -371,6 +383,14 @@ class WebhookSettings(BaseModel):
     def webhooks_enabled(self) -> bool:
         """Whether conversation events are sent (WEBHOOK_URL and WEBHOOK_SECRET set)."""
         return bool(self.webhook_url and self.webhook_secret)
+
+    @model_validator(mode="after")
+    def _check_webhook_pair(self) -> Self:
+        if bool(self.webhook_url) != bool(self.webhook_secret):
+            raise ValueError(
+                "WEBHOOK_URL and WEBHOOK_SECRET go together: set both to send webhooks, or neither"
+            )
+        return self
 
 
 class BotSettings(SpeechSettings, PresenceSettings):
@@ -438,22 +458,11 @@ class Settings(
     @model_validator(mode="after")
     def _enforce_production_rules(self) -> Settings:
         self._check_jwt_secret()
-        if bool(self.turn_secret) != bool(self.turn_urls):
-            raise ValueError("TURN_SECRET and TURN_URLS go together: set both or neither")
         if self.environment == "production" and self.turn_secret and _weak(self.turn_secret):
             raise ValueError(
                 "TURN_SECRET is too weak for production: use a random value of at least "
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters (the same as coturn's "
                 "static-auth-secret)"
-            )
-        self._require_keys()
-        if bool(self.webhook_url) != bool(self.webhook_secret):
-            raise ValueError(
-                "WEBHOOK_URL and WEBHOOK_SECRET go together: set both to send webhooks, or neither"
-            )
-        if self.room_provider == "daily" and not self.daily_api_key:
-            raise ValueError(
-                "ROOM_PROVIDER=daily needs DAILY_API_KEY: set it or use ROOM_PROVIDER=local"
             )
         daily = self.room_provider == "daily"
         if daily and self.daily_join_timeout_seconds >= self.bot_ready_timeout_seconds:
