@@ -60,6 +60,21 @@ class OfferRejected(DomainError):
     default_detail = "The room refused this WebRTC offer."
 
 
+# Candidates one connection may be given, in its offer and trickled together (a browser
+# gathers a handful per network interface and server).
+MAX_CANDIDATES_PER_CONNECTION = 32
+
+
+class TooManyCandidates(DomainError):
+    """More ICE candidates for one connection than any client gathers."""
+
+    status_code = 400
+    code = "too_many_candidates"
+    default_detail = (
+        f"At most {MAX_CANDIDATES_PER_CONNECTION} ICE candidates are taken per connection."
+    )
+
+
 class PeerConnectionNotFound(NotFound):
     """ICE candidates for a connection this room does not have."""
 
@@ -165,7 +180,8 @@ class RoomProviderError(DomainError):
 
 # The errors signalling can answer, by code: a worker sends the code back to the API.
 SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
-    cls.code: cls for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound)
+    cls.code: cls
+    for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound, TooManyCandidates)
 }
 
 

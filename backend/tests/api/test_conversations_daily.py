@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.api.conversation_helpers import all_rows, recovery, row, start, user_token
+from tests.api.conversation_helpers import all_rows, recovery, row, services, start, user_token
 from tests.conftest import auth, daily_settings
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
@@ -45,6 +45,23 @@ async def test_start_on_daily(
     assert body["daily_token"] != ctx.job.bot_token
     assert ctx.job.bot_token not in response.text
     assert (await row(app, body["conversation_id"])).daily_room_id == name
+
+
+async def test_a_daily_room_takes_no_signalling_here(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily
+) -> None:
+    # Daily's provider offers no `signalling`: the app's own signalling refuses its rooms.
+    assert services(app).rooms.signalling is None
+    body = (await start(client, await user_token(client))).json()
+    (name,) = fake_daily.rooms
+    offer = await client.post(
+        f"/api/v1/rooms/{name}/offer",
+        json={"sdp": "v=0", "type": "offer"},
+        headers=auth(body["daily_token"]),
+    )
+    assert offer.status_code == 404
+    assert offer.json()["error"] == "room_not_found"
+    assert "Daily" in offer.json()["detail"]
 
 
 @pytest.mark.parametrize(

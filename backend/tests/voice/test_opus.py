@@ -116,7 +116,7 @@ async def test_stopping_the_track_releases_writers() -> None:
 
 async def test_a_hang_up_releases_the_writers_of_a_live_track() -> None:
     # A connection that goes mid-sentence: the rejoin helper's hook releases the writers, or
-    # pipecat writes the output off and a rejoined user hears nothing (smallwebrtc_rejoin.py).
+    # pipecat writes the output off and a rejoined user hears nothing (rooms/local/rejoin.py).
     from src.rooms.local.rejoin import _release
 
     track = media.SpeechTrack(24_000)

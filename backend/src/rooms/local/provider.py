@@ -22,6 +22,7 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.core.teardown import bounded
 from src.rooms.base import (
+    MAX_CANDIDATES_PER_CONNECTION,
     ConversationGone,
     OfferRejected,
     PeerConnectionNotFound,
@@ -30,6 +31,7 @@ from src.rooms.base import (
     RoomAccess,
     RoomJob,
     RoomRole,
+    TooManyCandidates,
     room_name_for,
 )
 from src.rooms.local import tokens
@@ -136,10 +138,17 @@ class LocalRoomProvider:
         from src.rooms.local import media
 
         room = self._room(name)
+        failed: list[tuple[Any, Exception]] = []
 
         async def hand_to_bot(connection: Any) -> None:
-            # Before the connection is up: its receiver takes its decoder when it starts.
-            media.decode_speech_at_16k(connection)
+            # pipecat logs and swallows an error raised here, and keeps the connection (which
+            # then refused every later offer): it is recorded and the connection closed below.
+            try:
+                # Before the connection is up: its receiver takes its decoder when it starts.
+                media.decode_speech_at_16k(connection)
+            except Exception as exc:
+                failed.append((connection, exc))
+                return
             self._watch_connecting(room, connection)
             room.connections.put_nowait(connection)
             logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
@@ -148,6 +157,16 @@ class LocalRoomProvider:
             answer = await room.webrtc.handle_web_request(SmallWebRTCRequest(**offer), hand_to_bot)
         except HTTPException as exc:
             raise OfferRejected(f"The room refused this offer: {exc.detail}") from None
+        except Exception as exc:
+            raise OfferRejected(f"The room could not use this offer: {exc}") from None
+        if failed:
+            connection, error = failed[0]
+            # Its "closed" event takes it out of the room's handler: the next offer works.
+            await bounded(connection.disconnect(), "closing a connection the bot cannot use")
+            logger.warning(
+                "conversation %s: an offer the bot cannot use: %s", room.conversation_id, error
+            )
+            raise OfferRejected("The room could not use this offer's audio.")
         return dict(answer)
 
     def _watch_connecting(self, room: LocalRoom, connection: Any) -> None:
@@ -194,6 +213,10 @@ class LocalRoomProvider:
         )
 
         room = self._room(name)
+        taken = room.candidates.get(patch["pc_id"], 0) + len(patch["candidates"])
+        if taken > MAX_CANDIDATES_PER_CONNECTION:
+            raise TooManyCandidates()
+        room.candidates[patch["pc_id"]] = taken
         request = SmallWebRTCPatchRequest(
             pc_id=patch["pc_id"],
             candidates=[

@@ -34,6 +34,8 @@ class LocalRoom:
     connections: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
     # One per connection not yet connected: closes it if it does not connect in time.
     watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    # Trickled ICE candidates taken, per connection (pc_id).
+    candidates: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 class LocalBotTransport:

@@ -121,6 +121,8 @@ class BotRunner:
         self.admission = admission
         self._transcript = transcript
         self._bots: dict[uuid.UUID, _BotHandle] = {}
+        # Bots a stop gave up waiting for (their slot freed), until they end.
+        self._given_up: set[asyncio.Task[None]] = set()
 
     def _forget(self, conversation_id: uuid.UUID, handle: _BotHandle) -> None:
         # Only this bot's own entry: a stop that gave up on it may have let a new one in.
@@ -278,6 +280,9 @@ class BotRunner:
             del self._bots[conversation_id]
             if handle.slot is not None:
                 handle.slot.release()
+            # Held until it does end (shutdown waits for it, bounded): it may still write.
+            self._given_up.add(handle.task)
+            handle.task.add_done_callback(self._given_up.discard)
             await _uncancellable(self._finish(conversation_id, handle.cancel_reason or reason))
         return True
 
@@ -305,6 +310,11 @@ class BotRunner:
         if ids:
             logger.info("stopping %d bots for shutdown", len(ids))
         await asyncio.gather(*(self.cancel(cid, EndReason.SERVER_SHUTDOWN) for cid in ids))
+        if self._given_up:
+            logger.warning(
+                "waiting up to %.0fs for %d stuck bots", STOP_TIMEOUT_SECONDS, len(self._given_up)
+            )
+            await asyncio.wait(self._given_up, timeout=STOP_TIMEOUT_SECONDS)
 
 
 class _NotAttached:
