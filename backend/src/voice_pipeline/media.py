@@ -37,9 +37,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
-from src.voice_pipeline import opus
+from src.voice_pipeline import concealment, opus
 
 logger = logging.getLogger(__name__)
+concealment.advertise_inband_fec()
 
 # The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
 INPUT_SAMPLE_RATE = 16_000
