@@ -37,7 +37,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
-from src.voice_pipeline import concealment, opus
+from src.voice_pipeline import concealment, opus, user_audio
 
 logger = logging.getLogger(__name__)
 concealment.advertise_inband_fec()
@@ -236,6 +236,19 @@ class _DecodeOnTheLoop:
         for frame in self._others[codec.name].decode(encoded):
             self._queue(frame)
 
+    def put_pcm(self, pcm: bytes, timestamp: int) -> None:
+        """The user's audio already decoded at INPUT_SAMPLE_RATE (by `user_audio.JitteredOpus`),
+        `timestamp` the RTP timestamp of its first sample: handed over in frames as above."""
+        frame_bytes = INPUT_SAMPLE_RATE * 2 * INPUT_PACKETS_PER_FRAME // FRAMES_PER_SECOND
+        if not self._pcm:
+            self._timestamp = timestamp
+        self._pcm += pcm
+        while len(self._pcm) >= frame_bytes:
+            rest, self._pcm = self._pcm[frame_bytes:], self._pcm[:frame_bytes]
+            self._hand_over()
+            self._pcm = rest
+            self._timestamp += RTP_FRAME * INPUT_PACKETS_PER_FRAME
+
     def _queue(self, frame: av.AudioFrame) -> None:
         self.received += 1
         while self._frames.qsize() >= MAX_INPUT_BACKLOG_FRAMES:
@@ -274,7 +287,8 @@ def decode_speech_at_16k(connection: Any) -> None:
     receiver = connection.pc.getTransceivers()[0].receiver
     if receiver.track is None or receiver._RTCRtpReceiver__decoder_thread is not None:
         raise RuntimeError("the audio receiver has no track yet, or has already started")
-    receiver._RTCRtpReceiver__decoder_queue = _DecodeOnTheLoop(receiver.track._queue)
+    receiver._RTCRtpReceiver__decoder_queue = decoder = _DecodeOnTheLoop(receiver.track._queue)
+    user_audio.install(receiver, decoder.put_pcm, INPUT_SAMPLE_RATE)  # jitter buffer, concealment
 
 
 class LocalWebRTCTransport(SmallWebRTCTransport):
