@@ -37,7 +37,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
-from src.voice_pipeline import concealment, opus, user_audio
+from src.voice_pipeline import concealment, fec, opus, user_audio
 
 logger = logging.getLogger(__name__)
 concealment.advertise_inband_fec()
@@ -104,6 +104,7 @@ class SpeechTrack(MediaStreamTrack):
         self._hangover = 0  # silent packets still to send before going quiet
         self._early = START_LEAD_PACKETS  # packets of this utterance to send ahead of the pace
         self._lead = 0  # and those sent so far
+        self.loss_feedback: fec.LossFeedback | None = None  # sizes the FEC to the user's loss
 
     def add_audio_bytes(self, audio: bytes) -> asyncio.Future[bool]:
         """Queue PCM to send; the future is done once at most LEAD_PACKETS of it are left."""
@@ -143,6 +144,8 @@ class SpeechTrack(MediaStreamTrack):
             if self._due > now:
                 await asyncio.sleep(self._due - now)
             self._due += FRAME_SECONDS
+        if self.loss_feedback is not None:
+            await self.loss_feedback.update(self._encoder)
         packet: av.Packet[Any] = av.Packet(self._encoder.encode(self._next_pcm()))
         packet.pts = self._pts
         packet.time_base = RTP_TIME_BASE
@@ -315,6 +318,8 @@ class LocalWebRTCTransport(SmallWebRTCTransport):
             self._speech = SpeechTrack(client._out_sample_rate)
             client._audio_output_track = self._speech
             webrtc_connection.replace_audio_track(self._speech)
+            sender = webrtc_connection.pc.getTransceivers()[0].sender
+            self._speech.loss_feedback = fec.LossFeedback(sender)
         await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]
 
 
