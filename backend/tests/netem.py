@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aioice.turn import TurnTransport
+
 Deliver = Callable[[], None]
 
 
@@ -136,7 +138,11 @@ class _Transport:
 
     def sendto(self, data: bytes, addr: Any = None) -> None:
         def deliver() -> None:
-            self._link.route(self._protocol).sendto(data, addr)
+            route = self._link.route(self._protocol)
+            # The peer closed while the datagram was delayed? (A TURN transport ignores it.)
+            closing = getattr(route, "is_closing", None)
+            if closing is None or not closing():
+                route.sendto(data, addr)
 
         self._link.up.send(len(data), deliver)
 
@@ -196,9 +202,9 @@ class Link:
         loop = asyncio.get_running_loop()
         for protocol in self._protocols:
             inner = protocol.transport.inner
+            if isinstance(inner, TurnTransport) or id(protocol) in self._moved:
+                continue  # a TURN allocation is not a socket of the peer's own
             sockname = inner.get_extra_info("sockname")
-            if sockname is None or id(protocol) in self._moved:
-                continue  # a TURN allocation: not a socket of the peer's own
             received = protocol._netem_received
 
             def on_new_address(
