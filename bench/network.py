@@ -15,15 +15,20 @@ it (aiortc's own encoder sends none).
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import numpy as np
+from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
+from aiortc.rtp import RtpPacket
 
 from bench.peers import ask, until_quiet
 from bench.stt import normalise, word_errors
+from src.voice_pipeline.jitter import JitterBuffer, Played
 from tests import netem
 from tests.voice.peer import Peer
 
@@ -178,4 +183,113 @@ def print_network(rows: list[dict[str, Any]]) -> None:
             f"{row['profile']:<24}{row['heard_right']:>8}/{row['questions']:<3}"
             f"{row['word_error_rate']:>6.0%}{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
             f"{received:>10}{survived:>10}"
+        )
+
+
+def _arrivals(profile: netem.Profile, count: int, seed: int) -> list[tuple[float, int]]:
+    """(arrival, sequence number) of `count` 20 ms packets sent through a profile."""
+    due: list[tuple[float, int]] = []
+    later: list[tuple[float, Callable[[], None]]] = []
+    clock = [0.0]
+    direction = netem.Direction(
+        profile,
+        random.Random(seed),
+        lambda: clock[0],
+        lambda wait, call: later.append((clock[0] + wait, call)),
+    )
+    for sequence in range(count):
+        clock[0] = sequence * 0.02
+        direction.send(100, lambda s=sequence: due.append((clock[0], s)))
+    for at, call in sorted(later, key=lambda d: d[0]):
+        clock[0] = at
+        call()
+    return sorted(due)
+
+
+def _replay_ours(arrivals: list[tuple[float, int]]) -> tuple[int, int, list[float]]:
+    """Our buffer: (received packets not played, places concealed, each played packet's hold)."""
+    clock = [0.0]
+    buffer = JitterBuffer(lambda: clock[0])
+    arrived: dict[int, float] = {}
+    holds: list[float] = []
+    played = concealed = 0
+
+    def take(places: list[Played]) -> None:
+        nonlocal played, concealed
+        for place in places:
+            if place.lost:
+                concealed += 1
+            else:
+                played += 1
+                holds.append(clock[0] - arrived[place.sequence])
+
+    for at, sequence in arrivals:
+        while (deadline := buffer.deadline) is not None and deadline <= at:
+            clock[0] = deadline
+            take(buffer.poll())
+        clock[0] = at
+        arrived.setdefault(sequence, at)
+        take(buffer.push(sequence, sequence * 960, b"x"))
+    return len(arrived) - played, concealed, holds
+
+
+def _replay_aiortc(arrivals: list[tuple[float, int]]) -> tuple[int, list[float]]:
+    """aiortc 1.16's audio buffer: (received packets not played, each played packet's hold)."""
+    buffer = AiortcJitterBuffer(capacity=16, prefetch=4)
+    arrived: dict[int, float] = {}
+    holds: list[float] = []
+    for at, sequence in arrivals:
+        arrived.setdefault(sequence, at)
+        packet = RtpPacket(sequence_number=sequence & 0xFFFF, timestamp=sequence * 960)
+        packet._data = b"x"  # type: ignore[attr-defined]
+        _, frame = buffer.add(packet)
+        if frame is not None:
+            holds.append(at - arrived[frame.timestamp // 960])
+    return len(arrived) - len(holds), holds
+
+
+def buffer_replay(count: int = 3000) -> list[dict[str, Any]]:
+    """Each profile's packet sequence (one way, 60 s) through aiortc's audio jitter buffer and
+    ours, offline: the share of received packets thrown away, the share concealed, and how
+    long a played packet was held (the input latency the buffer adds), median and p95."""
+    rows = []
+    for i, profile in enumerate(PROFILES[:-1]):
+        arrivals = _arrivals(profile.link, count, seed=i)
+        received = len({s for _, s in arrivals})
+        theirs_lost, theirs = _replay_aiortc(arrivals)
+        ours_lost, concealed, ours = _replay_ours(arrivals)
+        rows.append(
+            {
+                "profile": profile.name,
+                "received": received / count,
+                "aiortc_discarded": theirs_lost / received,
+                "aiortc_hold_ms": _percentiles(theirs),
+                "ours_discarded": ours_lost / received,
+                "ours_concealed": concealed / count,
+                "ours_hold_ms": _percentiles(ours),
+            }
+        )
+    return rows
+
+
+def _percentiles(holds: list[float]) -> tuple[float, float]:
+    ordered = sorted(holds) or [0.0]
+    return (
+        statistics.median(ordered) * 1000,
+        ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000,
+    )
+
+
+def print_buffer_replay(rows: list[dict[str, Any]]) -> None:
+    print("\nthe user's packets through aiortc's jitter buffer and ours (offline, 60 s each)")
+    print(
+        f"{'profile':<24}{'received':>9}{'aiortc: thrown':>16}{'held p50/p95':>14}"
+        f"{'ours: thrown':>14}{'concealed':>11}{'held p50/p95':>14}"
+    )
+    for row in rows:
+        theirs, ours = row["aiortc_hold_ms"], row["ours_hold_ms"]
+        print(
+            f"{row['profile']:<24}{row['received']:>9.1%}{row['aiortc_discarded']:>16.1%}"
+            f"{theirs[0]:>8.0f}/{theirs[1]:<5.0f}{row['ours_discarded']:>14.1%}"
+            f"{row['ours_concealed']:>11.1%}{ours[0]:>8.0f}/{ours[1]:<5.0f}"
         )

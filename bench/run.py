@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from bench.load import at_once, next_call  # noqa: E402
-from bench.network import network_profiles, send_fec  # noqa: E402
+from bench.network import buffer_replay, network_profiles, send_fec  # noqa: E402
 from bench.peers import ask  # noqa: E402
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
@@ -465,6 +465,7 @@ async def measure_mode(
     if "network" in parts:
         print("  calls over impaired networks", flush=True)
         spoken = list(zip(QUESTIONS, questions, strict=True))
+        figures["network_buffers"] = buffer_replay()
         figures["network"] = await network_profiles(client, users, spoken, _connected, _end)
         save()
 
