@@ -12,7 +12,7 @@ A packet libopus refuses (corrupted) is concealed as if lost, and the call goes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiortc.codecs import CODECS
@@ -56,11 +56,19 @@ class ConcealingDecoder:
     Args:
         sample_rate: the PCM's rate (8, 12, 16, 24 or 48 kHz).
         channels: 1 or 2.
+        report: told ("corrupt", what libopus said) of each corrupt packet (metrics, logs);
+            without it a line is logged now and then.
     """
 
-    def __init__(self, sample_rate: int, channels: int = 1) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int = 1,
+        report: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._decoder = opus.Decoder(sample_rate, channels)
         self._rate = sample_rate
+        self._report = report
         self.stats = ConcealmentStats()
 
     def decode(self, places: Sequence[Played]) -> bytes:
@@ -72,25 +80,38 @@ class ConcealingDecoder:
                 continue
             after = places[i + 1] if i + 1 < len(places) else None
             samples = self._samples(place.duration)
-            if (
-                after is not None
-                and after.payload is not None
-                and after.sequence == place.sequence + 1
-                and opus.has_fec(after.payload) is not False  # unknown: libopus falls back to PLC
-            ):
-                self.stats.recovered += 1
-                pcm += self._decoder.recover(after.payload, samples)
-            else:
-                self.stats.concealed += 1
-                pcm += self._decoder.conceal(samples)
+            if after is not None and after.payload is not None:
+                recovered = self._recover(after, place.sequence + 1, samples)
+                if recovered is not None:
+                    pcm += recovered
+                    continue
+            self.stats.concealed += 1
+            pcm += self._decoder.conceal(samples)
         return bytes(pcm)
+
+    def _recover(self, after: Played, sequence: int, samples: int) -> bytes | None:
+        """The lost packet from the FEC of the one after it, if that one is next and has some."""
+        assert after.payload is not None
+        if after.sequence != sequence:
+            return None
+        try:
+            # Unknown (libopus before 1.5): tried, libopus falls back to concealment.
+            if opus.has_fec(after.payload) is False:
+                return None
+            pcm = self._decoder.recover(after.payload, samples)
+        except opus.OpusError:
+            return None  # a corrupt packet: counted when it is decoded itself
+        self.stats.recovered += 1
+        return pcm
 
     def _decode(self, payload: bytes, duration: int) -> bytes:
         try:
             pcm = self._decoder.decode(payload)
         except opus.OpusError as error:
             self.stats.corrupted += 1
-            if self.stats.corrupted % 100 == 1:  # a stream of them: one line now and then
+            if self._report is not None:
+                self._report("corrupt", str(error))
+            elif self.stats.corrupted % 100 == 1:  # a stream of them: one line now and then
                 logger.warning(
                     "the user's audio: %s (%d so far), concealed", error, self.stats.corrupted
                 )

@@ -169,7 +169,12 @@ class Decoder:
         self._out = ctypes.create_string_buffer(self._max_samples * channels * 2)
 
     def decode(self, packet: bytes) -> bytes:
-        """The PCM of one packet (interleaved when stereo)."""
+        """The PCM of one packet (interleaved when stereo).
+
+        Raises:
+            OpusError: the packet is corrupt (the decoder's state is kept: the next good packet
+                decodes as usual).
+        """
         return self._decode(packet, self._max_samples, fec=False)
 
     def conceal(self, samples: int) -> bytes:

@@ -24,6 +24,8 @@ from src.voice_pipeline.jitter import JitterBuffer, Played
 
 # Hands PCM (16-bit, mono, at the decoder's rate) and the RTP timestamp of its first sample on.
 HandOver = Callable[[bytes, int], None]
+# Told (reason, detail) of each packet that cannot be used: "empty", "oversized", "corrupt".
+Report = Callable[[str, str], None]
 
 
 class JitteredOpus:
@@ -32,22 +34,36 @@ class JitteredOpus:
     `add` returns what aiortc's buffer returns: (no picture loss, no frame), so the receiver
     queues nothing for its own decoder; for another codec it is aiortc's buffer's answer.
 
+    An empty or oversized packet is never decoded: its place is left a gap, concealed like a
+    lost packet's; a corrupt one is concealed by the decoder. Each is reported.
+
     Args:
         codecs: the receiver's payload types (its codec parameters by payload type).
         hand_over: takes the decoded PCM.
         sample_rate: the PCM's rate.
+        report: told of each packet that cannot be used.
+        max_packet_bytes: larger packets are not read.
     """
 
-    def __init__(self, codecs: dict[int, Any], hand_over: HandOver, sample_rate: int) -> None:
+    def __init__(
+        self,
+        codecs: dict[int, Any],
+        hand_over: HandOver,
+        sample_rate: int,
+        report: Report,
+        max_packet_bytes: int,
+    ) -> None:
         self._codecs = codecs
         self._hand_over = hand_over
         self._rate = sample_rate
+        self._report = report
+        self._max_bytes = max_packet_bytes
         self._others = AiortcJitterBuffer(capacity=16, prefetch=4)
         self._loop = asyncio.get_running_loop()
         self._ssrc: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.buffer = JitterBuffer(self._loop.time)
-        self.decoder = ConcealingDecoder(sample_rate)
+        self.decoder = ConcealingDecoder(sample_rate, report=report)
 
     @property
     def capacity(self) -> int:
@@ -65,7 +81,11 @@ class JitteredOpus:
                 self._play(self.buffer.poll())
                 self.buffer = JitterBuffer(self._loop.time)
             self._ssrc = packet.ssrc
-        self._play(self.buffer.push(packet.sequence_number, packet.timestamp, packet._data))
+        data: bytes = packet._data
+        if not data or len(data) > self._max_bytes:
+            self._report("empty" if not data else "oversized", f"{len(data)} bytes")
+        else:
+            self._play(self.buffer.push(packet.sequence_number, packet.timestamp, data))
         return False, None
 
     def close(self) -> None:
@@ -93,12 +113,15 @@ class JitteredOpus:
         self._play(self.buffer.poll())
 
 
-def install(receiver: Any, hand_over: HandOver, sample_rate: int) -> JitteredOpus:
+def install(
+    receiver: Any, hand_over: HandOver, sample_rate: int, report: Report, max_packet_bytes: int
+) -> JitteredOpus:
     """Put a `JitteredOpus` in place of an aiortc audio receiver's jitter buffer.
 
     aiortc has no option for it: the receiver's private buffer is replaced (as pipecat replaces
     a receiver's decoder queue), before the receiver starts.
     """
-    jittered = JitteredOpus(receiver._RTCRtpReceiver__codecs, hand_over, sample_rate)
+    codecs = receiver._RTCRtpReceiver__codecs
+    jittered = JitteredOpus(codecs, hand_over, sample_rate, report, max_packet_bytes)
     receiver._RTCRtpReceiver__jitter_buffer = jittered
     return jittered

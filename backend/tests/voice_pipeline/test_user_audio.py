@@ -52,9 +52,20 @@ class Collected:
         return sum(len(pcm) for pcm, _ in self.chunks) // 2
 
 
+class Reported(list[tuple[str, str]]):
+    def __call__(self, reason: str, detail: str) -> None:
+        self.append((reason, detail))
+
+
+def _jittered(collected: Collected, reported: Reported | None = None) -> user_audio.JitteredOpus:
+    return user_audio.JitteredOpus(
+        CODECS, collected, OUT_RATE, reported if reported is not None else Reported(), 1275
+    )
+
+
 async def test_opus_packets_in_order_are_decoded_one_by_one_and_nothing_goes_to_aiortc() -> None:
     collected = Collected()
-    jittered = user_audio.JitteredOpus(CODECS, collected, OUT_RATE)
+    jittered = _jittered(collected)
     packets = _packets(expected_loss=10)
     for sequence, payload in enumerate(packets[:10]):
         assert jittered.add(_rtp(sequence, payload)) == (False, None)
@@ -65,7 +76,7 @@ async def test_opus_packets_in_order_are_decoded_one_by_one_and_nothing_goes_to_
 
 async def test_a_lost_packet_is_recovered_and_the_audio_has_no_hole() -> None:
     collected = Collected()
-    jittered = user_audio.JitteredOpus(CODECS, collected, OUT_RATE)
+    jittered = _jittered(collected)
     packets = _packets(expected_loss=10)
     for sequence, payload in enumerate(packets):
         if sequence != LOST:
@@ -79,7 +90,7 @@ async def test_a_lost_packet_is_recovered_and_the_audio_has_no_hole() -> None:
 
 async def test_a_gap_with_no_packet_after_it_is_released_by_the_timer() -> None:
     collected = Collected()
-    jittered = user_audio.JitteredOpus(CODECS, collected, OUT_RATE)
+    jittered = _jittered(collected)
     packets = _packets(expected_loss=10)
     jittered.add(_rtp(0, packets[0]))
     jittered.add(_rtp(2, packets[2]))  # 1 is missing, and nothing comes after 2
@@ -91,7 +102,7 @@ async def test_a_gap_with_no_packet_after_it_is_released_by_the_timer() -> None:
 
 async def test_another_codec_keeps_aiortcs_buffer() -> None:
     collected = Collected()
-    jittered = user_audio.JitteredOpus(CODECS, collected, OUT_RATE)
+    jittered = _jittered(collected)
     frames = [jittered.add(_rtp(s, b"\xff" * 160, payload_type=0)) for s in range(8)]
     # aiortc's buffer: its 4-frame prefetch, then a frame per packet.
     assert [f is not None for _, f in frames] == [False] * 4 + [True] * 4
@@ -100,7 +111,7 @@ async def test_another_codec_keeps_aiortcs_buffer() -> None:
 
 async def test_a_new_stream_starts_afresh() -> None:
     collected = Collected()
-    jittered = user_audio.JitteredOpus(CODECS, collected, OUT_RATE)
+    jittered = _jittered(collected)
     packets = _packets(expected_loss=0)
     for sequence in range(5):
         jittered.add(_rtp(1000 + sequence, packets[sequence]))
@@ -110,3 +121,20 @@ async def test_a_new_stream_starts_afresh() -> None:
     assert jittered.buffer.stats.late == 0
     decoded = np.frombuffer(b"".join(pcm for pcm, _ in collected.chunks), np.int16)
     assert len(decoded) == 10 * OUT_SAMPLES
+
+
+async def test_empty_oversized_and_corrupt_packets_are_reported_and_their_places_concealed() -> (
+    None
+):
+    collected, reported = Collected(), Reported()
+    jittered = _jittered(collected, reported)
+    packets = _packets(expected_loss=10)
+    packets[10], packets[11], packets[12] = b"", bytes(1300), b"\xff\xff\xff"
+    for sequence, payload in enumerate(packets[:30]):
+        jittered.add(_rtp(sequence, payload))
+    await _until(lambda: jittered.buffer.depth == 0)
+    assert [reason for reason, _ in reported] == ["empty", "oversized", "corrupt"]
+    # Every place gave 20 ms: the two never read are concealed as lost, the corrupt one too.
+    assert collected.samples == 30 * OUT_SAMPLES
+    assert jittered.buffer.stats.lost == 2
+    assert jittered.decoder.stats.corrupted == 1
