@@ -6,8 +6,9 @@ its decoder is never told of a loss. `JitteredOpus` takes that buffer's place in
 the user's Opus packets go through `jitter.JitterBuffer` (in order at once, a gap waited for
 only as long as the measured jitter needs), lost ones are recovered from the next packet's FEC
 or concealed (`concealment.ConcealingDecoder`), and the PCM, at the pipeline's rate, goes to
-`hand_over`. A timer wakes the buffer at a gap's deadline when no packet comes. Any other codec
-keeps aiortc's own buffer and decoder.
+`hand_over`. A timer wakes the buffer at a gap's deadline when no packet comes (one at a time,
+at most `max_wait` ahead: nothing to cancel when the receiver stops). Any other codec keeps
+aiortc's own buffer and decoder.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ class JitteredOpus:
     ) -> None:
         self._codecs = codecs
         self._hand_over = hand_over
-        self._rate = sample_rate
         self._report = report
         self._max_bytes = max_packet_bytes
         self._others = AiortcJitterBuffer(capacity=16, prefetch=4)
@@ -64,10 +64,6 @@ class JitteredOpus:
         self._timer: asyncio.TimerHandle | None = None
         self.buffer = JitterBuffer(self._loop.time)
         self.decoder = ConcealingDecoder(sample_rate, report=report)
-
-    @property
-    def capacity(self) -> int:
-        return self._others.capacity
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
         """Take one RTP packet (its payload already depayloaded into `_data`)."""
@@ -87,12 +83,6 @@ class JitteredOpus:
         else:
             self._play(self.buffer.push(packet.sequence_number, packet.timestamp, data))
         return False, None
-
-    def close(self) -> None:
-        """Stop waking the buffer (the receiver stopped)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     def _play(self, places: Sequence[Played]) -> None:
         if places:

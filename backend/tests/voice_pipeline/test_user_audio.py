@@ -97,7 +97,6 @@ async def test_a_gap_with_no_packet_after_it_is_released_by_the_timer() -> None:
     assert collected.samples == OUT_SAMPLES
     await _until(lambda: collected.samples == 3 * OUT_SAMPLES)
     assert jittered.buffer.stats.lost == 1
-    jittered.close()
 
 
 async def test_another_codec_keeps_aiortcs_buffer() -> None:
