@@ -52,7 +52,7 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The client-SDK browser test's page, bundled from pipecat's npm packages (npm ci, esbuild);
-# without node and npm that test is skipped loudly (and fails with CI=true).
+# without node and npm that test is skipped loudly (and fails in CI).
 SDK_PAGE := backend/tests/voice/sdk_page
 sdk-page:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s $(SDK_PAGE)/dist/bundle.js; \
