@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
     # closed; the user may send a new offer (pipecat's own default is 60 s).
     webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Whether the bot uses ICE candidates on loopback addresses (a user on this same machine):
+    # unset, only in development.
+    ice_allow_loopback_candidates: bool | None = None
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
@@ -310,6 +313,14 @@ class Settings(BaseSettings):
     def jwt_secret_generated(self) -> bool:
         """Whether JWT_SECRET was unset and this process made a random one."""
         return self._jwt_secret_generated
+
+    @property
+    def allow_loopback_candidates(self) -> bool:
+        """Whether the bot uses loopback ICE candidates (ICE_ALLOW_LOOPBACK_CANDIDATES, else
+        in development)."""
+        if self.ice_allow_loopback_candidates is None:
+            return self.environment == "development"
+        return self.ice_allow_loopback_candidates
 
     @property
     def docs_enabled(self) -> bool:
