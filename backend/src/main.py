@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,38 +14,26 @@ from src.api import health, metrics, pages
 from src.api.limits import BodyLimitMiddleware
 from src.api.v1.endpoints import rooms
 from src.api.v1.router import api_router
+from src.contract.bot import RunBot
 from src.core.database import Database
 from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
+from src.services.bots.admission import Admission
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
-from src.services.bots.host import load_voice_bot, sweep_forever
-from src.services.bots.runner import BotRunner
 from src.services.conversations.events import ConversationFeeds
-from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
-from src.services.conversations.transcript import TranscriptWriter
-from src.services.rooms import RoomProvider, create_room_provider
+from src.services.host import BotHost, load_voice_bot
 from src.services.throttling import Throttle
-from src.services.webhooks import outbox
 from src.services.webhooks.sender import WebhookSender
-from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
 
 
-async def _reconcile(lifecycle: ConversationLifecycle) -> None:
-    try:
-        await lifecycle.reconcile_after_restart()
-    except Exception:
-        logger.exception("could not reconcile conversations left by a previous process")
-
-
 def _webhook_sender(database: Database, settings: Settings) -> WebhookSender | None:
-    # Events are written only where webhooks are configured (workers too), sent from here.
+    # Events are written wherever webhooks are configured (workers too), sent from here.
     if not settings.webhooks_enabled:
         return None
-    outbox.enable(database)
     logger.info("webhooks: sending conversation events to %s", _origin(settings.webhook_url))
     return WebhookSender(database, settings)
 
@@ -77,73 +63,50 @@ def create_app(
     configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
     for warning in settings.production_warnings():
         logger.warning("%s", warning)
+    if settings.jwt_secret_generated:
+        logger.warning(
+            "JWT_SECRET is not set: signing tokens with a random secret made for this start "
+            "(tokens end when the process does; set JWT_SECRET to keep them across restarts)"
+        )
 
-    async def embedded_bots(
-        lifecycle: ConversationLifecycle,
-        rooms: RoomProvider,
-        transcript: TranscriptWriter,
-        background: list[asyncio.Task[None]],
-    ) -> Bots:
+    async def embedded_bots(host: BotHost) -> Bots:
         bot = run_bot or await load_voice_bot(settings)
         if wrap_bot is not None:
             bot = wrap_bot(bot)
-        runner = BotRunner(
-            bot,
-            lifecycle,
-            settings,
-            transports=rooms.bot_transport,
-            owner_id=embedded_owner_id(),
-            capacity=settings.max_bots,
-            transcript=transcript,
+        runner = host.run_bots(
+            bot, owner_id=embedded_owner_id(), admission=Admission(settings.max_bots)
         )
-        await _reconcile(lifecycle)
-        background.append(
-            asyncio.create_task(sweep_forever(lifecycle, runner, settings), name="sweeper")
-        )
-        return EmbeddedBots(runner, rooms)
+        await host.recovery.reconcile_after_restart()
+        host.sweep()
+        return EmbeddedBots(runner, host.rooms)
 
-    async def worker_bots(
-        app: FastAPI, lifecycle: ConversationLifecycle, background: list[asyncio.Task[None]]
-    ) -> Bots:
-        from src.services.bots.reaper import WorkerReaper
+    async def worker_bots(app: FastAPI, host: BotHost) -> Bots:
         from src.services.bots.redis_dispatch import RedisBots, connect_redis
 
-        redis = connect_redis(settings)
-        app.state.redis = redis
-        background.append(
-            asyncio.create_task(
-                WorkerReaper(redis, settings, lifecycle).run_forever(), name="reaper"
-            )
-        )
-        background.append(
-            asyncio.create_task(sweep_forever(lifecycle, None, settings), name="sweeper")
-        )
+        app.state.redis = redis = connect_redis(settings)
+        host.reap(redis)
+        host.sweep()
         return RedisBots(redis, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url, application_name="numerologist-api")
-        sender = _webhook_sender(database, settings)
-        rooms = create_room_provider(settings)
-        lifecycle = ConversationLifecycle(database, rooms)
-        # Where this process's bots store their lines (unused by an API in the worker mode).
-        transcript = TranscriptWriter(database)
-        background: list[asyncio.Task[None]] = [
-            asyncio.create_task(transcript.run_forever(), name="transcript")
-        ]
+        app.state.host = host = BotHost(settings, "api")
+        sender = _webhook_sender(host.database, settings)
         if sender is not None:
             sender.start()
         if settings.worker_mode:
-            bots = await worker_bots(app, lifecycle, background)
+            bots = await worker_bots(app, host)
         else:
-            bots = await embedded_bots(lifecycle, rooms, transcript, background)
-        app.state.database = database
-        app.state.services = ConversationServices(settings, rooms, bots, lifecycle)
+            bots = await embedded_bots(host)
+        app.state.database = host.database
+        app.state.services = ConversationServices(settings, host.rooms, bots, host.lifecycle)
         app.state.throttle = throttle = Throttle(settings)
-        app.state.feeds = feeds = ConversationFeeds(database, settings.max_event_streams_per_user)
+        app.state.feeds = feeds = ConversationFeeds(
+            host.database, settings.max_event_streams_per_user
+        )
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
-            database.engine.dialect.name,
+            host.database.engine.dialect.name,
             settings.room_provider,
             bots.mode,
         )
@@ -153,15 +116,9 @@ def create_app(
             await throttle.close()
             await feeds.close()
             await bots.close()
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await transcript.close()
             if sender is not None:
                 await sender.close()
-            await rooms.close()
-            await database.dispose()
+            await host.close()
             logger.info("stopped")
 
     app = FastAPI(
@@ -169,6 +126,8 @@ def create_app(
         version="0.1.0",
         description="Sign in, start a voice conversation and talk to an AI numerologist.",
         lifespan=lifespan,
+        # Off in production unless API_DOCS=true: the schema maps every route for a stranger.
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.redis = None

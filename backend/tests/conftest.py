@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 import src.models  # noqa: F401  (registers the tables)
+from src.contract.bot import RunBot
 from src.core.settings import Settings
 from src.main import create_app
-from src.voice_pipeline.job import RunBot
 from tests.db import db_kind, fresh_database, migrate, truncate_all
 from tests.fakes import daily_client
 from tests.fakes.bots import ScriptedBot
@@ -31,7 +31,9 @@ from tests.fakes.daily_client import FakeCallClient
 # receiver (`receiver`).
 pytest_plugins = ["tests.coturn", "tests.fakes.webhooks"]
 
-TEST_SECRET = "test-secret-" + "x" * 40
+# Random-looking: the test apps' PUBLIC_BASE_URL (http://testserver) is not loopback, where a
+# regular secret is refused (core/settings.py).
+TEST_SECRET = "test-secret-vuODibZnaE9FzdUqEm1mqJ_3JVGkDdPOu2laOff-_VA"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Speed is measured by the benchmarks, not asserted by tests: no per-example deadline (on a

@@ -20,7 +20,7 @@ from src.core.clock import utcnow
 from src.core.ice import IceServer
 from src.core.security import turn_credentials
 from src.core.settings import Settings
-from src.voice_pipeline.job import ProviderName
+from src.rooms.base import ProviderName
 
 
 def ice_servers_for(

@@ -1,10 +1,11 @@
 """One worker process: loads the models once and runs up to MAX_BOTS_PER_WORKER bots.
 
 It takes a call from the ``calls`` stream only while it has room (below its bot count and the
-load threshold), records in the database that it owns the conversation, runs the bot with the
-same `BotRunner` as the embedded mode, and answers the control requests the API forwards (a
-user's offer and ICE candidates, stop a bot). Its heartbeat is a key with a TTL; on SIGTERM it
-drains: no new call, its calls go on until they end or DRAIN_TIMEOUT_SECONDS, then it exits 0.
+load threshold), records in the database that it owns the conversation, runs the bot on the
+same `BotHost` as the embedded API (`services/host.py`), and answers the control requests the
+API forwards (a user's offer and ICE candidates, stop a bot), typed messages of `wire`. Its
+heartbeat is a key with a TTL; on SIGTERM it drains: no new call, its calls go on until they
+end or DRAIN_TIMEOUT_SECONDS, then it exits 0.
 
     python -m src.worker.process        # one worker; `python -m src.worker` supervises several
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -26,13 +26,15 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from src.core.database import Database
+from src.contract.bot import BotCapacityReached, BotJob, RunBot
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
-from src.models.conversation import EndReason
+from src.rooms.base import RoomProvider
 from src.services.bots import protocol
-from src.services.bots.host import load_voice_bot, sweep_forever
+from src.services.bots.admission import Admission, Reservation
+from src.services.bots.errors import BotStartError
+from src.services.bots.load import LoadMonitor
 from src.services.bots.protocol import (
     CLAIM_IDLE_MS,
     GROUP,
@@ -42,17 +44,27 @@ from src.services.bots.protocol import (
     send_reply,
     text,
 )
-from src.services.bots.reaper import WorkerReaper
 from src.services.bots.redis_dispatch import connect_redis
-from src.services.bots.runner import BotRunner, BotStartError, Reservation
-from src.services.conversations.errors import BotCapacityReached
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.services.conversations.transcript import TranscriptWriter
-from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import RoomProvider, create_room_provider
-from src.services.webhooks import outbox
-from src.voice_pipeline.job import BotJob, RunBot
-from src.worker.load import LoadMonitor
+from src.services.bots.runner import BotRunner
+from src.services.bots.wire import (
+    Accepted,
+    Answer,
+    Candidates,
+    ControlAnswer,
+    ControlRequest,
+    Failed,
+    Heartbeat,
+    Offer,
+    Ready,
+    Refused,
+    StartCall,
+    StopBot,
+    Stopped,
+    Taken,
+    WireError,
+    expect,
+)
+from src.services.host import BotHost, load_voice_bot
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +86,14 @@ class Worker:
         redis: Redis,
         runner: BotRunner,
         rooms: RoomProvider,
-        lifecycle: ConversationLifecycle,
     ) -> None:
         self.settings = settings
         self.id = runner.owner_id
         self._redis = redis
         self._runner = runner
         self._rooms = rooms
-        self._lifecycle = lifecycle
         self._keys = RedisKeys(settings.redis_prefix)
-        self.load = LoadMonitor()
+        self._admission = runner.admission
         self._draining = asyncio.Event()
         self._grace = settings.drain_timeout_seconds
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -91,14 +101,7 @@ class Worker:
 
     def has_room(self) -> bool:
         """Below its bot count and the load threshold, and not draining."""
-        return (
-            not self._draining.is_set()
-            and self._runner.has_room
-            and (
-                self.settings.worker_load_threshold >= 1
-                or self.load.value < self.settings.worker_load_threshold
-            )
-        )
+        return not self._draining.is_set() and self._admission.has_room
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -115,19 +118,12 @@ class Worker:
     async def run(self) -> None:
         """Work until `drain` is called and the bots have ended."""
         background = [
-            asyncio.create_task(self.load.run_forever(), name="load"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._control(), name="control"),
-            asyncio.create_task(
-                sweep_forever(self._lifecycle, self._runner, self.settings, HOUSEKEEPING_SECONDS),
-                name="housekeeping",
-            ),
-            asyncio.create_task(
-                WorkerReaper(self._redis, self.settings, self._lifecycle).run_forever(),
-                name="reaper",
-            ),
         ]
-        logger.info("worker %s: taking calls (up to %d bots)", self.id, self._runner.capacity)
+        if self._admission.load is not None:
+            background.append(asyncio.create_task(self._admission.load.run_forever(), name="load"))
+        logger.info("worker %s: taking calls (up to %d bots)", self.id, self._admission.capacity)
         try:
             await self._intake()
             logger.info(
@@ -156,18 +152,18 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         while True:
-            beat = {
-                "id": self.id,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "bots": self._runner.active_count,
-                "capacity": self._runner.capacity,
-                "load": round(self.load.value, 3),
-                "draining": self._draining.is_set(),
-                "at": time.time(),
-            }
+            beat = Heartbeat(
+                id=self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                bots=self._runner.active_count,
+                capacity=self._admission.capacity,
+                load=round(self._admission.load.value if self._admission.load else 0.0, 3),
+                draining=self._draining.is_set(),
+                at=time.time(),
+            )
             try:
-                await protocol.beat(self._redis, self._keys, self.id, beat)
+                await protocol.beat(self._redis, self._keys, beat)
                 if self._redis_down_logged:
                     logger.info("worker %s: Redis is back", self.id)
                     self._redis_down_logged = False
@@ -226,9 +222,9 @@ class Worker:
 
     async def _take(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         try:
-            job = BotJob.from_json(fields[b"job"])
+            job = expect(fields[b"message"], StartCall).job
             reply = text(fields[b"reply"])
-        except (KeyError, ValueError) as exc:
+        except (KeyError, WireError) as exc:
             logger.error(
                 "worker %s: dropping a malformed call entry %s: %s", self.id, entry_id, exc
             )
@@ -244,21 +240,22 @@ class Worker:
             )
             return
         try:
-            reservation = self._runner.reserve()
+            reservation = self._admission.reserve()
         except BotCapacityReached:
             # A drain began since the call was read: the API fails it at once.
-            await send_reply(self._redis, reply, {"event": "failed", "detail": "worker draining"})
+            await send_reply(self._redis, reply, Failed(error=None, detail="worker draining"))
             return
-        await send_reply(self._redis, reply, {"event": "taken", "worker_id": self.id})
+        await send_reply(self._redis, reply, Taken(self.id))
         self._spawn(self._start(job, reservation, reply), f"start-{job.conversation_id}")
 
     async def _start(self, job: BotJob, reservation: Reservation, reply: str) -> None:
+        answer: Failed | Ready
         try:
             await self._runner.start(job, reservation)
         except BotStartError as exc:
-            answer: dict[str, Any] = {"event": "failed", "error": exc.code, "detail": str(exc)}
+            answer = Failed(error=exc.code, detail=str(exc))
         else:
-            answer = {"event": "ready", "worker_id": self.id}
+            answer = Ready(self.id)
         try:
             await send_reply(self._redis, reply, answer)
         except RedisError as exc:
@@ -266,7 +263,7 @@ class Worker:
             logger.error(
                 "conversation %s: could not tell the API (%s): %s",
                 job.conversation_id,
-                answer["event"],
+                answer.type,
                 exc,
             )
 
@@ -284,33 +281,33 @@ class Worker:
                     self._spawn(self._answer(fields), f"control-{last}")
 
     async def _answer(self, fields: dict[bytes, bytes]) -> None:
-        reply = text(fields[b"reply"])
-        request = json.loads(fields[b"request"])
         try:
+            reply = text(fields[b"reply"])
+        except KeyError:
+            logger.error("worker %s: dropping a control request with no reply list", self.id)
+            return
+        try:
+            request = expect(fields.get(b"message", b""), (StopBot, Offer, Candidates))
             answer = await self._handle(request)
+        except WireError as exc:
+            logger.error("worker %s: refusing a control request: %s", self.id, exc)
+            answer = Refused("unknown_request", f"not a control request: {exc}")
         except DomainError as exc:
-            answer = {"ok": False, "error": exc.code, "detail": exc.detail}
+            answer = Refused(exc.code, exc.detail)
         await send_reply(self._redis, reply, answer)
 
-    async def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
-        if op == "stop":
-            stopped = await self._runner.cancel(
-                uuid.UUID(request["conversation_id"]), EndReason(request["reason"])
-            )
-            return {"ok": True, "stopped": stopped}
-        rooms = self._rooms
-        if not isinstance(rooms, LocalRoomProvider):
-            return {"ok": False, "error": "conversation_ended", "detail": "No local rooms here."}
-        if op == "offer":
-            return {
-                "ok": True,
-                "answer": await rooms.answer_offer(request["room"], request["body"]),
-            }
-        if op == "candidates":
-            await rooms.add_candidates(request["room"], request["body"])
-            return {"ok": True}
-        return {"ok": False, "error": "unknown_request", "detail": f"unknown op {op!r}"}
+    async def _handle(self, request: ControlRequest) -> ControlAnswer:
+        if isinstance(request, StopBot):
+            return Stopped(await self._runner.cancel(request.conversation_id, request.reason))
+        signalling = self._rooms.signalling
+        if signalling is None:
+            return Refused("conversation_ended", "No local rooms here.")
+        match request:
+            case Offer(room=room, body=body):
+                return Answer(await signalling.answer_offer(room, body))
+            case Candidates(room=room, body=body):
+                await signalling.add_candidates(room, body)
+                return Accepted()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -325,41 +322,28 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         raise SystemExit("REDIS_URL is not set: workers take their calls from Redis.")
     worker_id = new_worker_id()
     set_worker_id(worker_id)
-    database = Database(settings.database_url, application_name="numerologist-worker")
-    if settings.webhooks_enabled:
-        # Its conversations' events go into the outbox; the API's sender delivers them.
-        outbox.enable(database)
-    rooms = create_room_provider(settings)
-    lifecycle = ConversationLifecycle(database, rooms)
+    host = BotHost(settings, "worker")
     redis = connect_redis(settings)
-    transcript = TranscriptWriter(database)
-    writing = asyncio.create_task(transcript.run_forever(), name="transcript")
-    started = time.monotonic()
-    bot = run_bot or await load_voice_bot(settings)
-    logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
-    runner = BotRunner(
-        bot,
-        lifecycle,
-        settings,
-        transports=rooms.bot_transport,
-        owner_id=worker_id,
-        capacity=settings.max_bots_per_worker,
-        transcript=transcript,
-    )
-    worker = Worker(settings, redis, runner, rooms, lifecycle)
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, worker.drain)
-    loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)
     try:
+        started = time.monotonic()
+        bot = run_bot or await load_voice_bot(settings)
+        logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
+        admission = Admission(
+            settings.max_bots_per_worker,
+            load=LoadMonitor(),
+            load_threshold=settings.worker_load_threshold,
+        )
+        runner = host.run_bots(bot, owner_id=worker_id, admission=admission)
+        host.sweep(HOUSEKEEPING_SECONDS)
+        host.reap(redis)
+        worker = Worker(settings, redis, runner, host.rooms)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, worker.drain)
+        loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)
         await worker.run()
     finally:
-        writing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writing
-        await transcript.close()
-        await rooms.close()
+        await host.close()
         await redis.aclose()
-        await database.dispose()
 
 
 def main() -> None:

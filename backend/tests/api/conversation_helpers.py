@@ -14,6 +14,7 @@ from sqlalchemy import select
 from src.models.conversation import Conversation
 from src.services.bots.dispatch import EmbeddedBots
 from src.services.bots.runner import BotRunner
+from src.services.conversations.recovery import Recovery
 from src.services.conversations.start import ConversationServices
 from tests.conftest import auth, register
 
@@ -22,6 +23,12 @@ def services(app: FastAPI) -> ConversationServices:
     """The app's conversation services."""
     result: ConversationServices = app.state.services
     return result
+
+
+def recovery(app: FastAPI) -> Recovery:
+    """The app's recovery (owed ends, the sweep, reconciliation)."""
+    recovery: Recovery = app.state.host.recovery
+    return recovery
 
 
 def runner(app: FastAPI) -> BotRunner:

@@ -18,6 +18,7 @@ from tests.api.conversation_helpers import (
     all_rows,
     deliver,
     eventually,
+    no_bots_left,
     row,
     runner,
     services,
@@ -195,6 +196,20 @@ class TestLimits:
         assert refused.json()["error"] == "bot_capacity_reached"
         assert len(await all_rows(app)) == 3
         assert len(services(app).rooms.room_names()) == 3  # type: ignore[attr-defined]
+
+    async def test_a_bot_holds_its_slot_until_it_has_ended(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        token = await user_token(client)
+        conversation_id = (await start(client, token)).json()["conversation_id"]
+        admission = runner(app).admission
+        assert admission.held == 1
+        ended = await client.post(
+            f"/api/v1/conversations/{conversation_id}/end", headers=auth(token)
+        )
+        assert ended.status_code == 200
+        await no_bots_left(app)
+        assert admission.held == 0
 
 
 class TestIdempotency:

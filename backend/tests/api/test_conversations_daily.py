@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.api.conversation_helpers import all_rows, row, services, start, user_token
+from tests.api.conversation_helpers import all_rows, recovery, row, services, start, user_token
 from tests.conftest import auth, daily_settings
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
@@ -45,6 +45,23 @@ async def test_start_on_daily(
     assert body["daily_token"] != ctx.job.bot_token
     assert ctx.job.bot_token not in response.text
     assert (await row(app, body["conversation_id"])).daily_room_id == name
+
+
+async def test_a_daily_room_takes_no_signalling_here(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily
+) -> None:
+    # Daily's provider offers no `signalling`: the app's own signalling refuses its rooms.
+    assert services(app).rooms.signalling is None
+    body = (await start(client, await user_token(client))).json()
+    (name,) = fake_daily.rooms
+    offer = await client.post(
+        f"/api/v1/rooms/{name}/offer",
+        json={"sdp": "v=0", "type": "offer"},
+        headers=auth(body["daily_token"]),
+    )
+    assert offer.status_code == 404
+    assert offer.json()["error"] == "room_not_found"
+    assert "Daily" in offer.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -148,11 +165,10 @@ async def test_a_failed_room_deletion_is_retried_by_the_sweep(
     assert stored.status == "ended"
     assert stored.room_deleted_at is None
     assert len(fake_daily.rooms) == 1
-    lifecycle = services(app).lifecycle
-    assert await lifecycle.sweep(3600, min_age_seconds=0) == 1
+    assert await recovery(app).sweep(min_age_seconds=0) == 1
     assert fake_daily.rooms == {}
     assert (await row(app, conversation_id)).room_deleted_at is not None
-    assert await lifecycle.sweep(3600, min_age_seconds=0) == 0
+    assert await recovery(app).sweep(min_age_seconds=0) == 0
 
 
 async def test_rejoin_on_daily_asks_daily_for_a_new_user_token(

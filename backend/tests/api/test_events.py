@@ -13,11 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
 from src.core.clock import utcnow
-from src.core.security import ACCESS_AUDIENCE, encode_token
+from src.core.security import ACCESS_AUDIENCE, TOKEN_VERSION_CLAIM, encode_token
 from src.core.settings import Settings
 from src.services.conversations import events
 from tests.api.conversation_helpers import deliver, eventually, start, user_token
@@ -220,8 +221,10 @@ class TestBounds:
     ) -> None:
         user = await register(client)
         conversation_id = (await start(client, user["access_token"])).json()["conversation_id"]
+        # The same claims as the user's token (its version too), expiring in 3 s.
+        claims = jwt.decode(user["access_token"], options={"verify_signature": False})
         short = encode_token(
-            {"sub": user["user"]["id"]},
+            {"sub": claims["sub"], TOKEN_VERSION_CLAIM: claims[TOKEN_VERSION_CLAIM]},
             secret=TEST_SECRET,
             audience=ACCESS_AUDIENCE,
             expires_at=utcnow() + timedelta(seconds=3),

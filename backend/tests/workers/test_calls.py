@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from src.core.settings import Settings
 from src.services.bots import protocol
 from src.services.bots.protocol import RedisKeys
+from src.services.bots.wire import Heartbeat
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, row, start, user_token
 from tests.conftest import auth, register
@@ -140,7 +141,8 @@ async def test_a_call_a_worker_read_and_never_started_is_handed_to_another(
     # A worker that dies right after reading a call: it read the entry and never took it.
     calls = f"{prefix}calls"
     await redis.xgroup_create(calls, "bots", id="0", mkstream=True)
-    await protocol.beat(redis, RedisKeys(prefix), "dying-worker", {"id": "dying-worker"})
+    beat = Heartbeat("dying-worker", "host", 1, 0, 1, 0.0, False, time.time())
+    await protocol.beat(redis, RedisKeys(prefix), beat)
     settings.dispatch_timeout_seconds = 30.0
 
     async def read_and_die() -> None:

@@ -14,12 +14,13 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.models.conversation import Conversation
 from src.models.user import User
-from src.services.bots.reaper import WorkerReaper
+from src.rooms.local.provider import LocalRoomProvider
+from src.services.bots.admission import Admission
+from src.services.bots.load import LoadMonitor
 from src.services.bots.runner import BotRunner
-from src.services.local_rooms import LocalRoomProvider
-from src.worker.load import LoadMonitor
+from src.services.conversations.recovery import WorkerReaper
 from src.worker.process import Worker
-from tests.api.conversation_helpers import row, services, user_token
+from tests.api.conversation_helpers import recovery, row, services, user_token
 from tests.fakes.bots import ScriptedBot
 
 pytestmark = pytest.mark.postgresql_only
@@ -36,21 +37,27 @@ def test_the_load_is_a_moving_average_of_the_last_2_5_seconds() -> None:
 async def test_a_worker_takes_calls_only_below_its_bots_and_load(
     app: FastAPI, settings: Settings, redis: Redis
 ) -> None:
-    tight = settings.model_copy(update={"worker_load_threshold": 0.5})
-    lifecycle = services(app).lifecycle
-    rooms = LocalRoomProvider(tight)
+    load = LoadMonitor()
+    admission = Admission(1, load=load, load_threshold=0.5)
+    rooms = LocalRoomProvider(settings)
     runner = BotRunner(
-        ScriptedBot(), lifecycle, tight, transports=rooms.bot_transport, owner_id="w", capacity=1
+        ScriptedBot(),
+        services(app).lifecycle,
+        settings,
+        finish=recovery(app).finish,
+        transports=rooms.bot_transport,
+        owner_id="w",
+        admission=admission,
     )
-    worker = Worker(tight, redis, runner, rooms, lifecycle)
+    worker = Worker(settings, redis, runner, rooms)
     assert worker.has_room()
     for _ in range(5):
-        worker.load.add(0.9)
+        load.add(0.9)
     assert not worker.has_room(), "above the load threshold"
     for _ in range(5):
-        worker.load.add(0.1)
+        load.add(0.1)
     assert worker.has_room()
-    reservation = runner.reserve()
+    reservation = admission.reserve()
     assert not worker.has_room(), "at its bot count"
     reservation.release()
     worker.drain()
@@ -67,7 +74,7 @@ async def test_a_call_whose_api_died_while_dispatching_is_ended(
         stranded = Conversation(user_id=user_id, started_at=utcnow() - timedelta(minutes=5))
         fresh = Conversation(user_id=user_id)
         session.add_all([stranded, fresh])
-    reaper = WorkerReaper(redis, settings, services(app).lifecycle)
+    reaper = WorkerReaper(redis, settings, recovery(app))
     assert await reaper.run_once() == 1
     ended = await row(app, stranded.id)
     assert (ended.status, ended.end_reason) == ("failed", "bot_error")

@@ -11,11 +11,12 @@ import uuid
 from itertools import count
 from typing import Any, Protocol
 
-from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
-from src.services.bots.runner import BotRunner, Slot
-from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import RoomProvider
-from src.voice_pipeline.job import BotJob
+from src.contract.bot import BotJob
+from src.core.enums import EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX
+from src.rooms.base import ConversationGone, RoomProvider, Signalling
+from src.services.bots.admission import Slot
+from src.services.bots.runner import BotRunner
 
 _processes = count()
 
@@ -51,8 +52,12 @@ class Bots(Protocol):
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
-        """Stop a conversation's bot, wherever it runs, and wait a moment for it to end."""
+    ) -> bool:
+        """Stop a conversation's bot, wherever it runs, and wait a moment for it to end.
+
+        Returns:
+            True if a bot was stopped: its host then deleted the room after the bot left it.
+        """
         ...
 
     async def offer(
@@ -86,36 +91,38 @@ class EmbeddedBots:
         self._rooms = rooms
 
     async def reserve(self) -> Slot:
-        return self.runner.reserve()
+        return self.runner.admission.reserve()
 
     async def start(self, job: BotJob, slot: Slot) -> None:
         await self.runner.start(job, slot)
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
-        await self.runner.cancel(conversation_id, reason)
+    ) -> bool:
+        return await self.runner.cancel(conversation_id, reason)
 
     async def offer(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._local().answer_offer(room, offer)
+        return await self._signalling().answer_offer(room, offer)
 
     async def candidates(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, patch: dict[str, Any]
     ) -> None:
-        await self._local().add_candidates(room, patch)
+        await self._signalling().add_candidates(room, patch)
 
-    def _local(self) -> LocalRoomProvider:
-        assert isinstance(self._rooms, LocalRoomProvider)
-        return self._rooms
+    def _signalling(self) -> Signalling:
+        signalling = self._rooms.signalling
+        if signalling is None:
+            raise ConversationGone("This server's rooms take no signalling here.")
+        return signalling
 
     async def status(self) -> dict[str, Any]:
-        rooms = self._rooms
+        signalling = self._rooms.signalling
         return {
             "mode": self.mode,
             "bots": self.runner.active_count,
-            "rooms": len(rooms.room_names()) if isinstance(rooms, LocalRoomProvider) else None,
+            "rooms": len(signalling.room_names()) if signalling is not None else None,
         }
 
     async def close(self) -> None:

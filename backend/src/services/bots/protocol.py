@@ -11,16 +11,22 @@
 - ``control:<worker>`` (a stream per worker): requests to one worker (a user's WebRTC offer,
   ICE candidates, stop a bot), each answered on its own reply list.
 - ``reply:<id>`` (a list, ``BLPOP``): one request's answers, expiring shortly.
+
+What goes under these keys is typed: one class per message, in `wire`.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+
+from src.services.bots.wire import Heartbeat, Message, WireError, decode, expect
+
+logger = logging.getLogger(__name__)
 
 GROUP = "bots"
 HEARTBEAT_SECONDS = 1.0
@@ -61,42 +67,53 @@ class RedisKeys:
         return f"{self.prefix}reply:{uuid.uuid4().hex}"
 
 
-async def beat(redis: Redis, keys: RedisKeys, worker_id: str, heartbeat: dict[str, Any]) -> None:
+async def beat(redis: Redis, keys: RedisKeys, heartbeat: Heartbeat) -> None:
     """Write a worker's heartbeat, and forget workers silent for a minute."""
     now = time.time()
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(keys.alive(worker_id), json.dumps(heartbeat), ex=ALIVE_TTL_SECONDS)
-        pipe.zadd(keys.workers, {worker_id: now})
+        pipe.set(keys.alive(heartbeat.id), heartbeat.encode(), ex=ALIVE_TTL_SECONDS)
+        pipe.zadd(keys.workers, {heartbeat.id: now})
         pipe.zremrangebyscore(keys.workers, "-inf", now - 60)
         await pipe.execute()
 
 
-async def live_workers(redis: Redis, keys: RedisKeys) -> list[dict[str, Any]]:
-    """The heartbeats of the workers alive now."""
+async def live_workers(redis: Redis, keys: RedisKeys) -> list[Heartbeat]:
+    """The heartbeats of the workers alive now (a garbled one is logged and left out)."""
     ids: list[Any] = await redis.zrangebyscore(
         keys.workers, time.time() - 2 * ALIVE_TTL_SECONDS, "+inf"
     )
     if not ids:
         return []
     beats = await redis.mget([keys.alive(text(worker_id)) for worker_id in ids])
-    return [json.loads(text(b)) for b in beats if b is not None]
+    found: list[Heartbeat] = []
+    for beat in beats:
+        if beat is None:
+            continue
+        try:
+            found.append(expect(beat, Heartbeat))
+        except WireError as exc:
+            logger.error("a worker's heartbeat could not be read: %s", exc)
+    return found
 
 
-async def send_reply(redis: Redis, key: str, message: dict[str, Any]) -> None:
+async def send_reply(redis: Redis, key: str, message: Message) -> None:
     """Answer a request (the list expires if nobody reads it)."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.rpush(key, json.dumps(message))
+        pipe.rpush(key, message.encode())
         pipe.expire(key, REPLY_TTL_SECONDS)
         await pipe.execute()
 
 
-async def wait_reply(redis: Redis, key: str, seconds: float) -> dict[str, Any] | None:
-    """The next answer on a reply list, or None after `seconds` seconds."""
-    found = await redis.blpop([key], timeout=seconds)
+async def wait_reply(redis: Redis, key: str, seconds: float) -> Message | None:
+    """The next answer on a reply list, or None after `seconds` seconds.
+
+    Raises:
+        WireError: the answer is not a message of the protocol.
+    """
+    found: Any = await redis.blpop([key], timeout=seconds)
     if found is None:
         return None
-    message: dict[str, Any] = json.loads(found[1])
-    return message
+    return decode(found[1])
 
 
 def text(value: bytes | str) -> str:

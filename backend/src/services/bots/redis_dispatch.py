@@ -7,7 +7,6 @@ end requests go to the owning worker's control stream (see `protocol`).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -18,8 +17,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from src.contract.bot import BotJob, BotServiceUnavailable, NoBotCapacity
+from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX
+from src.rooms.base import SIGNALLING_ERRORS, ConversationGone
+from src.services.bots.admission import Slot
+from src.services.bots.errors import BotStartError, start_error
 from src.services.bots.protocol import (
     CALLS_MAXLEN,
     CONTROL_MAXLEN,
@@ -28,19 +32,28 @@ from src.services.bots.protocol import (
     live_workers,
     wait_reply,
 )
-from src.services.bots.runner import BotStartError, Slot, start_error
-from src.services.conversations.errors import (
-    BotServiceUnavailable,
-    ConversationGone,
-    NoBotCapacity,
+from src.services.bots.wire import (
+    Answer,
+    Candidates,
+    ControlRequest,
+    Failed,
+    Heartbeat,
+    Message,
+    Offer,
+    Ready,
+    Refused,
+    StartCall,
+    StopBot,
+    Stopped,
+    Taken,
+    WireError,
 )
-from src.services.local_rooms import SIGNALLING_ERRORS
-from src.voice_pipeline.job import BotJob
 
 logger = logging.getLogger(__name__)
 
 # How long a worker has to answer a signalling or stop request.
 CONTROL_TIMEOUT_SECONDS = 5.0
+_UNREADABLE = "The voice bot's worker gave an answer that could not be read. Try again."
 # After the API gave up on a call that a worker took at the same instant: that worker's word.
 RACE_GRACE_SECONDS = 2.0
 
@@ -71,7 +84,7 @@ class RedisBots:
         except RedisError as exc:
             logger.error("Redis unreachable, refusing a start: %s", type(exc).__name__)
             raise BotServiceUnavailable() from exc
-        if not any(not w.get("draining") for w in workers):
+        if not any(not w.draining for w in workers):
             raise NoBotCapacity("No voice bot worker is running just now. Please try again later.")
         return _NoSlot()
 
@@ -82,7 +95,7 @@ class RedisBots:
         try:
             await self.redis.xadd(
                 self.keys.calls,
-                {"job": job.to_json(), "reply": reply},
+                {"message": StartCall(job).encode(), "reply": reply},
                 maxlen=CALLS_MAXLEN,
                 approximate=True,
             )
@@ -95,30 +108,34 @@ class RedisBots:
                     logger.warning("conversation %s: no worker took the call in %ss", cid, timeout)
                     raise NoBotCapacity()
                 message = await wait_reply(self.redis, reply, RACE_GRACE_SECONDS)
-            if message is not None and message["event"] == "taken":
-                logger.info("conversation %s: taken by worker %s", cid, message["worker_id"])
+            if isinstance(message, Taken):
+                logger.info("conversation %s: taken by worker %s", cid, message.worker_id)
                 message = await wait_reply(
                     self.redis, reply, self._settings.bot_ready_timeout_seconds + RACE_GRACE_SECONDS
                 )
         except RedisError as exc:
             logger.error("conversation %s: Redis failed during dispatch: %s", cid, exc)
             raise BotServiceUnavailable() from exc
-        if message is None:
-            raise BotStartError("the worker that took the call stopped answering")
-        if message["event"] != "ready":
-            detail = str(message.get("detail") or "the worker could not start the bot")
-            raise start_error(message.get("error"), detail)
+        except WireError as exc:
+            logger.error("conversation %s: a worker's answer could not be read: %s", cid, exc)
+            raise BotStartError("the worker's answer could not be read") from exc
+        match message:
+            case None:
+                raise BotStartError("the worker that took the call stopped answering")
+            case Ready():
+                return
+            case Failed(error=error, detail=detail):
+                raise start_error(error, detail or "the worker could not start the bot")
+            case _:
+                raise BotStartError(f"the worker answered {message.type!r} to a call")
 
     async def stop(
         self, conversation_id: uuid.UUID, worker_id: str | None, reason: EndReason
-    ) -> None:
+    ) -> bool:
         if not _is_worker(worker_id):
-            return
+            return False
         try:
-            await self._request(
-                str(worker_id),
-                {"op": "stop", "conversation_id": str(conversation_id), "reason": reason.value},
-            )
+            answer = await self._request(str(worker_id), StopBot(conversation_id, reason))
         except (RedisError, BotServiceUnavailable) as exc:
             # The worker notices the ended conversation on its own within a few seconds.
             logger.warning(
@@ -127,19 +144,23 @@ class RedisBots:
                 worker_id,
                 type(exc).__name__,
             )
+            return False
+        return isinstance(answer, Stopped) and answer.stopped
 
     async def offer(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]
     ) -> dict[str, Any]:
-        answer = await self._signal(worker_id, {"op": "offer", "room": room, "body": offer})
-        return dict(answer["answer"])
+        answer = await self._signal(worker_id, Offer(room, offer))
+        if not isinstance(answer, Answer):
+            raise BotServiceUnavailable(_UNREADABLE)
+        return dict(answer.answer)
 
     async def candidates(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, patch: dict[str, Any]
     ) -> None:
-        await self._signal(worker_id, {"op": "candidates", "room": room, "body": patch})
+        await self._signal(worker_id, Candidates(room, patch))
 
-    async def _signal(self, worker_id: str | None, request: dict[str, Any]) -> dict[str, Any]:
+    async def _signal(self, worker_id: str | None, request: ControlRequest) -> Message:
         if not _is_worker(worker_id):
             raise ConversationGone()
         try:
@@ -148,25 +169,29 @@ class RedisBots:
             answer = await self._request(str(worker_id), request)
         except RedisError as exc:
             raise BotServiceUnavailable() from exc
-        if not answer.get("ok"):
-            error = SIGNALLING_ERRORS.get(str(answer.get("error")), ConversationGone)
-            raise error(answer.get("detail"))
+        if isinstance(answer, Refused):
+            error = SIGNALLING_ERRORS.get(answer.error, ConversationGone)
+            raise error(answer.detail)
         return answer
 
-    async def _request(self, worker_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, worker_id: str, request: ControlRequest) -> Message:
         reply = self.keys.new_reply()
         await self.redis.xadd(
             self.keys.control(worker_id),
-            {"request": json.dumps(request), "reply": reply},
+            {"message": request.encode(), "reply": reply},
             maxlen=CONTROL_MAXLEN,
             approximate=True,
         )
-        answer = await wait_reply(self.redis, reply, CONTROL_TIMEOUT_SECONDS)
+        try:
+            answer = await wait_reply(self.redis, reply, CONTROL_TIMEOUT_SECONDS)
+        except WireError as exc:
+            logger.error("worker %s: its answer could not be read: %s", worker_id, exc)
+            raise BotServiceUnavailable(_UNREADABLE) from exc
         if answer is None:
             raise BotServiceUnavailable("The voice bot's worker did not answer. Try again.")
         return answer
 
-    async def workers(self) -> list[dict[str, Any]]:
+    async def workers(self) -> list[Heartbeat]:
         """Every live worker's heartbeat: id, bots, capacity, load, draining."""
         return await live_workers(self.redis, self.keys)
 
@@ -179,7 +204,7 @@ class RedisBots:
             "mode": self.mode,
             "redis": "ok",
             "workers": len(workers),
-            "bots": sum(int(w.get("bots", 0)) for w in workers),
+            "bots": sum(w.bots for w in workers),
         }
 
     async def close(self) -> None:

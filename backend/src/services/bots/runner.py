@@ -3,8 +3,8 @@
 It runs in whichever process hosts bots (the API in the embedded mode, each worker in the
 worker mode): one code path for a bot's life. Whatever way a bot ends (it returns, it raises,
 it is cancelled for a timeout, an end request, a drain or shutdown), its transport is closed
-and its conversation is ended with a reason and its room deleted, exactly once, by
-`ConversationLifecycle.finish`.
+and its conversation is ended with a reason and its room deleted, exactly once, by the `finish`
+it is given (`Recovery.finish`: the lifecycle's end, kept and retried if the database is down).
 """
 
 from __future__ import annotations
@@ -16,42 +16,32 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from src.contract.bot import (
+    BotContext,
+    BotJob,
+    ConversationRecords,
+    RunBot,
+    TranscriptSink,
+)
 from src.core import metrics
+from src.core.enums import EndReason, MessageRole
 from src.core.settings import Settings
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
-from src.services.conversations.errors import BotCapacityReached
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.services.conversations.transcript import TranscriptWriter
-from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RoomJoinError, RunBot
+from src.core.teardown import CLOSE_TIMEOUT_SECONDS, bounded
+from src.rooms.base import BotTransport, RoomJoinError
+from src.services.bots.admission import Admission, Slot
+from src.services.bots.errors import BotJoinFailed, BotStartError, ConversationNoLongerLive
 
 logger = logging.getLogger(__name__)
 
 TransportFactory = Callable[[BotJob], BotTransport]
+# Records a bot's end (never raises: an end that cannot be written now is retried later).
+Finish = Callable[[uuid.UUID, EndReason], Coroutine[Any, Any, None]]
 
-
-class BotStartError(Exception):
-    """The bot failed, or did not get ready in time, while starting."""
-
-    # Sent by a worker with its `failed` reply, so the API raises the same error.
-    code = "bot_error"
-
-
-class BotJoinFailed(BotStartError):
-    """The bot's transport could not join the room (refused, or no answer in time)."""
-
-    code = "room_join_failed"
-
-
-def start_error(code: object, detail: str) -> BotStartError:
-    """The start error a worker's `failed` reply names."""
-    return BotJoinFailed(detail) if code == BotJoinFailed.code else BotStartError(detail)
-
-
-class ConversationNoLongerLive(Exception):
-    """The conversation ended (elsewhere) before its bot got going: the bot stops quietly."""
+# A stopped bot has ended within this: its pipeline's teardown, its transport's close and its
+# last writes, each bounded (core/teardown.py), with room to spare.
+STOP_TIMEOUT_SECONDS = 4 * CLOSE_TIMEOUT_SECONDS
 
 
 @dataclass
@@ -62,6 +52,7 @@ class _BotHandle:
     joined: bool = False
     cancel_reason: EndReason | None = None
     error: BaseException | None = None
+    slot: Slot | None = None
 
 
 class _Events:
@@ -70,8 +61,8 @@ class _Events:
     def __init__(
         self,
         handle: _BotHandle,
-        lifecycle: ConversationLifecycle,
-        transcript: TranscriptWriter | None,
+        lifecycle: ConversationRecords,
+        transcript: TranscriptSink | None,
     ) -> None:
         self._handle = handle
         self._lifecycle = lifecycle
@@ -94,69 +85,49 @@ class _Events:
             self._transcript.add(self._handle.ctx.conversation_id, role, text, kinds)
 
 
-class Slot(Protocol):
-    """Capacity held while a start runs."""
-
-    def release(self) -> None:
-        """Give it back (idempotent)."""
-
-    async def release_async(self) -> None:
-        """`release`, as an undo step."""
-
-
-class Reservation:
-    """A bot slot held while a start runs; released unless a bot takes it."""
-
-    def __init__(self, runner: BotRunner) -> None:
-        self._runner: BotRunner | None = runner
-
-    def release(self) -> None:
-        """Give the slot back (idempotent)."""
-        if self._runner is not None:
-            self._runner._reserved -= 1
-            self._runner = None
-
-    async def release_async(self) -> None:
-        """`release`, as an undo step."""
-        self.release()
-
-
 class BotRunner:
-    """Starts bots, holds their tasks, enforces their deadlines and records their end.
+    """Supervises bots: starts them, holds their tasks, enforces their deadlines and records
+    their end. Whether a bot may start is the `Admission`'s to say.
 
     Args:
         run_bot: The bot.
         lifecycle: Records the bots' lives.
+        finish: Records a bot's end.
         settings: Deadlines and timeouts.
         transports: Makes a bot's transport into its room (the room provider's).
         owner_id: Recorded as the conversations' `worker_id`: who runs their bots.
-        capacity: How many bots may run here at once.
+        admission: Holds the slots of the bots run here (closed by a drain or shutdown).
         transcript: Stores the lines the bots hear and say (none: not stored).
     """
 
     def __init__(
         self,
         run_bot: RunBot,
-        lifecycle: ConversationLifecycle,
+        lifecycle: ConversationRecords,
         settings: Settings,
         *,
+        finish: Finish,
         transports: TransportFactory,
         owner_id: str,
-        capacity: int,
-        transcript: TranscriptWriter | None = None,
+        admission: Admission,
+        transcript: TranscriptSink | None = None,
     ) -> None:
         self._run_bot = run_bot
         self._lifecycle = lifecycle
+        self._finish = finish
         self._settings = settings
         self._transports = transports
         self.owner_id = owner_id
-        self.capacity = capacity
+        self.admission = admission
         self._transcript = transcript
         self._bots: dict[uuid.UUID, _BotHandle] = {}
-        # Ends that could not be recorded (the database was down); the sweep records them.
-        self._owed_ends: dict[uuid.UUID, EndReason] = {}
-        self._reserved = 0
-        self._closing = False
+        # Bots a stop gave up waiting for (their slot freed), until they end.
+        self._given_up: set[asyncio.Task[None]] = set()
+
+    def _forget(self, conversation_id: uuid.UUID, handle: _BotHandle) -> None:
+        # Only this bot's own entry: a stop that gave up on it may have let a new one in.
+        if self._bots.get(conversation_id) is handle:
+            del self._bots[conversation_id]
 
     def __contains__(self, conversation_id: object) -> bool:
         return conversation_id in self._bots
@@ -166,24 +137,9 @@ class BotRunner:
         """Bots running now."""
         return len(self._bots)
 
-    @property
-    def has_room(self) -> bool:
-        """Whether another bot may start here now."""
-        return not self._closing and len(self._bots) + self._reserved < self.capacity
-
-    def reserve(self) -> Reservation:
-        """Hold a bot slot for a start.
-
-        Raises:
-            BotCapacityReached: the capacity is reached (or being started), or shutdown began.
-        """
-        if not self.has_room:
-            raise BotCapacityReached()
-        self._reserved += 1
-        return Reservation(self)
-
-    async def start(self, job: BotJob, reservation: Slot) -> None:
-        """Claim the conversation, start its bot and wait until it is ready for the user.
+    async def start(self, job: BotJob, slot: Slot) -> None:
+        """Claim the conversation, start its bot and wait until it is ready for the user; the
+        bot holds `slot` until it has ended.
 
         Raises:
             BotJoinFailed: the bot could not join the room; its conversation has been ended
@@ -194,17 +150,25 @@ class BotRunner:
         """
         conversation_id = job.conversation_id
         try:
-            claimed = await self._lifecycle.claim(conversation_id, self.owner_id)
-        finally:
-            reservation.release()
-        if not claimed:
-            raise BotStartError("the conversation ended, or another process runs its bot")
-        handle = _BotHandle(BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings))
+            if not await self._lifecycle.claim(conversation_id, self.owner_id):
+                raise BotStartError("the conversation ended, or another process runs its bot")
+            handle = _BotHandle(
+                BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings)
+            )
+        except BaseException:
+            slot.release()
+            raise
         handle.ctx.events = _Events(handle, self._lifecycle, self._transcript)
+        handle.slot = slot
         task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
         handle.task = task
         self._bots[conversation_id] = handle
-        task.add_done_callback(lambda _t: self._bots.pop(conversation_id, None))
+
+        def ended(_task: asyncio.Task[None]) -> None:
+            self._forget(conversation_id, handle)
+            slot.release()  # already, if a stop gave up on the bot
+
+        task.add_done_callback(ended)
         logger.info("conversation %s: bot started on %s", conversation_id, self.owner_id)
         launched = time.monotonic()
         ready = asyncio.create_task(handle.ready.wait())
@@ -255,14 +219,10 @@ class BotRunner:
             await _uncancellable(self._finish(conversation_id, reason))
 
     async def _close_transport(self, handle: _BotHandle) -> None:
-        try:
-            await handle.ctx.transport.close()
-        except Exception as exc:
-            logger.warning(
-                "conversation %s: closing the bot's transport failed: %s",
-                handle.ctx.conversation_id,
-                _describe(exc),
-            )
+        await bounded(
+            handle.ctx.transport.close(),
+            f"conversation {handle.ctx.conversation_id}: closing the bot's transport",
+        )
 
     async def _write_lines(self, conversation_id: uuid.UUID) -> None:
         # The topics are gathered from the stored lines: store the last ones before the end.
@@ -277,46 +237,9 @@ class BotRunner:
                 _describe(exc),
             )
 
-    async def _finish(self, conversation_id: uuid.UUID, reason: EndReason) -> None:
-        try:
-            await self._lifecycle.finish(conversation_id, reason)
-        except Exception as exc:
-            # The database is down: the sweep records it later.
-            self._owed_ends[conversation_id] = reason
-            logger.error(
-                "conversation %s: could not record its end (%s), will retry: %s",
-                conversation_id,
-                reason.value,
-                _describe(exc),
-            )
-
-    async def record_owed_ends(self) -> int:
-        """Record the ends that failed to be recorded; how many were recorded now."""
-        recorded = 0
-        for conversation_id, reason in list(self._owed_ends.items()):
-            try:
-                await self._lifecycle.finish(conversation_id, reason)
-            except Exception as exc:
-                logger.warning(
-                    "conversation %s: its end is still not recorded: %s",
-                    conversation_id,
-                    _describe(exc),
-                )
-                return recorded
-            del self._owed_ends[conversation_id]
-            recorded += 1
-        return recorded
-
-    async def stop_ended(self) -> int:
-        """Stop the bots whose conversation was ended elsewhere (an end request that could not
-        reach this process); how many were stopped."""
-        ids = [cid for cid, h in self._bots.items() if h.ready.is_set()]
-        if not ids:
-            return 0
-        ended = await self._lifecycle.ended_among(ids)
-        for conversation_id, reason in ended.items():
-            await self.cancel(conversation_id, reason)
-        return len(ended)
+    def ready_ids(self) -> list[uuid.UUID]:
+        """The conversations whose bot runs here and was ready."""
+        return [cid for cid, handle in self._bots.items() if handle.ready.is_set()]
 
     async def _deadlines(self, handle: _BotHandle) -> None:
         settings = self._settings
@@ -337,12 +260,30 @@ class BotRunner:
             handle.task.cancel()
 
     async def cancel(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
-        """Stop a conversation's bot and wait until it has ended; False if none runs."""
+        """Stop a conversation's bot and wait until it has ended; False if none runs.
+
+        Every step of a bot's teardown is bounded, so it ends within a few CLOSE_TIMEOUTs; one
+        that still runs after STOP_TIMEOUT_SECONDS is given up on: its slot is freed and its
+        end recorded now (recording it again when it does end changes nothing).
+        """
         handle = self._bots.get(conversation_id)
         if handle is None or handle.task is None:
             return False
         self._request_cancel(handle, reason)
-        await asyncio.wait({handle.task})
+        done, _ = await asyncio.wait({handle.task}, timeout=STOP_TIMEOUT_SECONDS)
+        if not done and self._bots.get(conversation_id) is handle:
+            logger.error(
+                "conversation %s: its bot did not stop within %.0f s: its slot is freed",
+                conversation_id,
+                STOP_TIMEOUT_SECONDS,
+            )
+            del self._bots[conversation_id]
+            if handle.slot is not None:
+                handle.slot.release()
+            # Held until it does end (shutdown waits for it, bounded): it may still write.
+            self._given_up.add(handle.task)
+            handle.task.add_done_callback(self._given_up.discard)
+            await _uncancellable(self._finish(conversation_id, handle.cancel_reason or reason))
         return True
 
     def transport(self, conversation_id: uuid.UUID) -> BotTransport | None:
@@ -353,7 +294,7 @@ class BotRunner:
     async def drain(self, grace_seconds: float) -> None:
         """Take no new bot; let the running ones end on their own for up to `grace_seconds`,
         then stop the rest (`server_shutdown`)."""
-        self._closing = True
+        self.admission.close()
         tasks = [h.task for h in self._bots.values() if h.task is not None]
         if tasks:
             logger.info(
@@ -364,11 +305,16 @@ class BotRunner:
 
     async def shutdown(self) -> None:
         """Stop every bot (`server_shutdown`) and refuse new ones."""
-        self._closing = True
+        self.admission.close()
         ids = list(self._bots)
         if ids:
             logger.info("stopping %d bots for shutdown", len(ids))
         await asyncio.gather(*(self.cancel(cid, EndReason.SERVER_SHUTDOWN) for cid in ids))
+        if self._given_up:
+            logger.warning(
+                "waiting up to %.0fs for %d stuck bots", STOP_TIMEOUT_SECONDS, len(self._given_up)
+            )
+            await asyncio.wait(self._given_up, timeout=STOP_TIMEOUT_SECONDS)
 
 
 class _NotAttached:

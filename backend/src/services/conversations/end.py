@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.core import metrics
 from src.core.database import after_commit
-from src.models.conversation import Conversation, EndReason
-from src.models.webhook import WebhookEventType
-from src.services.conversations import transcript
+from src.core.enums import EndReason
+from src.models.conversation import Conversation
 from src.services.conversations.errors import ConversationAlreadyEnded
 from src.services.conversations.start import ConversationServices
-from src.services.webhooks import outbox
 
 
 async def end_conversation(
@@ -24,19 +21,14 @@ async def end_conversation(
     """
     if not conversation.is_live:
         raise ConversationAlreadyEnded()
-    topics = await transcript.topics(session, conversation.id)
-    conversation.end(EndReason.USER_ENDED, topics=topics)
-    await session.flush()
-    await outbox.emit(session, conversation, WebhookEventType.ENDED)
-    conversation_id, room_name = conversation.id, conversation.daily_room_id
+    ended = await services.lifecycle.end_in(session, conversation, EndReason.USER_ENDED)
     worker_id = conversation.worker_id
 
     async def stop_bot_and_room() -> None:
-        metrics.conversation_ended(EndReason.USER_ENDED.value)
-        # The bot's own end finds the conversation ended and records nothing more.
-        await services.bots.stop(conversation_id, worker_id, EndReason.USER_ENDED)
-        if room_name:
-            await services.lifecycle.delete_room(conversation_id, room_name)
+        # The bot's host finds the conversation ended, records nothing more and deletes the
+        # room once the bot has left it; with no bot to stop, the room goes from here.
+        stopped = await services.bots.stop(ended.conversation_id, worker_id, EndReason.USER_ENDED)
+        await services.lifecycle.conclude(ended, delete_room=not stopped)
 
     after_commit(session, stop_bot_and_room)
     return conversation

@@ -1,33 +1,41 @@
 """Recording a conversation's life: bot ready, user joined, ended (exactly once), room deleted.
 
-Each step is a short transaction of its own, so the runner can record from any task.
+Each step is a short transaction of its own, so the runner can record from any task. A
+conversation's end is written here once (`end_in`, then `conclude` after the commit) for all
+who end one: the end request, a failed start and a bot's finish.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core import metrics
 from src.core.clock import utcnow
 from src.core.database import Database
-from src.models.conversation import (
-    EMBEDDED_OWNER_PREFIX,
-    LIVE_STATUSES,
-    Conversation,
-    ConversationStatus,
-    EndReason,
-)
-from src.models.idempotency import IdempotencyKey
+from src.core.enums import LIVE_STATUSES, ConversationStatus, EndReason
+from src.models.conversation import Conversation
 from src.models.webhook import WebhookEventType
+from src.rooms.base import RoomProvider, RoomProviderError
 from src.services.conversations import transcript
-from src.services.rooms import RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A conversation's end as written, for what follows its commit."""
+
+    conversation_id: uuid.UUID
+    reason: EndReason
+    room_name: str | None
+    failed: bool
+    duration_seconds: int | None
 
 
 class ConversationLifecycle:
@@ -79,25 +87,57 @@ class ConversationLifecycle:
             )
         return bool(getattr(result, "rowcount", 0))
 
-    async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
-        """End a live conversation and delete its room; False if it had already ended."""
-        async with self._database.sessionmaker.begin() as session:
-            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-            if conversation is None or not conversation.is_live:
-                return False
-            conversation.end(reason, topics=await transcript.topics(session, conversation_id))
-            await outbox.emit(session, conversation, WebhookEventType.ENDED)
-            room_name = conversation.daily_room_id
-        metrics.conversation_ended(reason.value)
-        log = logger.error if conversation.status == ConversationStatus.FAILED else logger.info
-        log(
-            "conversation %s: ended (%s) after %ss",
-            conversation_id,
-            reason.value,
+    async def end_in(
+        self, session: AsyncSession, conversation: Conversation, reason: EndReason
+    ) -> Ended:
+        """End a live conversation in the caller's transaction: the row (with the number kinds
+        it discussed) and its `conversation.ended` event. `conclude` the result once committed.
+        """
+        conversation.end(reason, topics=await transcript.topics(session, conversation.id))
+        await session.flush()
+        await outbox.emit(session, conversation, WebhookEventType.ENDED)
+        return Ended(
+            conversation.id,
+            reason,
+            conversation.daily_room_id,
+            conversation.status == ConversationStatus.FAILED,
             conversation.duration_seconds,
         )
-        if room_name:
-            await self.delete_room(conversation_id, room_name)
+
+    async def conclude(self, ended: Ended, *, delete_room: bool = True) -> None:
+        """After an end is committed: count it, log it and delete its room (unless the bot's
+        host deletes it: the room goes after the bot has left it)."""
+        metrics.conversation_ended(ended.reason.value)
+        log = logger.error if ended.failed else logger.info
+        log(
+            "conversation %s: ended (%s) after %ss",
+            ended.conversation_id,
+            ended.reason.value,
+            ended.duration_seconds,
+        )
+        if delete_room and ended.room_name:
+            await self.delete_room(ended.conversation_id, ended.room_name)
+
+    async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
+        """End a live conversation and delete its room; False if it had already ended.
+
+        A conversation ended elsewhere while its bot ran (an end request) left its room to the
+        bot's host: the room is deleted now, after the bot has left it.
+        """
+        async with self._database.sessionmaker.begin() as session:
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None:
+                return False
+            if not conversation.is_live:
+                left = None if conversation.room_deleted_at else conversation.daily_room_id
+                ended = None
+            else:
+                ended = await self.end_in(session, conversation, reason)
+        if ended is None:
+            if left:
+                await self.delete_room(conversation_id, left)
+            return False
+        await self.conclude(ended)
         return True
 
     async def delete_room(
@@ -133,29 +173,6 @@ class ConversationLifecycle:
         logger.info("conversation %s: room %s deleted", conversation_id, room_name)
         return True
 
-    async def reconcile_after_restart(self) -> int:
-        """End the conversations a previous embedded process left live (`server_restart`).
-
-        Only those whose bot ran in an embedded process (or never started): a worker's
-        conversations are ended by worker liveness (`WorkerReaper`), never by a restart.
-        """
-        async with self._database.sessionmaker() as session:
-            ids = (
-                await session.scalars(
-                    select(Conversation.id).where(
-                        Conversation.status.in_(LIVE_STATUSES),
-                        or_(
-                            Conversation.worker_id.is_(None),
-                            Conversation.worker_id.startswith(EMBEDDED_OWNER_PREFIX),
-                        ),
-                    )
-                )
-            ).all()
-        ended = [cid for cid in ids if await self.finish(cid, EndReason.SERVER_RESTART)]
-        if ended:
-            logger.warning("ended %d conversations left live by a previous process", len(ended))
-        return len(ended)
-
     async def ended_among(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, EndReason]:
         """Which of these conversations have ended, with their end reasons."""
         async with self._database.sessionmaker() as session:
@@ -165,51 +182,3 @@ class ConversationLifecycle:
                 )
             )
         return {cid: EndReason(reason or EndReason.USER_ENDED) for cid, reason in rows}
-
-    async def live_owners(self) -> dict[str, list[uuid.UUID]]:
-        """The live conversations of each worker process that runs bots."""
-        async with self._database.sessionmaker() as session:
-            rows = await session.execute(
-                select(Conversation.worker_id, Conversation.id).where(
-                    Conversation.status.in_(LIVE_STATUSES),
-                    Conversation.worker_id.is_not(None),
-                    Conversation.worker_id.not_like(f"{EMBEDDED_OWNER_PREFIX}%"),
-                )
-            )
-        owners: dict[str, list[uuid.UUID]] = {}
-        for worker_id, conversation_id in rows:
-            owners.setdefault(str(worker_id), []).append(conversation_id)
-        return owners
-
-    async def unclaimed_since(self, cutoff: datetime) -> list[uuid.UUID]:
-        """Live conversations started before `cutoff` that no process has claimed."""
-        async with self._database.sessionmaker() as session:
-            ids = await session.scalars(
-                select(Conversation.id).where(
-                    Conversation.status.in_(LIVE_STATUSES),
-                    Conversation.worker_id.is_(None),
-                    Conversation.started_at < cutoff,
-                )
-            )
-        return list(ids)
-
-    async def sweep(self, idempotency_ttl_seconds: int, min_age_seconds: float = 30.0) -> int:
-        """Retry room deletions still owed by ended conversations; drop stale idempotency keys."""
-        async with self._database.sessionmaker.begin() as session:
-            rows = (
-                await session.execute(
-                    select(Conversation.id, Conversation.daily_room_id).where(
-                        Conversation.status.not_in(LIVE_STATUSES),
-                        Conversation.daily_room_id.is_not(None),
-                        Conversation.room_deleted_at.is_(None),
-                        # Leave just-ended ones to the path that is deleting their room now.
-                        Conversation.ended_at <= utcnow() - timedelta(seconds=min_age_seconds),
-                    )
-                )
-            ).all()
-            cutoff = utcnow() - timedelta(seconds=idempotency_ttl_seconds)
-            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
-        deleted = 0
-        for conversation_id, room_name in rows:
-            deleted += await self.delete_room(conversation_id, str(room_name))
-        return deleted

@@ -19,31 +19,30 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.contract.bot import BotJob, BotServiceUnavailable, NoBotCapacity
 from src.core import metrics
 from src.core.clock import utcnow
-from src.core.database import after_commit, after_rollback
+from src.core.database import FailureRecord, after_commit, after_rollback
+from src.core.enums import ConversationStatus, EndReason
 from src.core.errors import DomainError
 from src.core.settings import Settings
-from src.models.conversation import Conversation, ConversationStatus, EndReason
+from src.models.conversation import Conversation
 from src.models.idempotency import IdempotencyKey
 from src.models.user import User
 from src.models.webhook import WebhookEventType
+from src.rooms.base import ProviderName, Room, RoomProvider, RoomProviderError
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
-from src.services.bots.runner import BotJoinFailed, BotStartError
+from src.services.bots.errors import BotJoinFailed, BotStartError
 from src.services.conversations import idempotency, queries
 from src.services.conversations.errors import (
-    BotServiceUnavailable,
     ConversationStartFailed,
-    NoBotCapacity,
     RoomJoinFailed,
     TooManyConversations,
 )
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.ice import ice_servers_for
-from src.services.rooms import Room, RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
-from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
 
@@ -201,23 +200,27 @@ async def _create_room(
         logger.error("conversation %s: room not created: %s", conversation.id, exc.detail)
         # The detail says what to check (DAILY_API_KEY, the network): the operator's business.
         error = ConversationStartFailed("The voice room could not be created. Please try again.")
-        error.failure_record = _failed_record(conversation, EndReason.ROOM_ERROR)
+        error.failure_record = _failed_record(conversation, EndReason.ROOM_ERROR, services)
         raise error from exc
     logger.info("conversation %s: room %s created (%s)", conversation.id, room.name, room.provider)
     return room
 
 
-def _failed_record(conversation: Conversation, reason: EndReason):  # type: ignore[no-untyped-def]
+def _failed_record(
+    conversation: Conversation, reason: EndReason, services: ConversationServices
+) -> FailureRecord:
+    """The failed conversation, written after the start's rollback: a room that could not be
+    made leaves a record (and no room)."""
     conversation_id, user_id = conversation.id, conversation.user_id
     started_at = conversation.started_at or utcnow()
 
     async def record(session: AsyncSession) -> None:
         failed = Conversation(id=conversation_id, user_id=user_id, started_at=started_at)
-        failed.end(reason)
         session.add(failed)
         # Never started (no conversation.started): its end is reported all the same.
-        await outbox.emit(session, failed, WebhookEventType.ENDED)
-        metrics.conversation_ended(reason.value)
+        ended = await services.lifecycle.end_in(session, failed, reason)
+        # It has no room; counted and logged here, as the record's transaction is not ours.
+        await services.lifecycle.conclude(ended)
 
     return record
 

@@ -16,6 +16,7 @@ from fastapi.sse import format_sse_event
 from starlette.background import BackgroundTask
 
 from src.api.deps import CurrentUser, SessionDep, SettingsDep
+from src.contract.bot import BotCapacityReached, BotServiceUnavailable, NoBotCapacity
 from src.core.errors import NotAuthenticated
 from src.core.security import ACCESS_AUDIENCE, decode_token
 from src.schemas.common import error_responses
@@ -31,13 +32,10 @@ from src.services.conversations import queries, transcript
 from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import (
-    BotCapacityReached,
-    BotServiceUnavailable,
     ConversationAlreadyEnded,
     ConversationNotFound,
     ConversationStartFailed,
     ConversationStillLive,
-    NoBotCapacity,
     RoomJoinFailed,
     RoomNotYetDeleted,
     TooManyConversations,

@@ -39,7 +39,7 @@ def release_writes_on_hang_up(transport: Any) -> None:
 
 
 def _release(track: Any) -> None:
-    # Our own SpeechTrack (voice_pipeline/media.py) says how; pipecat's RawAudioTrack does not.
+    # Our own SpeechTrack (rooms/local/media.py) says how; pipecat's RawAudioTrack does not.
     release = getattr(track, "release_writes", None)
     if release is not None:
         release()

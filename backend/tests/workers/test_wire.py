@@ -1,0 +1,77 @@
+"""A worker refuses what it cannot read: a control request answered `Refused`, a call dropped."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from src.core.enums import EndReason
+from src.core.settings import Settings
+from src.rooms.local.provider import LocalRoomProvider
+from src.services.bots.admission import Admission
+from src.services.bots.protocol import GROUP, RedisKeys, wait_reply
+from src.services.bots.runner import BotRunner
+from src.services.bots.wire import Refused, StopBot, Stopped
+from src.worker.process import Worker
+from tests.api.conversation_helpers import recovery, services
+from tests.fakes.bots import ScriptedBot
+
+pytestmark = pytest.mark.postgresql_only
+
+
+def _worker(app: FastAPI, settings: Settings, redis: Redis) -> Worker:
+    rooms = LocalRoomProvider(settings)
+    runner = BotRunner(
+        ScriptedBot(),
+        services(app).lifecycle,
+        settings,
+        finish=recovery(app).finish,
+        transports=rooms.bot_transport,
+        owner_id="w",
+        admission=Admission(1),
+    )
+    return Worker(settings, redis, runner, rooms)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [b"not json", b'{"type": "reboot"}', b'{"type": "taken", "worker_id": "w"}', b""],
+)
+async def test_a_control_request_it_cannot_read_is_refused(
+    app: FastAPI, settings: Settings, redis: Redis, message: bytes
+) -> None:
+    worker = _worker(app, settings, redis)
+    reply = RedisKeys(settings.redis_prefix).new_reply()
+    await worker._answer({b"message": message, b"reply": reply.encode()})
+    answer = await wait_reply(redis, reply, 5)
+    assert isinstance(answer, Refused)
+    assert answer.error == "unknown_request"
+
+
+async def test_a_control_request_it_reads_is_answered_in_kind(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> None:
+    worker = _worker(app, settings, redis)
+    reply = RedisKeys(settings.redis_prefix).new_reply()
+    request = StopBot(uuid.uuid4(), EndReason.USER_ENDED).encode().encode()
+    await worker._answer({b"message": request, b"reply": reply.encode()})
+    assert await wait_reply(redis, reply, 5) == Stopped(False)
+
+
+async def test_a_call_it_cannot_read_is_dropped(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> None:
+    worker = _worker(app, settings, redis)
+    keys = RedisKeys(settings.redis_prefix)
+    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
+    reply = keys.new_reply()
+    await redis.xadd(keys.calls, {"message": '{"type": "start_call", "job": {}}', "reply": reply})
+    entry = await worker._next_call()
+    assert entry is not None
+    await worker._take(*entry)
+    pending = await redis.xpending(keys.calls, GROUP)
+    assert pending["pending"] == 0, "acknowledged, so no other worker takes it over"
+    assert await redis.llen(reply) == 0
