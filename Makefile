@@ -10,23 +10,52 @@ export HOST PORT
 
 # `make dev` (the story's command) and the compose file's checker.
 .PHONY: dev compose-tool
-.PHONY: run worker test test-fast install install-test lint chromium coturn sdk-page redis test-sqlite test-postgres migrate models bench drills clean
+.PHONY: run worker test test-fast install install-test lock lint chromium coturn sdk-page redis test-sqlite test-postgres migrate models bench drills clean
+
+# Every install is the lock files' exact packages, each checked against its hashes (pip-tools;
+# `make lock` refreshes them from backend/pyproject.toml). The runtime's for run and worker, the
+# runtime's and the tests' for test.
+LOCK := backend/requirements.lock
+TEST_LOCK := backend/requirements-test.lock
+PIP_VERSION := 26.3
+PIP_TOOLS_VERSION := 7.6.2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet 'pip==$(PIP_VERSION)'
 
-$(VENV)/.installed: backend/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ./backend
+# The project itself goes in without build isolation (built by the locked setuptools, so nothing
+# unlocked is fetched) and without dependencies; `pip check` then fails if the lock lacks one.
+define install_locked
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(1)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e ./backend
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
+		echo "backend/pyproject.toml and $(1) differ: run make lock" >&2; exit 1; }
+endef
+
+$(VENV)/.installed: $(LOCK) backend/pyproject.toml | $(BIN)/python
+	$(call install_locked,$(LOCK))
 	touch $@
 
-$(VENV)/.installed-test: backend/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e './backend[test]'
+$(VENV)/.installed-test: $(TEST_LOCK) backend/pyproject.toml | $(BIN)/python
+	$(call install_locked,$(TEST_LOCK))
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# After a change to backend/pyproject.toml's dependencies: the locks follow it, keeping every
+# other pin (LOCK_ARGS=--upgrade moves everything to the newest; --upgrade-package NAME one).
+LOCK_TOOLS := $(VENV)/lock-tools
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --build-deps-for=editable \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	@test -x $(LOCK_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/pip install --quiet 'pip-tools==$(PIP_TOOLS_VERSION)'; }
+	$(LOCK_TOOLS)/bin/pip-compile $(LOCK_FLAGS) --output-file=$(LOCK) backend/pyproject.toml
+	$(LOCK_TOOLS)/bin/pip-compile $(LOCK_FLAGS) --extra=test --output-file=$(TEST_LOCK) \
+		backend/pyproject.toml
 
 migrate: install
 	cd backend && ../$(BIN)/alembic upgrade head
