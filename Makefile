@@ -1,4 +1,5 @@
-# The two commands: `make run` (install, migrate, serve) and `make test` (install, lint, test).
+# The two commands: `make run` (install, migrate, serve) and `make test` (install, lint, test);
+# `make dev` is `make run` reloading on every change under backend/src.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,23 +8,54 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run worker test test-fast install install-test lint chromium coturn sdk-page redis test-sqlite test-postgres migrate models bench drills clean
+# `make dev` (the story's command) and the compose file's checker.
+.PHONY: dev compose-tool
+.PHONY: run worker test test-fast install install-test lock lint chromium coturn sdk-page redis test-sqlite test-postgres migrate models bench drills clean
+
+# Every install is the lock files' exact packages, each checked against its hashes (pip-tools;
+# `make lock` refreshes them from backend/pyproject.toml). The runtime's for run and worker, the
+# runtime's and the tests' for test.
+LOCK := backend/requirements.lock
+TEST_LOCK := backend/requirements-test.lock
+PIP_VERSION := 26.3
+PIP_TOOLS_VERSION := 7.6.2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet 'pip==$(PIP_VERSION)'
 
-$(VENV)/.installed: backend/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ./backend
+# The project itself goes in without build isolation (built by the locked setuptools, so nothing
+# unlocked is fetched) and without dependencies; `pip check` then fails if the lock lacks one.
+define install_locked
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(1)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e ./backend
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
+		echo "backend/pyproject.toml and $(1) differ: run make lock" >&2; exit 1; }
+endef
+
+$(VENV)/.installed: $(LOCK) backend/pyproject.toml | $(BIN)/python
+	$(call install_locked,$(LOCK))
 	touch $@
 
-$(VENV)/.installed-test: backend/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e './backend[test]'
+$(VENV)/.installed-test: $(TEST_LOCK) backend/pyproject.toml | $(BIN)/python
+	$(call install_locked,$(TEST_LOCK))
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# After a change to backend/pyproject.toml's dependencies: the locks follow it, keeping every
+# other pin (LOCK_ARGS=--upgrade moves everything to the newest; --upgrade-package NAME one).
+LOCK_TOOLS := $(VENV)/lock-tools
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --build-deps-for=editable \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	@test -x $(LOCK_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/pip install --quiet 'pip-tools==$(PIP_TOOLS_VERSION)'; }
+	$(LOCK_TOOLS)/bin/pip-compile $(LOCK_FLAGS) --output-file=$(LOCK) backend/pyproject.toml
+	$(LOCK_TOOLS)/bin/pip-compile $(LOCK_FLAGS) --extra=test --output-file=$(TEST_LOCK) \
+		backend/pyproject.toml
 
 migrate: install
 	cd backend && ../$(BIN)/alembic upgrade head
@@ -36,6 +68,11 @@ models: install
 # With REDIS_URL set, the worker supervisor runs beside the API (WORKERS=0: the API alone).
 run: migrate models
 	scripts/serve
+
+# The same server, restarted on every change under backend/src (installs only when pyproject.toml
+# changed, as `make run`). In the worker mode the workers it starts do not reload.
+dev: migrate models
+	scripts/serve --reload --reload-dir src
 
 # Worker processes only (another machine of the worker mode): needs REDIS_URL and DATABASE_URL.
 worker: migrate models
@@ -52,7 +89,7 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The client-SDK browser test's page, bundled from pipecat's npm packages (npm ci, esbuild);
-# without node and npm that test is skipped loudly (and fails with CI=true).
+# without node and npm that test is skipped loudly (and fails in CI).
 SDK_PAGE := backend/tests/voice/sdk_page
 sdk-page:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s $(SDK_PAGE)/dist/bundle.js; \
@@ -69,12 +106,18 @@ coturn:
 	@command -v turnserver >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn >/dev/null; }
 
+# docker-compose.yml is checked with Debian's docker-compose (`config` needs no container daemon).
+compose-tool:
+	@command -v docker-compose >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		docker-compose >/dev/null; }
+
 # The worker-mode tests need Redis (and redis-server, for a private one they can stop).
 redis: install-test
 	@status=0; PY=$(BIN)/python scripts/ensure-redis || status=$$?; \
 	if [ $$status -eq 1 ]; then exit 1; fi
 
-test-sqlite: install-test models chromium coturn sdk-page
+test-sqlite: install-test models chromium coturn sdk-page compose-tool
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
 test-postgres: install-test models redis coturn

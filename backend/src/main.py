@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from src.api import health, metrics, pages
+from src.api.limits import BodyLimitMiddleware
 from src.api.v1.endpoints import rooms
 from src.api.v1.router import api_router
 from src.contract.bot import RunBot
@@ -21,6 +21,7 @@ from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
 from src.services.bots.admission import Admission
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
+from src.services.conversations.events import ConversationFeeds
 from src.services.conversations.start import ConversationServices
 from src.services.host import BotHost, load_voice_bot
 from src.services.throttling import Throttle
@@ -100,6 +101,9 @@ def create_app(
         app.state.database = host.database
         app.state.services = ConversationServices(settings, host.rooms, bots, host.lifecycle)
         app.state.throttle = throttle = Throttle(settings)
+        app.state.feeds = feeds = ConversationFeeds(
+            host.database, settings.max_event_streams_per_user
+        )
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
             host.database.engine.dialect.name,
@@ -110,6 +114,7 @@ def create_app(
             yield
         finally:
             await throttle.close()
+            await feeds.close()
             await bots.close()
             if sender is not None:
                 await sender.close()
@@ -126,13 +131,17 @@ def create_app(
     )
     app.state.settings = settings
     app.state.redis = None
+    # Inside CORS (added later, so outside it): a 413 carries the CORS headers a page reads.
+    app.add_middleware(BodyLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             # Bearer tokens, not cookies: no credentials mode needed.
             allow_credentials=False,
-            allow_methods=["GET", "POST", "PATCH"],
+            # Every method the API routes take (PATCH: candidates; DELETE: a conversation,
+            # the account).
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             expose_headers=["Retry-After"],
             max_age=600,
@@ -143,5 +152,5 @@ def create_app(
     app.include_router(api_router)
     app.include_router(rooms.room_url_router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=pages.WEB_DIR), name="static")
+    app.mount("/static", pages.StaticWithHeaders(directory=pages.WEB_DIR), name="static")
     return app

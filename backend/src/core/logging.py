@@ -3,6 +3,11 @@
 A line about a conversation names it: messages written "conversation %s: ..." (the codebase's
 convention) or logged with ``extra={"conversation_id": ...}`` carry its id as a field; a worker
 process's lines carry its worker id.
+
+In JSON every line the process writes is one object: uvicorn's own loggers (which come with
+text handlers of their own) and pipecat's loguru records go through the same handler, and
+Python's warnings through the `py.warnings` logger. `scripts/serve` also gives uvicorn
+`uvicorn_json_logging.json`, so that its lines before the app is loaded are JSON too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# uvicorn's loggers: each with a text handler of its own and propagation off, by default.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _CONVERSATION_PREFIX = "conversation %s"
 
 # This process's worker id (set by a worker process), added to every line.
@@ -45,6 +52,17 @@ def _conversation_of(record: logging.LogRecord) -> str | None:
     if isinstance(args, tuple) and args and isinstance(args[0], uuid.UUID | str):
         return str(args[0])
     return None
+
+
+class LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The process's one handler, to stderr, with the context filter; `configure_logging`
+    finds it again (also when uvicorn's log config made it) instead of adding another."""
+
+    _numerologist = True
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self.addFilter(ContextFilter())
 
 
 class JsonFormatter(logging.Formatter):
@@ -93,6 +111,15 @@ def _configure_loguru(level: str, log_format: Literal["text", "json"]) -> None:
         logger.add(sys.stderr, level=level.upper())
 
 
+def _through_our_handler(names: tuple[str, ...]) -> None:
+    # Their own handlers would write text: the records go up to the root's handler instead.
+    for name in names:
+        named = logging.getLogger(name)
+        for handler in list(named.handlers):
+            named.removeHandler(handler)
+        named.propagate = True
+
+
 def configure_logging(
     level: str, pipecat_level: str = "WARNING", log_format: Literal["text", "json"] = "text"
 ) -> None:
@@ -101,11 +128,12 @@ def configure_logging(
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_numerologist", False)), None)
     if handler is None:
-        handler = logging.StreamHandler()
-        handler._numerologist = True  # type: ignore[attr-defined]
-        handler.addFilter(ContextFilter())
+        handler = LogHandler()
         root.addHandler(handler)
     handler.setFormatter(_formatter(log_format))
+    if log_format == "json":
+        _through_our_handler(UVICORN_LOGGERS)
+        logging.captureWarnings(True)
     logging.getLogger("src").setLevel(level.upper())
     # aiortc's ICE library logs every candidate pair at INFO.
     logging.getLogger("aioice").setLevel(logging.WARNING)

@@ -102,10 +102,13 @@ class Settings(BaseSettings):
     daily_join_timeout_seconds: float = Field(default=6.0, gt=0)
     # ICE for local rooms (Daily brings its own): the RTCIceServer JSON list (STUN/TURN) the room
     # page and the bot use; with TURN_SECRET (coturn's static-auth-secret) and TURN_URLS, each
-    # page also gets TURN credentials of its own, valid as long as its room.
+    # page also gets short-lived TURN credentials of its own (TURN_CREDENTIAL_TTL_SECONDS).
     ice_servers: Annotated[list[IceServer], NoDecode] = []
     turn_urls: Annotated[list[str], NoDecode] = []
     turn_secret: str | None = None
+    # TURN credentials are valid this long after they are handed out (or until the room
+    # expires): enough to connect; an established relay outlives them, a copy does not.
+    turn_credential_ttl_seconds: int = Field(default=300, ge=30, le=24 * 60 * 60)
     # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
     # closed; the user may send a new offer (pipecat's own default is 60 s).
     webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -115,6 +118,9 @@ class Settings(BaseSettings):
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
+    # Live event streams (GET /conversations/{id}/events) one user may hold open in one API
+    # process; more answer 429 too_many_event_streams.
+    max_event_streams_per_user: int = Field(default=5, ge=1, le=100)
     max_bots: int = Field(default=20, ge=1)
     join_timeout_seconds: float = Field(default=60.0, gt=0)
     # A bot not ready this long after its start counts as failed to start.

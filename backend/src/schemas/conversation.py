@@ -46,7 +46,8 @@ class StartConversationResponse(BaseModel):
         default_factory=list,
         description=(
             "Local rooms: the RTCIceServer list (STUN/TURN) for the client's RTCPeerConnection; "
-            "TURN credentials expire with the room. Daily rooms: empty (Daily brings its own)"
+            "TURN credentials are short-lived (TURN_CREDENTIAL_TTL_SECONDS): a reconnection "
+            "asks for fresh ones. Daily rooms: empty (Daily brings its own)"
         ),
     )
 

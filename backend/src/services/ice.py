@@ -14,8 +14,9 @@ answer for aioice's gathering timeout (5 s).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from src.core.clock import utcnow
 from src.core.ice import IceServer
 from src.core.security import turn_credentials
 from src.core.settings import Settings
@@ -23,17 +24,30 @@ from src.rooms.base import ProviderName
 
 
 def ice_servers_for(
-    settings: Settings, provider: ProviderName, conversation_id: uuid.UUID, expires_at: datetime
+    settings: Settings,
+    provider: ProviderName,
+    conversation_id: uuid.UUID,
+    room_expires_at: datetime,
+    *,
+    live: bool = True,
 ) -> list[IceServer]:
     """The ICE servers the user's page uses in the conversation's room.
 
-    ICE_SERVERS as configured, and with TURN_SECRET a TURN entry for TURN_URLS whose credentials
-    (TURN REST API form) expire with the room, at `expires_at`. Empty for Daily rooms.
+    ICE_SERVERS as configured, and with TURN_SECRET, while the conversation is `live`, a TURN
+    entry for TURN_URLS whose credentials (TURN REST API form) expire TURN_CREDENTIAL_TTL_SECONDS
+    from now, or with the room if sooner. Short-lived on purpose: a TURN server refuses expired
+    credentials for a new allocation, but keeps an allocation made with them alive (coturn
+    checks the expiry when it authenticates a session, not at its refreshes), so a call outlives
+    its credentials while a copy of them is of no use a few minutes after the call; a page
+    renews them (GET .../ice-servers) only while the call is live. Empty for Daily rooms.
     """
     if provider != "local":
         return []
     servers = list(settings.ice_servers)
-    if settings.turn_secret and settings.turn_urls:
+    if live and settings.turn_secret and settings.turn_urls:
+        expires_at = min(
+            utcnow() + timedelta(seconds=settings.turn_credential_ttl_seconds), room_expires_at
+        )
         username, credential = turn_credentials(settings.turn_secret, conversation_id, expires_at)
         servers.append(
             IceServer(urls=list(settings.turn_urls), username=username, credential=credential)

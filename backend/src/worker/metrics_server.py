@@ -63,6 +63,9 @@ class MetricsServer:
             lifespan="off",
             log_level="warning",
             access_log=False,
+            # Its lines go through the process's handler (JSON with LOG_FORMAT=json), not
+            # uvicorn's own text handlers.
+            log_config=None,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from src.core.settings import Settings
 from tests.conftest import make_settings
@@ -57,3 +58,21 @@ async def test_no_origin_is_allowed_by_default(clean_db: str) -> None:
     assert make_settings(clean_db, cors_origins='["https://a.example"]').cors_origins == [
         "https://a.example"
     ]
+
+
+async def test_every_method_the_api_takes_is_allowed(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # Every route's methods, as the OpenAPI schema lists them.
+    methods = {
+        method.upper()
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/")
+        for method in operations
+    }
+    assert {"GET", "POST", "PATCH", "DELETE"} <= methods
+    for method in sorted(methods):
+        headers = {**preflight(ALLOWED), "Access-Control-Request-Method": method}
+        response = await client.options("/api/v1/conversations/start", headers=headers)
+        assert response.status_code == 200, (method, response.text)
+        assert method in response.headers["access-control-allow-methods"]

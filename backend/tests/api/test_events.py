@@ -8,16 +8,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
+from src.core.clock import utcnow
+from src.core.security import ACCESS_AUDIENCE, TOKEN_VERSION_CLAIM, encode_token
+from src.core.settings import Settings
 from src.services.conversations import events
-from tests.api.conversation_helpers import deliver, start, user_token
+from tests.api.conversation_helpers import deliver, eventually, start, user_token
 from tests.api.sse import sse_events
-from tests.conftest import auth
+from tests.conftest import TEST_SECRET, auth, make_settings, register
 from tests.fakes.bots import GOODBYE, JOIN, SAID
 from tests.fakes.loopback import serve_on_loopback
 
@@ -142,6 +148,100 @@ class TestEvents:
             stream = aiter(sse_events(response))
             assert (await _next(stream))[0] == "status"
             assert await _next(stream, skip_comments=False) == ("comment", "ping")
+
+
+def feeds(app: FastAPI) -> events.ConversationFeeds:
+    return app.state.feeds  # type: ignore[no-any-return]
+
+
+class TestBounds:
+    @pytest.fixture
+    def settings(self, clean_db: str) -> Settings:
+        return make_settings(clean_db, max_event_streams_per_user=2)
+
+    async def test_a_user_s_streams_past_the_cap_are_429_and_a_closed_one_frees_its_slot(
+        self, app: FastAPI, client: httpx.AsyncClient, served: httpx.AsyncClient
+    ) -> None:
+        token = await user_token(client)
+        conversation_id = (await start(client, token)).json()["conversation_id"]
+        url = f"/api/v1/conversations/{conversation_id}/events"
+        async with AsyncExitStack() as streams:
+            for _ in range(2):
+                response = await streams.enter_async_context(
+                    served.stream("GET", url, headers=auth(token))
+                )
+                assert response.status_code == 200
+            refused = await served.get(url, headers=auth(token))
+            assert refused.status_code == 429
+            assert refused.json()["error"] == "too_many_event_streams"
+            assert "retry-after" in refused.headers
+            # Another user is not counted with this one.
+            other = await user_token(client)
+            other_id = (await start(client, other)).json()["conversation_id"]
+            other_url = f"/api/v1/conversations/{other_id}/events"
+            async with served.stream("GET", other_url, headers=auth(other)) as theirs:
+                assert theirs.status_code == 200
+        # Both closed by the client: their slots come back.
+
+        async def opens() -> None:
+            async with served.stream("GET", url, headers=auth(token)) as again:
+                assert again.status_code == 200
+
+        await eventually(opens)
+
+    async def test_streams_of_one_conversation_share_one_poller(
+        self, app: FastAPI, client: httpx.AsyncClient, served: httpx.AsyncClient
+    ) -> None:
+        token = await user_token(client)
+        conversation_id = (await start(client, token)).json()["conversation_id"]
+        url = f"/api/v1/conversations/{conversation_id}/events"
+        async with (
+            served.stream("GET", url, headers=auth(token)) as first,
+            served.stream("GET", url, headers=auth(token)) as second,
+        ):
+            a, b = aiter(sse_events(first)), aiter(sse_events(second))
+            assert (await _next(a))[1]["status"] == (await _next(b))[1]["status"]
+            assert feeds(app).pollers() == 1
+            deliver(app, conversation_id, JOIN)
+            deliver(app, conversation_id, (SAID, "assistant", "Hello Ada!"))
+            # The same news in the same order on both (one poll may carry both).
+            news = [[await _next(stream), await _next(stream)] for stream in (a, b)]
+            assert news[0] == news[1]
+            assert {n for n, _ in news[0]} == {"status", "message"}
+            assert feeds(app).pollers() == 1
+
+        # Nobody follows it any more: its poller stops.
+        async def stopped() -> None:
+            assert feeds(app).pollers() == 0
+
+        await eventually(stopped)
+
+    async def test_a_stream_closes_when_its_access_token_expires(
+        self, app: FastAPI, client: httpx.AsyncClient, served: httpx.AsyncClient
+    ) -> None:
+        user = await register(client)
+        conversation_id = (await start(client, user["access_token"])).json()["conversation_id"]
+        # The same claims as the user's token (its version too), expiring in 3 s.
+        claims = jwt.decode(user["access_token"], options={"verify_signature": False})
+        short = encode_token(
+            {"sub": claims["sub"], TOKEN_VERSION_CLAIM: claims[TOKEN_VERSION_CLAIM]},
+            secret=TEST_SECRET,
+            audience=ACCESS_AUDIENCE,
+            expires_at=utcnow() + timedelta(seconds=3),
+        )
+        url = f"/api/v1/conversations/{conversation_id}/events"
+        async with served.stream("GET", url, headers=auth(short)) as response:
+            assert response.status_code == 200
+            stream = aiter(sse_events(response))
+            assert (await _next(stream))[1]["status"] == "waiting_for_user"
+            name, data = await _next(stream)
+            assert (name, data["error"]) == ("expired", "token_expired")
+            assert [event async for event in stream] == []
+        # The conversation goes on; only the stream ended.
+        answer = await client.get(
+            f"/api/v1/conversations/{conversation_id}", headers=auth(user["access_token"])
+        )
+        assert answer.json()["status"] == "waiting_for_user"
 
 
 async def test_the_openapi_document_describes_the_event_stream(client: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from datetime import datetime
 from typing import Any
 
@@ -29,19 +30,30 @@ STATIC_TURN = {
 TURN_URLS = ["turn:turn.example.com:3478?transport=udp", "turn:turn.example.com:3478?transport=tcp"]
 
 
+TTL = 120
+
+
 @pytest.fixture
 def settings(clean_db: str) -> Settings:
     return make_settings(
-        clean_db, ice_servers=[STUN, STATIC_TURN], turn_urls=TURN_URLS, turn_secret=TURN_SECRET
+        clean_db,
+        ice_servers=[STUN, STATIC_TURN],
+        turn_urls=TURN_URLS,
+        turn_secret=TURN_SECRET,
+        turn_credential_ttl_seconds=TTL,
     )
 
 
-def _check_turn_entry(entry: dict[str, Any], conversation_id: str, expires_at: str) -> None:
-    """A TURN REST API entry for this conversation, expiring with its room."""
+def _check_turn_entry(
+    entry: dict[str, Any], conversation_id: str, expires_at: str, made: tuple[float, float]
+) -> None:
+    """A TURN REST API entry for this conversation, valid TTL seconds from when it was made
+    (between the two times `made`), not as long as its room."""
     assert entry["urls"] == TURN_URLS
     expiry, conversation = entry["username"].split(":", 1)
     assert conversation == conversation_id
-    assert int(expiry) == int(datetime.fromisoformat(expires_at).timestamp())
+    assert int(made[0]) + TTL <= int(expiry) <= int(made[1]) + TTL
+    assert int(expiry) < int(datetime.fromisoformat(expires_at).timestamp())
     digest = hmac.new(TURN_SECRET.encode(), entry["username"].encode(), hashlib.sha1).digest()
     assert entry["credential"] == base64.b64encode(digest).decode()
 
@@ -51,12 +63,15 @@ class TestStartAnswer:
         self, client: httpx.AsyncClient
     ) -> None:
         token = await user_token(client)
+        made = time.time()
         first = (await start(client, token)).json()
         second = (await start(client, token)).json()
         for body in (first, second):
             stun, static, turn = body["ice_servers"]
             assert (stun, static) == (STUN, STATIC_TURN)
-            _check_turn_entry(turn, body["conversation_id"], body["expires_at"])
+            _check_turn_entry(
+                turn, body["conversation_id"], body["expires_at"], (made, time.time())
+            )
         assert first["ice_servers"][2] != second["ice_servers"][2]
         # The secret itself never leaves the server.
         assert TURN_SECRET not in str(first) + str(second)
@@ -66,10 +81,17 @@ class TestStartAnswer:
     ) -> None:
         token = await user_token(client)
         key = {"Idempotency-Key": "ice-replay"}
+        made = time.time()
         first = (await start(client, token, **key)).json()
         again = (await start(client, token, **key)).json()
         assert again["conversation_id"] == first["conversation_id"]
-        assert again["ice_servers"] == first["ice_servers"]
+        assert again["ice_servers"][:2] == first["ice_servers"][:2]
+        _check_turn_entry(
+            again["ice_servers"][2],
+            first["conversation_id"],
+            first["expires_at"],
+            (made, time.time()),
+        )
         # The remembered answer holds no TURN credential: the replay made them again.
         async with app.state.database.sessionmaker() as session:
             stored = (await session.scalars(select(IdempotencyKey))).one().response
@@ -89,11 +111,18 @@ class TestRoomIceServers:
             assert response.status_code == 401, response.text
             assert response.json()["error"] == "not_authenticated"
 
-    async def test_answers_what_the_start_answer_gave(self, client: httpx.AsyncClient) -> None:
+    async def test_renews_the_start_answer_s_servers_while_live(
+        self, client: httpx.AsyncClient
+    ) -> None:
         started = (await start(client, await user_token(client))).json()
+        made = time.time()
         response = await client.get(_url(started), headers=auth(started["daily_token"]))
         assert response.status_code == 200, response.text
-        assert response.json() == {"ice_servers": started["ice_servers"]}
+        stun, static, turn = response.json()["ice_servers"]
+        assert [stun, static] == started["ice_servers"][:2]
+        _check_turn_entry(
+            turn, started["conversation_id"], started["expires_at"], (made, time.time())
+        )
 
     async def test_is_gone_once_the_conversation_ended(self, client: httpx.AsyncClient) -> None:
         token = await user_token(client)
@@ -105,6 +134,20 @@ class TestRoomIceServers:
         response = await client.get(_url(started), headers=auth(started["daily_token"]))
         assert response.status_code == 410
         assert response.json()["error"] == "conversation_ended"
+
+    async def test_a_replayed_start_of_an_ended_conversation_carries_no_turn_credentials(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        token = await user_token(client)
+        key = {"Idempotency-Key": "ice-after-end"}
+        started = (await start(client, token, **key)).json()
+        await client.post(
+            f"/api/v1/conversations/{started['conversation_id']}/end", headers=auth(token)
+        )
+        again = await start(client, token, **key)
+        assert again.status_code == 200, again.text
+        assert again.json()["conversation_id"] == started["conversation_id"]
+        assert again.json()["ice_servers"] == [STUN, STATIC_TURN]
 
 
 class TestWithoutTurn:

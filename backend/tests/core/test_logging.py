@@ -3,23 +3,32 @@ never a secret."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import logging.config
+import os
+import signal
+import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn.config
 from fastapi import FastAPI
 
-from src.core.logging import set_worker_id
+from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings
 from tests.api.conversation_helpers import eventually, no_bots_left, row
 from tests.conftest import TEST_SECRET, auth, daily_settings, make_settings, register
 from tests.fakes.bots import GOODBYE, JOIN, ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
+
+SERVE = Path(__file__).resolve().parents[3] / "scripts" / "serve"
 
 
 def _our_handler() -> logging.StreamHandler[Any]:
@@ -41,6 +50,35 @@ def log(app: FastAPI) -> Iterator[io.StringIO]:
 
 def _records(lines: list[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
+
+
+class TestOtherLibrariesInJson:
+    @pytest.fixture
+    def settings(self, clean_db: str) -> Settings:
+        return make_settings(clean_db, log_format="json", pipecat_log_level="DEBUG")
+
+    def test_pipecat_s_loguru_and_uvicorn_s_loggers_write_json(
+        self, app: FastAPI, log: io.StringIO
+    ) -> None:
+        from loguru import logger as loguru_logger
+
+        # As in the server: uvicorn configures its loggers (text handlers of their own), then
+        # its factory builds the app, which configures ours.
+        logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+        configure_logging("INFO", "DEBUG", "json")
+        # As a pipecat module logs (loguru names the record after its module).
+        loguru_logger.patch(lambda record: record.update(name="pipecat.test")).debug(
+            "a pipecat line"
+        )
+        logging.getLogger("uvicorn.error").info("Started server process [%d]", 1)
+        logging.getLogger("uvicorn.access").info('127.0.0.1:1 - "GET / HTTP/1.1" 200')
+        records = _records(log.getvalue().splitlines())
+        assert [(r["level"], r["message"]) for r in records] == [
+            ("DEBUG", "a pipecat line"),
+            ("INFO", "Started server process [1]"),
+            ("INFO", '127.0.0.1:1 - "GET / HTTP/1.1" 200'),
+        ]
+        assert [r["logger"] for r in records] == ["pipecat.test", "uvicorn.error", "uvicorn.access"]
 
 
 class TestJsonLines:
@@ -146,3 +184,73 @@ class TestNoSecretsInTheLogWithDaily:
     ) -> None:
         secrets = await _whole_call(app, client, bot)
         _assert_clean(log, [*secrets, API_KEY])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.once
+class TestTheServerProcess:
+    async def test_every_line_it_writes_is_json(
+        self, clean_db: str, redis_url: str, prefix: str
+    ) -> None:
+        # The real `make run` entry (scripts/serve: uvicorn and its own loggers), in the worker
+        # mode without workers so that no speech model loads.
+        port = _free_port()
+        env = {
+            **os.environ,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
+            "PIPECAT_LOG_LEVEL": "DEBUG",
+            "DATABASE_URL": clean_db,
+            "JWT_SECRET": TEST_SECRET,
+            "ENVIRONMENT": "development",
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": prefix,
+            "WORKERS": "0",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "PYTHONWARNINGS": "default",
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(SERVE),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            # Its own process group: the stop below reaches uvicorn whatever the script does.
+            start_new_session=True,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+
+                async def answers() -> None:
+                    try:
+                        response = await http.get("/health/live")
+                    except httpx.TransportError as exc:
+                        raise AssertionError(f"not serving yet: {exc}") from None
+                    assert response.status_code == 200
+
+                await eventually(answers, within=120)
+                assert (await http.get("/no/such/page")).status_code == 404
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        lines = [line for line in (stdout + stderr).decode().splitlines() if line.strip()]
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pytest.fail(f"a line that is not JSON: {line!r}")
+        messages = {(r["logger"], r["message"].split(" [")[0]) for r in records}
+        assert ("uvicorn.error", "Started server process") in messages
+        assert ("uvicorn.error", "Waiting for application startup.") in messages
+        assert ("uvicorn.error", "Shutting down") in messages
+        access = [r["message"] for r in records if r["logger"] == "uvicorn.access"]
+        assert any("/no/such/page" in m and "404" in m for m in access), access
+        assert any(r["logger"] == "src.main" and r["message"] == "stopped" for r in records)
+        # uvicorn ends by raising the signal it handled again, once it has shut down cleanly.
+        assert process.returncode in (0, -signal.SIGTERM), stderr.decode()[-2000:]

@@ -70,6 +70,34 @@ async def test_coturn_refuses_expired_credentials(turn_server: TurnServer) -> No
         await _allocate(turn_server, username, credential)
 
 
+async def test_an_allocation_outlives_its_short_lived_credentials(turn_server: TurnServer) -> None:
+    # Why short-lived credentials do not cut a long call: coturn checks the expiry when a
+    # session authenticates, then keeps the allocation going at its refreshes.
+    expires = utcnow() + timedelta(seconds=2)
+    username, credential = turn_credentials(turn_server.secret, uuid.uuid4(), expires)
+    transport, _ = await turn.create_turn_endpoint(
+        asyncio.DatagramProtocol,
+        server_addr=("127.0.0.1", turn_server.port),
+        username=username,
+        password=credential,
+        lifetime=600,
+        channel_refresh_time=300,
+    )
+    try:
+        while utcnow() <= expires + timedelta(seconds=1):  # noqa: ASYNC110 (waits out a clock)
+            await asyncio.sleep(0.2)
+        client = transport._TurnTransport__inner_protocol  # type: ignore[attr-defined]
+        refresh = stun.Message(message_method=stun.Method.REFRESH, message_class=stun.Class.REQUEST)
+        refresh.attributes["LIFETIME"] = 600
+        response, _ = await client.request_with_retry(refresh)
+        assert response.attributes["LIFETIME"] == 600
+        # A new allocation with the same credentials is refused.
+        with pytest.raises(stun.TransactionFailed, match="401"):
+            await _allocate(turn_server, username, credential)
+    finally:
+        transport.close()
+
+
 async def test_coturn_refuses_a_username_changed_after_signing(turn_server: TurnServer) -> None:
     username, credential = turn_credentials(
         turn_server.secret, uuid.uuid4(), utcnow() + timedelta(minutes=10)

@@ -126,12 +126,30 @@ class TestRetries:
     ) -> None:
         receiver.fail(Fault(429, headers={"Retry-After": "1"}))
         await add_events(database, uuid.uuid4())
-        async with running(database, sender_settings(clean_db, receiver)):
+        settings = sender_settings(clean_db, receiver, webhook_retry_max_seconds=2)
+        async with running(database, settings):
             await delivered(database, 1)
         refused, accepted = receiver.attempts
         assert (refused.status, accepted.status) == (429, 204)
-        # The base wait is 0.05 s and the longest 0.2 s: only Retry-After explains a second.
+        # The first backoff is at most 0.05 s: only Retry-After explains a second.
         assert accepted.at - refused.at >= 0.95
+
+    @pytest.mark.parametrize(
+        "value",
+        ["inf", "1e400", "1000000000", "-5", "nan", "Fri, 31 Dec 9999 23:59:59 GMT"],
+    )
+    async def test_a_retry_after_past_the_longest_wait_is_clamped_to_it(
+        self, clean_db: str, database: Database, receiver: WebhookReceiver, value: str
+    ) -> None:
+        # Twice: each failure is recorded with a wait the schedule allows (0.2 s at most here),
+        # not an overflow that leaves the attempt unrecorded or a wait of years.
+        receiver.fail(*[Fault(503, headers={"Retry-After": value})] * 2)
+        (webhook_id,) = await add_events(database, uuid.uuid4())
+        async with running(database, sender_settings(clean_db, receiver)):
+            (row,) = await delivered(database, 1)
+        assert [a.status for a in receiver.attempts] == [503, 503, 204]
+        assert receiver.ids == [webhook_id]
+        assert (row.attempts, row.last_error) == (3, "HTTP 503")
 
     async def test_a_4xx_is_final_and_the_conversation_s_next_event_goes(
         self,
@@ -282,9 +300,10 @@ class TestPolicy:
             waits = [sender.backoff(attempts) for _ in range(200)]
             assert all(ceiling / 2 <= w <= ceiling for w in waits), (attempts, min(waits))
             assert len(set(waits)) > 1
-        # Retry-After is waited as given, past the cap too.
+        # Retry-After is waited as given, up to the cap.
         assert sender.backoff(1, retry_after=120) == 120
-        assert sender.backoff(1, retry_after=900) == 900
+        assert sender.backoff(1, retry_after=900) == 600
+        assert sender.backoff(1, retry_after=float("inf")) == 600
 
     @pytest.mark.parametrize(
         ("status", "retried"),
@@ -302,6 +321,8 @@ class TestPolicy:
         assert retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7
         assert retry_after(httpx.Response(503)) is None
         assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+        assert retry_after(httpx.Response(503, headers={"Retry-After": "nan"})) is None
+        assert retry_after(httpx.Response(503, headers={"Retry-After": "-5"})) == 0
         past = retry_after(
             httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
         )

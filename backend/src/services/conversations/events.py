@@ -1,26 +1,37 @@
 """A conversation's live status, followed from the database (Server-Sent Events' source).
 
 The status and the transcript are written by whichever process runs the bot (this API process,
-another one, or a worker), so each follower reads them from the database every
-`POLL_SECONDS`, in short sessions of its own: no broker, no connection held between polls.
-It yields the current status at once, then each new line and each status change, in that
-order within a poll (the last lines come before `ended`), and stops after the end.
+another one, or a worker), so they are read from the database every `POLL_SECONDS`, in short
+sessions: no broker, no connection held between polls. One poller per conversation reads for
+every stream that follows it (a user with three tabs open costs one poll, not three), and hands
+each stream the news; it stops when the conversation ends or its last stream closes.
+
+A stream yields the current status at once, then each new line and each status change, in that
+order within a poll (the last lines come before `ended`), and stops after the end, or at its
+deadline (the access token's expiry) with `Expired`. A user has at most
+MAX_EVENT_STREAMS_PER_USER streams open in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from src.core.database import Database
 from src.core.enums import LIVE_STATUSES, ConversationStatus, EndReason
+from src.core.errors import DomainError
 from src.models.conversation import Conversation
 from src.models.message import ConversationMessage
 from src.schemas.conversation import ConversationStatusEvent, MessageRead
+
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 # A comment this often keeps proxies from closing an idle stream.
@@ -32,37 +43,207 @@ class Heartbeat:
     """Nothing new for a while: send a comment."""
 
 
-Event = ConversationStatusEvent | MessageRead | Heartbeat
+@dataclass(frozen=True)
+class Expired:
+    """The stream's access token has expired: the stream closes after this."""
 
 
-async def follow(database: Database, conversation_id: uuid.UUID) -> AsyncIterator[Event]:
-    """The conversation's status now, then every new line and status change until it ends."""
-    status = await _status(database, conversation_id)
-    if status is None:
-        return
-    seen = status.messages
-    yield status
-    quiet = 0.0
-    while status.status in LIVE_STATUSES:
-        await asyncio.sleep(POLL_SECONDS)
-        # The status first: the lines stored before an end are then all read below.
-        current = await _status(database, conversation_id)
-        if current is None:  # deleted with its account
-            return
-        lines = await _lines(database, conversation_id, seen)
-        for line in lines:
-            yield line
-        seen += len(lines)
-        changed = (current.status, current.end_reason) != (status.status, status.end_reason)
-        status = current
-        if changed:
-            yield ConversationStatusEvent(
-                status=current.status, end_reason=current.end_reason, messages=seen
+Event = ConversationStatusEvent | MessageRead | Heartbeat | Expired
+
+
+class TooManyEventStreams(DomainError):
+    """A user already has the most event streams open that one user may."""
+
+    status_code = 429
+    code = "too_many_event_streams"
+    default_detail = (
+        "You have too many conversation event streams open. Close one (another tab or window) "
+        "and try again."
+    )
+    retry_after = 5
+
+
+class _Poller:
+    """Reads one conversation for all of its streams; each stream gets a queue of its news."""
+
+    def __init__(
+        self,
+        database: Database,
+        conversation_id: uuid.UUID,
+        forget: Callable[[_Poller], None],
+    ) -> None:
+        self.conversation_id = conversation_id
+        self._database = database
+        self._forget = forget
+        self.finished = False
+        # Streams that follow this conversation (counted before their first read).
+        self.users = 0
+        self.queues: set[asyncio.Queue[Event | None]] = set()
+        self.ready = asyncio.Event()
+        # The latest status, with `messages` the lines read so far; None: no such conversation.
+        self.status: ConversationStatusEvent | None = None
+
+    async def run(self) -> None:
+        """Read the status, then poll until the conversation ends or nobody follows it."""
+        try:
+            self.status = await _status(self._database, self.conversation_id)
+            self.ready.set()
+            while self.status is not None and self.status.status in LIVE_STATUSES:
+                await asyncio.sleep(POLL_SECONDS)
+                if self.users == 0:
+                    return
+                await self._poll(self.status)
+        except Exception as exc:
+            logger.error(
+                "conversation %s: event stream poll failed, streams closed: %s",
+                self.conversation_id,
+                type(exc).__name__,
             )
-        quiet = 0.0 if lines or changed else quiet + POLL_SECONDS
-        if quiet >= HEARTBEAT_SECONDS:
-            quiet = 0.0
-            yield Heartbeat()
+        finally:
+            # Out of the registry before any await: a stream that comes later gets a new poller.
+            self.finished = True
+            self._forget(self)
+            self.ready.set()
+            for queue in self.queues:
+                queue.put_nowait(None)  # the end of the stream
+
+    async def _poll(self, before: ConversationStatusEvent) -> None:
+        # The status first: the lines stored before an end are then all read below.
+        current = await _status(self._database, self.conversation_id)
+        if current is None:  # deleted with its account
+            self.status = None
+            return
+        seen = before.messages
+        lines = await _lines(self._database, self.conversation_id, seen)
+        self.status = current.model_copy(update={"messages": seen + len(lines)})
+        for line in lines:
+            self._send(line)
+        if (current.status, current.end_reason) != (before.status, before.end_reason):
+            self._send(self.status)
+
+    def _send(self, event: Event) -> None:
+        for queue in self.queues:
+            queue.put_nowait(event)
+
+
+class ConversationFeeds:
+    """The process's event streams: one poller per followed conversation, capped per user."""
+
+    def __init__(self, database: Database, max_streams_per_user: int) -> None:
+        self._database = database
+        self._max_per_user = max_streams_per_user
+        self._pollers: dict[uuid.UUID, _Poller] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._open: Counter[uuid.UUID] = Counter()
+
+    def pollers(self) -> int:
+        """How many conversations are being polled now."""
+        return len(self._pollers)
+
+    def open(self, user_id: uuid.UUID, conversation_id: uuid.UUID, seconds: float) -> EventStream:
+        """A stream of the conversation's events for `seconds` at most, counted against the
+        user's cap until it is closed.
+
+        Raises:
+            TooManyEventStreams: the user already has MAX_EVENT_STREAMS_PER_USER open (429).
+        """
+        if self._open[user_id] >= self._max_per_user:
+            raise TooManyEventStreams()
+        self._open[user_id] += 1
+        return EventStream(self, user_id, conversation_id, time.monotonic() + seconds)
+
+    def _release(self, user_id: uuid.UUID) -> None:
+        self._open[user_id] -= 1
+        if self._open[user_id] <= 0:
+            del self._open[user_id]
+
+    def _poller(self, conversation_id: uuid.UUID) -> _Poller:
+        poller = self._pollers.get(conversation_id)
+        if poller is None:
+            poller = _Poller(self._database, conversation_id, self._forget)
+            self._pollers[conversation_id] = poller
+            task = asyncio.create_task(poller.run(), name=f"events-{conversation_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        poller.users += 1
+        return poller
+
+    def _forget(self, poller: _Poller) -> None:
+        if self._pollers.get(poller.conversation_id) is poller:
+            del self._pollers[poller.conversation_id]
+
+    async def close(self) -> None:
+        """Stop every poller (their streams end)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class EventStream:
+    """One client's stream; `close()` (also called when `events()` ends) frees its slot."""
+
+    def __init__(
+        self, feeds: ConversationFeeds, user_id: uuid.UUID, conversation_id: uuid.UUID, end: float
+    ) -> None:
+        self._feeds = feeds
+        self._user_id = user_id
+        self._conversation_id = conversation_id
+        self._end = end
+        self._closed = False
+
+    def close(self) -> None:
+        """Free the user's slot (once, however often called)."""
+        if not self._closed:
+            self._closed = True
+            self._feeds._release(self._user_id)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The status now, then every new line and status change until the end or the
+        deadline."""
+        poller = self._feeds._poller(self._conversation_id)
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        try:
+            await poller.ready.wait()
+            status = poller.status
+            if status is None or (poller.finished and status.status in LIVE_STATUSES):
+                return  # gone, or its poll failed just now
+            # No await between the snapshot and joining: nothing is missed or sent twice.
+            poller.queues.add(queue)
+            yield status
+            if status.status in LIVE_STATUSES:
+                async for event in self._news(queue):
+                    yield event
+        finally:
+            poller.queues.discard(queue)
+            poller.users -= 1
+            self.close()
+
+    async def _news(self, queue: asyncio.Queue[Event | None]) -> AsyncIterator[Event]:
+        getter: asyncio.Task[Event | None] | None = None
+        try:
+            while True:
+                left = self._end - time.monotonic()
+                if left <= 0:
+                    yield Expired()
+                    return
+                # One get kept across waits: a timed-out wait loses no event.
+                getter = getter or asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter}, timeout=min(HEARTBEAT_SECONDS, left))
+                if not done:
+                    if self._end - time.monotonic() > 0:
+                        yield Heartbeat()
+                    continue
+                event, getter = getter.result(), None
+                if event is None:
+                    return
+                yield event
+                if isinstance(event, ConversationStatusEvent) and (
+                    event.status not in LIVE_STATUSES
+                ):
+                    return
+        finally:
+            if getter is not None:
+                getter.cancel()
 
 
 async def _status(database: Database, conversation_id: uuid.UUID) -> ConversationStatusEvent | None:

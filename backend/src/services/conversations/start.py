@@ -88,7 +88,7 @@ async def _start(
         )
         if replay is not None:
             logger.info("idempotent replay of conversation %s", replay.get("conversation_id"))
-            return _replayed(replay, services)
+            return await _replayed(session, replay, services)
     await _check_user_limit(session, user, services.settings)
     slot = await services.bots.reserve()
     after_rollback(session, slot.release_async)
@@ -143,11 +143,19 @@ async def _start(
     return response
 
 
-def _replayed(stored: dict[str, Any], services: ConversationServices) -> StartConversationResponse:
-    """The remembered answer of a start, with ICE servers (and TURN credentials) made anew."""
+async def _replayed(
+    session: AsyncSession, stored: dict[str, Any], services: ConversationServices
+) -> StartConversationResponse:
+    """The remembered answer of a start, with ICE servers (and TURN credentials, while the
+    conversation is live) made anew."""
     answer = StartConversationResponse.model_validate({**stored, "ice_servers": []})
+    conversation = await session.get(Conversation, answer.conversation_id)
     answer.ice_servers = ice_servers_for(
-        services.settings, services.rooms.name, answer.conversation_id, answer.expires_at
+        services.settings,
+        services.rooms.name,
+        answer.conversation_id,
+        answer.expires_at,
+        live=conversation is not None and conversation.is_live,
     )
     return answer
 

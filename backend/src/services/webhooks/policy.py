@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 from dataclasses import dataclass
 
 import httpx
@@ -32,16 +33,21 @@ def classify(response: httpx.Response) -> Outcome:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds (a number or an HTTP date), if the answer has one."""
+    """`Retry-After` in seconds (a number or an HTTP date), if the answer has one.
+
+    Not bounded above (`inf` stays `inf`): the sender clamps it to its retry schedule's maximum.
+    """
     value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(seconds) else max(0.0, seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, (as_utc(when) - utcnow()).total_seconds())

@@ -7,8 +7,9 @@ PostgreSQL: each claims rows under `FOR UPDATE SKIP LOCKED` and leases them for 
 request can take, so no row is posted by two at once; SQLite has one process.
 
 Timeouts, connection errors, 408, 429 and 5xx are retried (exponential backoff with jitter,
-`Retry-After` honoured) until WEBHOOK_RETRY_FOR_SECONDS after the event; any other answer is
-final. Each failed attempt is logged (the status or the error's name: no body, no secret).
+`Retry-After` honoured up to the longest wait) until WEBHOOK_RETRY_FOR_SECONDS after the
+event; any other answer is final. Each failed attempt is logged (the status or the error's name:
+no body, no secret).
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ class WebhookSender:
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """The wait after the n-th failed attempt: exponential, capped, with jitter (half to
         all of it, so senders that failed together do not retry together); at least the
-        receiver's `Retry-After`."""
+        receiver's `Retry-After`, up to WEBHOOK_RETRY_MAX_SECONDS."""
         settings = self._settings
         ceiling = min(
             settings.webhook_retry_max_seconds,
@@ -289,8 +290,9 @@ class WebhookSender:
         )
         wait = random.uniform(ceiling / 2, ceiling)
         if retry_after is not None:
-            # The receiver said how long it needs: as given (past the cap too).
-            wait = max(wait, retry_after)
+            # The receiver said how long it needs, but no longer than the schedule's longest
+            # wait: `inf` or a date in the year 9999 would overflow or park the event for good.
+            wait = max(wait, min(retry_after, settings.webhook_retry_max_seconds))
         return wait
 
     async def _purge_now_and_then(self) -> None:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import jwt
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from fastapi.security import OAuth2PasswordBearer
 from fastapi.sse import format_sse_event
+from starlette.background import BackgroundTask
 
-from src.api.deps import CurrentUser, SessionDep
+from src.api.deps import CurrentUser, SessionDep, SettingsDep
 from src.contract.bot import BotCapacityReached, BotServiceUnavailable, NoBotCapacity
+from src.core.errors import NotAuthenticated
+from src.core.security import ACCESS_AUDIENCE, decode_token
 from src.schemas.common import error_responses
 from src.schemas.conversation import (
     ConversationList,
@@ -157,6 +164,22 @@ class _EventStream(StreamingResponse):
     media_type = "text/event-stream"
 
 
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+def _token_lifetime(settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]) -> float:
+    """Seconds left before the request's access token expires (the user dependency has
+    verified it; this reads its `exp`)."""
+    try:
+        claims = decode_token(token or "", secret=settings.jwt_secret, audience=ACCESS_AUDIENCE)
+    except jwt.InvalidTokenError:
+        raise NotAuthenticated("The access token has expired. Sign in again.") from None
+    return float(claims["exp"]) - time.time()
+
+
+TokenLifetime = Annotated[float, Depends(_token_lifetime)]
+
+
 _EVENTS_EXAMPLE = (
     'event: status\ndata: {"status": "waiting_for_user", "end_reason": null, "messages": 0}\n\n'
     'event: status\ndata: {"status": "active", "end_reason": null, "messages": 0}\n\n'
@@ -175,28 +198,44 @@ _EVENTS_EXAMPLE = (
         200: {
             "description": "Server-Sent Events: `status` (ConversationStatusEvent) at once and "
             "on every change, `message` (MessageRead) for every new line, `: ping` comments "
-            "every 15 s; the stream closes after the `status` that says it ended",
+            "every 15 s; the stream closes after the `status` that says it ended, or with "
+            "`expired` when the access token expires (sign in again and reopen it)",
             "content": {"text/event-stream": {"example": _EVENTS_EXAMPLE}},
         },
-        **error_responses(400, 401, 404),
+        **error_responses(400, 401, 404, errors=(conversation_events.TooManyEventStreams,)),
     },
 )
 async def events(
-    conversation_id: uuid.UUID, current_user: CurrentUser, session: SessionDep, request: Request
+    conversation_id: uuid.UUID,
+    current_user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    token_lifetime: TokenLifetime,
 ) -> StreamingResponse:
     """Follow one of your conversations live: its status now, every change, every new line."""
     await queries.get_owned(session, current_user.id, conversation_id)
+    feeds: conversation_events.ConversationFeeds = request.app.state.feeds
     # The stream reads in sessions of its own: the request's ends before the stream starts.
-    stream = conversation_events.follow(request.app.state.database, conversation_id)
+    stream = feeds.open(current_user.id, conversation_id, token_lifetime)
     return _EventStream(
-        _encode(stream), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        _encode(stream.events()),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # Frees the user's slot even if the client left before the stream's first byte.
+        background=BackgroundTask(stream.close),
     )
+
+
+_EXPIRED = json.dumps(
+    {"error": "token_expired", "detail": "The access token has expired: sign in again."}
+)
 
 
 async def _encode(stream: AsyncIterator[conversation_events.Event]) -> AsyncIterator[bytes]:
     async for event in stream:
         if isinstance(event, conversation_events.Heartbeat):
             yield format_sse_event(comment="ping")
+        elif isinstance(event, conversation_events.Expired):
+            yield format_sse_event(event="expired", data_str=_EXPIRED)
         else:
             name = "message" if isinstance(event, MessageRead) else "status"
             yield format_sse_event(event=name, data_str=event.model_dump_json())

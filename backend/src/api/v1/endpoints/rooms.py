@@ -294,7 +294,8 @@ async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Req
     responses=error_responses(401, errors=(RoomNotFound, ConversationGone)),
 )
 async def ice_servers(grant: LiveGrant, request: Request) -> IceServers:
-    """The STUN/TURN servers the room page connects with (TURN credentials expire with the room)."""
+    """The STUN/TURN servers the room page connects with (fresh, short-lived TURN credentials,
+    while the conversation is live)."""
     services: ConversationServices = request.app.state.services
     servers = ice_servers_for(services.settings, "local", grant.conversation.id, grant.expires_at)
     return IceServers(ice_servers=servers)
