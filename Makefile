@@ -1,4 +1,5 @@
-# The two commands: `make run` (install, migrate, serve) and `make test` (install, lint, test).
+# The two commands: `make run` (install, migrate, serve) and `make test` (install, lint, test);
+# `make dev` is `make run` reloading on every change under backend/src.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,6 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
+# `make dev` (the story's command) and the compose file's checker.
+.PHONY: dev compose-tool
 .PHONY: run worker test test-fast install install-test lock lint chromium coturn sdk-page redis test-sqlite test-postgres migrate models bench drills clean
 
 # Every install is the lock files' exact packages, each checked against its hashes (pip-tools;
@@ -66,6 +69,11 @@ models: install
 run: migrate models
 	scripts/serve
 
+# The same server, restarted on every change under backend/src (installs only when pyproject.toml
+# changed, as `make run`). In the worker mode the workers it starts do not reload.
+dev: migrate models
+	scripts/serve --reload --reload-dir src
+
 # Worker processes only (another machine of the worker mode): needs REDIS_URL and DATABASE_URL.
 worker: migrate models
 	cd backend && ../$(BIN)/python -m src.worker
@@ -81,7 +89,7 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The client-SDK browser test's page, bundled from pipecat's npm packages (npm ci, esbuild);
-# without node and npm that test is skipped loudly (and fails with CI=true).
+# without node and npm that test is skipped loudly (and fails in CI).
 SDK_PAGE := backend/tests/voice/sdk_page
 sdk-page:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s $(SDK_PAGE)/dist/bundle.js; \
@@ -98,12 +106,18 @@ coturn:
 	@command -v turnserver >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn >/dev/null; }
 
+# docker-compose.yml is checked with Debian's docker-compose (`config` needs no container daemon).
+compose-tool:
+	@command -v docker-compose >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		docker-compose >/dev/null; }
+
 # The worker-mode tests need Redis (and redis-server, for a private one they can stop).
 redis: install-test
 	@status=0; PY=$(BIN)/python scripts/ensure-redis || status=$$?; \
 	if [ $$status -eq 1 ]; then exit 1; fi
 
-test-sqlite: install-test models chromium coturn sdk-page
+test-sqlite: install-test models chromium coturn sdk-page compose-tool
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest
 
 test-postgres: install-test models redis coturn

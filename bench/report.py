@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.load import print_load
+from bench.network import print_buffer_replay, print_network
 from bench.stt import print_stt
 
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
@@ -51,6 +52,10 @@ def _print_latency(latency: dict[str, dict[str, float]]) -> None:
 def _print_mode(mode: str, figures: dict[str, Any]) -> None:
     if figures.get("latency"):
         _print_latency(figures["latency"])
+    if "network_buffers" in figures:
+        print_buffer_replay(figures["network_buffers"])
+    if "network" in figures:
+        print_network(figures["network"])
     if "idle" in figures:
         where = "the worker processes summed" if mode == "workers" else "shared models, one process"
         _print_idle(f"idle conversations ({where})", figures["idle"])

@@ -7,7 +7,8 @@ voice), idle (memory and CPU per idle conversation, and one call before and righ
 load), atonce (N users asking at the same instant), ceiling (the largest number of
 simultaneous conversations that still answer in time), stutter (idle conversations before a new
 greeting's audio has gaps), process (the same figures for a process per bot), stt (each
-offline speech recogniser's latency and word error rate, in this process). Prints a table and
+offline speech recogniser's latency and word error rate, in this process), network (calls over
+impaired networks: bench/network.py). Prints a table and
 writes the same figures as JSON to bench/results/.
 """
 
@@ -35,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from bench.load import at_once, next_call  # noqa: E402
+from bench.network import buffer_replay, network_profiles, send_fec  # noqa: E402
 from bench.peers import ask  # noqa: E402
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
@@ -396,7 +398,7 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
-PARTS = ("latency", "idle", "ceiling", "atonce", "stutter", "process", "stt")
+PARTS = ("latency", "idle", "ceiling", "atonce", "stutter", "process", "stt", "network")
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
 SETTINGS = {
@@ -459,6 +461,12 @@ async def measure_mode(
         print("  figure 6: idle conversations before a greeting stutters", flush=True)
         levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
         figures["stutter"] = await greeting_stutter(client, users, levels, probes=3 if quick else 5)
+        save()
+    if "network" in parts:
+        print("  calls over impaired networks", flush=True)
+        spoken = list(zip(QUESTIONS, questions, strict=True))
+        figures["network_buffers"] = buffer_replay()
+        figures["network"] = await network_profiles(client, users, spoken, _connected, _end)
         save()
 
 
@@ -543,7 +551,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workers", type=int, default=2, help="WORKERS in the worker mode (default: 2)"
     )
+    parser.add_argument(
+        "--fec-sender",
+        action="store_true",
+        help="the users' peers send Opus in-band FEC, as browsers do (network part)",
+    )
     args = parser.parse_args()
+    if args.fec_sender:
+        send_fec()
     asyncio.run(
         main(
             args.quick,

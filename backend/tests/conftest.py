@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
@@ -21,6 +20,7 @@ import src.models  # noqa: F401  (registers the tables)
 from src.contract.bot import RunBot
 from src.core.settings import Settings
 from src.main import create_app
+from tests.ci import skip_loudly
 from tests.db import db_kind, fresh_database, migrate, truncate_all
 from tests.fakes import daily_client
 from tests.fakes.bots import ScriptedBot
@@ -72,16 +72,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The test Redis (TEST_REDIS_URL), checked once per run: without it the test is skipped
-    with a loud warning, except with CI=true, where it fails."""
+    with a loud warning, except in CI (`tests.ci`), where it fails."""
     url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
     try:
         sync_redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except sync_redis.RedisError as exc:
-        message = f"Redis is unreachable at {url} ({exc}): the tests that need it cannot run."
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} CI=true: failing.")
-        warnings.warn(f"SKIPPED LOUDLY: {message}", stacklevel=1)
-        pytest.skip(message)
+        skip_loudly(f"Redis is unreachable at {url} ({exc}): the tests that need it cannot run.")
     return url
 
 

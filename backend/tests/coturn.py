@@ -1,19 +1,17 @@
 """A real TURN server for the tests: Debian's coturn on loopback, run for the length of a block.
 
 `make test` installs coturn (`make coturn`); without `turnserver` the test is skipped with a
-loud warning, except with CI=true, where it fails.
+loud warning, except in CI (`tests.ci`), where it fails.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
 import socket
 import subprocess
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +21,8 @@ from typing import Any
 import pytest
 from aioice import stun
 from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
+
+from tests.ci import skip_loudly
 
 REALM = "numerologist.test"
 
@@ -97,14 +97,12 @@ def assert_relayed(server: TurnServer, username: str, packets: int = 100) -> Non
 
 
 def turnserver_binary() -> str:
-    """The path of coturn's `turnserver`, or skip (fail with CI=true) when it is absent."""
+    """The path of coturn's `turnserver`, or skip loudly (fail in CI) when it is absent."""
     path = shutil.which("turnserver")
     if path is None:
-        message = "coturn's turnserver is not installed (make coturn): the TURN tests cannot run."
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} CI=true: failing.")
-        warnings.warn(f"SKIPPED LOUDLY: {message}", stacklevel=2)
-        pytest.skip(message)
+        skip_loudly(
+            "coturn's turnserver is not installed (make coturn): the TURN tests cannot run."
+        )
     return path
 
 

@@ -180,15 +180,15 @@ class RoomSettings(BaseModel):
     ice_servers: Annotated[list[IceServer], NoDecode] = []
     turn_urls: Annotated[list[str], NoDecode] = []
     turn_secret: str | None = None
+    # TURN credentials are valid this long after they are handed out (or until the room
+    # expires): enough to connect; an established relay outlives them, a copy does not.
+    turn_credential_ttl_seconds: int = Field(default=300, ge=30, le=24 * 60 * 60)
     # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
     # closed; the user may send a new offer (pipecat's own default is 60 s).
     webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
     # Whether the bot uses ICE candidates on loopback addresses (a user on this same machine):
     # unset, only in development.
     ice_allow_loopback_candidates: bool | None = None
-    # TURN credentials are valid this long after they are handed out (or until the room
-    # expires): enough to connect; an established relay outlives them, a copy does not.
-    turn_credential_ttl_seconds: int = Field(default=300, ge=30, le=24 * 60 * 60)
 
     @field_validator("ice_servers", mode="before")
     @classmethod

@@ -40,6 +40,8 @@ LEAD_IN_KEPT_SECONDS = 0.02
 _shared: OrderedDict[str, bytes] = OrderedDict()
 _shared_lock = threading.Lock()
 _pending: dict[str, asyncio.Future[bytes]] = {}
+# How many bots wait for each pending shared synthesis.
+_waiters: dict[asyncio.Future[bytes], int] = {}
 
 
 def trim_lead_in(pcm: bytes, sample_rate: int) -> bytes:
@@ -73,8 +75,16 @@ async def _synthesise_shared(voice: Any, text: str) -> bytes:
     if pending is None or pending.get_loop() is not loop or pending.cancelled():
         pending = _pending[text] = asyncio.ensure_future(synthesise(voice, text))
         pending.add_done_callback(lambda done: _remember(text, done))
-    # Shielded: one bot ending early does not cancel what the others wait for.
-    return await asyncio.shield(pending)
+    _waiters[pending] = _waiters.get(pending, 0) + 1
+    try:
+        # Shielded: one bot ending early does not cancel what the others wait for...
+        return await asyncio.shield(pending)
+    finally:
+        _waiters[pending] -= 1
+        if not _waiters[pending]:
+            del _waiters[pending]
+            # ...but when no bot waits any more, a synthesis not yet started never starts.
+            pending.cancel()
 
 
 def _remember(text: str, done: asyncio.Future[bytes]) -> None:

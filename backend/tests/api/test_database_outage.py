@@ -180,7 +180,8 @@ async def test_the_database_lost_while_the_room_is_made_deletes_the_room(
         token = await user_token(client)
         fake_daily.fail("POST /rooms", Fault(status=200, delay=0.5))
         starting = asyncio.create_task(start(client, token))
-        await asyncio.sleep(0.25)
+        # Cut while Daily makes the room: its request has arrived and is held for 0.5 s.
+        await eventually(lambda: _reached(fake_daily, "POST /rooms"))
         proxy.cut()
         response = await starting
         assert response.status_code == 503, response.text
@@ -191,6 +192,10 @@ async def test_the_database_lost_while_the_room_is_made_deletes_the_room(
         proxy.restore()
         assert await all_rows(daily_app) == []
         assert runner(daily_app).active_count == 0
+
+
+def _reached(fake_daily: FakeDaily, endpoint: str) -> None:
+    assert fake_daily.count(endpoint) == 1
 
 
 async def test_transcript_lines_wait_while_the_database_is_down_and_none_is_lost(

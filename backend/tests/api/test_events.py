@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
@@ -220,8 +221,10 @@ class TestBounds:
     ) -> None:
         user = await register(client)
         conversation_id = (await start(client, user["access_token"])).json()["conversation_id"]
+        # The same claims as the user's token (its version too), expiring in 3 s.
+        claims = jwt.decode(user["access_token"], options={"verify_signature": False})
         short = encode_token(
-            {"sub": user["user"]["id"], TOKEN_VERSION_CLAIM: 0},
+            {"sub": claims["sub"], TOKEN_VERSION_CLAIM: claims[TOKEN_VERSION_CLAIM]},
             secret=TEST_SECRET,
             audience=ACCESS_AUDIENCE,
             expires_at=utcnow() + timedelta(seconds=3),

@@ -108,7 +108,7 @@ class TestOffer:
             )
             await second_peer.close()
             assert refused.status_code == 400  # one user connection per room
-            assert "error" in refused.json()
+            assert refused.json()["error"] == "offer_rejected", refused.text
         finally:
             await peer.close()
         await runner(app).cancel(conversation_id, EndReason.USER_LEFT)

@@ -54,6 +54,12 @@ async def outbox_rows(app: FastAPI) -> list[WebhookOutbox]:
         return list((await session.scalars(select(WebhookOutbox).order_by(WebhookOutbox.id))).all())
 
 
+async def _activations(app: FastAPI, conversation_id: str) -> int:
+    """How many `conversation.active` events were written for the conversation (sent or not)."""
+    written = [(r.event_type, str(r.conversation_id)) for r in await outbox_rows(app)]
+    return written.count((ACTIVE, conversation_id))
+
+
 def once_each(receiver: WebhookReceiver) -> None:
     assert len(receiver.ids) == len(set(receiver.ids)), receiver.ids
 
@@ -80,8 +86,19 @@ class TestEveryPathSendsItsEvents:
         assert started["timestamp"].endswith("Z")
         deliver(app, conversation_id, JOIN)
         await received(receiver, conversation_id, [STARTED, ACTIVE])
-        # A second connection (a rejoin) is no second activation.
+        # A second connection (a rejoin) is no second activation. The bot takes its commands
+        # in order: once the line said after the second join is stored, that join was handled.
         deliver(app, conversation_id, JOIN)
+        deliver(app, conversation_id, (SAID, "assistant", "Welcome back!"))
+
+        async def second_join_handled() -> None:
+            lines = await client.get(
+                f"/api/v1/conversations/{conversation_id}/messages", headers=auth(token)
+            )
+            assert lines.json()["total"] == 1
+
+        await eventually(second_join_handled)
+        assert await _activations(app, conversation_id) == 1
         ended = await client.post(
             f"/api/v1/conversations/{conversation_id}/end", headers=auth(token)
         )

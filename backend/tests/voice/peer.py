@@ -13,6 +13,7 @@ import av
 import httpx
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
 
 RATE = 48_000
 FRAME = 960  # 20 ms
@@ -102,15 +103,23 @@ class Peer:
             self._tasks.append(asyncio.ensure_future(self._listen(track)))
 
     async def _listen(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(Exception):
-            while True:
+        while True:
+            try:
                 frame = await track.recv()
-                samples = frame.to_ndarray().reshape(-1)
-                if len(frame.layout.channels) == 2:
-                    samples = samples[::2]
-                if frame.sample_rate != RATE:
-                    continue
-                self.received.append((time.monotonic(), samples.astype(np.int16)))
+            except MediaStreamError:
+                return  # the track ended: the connection closed
+            samples = frame.to_ndarray().reshape(-1)
+            if len(frame.layout.channels) == 2:
+                samples = samples[::2]
+            if frame.sample_rate != RATE:
+                continue
+            self.received.append((time.monotonic(), samples.astype(np.int16)))
+
+    def _raise_failures(self) -> None:
+        """Raise what broke a listening task (a decoding error), instead of "said nothing"."""
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise RuntimeError("the peer stopped receiving") from task.exception()
 
     async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -198,6 +207,7 @@ class Peer:
         """The bot's next utterance after `since`: its first loud frame to `quiet` s of quiet."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
+            self._raise_failures()
             start = self.first_sound_after(since)
             if start is not None:
                 loud = [at for at, s in self.received if at >= start and rms(s) > 500]
@@ -213,10 +223,12 @@ class Peer:
         )
 
     async def close(self) -> None:
+        """Close the connection; raise if receiving the bot's audio failed meanwhile."""
         await self.pc.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._raise_failures()
 
 
 def rms(samples: np.ndarray) -> float:

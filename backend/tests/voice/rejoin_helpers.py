@@ -83,6 +83,12 @@ async def rejoin(
         await asyncio.sleep(0.5)
 
 
+def waiting_for_rejoin(log: str, conversation_id: str) -> None:
+    """The bot has logged that the user is gone and it waits for a rejoin (presence.py)."""
+    lines = [line for line in log.splitlines() if f"conversation {conversation_id}: " in line]
+    assert any(line.endswith("for a rejoin") for line in lines), lines
+
+
 async def welcomed_back_with_context(
     app: FastAPI,
     client: httpx.AsyncClient,

@@ -43,6 +43,7 @@ async def _talk(
 ) -> dict[str, Any]:
     """One user's whole call: start, connect, hear the greeting, ask, hear the answer, leave."""
     await asyncio.sleep(delay)
+    began = time.monotonic()
     user = await register(client, full_name=name, birth_date=birth)
     started = await start(client, user["access_token"])
     assert started.status_code == 200, started.text
@@ -66,6 +67,8 @@ async def _talk(
     finally:
         await peer.close()
     return {
+        "seconds": time.monotonic() - began,
+        "question_seconds": (len(question) - RATE) / RATE,
         "conversation_id": body["conversation_id"],
         "access_token": user["access_token"],
         "peer": peer,
@@ -104,7 +107,10 @@ async def test_greeting_a_full_turn_and_cleanup(
         f"offer -> first greeting audio {call['greeting_delay'] * 1000:.0f} ms; end of question "
         f"-> answer {call['answer_delay'] * 1000:.0f} ms"
     )
-    assert joined_ms < 5000  # the spec's floor; the benchmark measures it properly
+    # In order: started, the bot ready (before the start answered), then in the room with the
+    # user. How soon is the bench's to measure (`make bench`: start to bot ready, greeting
+    # within 1.5 s of the offer), not a test's on a shared machine.
+    assert stored.started_at <= stored.bot_ready_at <= stored.user_joined_at
     _speech_timings_recorded(before, await scrape(client), call)
     greeting = call["greeting"]
     assert rms(greeting) > 500, "the greeting is silence"
@@ -143,17 +149,19 @@ def _speech_timings_recorded(before: Samples, after: Samples, call: dict[str, An
         total = delta(before, after, f"{histogram}_sum")
         print(f"{histogram}: count {counts[name]:.0f}, sum {total:.3f} s")
         assert counts[name] > 0, histogram
-        assert 0 < total < 30 * counts[name], (histogram, total)
+        # Each is a part of the call: none can be longer than the whole call the peer timed.
+        assert 0 < total <= call["seconds"] * counts[name], (histogram, total, call["seconds"])
     # One greeting and one question; the answer is synthesised (the greeting too, unless it was
     # synthesised ahead).
     assert (counts["greeting_first_audio"], counts["voice_to_voice"], counts["stt"]) == (1, 1, 1)
     assert counts["tts"] in (1, 2)
     # The bot's answer cannot come out before the question was recognised; the peer times the
-    # same turn from its side (from the end of its words to the answer's arrival), so the two
-    # are near (the bot's end of speech is the VAD's estimate, a little earlier than the peer's).
+    # same turn from its side (from the end of its words to the answer's arrival), and the bot's
+    # end of speech (the VAD's estimate) lies within the question's words, so the bot's turn is
+    # at most the peer's plus the words' length.
     turn = delta(before, after, "numerologist_voice_to_voice_seconds_sum")
     assert turn > delta(before, after, "numerologist_stt_seconds_sum")
-    assert turn < call["answer_delay"] + 1.0, (turn, call["answer_delay"])
+    assert turn < call["answer_delay"] + call["question_seconds"], (turn, call["answer_delay"])
     # The greeting is timed from the connection, which comes after the peer's offer, to the
     # bot's first audio out, which comes before the peer hears it.
     greeting = delta(before, after, "numerologist_greeting_first_audio_seconds_sum")

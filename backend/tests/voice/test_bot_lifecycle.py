@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.voice_pipeline import speech
+from src.voice_pipeline.dialogue import normalise
 from tests.api.conversation_helpers import eventually, no_bots_left, row, services, start
 from tests.conftest import make_settings, register
-from tests.voice.conftest import synthesise
-from tests.voice.peer import Peer
+from tests.voice.conftest import synthesise, transcribe
+from tests.voice.peer import RATE, Peer
 
 pytestmark = pytest.mark.once
 
@@ -53,12 +56,21 @@ async def test_goodbye_ends_the_conversation_after_the_farewell(
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.bot_finished_speaking(after=0)  # goodbye after the greeting, not over it
+        spoken = peer.speaking_events()
         goodbye = synthesise(models, "Thank you, goodbye!")
         peer.mic.say(goodbye)
+        said = time.monotonic() + (len(goodbye) - RATE) / RATE  # the words' end, not the pause
+        # The farewell is played to its end before the bot goes: it says it stopped speaking,
+        # and the page hears the whole of it, its last words included.
+        await peer.bot_finished_speaking(after=spoken)
+        heard = await peer.utterance(said)
         await eventually(lambda: _ended(app, body["conversation_id"], "user_ended"), within=40)
     finally:
         await peer.close()
     farewell = [m["text"] for m in peer.messages if m.get("role") == "bot"]
     assert farewell[-1].startswith("Goodbye Grace")
+    words = normalise(await transcribe(models, heard))
+    assert words.startswith("goodbye grace"), words
+    assert words.endswith("kind to you"), words
     await no_bots_left(app)
     assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]

@@ -8,8 +8,10 @@ join and sends the participant events and the user's audio the way daily-python 
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import numpy as np
@@ -20,13 +22,14 @@ from fastapi import FastAPI
 from src.contract.bot import BotJob
 from src.core.clock import utcnow
 from src.core.settings import Settings
+from src.numerology import life_path_number
 from src.rooms.base import ProviderName
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import all_rows, eventually, no_bots_left, row, start
 from tests.conftest import auth, daily_settings, register
 from tests.fakes.daily import FakeDaily
 from tests.fakes.daily_client import JOIN_ERROR, FakeCallClient
-from tests.voice.conftest import synthesise
+from tests.voice.conftest import numbers_in, synthesise, transcribe
 
 pytestmark = pytest.mark.once
 
@@ -36,6 +39,48 @@ def settings(clean_db: str, fake_daily: FakeDaily) -> Settings:
     # The first bot of the run loads Moonshine before it is ready: give it the time.
     return daily_settings(
         clean_db, fake_daily, daily_join_timeout_seconds=2, bot_ready_timeout_seconds=60
+    )
+
+
+class _RecordingSource:
+    """daily-python's `CustomAudioSource` (the bot's microphone in the room), recording each
+    write: what the room's participants would hear of the bot."""
+
+    def __init__(self, real: Any, sample_rate: int, written: list[tuple[float, bytes, int]]):
+        self.real, self._rate, self._written = real, sample_rate, written
+
+    def write_frames(self, frames: bytes, completion: Any = None) -> Any:
+        self._written.append((time.monotonic(), bytes(frames), self._rate))
+        return self.real.write_frames(frames, completion=completion)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def bot_voice(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, bytes, int]]:
+    """Every audio write of the bot to its Daily microphone: (when, 16-bit PCM, rate)."""
+    from pipecat.transports.daily import transport
+
+    written: list[tuple[float, bytes, int]] = []
+    source, track = transport.CustomAudioSource, transport.CustomAudioTrack
+
+    def recording(sample_rate: int, *args: Any) -> _RecordingSource:
+        return _RecordingSource(source(sample_rate, *args), sample_rate, written)
+
+    monkeypatch.setattr(transport, "CustomAudioSource", recording)
+    monkeypatch.setattr(transport, "CustomAudioTrack", lambda src: track(src.real))
+    return written
+
+
+def _heard_after(written: list[tuple[float, bytes, int]], since: float) -> np.ndarray:
+    """The bot's audio written after `since`, at 48 kHz (as `transcribe` takes it)."""
+    pcm = [(chunk, rate) for at, chunk, rate in written if at >= since]
+    assert pcm, "the bot wrote no audio to the room"
+    rate = pcm[0][1]
+    samples = np.frombuffer(b"".join(chunk for chunk, _ in pcm), np.int16)
+    return (soxr.resample(samples.astype(np.float32) / 32768, rate, 48_000) * 32767).astype(
+        np.int16
     )
 
 
@@ -55,8 +100,10 @@ async def test_a_call_on_daily_joins_hears_answers_and_leaves_once(
     fake_daily: FakeDaily,
     call_client: type[FakeCallClient],
     models: speech.SpeechModels,
+    bot_voice: list[tuple[float, bytes, int]],
 ) -> None:
-    user = await register(client, full_name="Ada Lovelace")
+    birth = date(1984, 7, 5)
+    user = await register(client, full_name="Ada Lovelace", birth_date=birth)
     token = user["access_token"]
     response = await start(client, token)
     assert response.status_code == 200, response.text
@@ -76,6 +123,7 @@ async def test_a_call_on_daily_joins_hears_answers_and_leaves_once(
 
     await eventually(active, within=10)
     await daily.speak(_pcm16k(models, "What is my life path number?"))
+    asked = time.monotonic()
 
     async def answered() -> None:
         lines = await _lines(client, token, cid)
@@ -87,6 +135,15 @@ async def test_a_call_on_daily_joins_hears_answers_and_leaves_once(
         assert "life path" in said[-1], lines
 
     await eventually(answered, within=40)
+    # ...and said it, in the room: the bot's audio after the question holds the number.
+    number = life_path_number(birth).value
+
+    async def said_aloud() -> None:
+        assert number in numbers_in(await transcribe(models, _heard_after(bot_voice, asked)))
+
+    await eventually(said_aloud, within=20)
+    # The greeting was said aloud too, before the question (the user may talk over it).
+    assert any(at < asked for at, _pcm, _rate in bot_voice), "no greeting was written"
 
     await daily.participant_left()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import time
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -63,7 +63,42 @@ def test_a_refused_call_raises() -> None:
         opus.Decoder(44_100)  # not a rate Opus decodes at
 
 
-async def test_speech_track_packets_then_hangover_then_nothing_until_speech() -> None:
+class _Clock:
+    """The track's clock: time passes only when the track waits for a packet's slot, or the
+    test says so, so the pacing is checked by what the track does, not by this machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+        await _real_sleep(0)
+
+
+_real_sleep = asyncio.sleep
+
+
+class _AsyncioOn:
+    """The asyncio module as media sees it, its `sleep` on the test's clock."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.sleep = clock.sleep
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(asyncio, name)
+
+
+async def test_speech_track_packets_then_hangover_then_nothing_until_speech(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(media, "time", SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(media, "asyncio", _AsyncioOn(clock))
     track = media.SpeechTrack(24_000)
     frame = 480 * 2
     done = track.add_audio_bytes(_tone(440, 24_000, 0.2).tobytes())  # 10 packets
@@ -71,38 +106,33 @@ async def test_speech_track_packets_then_hangover_then_nothing_until_speech() ->
     assert done.done()
     assert [p.pts for p in packets] == [i * 960 for i in range(len(packets))]
     assert all(p.time_base == fractions.Fraction(1, 48_000) for p in packets)
-    # Silent: no packet comes while there is nothing to say...
+    # The first START_LEAD_PACKETS went at once, every later one waited for its 20 ms slot.
+    assert clock.waits == pytest.approx([0.02] * (len(packets) - media.START_LEAD_PACKETS - 1))
+    # Silent: no packet comes while there is nothing to say, however long it lasts...
     waiting = asyncio.ensure_future(track.recv())
-    await asyncio.sleep(0.5)
+    for _ in range(20):
+        await _real_sleep(0)
+    clock.now += 0.5
+    for _ in range(20):
+        await _real_sleep(0)
     assert not waiting.done()
     # ...and speech after it carries a timestamp advanced by the silent time; its first packets
     # go at once (START_LEAD_PACKETS ahead of the pace, no wait), the rest paced at 20 ms.
-    sleeps: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def counted_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        await real_sleep(seconds)
-
-    media.asyncio.sleep = counted_sleep  # type: ignore[assignment]
-    try:
-        resumed = time.monotonic()
-        track.add_audio_bytes(bytes(frame * 10))
-        first = await waiting
-        lead = [await track.recv() for _ in range(media.START_LEAD_PACKETS)]
-        assert not sleeps, "a packet of the lead waited for its slot"
-        later = [await track.recv() for _ in range(9 - media.START_LEAD_PACKETS)]
-        elapsed = time.monotonic() - resumed
-    finally:
-        media.asyncio.sleep = real_sleep  # type: ignore[assignment]
-    # The wait, less the lead the first utterance ran ahead by (its timeline catches up); the
-    # hangover's last slot and loop slack.
+    waits, resumed = len(clock.waits), clock.now
+    track.add_audio_bytes(bytes(frame * 10))
+    first = await waiting
+    lead = [await track.recv() for _ in range(media.START_LEAD_PACKETS)]
+    assert len(clock.waits) == waits, "a packet of the lead waited for its slot"
+    later = [await track.recv() for _ in range(9 - media.START_LEAD_PACKETS)]
+    # The wait, less the lead the first utterance ran ahead by (its timeline catches up), to
+    # within the one 20 ms slot the skip rounds down to.
     silent = (first.pts - packets[-1].pts) / 48_000
     ahead = media.START_LEAD_PACKETS * media.FRAME_SECONDS
-    assert 0.5 - ahead <= silent < 0.5 + 0.1 + 0.3
+    assert silent == pytest.approx(0.5 - ahead, abs=media.FRAME_SECONDS)
     assert [p.pts - first.pts for p in lead + later] == [960 * (i + 1) for i in range(9)]
-    # After the lead, the packets took their 20 ms slots, not a burst.
-    assert elapsed >= (9 - media.START_LEAD_PACKETS - 1) * 0.02 - 0.005
+    # After the lead, the packets took their 20 ms slots, one after another, not a burst.
+    assert clock.waits[waits:] == pytest.approx([0.02] * (len(later) - 1), abs=1e-9)
+    assert clock.now - resumed == pytest.approx((len(later) - 1) * 0.02)
     track.stop()
 
 

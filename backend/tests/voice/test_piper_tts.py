@@ -44,9 +44,11 @@ class RecordingVoice:
     def __init__(self, voice: Any) -> None:
         self._voice = voice
         self.config = voice.config
+        self.started: list[str] = []
         self.said: list[str] = []
 
     def synthesize(self, text: str) -> Iterable[Any]:
+        self.started.append(text)  # as a synthesis begins
         chunks = list(self._voice.synthesize(text))
         self.said.append(text)  # once synthesised
         return chunks
@@ -120,17 +122,39 @@ async def test_sentences_without_the_name_are_synthesised_once_per_process(
     assert voice.said[3:] == ["Hello Grace!"]
 
 
-async def test_a_bot_that_ends_first_leaves_no_synthesis_behind(voice: RecordingVoice) -> None:
-    gate = inference.gate("piper")
+class CountingGate(inference.InferenceGate):
+    """The "piper" gate, counting the runs handed to it (waiting for a thread, or running)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("piper", limit)
+        self.submitted = 0
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        self.submitted += 1
+        return await super().run(fn, *args)
+
+
+async def test_a_bot_that_ends_first_leaves_no_synthesis_behind(
+    voice: RecordingVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = CountingGate(inference.gate("piper").limit)
+    monkeypatch.setitem(inference._gates, "piper", gate)
     release = threading.Event()
     busy = [asyncio.ensure_future(gate.run(release.wait, 10)) for _ in range(gate.limit)]
     await eventually(lambda: _at_least(gate.active, gate.limit))
     prepared = piper_tts.PreparedSpeech(voice)
-    prepared.prepare(Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)).greeting(), "Ada")
-    await prepared.close()  # the user never came: the greeting waits behind the busy slots
+    greeting = Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)).greeting()
+    prepared.prepare(greeting, "Ada")
+    # Every sentence of the greeting is queued behind the busy slots before the bot ends.
+    await eventually(lambda: _at_least(gate.submitted, gate.limit + 3))
+    await prepared.close()  # the user never came
     release.set()
     await asyncio.gather(*busy)
-    await asyncio.sleep(0.2)
+    # Whatever was queued before this point has run once every thread of the gate is inside
+    # one of these (the gate's queue is first in, first out): then nothing can start later.
+    barrier = threading.Barrier(gate.limit)
+    await asyncio.gather(*(gate.run(barrier.wait, 30) for _ in range(gate.limit)))
+    assert voice.started == []
     assert voice.said == []
 
 

@@ -8,17 +8,20 @@ the number it gave on the first connection).
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import no_bots_left, row, services
+from tests.api.conversation_helpers import eventually, no_bots_left, row, services
 from tests.conftest import auth, make_settings
-from tests.voice.rejoin_helpers import first_call, rejoin, welcomed_back_with_context
+from tests.voice.rejoin_helpers import (
+    first_call,
+    rejoin,
+    waiting_for_rejoin,
+    welcomed_back_with_context,
+)
 
 pytestmark = pytest.mark.once
 
@@ -32,11 +35,16 @@ def settings(clean_db: str) -> Settings:
 
 
 async def test_a_closed_connection_rejoins_the_same_bot(
-    app: FastAPI, client: httpx.AsyncClient, models: speech.SpeechModels
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    models: speech.SpeechModels,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     body, token, first, number = await first_call(client, models)
     await first.close()  # the tab was closed: no goodbye, no Leave
-    await asyncio.sleep(3)  # past the idle timeout: the bot knows the user is gone
+    # The bot knows the user is gone (the connection closed, or its pings stopped for the idle
+    # timeout) before the user comes back: this is a rejoin, not a racing second connection.
+    await eventually(lambda: waiting_for_rejoin(caplog.text, body["conversation_id"]), within=10)
     assert (await row(app, body["conversation_id"])).status == "active"
     second = await rejoin(app, client, body, token)
     try:

@@ -171,6 +171,7 @@ async def test_sigterm_drains_the_live_calls_then_exits_0(
         # No new call goes to a draining worker.
         refused = await start(client, await user_token(client))
         assert refused.status_code == 503
+        assert refused.json()["error"] == "no_bot_capacity", refused.text
         # The live call goes on.
         await asyncio.sleep(2)
         assert (await row(app, body["conversation_id"])).status == "active"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.api.conversation_helpers import all_rows, row, start, user_token
+from src.services.bots.protocol import GROUP, RedisKeys
+from tests.api.conversation_helpers import all_rows, eventually, row, start, user_token
 from tests.conftest import auth, make_settings
 from tests.workers.processes import WorkerProc, free_port
 
@@ -60,6 +63,8 @@ class TestAFullWorker:
         app: FastAPI,
         client: httpx.AsyncClient,
         ready_worker: Callable[..., Awaitable[WorkerProc]],
+        redis: Redis,
+        prefix: str,
     ) -> None:
         worker = await ready_worker(max_bots_per_worker=1)
         token = await user_token(client)
@@ -75,7 +80,25 @@ class TestAFullWorker:
         assert [(r.status, r.end_reason) for r in failed] == [("failed", "no_bot_capacity")]
         assert failed[0].room_deleted_at is not None
         assert failed[0].worker_id is None
-        # The refused call is never started later by a worker that gets room.
+        # The refused call is never started later by a worker that gets room: once the first
+        # call ends, the worker reads the refused call's entry, finds it decided (the API owns
+        # it) and skips it.
         ended = await client.post(f"/api/v1/conversations/{stored.id}/end", headers=auth(token))
         assert ended.status_code == 200
-        assert (await row(app, failed[0].id)).status == "failed"
+        keys = RedisKeys(prefix)
+        await eventually(lambda: _every_call_read_and_acked(redis, keys), within=20)
+        await eventually(lambda: _skipped(worker, failed[0].id), within=5)
+        assert await redis.get(keys.owner(failed[0].id)) == b"api:dispatch-timeout"
+        refused = await row(app, failed[0].id)
+        assert (refused.status, refused.worker_id) == ("failed", None)
+
+
+async def _every_call_read_and_acked(redis: Redis, keys: RedisKeys) -> None:
+    (group,) = [g for g in await redis.xinfo_groups(keys.calls) if g["name"] == GROUP.encode()]
+    last = (await redis.xinfo_stream(keys.calls))["last-generated-id"]
+    assert (group["last-delivered-id"], group["pending"]) == (last, 0), group
+
+
+def _skipped(worker: WorkerProc, conversation_id: uuid.UUID) -> None:
+    log = worker.log.read_text(errors="replace")
+    assert f"conversation {conversation_id}: call already decided elsewhere, skipped" in log

@@ -12,12 +12,17 @@ import pytest
 from fastapi import FastAPI
 
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import row
+from tests.api.conversation_helpers import eventually, row
 from tests.api.sse import sse_events
 from tests.conftest import auth
 from tests.fakes.loopback import serve_on_loopback
 from tests.voice.conftest import models  # noqa: F401  (the session fixture)
-from tests.voice.rejoin_helpers import first_call, rejoin, welcomed_back_with_context
+from tests.voice.rejoin_helpers import (
+    first_call,
+    rejoin,
+    waiting_for_rejoin,
+    welcomed_back_with_context,
+)
 from tests.workers.processes import WorkerProc
 
 pytestmark = pytest.mark.postgresql_only
@@ -44,7 +49,8 @@ async def test_a_rejoin_through_a_worker_carries_on_with_the_same_bot(
         events = f"/api/v1/conversations/{body['conversation_id']}/events"
         following = asyncio.create_task(_follow(http, events, token, received))
         await first.close()  # no goodbye, no Leave
-        await asyncio.sleep(3)
+        cid = body["conversation_id"]
+        await eventually(lambda: waiting_for_rejoin(worker.log.read_text(errors="replace"), cid))
         stored = await row(app, body["conversation_id"])
         assert (stored.status, stored.worker_id) == ("active", worker.id)
         second = await rejoin(app, client, body, token)

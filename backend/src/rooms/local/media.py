@@ -37,9 +37,10 @@ from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
 from src.core import metrics
-from src.rooms.local import opus
+from src.rooms.local import concealment, fec, opus, user_audio
 
 logger = logging.getLogger(__name__)
+concealment.advertise_inband_fec()
 
 # The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
 INPUT_SAMPLE_RATE = 16_000
@@ -108,6 +109,7 @@ class SpeechTrack(MediaStreamTrack):
         self._hangover = 0  # silent packets still to send before going quiet
         self._early = START_LEAD_PACKETS  # packets of this utterance to send ahead of the pace
         self._lead = 0  # and those sent so far
+        self.loss_feedback: fec.LossFeedback | None = None  # sizes the FEC to the user's loss
 
     def add_audio_bytes(self, audio: bytes) -> asyncio.Future[bool]:
         """Queue PCM to send; the future is done once at most LEAD_PACKETS of it are left."""
@@ -147,6 +149,8 @@ class SpeechTrack(MediaStreamTrack):
             if self._due > now:
                 await asyncio.sleep(self._due - now)
             self._due += FRAME_SECONDS
+        if self.loss_feedback is not None:
+            await self.loss_feedback.update(self._encoder)
         packet: av.Packet[Any] = av.Packet(self._encoder.encode(self._next_pcm()))
         packet.pts = self._pts
         packet.time_base = RTP_TIME_BASE
@@ -245,6 +249,19 @@ class _DecodeOnTheLoop:
         for frame in frames:
             self._queue(frame)
 
+    def put_pcm(self, pcm: bytes, timestamp: int) -> None:
+        """The user's audio already decoded at INPUT_SAMPLE_RATE (by `user_audio.JitteredOpus`),
+        `timestamp` the RTP timestamp of its first sample: handed over in frames as above."""
+        frame_bytes = INPUT_SAMPLE_RATE * 2 * INPUT_PACKETS_PER_FRAME // FRAMES_PER_SECOND
+        if not self._pcm:
+            self._timestamp = timestamp
+        self._pcm += pcm
+        while len(self._pcm) >= frame_bytes:
+            rest, self._pcm = self._pcm[frame_bytes:], self._pcm[:frame_bytes]
+            self._hand_over()
+            self._pcm = rest
+            self._timestamp += RTP_FRAME * INPUT_PACKETS_PER_FRAME
+
     def _put_opus(self, encoded: Any) -> None:
         data: bytes = encoded.data
         if not data:
@@ -315,7 +332,11 @@ def decode_speech_at_16k(connection: Any) -> None:
     receiver = connection.pc.getTransceivers()[0].receiver
     if receiver.track is None or receiver._RTCRtpReceiver__decoder_thread is not None:
         raise RuntimeError("the audio receiver has no track yet, or has already started")
-    receiver._RTCRtpReceiver__decoder_queue = _DecodeOnTheLoop(receiver.track._queue)
+    receiver._RTCRtpReceiver__decoder_queue = decoder = _DecodeOnTheLoop(receiver.track._queue)
+    # Our jitter buffer and loss concealment for the user's Opus (user_audio.py, issue 19).
+    user_audio.install(
+        receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder._drop, MAX_OPUS_PACKET_BYTES
+    )
 
 
 class LocalWebRTCTransport(SmallWebRTCTransport):
@@ -342,4 +363,6 @@ class LocalWebRTCTransport(SmallWebRTCTransport):
             self._speech = SpeechTrack(client._out_sample_rate)
             client._audio_output_track = self._speech
             webrtc_connection.replace_audio_track(self._speech)
+            sender = webrtc_connection.pc.getTransceivers()[0].sender
+            self._speech.loss_feedback = fec.LossFeedback(sender)
         await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]

@@ -19,6 +19,8 @@ from pathlib import Path
 _APPLICATION_VOIP = 2048
 _SET_BITRATE = 4002
 _SET_COMPLEXITY = 4010
+_SET_INBAND_FEC = 4012
+_SET_PACKET_LOSS_PERC = 4014
 _SET_SIGNAL = 4024
 _SIGNAL_VOICE = 3001
 # The largest Opus frame is 120 ms, and a packet decodes to one frame.
@@ -80,6 +82,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     ]
     lib.opus_decode.restype = ctypes.c_int
     lib.opus_decoder_destroy.argtypes = [ptr]
+    if hasattr(lib, "opus_packet_has_lbrr"):  # libopus 1.5 and later
+        lib.opus_packet_has_lbrr.argtypes = [ctypes.c_char_p, i32]
+        lib.opus_packet_has_lbrr.restype = ctypes.c_int
     lib.opus_strerror.argtypes = [ctypes.c_int]
     lib.opus_strerror.restype = ctypes.c_char_p
     # opus_encoder_ctl is variadic: its arguments are passed as C ints, without argtypes.
@@ -94,9 +99,26 @@ def _check(code: int, what: str) -> int:
 
 
 class Encoder:
-    """Mono 16-bit PCM at `sample_rate` (8, 12, 16, 24 or 48 kHz) to Opus packets, for speech."""
+    """Mono 16-bit PCM at `sample_rate` (8, 12, 16, 24 or 48 kHz) to Opus packets, for speech.
 
-    def __init__(self, sample_rate: int, *, bitrate: int = 32_000, complexity: int = 5) -> None:
+    Args:
+        sample_rate: the PCM's rate.
+        bitrate: bits per second.
+        complexity: 0-10 (CPU against quality).
+        expected_loss: the receiver's packet loss in percent. Above 0, each packet carries in-band
+            FEC (a low-bitrate copy of the packet before it) sized for that loss, which the
+            receiver decodes when that packet is lost; libopus takes the bits from the main
+            encoding. `set_expected_loss` changes it mid-call (from RTCP receiver reports).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        *,
+        bitrate: int = 32_000,
+        complexity: int = 5,
+        expected_loss: int = 0,
+    ) -> None:
         lib = library()
         error = ctypes.c_int(0)
         handle = lib.opus_encoder_create(sample_rate, 1, _APPLICATION_VOIP, ctypes.byref(error))
@@ -107,9 +129,21 @@ class Encoder:
             (_SET_BITRATE, bitrate),
             (_SET_COMPLEXITY, complexity),
             (_SET_SIGNAL, _SIGNAL_VOICE),
+            (_SET_INBAND_FEC, 1),
         ):
             _check(lib.opus_encoder_ctl(ctypes.c_void_p(handle), request, value), "setting")
         self._out = ctypes.create_string_buffer(_MAX_PACKET_BYTES)
+        self.set_expected_loss(expected_loss)
+
+    def set_expected_loss(self, percent: int) -> None:
+        """The receiver's loss (0-100 %): how much in-band FEC to send (none at 0)."""
+        percent = max(0, min(100, percent))
+        _check(
+            library().opus_encoder_ctl(
+                ctypes.c_void_p(self._handle), _SET_PACKET_LOSS_PERC, percent
+            ),
+            "setting",
+        )
 
     def encode(self, pcm: bytes) -> bytes:
         """One Opus packet for one frame (2.5 to 60 ms of samples)."""
@@ -141,19 +175,33 @@ class Decoder:
             OpusError: the packet is corrupt (the decoder's state is kept: the next good packet
                 decodes as usual).
         """
-        lib = library()
-        samples = _check(
-            lib.opus_decode(self._handle, packet, len(packet), self._out, self._max_samples, 0),
-            "decode",
-        )
-        return self._out.raw[: samples * self._channels * 2]
+        return self._decode(packet, self._max_samples, fec=False)
 
     def conceal(self, samples: int) -> bytes:
-        """`samples` of libopus' loss concealment (a multiple of 2.5 ms): what it guesses a
-        missing or corrupt packet held, continuing the audio before it."""
-        lib = library()
+        """`samples` (a multiple of 2.5 ms) of loss concealment for a lost packet (libopus PLC):
+        the last sound continued and faded, rather than a hole."""
+        return self._decode(None, samples, fec=False)
+
+    def recover(self, next_packet: bytes, samples: int) -> bytes:
+        """The lost packet before `next_packet`, `samples` long, from `next_packet`'s in-band
+        FEC; libopus conceals it (as `conceal`) when `next_packet` carries none. Decode
+        `next_packet` itself next, as usual."""
+        return self._decode(next_packet, samples, fec=True)
+
+    def _decode(self, packet: bytes | None, samples: int, *, fec: bool) -> bytes:
+        size = 0 if packet is None else len(packet)
+        samples = min(samples, self._max_samples)
         decoded = _check(
-            lib.opus_decode(self._handle, None, 0, self._out, min(samples, self._max_samples), 0),
-            "conceal",
+            library().opus_decode(self._handle, packet, size, self._out, samples, int(fec)),
+            "decode",
         )
         return self._out.raw[: decoded * self._channels * 2]
+
+
+def has_fec(packet: bytes) -> bool | None:
+    """Whether an Opus packet carries in-band FEC for the packet before it (None when this
+    libopus cannot tell: before 1.5)."""
+    lib = library()
+    if not hasattr(lib, "opus_packet_has_lbrr"):
+        return None
+    return bool(_check(lib.opus_packet_has_lbrr(packet, len(packet)), "packet"))

@@ -278,11 +278,11 @@ class BotRunner:
                 STOP_TIMEOUT_SECONDS,
             )
             del self._bots[conversation_id]
+            if handle.slot is not None:
+                handle.slot.release()
             # Held until it does end (shutdown waits for it, bounded): it may still write.
             self._given_up.add(handle.task)
             handle.task.add_done_callback(self._given_up.discard)
-            if handle.slot is not None:
-                handle.slot.release()
             await _uncancellable(self._finish(conversation_id, handle.cancel_reason or reason))
         return True
 

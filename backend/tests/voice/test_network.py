@@ -1,0 +1,55 @@
+"""The real bot over real WebRTC through the impairment harness (tests/netem.py).
+
+The user's aiortc peer is behind the harness: once the greeting is heard, 5 % of the datagrams
+each way are lost while the user asks a question. The bot must hear it word for word: its
+jitter buffer keeps every packet that came (aiortc's threw away the ones held behind a loss:
+"What is my life, Pethna?") and the lost ones are concealed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from src.numerology import life_path_number
+from src.voice_pipeline import speech
+from src.voice_pipeline.dialogue import normalise
+from tests import netem
+from tests.api.conversation_helpers import start
+from tests.conftest import register
+from tests.voice.conftest import synthesise
+from tests.voice.peer import RATE, Peer
+
+pytestmark = pytest.mark.once
+
+
+async def test_a_question_asked_at_5_percent_loss_both_ways_is_understood(
+    app: FastAPI, client: httpx.AsyncClient, models: speech.SpeechModels
+) -> None:
+    birth = date(1990, 7, 15)
+    user = await register(client, full_name="Sarah Connor", birth_date=birth)
+    body = (await start(client, user["access_token"])).json()
+    peer = Peer()
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        link = netem.impair(peer.pc, seed=5)
+        await peer.bot_finished_speaking(after=0)
+        link.up.profile = link.down.profile = netem.Profile(loss=0.05)
+        question = synthesise(models, "What is my life path number?")
+        spoken = peer.speaking_events()
+        peer.mic.say(question)
+        await asyncio.sleep((len(question) - RATE) / RATE)  # until the words end
+        await peer.bot_finished_speaking(after=spoken)
+    finally:
+        await peer.close()
+    assert link.up.counts.dropped > 0
+    assert link.down.counts.dropped > 0
+    heard = [normalise(m["text"]) for m in peer.messages if m.get("role") == "user"]
+    assert heard == ["what is my life path number"]
+    expected = life_path_number(birth).value
+    answers = [m["text"] for m in peer.messages if m.get("role") == "bot"]
+    assert any(a.startswith(f"Your life path number is {expected}") for a in answers), answers

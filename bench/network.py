@@ -1,0 +1,295 @@
+"""`make bench BENCH_ARGS="--only network"`: calls over impaired networks (issue 19).
+
+One call per profile, beside a clean one in the same run. The user's aiortc peer is behind the
+user-space impairment harness (`backend/tests/netem.py`), both directions, from the end of the
+greeting; it asks the QUESTIONS one after another. Per profile:
+- what the bot heard: the word error rate of the user's lines the bot sent back (its
+  transcript, as stored) against the questions spoken, and how many it heard word for word;
+- voice to voice: the end of each question to the first sound of its answer, p50 and p95;
+- what the user heard: the share of the bot's RTP packets that reached the peer;
+- whether the call survived (every question answered, the conversation still active).
+`--fec-sender` makes the peers send Opus in-band FEC, as a browser does when our SDP asks for
+it (aiortc's own encoder sends none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
+from aiortc.rtp import RtpPacket
+
+from bench.peers import ask, until_quiet
+from bench.stt import normalise, word_errors
+from src.rooms.local.jitter import JitterBuffer, Played
+from tests import netem
+from tests.voice.peer import Peer
+
+Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
+End = Any  # run.py's `_end(client, auth, body)`
+
+_BURSTY = netem.GilbertElliott.bursts(loss=0.05, burst=3)
+
+
+@dataclass(frozen=True)
+class NetworkProfile:
+    name: str
+    link: netem.Profile  # each direction
+    blackout: float = 0.0  # seconds, after the first answer
+
+
+PROFILES = (
+    NetworkProfile("clean", netem.Profile()),
+    NetworkProfile("1 % loss", netem.Profile(loss=0.01)),
+    NetworkProfile("3 % loss, 40 +- 15 ms", netem.Profile(loss=0.03, delay=0.04, jitter=0.015)),
+    NetworkProfile("5 % bursty loss", netem.Profile(bursty=_BURSTY)),
+    NetworkProfile("10 % loss, 60 +- 30 ms", netem.Profile(loss=0.1, delay=0.06, jitter=0.03)),
+    NetworkProfile("150 ms RTT", netem.Profile(delay=0.075)),
+    NetworkProfile("5 s blackout", netem.Profile(), blackout=5.0),
+)
+
+
+def send_fec(expected_loss: int = 10) -> None:
+    """Have aiortc's Opus encoder (the peers') send in-band FEC, as browsers do."""
+    from aiortc.codecs import opus
+
+    original = opus.OpusEncoder.__init__
+
+    def with_fec(self: Any) -> None:
+        original(self)
+        self.codec.options = {"application": "voip", "fec": "1", "packet_loss": str(expected_loss)}
+
+    opus.OpusEncoder.__init__ = with_fec  # type: ignore[method-assign]
+
+
+class _Packets:
+    """The RTP sequence numbers of the bot's audio as they reach the peer."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.sequences: list[int] = []
+        receiver = peer.pc.getTransceivers()[0].receiver
+        handle = receiver._handle_rtp_packet
+
+        async def record(packet: Any, arrival_time_ms: int) -> None:
+            self.sequences.append(packet.sequence_number)
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = record
+
+    def received_share(self, since: int) -> float | None:
+        got = self.sequences[since:]
+        if len(got) < 2:
+            return None
+        # 16-bit numbers, reordered: unwrap each against the first, either way.
+        unwrapped = {((s - got[0] + 32768) % 65536) - 32768 for s in got}
+        return len(unwrapped) / (max(unwrapped) - min(unwrapped) + 1)
+
+
+async def _call(
+    client: httpx.AsyncClient,
+    user: dict[str, str],
+    profile: NetworkProfile,
+    questions: list[tuple[str, np.ndarray]],
+    connect: Connect,
+    end: End,
+    seed: int,
+) -> dict[str, Any]:
+    peer, body = await connect(client, user)
+    packets = _Packets(peer)
+    link = netem.impair(peer.pc, seed=seed)
+    answers: list[float | None] = []
+    try:
+        await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+        await until_quiet([peer])
+        link.up.profile = link.down.profile = profile.link
+        mark, heard_before = len(packets.sequences), len(peer.messages)
+        for i, (_text, audio) in enumerate(questions):
+            if i == 1 and profile.blackout:
+                # Between two questions: the call goes on after it.
+                link.blackout(profile.blackout)
+                await asyncio.sleep(profile.blackout + 0.5)
+            answers.append(await ask(peer, audio))
+        status = (
+            await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=user)
+        ).json()["status"]
+    finally:
+        await peer.close()
+        await end(client, user, body)
+    heard = [m["text"] for m in peer.messages[heard_before:] if m.get("role") == "user"]
+    spoken = [text for text, _ in questions]
+    reference = [w for text in spoken for w in normalise(text)]
+    errors = word_errors(reference, [w for text in heard for w in normalise(text)])
+    times = sorted(a for a in answers if a is not None)
+    return {
+        "profile": profile.name,
+        "heard": heard,
+        "word_error_rate": errors / len(reference),
+        "heard_right": sum(normalise(h) in [normalise(s) for s in spoken] for h in heard),
+        "questions": len(spoken),
+        "voice_to_voice_p50_ms": statistics.median(times) * 1000 if times else None,
+        "voice_to_voice_p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))] * 1000
+        if times
+        else None,
+        "bot_packets_received": packets.received_share(mark),
+        "dropped_up": link.up.counts.dropped,
+        "dropped_down": link.down.counts.dropped,
+        "answered": sum(a is not None for a in answers),
+        "survived": status == "active" and all(a is not None for a in answers),
+    }
+
+
+async def network_profiles(
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    questions: list[tuple[str, np.ndarray]],
+    connect: Connect,
+    end: End,
+    profiles: tuple[NetworkProfile, ...] = PROFILES,
+) -> list[dict[str, Any]]:
+    """One call per profile, clean first."""
+    rows = []
+    for i, profile in enumerate(profiles):
+        row = await _call(client, users[i % len(users)], profile, questions, connect, end, seed=i)
+        rows.append(row)
+        print(
+            f"  network, {profile.name}: heard {row['heard_right']}/{row['questions']} right "
+            f"(WER {row['word_error_rate']:.0%}), voice to voice p50 "
+            f"{row['voice_to_voice_p50_ms'] or 0:.0f} ms; {row['heard']}",
+            flush=True,
+        )
+        await asyncio.sleep(2)  # the call's bot finishes ending
+    return rows
+
+
+def print_network(rows: list[dict[str, Any]]) -> None:
+    print("\ncalls over impaired networks (both directions, from the greeting's end)")
+    print(
+        f"{'profile':<24}{'heard right':>12}{'WER':>6}{'v2v p50':>9}{'p95':>7}"
+        f"{'bot pkts':>10}{'survived':>10}"
+    )
+    for row in rows:
+        share = row["bot_packets_received"]
+        p50, p95 = row["voice_to_voice_p50_ms"], row["voice_to_voice_p95_ms"]
+        received = "-" if share is None else f"{share:.1%}"
+        survived = "yes" if row["survived"] else "no"
+        print(
+            f"{row['profile']:<24}{row['heard_right']:>8}/{row['questions']:<3}"
+            f"{row['word_error_rate']:>6.0%}{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
+            f"{received:>10}{survived:>10}"
+        )
+
+
+def _arrivals(profile: netem.Profile, count: int, seed: int) -> list[tuple[float, int]]:
+    """(arrival, sequence number) of `count` 20 ms packets sent through a profile."""
+    due: list[tuple[float, int]] = []
+    later: list[tuple[float, Callable[[], None]]] = []
+    clock = [0.0]
+    direction = netem.Direction(
+        profile,
+        random.Random(seed),
+        lambda: clock[0],
+        lambda wait, call: later.append((clock[0] + wait, call)),
+    )
+    for sequence in range(count):
+        clock[0] = sequence * 0.02
+        direction.send(100, lambda s=sequence: due.append((clock[0], s)))
+    for at, call in sorted(later, key=lambda d: d[0]):
+        clock[0] = at
+        call()
+    return sorted(due)
+
+
+def _replay_ours(arrivals: list[tuple[float, int]]) -> tuple[int, int, list[float]]:
+    """Our buffer: (received packets not played, places concealed, each played packet's hold)."""
+    clock = [0.0]
+    buffer = JitterBuffer(lambda: clock[0])
+    arrived: dict[int, float] = {}
+    holds: list[float] = []
+    played = concealed = 0
+
+    def take(places: list[Played]) -> None:
+        nonlocal played, concealed
+        for place in places:
+            if place.lost:
+                concealed += 1
+            else:
+                played += 1
+                holds.append(clock[0] - arrived[place.sequence])
+
+    for at, sequence in arrivals:
+        while (deadline := buffer.deadline) is not None and deadline <= at:
+            clock[0] = deadline
+            take(buffer.poll())
+        clock[0] = at
+        arrived.setdefault(sequence, at)
+        take(buffer.push(sequence, sequence * 960, b"x"))
+    return len(arrived) - played, concealed, holds
+
+
+def _replay_aiortc(arrivals: list[tuple[float, int]]) -> tuple[int, list[float]]:
+    """aiortc 1.16's audio buffer: (received packets not played, each played packet's hold)."""
+    buffer = AiortcJitterBuffer(capacity=16, prefetch=4)
+    arrived: dict[int, float] = {}
+    holds: list[float] = []
+    for at, sequence in arrivals:
+        arrived.setdefault(sequence, at)
+        packet = RtpPacket(sequence_number=sequence & 0xFFFF, timestamp=sequence * 960)
+        packet._data = b"x"  # type: ignore[attr-defined]
+        _, frame = buffer.add(packet)
+        if frame is not None:
+            holds.append(at - arrived[frame.timestamp // 960])
+    return len(arrived) - len(holds), holds
+
+
+def buffer_replay(count: int = 3000) -> list[dict[str, Any]]:
+    """Each profile's packet sequence (one way, 60 s) through aiortc's audio jitter buffer and
+    ours, offline: the share of received packets thrown away, the share concealed, and how
+    long a played packet was held (the input latency the buffer adds), median and p95."""
+    rows = []
+    for i, profile in enumerate(PROFILES[:-1]):
+        arrivals = _arrivals(profile.link, count, seed=i)
+        received = len({s for _, s in arrivals})
+        theirs_lost, theirs = _replay_aiortc(arrivals)
+        ours_lost, concealed, ours = _replay_ours(arrivals)
+        rows.append(
+            {
+                "profile": profile.name,
+                "received": received / count,
+                "aiortc_discarded": theirs_lost / received,
+                "aiortc_hold_ms": _percentiles(theirs),
+                "ours_discarded": ours_lost / received,
+                "ours_concealed": concealed / count,
+                "ours_hold_ms": _percentiles(ours),
+            }
+        )
+    return rows
+
+
+def _percentiles(holds: list[float]) -> tuple[float, float]:
+    ordered = sorted(holds) or [0.0]
+    return (
+        statistics.median(ordered) * 1000,
+        ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000,
+    )
+
+
+def print_buffer_replay(rows: list[dict[str, Any]]) -> None:
+    print("\nthe user's packets through aiortc's jitter buffer and ours (offline, 60 s each)")
+    print(
+        f"{'profile':<24}{'received':>9}{'aiortc: thrown':>16}{'held p50/p95':>14}"
+        f"{'ours: thrown':>14}{'concealed':>11}{'held p50/p95':>14}"
+    )
+    for row in rows:
+        theirs, ours = row["aiortc_hold_ms"], row["ours_hold_ms"]
+        print(
+            f"{row['profile']:<24}{row['received']:>9.1%}{row['aiortc_discarded']:>16.1%}"
+            f"{theirs[0]:>8.0f}/{theirs[1]:<5.0f}{row['ours_discarded']:>14.1%}"
+            f"{row['ours_concealed']:>11.1%}{ours[0]:>8.0f}/{ours[1]:<5.0f}"
+        )
