@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-
-from tests.voice.peer import RATE, Peer  # noqa: E402
+from tests.voice.peer import RATE, Peer
 
 # The bot counts as silent after this long without a loud frame (Piper's pauses between the
 # sentences of one reply are shorter).

@@ -1,6 +1,6 @@
 """The app as `make drills` serves it: the real app, its bot wrapped to crash when told.
 
-`uvicorn --factory bench.drill_app:create_app`. The drill writes one fault per line to the file
+`uvicorn --factory bench.drills.app:create_app`. The drill writes one fault per line to the file
 named by DRILL_CONTROL; each bot that starts takes the first line:
 
 - ``crash-on-start``: the bot raises before it is ready.
@@ -12,6 +12,7 @@ With ROOM_PROVIDER=daily the bot is a stand-in that gets ready and waits (Daily'
 servers lie outside this machine's reach): pipecat's Daily transport joins the room for real,
 through daily-python's `CallClient` replaced by the fake; the REST calls go to the fake Daily
 API for real.
+
 """
 
 from __future__ import annotations
