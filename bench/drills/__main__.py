@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bench import BACKEND
-from bench.drills import bots, daily, database, security, signals, workers
+from bench.drills import bots, connections, daily, database, security, signals, workers
 from bench.drills.base import LOCAL, Drill, Line, Scenario, running
 from bench.server import PG_URL, _drop, _pg_database
 from tests.fakes.daily import FakeDaily
@@ -75,6 +75,7 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
         [*daily.scenarios(), ("db-mid-start", database.lost_while_the_room_is_made)]
     )
     local_ones = chosen(local_scenarios(tmp, examples, seed))
+    stuck_ones = chosen(connections.scenarios())
     worker_ones = chosen(workers.scenarios())
     try:
         async with (
@@ -90,6 +91,15 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
             if local_ones:
                 async with running(tmp, database_url, proxy, LOCAL) as drill:
                     await go(drill, local_ones)
+            if stuck_ones:
+                print(
+                    f"{connections.MAX_BOTS} bots; pipecat gives up on a connection after "
+                    f"{connections.CONNECTION_TIMEOUT} s, the join timeout "
+                    f"{connections.JOIN_TIMEOUT} s"
+                )
+                settings = {**LOCAL, **connections.SETTINGS}
+                async with running(tmp, database_url, proxy, settings) as drill:
+                    await go(drill, stuck_ones)
             if worker_ones:
                 print("worker mode: the API runs no bot; two worker processes run them")
                 async with (

@@ -13,6 +13,10 @@ servers lie outside this machine's reach): pipecat's Daily transport joins the r
 through daily-python's `CallClient` replaced by the fake; the REST calls go to the fake Daily
 API for real.
 
+DRILL_CONNECTION_TIMEOUT_SECONDS, when set, shortens pipecat's timeout for a WebRTC connection
+that never connects (60 s, fixed in `SmallWebRTCConnection`), so that the stuck-connection
+drill sees it fire before the join timeout, as a real user's vanished page does at the default
+60 s join timeout, in seconds instead of minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -74,9 +79,23 @@ async def stand_in(ctx: BotContext) -> EndReason:
     raise AssertionError("unreachable")
 
 
+def _shorten_connection_timeout(seconds: float) -> None:
+    from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+
+    init = SmallWebRTCConnection.__init__
+
+    def shortened(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.connection_timeout_secs = seconds
+
+    SmallWebRTCConnection.__init__ = shortened
+
+
 def create_app() -> FastAPI:
     """The app, its bot wrapped in `FaultyBot`."""
     settings = get_settings()
+    if os.environ.get("DRILL_CONNECTION_TIMEOUT_SECONDS"):
+        _shorten_connection_timeout(float(os.environ["DRILL_CONNECTION_TIMEOUT_SECONDS"]))
     control = Path(os.environ["DRILL_CONTROL"])
     if settings.room_provider == "daily":
         daily_client.install()
