@@ -38,8 +38,8 @@ from bench.server import Server, cpu_seconds, rss_mb, serve
 from bench.stt import stt_benchmark
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
-from tests.kit.speech import synthesise
-from tests.voice.peer import RATE, Peer, rms
+from tests.kit.speech import say, synthesise
+from tests.voice.peer import Peer, rms
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUESTIONS = [
@@ -177,10 +177,7 @@ async def voice_to_voice(
         peer, body = await _connected(client, users[r % len(users)])
         await peer.utterance(peer.offer_sent_at)
         for question in QUESTIONS:
-            audio = synthesise(models, question)
-            peer.mic.say(audio)
-            await asyncio.sleep((len(audio) - RATE) / RATE)
-            asked = time.monotonic()
+            asked = await say(peer, synthesise(models, question))
             await peer.utterance(asked)
             delays.append(peer.first_sound_after(asked) - asked)
         await peer.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import soxr
 from piper.config import SynthesisConfig
 
 from src.voice_pipeline import speech
+from tests.voice.peer import RATE, Peer
 
 # The user's words are the same take in every run: Piper without its generator and phoneme
 # width noise. With the noise each run spoke a new random take, and some takes of "What is my
@@ -38,3 +40,22 @@ async def transcribe(models: speech.SpeechModels, audio48: np.ndarray) -> str:
         return " ".join(s.text.strip() for s in segments)
 
     return await asyncio.to_thread(run)
+
+
+# What the tests' and the bench's users ask most.
+LIFE_PATH_QUESTION = "What is my life path number?"
+
+
+async def say(peer: Peer, audio: np.ndarray) -> float:
+    """The user says `audio` (`synthesise`'s: its last second silence); returns, at the moment
+    the words end (the silence still playing), that moment (time.monotonic)."""
+    peer.mic.say(audio)
+    await asyncio.sleep((len(audio) - RATE) / RATE)
+    return time.monotonic()
+
+
+async def answer_to(
+    peer: Peer, models: speech.SpeechModels, text: str = LIFE_PATH_QUESTION
+) -> np.ndarray:
+    """The user asks `text` aloud; the bot's answer (its next utterance after the words)."""
+    return await peer.utterance(await say(peer, synthesise(models, text)))

@@ -32,6 +32,7 @@ from src.voice_pipeline import media, speech
 from src.voice_pipeline.job import BotJob
 from tests.api.conversation_helpers import start
 from tests.conftest import register
+from tests.kit.speech import answer_to
 from tests.voice.conftest import numbers_in, synthesise, transcribe
 from tests.voice.peer import RATE, Peer, SpeakingTrack
 
@@ -91,10 +92,7 @@ async def _greeting_and_answer(
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
         greeting = await peer.utterance(peer.offer_sent_at)
-        question = synthesise(models, "What is my life path number?")
-        peer.mic.say(question)
-        await asyncio.sleep((len(question) - RATE) / RATE)
-        answer = await peer.utterance(time.monotonic())
+        answer = await answer_to(peer, models)
     finally:
         await peer.close()
     return await transcribe(models, greeting), await transcribe(models, answer)

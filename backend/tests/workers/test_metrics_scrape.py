@@ -23,8 +23,9 @@ from redis.asyncio import Redis
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, start
 from tests.conftest import register
-from tests.voice.conftest import models, synthesise  # noqa: F401  (the session fixture)
-from tests.voice.peer import RATE, Peer
+from tests.kit.speech import answer_to
+from tests.voice.conftest import models  # noqa: F401  (the session fixture)
+from tests.voice.peer import Peer
 from tests.workers.processes import ApiProc, Proc, WorkerProc, free_port, process_env
 
 SPEECH_HISTOGRAMS = (
@@ -66,10 +67,7 @@ async def _call_and_scrape(
         try:
             await peer.connect(client, body["daily_room_url"], body["daily_token"])
             await peer.utterance(peer.offer_sent_at)
-            question = synthesise(models, "What is my life path number?")
-            peer.mic.say(question)
-            await asyncio.sleep((len(question) - RATE) / RATE)
-            await peer.utterance(time.monotonic())
+            await answer_to(peer, models)
             scraped: Histograms = {}
 
             async def filled() -> None:
