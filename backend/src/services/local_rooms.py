@@ -10,7 +10,6 @@ worker mode, which then answers the offers the API forwards to it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -24,6 +23,7 @@ from src.core.clock import utcnow
 from src.core.errors import DomainError, NotFound
 from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
+from src.core.teardown import bounded
 from src.services.conversations.errors import ConversationGone
 from src.services.rooms import Room, RoomAccess, room_name_for
 from src.voice_pipeline.job import BotJob, ProviderName
@@ -31,6 +31,9 @@ from src.voice_pipeline.job import BotJob, ProviderName
 logger = logging.getLogger(__name__)
 
 RoomRole = Literal["user", "bot"]
+
+# pipecat's own connecting timer is set this much later than ours, so ours always closes first.
+_PIPECAT_TIMER_MARGIN_SECONDS = 30.0
 
 
 class RoomTokenError(Exception):
@@ -69,6 +72,8 @@ class LocalRoom:
     webrtc: Any = field(default=None, repr=False)
     # Each WebRTC connection made by the user's offers, for the bot.
     connections: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
+    # One per connection not yet connected: closes it if it does not connect in time.
+    watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
 
 class LocalRoomProvider:
@@ -187,6 +192,7 @@ class LocalRoomProvider:
         async def hand_to_bot(connection: Any) -> None:
             # Before the connection is up: its receiver takes its decoder when it starts.
             media.decode_speech_at_16k(connection)
+            self._watch_connecting(room, connection)
             room.connections.put_nowait(connection)
             logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
 
@@ -195,6 +201,36 @@ class LocalRoomProvider:
         except HTTPException as exc:
             raise OfferRejected(f"The room refused this offer: {exc.detail}") from None
         return dict(answer)
+
+    def _watch_connecting(self, room: LocalRoom, connection: Any) -> None:
+        """Close the connection if it is not connected within WEBRTC_CONNECT_TIMEOUT_SECONDS.
+
+        pipecat has a timer of its own for this, but its close is cancelled midway by the state
+        change that close causes (its state handler cancels the timer's task, which is the one
+        closing), and aiortc then never finishes closing that connection: every later close of
+        it, the bot's included, waits forever (README, known issues). Closed from a task of our
+        own, nothing cancels the close; pipecat's timer is pushed past ours and is cancelled
+        by the state change when ours closes the connection.
+        """
+        timeout = self._settings.webrtc_connect_timeout_seconds
+        connection.connection_timeout_secs = timeout + _PIPECAT_TIMER_MARGIN_SECONDS
+
+        async def watch() -> None:
+            await asyncio.sleep(timeout)
+            state = connection.pc.connectionState if connection.pc is not None else "closed"
+            if state in {"connected", "closed"}:
+                return
+            logger.warning(
+                "conversation %s: the user's connection is still %s after %.0f s: closed",
+                room.conversation_id,
+                state,
+                timeout,
+            )
+            await bounded(connection.disconnect(), "closing a connection that never connected")
+
+        task = asyncio.create_task(watch(), name=f"connect-watch-{room.name}")
+        room.watchers.add(task)
+        task.add_done_callback(room.watchers.discard)
 
     async def add_candidates(self, name: str, patch: dict[str, Any]) -> None:
         """Add trickled ICE candidates to a connection of the room.
@@ -234,8 +270,12 @@ class LocalRoomProvider:
         Its tokens stop working once its conversation has ended (signalling checks that).
         """
         room = self._rooms.pop(name, None)
-        if room is not None and room.webrtc is not None:
-            await room.webrtc.close()
+        if room is None:
+            return
+        for watcher in list(room.watchers):
+            watcher.cancel()
+        if room.webrtc is not None:
+            await bounded(room.webrtc.close(), f"closing room {name}'s connections")
 
     async def close(self) -> None:
         """Delete every room whose media is here."""
@@ -303,19 +343,17 @@ class LocalBotTransport:
             logger.info("conversation %s: the user's new connection", self.room.conversation_id)
             await swap_connection(transport, connection)
             if previous is not None:
-                with contextlib.suppress(Exception):
-                    await previous.disconnect()
+                await bounded(previous.disconnect(), "hanging up the user's previous connection")
 
     async def drop_user(self) -> None:
         """Hang up a connection whose pings stopped: the room then takes the user's next offer
         (aiortc alone would keep the vanished peer's connection open)."""
         if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.disconnect()
+            await bounded(self._connection.disconnect(), "hanging up a silent connection")
 
     async def close(self) -> None:
-        """Disconnect the user and close the room's media in this process."""
+        """Disconnect the user and close the room's media in this process (each step bounded:
+        a connection aiortc cannot close does not hold the bot)."""
         if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.disconnect()
+            await bounded(self._connection.disconnect(), "hanging up the user's connection")
         await self._provider.delete_room(self.room.name)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from src.core.settings import Settings
+from src.core.teardown import bounded
 from src.models.conversation import EndReason
 from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
@@ -225,7 +226,12 @@ async def run_bot(ctx: BotContext) -> EndReason:
             await presence.close()
     finally:
         # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
-        await asyncio.shield(ctx.transport.close())
+        await asyncio.shield(
+            bounded(
+                ctx.transport.close(),
+                f"conversation {job.conversation_id}: closing the bot's transport",
+            )
+        )
         await prepared.close()
     return state.end_reason or EndReason.USER_LEFT
 
@@ -262,8 +268,10 @@ async def _run(worker: Any) -> None:
     try:
         await asyncio.shield(running)
     except asyncio.CancelledError:
-        # Stopped from outside (end request, timeout, shutdown): tear the pipeline down first.
-        await worker.cancel()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await running
+        # Stopped from outside (end request, timeout, shutdown): tear the pipeline down first,
+        # each step bounded (a transport aiortc cannot close hangs pipecat's cleanup).
+        if await bounded(worker.cancel(), "cancelling the pipeline"):
+            await bounded(running, "the pipeline's runner ending")
+        elif not running.done():
+            running.cancel()
         raise
