@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
+import httpx
 import numpy as np
 import soxr
 from piper.config import SynthesisConfig
@@ -59,3 +61,16 @@ async def answer_to(
 ) -> np.ndarray:
     """The user asks `text` aloud; the bot's answer (its next utterance after the words)."""
     return await peer.utterance(await say(peer, synthesise(models, text)))
+
+
+async def greeting_and_answer(
+    peer: Peer, client: httpx.AsyncClient, body: dict[str, Any], models: speech.SpeechModels
+) -> tuple[np.ndarray, np.ndarray]:
+    """The user joins the call of `body` (a start's answer) with `peer`, hears the greeting and
+    asks the life path question: the greeting and the answer (the peer closed after)."""
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        greeting = await peer.utterance(peer.offer_sent_at)
+        return greeting, await answer_to(peer, models)
+    finally:
+        await peer.close()

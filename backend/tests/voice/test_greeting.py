@@ -17,7 +17,7 @@ from src.voice_pipeline.clauses import sentences
 from src.voice_pipeline.dialogue import Numerologist, normalise
 from tests.api.conversation_helpers import eventually
 from tests.conftest import register
-from tests.kit.speech import answer_to
+from tests.kit.speech import greeting_and_answer
 from tests.voice.conftest import numbers_in, transcribe
 from tests.voice.peer import Peer, rms
 
@@ -32,12 +32,7 @@ async def test_the_prepared_greeting_is_heard_from_its_first_word(
     auth = {"Authorization": f"Bearer {user['access_token']}"}
     body = (await client.post("/api/v1/conversations/start", headers=auth)).json()
     peer = Peer()
-    try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
-        greeting = await peer.utterance(peer.offer_sent_at)
-        answer = await answer_to(peer, models)
-    finally:
-        await peer.close()
+    greeting, answer = await greeting_and_answer(peer, client, body, models)
     assert rms(greeting) > 500
     heard = normalise(await transcribe(models, greeting))
     assert heard.startswith("hello grace"), heard

@@ -21,12 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import eventually, start
-from tests.conftest import register
+from tests.api.conversation_helpers import eventually
 from tests.kit.speech import answer_to
 from tests.voice.conftest import models  # noqa: F401  (the session fixture)
-from tests.voice.peer import Peer
 from tests.workers.processes import ApiProc, Proc, WorkerProc, free_port, process_env
+from tests.workers.test_calls import _greeted_call
 
 SPEECH_HISTOGRAMS = (
     "numerologist_greeting_first_audio_seconds",
@@ -57,29 +56,21 @@ async def _call_and_scrape(
 ) -> Histograms:
     """Greeting, one question and its answer, then the scrape (of the API, or of `scrape`),
     with the peer still connected."""
-    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
-        user = await register(client, full_name="Ada Lovelace")
-        started = await start(client, user["access_token"])
-        assert started.status_code == 200, started.text
-        body = started.json()
-        peer = Peer()
-        peer.start_pings()
-        try:
-            await peer.connect(client, body["daily_room_url"], body["daily_token"])
-            await peer.utterance(peer.offer_sent_at)
-            await answer_to(peer, models)
-            scraped: Histograms = {}
+    async with (
+        httpx.AsyncClient(base_url=api.url, timeout=30) as client,
+        _greeted_call(client, "Ada Lovelace") as (_, _, peer, _),
+    ):
+        await answer_to(peer, models)
+        scraped: Histograms = {}
 
-            async def filled() -> None:
-                nonlocal scraped
-                scraped = await _histograms(scrape or client)
-                for name in SPEECH_HISTOGRAMS:
-                    assert scraped.get(name, (0, 0))[0] > 0, (name, scraped.get(name))
+        async def filled() -> None:
+            nonlocal scraped
+            scraped = await _histograms(scrape or client)
+            for name in SPEECH_HISTOGRAMS:
+                assert scraped.get(name, (0, 0))[0] > 0, (name, scraped.get(name))
 
-            await eventually(filled, within=10)
-            return scraped
-        finally:
-            await peer.close()
+        await eventually(filled, within=10)
+        return scraped
 
 
 def _print_and_check(scraped: Histograms) -> None:
