@@ -14,9 +14,10 @@ through daily-python's `CallClient` replaced by the fake; the REST calls go to t
 API for real.
 
 DRILL_CONNECTION_TIMEOUT_SECONDS, when set, shortens pipecat's timeout for a WebRTC connection
-that never connects (60 s, fixed in `SmallWebRTCConnection`), so that the stuck-connection
-drill sees it fire before the join timeout, as a real user's vanished page does at the default
-60 s join timeout, in seconds instead of minutes.
+that never connects (60 s by default in `SmallWebRTCConnection`), so that the stuck-connection
+drill keeps the default order (pipecat's timer not after the join timeout) in seconds instead of
+minutes: without the app's own connect watch (issue 21), which sets pipecat's timer past its
+own, that timer's close would fire and hang, as it did.
 """
 
 from __future__ import annotations
