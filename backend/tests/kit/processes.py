@@ -19,9 +19,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from signal import Signals
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -74,6 +75,27 @@ async def wait_for_workers(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(beats)} of {count} workers beat within {within:.0f} s")
         await asyncio.sleep(0.1)
+
+
+P = TypeVar("P", bound="Proc")
+
+
+@contextlib.asynccontextmanager
+async def stopped_at_the_end(make: Callable[..., P]) -> AsyncIterator[Callable[..., P]]:
+    """`make(n, ...)` (n: how many it made before) as a function whose processes are all
+    stopped (killed) when the block ends: what a test's fixture hands it."""
+    started: list[P] = []
+
+    def spawn(*args: Any, **kwargs: Any) -> P:
+        proc = make(len(started), *args, **kwargs)
+        started.append(proc)
+        return proc
+
+    try:
+        yield spawn
+    finally:
+        for proc in started:
+            await proc.stop()
 
 
 class Proc:

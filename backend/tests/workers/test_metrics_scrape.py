@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually
+from tests.kit.processes import stopped_at_the_end
 from tests.kit.speech import answer_to
 from tests.voice.conftest import models  # noqa: F401  (the session fixture)
 from tests.workers.processes import ApiProc, Proc, WorkerProc, free_port, process_env
@@ -73,6 +74,12 @@ async def _call_and_scrape(
         return scraped
 
 
+async def _scraped_during_a_call(api: ApiProc, models: speech.SpeechModels) -> None:  # noqa: F811
+    """Once the API answers: a call, the scrape, and what it must hold."""
+    await api.ready(within=60)
+    _print_and_check(await _call_and_scrape(api, models))
+
+
 def _print_and_check(scraped: Histograms) -> None:
     for name in SPEECH_HISTOGRAMS:
         count, total = scraped[name]
@@ -94,16 +101,8 @@ def multiproc_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def api_proc(logs: Path) -> AsyncIterator[Callable[[dict[str, str]], ApiProc]]:
-    started: list[ApiProc] = []
-
-    def spawn(env: dict[str, str]) -> ApiProc:
-        api = ApiProc(env, logs / f"api-{len(started)}.log")
-        started.append(api)
-        return api
-
-    yield spawn
-    for api in started:
-        await api.stop()
+    async with stopped_at_the_end(lambda n, env: ApiProc(env, logs / f"api-{n}.log")) as spawn:
+        yield spawn
 
 
 @pytest.mark.once
@@ -115,9 +114,7 @@ async def test_a_scrape_of_the_embedded_app_during_a_call(
 ) -> None:
     env = process_env(clean_db, "", "", prometheus_multiproc_dir=multiproc_dir)
     del env["REDIS_URL"], env["REDIS_PREFIX"]
-    api = api_proc(env)
-    await api.ready(within=60)
-    _print_and_check(await _call_and_scrape(api, models))
+    await _scraped_during_a_call(api_proc(env), models)
 
 
 @pytest.mark.postgresql_only
@@ -132,9 +129,8 @@ async def test_a_scrape_of_the_api_during_a_call_a_worker_serves(
 ) -> None:
     # The API process runs no bot: whatever the histograms hold, the worker wrote.
     await ready_worker(prometheus_multiproc_dir=multiproc_dir)
-    api = api_proc(process_env(clean_db, redis_url, prefix, prometheus_multiproc_dir=multiproc_dir))
-    await api.ready(within=60)
-    _print_and_check(await _call_and_scrape(api, models))
+    env = process_env(clean_db, redis_url, prefix, prometheus_multiproc_dir=multiproc_dir)
+    await _scraped_during_a_call(api_proc(env), models)
 
 
 @pytest.mark.postgresql_only
