@@ -93,8 +93,8 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
                     await go(drill, local_ones)
             if stuck_ones:
                 print(
-                    f"{connections.MAX_BOTS} bots; pipecat gives up on a connection after "
-                    f"{connections.CONNECTION_TIMEOUT} s, the join timeout "
+                    f"{connections.MAX_BOTS} bots; a connection that never connects is given "
+                    f"up on after {connections.CONNECTION_TIMEOUT} s, the join timeout is "
                     f"{connections.JOIN_TIMEOUT} s"
                 )
                 settings = {**LOCAL, **connections.SETTINGS}
