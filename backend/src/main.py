@@ -76,6 +76,11 @@ def create_app(
     configure_logging(settings.log_level, settings.pipecat_log_level, settings.log_format)
     for warning in settings.production_warnings():
         logger.warning("%s", warning)
+    if settings.jwt_secret_generated:
+        logger.warning(
+            "JWT_SECRET is not set: signing tokens with a random secret made for this start "
+            "(tokens end when the process does; set JWT_SECRET to keep them across restarts)"
+        )
 
     async def embedded_bots(
         lifecycle: ConversationLifecycle,
@@ -166,6 +171,8 @@ def create_app(
         version="0.1.0",
         description="Sign in, start a voice conversation and talk to an AI numerologist.",
         lifespan=lifespan,
+        # Off in production unless API_DOCS=true: the schema maps every route for a stranger.
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.redis = None

@@ -31,7 +31,9 @@ from tests.kit.processes import forget, new_prefix
 # receiver (`receiver`).
 pytest_plugins = ["tests.coturn", "tests.fakes.webhooks"]
 
-TEST_SECRET = "test-secret-" + "x" * 40
+# Random-looking: the test apps' PUBLIC_BASE_URL (http://testserver) is not loopback, where a
+# regular secret is refused (core/settings.py).
+TEST_SECRET = "test-secret-vuODibZnaE9FzdUqEm1mqJ_3JVGkDdPOu2laOff-_VA"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Speed is measured by the benchmarks, not asserted by tests: no per-example deadline (on a

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 import jwt
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import get_session
 from src.core.errors import InvalidTokenSubject, NotAuthenticated
-from src.core.security import ACCESS_AUDIENCE, decode_token
+from src.core.security import ACCESS_AUDIENCE, TOKEN_VERSION_CLAIM, decode_token
 from src.core.settings import Settings
 from src.models.user import User
 from src.services.throttling import Throttle
@@ -50,9 +52,39 @@ def get_throttle(request: Request) -> Throttle:
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
-def get_client_address(request: Request) -> str:
-    """The caller's IP address (behind a reverse proxy, uvicorn's --proxy-headers sets it)."""
-    return request.client.host if request.client else "unknown"
+def get_client_address(request: Request, settings: SettingsDep) -> str:
+    """The caller's IP address: the peer's, or behind a proxy of TRUSTED_PROXIES the one its
+    X-Forwarded-For names."""
+    peer = request.client.host if request.client else "unknown"
+    if not settings.trusted_proxies:
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return client_behind_proxies(peer, forwarded, settings.trusted_proxies)
+
+
+def client_behind_proxies(
+    peer: str, forwarded_for: str, trusted: Sequence[IPv4Network | IPv6Network]
+) -> str:
+    """The client address: walking back from the peer through X-Forwarded-For, the first hop
+    that is not a trusted proxy (hops further left are the client's own word, not evidence)."""
+    address = peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    while _trusted(address, trusted) and hops:
+        hop = hops.pop()
+        try:
+            address = str(ip_address(hop))
+        except ValueError:
+            # A proxy writes addresses; anything else is not evidence of a client.
+            break
+    return address
+
+
+def _trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
 
 
 ClientAddress = Annotated[str, Depends(get_client_address)]
@@ -66,8 +98,8 @@ async def get_current_user(
     """The active user named by the bearer token.
 
     Raises:
-        NotAuthenticated: no token, a malformed, badly signed, unsigned or expired token, or no
-            active user behind it (401 with ``WWW-Authenticate: Bearer``).
+        NotAuthenticated: no token, a malformed, badly signed, unsigned, expired or revoked
+            token, or no active user behind it (401 with ``WWW-Authenticate: Bearer``).
         InvalidTokenSubject: the token verifies but its subject is not a UUID (400).
     """
     if not token:
@@ -85,6 +117,10 @@ async def get_current_user(
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("The account behind this token no longer exists or is disabled.")
+    if claims.get(TOKEN_VERSION_CLAIM) != user.token_version:
+        raise NotAuthenticated(
+            "The access token was revoked (signed out, or the password changed). Sign in again."
+        )
     return user
 
 

@@ -1,4 +1,5 @@
-"""`/metrics`: Prometheus text, behind a bearer token when METRICS_TOKEN is set."""
+"""`/metrics`: Prometheus text, behind a bearer token when METRICS_TOKEN is set (in production
+without one, 404)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from src.api.deps import SettingsDep
 from src.core import metrics
-from src.core.errors import NotAuthenticated
+from src.core.errors import NotAuthenticated, NotFound
 from src.schemas.common import ErrorResponse
 
 router = APIRouter(tags=["health"])
 _TOKEN_DETAIL = "Send 'Authorization: Bearer <METRICS_TOKEN>' to read the metrics."
+_OFF_DETAIL = "Metrics are off: in production they are served only once METRICS_TOKEN is set."
 _EXAMPLE = """\
 # TYPE numerologist_conversations_started_total counter
 numerologist_conversations_started_total{outcome="started"} 3.0
@@ -32,6 +34,9 @@ def _check_token(
 ) -> None:
     expected = settings.metrics_token
     if expected is None:
+        if settings.environment == "production":
+            # Open metrics tell a stranger the load and the failures: production needs a token.
+            raise NotFound(_OFF_DETAIL)
         return
     given = credentials.credentials if credentials else ""
     if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -54,6 +59,13 @@ def _check_token(
                 "application/json": {
                     "example": {"error": NotAuthenticated.code, "detail": _TOKEN_DETAIL}
                 }
+            },
+        },
+        404: {
+            "model": ErrorResponse,
+            "description": "Production without METRICS_TOKEN: metrics are off",
+            "content": {
+                "application/json": {"example": {"error": NotFound.code, "detail": _OFF_DETAIL}}
             },
         },
     },

@@ -58,6 +58,17 @@ class InvalidCredentials(NotAuthenticated):
     default_detail = "The email or password is incorrect."
 
 
+class PasswordIncorrect(DomainError):
+    """A signed-in user's re-entered password is wrong (a password change, account deletion).
+
+    403, not 401: the session itself is fine, and a client must not sign out over it.
+    """
+
+    status_code = 403
+    code = "password_incorrect"
+    default_detail = "The password is incorrect."
+
+
 class InvalidTokenSubject(DomainError):
     """A token that verifies but does not name a user id."""
 

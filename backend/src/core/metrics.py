@@ -31,10 +31,11 @@ CONVERSATIONS_STARTED = Counter(
 CONVERSATIONS_ENDED = Counter(
     "numerologist_conversations_ended", "Conversations ended, by end reason.", ["reason"]
 )
+# By mode, not by process: a process id names the host and its PID to whoever scrapes.
 BOTS_RUNNING = Gauge(
     "numerologist_bots_running",
-    "Bots running now, by the process that runs them (embedded:... or a worker id).",
-    ["owner"],
+    "Bots running now, by where they run: embedded (in an API process) or worker.",
+    ["mode"],
     multiprocess_mode="livesum",
 )
 START_SECONDS = Histogram(
@@ -69,6 +70,12 @@ USER_TURNS = Counter(
     "User turns ended, by what ended them: request (a whole request in the transcript), "
     "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech).",
     ["ended_by"],
+)
+USER_AUDIO_PACKETS_DROPPED = Counter(
+    "numerologist_user_audio_packets_dropped",
+    "The user's audio packets the bot could not use, by reason: corrupt (libopus refused it; "
+    "concealed), empty, oversized, undecodable (another codec's decoder refused it).",
+    ["reason"],
 )
 TTS_SECONDS = Histogram(
     "numerologist_tts_seconds",
@@ -143,14 +150,21 @@ def user_turn(ended_by: str) -> None:
     USER_TURNS.labels(ended_by=ended_by).inc()
 
 
+def user_audio_packet_dropped(reason: str) -> None:
+    """Count one packet of the user's audio the bot could not use."""
+    USER_AUDIO_PACKETS_DROPPED.labels(reason=reason).inc()
+
+
 def synthesis(seconds: float) -> None:
     """Record one reply's synthesis time (text at the TTS to its first audio)."""
     TTS_SECONDS.observe(seconds)
 
 
 def bot_running(owner: str, delta: int) -> None:
-    """A bot started (+1) or stopped (-1) in the process `owner`."""
-    BOTS_RUNNING.labels(owner=owner).inc(delta)
+    """A bot started (+1) or stopped (-1) in the process `owner` (an embedded owner id starts
+    with models.conversation.EMBEDDED_OWNER_PREFIX, a worker's does not)."""
+    mode = "embedded" if owner.startswith("embedded:") else "worker"
+    BOTS_RUNNING.labels(mode=mode).inc(delta)
 
 
 def webhook_attempted(outcome: str, seconds: float | None = None) -> None:

@@ -64,10 +64,16 @@ def decode_token(token: str, *, secret: str, audience: str) -> dict[str, Any]:
     )
 
 
-def create_access_token(user_id: uuid.UUID, *, secret: str, expire_minutes: int) -> str:
-    """An API access token whose subject is the user id."""
+# The claim naming the user's token version (models/user.py): a token of an older one is revoked.
+TOKEN_VERSION_CLAIM = "ver"
+
+
+def create_access_token(
+    user_id: uuid.UUID, *, version: int, secret: str, expire_minutes: int
+) -> str:
+    """An API access token whose subject is the user id, under the user's token version."""
     return encode_token(
-        {"sub": str(user_id)},
+        {"sub": str(user_id), TOKEN_VERSION_CLAIM: version},
         secret=secret,
         audience=ACCESS_AUDIENCE,
         expires_at=utcnow() + timedelta(minutes=expire_minutes),

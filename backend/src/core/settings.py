@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import secrets
+from collections import Counter
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import limits
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from src.core.ice import IceServer, check_ice_url
@@ -18,10 +23,16 @@ BACKEND_DIR = Path(__file__).resolve().parents[2]
 REPO_DIR = BACKEND_DIR.parent
 DEFAULT_SQLITE_PATH = BACKEND_DIR / "data" / "numerologist.db"
 
-# The development placeholder: accepted in development only, refused in production.
+# The placeholder once documented: refused, like any weak secret, wherever others can reach us.
 PLACEHOLDER_JWT_SECRET = "change-me-development-only-secret"
 _WEAK_SECRETS = {"", "changeme", "change-me", "secret", PLACEHOLDER_JWT_SECRET}
 MIN_PRODUCTION_SECRET_LENGTH = 32
+# A JWT secret must look random: at least this many bits by its own characters' frequencies
+# (length x Shannon entropy per character; 32 random hex digits give ~115, 'a' * 32 gives 0)
+# and this many distinct characters.
+MIN_SECRET_BITS = 96
+MIN_SECRET_DISTINCT_CHARACTERS = 8
+_MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 class Settings(BaseSettings):
@@ -38,8 +49,12 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
-    jwt_secret: str = PLACEHOLDER_JWT_SECRET
-    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # Unset: a random one for this start (development on loopback only; tokens end with the
+    # process). Required, and checked to look random, when others can reach the server.
+    jwt_secret: str = ""
+    _jwt_secret_generated: bool = PrivateAttr(default=False)
+    # At most a day: a stolen token is good until it expires or its user signs out.
+    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24)
     log_level: str = "INFO"
     pipecat_log_level: str = "WARNING"
     # json: one JSON object per line (time, level, logger, message, conversation_id, worker_id).
@@ -49,14 +64,26 @@ class Settings(BaseSettings):
     # comma-separated or a JSON list. None by default: same-origin pages only.
     cors_origins: Annotated[list[str], NoDecode] = []
 
-    # Brute-force protection, in the `limits` notation ("5/15 minutes", "20 per hour"). Failed
-    # sign-ins count per email and per client address; registrations per address.
+    # Brute-force protection, in the `limits` notation ("5/15 minutes", "20 per hour"); see
+    # services/throttling.py. Sign-in failures count per (email, address) and per address (past
+    # either, 429), and per email: past that, addresses that have failed on the email wait a
+    # delay doubling from LOGIN_DELAY_SECONDS up to LOGIN_MAX_DELAY_SECONDS; registrations count
+    # per address.
     login_failures_per_email: str = "5/15 minutes"
+    login_failures_per_email_and_address: str = "5/15 minutes"
     login_failures_per_address: str = "30/15 minutes"
+    login_delay_seconds: int = Field(default=1, ge=1, le=60 * 60)
+    login_max_delay_seconds: int = Field(default=300, ge=1, le=24 * 60 * 60)
     registrations_per_address: str = "20/hour"
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or CIDR networks,
+    # comma-separated or a JSON list). None by default: the peer's address is the client's.
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
 
-    # /metrics answers only requests bearing this token, when set.
+    # /metrics answers only requests bearing this token, when set; in production without it,
+    # /metrics is off (404).
     metrics_token: str | None = None
+    # The API's /docs, /redoc and /openapi.json: unset, on in development and off in production.
+    api_docs: bool | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -82,6 +109,9 @@ class Settings(BaseSettings):
     # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
     # closed; the user may send a new offer (pipecat's own default is 60 s).
     webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Whether the bot uses ICE candidates on loopback addresses (a user on this same machine):
+    # unset, only in development.
+    ice_allow_loopback_candidates: bool | None = None
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)
@@ -190,8 +220,27 @@ class Settings(BaseSettings):
     def _check_turn_urls(cls, urls: list[str]) -> list[str]:
         return [check_ice_url(url, turn_only=True) for url in urls if url.strip()]
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            try:
+                items = (str(item).strip() for item in value)
+                return [ip_network(item, strict=False) for item in items if item]
+            except ValueError:
+                raise ValueError(
+                    "TRUSTED_PROXIES: write addresses or networks like 10.0.0.5,10.1.0.0/16"
+                ) from None
+        return value
+
     @field_validator(
-        "login_failures_per_email", "login_failures_per_address", "registrations_per_address"
+        "login_failures_per_email",
+        "login_failures_per_email_and_address",
+        "login_failures_per_address",
+        "registrations_per_address",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:
@@ -249,16 +298,61 @@ class Settings(BaseSettings):
             return self.public_base_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def reachable(self) -> bool:
+        """Whether other machines may reach this server: production, a HOST other than
+        loopback, or a PUBLIC_BASE_URL that is https or not on loopback."""
+        if self.environment == "production" or not _is_loopback(self.host):
+            return True
+        if not self.public_base_url:
+            return False
+        url = urlsplit(self.public_base_url.strip())
+        return url.scheme.lower() == "https" or not _is_loopback(url.hostname or "")
+
+    @property
+    def jwt_secret_generated(self) -> bool:
+        """Whether JWT_SECRET was unset and this process made a random one."""
+        return self._jwt_secret_generated
+
+    @property
+    def allow_loopback_candidates(self) -> bool:
+        """Whether the bot uses loopback ICE candidates (ICE_ALLOW_LOOPBACK_CANDIDATES, else
+        in development)."""
+        if self.ice_allow_loopback_candidates is None:
+            return self.environment == "development"
+        return self.ice_allow_loopback_candidates
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (API_DOCS, else development)."""
+        return self.environment != "production" if self.api_docs is None else self.api_docs
+
+    def _check_jwt_secret(self) -> None:
+        where = (
+            "in production"
+            if self.environment == "production"
+            else "when other machines can reach the server (HOST not loopback, or PUBLIC_BASE_URL "
+            "https or not on loopback)"
+        )
+        if not self.jwt_secret.strip():
+            if self.reachable:
+                raise ValueError(
+                    f"JWT_SECRET is not set: it is required {where}. Set it to a random value "
+                    f"of at least {MIN_PRODUCTION_SECRET_LENGTH} characters ({_MAKE_A_SECRET})"
+                )
+            self.jwt_secret = secrets.token_urlsafe(48)
+            self._jwt_secret_generated = True
+            return
+        weakness = secret_weakness(self.jwt_secret)
+        if weakness and self.reachable:
+            raise ValueError(
+                f"JWT_SECRET is {weakness}: it is refused {where}. Set it to a random value of "
+                f"at least {MIN_PRODUCTION_SECRET_LENGTH} characters ({_MAKE_A_SECRET})"
+            )
+
     @model_validator(mode="after")
     def _enforce_production_rules(self) -> Settings:
-        if self.environment == "production":
-            if _weak(self.jwt_secret):
-                raise ValueError(
-                    "JWT_SECRET is missing or is the development placeholder: in production set "
-                    f"JWT_SECRET to a random value of at least {MIN_PRODUCTION_SECRET_LENGTH} "
-                    "characters (for example: python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))')"
-                )
+        self._check_jwt_secret()
         if bool(self.turn_secret) != bool(self.turn_urls):
             raise ValueError("TURN_SECRET and TURN_URLS go together: set both or neither")
         if self.environment == "production" and self.turn_secret and _weak(self.turn_secret):
@@ -295,6 +389,11 @@ class Settings(BaseSettings):
                 "ENVIRONMENT=production on SQLite: one process, one file, no worker mode; "
                 "set DATABASE_URL to PostgreSQL (postgresql+asyncpg://...)"
             )
+        if not self.metrics_token:
+            found.append(
+                "METRICS_TOKEN is not set: /metrics answers 404 in production; set it to scrape "
+                "(with 'Authorization: Bearer <METRICS_TOKEN>')"
+            )
         if self.room_provider == "local" and not self.base_url.startswith("https://"):
             found.append(
                 f"PUBLIC_BASE_URL {self.base_url} is not https: browsers give the microphone "
@@ -324,6 +423,28 @@ class Settings(BaseSettings):
         for choice, (chosen, value, variable) in needed.items():
             if chosen and not value:
                 raise ValueError(f"{choice} needs {variable} to be set.")
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why a signing secret is too weak to be trusted (None if it is not): the documented
+    placeholder or a known weak word, too short, or too regular to be random."""
+    text = secret.strip()
+    if text.lower() in _WEAK_SECRETS:
+        return "a placeholder"
+    if len(text) < MIN_PRODUCTION_SECRET_LENGTH:
+        return f"shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters"
+    counts = Counter(text)
+    bits = -sum(n * math.log2(n / len(text)) for n in counts.values())
+    if len(counts) < MIN_SECRET_DISTINCT_CHARACTERS or bits < MIN_SECRET_BITS:
+        return "too regular to be random"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 def _weak(secret: str) -> bool:

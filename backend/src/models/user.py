@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Date, String, Uuid, func, true
+from sqlalchemy import Boolean, CheckConstraint, Date, Integer, String, Uuid, func, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from src.core.clock import utcnow
@@ -32,6 +32,9 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[date] = mapped_column(Date)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Every access token carries the version it was issued under; raising it (sign-out, a new
+    # password) revokes all the tokens issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )

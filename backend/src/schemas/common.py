@@ -67,7 +67,8 @@ def error_responses(
     """
     descriptions = {
         400: "Bad request: a body that is not JSON, or a token whose subject is not a user id",
-        401: "Not signed in, or the token is invalid or expired",
+        401: "Not signed in, or the token is invalid, expired or revoked",
+        403: "The password given again is incorrect",
         404: "Not found, or not yours",
         409: "Conflict with the current state",
         410: "Gone: the conversation has ended",

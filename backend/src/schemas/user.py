@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -25,6 +26,27 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
+# Control (Cc: NUL, newlines, escapes), format (Cf: bidi overrides and isolates, zero-width
+# characters), surrogate (Cs) and line/paragraph separator (Zl, Zp) characters: none belongs in a
+# name, and each can reorder or hide text where the name is shown, split a log line, or (NUL)
+# fail the database.
+_REFUSED_IN_NAMES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+MAX_NAME_LENGTH = 200
+
+
+def _clean_name(value: str) -> str:
+    name = unicodedata.normalize("NFC", value)
+    for character in name:
+        if unicodedata.category(character) in _REFUSED_IN_NAMES:
+            raise ValueError(
+                "must not contain control, format or bidirectional characters "
+                f"(found U+{ord(character):04X})"
+            )
+    if len(name) > MAX_NAME_LENGTH:  # NFC rarely lengthens a string, but it can
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
 _USER: dict[str, Any] = {
     "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
     "email": "ada@example.com",
@@ -41,7 +63,11 @@ _TOKEN: dict[str, Any] = {
 
 Email = Annotated[EmailStr, AfterValidator(_lower)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_clean_name),
+]
 BirthDate = Annotated[date, AfterValidator(_in_the_past)]
 
 
@@ -77,6 +103,31 @@ class LoginRequest(BaseModel):
     )
 
     email: Email
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class PasswordChange(BaseModel):
+    """The current password, and the new one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct horse battery", "new_password": "staple tree lamp"}
+            ]
+        }
+    )
+
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class PasswordConfirmation(BaseModel):
+    """The account's password, asked again before an irreversible change."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"password": "correct horse battery"}]}
+    )
+
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 

@@ -24,6 +24,7 @@ from src.core.errors import DomainError, NotFound
 from src.core.security import ROOM_AUDIENCE, decode_token, encode_token
 from src.core.settings import Settings
 from src.core.teardown import bounded
+from src.schemas.webrtc import MAX_CANDIDATES_PER_CONNECTION, TooManyCandidates
 from src.services.conversations.errors import ConversationGone
 from src.services.rooms import Room, RoomAccess, room_name_for
 from src.voice_pipeline.job import BotJob, ProviderName
@@ -57,7 +58,8 @@ class PeerConnectionNotFound(NotFound):
 
 # The errors signalling can answer, by code: a worker sends the code back to the API.
 SIGNALLING_ERRORS: dict[str, type[DomainError]] = {
-    cls.code: cls for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound)
+    cls.code: cls
+    for cls in (ConversationGone, OfferRejected, PeerConnectionNotFound, TooManyCandidates)
 }
 
 
@@ -74,6 +76,8 @@ class LocalRoom:
     connections: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
     # One per connection not yet connected: closes it if it does not connect in time.
     watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    # Trickled ICE candidates taken, per connection (pc_id).
+    candidates: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 class LocalRoomProvider:
@@ -188,10 +192,17 @@ class LocalRoomProvider:
         from src.voice_pipeline import media
 
         room = self._room(name)
+        failed: list[tuple[Any, Exception]] = []
 
         async def hand_to_bot(connection: Any) -> None:
-            # Before the connection is up: its receiver takes its decoder when it starts.
-            media.decode_speech_at_16k(connection)
+            # pipecat logs and swallows an error raised here, and keeps the connection (which
+            # then refused every later offer): it is recorded and the connection closed below.
+            try:
+                # Before the connection is up: its receiver takes its decoder when it starts.
+                media.decode_speech_at_16k(connection)
+            except Exception as exc:
+                failed.append((connection, exc))
+                return
             self._watch_connecting(room, connection)
             room.connections.put_nowait(connection)
             logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
@@ -200,6 +211,16 @@ class LocalRoomProvider:
             answer = await room.webrtc.handle_web_request(SmallWebRTCRequest(**offer), hand_to_bot)
         except HTTPException as exc:
             raise OfferRejected(f"The room refused this offer: {exc.detail}") from None
+        except Exception as exc:
+            raise OfferRejected(f"The room could not use this offer: {exc}") from None
+        if failed:
+            connection, error = failed[0]
+            # Its "closed" event takes it out of the room's handler: the next offer works.
+            await bounded(connection.disconnect(), "closing a connection the bot cannot use")
+            logger.warning(
+                "conversation %s: an offer the bot cannot use: %s", room.conversation_id, error
+            )
+            raise OfferRejected("The room could not use this offer's audio.")
         return dict(answer)
 
     def _watch_connecting(self, room: LocalRoom, connection: Any) -> None:
@@ -246,6 +267,10 @@ class LocalRoomProvider:
         )
 
         room = self._room(name)
+        taken = room.candidates.get(patch["pc_id"], 0) + len(patch["candidates"])
+        if taken > MAX_CANDIDATES_PER_CONNECTION:
+            raise TooManyCandidates()
+        room.candidates[patch["pc_id"]] = taken
         request = SmallWebRTCPatchRequest(
             pc_id=patch["pc_id"],
             candidates=[

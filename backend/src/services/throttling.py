@@ -1,15 +1,31 @@
-"""Brute-force protection: failed sign-ins per email and per address, registrations per address.
+"""Brute-force protection: sign-in attempts per account, per (account, address) and per address;
+registrations per address.
 
-The `limits` library keeps moving windows: in Redis when REDIS_URL is set (keys under
-REDIS_PREFIX, so every API process shares the counters), in this process's memory otherwise.
+A sign-in attempt is counted before its password is checked, with one atomic increment per
+counter (Redis `INCRBY` in a script, or this process's memory under a lock), and refunded when the
+password turns out right: however many attempts arrive at once, no more than a limit's worth are
+ever checked. Counters live in Redis when REDIS_URL is set (keys under REDIS_PREFIX, shared by
+every API process), in this process's memory otherwise.
+
+Who is refused:
+- an (account, address) pair that has used up its failures: the guesser's own address only;
+- an address that has used up its failures across accounts (spraying one password over many);
+- past the account's own limit, an address that has already failed on that account waits a delay
+  that doubles with each further failure (LOGIN_DELAY_SECONDS up to LOGIN_MAX_DELAY_SECONDS).
+  An address with no failures on the account is never delayed, so a stranger guessing from
+  elsewhere cannot lock the owner out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -17,7 +33,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 
-from src.core.errors import TooManyAttempts
+from src.core.errors import InvalidCredentials, PasswordIncorrect, TooManyAttempts
 from src.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,8 +47,41 @@ def _email_key(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
+def address_key(address: str) -> str:
+    """The throttling key of a client address: IPv4 as it is, IPv6 by its /64 network.
+
+    One IPv6 host is usually given a whole /64, so counting per /128 would give it 2**64 fresh
+    counters. An IPv4 address mapped into IPv6 counts as itself.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def login_delay(excess: int, first: int, most: int) -> int:
+    """The seconds between checks for an account `excess` failures past its limit: `first`,
+    doubling with each failure, at most `most`."""
+    return min(most, first << min(excess - 1, 30))
+
+
+@dataclass(frozen=True)
+class _Counter:
+    item: RateLimitItem
+    key: str
+
+    @property
+    def expiry(self) -> int:
+        return self.item.get_expiry()
+
+
 class Throttle:
-    """Counts failed sign-ins and registrations and refuses them past the configured rates.
+    """Counts sign-in attempts and registrations and refuses them past the configured rates.
 
     A refusal is `TooManyAttempts` (429 with Retry-After), the same for every email, known or
     not. When Redis does not answer, attempts are let through and the error is logged: sign-in
@@ -59,35 +108,79 @@ class Throttle:
             )
         else:
             storage = MemoryStorage()
+        self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_email = parse(settings.login_failures_per_email)
+        self._per_pair = parse(settings.login_failures_per_email_and_address)
         self._per_address = parse(settings.login_failures_per_address)
         self._registrations = parse(settings.registrations_per_address)
+        self._first_delay = settings.login_delay_seconds
+        self._max_delay = settings.login_max_delay_seconds
 
-    def _login_counters(self, email: str, address: str) -> list[tuple[RateLimitItem, str, str]]:
-        return [
-            (self._per_email, "login-email", _email_key(email)),
-            (self._per_address, "login-address", address),
-        ]
+    @asynccontextmanager
+    async def login_attempt(self, email: str, address: str) -> AsyncIterator[None]:
+        """Count a sign-in attempt before its password is checked (the body of the block).
 
-    async def check_login(self, email: str, address: str) -> None:
-        """Refuse a sign-in while its email or its address has used up its failures.
+        The attempt stays counted if the block raises `InvalidCredentials` or
+        `PasswordIncorrect` (or is cancelled), and is refunded if it ends otherwise: a right
+        password, or our own failure.
 
         Raises:
-            TooManyAttempts: either counter is spent.
+            TooManyAttempts: a counter is spent, or the account's delay has not passed.
         """
+        taken = await self._take_login(_email_key(email), address_key(address))
         try:
-            for item, kind, key in self._login_counters(email, address):
-                if not await self._limiter.test(item, kind, key):
-                    raise TooManyAttempts(await self._retry_after(item, kind, key))
-        except StorageError as exc:
-            _unreachable(exc)
+            yield
+        except (InvalidCredentials, PasswordIncorrect):
+            raise
+        except Exception:
+            await self._give_back(taken)
+            raise
+        await self._give_back(taken)
 
-    async def login_failed(self, email: str, address: str) -> None:
-        """Count a failed sign-in against its email and its address."""
+    async def _take_login(self, account: str, where: str) -> list[_Counter]:
+        counters = [
+            _Counter(self._per_address, self._per_address.key_for("login-address", where)),
+            _Counter(self._per_pair, self._per_pair.key_for("login-pair", account, where)),
+            _Counter(self._per_email, self._per_email.key_for("login-email", account)),
+        ]
+        taken: list[_Counter] = []
         try:
-            for item, kind, key in self._login_counters(email, address):
-                await self._limiter.hit(item, kind, key)
+            counts = []
+            for counter in counters:
+                counts.append(await self._storage.incr(counter.key, counter.expiry))
+                taken.append(counter)
+            _, pair_count, account_count = counts
+            for counter, count in zip(counters[:2], counts[:2], strict=True):
+                if count > counter.item.amount:
+                    raise TooManyAttempts(await self._retry_after(counter.key))
+            excess = account_count - self._per_email.amount
+            # pair_count includes this attempt: above 1, this address has failed on the account.
+            if excess > 0 and pair_count > 1:
+                await self._wait_turn(account, excess)
+        except TooManyAttempts:
+            await self._give_back(taken)
+            raise
+        except StorageError as exc:
+            # Whatever was counted before the store failed may stay: its window expires.
+            _unreachable(exc)
+            return []
+        return taken
+
+    async def _wait_turn(self, account: str, excess: int) -> None:
+        # One check per delay for the addresses that have failed on this account: the first
+        # caller takes the turn (the key is new), later ones wait for it to expire.
+        delay = login_delay(excess, self._first_delay, self._max_delay)
+        key = self._per_email.key_for("login-delay", account)
+        if await self._storage.incr(key, delay) > 1:
+            raise TooManyAttempts(await self._retry_after(key))
+
+    async def _give_back(self, taken: list[_Counter]) -> None:
+        try:
+            for counter in taken:
+                # A window that expired meanwhile would go negative (a free attempt): back to 0.
+                if await self._storage.incr(counter.key, counter.expiry, -1) < 0:
+                    await self._storage.incr(counter.key, counter.expiry, 1)
         except StorageError as exc:
             _unreachable(exc)
 
@@ -97,16 +190,16 @@ class Throttle:
         Raises:
             TooManyAttempts: the address has registered too often.
         """
-        item, kind = self._registrations, "register-address"
+        item, kind, key = self._registrations, "register-address", address_key(address)
         try:
-            if not await self._limiter.hit(item, kind, address):
-                raise TooManyAttempts(await self._retry_after(item, kind, address))
+            if not await self._limiter.hit(item, kind, key):
+                stats = await self._limiter.get_window_stats(item, kind, key)
+                raise TooManyAttempts(max(1, math.ceil(stats.reset_time - time.time())))
         except StorageError as exc:
             _unreachable(exc)
 
-    async def _retry_after(self, item: RateLimitItem, kind: str, key: str) -> int:
-        stats = await self._limiter.get_window_stats(item, kind, key)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    async def _retry_after(self, key: str) -> int:
+        return max(1, math.ceil(await self._storage.get_expiry(key) - time.time()))
 
     async def close(self) -> None:
         """Close the Redis connections, if any."""

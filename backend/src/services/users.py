@@ -1,4 +1,4 @@
-"""Accounts: registration and password sign-in."""
+"""Accounts: registration, password sign-in, password changes and token revocation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.core.errors import EmailAlreadyRegistered, InvalidCredentials
+from src.core.errors import EmailAlreadyRegistered, InvalidCredentials, PasswordIncorrect
 from src.core.security import hash_password, verify_password
 from src.models.user import User
 from src.schemas.user import RegisterRequest
@@ -45,3 +45,24 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     if user is None or not valid or not user.is_active:
         raise InvalidCredentials()
     return user
+
+
+async def confirm_password(user: User, password: str) -> None:
+    """Check a signed-in user's password again, before a change that needs it.
+
+    Raises:
+        PasswordIncorrect: it is not the user's password.
+    """
+    if not await verify_password(password, user.hashed_password):
+        raise PasswordIncorrect()
+
+
+def revoke_tokens(user: User) -> None:
+    """Revoke every access token issued to the user so far (flushed with the session)."""
+    user.token_version += 1
+
+
+async def change_password(user: User, new_password: str) -> None:
+    """Set a new password and revoke every token issued under the old one."""
+    user.hashed_password = await hash_password(new_password)
+    revoke_tokens(user)

@@ -37,6 +37,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
+from src.core import metrics
 from src.voice_pipeline import opus
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,11 @@ START_LEAD_PACKETS = 4
 # The user's decoded audio waiting for the pipeline's reader, at most (1 s of its frames):
 # beyond it the oldest frames are dropped. See `_DecodeOnTheLoop`.
 MAX_INPUT_BACKLOG_FRAMES = FRAMES_PER_SECOND // INPUT_PACKETS_PER_FRAME
+# One Opus frame is at most 1275 bytes (RFC 6716 3.2.1) and browsers send one 20 ms frame a
+# packet (20-200 bytes of voice). Larger packets are ignored unread.
+MAX_OPUS_PACKET_BYTES = 1275
+# What a corrupt packet is concealed with: one packet's length of libopus' concealment.
+CONCEALED_SAMPLES = INPUT_SAMPLE_RATE // FRAMES_PER_SECOND
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -203,7 +209,8 @@ class _DecodeOnTheLoop:
     calls), the bot listened that far in the past and its VAD worked through all of it. Audio
     over a second old is no use to a live call: the newest second decides whether the user
     speaks.
-    `received` and `dropped` count frames, for logs and tests.
+    `received` and `dropped` count frames, for logs and tests; `unusable` counts packets that
+    could not be decoded (corrupt ones are concealed), which never stop the user's audio.
     """
 
     def __init__(self, frames: asyncio.Queue[Any]) -> None:
@@ -216,24 +223,60 @@ class _DecodeOnTheLoop:
         self._timestamp = 0  # the RTP timestamp of its first packet
         self.received = 0
         self.dropped = 0
+        self.unusable = 0  # packets corrupt, empty, oversized or undecodable
 
     def put(self, item: tuple[Any, Any] | None) -> None:
+        # Called from aiortc's DTLS receive loop: an exception here would end that loop and
+        # the bot would hear nothing more for the rest of the call. Whatever a packet holds,
+        # it is used, concealed or dropped (and counted), never raised.
         if item is None:
             self._stopped.set()
             return
         codec, encoded = item
         if codec.name.lower() == "opus":
-            if not self._packets:
-                self._timestamp = encoded.timestamp
-            self._pcm += self._opus.decode(encoded.data)
-            self._packets += 1
-            if self._packets >= INPUT_PACKETS_PER_FRAME:
-                self._hand_over()
+            self._put_opus(encoded)
             return
-        if codec.name not in self._others:
-            self._others[codec.name] = get_decoder(codec)
-        for frame in self._others[codec.name].decode(encoded):
+        try:
+            if codec.name not in self._others:
+                self._others[codec.name] = get_decoder(codec)
+            frames = self._others[codec.name].decode(encoded)
+        except Exception as exc:
+            self._drop("undecodable", f"{codec.name}: {exc}")
+            return
+        for frame in frames:
             self._queue(frame)
+
+    def _put_opus(self, encoded: Any) -> None:
+        data: bytes = encoded.data
+        if not data:
+            self._drop("empty", "an empty packet")
+            return
+        if len(data) > MAX_OPUS_PACKET_BYTES:
+            self._drop("oversized", f"{len(data)} bytes")
+            return
+        if not self._packets:
+            self._timestamp = encoded.timestamp
+        try:
+            self._pcm += self._opus.decode(data)
+        except opus.OpusError as exc:
+            # The packet's time is filled with the decoder's concealment, so the VAD and the
+            # recogniser hear continuous audio; the decoder's state is kept for the next one.
+            self._drop("corrupt", str(exc))
+            self._pcm += self._opus.conceal(CONCEALED_SAMPLES)
+        self._packets += 1
+        if self._packets >= INPUT_PACKETS_PER_FRAME:
+            self._hand_over()
+
+    def _drop(self, reason: str, detail: str) -> None:
+        metrics.user_audio_packet_dropped(reason)
+        self.unusable += 1
+        if self.unusable % 100 == 1:  # the first, then every 100th: a flood is not a log flood
+            logger.warning(
+                "the user's audio: a packet dropped (%s: %s), %d so far",
+                reason,
+                detail,
+                self.unusable,
+            )
 
     def _queue(self, frame: av.AudioFrame) -> None:
         self.received += 1

@@ -135,10 +135,25 @@ class Decoder:
         self._out = ctypes.create_string_buffer(self._max_samples * channels * 2)
 
     def decode(self, packet: bytes) -> bytes:
-        """The PCM of one packet (interleaved when stereo)."""
+        """The PCM of one packet (interleaved when stereo).
+
+        Raises:
+            OpusError: the packet is corrupt (the decoder's state is kept: the next good packet
+                decodes as usual).
+        """
         lib = library()
         samples = _check(
             lib.opus_decode(self._handle, packet, len(packet), self._out, self._max_samples, 0),
             "decode",
         )
         return self._out.raw[: samples * self._channels * 2]
+
+    def conceal(self, samples: int) -> bytes:
+        """`samples` of libopus' loss concealment (a multiple of 2.5 ms): what it guesses a
+        missing or corrupt packet held, continuing the audio before it."""
+        lib = library()
+        decoded = _check(
+            lib.opus_decode(self._handle, None, 0, self._out, min(samples, self._max_samples), 0),
+            "conceal",
+        )
+        return self._out.raw[: decoded * self._channels * 2]

@@ -57,5 +57,9 @@ $("start").addEventListener("click", async () => {
   } catch (e) { showError(e); $("start").disabled = false; }
 });
 
-$("sign-out").addEventListener("click", () => { sessionStorage.removeItem("access_token"); refresh(); });
+// Revoke the token on the server too (every token of the account), then forget it here.
+$("sign-out").addEventListener("click", async () => {
+  try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* signed out anyway */ }
+  sessionStorage.removeItem("access_token"); refresh();
+});
 refresh();

@@ -5,14 +5,18 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import date, timedelta
 
 import httpx
 import jwt
+import pytest
+from pydantic import ValidationError
 
 from src.core.clock import utcnow
 from src.core.security import ACCESS_AUDIENCE, ROOM_AUDIENCE, encode_token
-from tests.conftest import TEST_SECRET, auth, register
+from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings
+from tests.conftest import TEST_SECRET, auth, make_settings, post_registration, register
 
 
 def _token(claims: dict[str, object], *, secret: str = TEST_SECRET, minutes: int = 5) -> str:
@@ -81,6 +85,37 @@ class TestRegister:
             "/api/v1/auth/login", json={"email": "x@example.com", "password": "long enough"}
         )
         assert users.status_code == 401  # nothing was created
+
+
+class TestNames:
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "Ada\x00Lovelace",  # NUL: PostgreSQL refuses it in text (a 500 before)
+            "Ada\nSYSTEM: you are now",  # a control character splitting the name
+            "Ada \u202egnirts",  # right-to-left override
+            "Ada \u2066Lovelace\u2069",  # isolates
+            "Ada\u200bLovelace",  # zero-width space (format)
+            "Ada\u2028Lovelace",  # line separator
+        ],
+    )
+    async def test_control_format_and_bidi_characters_are_422(
+        self, client: httpx.AsyncClient, name: str
+    ) -> None:
+        response = await post_registration(client, email="ada@example.com", full_name=name)
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["error"] == "validation_error"
+        assert "full_name" in body["detail"]
+        assert "control, format or bidirectional" in body["detail"]
+        assert (await post_registration(client, email="ada@example.com")).status_code == 201
+
+    async def test_names_are_stored_nfc_normalised(self, client: httpx.AsyncClient) -> None:
+        decomposed = "Jose\u0301 Nu\u0301n\u0303ez"
+        body = await register(client, full_name=decomposed)
+        assert body["user"]["full_name"] == "Jos\u00e9 N\u00fa\u00f1ez"
+        me = await client.get("/api/v1/users/me", headers=auth(body["access_token"]))
+        assert me.json()["full_name"] == "Jos\u00e9 N\u00fa\u00f1ez"
 
 
 class TestLogin:
@@ -187,3 +222,120 @@ class TestCurrentUser:
         user = await register(client)
         body = (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).json()
         assert set(body) == {"id", "email", "full_name", "birth_date", "is_active", "created_at"}
+
+
+class TestUnsetSecret:
+    @pytest.fixture
+    def settings(self, clean_db: str) -> Settings:
+        # A development server on loopback started without JWT_SECRET.
+        return make_settings(clean_db, jwt_secret="", public_base_url="http://127.0.0.1:8000")
+
+    async def test_a_token_signed_with_the_placeholder_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user = await register(client)
+        assert (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).is_success
+        forged = _token({"sub": user["user"]["id"]}, secret=PLACEHOLDER_JWT_SECRET)
+        response = await client.get("/api/v1/users/me", headers=auth(forged))
+        assert response.status_code == 401
+
+
+def _me(client: httpx.AsyncClient, token: str) -> Awaitable[httpx.Response]:
+    return client.get("/api/v1/users/me", headers=auth(token))
+
+
+async def _sign_in(client: httpx.AsyncClient, email: str, password: str) -> str:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+class TestLogout:
+    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
+        assert (await client.post("/api/v1/auth/logout")).status_code == 401
+
+    async def test_revokes_the_token_and_the_account_s_others(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user = await register(client, email="ada@example.com")
+        other_session = await _sign_in(client, "ada@example.com", user["password"])
+        someone_else = await register(client)
+        response = await client.post("/api/v1/auth/logout", headers=auth(user["access_token"]))
+        assert response.status_code == 204
+        for token in (user["access_token"], other_session):
+            revoked = await _me(client, token)
+            assert revoked.status_code == 401
+            assert revoked.headers["www-authenticate"] == "Bearer"
+            assert "revoked" in revoked.json()["detail"]
+        # Signing in again works; other accounts are untouched.
+        fresh = await _sign_in(client, "ada@example.com", user["password"])
+        assert (await _me(client, fresh)).status_code == 200
+        assert (await _me(client, someone_else["access_token"])).status_code == 200
+
+    async def test_a_token_without_a_version_is_refused(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        unversioned = _token({"sub": user["user"]["id"]})
+        assert (await _me(client, unversioned)).status_code == 401
+
+
+class TestPasswordChange:
+    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/v1/users/me/password",
+            json={"current_password": "x", "new_password": "long enough"},
+        )
+        assert response.status_code == 401
+
+    async def test_a_new_password_revokes_older_tokens(self, client: httpx.AsyncClient) -> None:
+        user = await register(client, email="ada@example.com")
+        elsewhere = await _sign_in(client, "ada@example.com", user["password"])
+        response = await client.post(
+            "/api/v1/users/me/password",
+            headers=auth(user["access_token"]),
+            json={"current_password": user["password"], "new_password": "staple tree lamp"},
+        )
+        assert response.status_code == 200, response.text
+        new_token = response.json()["access_token"]
+        assert (await _me(client, new_token)).status_code == 200
+        for token in (user["access_token"], elsewhere):
+            assert (await _me(client, token)).status_code == 401
+        old = await client.post(
+            "/api/v1/auth/login", json={"email": "ada@example.com", "password": user["password"]}
+        )
+        assert old.status_code == 401
+        await _sign_in(client, "ada@example.com", "staple tree lamp")
+
+    async def test_the_current_password_is_required(self, client: httpx.AsyncClient) -> None:
+        user = await register(client, email="ada@example.com")
+        token = user["access_token"]
+        wrong = await client.post(
+            "/api/v1/users/me/password",
+            headers=auth(token),
+            json={"current_password": "a stolen token", "new_password": "staple tree lamp"},
+        )
+        assert wrong.status_code == 403
+        assert wrong.json()["error"] == "password_incorrect"
+        short = await client.post(
+            "/api/v1/users/me/password",
+            headers=auth(token),
+            json={"current_password": user["password"], "new_password": "short"},
+        )
+        assert short.status_code == 422
+        assert "new_password" in short.json()["detail"]
+        # Nothing changed: the token and the password still work.
+        assert (await _me(client, token)).status_code == 200
+        await _sign_in(client, "ada@example.com", user["password"])
+
+
+class TestTokenLifetime:
+    def test_lifetimes_above_a_day_are_refused(self) -> None:
+        Settings(_env_file=None, access_token_expire_minutes=24 * 60)  # type: ignore[call-arg]
+        with pytest.raises(ValidationError, match="access_token_expire_minutes"):
+            Settings(_env_file=None, access_token_expire_minutes=24 * 60 + 1)  # type: ignore[call-arg]
+
+    async def test_tokens_expire_as_configured(self, client: httpx.AsyncClient) -> None:
+        body = await register(client)
+        claims = jwt.decode(
+            body["access_token"], TEST_SECRET, algorithms=["HS256"], audience=ACCESS_AUDIENCE
+        )
+        assert claims["exp"] - claims["iat"] == 60 * 60 == body["expires_in"]

@@ -75,9 +75,40 @@ class TestDeleteConversation:
         assert (await row(app, conversation_id)).status == "ended"
 
 
+async def _delete_me(client: httpx.AsyncClient, token: str, password: str) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", headers=auth(token), json={"password": password}
+    )
+
+
 class TestDeleteMe:
     async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
         assert (await client.delete("/api/v1/users/me")).status_code == 401
+
+    async def test_a_token_alone_is_not_enough(self, client: httpx.AsyncClient) -> None:
+        user = await register(client, email="stays@example.com")
+        token = user["access_token"]
+        no_password = await client.delete("/api/v1/users/me", headers=auth(token))
+        assert no_password.status_code == 422
+        assert no_password.json()["error"] == "validation_error"
+        wrong = await _delete_me(client, token, "not the password")
+        assert wrong.status_code == 403
+        assert wrong.json() == {
+            "error": "password_incorrect",
+            "detail": "The password is incorrect.",
+        }
+        # Still there, and the session with it.
+        assert (await client.get("/api/v1/users/me", headers=auth(token))).status_code == 200
+
+    async def test_wrong_passwords_are_throttled_like_sign_ins(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user = await register(client, email="stays@example.com")
+        for _ in range(5):  # LOGIN_FAILURES_PER_EMAIL_AND_ADDRESS
+            assert (await _delete_me(client, user["access_token"], "guess")).status_code == 403
+        refused = await _delete_me(client, user["access_token"], user["password"])
+        assert refused.status_code == 429
+        assert (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).is_success
 
     async def test_the_account_its_calls_and_its_tokens_go(
         self, app: FastAPI, client: httpx.AsyncClient
@@ -90,7 +121,7 @@ class TestDeleteMe:
         other = await user_token(client)
         others = (await start(client, other)).json()["conversation_id"]
 
-        response = await client.delete("/api/v1/users/me", headers=auth(token))
+        response = await _delete_me(client, token, user["password"])
         assert response.status_code == 204
         await eventually(lambda: _only_bot_left(app, others))
         assert [str(r.id) for r in await all_rows(app)] == [others]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 
 import httpx
@@ -14,13 +16,13 @@ from tests.api.conversation_helpers import (
     eventually,
     no_bots_left,
     row,
-    runner,
     start,
     user_token,
 )
 from tests.conftest import auth, make_settings
 from tests.fakes.bots import JOIN, LEAVE, ScriptedBot
 
+TOKEN = "scrape-me-" + "z" * 20
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -68,9 +70,8 @@ class TestConversationMetrics:
         ):
             assert delta(before, after, f"{histogram}_count") == 1, histogram
             assert delta(before, after, f"{histogram}_sum") > 0, histogram
-        owner = runner(app).owner_id
-        assert delta(before, during, "numerologist_bots_running", owner=owner) == 1
-        assert delta(before, after, "numerologist_bots_running", owner=owner) == 0
+        assert delta(before, during, "numerologist_bots_running", mode="embedded") == 1
+        assert delta(before, after, "numerologist_bots_running", mode="embedded") == 0
 
     async def test_a_refused_start_is_counted_by_its_code(self, client: httpx.AsyncClient) -> None:
         token = await user_token(client)
@@ -82,6 +83,21 @@ class TestConversationMetrics:
         name = "numerologist_conversations_started_total"
         assert delta(before, after, name, outcome="too_many_conversations") == 1
         assert delta(before, after, name, outcome="started") == 0
+
+    async def test_no_label_names_the_host_or_the_process(
+        self, app: FastAPI, client: httpx.AsyncClient, bot: ScriptedBot
+    ) -> None:
+        await start(client, await user_token(client))  # a bot running, so its gauge has a value
+        response = await client.get("/metrics")
+        values = {
+            value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+            for value in sample.labels.values()
+        }
+        assert values, "the scrape has labels"
+        revealing = [v for v in values if socket.gethostname() in v or str(os.getpid()) in v]
+        assert revealing == []
 
 
 class TestMetricsToken:
@@ -96,3 +112,34 @@ class TestMetricsToken:
             assert response.json()["error"] == "not_authenticated"
             assert response.headers["www-authenticate"] == "Bearer"
         await scrape(client, **auth("scrape-me-" + "z" * 20))
+
+
+class TestMetricsInProduction:
+    @pytest.fixture
+    def settings(self, clean_db: str) -> Settings:
+        return make_settings(clean_db, environment="production")
+
+    async def test_without_a_token_they_are_off(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/metrics")
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
+        assert "METRICS_TOKEN" in response.json()["detail"]
+        assert "numerologist_" not in response.text
+
+    async def test_docs_and_the_schema_are_off(self, client: httpx.AsyncClient) -> None:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert (await client.get(path)).status_code == 404, path
+
+
+class TestMetricsInProductionWithAToken:
+    @pytest.fixture
+    def settings(self, clean_db: str) -> Settings:
+        return make_settings(clean_db, environment="production", metrics_token=TOKEN, api_docs=True)
+
+    async def test_the_token_opens_them(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/metrics")).status_code == 401
+        await scrape(client, **auth(TOKEN))
+
+    async def test_api_docs_turns_the_docs_on(self, client: httpx.AsyncClient) -> None:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert (await client.get(path)).status_code == 200, path

@@ -153,3 +153,62 @@ class TestPages:
             response = await client.get(path)
             assert response.status_code == 200, path
             assert marker in response.text, path
+
+
+class TestBadSignalling:
+    """Bad offers and candidates get a clear 4xx and leave nothing behind (issue 21)."""
+
+    async def test_a_garbage_offer_is_refused_and_the_next_offer_works(
+        self, app: FastAPI, client: httpx.AsyncClient, bot: ScriptedBot
+    ) -> None:
+        started = (await start(client, await user_token(client))).json()
+        room = started["daily_room_url"].rsplit("/", 1)[1]
+        url, headers = f"/api/v1/rooms/{room}/offer", auth(started["daily_token"])
+        garbage = await client.post(
+            url, json={"sdp": "garbage not sdp", "type": "offer"}, headers=headers
+        )
+        assert garbage.status_code == 400
+        assert garbage.json()["error"] == "invalid_offer"
+        peer, offer = await _offer_sdp()
+        try:
+            answer = await client.post(url, json=offer, headers=headers)
+            assert answer.status_code == 200, answer.text
+            pc_id = answer.json()["pc_id"]
+            bad = {"candidate": "garbage", "sdp_mid": "0", "sdp_mline_index": 0}
+            patch = await client.patch(
+                url, json={"pc_id": pc_id, "candidates": [bad]}, headers=headers
+            )
+            assert patch.status_code == 400
+            assert patch.json()["error"] == "invalid_candidate"
+            # Unusable addresses are left out, a usable one taken.
+            good = {
+                "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 50312 typ host",
+                "sdp_mid": "0",
+                "sdp_mline_index": 0,
+            }
+            link_local = {
+                **good,
+                "candidate": good["candidate"].replace("192.0.2.1", "169.254.169.254"),
+            }
+            taken = await client.patch(
+                url, json={"pc_id": pc_id, "candidates": [good, link_local]}, headers=headers
+            )
+            assert taken.status_code == 204
+            flood = {"pc_id": pc_id, "candidates": [good] * 32}
+            refused = await client.patch(url, json=flood, headers=headers)
+            assert refused.status_code == 400
+            assert refused.json()["error"] == "too_many_candidates"
+        finally:
+            await peer.close()
+
+    async def test_a_pc_id_that_could_break_a_log_line_is_refused(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        started = (await start(client, await user_token(client))).json()
+        room = started["daily_room_url"].rsplit("/", 1)[1]
+        body = {"pc_id": "x\nINFO forged line", "candidates": []}
+        response = await client.patch(
+            f"/api/v1/rooms/{room}/offer", json=body, headers=auth(started["daily_token"])
+        )
+        assert response.status_code == 422
+        assert response.json()["error"] == "validation_error"

@@ -129,7 +129,12 @@ class TestEveryPathSendsItsEvents:
         conversation_id = (await start(client, token)).json()["conversation_id"]
         deliver(app, conversation_id, JOIN)
         await eventually(lambda: _written(app, 2))
-        deleted = await client.delete("/api/v1/users/me", headers=auth(token))
+        deleted = await client.request(
+            "DELETE",
+            "/api/v1/users/me",
+            headers=auth(token),
+            json={"password": "correct horse battery"},  # user_token's
+        )
         assert deleted.status_code == 204
         async with app.state.database.sessionmaker() as session:
             assert await session.scalar(select(func.count()).select_from(Conversation)) == 0

@@ -12,7 +12,7 @@ from src.core.settings import Settings
 from src.main import create_app
 
 pytestmark = pytest.mark.once
-STRONG = "s" * 48
+STRONG = "GkEvbN3C4p0yq9Jx_7uT2mWfZr8LhKdA5sQeYo1V6iU"
 POSTGRES = "postgresql+asyncpg://app:pw@db.internal:5432/numerologist"
 
 
@@ -87,11 +87,12 @@ class TestTurn:
 class TestProductionWarnings:
     def test_sqlite_and_plain_http_are_warned_about(self) -> None:
         warnings = _settings(environment="production", jwt_secret=STRONG).production_warnings()
-        assert len(warnings) == 2
+        assert len(warnings) == 3
         assert "SQLite" in warnings[0]
         assert "PostgreSQL" in warnings[0]
-        assert "not https" in warnings[1]
-        assert "microphone" in warnings[1]
+        assert "METRICS_TOKEN is not set: /metrics answers 404" in warnings[1]
+        assert "not https" in warnings[2]
+        assert "microphone" in warnings[2]
 
     def test_postgresql_behind_https_is_not(self) -> None:
         settings = _settings(
@@ -99,6 +100,7 @@ class TestProductionWarnings:
             jwt_secret=STRONG,
             database_url=POSTGRES,
             public_base_url="https://numerologist.example.com",
+            metrics_token="scrape-" + STRONG,
         )
         assert settings.production_warnings() == []
 

@@ -64,7 +64,7 @@ def test_a_scrape_adds_up_every_process(tmp_path: Path) -> None:
     for name, seconds in SPEECH.items():
         assert samples[(f"numerologist_{name}_seconds_count", ())] == 2, name
         assert samples[(f"numerologist_{name}_seconds_sum", ())] == 2 * seconds, name
-    assert _bots(samples) == [1, 1]
+    assert _bots(samples) == [2]
     # A worker that died: the supervisor forgets its bots.
     forget = f"from src.core import metrics; metrics.process_exited({recorders[0].pid})"
     assert _python(forget, tmp_path).wait(60) == 0

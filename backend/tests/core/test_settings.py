@@ -1,7 +1,8 @@
-"""Settings: the production secret guard."""
+"""Settings: the JWT secret guard, the cloud services' keys, webhooks, proxies."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,22 +11,75 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings
+from src.core.settings import PLACEHOLDER_JWT_SECRET, Settings, secret_weakness
+from src.main import create_app
 
 pytestmark = pytest.mark.once
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("secret", ["", PLACEHOLDER_JWT_SECRET, "changeme", "short-secret"])
-def test_production_refuses_a_missing_or_placeholder_secret(secret: str) -> None:
-    with pytest.raises(ValidationError, match="JWT_SECRET"):
-        Settings(_env_file=None, environment="production", jwt_secret=secret)  # type: ignore[call-arg]
+STRONG = "GkEvbN3C4p0yq9Jx_7uT2mWfZr8LhKdA5sQeYo1V6iU"
+WEAK = [PLACEHOLDER_JWT_SECRET, "changeme", "short-secret", "a" * 32, "test-secret-" + "x" * 40]
+# Each makes the server reachable from other machines.
+REACHABLE = [
+    {"environment": "production"},
+    {"host": "0.0.0.0"},
+    {"host": "192.168.1.20"},
+    {"public_base_url": "https://numerologist.example.com"},
+    {"public_base_url": "https://localhost:8443"},
+    {"public_base_url": "http://numerologist.example.com"},
+    {"public_base_url": "http://[2001:db8::1]:8000"},
+]
 
 
-def test_production_accepts_a_real_secret_and_development_the_placeholder() -> None:
-    real = Settings(_env_file=None, environment="production", jwt_secret="r" * 48)  # type: ignore[call-arg]
-    assert real.environment == "production"
-    assert Settings(_env_file=None).jwt_secret == PLACEHOLDER_JWT_SECRET  # type: ignore[call-arg]
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reachable", REACHABLE)
+@pytest.mark.parametrize("secret", ["", *WEAK])
+def test_a_missing_or_weak_secret_is_refused_where_others_can_reach_us(
+    secret: str, reachable: dict[str, str]
+) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET is (not set|a placeholder|shorter|too)"):
+        _settings(jwt_secret=secret, **reachable)
+
+
+@pytest.mark.parametrize("reachable", REACHABLE)
+def test_a_random_secret_is_accepted_everywhere(reachable: dict[str, str]) -> None:
+    assert _settings(jwt_secret=STRONG, **reachable).jwt_secret == STRONG
+    hex_secret = "3f9a0c5be1d27e4896b0a1c3d5e7f902"  # 32 hex digits (128 bits)
+    assert _settings(jwt_secret=hex_secret, **reachable).jwt_secret == hex_secret
+
+
+@pytest.mark.parametrize(
+    "loopback",
+    [{}, {"host": "localhost"}, {"host": "::1"}, {"public_base_url": "http://127.0.0.1:8000"}],
+)
+def test_on_loopback_in_development_a_missing_secret_is_made_up_per_start(
+    loopback: dict[str, str],
+) -> None:
+    first, second = _settings(**loopback), _settings(**loopback)
+    assert first.jwt_secret_generated
+    assert second.jwt_secret_generated
+    assert first.jwt_secret != second.jwt_secret
+    assert secret_weakness(first.jwt_secret) is None
+    # A secret the developer chose stays theirs, even a weak one, while nobody else can reach it.
+    chosen = _settings(jwt_secret=PLACEHOLDER_JWT_SECRET, **loopback)
+    assert chosen.jwt_secret == PLACEHOLDER_JWT_SECRET
+    assert not chosen.jwt_secret_generated
+
+
+def test_the_app_says_it_made_a_secret_without_showing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = _settings()
+    with caplog.at_level(logging.INFO):
+        create_app(settings)
+    said = [r.getMessage() for r in caplog.records if "JWT_SECRET is not set" in r.getMessage()]
+    assert len(said) == 1
+    assert "random" in said[0]
+    assert settings.jwt_secret not in caplog.text
 
 
 def test_the_app_refuses_to_start_in_production_with_the_placeholder(tmp_path: Path) -> None:
@@ -44,7 +98,7 @@ def test_the_app_refuses_to_start_in_production_with_the_placeholder(tmp_path: P
         timeout=120,
     )
     assert result.returncode != 0
-    assert "JWT_SECRET is missing or is the development placeholder" in result.stderr
+    assert "JWT_SECRET is a placeholder: it is refused in production" in result.stderr
     assert PLACEHOLDER_JWT_SECRET not in result.stderr.replace("JWT_SECRET", "")
 
 
@@ -127,3 +181,17 @@ def test_the_daily_join_timeout_must_fit_in_the_bot_s_ready_timeout() -> None:
     assert Settings(_env_file=None, **daily, bot_ready_timeout_seconds=15)  # type: ignore[arg-type]
     # Local rooms join nothing: a short ready timeout is theirs to choose.
     assert Settings(_env_file=None, bot_ready_timeout_seconds=0.3)  # type: ignore[call-arg]
+
+
+def test_trusted_proxies_are_none_by_default_and_parsed_as_networks() -> None:
+    assert Settings(_env_file=None).trusted_proxies == []  # type: ignore[call-arg]
+    listed = Settings(_env_file=None, trusted_proxies=" 10.0.0.0/8 , 192.0.2.10,::1 ")  # type: ignore[call-arg, arg-type]
+    assert [str(net) for net in listed.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.10/32",
+        "::1/128",
+    ]
+    as_json = Settings(_env_file=None, trusted_proxies='["2001:db8::/32"]')  # type: ignore[call-arg, arg-type]
+    assert [str(net) for net in as_json.trusted_proxies] == ["2001:db8::/32"]
+    with pytest.raises(ValidationError, match="TRUSTED_PROXIES"):
+        Settings(_env_file=None, trusted_proxies="proxy.example.com")  # type: ignore[call-arg, arg-type]

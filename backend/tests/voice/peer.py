@@ -52,10 +52,12 @@ class SpeakingTrack(MediaStreamTrack):  # type: ignore[misc]
 class Peer:
     """The user's side of a local room."""
 
-    def __init__(self, configuration: RTCConfiguration | None = None) -> None:
+    def __init__(
+        self, configuration: RTCConfiguration | None = None, mic: SpeakingTrack | None = None
+    ) -> None:
         # aiortc's default configuration points at a public STUN server: none here.
         self.pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
-        self.mic = SpeakingTrack()
+        self.mic = mic or SpeakingTrack()
         self.pc.addTrack(self.mic)
         self.received: list[tuple[float, np.ndarray]] = []
         # Every RTVI message the bot sent, and (in `messages`) the transcript lines among them.

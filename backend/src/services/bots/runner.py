@@ -162,6 +162,8 @@ class BotRunner:
         self._owed_ends: dict[uuid.UUID, EndReason] = {}
         self._reserved = 0
         self._closing = False
+        # Bots a stop gave up waiting for (their slot freed), until they end.
+        self._given_up: set[asyncio.Task[None]] = set()
 
     def _forget(self, conversation_id: uuid.UUID, handle: _BotHandle) -> None:
         # Only this bot's own entry: a stop that gave up on it may have let a new one in.
@@ -361,6 +363,9 @@ class BotRunner:
                 STOP_TIMEOUT_SECONDS,
             )
             del self._bots[conversation_id]
+            # Held until it does end (shutdown waits for it, bounded): it may still write.
+            self._given_up.add(handle.task)
+            handle.task.add_done_callback(self._given_up.discard)
             await _uncancellable(self._finish(conversation_id, handle.cancel_reason or reason))
         return True
 
@@ -388,6 +393,11 @@ class BotRunner:
         if ids:
             logger.info("stopping %d bots for shutdown", len(ids))
         await asyncio.gather(*(self.cancel(cid, EndReason.SERVER_SHUTDOWN) for cid in ids))
+        if self._given_up:
+            logger.warning(
+                "waiting up to %.0fs for %d stuck bots", STOP_TIMEOUT_SECONDS, len(self._given_up)
+            )
+            await asyncio.wait(self._given_up, timeout=STOP_TIMEOUT_SECONDS)
 
 
 class _NotAttached:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from src.api.deps import ClientAddress, SessionDep, SettingsDep, ThrottleDep
+from src.api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep, ThrottleDep
 from src.core.errors import EmailAlreadyRegistered, InvalidCredentials, TooManyAttempts
 from src.core.security import create_access_token
 from src.core.settings import Settings
@@ -47,9 +47,13 @@ _LOGIN_BODY: dict[str, Any] = {
 }
 
 
-def _token_for(user: User, settings: Settings) -> TokenResponse:
+def token_for(user: User, settings: Settings) -> TokenResponse:
+    """A new access token for the user, under the user's current token version."""
     token = create_access_token(
-        user.id, secret=settings.jwt_secret, expire_minutes=settings.access_token_expire_minutes
+        user.id,
+        version=user.token_version,
+        secret=settings.jwt_secret,
+        expire_minutes=settings.access_token_expire_minutes,
     )
     return TokenResponse(access_token=token, expires_in=settings.access_token_expire_minutes * 60)
 
@@ -71,7 +75,7 @@ async def register(
     limited)."""
     await throttle.registration(address)
     user = await users.register(session, data)
-    token = _token_for(user, settings)
+    token = token_for(user, settings)
     return RegisterResponse(user=UserRead.model_validate(user), **token.model_dump())
 
 
@@ -100,12 +104,21 @@ async def login(
     address: ClientAddress,
 ) -> TokenResponse:
     """Sign in with email and password (JSON, or the OAuth2 password form) for an access token
-    (failed attempts per email and per address are limited)."""
+    (failed attempts per email, per address and per both are limited)."""
     data = await _read_login(request)
-    await throttle.check_login(data.email, address)
-    try:
+    async with throttle.login_attempt(data.email, address):
         user = await users.authenticate(session, data.email, data.password)
-    except InvalidCredentials:
-        await throttle.login_failed(data.email, address)
-        raise
-    return _token_for(user, settings)
+    return token_for(user, settings)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    responses={
+        204: {"description": "Signed out: every token of the account is revoked"},
+        **error_responses(400, 401),
+    },
+)
+async def logout(current_user: CurrentUser) -> None:
+    """Sign out: revoke this access token and every other one of the account."""
+    users.revoke_tokens(current_user)

@@ -27,6 +27,15 @@ from src.core.ice import IceServer
 from src.models.conversation import Conversation
 from src.schemas.common import error_responses
 from src.schemas.conversation import ICE_SERVERS_EXAMPLE
+from src.schemas.webrtc import (
+    MAX_CANDIDATES_PER_CONNECTION,
+    PC_ID_PATTERN,
+    InvalidCandidate,
+    InvalidOffer,
+    TooManyCandidates,
+    candidate_usable,
+    check_offer,
+)
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationAlreadyEnded, ConversationGone
 from src.services.conversations.start import ConversationServices
@@ -80,7 +89,7 @@ class Offer(BaseModel):
     sdp: str = Field(max_length=100_000)
     type: Literal["offer"]
     pc_id: str | None = Field(
-        default=None, max_length=200, description="Set to renegotiate that connection"
+        default=None, pattern=PC_ID_PATTERN, description="Set to renegotiate that connection"
     )
     restart_pc: bool | None = Field(
         default=None, description="With pc_id: replace that connection's peer (ICE restart)"
@@ -149,8 +158,8 @@ class CandidatesPatch(BaseModel):
         }
     )
 
-    pc_id: str = Field(max_length=200)
-    candidates: list[Candidate] = Field(max_length=64)
+    pc_id: str = Field(pattern=PC_ID_PATTERN)
+    candidates: list[Candidate] = Field(max_length=MAX_CANDIDATES_PER_CONNECTION)
 
 
 class IceServers(BaseModel):
@@ -222,7 +231,9 @@ async def _live_room(grant: LiveGrant) -> Conversation:
 LiveRoom = Annotated[Conversation, Depends(_live_room)]
 
 
-_OFFER_RESPONSES = error_responses(401, errors=(OfferRejected, RoomNotFound, ConversationGone))
+_OFFER_RESPONSES = error_responses(
+    401, errors=(InvalidOffer, OfferRejected, RoomNotFound, ConversationGone)
+)
 
 
 @room_url_router.post("/{room_name}", response_model=Answer, responses=_OFFER_RESPONSES)
@@ -230,18 +241,28 @@ _OFFER_RESPONSES = error_responses(401, errors=(OfferRejected, RoomNotFound, Con
 async def offer(body: Offer, conversation: LiveRoom, request: Request) -> Answer:
     """Send the browser's SDP offer; the answer connects it to the conversation's bot."""
     services: ConversationServices = request.app.state.services
+    sdp, _ = check_offer(body.sdp, allow_loopback=services.settings.allow_loopback_candidates)
     answer = await services.bots.offer(
         conversation.id,
         conversation.worker_id,
         str(conversation.daily_room_id),
-        body.model_dump(exclude_none=True),
+        {**body.model_dump(exclude_none=True), "sdp": sdp},
     )
     return Answer.model_validate(answer)
 
 
 _CANDIDATES_RESPONSES: dict[int | str, dict[str, object]] = {
     204: {"description": "Taken: the candidates went to the connection"},
-    **error_responses(401, errors=(RoomNotFound, PeerConnectionNotFound, ConversationGone)),
+    **error_responses(
+        401,
+        errors=(
+            InvalidCandidate,
+            TooManyCandidates,
+            RoomNotFound,
+            PeerConnectionNotFound,
+            ConversationGone,
+        ),
+    ),
 }
 
 
@@ -250,11 +271,20 @@ _CANDIDATES_RESPONSES: dict[int | str, dict[str, object]] = {
 async def candidates(body: CandidatesPatch, conversation: LiveRoom, request: Request) -> None:
     """Send trickled ICE candidates for a connection made by an offer."""
     services: ConversationServices = request.app.state.services
+    allow_loopback = services.settings.allow_loopback_candidates
+    # An empty candidate is the end-of-candidates marker (RFC 8840): passed on as it is.
+    usable = [
+        c
+        for c in body.candidates
+        if not c.candidate or candidate_usable(c.candidate, allow_loopback=allow_loopback)
+    ]
+    if not usable:
+        return
     await services.bots.candidates(
         conversation.id,
         conversation.worker_id,
         str(conversation.daily_room_id),
-        body.model_dump(),
+        {"pc_id": body.pc_id, "candidates": [c.model_dump() for c in usable]},
     )
 
 
