@@ -111,15 +111,19 @@ async def next_call(
     }
 
 
+def ms(value: float | None) -> float:
+    """A figure for a table's cell: nan where none was measured."""
+    return value if value is not None else float("nan")
+
+
 def print_load(figures: dict[str, Any]) -> None:
     """The at-once table and the next-call rows, where measured."""
     if "at_once" in figures:
         print("\nN users ask at the same instant: end of the question to the answer's first sound")
         print(f"{'N':<6}{'answer p50':>12}{'answer max':>12}{'missed':>8}  each (ms)")
         for row in figures["at_once"]:
-            median = row["answer_median_ms"]
             print(
-                f"{row['users']:<6}{(median if median is not None else float('nan')):>12.0f}"
+                f"{row['users']:<6}{ms(row['answer_median_ms']):>12.0f}"
                 f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['answers_ms']}"
             )
     if "next_call" in figures:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-
-from tests.voice.peer import RATE, Peer  # noqa: E402
+from tests.kit.speech import say
+from tests.voice.peer import Peer
 
 # The bot counts as silent after this long without a loud frame (Piper's pauses between the
 # sentences of one reply are shorter).
@@ -36,10 +33,7 @@ async def ask(peer: Peer, audio: np.ndarray, within: float = 20) -> float | None
     for the answer (and the question from interrupting it).
     """
     await until_quiet([peer])
-    peer.mic.say(audio)
-    # The question plays in real time; it ends one second (of trailing silence) early.
-    await asyncio.sleep((len(audio) - RATE) / RATE)
-    asked = time.monotonic()
+    asked = await say(peer, audio)
     try:
         await peer.utterance(asked, within=within, quiet=0.5)
     except TimeoutError:

@@ -1,8 +1,8 @@
 """Figure 7: the process-per-bot design of pipecat's examples, measured like figures 2, 3 and 5.
 
-Each bot is `python -m src.worker.standalone` in its own process, loading its own
-models, as the examples' `bot.py`. In that design the start request spawns the process and the
-bot is ready once its models are loaded, so "bot ready" runs from the spawn to its `ready` line.
+Each bot is `python -m bench.standalone` in its own process, loading its own models, as the
+examples' `bot.py`. In that design the start request spawns the process and the bot is ready
+once its models are loaded, so "bot ready" runs from the spawn to its `ready` line.
 Run alone (small levels): `python -m bench.process_per_bot --levels 0,1,2 --runs 2`.
 """
 
@@ -16,15 +16,16 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+from bench import BACKEND, PYTHONPATH
+from bench.server import cpu_seconds, rss_mb
+from tests.voice.peer import Peer
 
-from bench.server import BACKEND, cpu_seconds, rss_mb  # noqa: E402
-from tests.voice.peer import Peer  # noqa: E402
+# One bot process on a free port (it says which on its `listening` line).
+STANDALONE = [sys.executable, "-m", "bench.standalone", "--port", "0"]
 
 
 @dataclass
@@ -74,14 +75,15 @@ class BotProcess:
 
 async def spawn() -> BotProcess:
     """Start one bot process and wait until it is ready (models loaded, serving offers)."""
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "JOIN_TIMEOUT_SECONDS": "600"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "LOG_LEVEL": "WARNING",
+        "JOIN_TIMEOUT_SECONDS": "600",
+    }
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "src.worker.standalone",
-        "--port",
-        "0",
+        *STANDALONE,
         "--token",
         "bench",
         cwd=BACKEND,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.load import print_load
+from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
 from bench.stt import print_stt
 
@@ -86,10 +86,9 @@ def _print_ceiling(ceiling: dict[str, Any]) -> None:
     )
     print(f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok")
     for row in ceiling["steps"]:
-        median = row["answer_median_ms"]
         print(
             f"{row['conversations']:<6}{row['greeting_max_ms']:>14.0f}"
-            f"{(median if median is not None else float('nan')):>12.0f}"
+            f"{ms(row['answer_median_ms']):>12.0f}"
             f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['ok']}"
         )
 

@@ -22,7 +22,6 @@ import os
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,18 +32,16 @@ from typing import Any
 import httpx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-
-from bench.load import at_once, next_call  # noqa: E402
-from bench.network import buffer_replay, network_profiles, send_fec  # noqa: E402
-from bench.peers import ask  # noqa: E402
-from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # noqa: E402
-from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
-from bench.stt import stt_benchmark  # noqa: E402
-from src.core.settings import get_settings  # noqa: E402
+from bench.load import at_once, next_call
+from bench.network import buffer_replay, network_profiles, send_fec
+from bench.peers import ask
+from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
+from bench.server import Server, cpu_seconds, rss_mb, serve
+from bench.stt import stt_benchmark
+from src.core.settings import get_settings
 from src.voice_pipeline import speech
-from tests.voice.conftest import synthesise  # noqa: E402
-from tests.voice.peer import RATE, Peer, rms  # noqa: E402
+from tests.kit.speech import say, synthesise
+from tests.voice.peer import Peer, rms
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUESTIONS = [
@@ -182,10 +179,7 @@ async def voice_to_voice(
         peer, body = await _connected(client, users[r % len(users)])
         await peer.utterance(peer.offer_sent_at)
         for question in QUESTIONS:
-            audio = synthesise(models, question)
-            peer.mic.say(audio)
-            await asyncio.sleep((len(audio) - RATE) / RATE)
-            asked = time.monotonic()
+            asked = await say(peer, synthesise(models, question))
             await peer.utterance(asked)
             delays.append(peer.first_sound_after(asked) - asked)
         await peer.close()

@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from redis.asyncio import Redis
 
-from bench.workers import (
-    REDIS_URL,
-    SUPERVISOR,
-    Child,
+from bench import BACKEND
+from tests.kit.processes import (
+    ApiProc,
+    Proc,
     forget,
+    free_port,
     heartbeats,
     new_prefix,
     wait_for_workers,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-BACKEND = REPO / "backend"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SUPERVISOR = [sys.executable, "-m", "src.worker"]
 
 
 @dataclass
@@ -105,84 +102,42 @@ async def serve(
     them, dispatched through Redis under a prefix of this run's own.
     """
     database = await _pg_database() or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
     prefix = new_prefix("bench") if mode == "workers" else ""
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database,
-        "PORT": str(port),
         "HOST": "127.0.0.1",
+        "PORT": str(port),
         "LOG_LEVEL": "WARNING",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         # Every bench user registers from loopback.
         "REGISTRATIONS_PER_ADDRESS": "100000/hour",
         **(_worker_settings(prefix, workers) if mode == "workers" else {}),
         **settings,
     }
-    python = sys.executable
     # Set-up and tear-down block the loop before and after the measurements, never during them.
     subprocess.run(  # noqa: ASYNC221
-        [python, "-m", "alembic", "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
         cwd=BACKEND,
         env=env,
         check=True,
         capture_output=True,
     )
-    log = (tmp / "server.log").open("w")  # noqa: ASYNC230
-    process = subprocess.Popen(  # noqa: ASYNC220
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "src.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=BACKEND,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    supervisor = Child(SUPERVISOR, env, tmp / "workers.log") if mode == "workers" else None
+    app = ApiProc(env, tmp / "server.log", port)
+    supervisor = Proc(SUPERVISOR, app.env, tmp / "workers.log") if mode == "workers" else None
     redis = Redis.from_url(REDIS_URL) if mode == "workers" else None
     try:
-        if supervisor is not None:
-            supervisor.spawn()
-        deadline = time.monotonic() + 120
-        async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    if (await client.get(f"{url}/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"the server did not start; see {tmp / 'server.log'}")
-                await asyncio.sleep(0.2)
+        await app.ready(within=120)
         if redis is not None:
             await wait_for_workers(redis, prefix, None, workers)
-        yield Server(url, process.pid, database.split("://")[0], redis, prefix)
+        yield Server(app.url, app.pid, database.split("://")[0], redis, prefix)
     finally:
         if supervisor is not None:
-            await supervisor.stop()
+            await supervisor.stop(grace=60)
         if redis is not None:
             await redis.aclose()
             await forget(REDIS_URL, prefix)
-        process.terminate()
-        try:
-            process.wait(30)  # noqa: ASYNC221
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        await app.stop(grace=30)
         if database.startswith("postgresql"):
             await _drop(database)
 

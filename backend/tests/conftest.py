@@ -14,7 +14,6 @@ import pytest
 import redis as sync_redis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 import src.models  # noqa: F401  (registers the tables)
 from src.contract.bot import RunBot
@@ -26,6 +25,7 @@ from tests.fakes import daily_client
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
 from tests.fakes.daily_client import FakeCallClient
+from tests.kit.processes import forget, new_prefix
 
 # Fixtures shared by tests in several folders: coturn (`turn_server`) and the webhook
 # receiver (`receiver`).
@@ -84,15 +84,9 @@ def redis_url() -> str:
 @pytest.fixture
 async def prefix(redis_url: str) -> AsyncIterator[str]:
     """This test's own key prefix; its keys are deleted afterwards."""
-    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    prefix = new_prefix("test")
     yield prefix
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await forget(redis_url, prefix)
 
 
 @pytest.fixture

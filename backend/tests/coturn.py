@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import numpy as np
 import pytest
 from aioice import stun
 from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 from tests.ci import skip_loudly
+from tests.voice.peer import Peer
 
 REALM = "numerologist.test"
 
@@ -81,6 +84,23 @@ def relay_only(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
 def candidate_types(sdp: str) -> set[str]:
     """The types (host, srflx, relay) of the candidates in an SDP."""
     return {line.split(" typ ")[1].split()[0] for line in sdp.splitlines() if " typ " in line}
+
+
+async def relayed_greeting(
+    peer: Peer, client: httpx.AsyncClient, body: dict[str, Any]
+) -> np.ndarray:
+    """A relay-only `peer` joins the call of `body` (a start's answer): it offers nothing but
+    its relay address on coturn, the bot (given ICE_SERVERS) learnt its own address from
+    coturn's STUN, and ICE picks the relay. The greeting; the peer closed after."""
+    try:
+        await peer.connect(client, body["daily_room_url"], body["daily_token"])
+        assert candidate_types(peer.pc.localDescription.sdp) == {"relay"}
+        assert "srflx" in candidate_types(peer.pc.remoteDescription.sdp)
+        greeting = await peer.utterance(peer.offer_sent_at)
+        assert peer.selected_pair()[0] == "relay"
+        return greeting
+    finally:
+        await peer.close()
 
 
 def assert_relayed(server: TurnServer, username: str, packets: int = 100) -> None:

@@ -12,18 +12,18 @@ from fastapi import FastAPI
 from src.core.enums import ConversationStatus
 from src.core.settings import Settings
 from src.main import create_app
-from src.models.conversation import Conversation
 from tests.api.conversation_helpers import (
     all_rows,
     deliver,
     eventually,
+    left_by_a_killed_process,
     no_bots_left,
     row,
     services,
     start,
     user_token,
 )
-from tests.conftest import make_settings, register
+from tests.conftest import make_settings
 from tests.fakes.bots import GOODBYE, JOIN, LEAVE, ScriptedBot
 
 
@@ -92,22 +92,14 @@ class TestShutdownAndRestart:
         assert rooms.room_names() == set()  # type: ignore[attr-defined]
 
     async def test_restart_ends_what_a_dead_process_left_live(self, settings: Settings) -> None:
-        first = create_app(settings, run_bot=ScriptedBot())
-        async with LifespanManager(first):
-            transport = httpx.ASGITransport(app=first)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                user = await register(c)
         # Rows as a killed process leaves them: live, with rooms, and no bot anywhere.
-        async with first.state.database.sessionmaker.begin() as session:
-            for status in ("starting", "waiting_for_user", "active"):
-                session.add(
-                    Conversation(
-                        user_id=uuid.UUID(user["user"]["id"]),
-                        status=status,
-                        daily_room_id=f"room-{status}",
-                    )
-                )
-        await first.state.database.dispose()
+        await left_by_a_killed_process(
+            settings,
+            *(
+                {"status": status, "daily_room_id": f"room-{status}"}
+                for status in ("starting", "waiting_for_user", "active")
+            ),
+        )
         second = create_app(settings, run_bot=ScriptedBot())
         async with LifespanManager(second):
             rows = await all_rows(second)

@@ -12,7 +12,15 @@ from fastapi import FastAPI
 
 from src.core.settings import Settings
 from src.main import create_app
-from tests.api.conversation_helpers import all_rows, recovery, row, services, start, user_token
+from tests.api.conversation_helpers import (
+    all_rows,
+    join_again,
+    recovery,
+    row,
+    services,
+    start,
+    user_token,
+)
 from tests.conftest import auth, daily_settings
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import FakeDaily, Fault
@@ -177,13 +185,7 @@ async def test_rejoin_on_daily_asks_daily_for_a_new_user_token(
     token = await user_token(client, full_name="Grace Hopper")
     body = (await start(client, token)).json()
     tokens_before = len(fake_daily.tokens)
-    joined = await client.post(
-        f"/api/v1/conversations/{body['conversation_id']}/join", headers=auth(token)
-    )
-    assert joined.status_code == 200, joined.text
-    again = joined.json()
-    assert again["daily_room_url"] == body["daily_room_url"]
-    assert again["daily_token"] != body["daily_token"]
+    await join_again(client, body, token)
     (new,) = fake_daily.tokens[tokens_before:]
     (name,) = fake_daily.rooms
     assert new["room_name"] == name

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import uuid
 from typing import Any
 
 import httpx
@@ -18,7 +17,13 @@ from src.core.settings import Settings
 from src.main import create_app
 from src.models.conversation import Conversation
 from src.models.webhook import WebhookOutbox
-from tests.api.conversation_helpers import deliver, eventually, start, user_token
+from tests.api.conversation_helpers import (
+    deliver,
+    eventually,
+    left_by_a_killed_process,
+    start,
+    user_token,
+)
 from tests.conftest import auth, daily_settings, make_settings, register
 from tests.fakes.bots import JOIN, LEAVE, SAID, ScriptedBot
 from tests.fakes.daily import FakeDaily
@@ -283,16 +288,8 @@ class TestRestart:
         self, clean_db: str, receiver: WebhookReceiver
     ) -> None:
         settings = make_settings(clean_db, **webhook_settings(receiver.url))
-        first = create_app(settings, run_bot=ScriptedBot())
-        async with LifespanManager(first):
-            transport = httpx.ASGITransport(app=first)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                user = await register(c)
         # A row as a killed process leaves it: live, and no bot anywhere.
-        async with first.state.database.sessionmaker.begin() as session:
-            left = Conversation(user_id=uuid.UUID(user["user"]["id"]), status="active")
-            session.add(left)
-        await first.state.database.dispose()
+        (left,) = await left_by_a_killed_process(settings, {"status": "active"})
         second = create_app(settings, run_bot=ScriptedBot())
         async with LifespanManager(second):
             (event,) = await received(receiver, left.id, [ENDED])

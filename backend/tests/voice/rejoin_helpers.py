@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import eventually, row, start
-from tests.conftest import auth, register
+from tests.api.conversation_helpers import eventually, join_again, row, start
+from tests.conftest import register
 from tests.voice.conftest import synthesise
 from tests.voice.peer import RATE, Peer
 
@@ -58,13 +58,7 @@ async def rejoin(
 ) -> Peer:
     """Join again and connect; offers refused (the room still holds a silent connection) are
     sent again for up to `within` seconds, as the page does."""
-    joined = await client.post(
-        f"/api/v1/conversations/{body['conversation_id']}/join", headers=auth(token)
-    )
-    assert joined.status_code == 200, joined.text
-    again = joined.json()
-    assert again["daily_room_url"] == body["daily_room_url"]
-    assert again["daily_token"] != body["daily_token"]
+    again = await join_again(client, body, token)
     assert again["status"] == "active"
     deadline = asyncio.get_running_loop().time() + within
     while True:

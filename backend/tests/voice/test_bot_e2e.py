@@ -28,6 +28,7 @@ from tests.api.conversation_helpers import (
 )
 from tests.api.test_metrics import Samples, delta, scrape
 from tests.conftest import register
+from tests.kit.speech import LIFE_PATH_QUESTION, say
 from tests.voice.conftest import numbers_in, synthesise, transcribe
 from tests.voice.peer import RATE, Peer, rms
 
@@ -56,11 +57,9 @@ async def _talk(
         await peer.bot_finished_speaking(after=0)
         greeting = await peer.utterance(peer.offer_sent_at)
         greeting_delay = peer.first_sound_after(peer.offer_sent_at) - peer.offer_sent_at
-        question = synthesise(models, "What is my life path number?")
+        question = synthesise(models, LIFE_PATH_QUESTION)
         spoken = peer.speaking_events()
-        peer.mic.say(question)
-        await asyncio.sleep((len(question) - RATE) / RATE)  # until the words (not the pause) end
-        asked = time.monotonic()
+        asked = await say(peer, question)
         await peer.bot_finished_speaking(after=spoken)
         answer = await peer.utterance(asked)
         answer_delay = peer.first_sound_after(asked) - asked

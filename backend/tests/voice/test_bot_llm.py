@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -17,8 +15,9 @@ from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, row, start
 from tests.conftest import make_settings, register
 from tests.fakes.openai import API_KEY, FakeOpenAI
-from tests.voice.conftest import numbers_in, synthesise, transcribe
-from tests.voice.peer import RATE, Peer
+from tests.kit.speech import answer_to
+from tests.voice.conftest import numbers_in, transcribe
+from tests.voice.peer import Peer
 
 pytestmark = pytest.mark.once
 BIRTH = date(1987, 5, 6)
@@ -49,11 +48,7 @@ async def test_the_llm_calls_the_engine_and_the_bot_speaks_the_result(
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.utterance(peer.offer_sent_at)
-        question = synthesise(models, "What is my life path number?")
-        peer.mic.say(question)
-        await asyncio.sleep((len(question) - RATE) / RATE)
-        asked = time.monotonic()
-        answer = await transcribe(models, await peer.utterance(asked))
+        answer = await transcribe(models, await answer_to(peer, models))
     finally:
         await peer.close()
     expected = life_path_number(BIRTH).value

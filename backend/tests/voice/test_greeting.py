@@ -6,8 +6,6 @@ moment the user's media connects: the user must hear it from its first word, wit
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import date
 
 import httpx
@@ -19,8 +17,9 @@ from src.voice_pipeline.clauses import sentences
 from src.voice_pipeline.dialogue import Numerologist, normalise
 from tests.api.conversation_helpers import eventually
 from tests.conftest import register
-from tests.voice.conftest import numbers_in, synthesise, transcribe
-from tests.voice.peer import RATE, Peer, rms
+from tests.kit.speech import greeting_and_answer
+from tests.voice.conftest import numbers_in, transcribe
+from tests.voice.peer import Peer, rms
 
 pytestmark = pytest.mark.once
 
@@ -35,15 +34,7 @@ async def test_the_prepared_greeting_is_heard_from_its_first_word(
     auth = {"Authorization": f"Bearer {user['access_token']}"}
     body = (await client.post("/api/v1/conversations/start", headers=auth)).json()
     peer = Peer()
-    try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
-        greeting = await peer.utterance(peer.offer_sent_at)
-        question = synthesise(models, "What is my life path number?")
-        peer.mic.say(question)
-        await asyncio.sleep((len(question) - RATE) / RATE)
-        answer = await peer.utterance(time.monotonic())
-    finally:
-        await peer.close()
+    greeting, answer = await greeting_and_answer(peer, client, body, models)
     assert rms(greeting) > 500
     heard = normalise(await transcribe(models, greeting))
     assert heard.startswith("hello grace"), heard

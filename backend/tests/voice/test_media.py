@@ -33,6 +33,7 @@ from src.rooms.local.provider import LocalRoomProvider
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import start
 from tests.conftest import register
+from tests.kit.speech import greeting_and_answer
 from tests.voice.conftest import numbers_in, synthesise, transcribe
 from tests.voice.peer import RATE, Peer, SpeakingTrack
 
@@ -89,15 +90,7 @@ async def _greeting_and_answer(
 ) -> tuple[str, str]:
     user = await register(client, full_name="Sarah Connor", birth_date=birth)
     body = (await start(client, user["access_token"])).json()
-    try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
-        greeting = await peer.utterance(peer.offer_sent_at)
-        question = synthesise(models, "What is my life path number?")
-        peer.mic.say(question)
-        await asyncio.sleep((len(question) - RATE) / RATE)
-        answer = await peer.utterance(time.monotonic())
-    finally:
-        await peer.close()
+    greeting, answer = await greeting_and_answer(peer, client, body, models)
     return await transcribe(models, greeting), await transcribe(models, answer)
 
 

@@ -1,4 +1,4 @@
-"""The process-per-bot design (`python -m src.worker.standalone`) really serves a call.
+"""The process-per-bot design (`python -m bench.standalone`) really serves a call.
 
 `make bench` compares it with the service's shared-model design; this proves the thing it
 measures works: the process loads its models, answers a WebRTC offer, greets the peer by name,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ from tests.voice.peer import Peer
 pytestmark = pytest.mark.once
 
 BACKEND = Path(__file__).resolve().parents[2]
+# The bench's modules, beside backend/ (bench/__init__ puts backend/ first on the path).
+REPO = BACKEND.parent
 
 
 async def _event(process: asyncio.subprocess.Process, name: str) -> dict[str, Any]:
@@ -40,7 +43,7 @@ async def test_a_bot_in_its_own_process_greets_and_stops(models: speech.SpeechMo
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "src.worker.standalone",
+        "bench.standalone",
         "--port",
         "0",
         "--full-name",
@@ -48,6 +51,7 @@ async def test_a_bot_in_its_own_process_greets_and_stops(models: speech.SpeechMo
         "--token",
         "room-token",
         cwd=BACKEND,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=asyncio.subprocess.PIPE,
     )
     peer = Peer()

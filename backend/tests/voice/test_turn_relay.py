@@ -16,8 +16,8 @@ from tests.conftest import make_settings, register
 from tests.coturn import (
     TurnServer,
     assert_relayed,
-    candidate_types,
     relay_only,
+    relayed_greeting,
     turn_settings,
 )
 from tests.voice.conftest import transcribe
@@ -45,16 +45,7 @@ async def test_a_relay_only_user_hears_the_greeting_through_coturn(
     assert stun_entry["urls"] == [turn_server.stun_url]
     assert turn_entry["username"].endswith(f":{body['conversation_id']}")
     peer = Peer(relay_only([turn_entry]))
-    try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
-        # The user offered nothing but its relay address on coturn ...
-        assert candidate_types(peer.pc.localDescription.sdp) == {"relay"}
-        # ... and the bot, given ICE_SERVERS, learnt its address from coturn's STUN.
-        assert "srflx" in candidate_types(peer.pc.remoteDescription.sdp)
-        greeting = await peer.utterance(peer.offer_sent_at)
-        assert peer.selected_pair()[0] == "relay"
-    finally:
-        await peer.close()
+    greeting = await relayed_greeting(peer, client, body)
     assert rms(greeting) > 500, "the greeting is silence"
     assert len(greeting) >= RATE, "the greeting is shorter than a second"
     heard = await transcribe(models, greeting)

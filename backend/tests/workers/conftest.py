@@ -6,7 +6,7 @@ tests/conftest.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from src.core.settings import Settings
 from src.main import create_app
 from tests.conftest import make_settings
+from tests.kit.processes import stopped_at_the_end
 from tests.workers.processes import ApiProc, PrivateRedis, WorkerProc, process_env
 
 # Several processes share one database and one Redis in these tests: each module is marked
@@ -72,18 +73,14 @@ async def spawn_worker(
     clean_db: str, redis_url: str, prefix: str, logs: Path
 ) -> AsyncIterator[Callable[..., WorkerProc]]:
     """Start worker processes (killed at the end of the test): `spawn_worker(**settings)`."""
-    started: list[WorkerProc] = []
 
-    def spawn(url: str | None = None, **extra: Any) -> WorkerProc:
+    def make(n: int, url: str | None = None, **extra: Any) -> WorkerProc:
         env = process_env(clean_db, url or redis_url, prefix, public_base_url="http://testserver")
         env.update({key.upper(): str(value) for key, value in extra.items()})
-        worker = WorkerProc(env, logs / f"worker-{len(started)}.log")
-        started.append(worker)
-        return worker
+        return WorkerProc(env, logs / f"worker-{n}.log")
 
-    yield spawn
-    for worker in started:
-        await worker.stop()
+    async with stopped_at_the_end(make) as spawn:
+        yield spawn
 
 
 @pytest.fixture
@@ -105,31 +102,21 @@ async def spawn_api(
     clean_db: str, redis_url: str, prefix: str, logs: Path
 ) -> AsyncIterator[Callable[..., ApiProc]]:
     """Start API processes in the worker mode (killed at the end): `spawn_api(port=None)`."""
-    started: list[ApiProc] = []
 
-    def spawn(port: int | None = None, url: str | None = None) -> ApiProc:
+    def make(n: int, port: int | None = None, url: str | None = None) -> ApiProc:
         env = process_env(clean_db, url or redis_url, prefix)
-        api = ApiProc(env, logs / f"api-{len(started)}.log", port)
-        started.append(api)
-        return api
+        return ApiProc(env, logs / f"api-{n}.log", port)
 
-    yield spawn
-    for api in started:
-        await api.stop()
+    async with stopped_at_the_end(make) as spawn:
+        yield spawn
 
 
 @pytest.fixture
-def private_redis(logs: Path) -> Iterator[Callable[..., PrivateRedis]]:
+async def private_redis(logs: Path) -> AsyncIterator[Callable[..., PrivateRedis]]:
     """Start redis-servers of the test's own (stopped at the end)."""
-    started: list[PrivateRedis] = []
 
-    def spawn(port: int | None = None) -> PrivateRedis:
-        server = PrivateRedis(logs / f"redis-{len(started)}.log", port)
-        started.append(server)
-        return server
+    def make(n: int, port: int | None = None) -> PrivateRedis:
+        return PrivateRedis(logs / f"redis-{n}.log", port)
 
-    yield spawn
-    for server in started:
-        if server.popen.poll() is None:
-            server.popen.kill()
-            server.popen.wait(10)
+    async with stopped_at_the_end(make) as spawn:
+        yield spawn

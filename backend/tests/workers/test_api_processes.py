@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import Callable
 from datetime import date
 
 import httpx
-import numpy as np
 import pytest
 from redis.asyncio import Redis
 
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, start
 from tests.conftest import auth, register
+from tests.kit.speech import answer_to
 from tests.voice.conftest import models, synthesise, transcribe  # noqa: F401
 from tests.voice.peer import RATE, Peer
 from tests.workers.processes import ApiProc, PrivateRedis, WorkerProc
@@ -34,11 +33,8 @@ async def _get(client: httpx.AsyncClient, token: str, conversation_id: str) -> d
 
 async def _answered(peer: Peer, speech_models: speech.SpeechModels) -> None:
     """Ask a question; the bot must hear it and answer aloud (the call is alive end to end)."""
-    audio: np.ndarray = synthesise(speech_models, "What is my life path number?")
     lines_before = len(_lines(peer))
-    peer.mic.say(audio)
-    await asyncio.sleep((len(audio) - RATE) / RATE)
-    answer = await peer.utterance(time.monotonic())
+    answer = await answer_to(peer, speech_models)
     assert len(answer) >= RATE // 2, "the answer is shorter than half a second"
     roles = [role for role, _text in _lines(peer)[lines_before:]]
     assert roles[:2] == ["user", "bot"], _lines(peer)

@@ -21,11 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import eventually, start
-from tests.conftest import register
-from tests.voice.conftest import models, synthesise  # noqa: F401  (the session fixture)
-from tests.voice.peer import RATE, Peer
+from tests.api.conversation_helpers import eventually
+from tests.kit.processes import stopped_at_the_end
+from tests.kit.speech import answer_to
+from tests.voice.conftest import models  # noqa: F401  (the session fixture)
 from tests.workers.processes import ApiProc, Proc, WorkerProc, free_port, process_env
+from tests.workers.test_calls import _greeted_call
 
 SPEECH_HISTOGRAMS = (
     "numerologist_greeting_first_audio_seconds",
@@ -56,32 +57,27 @@ async def _call_and_scrape(
 ) -> Histograms:
     """Greeting, one question and its answer, then the scrape (of the API, or of `scrape`),
     with the peer still connected."""
-    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
-        user = await register(client, full_name="Ada Lovelace")
-        started = await start(client, user["access_token"])
-        assert started.status_code == 200, started.text
-        body = started.json()
-        peer = Peer()
-        peer.start_pings()
-        try:
-            await peer.connect(client, body["daily_room_url"], body["daily_token"])
-            await peer.utterance(peer.offer_sent_at)
-            question = synthesise(models, "What is my life path number?")
-            peer.mic.say(question)
-            await asyncio.sleep((len(question) - RATE) / RATE)
-            await peer.utterance(time.monotonic())
-            scraped: Histograms = {}
+    async with (
+        httpx.AsyncClient(base_url=api.url, timeout=30) as client,
+        _greeted_call(client, "Ada Lovelace") as (_, _, peer, _),
+    ):
+        await answer_to(peer, models)
+        scraped: Histograms = {}
 
-            async def filled() -> None:
-                nonlocal scraped
-                scraped = await _histograms(scrape or client)
-                for name in SPEECH_HISTOGRAMS:
-                    assert scraped.get(name, (0, 0))[0] > 0, (name, scraped.get(name))
+        async def filled() -> None:
+            nonlocal scraped
+            scraped = await _histograms(scrape or client)
+            for name in SPEECH_HISTOGRAMS:
+                assert scraped.get(name, (0, 0))[0] > 0, (name, scraped.get(name))
 
-            await eventually(filled, within=10)
-            return scraped
-        finally:
-            await peer.close()
+        await eventually(filled, within=10)
+        return scraped
+
+
+async def _scraped_during_a_call(api: ApiProc, models: speech.SpeechModels) -> None:  # noqa: F811
+    """Once the API answers: a call, the scrape, and what it must hold."""
+    await api.ready(within=60)
+    _print_and_check(await _call_and_scrape(api, models))
 
 
 def _print_and_check(scraped: Histograms) -> None:
@@ -105,16 +101,8 @@ def multiproc_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def api_proc(logs: Path) -> AsyncIterator[Callable[[dict[str, str]], ApiProc]]:
-    started: list[ApiProc] = []
-
-    def spawn(env: dict[str, str]) -> ApiProc:
-        api = ApiProc(env, logs / f"api-{len(started)}.log")
-        started.append(api)
-        return api
-
-    yield spawn
-    for api in started:
-        await api.stop()
+    async with stopped_at_the_end(lambda n, env: ApiProc(env, logs / f"api-{n}.log")) as spawn:
+        yield spawn
 
 
 @pytest.mark.once
@@ -126,9 +114,7 @@ async def test_a_scrape_of_the_embedded_app_during_a_call(
 ) -> None:
     env = process_env(clean_db, "", "", prometheus_multiproc_dir=multiproc_dir)
     del env["REDIS_URL"], env["REDIS_PREFIX"]
-    api = api_proc(env)
-    await api.ready(within=60)
-    _print_and_check(await _call_and_scrape(api, models))
+    await _scraped_during_a_call(api_proc(env), models)
 
 
 @pytest.mark.postgresql_only
@@ -143,9 +129,8 @@ async def test_a_scrape_of_the_api_during_a_call_a_worker_serves(
 ) -> None:
     # The API process runs no bot: whatever the histograms hold, the worker wrote.
     await ready_worker(prometheus_multiproc_dir=multiproc_dir)
-    api = api_proc(process_env(clean_db, redis_url, prefix, prometheus_multiproc_dir=multiproc_dir))
-    await api.ready(within=60)
-    _print_and_check(await _call_and_scrape(api, models))
+    env = process_env(clean_db, redis_url, prefix, prometheus_multiproc_dir=multiproc_dir)
+    await _scraped_during_a_call(api_proc(env), models)
 
 
 @pytest.mark.postgresql_only

@@ -16,8 +16,8 @@ from tests.conftest import auth, make_settings, register
 from tests.coturn import (
     TurnServer,
     assert_relayed,
-    candidate_types,
     relay_only,
+    relayed_greeting,
     turn_settings,
 )
 from tests.voice.conftest import models, transcribe  # noqa: F401  (the session fixture)
@@ -56,15 +56,8 @@ async def test_a_relay_only_user_hears_a_workers_bot_through_coturn(
     turn_entry = body["ice_servers"][-1]
     peer = Peer(relay_only([turn_entry]))
     peer.start_pings()
-    try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
-        assert candidate_types(peer.pc.localDescription.sdp) == {"relay"}
-        # The worker's bot used its ICE_SERVERS: coturn's STUN told it its address.
-        assert "srflx" in candidate_types(peer.pc.remoteDescription.sdp)
-        greeting = await peer.utterance(peer.offer_sent_at)
-        assert peer.selected_pair()[0] == "relay"
-    finally:
-        await peer.close()
+    # The worker's bot uses its ICE_SERVERS: coturn's STUN tells it its address.
+    greeting = await relayed_greeting(peer, client, body)
     assert rms(greeting) > 500
     heard = await transcribe(models, greeting)
     assert "grace" in heard.lower(), heard

@@ -4,9 +4,9 @@ The service runs every bot in one process, sharing one copy of the models (see
 `voice_pipeline/bot.py`). The pipecat examples instead start a new Python process per
 conversation that loads its own models and serves the user's WebRTC offer itself. This module
 is that design, built from the same bot (`bot.run_bot`), so `make bench` can measure both
-side by side::
+side by side (bench/process_per_bot.py); the service never runs it. From the repository's root::
 
-    python -m src.worker.standalone --port 8765 --full-name "Ada Lovelace" \\
+    python -m bench.standalone --port 8765 --full-name "Ada Lovelace" \\
         --birth-date 1984-07-05
 
 It answers ``POST /api/v1/rooms/{room}/offer`` and ``PATCH`` (ICE candidates) like the

@@ -1,9 +1,10 @@
 """`make drills` in the worker mode: the API runs no bot, two worker processes run them.
 
 A private redis-server (which the Redis drill stops and starts again), the API process and two
-`python -m src.worker.process` workers, each its own process the drills kill or drain. After
-each scenario the common checks run, plus the workers' heartbeats: no live conversation whose
-worker is not alive, no worker running more bots than it owns live conversations.
+`python -m src.worker.process` workers (the test kit's processes), each its own process the
+drills kill or drain. After each scenario the common checks run, plus the workers' heartbeats:
+no live conversation whose worker is not alive, no worker running more bots than it owns live
+conversations.
 """
 
 from __future__ import annotations
@@ -23,9 +24,22 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench.drills import LIVE, Drill, Line, _answer, _connected_peer, _ended, _reason
+from bench.drills.base import (
+    LIVE,
+    Drill,
+    Line,
+    Scenario,
+    Storm,
+    answer,
+    call,
+    end_if_started,
+    ended,
+    reason,
+    storm,
+)
 from bench.peers import ask
-from bench.workers import WORKER, Child, PrivateRedis, heartbeats, new_prefix, wait_for_workers
+from tests.kit.processes import PrivateRedis, WorkerProc, heartbeats, new_prefix, wait_for_workers
+from tests.voice.peer import Peer
 
 # The issue's promise: a dead worker's calls end within 10 s.
 WORKER_LOST_WITHIN = 10.0
@@ -40,14 +54,13 @@ class Workers:
         self.redis_server = redis
         self.prefix = env["REDIS_PREFIX"]
         self.redis = Redis.from_url(redis.url)
-        self.children: list[Child] = []
+        self.children: list[WorkerProc] = []
 
-    async def add(self) -> Child:
+    async def add(self) -> WorkerProc:
         """One more worker, once its heartbeat is seen."""
-        child = Child(WORKER, self.env, self.logs / f"worker-{len(self.children) + 1}.log")
-        child.spawn()
+        child = WorkerProc(self.env, self.logs / f"worker-{len(self.children) + 1}.log")
         self.children.append(child)
-        await wait_for_workers(self.redis, self.prefix, {child.pid}, 1)
+        await child.alive(self.redis, self.prefix, within=120)
         return child
 
     async def reconnect(self) -> None:
@@ -55,7 +68,7 @@ class Workers:
         await self.redis.aclose()
         self.redis = Redis.from_url(self.redis_server.url)
 
-    async def owner(self, db: asyncpg.Connection, conversation_id: str) -> Child:
+    async def owner(self, db: asyncpg.Connection, conversation_id: str) -> WorkerProc:
         """The worker process that runs this conversation's bot."""
         worker_id = await db.fetchval(
             "SELECT worker_id FROM conversations WHERE id = $1", uuid.UUID(conversation_id)
@@ -87,7 +100,7 @@ class Workers:
         return problems
 
     async def stop(self) -> None:
-        await asyncio.gather(*(c.stop() for c in self.children))
+        await asyncio.gather(*(c.stop(grace=60) for c in self.children))
         await self.redis.aclose()
 
 
@@ -96,64 +109,51 @@ def _workers(drill: Drill) -> Workers:
     return drill.workers
 
 
-async def _call(drill: Drill) -> tuple[dict[str, str], dict[str, Any], Any]:
-    """A user in a call: their auth, the start's body and their connected peer."""
-    auth, _ = await drill.user()
-    response = await drill.start(auth)
-    response.raise_for_status()
-    body = response.json()
-    return auth, body, await _connected_peer(drill, body)
-
-
 _QUESTION: list[Any] = []
 
 
 async def _load_question() -> None:
     """Piper's question, synthesised once before the scenarios (it takes seconds)."""
     from src.voice_pipeline import speech
-    from tests.voice.conftest import synthesise
+    from tests.kit.speech import synthesise
 
     models = await speech.preload_speech_models()
     _QUESTION.append(synthesise(models, "What is my life path number?"))
 
 
-async def _answered(peer: Any) -> bool:
-    """The peer asks a question and hears an answer: a bot still serves it."""
-    return await ask(peer, _QUESTION[0]) is not None
-
-
-async def _end_if_started(drill: Drill, auth: dict[str, str], start: httpx.Response) -> None:
-    if start.status_code == 200:
-        await drill.end(auth, start.json()["conversation_id"])
+async def _answered(line: Line, peer: Peer, problem: str) -> bool:
+    """The peer asks a question and hears an answer: a bot still serves it (else `problem`)."""
+    heard = await ask(peer, _QUESTION[0]) is not None
+    line.expect(heard, problem)
+    return heard
 
 
 async def worker_sigkill(drill: Drill) -> Line:
     line = Line("worker SIGKILL mid-call", "the worker running a call is killed")
     workers = _workers(drill)
-    auth, body, peer = await _call(drill)
+    auth, body, peer = await call(drill)
     owner = await workers.owner(drill.db, body["conversation_id"])
     killed = time.monotonic()
     await owner.exit_code(signal.SIGKILL, within=10)
-    row = await _ended(drill, body["conversation_id"], within=WORKER_LOST_WITHIN + 5)
+    row = await ended(drill, body["conversation_id"], within=WORKER_LOST_WITHIN + 5)
     took = time.monotonic() - killed
     await peer.close()
     again = await drill.start(auth)
-    line.answered = f"recorded {_reason(row)} after {took:.1f} s; next start {_answer(again)}"
-    line.expect(row is not None and row["end_reason"] == "worker_lost", "expected worker_lost")
+    line.answered = f"recorded {reason(row)} after {took:.1f} s; next start {answer(again)}"
+    line.ended_as(row, "worker_lost")
     line.expect(took <= WORKER_LOST_WITHIN, f"ended after {took:.1f} s, not within 10 s")
     line.expect(again.status_code == 200, "the other worker did not take the next call")
-    await _end_if_started(drill, auth, again)
+    await end_if_started(drill, auth, again)
     await workers.add()
-    line.problems += await drill.leftovers([body["conversation_id"]])
-    return line
+    return await drill.settled(line, [body["conversation_id"]])
 
 
 async def worker_sigterm(drill: Drill) -> Line:
     line = Line("worker SIGTERM drain", "SIGTERM to the worker running a call")
     workers = _workers(drill)
-    auth, body, peer = await _call(drill)
+    auth, body, peer = await call(drill)
     owner = await workers.owner(drill.db, body["conversation_id"])
-    owner.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+    owner.signal(signal.SIGTERM)
     await asyncio.sleep(2)
     other_auth, _ = await drill.user()
     other = await drill.start(other_auth)
@@ -163,80 +163,80 @@ async def worker_sigterm(drill: Drill) -> Line:
         else None
     )
     during = await drill.row(body["conversation_id"])
-    heard = await _answered(peer)
-    ended = await drill.end(auth, body["conversation_id"])
+    line.live(during, "the call did not go on")
+    heard = await _answered(line, peer, "the draining worker's bot did not answer")
+    ending = await drill.end(auth, body["conversation_id"])
     code = await owner.exit_code(signal.SIGTERM, within=30)
     row = await drill.row(body["conversation_id"])
     await peer.close()
     line.answered = (
-        f"during the drain {_reason(during)}, answered {heard}, a new start "
-        f"{_answer(other)}; end {_answer(ended)} -> {_reason(row)}, worker exit {code}"
+        f"during the drain {reason(during)}, answered {heard}, a new start "
+        f"{answer(other)}; end {answer(ending)} -> {reason(row)}, worker exit {code}"
     )
-    line.expect(during is not None and during["status"] in LIVE, "the call did not go on")
-    line.expect(heard, "the draining worker's bot did not answer")
     line.expect(other.status_code == 200, "the other worker did not take a new call")
     line.expect(other_owner is not owner, "the draining worker took a new call")
     line.expect(code == 0, f"the drained worker exited {code}, not 0")
-    line.expect(row is not None and row["end_reason"] == "user_ended", "expected user_ended")
-    await _end_if_started(drill, other_auth, other)
+    line.ended_as(row, "user_ended")
+    await end_if_started(drill, other_auth, other)
     await workers.add()
-    line.problems += await drill.leftovers([body["conversation_id"]])
-    return line
+    return await drill.settled(line, [body["conversation_id"]])
 
 
 async def api_sigkill(drill: Drill) -> Line:
     line = Line("API SIGKILL mid-call", "the API killed during a call, then started again")
-    auth, body, peer = await _call(drill)
+    auth, body, peer = await call(drill)
     await drill.app.exit_code(signal.SIGKILL, within=10)
     await asyncio.sleep(2)
     during = await drill.row(body["conversation_id"])
+    line.live(during, "the kill ended the call")
     await drill.app.start()
-    heard = await _answered(peer)
+    heard = await _answered(line, peer, "the peer was not answered after the restart")
     got = await drill.client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=auth)
-    ended = await drill.end(auth, body["conversation_id"])
-    row = await _ended(drill, body["conversation_id"], within=10)
-    await peer.close()
+    ending, row = await _user_ends(drill, line, auth, body, peer)
     line.answered = (
-        f"while down {_reason(during)}; after the restart answered {heard}, get "
-        f"{got.status_code}, end {_answer(ended)} -> {_reason(row)}"
+        f"while down {reason(during)}; after the restart answered {heard}, get "
+        f"{got.status_code}, end {answer(ending)} -> {reason(row)}"
     )
-    line.expect(during is not None and during["status"] in LIVE, "the kill ended the call")
-    line.expect(heard, "the peer was not answered after the restart")
     line.expect(got.status_code == 200, "get failed after the restart")
-    line.expect(ended.status_code == 200, "end failed after the restart")
-    line.expect(row is not None and row["end_reason"] == "user_ended", "expected user_ended")
-    line.problems += await drill.leftovers([body["conversation_id"]])
-    return line
+    return await drill.settled(line, [body["conversation_id"]])
 
 
 async def redis_down(drill: Drill) -> Line:
     line = Line("Redis down mid-call", "redis-server stopped during a call, then started")
     workers = _workers(drill)
-    auth, body, peer = await _call(drill)
+    auth, body, peer = await call(drill)
     await workers.redis_server.exit_code(signal.SIGTERM, within=10)
     down = await drill.start(auth)
-    heard = await _answered(peer)
+    heard = await _answered(line, peer, "the call did not go on without Redis")
     during = await drill.row(body["conversation_id"])
-    await workers.redis_server.start()
+    line.live(during, "the call ended")
+    workers.redis_server.spawn()
+    await workers.redis_server.ready()
     await workers.reconnect()
     # The workers beat again, and the API's next start finds one.
     await wait_for_workers(workers.redis, workers.prefix, None, 2, within=30)
     back = await _start_when_back(drill, auth)
-    ended = await drill.end(auth, body["conversation_id"])
-    row = await _ended(drill, body["conversation_id"], within=10)
-    await peer.close()
+    ending, row = await _user_ends(drill, line, auth, body, peer)
     line.answered = (
-        f"start {_answer(down)}, the call {_reason(during)}, answered {heard}; back: start "
-        f"{_answer(back)}, end {_answer(ended)} -> {_reason(row)}"
+        f"start {answer(down)}, the call {reason(during)}, answered {heard}; back: start "
+        f"{answer(back)}, end {answer(ending)} -> {reason(row)}"
     )
     line.expect(down.status_code == 503, "expected 503 while Redis is down")
-    line.expect(heard, "the call did not go on without Redis")
-    line.expect(during is not None and during["status"] in LIVE, "the call ended")
     line.expect(back.status_code == 200, "no start succeeded within 30 s of Redis' return")
-    line.expect(row is not None and row["end_reason"] == "user_ended", "expected user_ended")
-    await _end_if_started(drill, auth, back)
-    line.problems += await drill.leftovers([body["conversation_id"]])
-    return line
+    await end_if_started(drill, auth, back)
+    return await drill.settled(line, [body["conversation_id"]])
+
+
+async def _user_ends(
+    drill: Drill, line: Line, auth: dict[str, str], body: dict[str, Any], peer: Peer
+) -> tuple[httpx.Response, asyncpg.Record | None]:
+    """The user ends the call: the end answers 200 and the call ends as user_ended."""
+    ending = await drill.end(auth, body["conversation_id"])
+    row = await ended(drill, body["conversation_id"], within=10)
+    await peer.close()
+    line.expect(ending.status_code == 200, f"the end answered {answer(ending)}")
+    line.ended_as(row, "user_ended")
+    return ending, row
 
 
 async def _start_when_back(drill: Drill, auth: dict[str, str]) -> httpx.Response:
@@ -261,45 +261,29 @@ async def _peak_bots(workers: Workers, stop: asyncio.Event) -> int:
 
 async def worker_load(drill: Drill) -> Line:
     line = Line("load, 2 workers", "200 starts, 50 users (3 each, 2 workers x 10 bots)")
-    users = [(await drill.user())[0] for _ in range(50)]
-    before = await drill.rows()
     stop = asyncio.Event()
     peak = asyncio.create_task(_peak_bots(_workers(drill), stop))
-    started = time.monotonic()
-    answers = await asyncio.gather(
-        *(drill.start(users[i % 50]) for i in range(200)), return_exceptions=True
-    )
-    took = time.monotonic() - started
+    starts: Storm = await storm(drill)
     stop.set()
     most = await peak
-    responses = [a for a in answers if isinstance(a, httpx.Response)]
-    codes = collections.Counter(
-        _answer(a) if isinstance(a, httpx.Response) else type(a).__name__ for a in answers
-    )
-    line.answered = (
-        ", ".join(f"{n}x {c}" for c, n in sorted(codes.items()))
-        + f" in {took:.1f} s; at most {most} bots at once"
-    )
-    allowed = {r.status_code for r in responses} <= {200, 429, 503}
-    line.expect(len(responses) == len(answers) and allowed, "answers other than 200, 429, 503")
-    ok = [
-        (users[i % 50], a.json()["conversation_id"])
-        for i, a in enumerate(answers)
-        if isinstance(a, httpx.Response) and a.status_code == 200
-    ]
+    line.answered = f"{starts.summary()} in {starts.took:.1f} s; at most {most} bots at once"
+    line.expect(starts.only({200, 429, 503}), "answers other than 200, 429, 503")
+    started = len(starts.started)
     # Bots whose user never joins end after JOIN_TIMEOUT_SECONDS, so more than 20 may start in
     # all; the heartbeats say whether the workers ever ran more than their 2 x 10 at once.
-    line.expect(bool(ok) and most <= 20, f"{len(ok)} started, {most} at once, the workers hold 20")
+    line.expect(
+        started > 0 and most <= 20, f"{started} started, {most} at once, the workers hold 20"
+    )
     # A start a worker did not take leaves its conversation closed (a row with a reason).
+    codes = starts.codes
     closed = codes["503 no_bot_capacity"] + codes["500 conversation_start_failed"]
-    created = await drill.rows() - before
-    line.expect(created == len(ok) + closed, f"{created} rows for {len(ok)} 200s + {closed}")
-    await asyncio.gather(*(drill.end(auth, cid) for auth, cid in ok))
-    line.problems += await drill.leftovers([cid for _, cid in ok], within=30)
-    return line
+    line.expect(
+        starts.rows == started + closed, f"{starts.rows} rows for {started} 200s + {closed}"
+    )
+    return await drill.settled(line, await starts.end(drill), within=30)
 
 
-def worker_scenarios() -> list[tuple[str, Any]]:
+def scenarios() -> list[Scenario]:
     """The worker mode's failures and deploys."""
     return [
         ("workers-sigkill", worker_sigkill),
@@ -314,14 +298,14 @@ def worker_scenarios() -> list[tuple[str, Any]]:
 async def private_redis(tmp: Path) -> AsyncIterator[PrivateRedis]:
     """A redis-server of the drills' own, which the Redis drill may stop."""
     redis = PrivateRedis(tmp / "redis.log")
-    await redis.start()
     try:
+        await redis.ready()
         yield redis
     finally:
-        await redis.stop()
+        await redis.stop(grace=10)
 
 
-def worker_settings(redis: PrivateRedis) -> dict[str, str]:
+def settings(redis: PrivateRedis) -> dict[str, str]:
     """The API's and the workers' settings for the worker mode, on `redis`."""
     return {
         "REDIS_URL": redis.url,

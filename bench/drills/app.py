@@ -1,6 +1,6 @@
 """The app as `make drills` serves it: the real app, its bot wrapped to crash when told.
 
-`uvicorn --factory bench.drill_app:create_app`. The drill writes one fault per line to the file
+`uvicorn --factory bench.drills.app:create_app`. The drill writes one fault per line to the file
 named by DRILL_CONTROL; each bot that starts takes the first line:
 
 - ``crash-on-start``: the bot raises before it is ready.
@@ -12,6 +12,12 @@ With ROOM_PROVIDER=daily the bot is a stand-in that gets ready and waits (Daily'
 servers lie outside this machine's reach): pipecat's Daily transport joins the room for real,
 through daily-python's `CallClient` replaced by the fake; the REST calls go to the fake Daily
 API for real.
+
+DRILL_CONNECTION_TIMEOUT_SECONDS, when set, shortens pipecat's timeout for a WebRTC connection
+that never connects (60 s by default in `SmallWebRTCConnection`), so that the stuck-connection
+drill keeps the default order (pipecat's timer not after the join timeout) in seconds instead of
+minutes: without the app's own connect watch (issue 21), which sets pipecat's timer past its
+own, that timer's close would fire and hang, as it did.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -73,9 +80,23 @@ async def stand_in(ctx: BotContext) -> EndReason:
     raise AssertionError("unreachable")
 
 
+def _shorten_connection_timeout(seconds: float) -> None:
+    from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+
+    init = SmallWebRTCConnection.__init__
+
+    def shortened(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.connection_timeout_secs = seconds
+
+    SmallWebRTCConnection.__init__ = shortened
+
+
 def create_app() -> FastAPI:
     """The app, its bot wrapped in `FaultyBot`."""
     settings = get_settings()
+    if os.environ.get("DRILL_CONNECTION_TIMEOUT_SECONDS"):
+        _shorten_connection_timeout(float(os.environ["DRILL_CONNECTION_TIMEOUT_SECONDS"]))
     control = Path(os.environ["DRILL_CONTROL"])
     if settings.room_provider == "daily":
         daily_client.install()
