@@ -22,6 +22,7 @@ from src.main import create_app
 from src.voice_pipeline import speech
 from tests.conftest import make_settings
 from tests.fakes.loopback import serve_on_loopback
+from tests.kit.browser import wait_until
 
 pytestmark = pytest.mark.once
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -96,10 +97,10 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
             page = await browser.new_page()
             await page.goto(f"{started['daily_room_url']}#token={started['daily_token']}")
-            await page.wait_for_function(
-                "window.roomState.transcript.some(l => l.role === 'bot')", timeout=30_000
+            await wait_until(
+                page, "window.roomState.transcript.some(l => l.role === 'bot')", within_ms=30_000
             )
-            await page.wait_for_function("window.roomState.maxBotLevel > 0.02", timeout=30_000)
+            await wait_until(page, "window.roomState.maxBotLevel > 0.02", within_ms=30_000)
             state = await page.evaluate(
                 "({state: window.roomState.state, level: window.roomState.maxBotLevel,"
                 " transcript: window.roomState.transcript, botReady: window.roomState.botReady})"
@@ -111,7 +112,7 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
             assert "Hello Ada!" in await page.inner_text("#transcript")
             print(f"\nbrowser heard the bot at level {state['level']:.3f}")
             await page.click("#leave")
-            await page.wait_for_function("window.roomState.state === 'ended'", timeout=10_000)
+            await wait_until(page, "window.roomState.state === 'ended'", within_ms=10_000)
             await browser.close()
         got = await http.get(
             f"/api/v1/conversations/{started['conversation_id']}",

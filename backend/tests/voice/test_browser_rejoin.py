@@ -18,6 +18,7 @@ from src.main import create_app
 from src.voice_pipeline import speech
 from tests.conftest import make_settings, register
 from tests.fakes.loopback import serve_on_loopback
+from tests.kit.browser import wait_until
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS, HAVE_CHROMIUM, _free_port, _silence
 
 pytestmark = pytest.mark.once
@@ -63,21 +64,23 @@ async def test_the_page_shows_the_status_and_rejoins_a_dropped_call(
                 f"{started['daily_room_url']}#token={started['daily_token']}"
                 f"&conversation={started['conversation_id']}"
             )
-            await page.wait_for_function(
-                "window.roomState.conversation?.status === 'active'", timeout=30_000
+            await wait_until(
+                page, "window.roomState.conversation?.status === 'active'", within_ms=30_000
             )
             assert await page.inner_text("#conversation") == "active"
-            await page.wait_for_function(
+            await wait_until(
+                page,
                 "window.roomState.transcript.some(l => l.text.startsWith('Hello Ada'))",
-                timeout=30_000,
+                within_ms=30_000,
             )
             # The network drops (no Leave): the page sees its connection fail.
             await page.evaluate(
                 "const pc = window.roomState.pc; pc.close(); pc.onconnectionstatechange()"
             )
-            await page.wait_for_function(
+            await wait_until(
+                page,
                 "window.roomState.transcript.some(l => l.text.startsWith('Welcome back, Ada'))",
-                timeout=40_000,
+                within_ms=40_000,
             )
             state = await page.evaluate("window.roomState")
             assert state["rejoins"] == 1
@@ -85,8 +88,8 @@ async def test_the_page_shows_the_status_and_rejoins_a_dropped_call(
             greetings = [line for line in state["transcript"] if line["text"].startswith("Hello")]
             assert len(greetings) == 1
             await page.click("#leave")
-            await page.wait_for_function(
-                "window.roomState.conversation?.status === 'ended'", timeout=10_000
+            await wait_until(
+                page, "window.roomState.conversation?.status === 'ended'", within_ms=10_000
             )
             assert await page.inner_text("#conversation") == "ended (user ended)"
             await browser.close()
