@@ -9,6 +9,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # A package may import a package of a lower rank only (and itself).
 RANKS = {
+    "compat": 0,
     "core": 0,
     "models": 1,
     "numerology": 1,
