@@ -23,9 +23,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from src import main
+from src.contract.bot import BotContext, RunBot
+from src.core.enums import EndReason
 from src.core.settings import get_settings
-from src.models.conversation import EndReason
-from src.voice_pipeline.job import BotContext, RunBot
 from tests.fakes import daily_client
 
 

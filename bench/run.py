@@ -40,7 +40,7 @@ from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report  # no
 from bench.server import Server, cpu_seconds, rss_mb, serve  # noqa: E402
 from bench.stt import stt_benchmark  # noqa: E402
 from src.core.settings import get_settings  # noqa: E402
-from src.voice_pipeline import speech  # noqa: E402
+from src.voice_pipeline import speech
 from tests.voice.conftest import synthesise  # noqa: E402
 from tests.voice.peer import RATE, Peer, rms  # noqa: E402
 

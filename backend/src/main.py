@@ -16,21 +16,22 @@ from fastapi.staticfiles import StaticFiles
 from src.api import health, metrics, pages
 from src.api.v1.endpoints import rooms
 from src.api.v1.router import api_router
+from src.contract.bot import RunBot
 from src.core.database import Database
 from src.core.errors import install_error_handlers
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
+from src.rooms import create_room_provider
+from src.rooms.base import RoomProvider
 from src.services.bots.dispatch import Bots, EmbeddedBots, embedded_owner_id
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.runner import BotRunner
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.start import ConversationServices
 from src.services.conversations.transcript import TranscriptWriter
-from src.services.rooms import RoomProvider, create_room_provider
 from src.services.throttling import Throttle
 from src.services.webhooks import outbox
 from src.services.webhooks.sender import WebhookSender
-from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 import src.models  # noqa: F401  (registers the tables)
+from src.contract.bot import RunBot
 from src.core.settings import Settings
 from src.main import create_app
-from src.voice_pipeline.job import RunBot
 from tests.db import db_kind, fresh_database, migrate, truncate_all
 from tests.fakes import daily_client
 from tests.fakes.bots import ScriptedBot

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     ice_servers: Annotated[list[IceServer], NoDecode] = []
     turn_urls: Annotated[list[str], NoDecode] = []
     turn_secret: str | None = None
+    # A user's WebRTC connection still not connected (ICE and DTLS) this long after its offer is
+    # closed; the user may send a new offer (pipecat's own default is 60 s).
+    webrtc_connect_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Conversations.
     max_active_conversations_per_user: int = Field(default=3, ge=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,49 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from src.core.clock import as_utc, utcnow
 from src.core.database import Base, UTCDateTime
+from src.core.enums import (
+    FAILURE_REASONS,
+    LIVE_STATUSES,
+    ConversationStatus,
+    EndReason,
+)
 
 if TYPE_CHECKING:
     from src.models.user import User
 
-
-class ConversationStatus(enum.StrEnum):
-    """Where a conversation is in its life."""
-
-    STARTING = "starting"
-    WAITING_FOR_USER = "waiting_for_user"
-    ACTIVE = "active"
-    ENDED = "ended"
-    FAILED = "failed"
-
-
-LIVE_STATUSES = (
-    ConversationStatus.STARTING,
-    ConversationStatus.WAITING_FOR_USER,
-    ConversationStatus.ACTIVE,
-)
-
-
-class EndReason(enum.StrEnum):
-    """Why a conversation ended."""
-
-    USER_ENDED = "user_ended"
-    USER_LEFT = "user_left"
-    USER_NEVER_JOINED = "user_never_joined"
-    MAX_DURATION = "max_duration"
-    BOT_ERROR = "bot_error"
-    ROOM_ERROR = "room_error"
-    SERVER_SHUTDOWN = "server_shutdown"
-    SERVER_RESTART = "server_restart"
-    # Its worker process died (no heartbeat): the call could not go on.
-    WORKER_LOST = "worker_lost"
-    # No worker took the call in time (all full, or none running).
-    NO_BOT_CAPACITY = "no_bot_capacity"
-
-
-# Ends that are failures of ours rather than the normal close of a conversation.
-FAILURE_REASONS = frozenset(
-    {EndReason.BOT_ERROR, EndReason.ROOM_ERROR, EndReason.WORKER_LOST, EndReason.NO_BOT_CAPACITY}
-)
 
 # `worker_id` of conversations whose bot runs inside an API process (the embedded mode).
 EMBEDDED_OWNER_PREFIX = "embedded:"

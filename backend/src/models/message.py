@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -11,13 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from src.core.clock import utcnow
 from src.core.database import Base, UTCDateTime
-
-
-class MessageRole(enum.StrEnum):
-    """Who spoke."""
-
-    ASSISTANT = "assistant"
-    USER = "user"
+from src.core.enums import MessageRole
 
 
 class ConversationMessage(Base):

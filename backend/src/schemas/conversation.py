@@ -8,9 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from src.core.enums import ConversationStatus, EndReason, MessageRole
 from src.core.ice import IceServer
-from src.models.conversation import ConversationStatus, EndReason
-from src.models.message import MessageRole
 from src.numerology.kinds import NumberKind
 
 # What a start, a join and the room page get for a local room with STUN and TURN set.

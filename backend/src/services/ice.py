@@ -19,7 +19,7 @@ from datetime import datetime
 from src.core.ice import IceServer
 from src.core.security import turn_credentials
 from src.core.settings import Settings
-from src.voice_pipeline.job import ProviderName
+from src.rooms.base import ProviderName
 
 
 def ice_servers_for(

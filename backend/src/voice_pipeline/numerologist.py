@@ -30,8 +30,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
+from src.core.enums import EndReason, MessageRole
 from src.numerology.kinds import NumberKind
 from src.voice_pipeline.dialogue import Numerologist
 

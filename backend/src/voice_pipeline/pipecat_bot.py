@@ -1,269 +1,101 @@
-"""The voice bot: a pipecat pipeline that joins the conversation's room and talks numerology.
+"""Story 3.4's bot entry point: ``run_bot(room_url, token)``, as the story calls it.
 
-Pipeline: transport in -> STT -> user transcript -> user context aggregator (Silero VAD,
-smart-turn v3) -> numerologist (built-in, or an OpenAI-compatible LLM with the engine's tools)
--> bot transcript -> TTS -> transport out -> assistant context aggregator.
-
-The bot speaks pipecat's RTVI protocol (bot-ready, transcriptions, speaking events), and sends
-each stored line as an RTVI server message ``{"type": "transcript", "role", "text"}``. The
-page should send ``ping`` on the data channel every second (pipecat's client SDK does): a page
-silent for BOT_IDLE_TIMEOUT_SECONDS is treated as gone (aiortc cannot see a vanished peer).
+The bot itself is src/voice_pipeline/bot.py (`bot.run_bot(ctx)`, a `contract.bot.RunBot`); the
+app runs it through the bot host (services/bots), which records its life: ready, the user's
+arrival, the transcript, the end. This entry point takes the story's two values, finds the
+conversation whose room it is, gives the bot its transport from the room provider, and runs it
+until the conversation is over. It records nothing but log lines. With local rooms the user's
+offers reach the room through the app's own provider, so use it with Daily rooms, as the story
+does.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
-import uuid
-from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
 
-from src.core.settings import Settings
-from src.models.conversation import EndReason
-from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
-from src.voice_pipeline.dialogue import Numerologist
-from src.voice_pipeline.job import BotContext
-from src.voice_pipeline.numerologist import (
-    BotState,
-    BotTranscriptSender,
-    FirstAudioLogger,
-    FirstUserAudio,
-    NumerologistProcessor,
-    UserTranscriptSender,
-)
-from src.voice_pipeline.presence import Presence
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from src.contract.bot import BotContext, BotJob
+from src.core.database import Database
+from src.core.enums import EndReason, MessageRole
+from src.core.settings import Settings, get_settings
+from src.models.conversation import Conversation
+from src.rooms import create_room_provider
+from src.rooms.base import BotTransport
+from src.voice_pipeline import bot
 
 logger = logging.getLogger(__name__)
 
 
-async def preload(settings: Settings) -> None:
-    """Load the shared speech models and warm the pipeline's code, off the event loop.
+class _LoggedEvents:
+    """The bot's events, told to the log only (the bot host records them in the database)."""
 
-    With STT_PROVIDER=moonshine this converts Moonshine first if `make models` has not.
+    def __init__(self, job: BotJob, transport: BotTransport) -> None:
+        self._job = job
+        self._transport = transport
+
+    async def ready(self) -> None:
+        # Ready means in the room, as for the bot host: the transport joins first.
+        await self._transport.join()
+        logger.info("conversation %s: bot ready", self._job.conversation_id)
+
+    async def user_joined(self) -> None:
+        logger.info("conversation %s: the user joined", self._job.conversation_id)
+
+    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+        """Nothing kept: the transcript is the bot host's."""
+
+
+async def run_bot(room_url: str, token: str, *, settings: Settings | None = None) -> EndReason:
+    """Serve the conversation whose room is at `room_url`, joining with the bot's `token`, until
+    the user leaves or says goodbye; why it ended.
+
+    Raises:
+        LookupError: no conversation has the room at `room_url`.
+        RoomJoinError: the bot could not join the room.
     """
-    await speech.preload_speech_models()
-    if settings.stt_provider == "moonshine":
-        from src.voice_pipeline import moonshine
-
-        await moonshine.preload(settings.model_cache_dir)
-    await asyncio.to_thread(_warm_up, settings)
-
-
-def _warm_up(settings: Settings) -> None:
-    # Importing and building one set of per-bot services once keeps that cost off the first bot.
-    if settings.stt_provider != "deepgram":
-        services.make_stt(settings)
-    speech.piper_tts()
-    speech.silero_vad(0.5)
-    speech.smart_turn()
-    from pipecat.pipeline.worker import PipelineWorker  # noqa: F401
-    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # noqa: F401
-
-
-@dataclass
-class _Parts:
-    """The per-bot processors, built before the user arrives."""
-
-    first_audio_in: Any
-    stt: Any
-    user_transcript: Any
-    aggregators: Any
-    brain: Any
-    bot_transcript: Any
-    tts: Any
-    first_audio: Any
-
-
-def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
-    from pipecat.processors.aggregators.llm_response_universal import (
-        LLMContextAggregatorPair,
-        LLMUserAggregatorParams,
-    )
-    from pipecat.turns.user_stop import BaseUserTurnStopStrategy
-    from pipecat.turns.user_turn_strategies import UserTurnStrategies
-
-    from src.voice_pipeline.turns import TranscriptAwareTurnStop
-
-    settings, job = ctx.settings, ctx.job
-    context = services.llm_context(with_tools=settings.llm_enabled)
-    # The transcript ends the turn of a whole request at once, with either brain (`turns.py`).
-    silence = settings.turn_silence_secs
-    stop: list[BaseUserTurnStopStrategy] = [
-        TranscriptAwareTurnStop(turn_analyzer=speech.smart_turn(silence), silence_secs=silence)
-    ]
-    aggregators = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=speech.silero_vad(settings.vad_stop_secs),
-            user_turn_strategies=UserTurnStrategies(stop=stop),
-        ),
-    )
-    if settings.llm_enabled:
-        brain = services.make_llm(
-            settings,
-            services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date),
-            state.discussed.append,
-        )
-    else:
-        numerologist = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
-        brain = NumerologistProcessor(numerologist, state)
-    return _Parts(
-        first_audio_in=FirstUserAudio(greeter.greet),
-        stt=services.make_stt(settings),
-        user_transcript=UserTranscriptSender(state),
-        aggregators=aggregators,
-        brain=brain,
-        bot_transcript=BotTranscriptSender(state),
-        tts=services.make_tts(settings),
-        first_audio=FirstAudioLogger(state),
-    )
-
-
-def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
-    from pipecat.pipeline.pipeline import Pipeline
-    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-
-    from src.voice_pipeline import media
-
-    pipeline = Pipeline(
-        [
-            transport.input(),
-            parts.first_audio_in,
-            parts.stt,
-            parts.user_transcript,
-            parts.aggregators.user(),
-            media.UserAudioStop(),
-            parts.brain,
-            parts.bot_transcript,
-            parts.tts,
-            parts.first_audio,
-            transport.output(),
-            parts.aggregators.assistant(),
-        ]
-    )
-    # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
-    # RTVI: pipecat's client SDKs get bot-ready on their client-ready, and the bot's events.
-    # Errors reach clients without their details (voice_pipeline/rtvi.py).
-    # No turn tracking (pipecat's observer for tracing, which we do not use): every observer
-    # is told of every frame each processor handles, 25 user audio frames a second included.
-    return PipelineWorker(
-        pipeline,
-        params=PipelineParams(),
-        enable_rtvi=True,
-        rtvi_processor=rtvi.rtvi_processor(conversation_id),
-        enable_turn_tracking=False,
-        idle_timeout_secs=None,
-    )
-
-
-# Without audio from the user this long after connecting, the bot greets anyway.
-GREETING_FALLBACK_SECONDS = 1.5
-
-
-class _Greeter:
-    """Greets once: on the user's first audio, or after a short fallback wait (no wait where the
-    transport's media is up when the user joins: `media_ready_on_join`)."""
-
-    def __init__(self, greeting: str, at_once: bool = False) -> None:
-        self.greeting = greeting
-        self.at_once = at_once
-        self.worker: Any = None
-        self._done = False
-        self._fallback: asyncio.Task[None] | None = None
-
-    async def greet(self) -> None:
-        from pipecat.frames.frames import TTSSpeakFrame
-
-        if self._done or self.worker is None:
-            return
-        self._done = True
-        await self.worker.queue_frames([TTSSpeakFrame(self.greeting)])
-
-    def connected(self) -> None:
-        async def fallback() -> None:
-            await asyncio.sleep(0 if self.at_once else GREETING_FALLBACK_SECONDS)
-            await self.greet()
-
-        self._fallback = asyncio.create_task(fallback())
-
-    async def close(self) -> None:
-        if self._fallback is not None:
-            self._fallback.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._fallback
-
-
-async def run_bot(ctx: BotContext) -> EndReason:
-    """Serve one conversation until the user leaves or says goodbye; return why it ended."""
-    job = ctx.job
-    state = BotState(job.conversation_id, said=ctx.events.said)
-    started = time.monotonic()
-    greeter = _Greeter(
-        Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting(),
-        at_once=getattr(ctx.transport, "media_ready_on_join", False),
-    )
-    parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
-    prepared = piper_tts.prepare(parts.tts, greeter.greeting, personal=job.user_first_name)
-    await ctx.events.ready()
+    settings = settings or get_settings()
+    job = await _job_for(room_url, token, settings)
+    rooms = create_room_provider(settings)
+    transport = rooms.bot_transport(job)
     logger.info(
-        "conversation %s: bot ready in %.0f ms",
-        job.conversation_id,
-        (time.monotonic() - started) * 1000,
+        "conversation %s: Starting Pipecat bot for room: %s", job.conversation_id, job.room_name
     )
     try:
-        transport = await ctx.transport.open()
-        worker = greeter.worker = _worker(transport, parts, job.conversation_id)
-        worker.add_observer(timing.SpeechTimings(job.conversation_id))
-        presence = _on_user_events(ctx, transport, worker, state, greeter)
-        presence.start()
-        try:
-            await _run(worker)
-        finally:
-            await greeter.close()
-            await presence.close()
+        return await bot.run_bot(
+            BotContext(job, transport, _LoggedEvents(job, transport), settings)
+        )
     finally:
-        # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
-        await asyncio.shield(ctx.transport.close())
-        await prepared.close()
-    return state.end_reason or EndReason.USER_LEFT
+        await transport.close()
+        await rooms.close()
 
 
-def _on_user_events(
-    ctx: BotContext, transport: Any, worker: Any, state: BotState, greeter: _Greeter
-) -> Presence:
-    from pipecat.frames.frames import TTSSpeakFrame
-
-    job = ctx.job
-    welcome_back = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
-
-    async def joined() -> None:
-        state.connected_at = time.monotonic()
-        greeter.connected()
-        await ctx.events.user_joined()
-
-    async def back() -> None:
-        await worker.queue_frames([TTSSpeakFrame(welcome_back.welcome_back())])
-
-    async def gone() -> None:
-        state.end_reason = state.end_reason or EndReason.USER_LEFT
-        await worker.cancel()
-
-    return Presence(ctx, transport, first=joined, back=back, gone=gone)
-
-
-async def _run(worker: Any) -> None:
-    from pipecat.workers.runner import WorkerRunner
-
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    running = asyncio.ensure_future(runner.run())
+async def _job_for(room_url: str, token: str, settings: Settings) -> BotJob:
+    """The job of the conversation whose room is at `room_url` (its last path segment)."""
+    name = room_url.rstrip("/").rsplit("/", 1)[-1]
+    database = Database(settings.database_url, application_name="numerologist-bot")
     try:
-        await asyncio.shield(running)
-    except asyncio.CancelledError:
-        # Stopped from outside (end request, timeout, shutdown): tear the pipeline down first.
-        await worker.cancel()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await running
-        raise
+        async with database.sessionmaker() as session:
+            conversation = await session.scalar(
+                select(Conversation)
+                .where(Conversation.daily_room_id == name)
+                .options(selectinload(Conversation.user))
+            )
+    finally:
+        await database.dispose()
+    if conversation is None:
+        raise LookupError(f"No conversation has the room {name!r}: start one first.")
+    user = conversation.user
+    return BotJob(
+        conversation_id=conversation.id,
+        provider=settings.room_provider,
+        room_name=name,
+        room_url=room_url,
+        bot_token=token,
+        expires_at=conversation.started_at + timedelta(seconds=settings.room_ttl_seconds),
+        user_full_name=user.full_name,
+        user_first_name=user.first_name,
+        birth_date=user.birth_date,
+    )

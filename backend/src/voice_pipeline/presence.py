@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from src.voice_pipeline.job import BotContext
+from src.contract.bot import BotContext
 
 logger = logging.getLogger(__name__)
 

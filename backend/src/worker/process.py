@@ -26,11 +26,14 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from src.contract.bot import BotCapacityReached, BotJob, RunBot
 from src.core.database import Database
+from src.core.enums import EndReason
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
-from src.models.conversation import EndReason
+from src.rooms import create_room_provider
+from src.rooms.base import RoomProvider
 from src.services.bots import protocol
 from src.services.bots.host import load_voice_bot, sweep_forever
 from src.services.bots.protocol import (
@@ -45,13 +48,9 @@ from src.services.bots.protocol import (
 from src.services.bots.reaper import WorkerReaper
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner, BotStartError, Reservation
-from src.services.conversations.errors import BotCapacityReached
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.conversations.transcript import TranscriptWriter
-from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import RoomProvider, create_room_provider
 from src.services.webhooks import outbox
-from src.voice_pipeline.job import BotJob, RunBot
 from src.worker.load import LoadMonitor
 
 logger = logging.getLogger(__name__)
@@ -299,16 +298,16 @@ class Worker:
                 uuid.UUID(request["conversation_id"]), EndReason(request["reason"])
             )
             return {"ok": True, "stopped": stopped}
-        rooms = self._rooms
-        if not isinstance(rooms, LocalRoomProvider):
+        signalling = self._rooms.signalling
+        if signalling is None:
             return {"ok": False, "error": "conversation_ended", "detail": "No local rooms here."}
         if op == "offer":
             return {
                 "ok": True,
-                "answer": await rooms.answer_offer(request["room"], request["body"]),
+                "answer": await signalling.answer_offer(request["room"], request["body"]),
             }
         if op == "candidates":
-            await rooms.add_candidates(request["room"], request["body"])
+            await signalling.add_candidates(request["room"], request["body"])
             return {"ok": True}
         return {"ok": False, "error": "unknown_request", "detail": f"unknown op {op!r}"}
 

@@ -1,9 +1,10 @@
 """One bot in its own process: the design of pipecat's examples, kept for comparison.
 
 The service runs every bot in one process, sharing one copy of the models (see
-`pipecat_bot`). The pipecat examples instead start a new Python process per conversation that
-loads its own models and serves the user's WebRTC offer itself. This module is that design,
-built from the same bot (`pipecat_bot.run_bot`), so `make bench` can measure both side by side::
+`voice_pipeline/bot.py`). The pipecat examples instead start a new Python process per
+conversation that loads its own models and serves the user's WebRTC offer itself. This module
+is that design, built from the same bot (`bot.run_bot`), so `make bench` can measure both
+side by side::
 
     python -m src.worker.standalone --port 8765 --full-name "Ada Lovelace" \\
         --birth-date 1984-07-05
@@ -32,13 +33,13 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
+from src.contract.bot import BotContext, BotJob
 from src.core.clock import utcnow
+from src.core.enums import MessageRole
 from src.core.logging import configure_logging
 from src.core.settings import Settings
-from src.models.message import MessageRole
-from src.services.local_rooms import LocalRoomProvider
-from src.voice_pipeline import pipecat_bot
-from src.voice_pipeline.job import BotContext, BotJob
+from src.rooms.local.provider import LocalRoomProvider
+from src.voice_pipeline import bot as voice_bot
 
 
 def _emit(event: str, **fields: Any) -> None:
@@ -106,7 +107,7 @@ async def serve(
     settings: Settings, port: int, full_name: str, birth_date: date, token: str | None
 ) -> str:
     """Load the models, serve the offer endpoint, run the bot; the reason it ended."""
-    await pipecat_bot.preload(settings)
+    await voice_bot.preload(settings)
     conversation_id = uuid.uuid4()
     rooms = LocalRoomProvider(settings)
     name = f"conv-{conversation_id.hex}"
@@ -133,7 +134,7 @@ async def serve(
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     _emit("listening", port=port)
-    bot = asyncio.create_task(pipecat_bot.run_bot(ctx))
+    bot = asyncio.create_task(voice_bot.run_bot(ctx))
     # Installed after uvicorn's own, so SIGTERM stops the bot first (then the server).
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, bot.cancel)

@@ -15,8 +15,8 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from fastapi import FastAPI
 
+from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.models.conversation import EndReason
 from tests.api.conversation_helpers import eventually, runner, start, user_token
 from tests.conftest import auth, daily_settings, make_settings
 from tests.fakes.bots import ScriptedBot

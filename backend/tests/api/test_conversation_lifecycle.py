@@ -9,9 +9,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from src.core.enums import ConversationStatus
 from src.core.settings import Settings
 from src.main import create_app
-from src.models.conversation import Conversation, ConversationStatus
+from src.models.conversation import Conversation
 from tests.api.conversation_helpers import (
     all_rows,
     deliver,

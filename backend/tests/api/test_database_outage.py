@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
+from src.core.enums import ConversationStatus, EndReason
 from src.main import create_app
-from src.models.conversation import ConversationStatus, EndReason
 from src.models.message import ConversationMessage
 from tests.api.conversation_helpers import (
     all_rows,

@@ -8,7 +8,6 @@ from datetime import datetime
 import httpx
 from fastapi import FastAPI
 
-from src.services.local_rooms import LocalRoomProvider
 from tests.api.conversation_helpers import deliver, eventually, row, services, start, user_token
 from tests.conftest import auth
 from tests.fakes.bots import JOIN
@@ -35,13 +34,11 @@ class TestJoin:
         assert again["status"] == "waiting_for_user"
         assert again["daily_token"] != body["daily_token"]
         # The new token is the room's user token, and lives no longer than the room.
-        provider = services(app).rooms
-        assert isinstance(provider, LocalRoomProvider)
+        signalling = services(app).rooms.signalling
+        assert signalling is not None
         room = body["daily_room_url"].rsplit("/", 1)[1]
-        assert (
-            str(provider.verify_token(again["daily_token"], room, "user"))
-            == (body["conversation_id"])
-        )
+        conversation_id, _ = signalling.verify_grant(again["daily_token"], room, "user")
+        assert str(conversation_id) == body["conversation_id"]
         assert datetime.fromisoformat(again["expires_at"]) <= datetime.fromisoformat(
             body["expires_at"]
         )

@@ -10,8 +10,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from fastapi import FastAPI
 
 from src.core.clock import utcnow
+from src.core.enums import EndReason
 from src.core.security import ROOM_AUDIENCE, encode_token
-from src.models.conversation import EndReason
 from tests.api.conversation_helpers import (
     eventually,
     row,

@@ -7,8 +7,7 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
+from src.core.enums import EndReason, MessageRole
 from src.services.conversations.transcript import TranscriptWriter
 from tests.api.conversation_helpers import (
     deliver,

@@ -8,7 +8,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from src.models.message import ConversationMessage, MessageRole
+from src.core.enums import MessageRole
+from src.models.message import ConversationMessage
 from src.services.conversations.transcript import TranscriptWriter
 from tests.api.conversation_helpers import deliver, eventually, start, user_token
 from tests.conftest import auth

@@ -6,9 +6,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
-from src.voice_pipeline.job import BotContext
+from src.contract.bot import BotContext
+from src.core.enums import EndReason, MessageRole
 
 JOIN, LEAVE, CRASH, GOODBYE = "join", "leave", "crash", "goodbye"
 # ("said", role, text[, kinds]): the bot reports a transcript line (telling about those kinds).

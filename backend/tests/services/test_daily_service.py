@@ -10,8 +10,8 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
-from src.services.daily_service import DailyReplyMalformed, DailyRoomProvider
-from src.services.rooms import RoomProviderError, room_name_for
+from src.rooms.base import RoomProviderError, room_name_for
+from src.rooms.daily.provider import DailyReplyMalformed, DailyRoomProvider
 from tests.conftest import daily_settings
 from tests.fakes.daily import API_KEY, FakeDaily, Fault
 
@@ -201,7 +201,7 @@ async def test_each_call_s_duration_outcome_and_retries_are_recorded(
     }
     fake_daily.fail("POST /rooms", Fault(503), Fault(429, "rate-limit-error"))
     provider = _provider(fake_daily)
-    with caplog.at_level(logging.INFO, logger="src.services.daily_service"):
+    with caplog.at_level(logging.INFO, logger="src.rooms.daily.provider"):
         await provider.create_room(uuid.uuid4(), user_name="Ada")
     assert _sample("numerologist_daily_api_seconds_count", **ok) == before["ok"] + 1
     assert (

@@ -11,8 +11,9 @@ import pytest
 import soxr
 from piper.config import SynthesisConfig
 
-from src.voice_pipeline import pipecat_bot, speech
-from src.voice_pipeline.job import RunBot
+from src.contract.bot import RunBot
+from src.voice_pipeline import bot as voice_bot
+from src.voice_pipeline import speech
 
 NUMBER_WORDS = {
     "one": 1,
@@ -45,7 +46,7 @@ def models() -> speech.SpeechModels:
 @pytest.fixture
 def bot(models: speech.SpeechModels) -> RunBot:
     """The real pipecat bot."""
-    return pipecat_bot.run_bot
+    return voice_bot.run_bot
 
 
 # The user's words are the same take in every run: Piper without its generator and phoneme

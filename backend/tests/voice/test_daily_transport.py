@@ -17,10 +17,11 @@ import pytest
 import soxr
 from fastapi import FastAPI
 
+from src.contract.bot import BotJob
 from src.core.clock import utcnow
 from src.core.settings import Settings
+from src.rooms.base import ProviderName
 from src.voice_pipeline import speech
-from src.voice_pipeline.job import BotJob, ProviderName
 from tests.api.conversation_helpers import all_rows, eventually, no_bots_left, row, start
 from tests.conftest import auth, daily_settings, register
 from tests.fakes.daily import FakeDaily

@@ -24,12 +24,13 @@ import pytest
 import soxr
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from src.contract.bot import BotJob
 from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.numerology import life_path_number
-from src.services.local_rooms import LocalRoomProvider
-from src.voice_pipeline import media, speech
-from src.voice_pipeline.job import BotJob
+from src.rooms.local import media
+from src.rooms.local.provider import LocalRoomProvider
+from src.voice_pipeline import speech
 from tests.api.conversation_helpers import start
 from tests.conftest import register
 from tests.voice.conftest import numbers_in, synthesise, transcribe

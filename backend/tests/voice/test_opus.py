@@ -13,7 +13,8 @@ from aiortc.codecs.opus import OpusDecoder as AiortcDecoder
 from aiortc.codecs.opus import OpusEncoder as AiortcEncoder
 from aiortc.jitterbuffer import JitterFrame
 
-from src.voice_pipeline import media, opus
+from src.rooms.local import media, opus
+from src.voice_pipeline.audio_stop import UserAudioStop
 
 pytestmark = pytest.mark.once
 
@@ -116,7 +117,7 @@ async def test_stopping_the_track_releases_writers() -> None:
 async def test_a_hang_up_releases_the_writers_of_a_live_track() -> None:
     # A connection that goes mid-sentence: the rejoin helper's hook releases the writers, or
     # pipecat writes the output off and a rejoined user hears nothing (smallwebrtc_rejoin.py).
-    from src.voice_pipeline.smallwebrtc_rejoin import _release
+    from src.rooms.local.rejoin import _release
 
     track = media.SpeechTrack(24_000)
     writes = [track.add_audio_bytes(bytes(960 * 2)) for _ in range(5)]
@@ -132,7 +133,7 @@ async def test_the_users_audio_stops_after_the_user_aggregator() -> None:
 
     audio = InputAudioRawFrame(audio=bytes(640), sample_rate=16_000, num_channels=1)
     down, _ = await run_test(
-        media.UserAudioStop(),
+        UserAudioStop(),
         frames_to_send=[audio, UserStartedSpeakingFrame(), TextFrame("hello"), audio],
         expected_down_frames=[UserStartedSpeakingFrame, TextFrame],
     )

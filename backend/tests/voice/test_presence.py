@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from src.contract.bot import BotContext, BotJob
 from src.core.clock import utcnow
-from src.services.daily_transport import DailyBotTransport
+from src.rooms.daily.transport import DailyBotTransport
 from src.voice_pipeline import presence
-from src.voice_pipeline.job import BotContext, BotJob
 from src.voice_pipeline.presence import Presence
 from tests.conftest import make_settings
 

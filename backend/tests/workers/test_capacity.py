@@ -14,9 +14,9 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.models.conversation import Conversation
 from src.models.user import User
+from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots.reaper import WorkerReaper
 from src.services.bots.runner import BotRunner
-from src.services.local_rooms import LocalRoomProvider
 from src.worker.load import LoadMonitor
 from src.worker.process import Worker
 from tests.api.conversation_helpers import row, services, user_token

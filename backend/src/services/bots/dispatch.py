@@ -11,11 +11,11 @@ import uuid
 from itertools import count
 from typing import Any, Protocol
 
-from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
+from src.contract.bot import BotJob
+from src.core.enums import EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX
+from src.rooms.base import ConversationGone, RoomProvider, Signalling
 from src.services.bots.runner import BotRunner, Slot
-from src.services.local_rooms import LocalRoomProvider
-from src.services.rooms import RoomProvider
-from src.voice_pipeline.job import BotJob
 
 _processes = count()
 
@@ -99,23 +99,25 @@ class EmbeddedBots:
     async def offer(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, offer: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._local().answer_offer(room, offer)
+        return await self._signalling().answer_offer(room, offer)
 
     async def candidates(
         self, conversation_id: uuid.UUID, worker_id: str | None, room: str, patch: dict[str, Any]
     ) -> None:
-        await self._local().add_candidates(room, patch)
+        await self._signalling().add_candidates(room, patch)
 
-    def _local(self) -> LocalRoomProvider:
-        assert isinstance(self._rooms, LocalRoomProvider)
-        return self._rooms
+    def _signalling(self) -> Signalling:
+        signalling = self._rooms.signalling
+        if signalling is None:
+            raise ConversationGone("This server's rooms take no signalling here.")
+        return signalling
 
     async def status(self) -> dict[str, Any]:
-        rooms = self._rooms
+        signalling = self._rooms.signalling
         return {
             "mode": self.mode,
             "bots": self.runner.active_count,
-            "rooms": len(rooms.room_names()) if isinstance(rooms, LocalRoomProvider) else None,
+            "rooms": len(signalling.room_names()) if signalling is not None else None,
         }
 
     async def close(self) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from src.contract.bot import ConversationRecords, RunBot
 from src.core.settings import Settings
 from src.services.bots.runner import BotRunner
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.voice_pipeline.job import RunBot
 
 logger = logging.getLogger(__name__)
 
@@ -19,14 +18,14 @@ logger = logging.getLogger(__name__)
 async def load_voice_bot(settings: Settings) -> RunBot:
     """The pipecat voice bot, with the shared speech models loaded off the event loop."""
     # Imported here: pipecat and the speech models are heavy and only bot hosts need them.
-    from src.voice_pipeline.pipecat_bot import preload, run_bot
+    from src.voice_pipeline.bot import preload, run_bot
 
     await preload(settings)
     return run_bot
 
 
 async def sweep_forever(
-    lifecycle: ConversationLifecycle,
+    lifecycle: ConversationRecords,
     runner: BotRunner | None,
     settings: Settings,
     interval: float | None = None,

@@ -16,11 +16,11 @@ from datetime import timedelta
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from src.contract.bot import ConversationRecords
 from src.core.clock import utcnow
+from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.models.conversation import EndReason
 from src.services.bots.protocol import LOST_AFTER_SECONDS, OWNER_TTL_SECONDS, RedisKeys, text
-from src.services.conversations.lifecycle import ConversationLifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ REAP_INTERVAL_SECONDS = 1.0
 class WorkerReaper:
     """Ends the conversations of dead workers, and of calls that no worker ever claimed."""
 
-    def __init__(self, redis: Redis, settings: Settings, lifecycle: ConversationLifecycle) -> None:
+    def __init__(self, redis: Redis, settings: Settings, lifecycle: ConversationRecords) -> None:
         self._redis = redis
         self._keys = RedisKeys(settings.redis_prefix)
         self._lifecycle = lifecycle

@@ -18,8 +18,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from src.contract.bot import BotJob, BotServiceUnavailable, NoBotCapacity
+from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.models.conversation import EMBEDDED_OWNER_PREFIX, EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX
+from src.rooms.base import SIGNALLING_ERRORS, ConversationGone
 from src.services.bots.protocol import (
     CALLS_MAXLEN,
     CONTROL_MAXLEN,
@@ -29,13 +32,6 @@ from src.services.bots.protocol import (
     wait_reply,
 )
 from src.services.bots.runner import BotStartError, Slot, start_error
-from src.services.conversations.errors import (
-    BotServiceUnavailable,
-    ConversationGone,
-    NoBotCapacity,
-)
-from src.services.local_rooms import SIGNALLING_ERRORS
-from src.voice_pipeline.job import BotJob
 
 logger = logging.getLogger(__name__)
 

@@ -18,18 +18,27 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from src.contract.bot import (
+    BotCapacityReached,
+    BotContext,
+    BotJob,
+    ConversationRecords,
+    RunBot,
+    TranscriptSink,
+)
 from src.core import metrics
+from src.core.enums import EndReason, MessageRole
 from src.core.settings import Settings
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
-from src.services.conversations.errors import BotCapacityReached
-from src.services.conversations.lifecycle import ConversationLifecycle
-from src.services.conversations.transcript import TranscriptWriter
-from src.voice_pipeline.job import BotContext, BotJob, BotTransport, RoomJoinError, RunBot
+from src.core.teardown import CLOSE_TIMEOUT_SECONDS, bounded
+from src.rooms.base import BotTransport, RoomJoinError
 
 logger = logging.getLogger(__name__)
 
 TransportFactory = Callable[[BotJob], BotTransport]
+
+# A stopped bot has ended within this: its pipeline's teardown, its transport's close and its
+# last writes, each bounded (core/teardown.py), with room to spare.
+STOP_TIMEOUT_SECONDS = 4 * CLOSE_TIMEOUT_SECONDS
 
 
 class BotStartError(Exception):
@@ -70,8 +79,8 @@ class _Events:
     def __init__(
         self,
         handle: _BotHandle,
-        lifecycle: ConversationLifecycle,
-        transcript: TranscriptWriter | None,
+        lifecycle: ConversationRecords,
+        transcript: TranscriptSink | None,
     ) -> None:
         self._handle = handle
         self._lifecycle = lifecycle
@@ -137,13 +146,13 @@ class BotRunner:
     def __init__(
         self,
         run_bot: RunBot,
-        lifecycle: ConversationLifecycle,
+        lifecycle: ConversationRecords,
         settings: Settings,
         *,
         transports: TransportFactory,
         owner_id: str,
         capacity: int,
-        transcript: TranscriptWriter | None = None,
+        transcript: TranscriptSink | None = None,
     ) -> None:
         self._run_bot = run_bot
         self._lifecycle = lifecycle
@@ -157,6 +166,11 @@ class BotRunner:
         self._owed_ends: dict[uuid.UUID, EndReason] = {}
         self._reserved = 0
         self._closing = False
+
+    def _forget(self, conversation_id: uuid.UUID, handle: _BotHandle) -> None:
+        # Only this bot's own entry: a stop that gave up on it may have let a new one in.
+        if self._bots.get(conversation_id) is handle:
+            del self._bots[conversation_id]
 
     def __contains__(self, conversation_id: object) -> bool:
         return conversation_id in self._bots
@@ -204,7 +218,7 @@ class BotRunner:
         task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
         handle.task = task
         self._bots[conversation_id] = handle
-        task.add_done_callback(lambda _t: self._bots.pop(conversation_id, None))
+        task.add_done_callback(lambda _t: self._forget(conversation_id, handle))
         logger.info("conversation %s: bot started on %s", conversation_id, self.owner_id)
         launched = time.monotonic()
         ready = asyncio.create_task(handle.ready.wait())
@@ -255,14 +269,10 @@ class BotRunner:
             await _uncancellable(self._finish(conversation_id, reason))
 
     async def _close_transport(self, handle: _BotHandle) -> None:
-        try:
-            await handle.ctx.transport.close()
-        except Exception as exc:
-            logger.warning(
-                "conversation %s: closing the bot's transport failed: %s",
-                handle.ctx.conversation_id,
-                _describe(exc),
-            )
+        await bounded(
+            handle.ctx.transport.close(),
+            f"conversation {handle.ctx.conversation_id}: closing the bot's transport",
+        )
 
     async def _write_lines(self, conversation_id: uuid.UUID) -> None:
         # The topics are gathered from the stored lines: store the last ones before the end.
@@ -337,12 +347,25 @@ class BotRunner:
             handle.task.cancel()
 
     async def cancel(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
-        """Stop a conversation's bot and wait until it has ended; False if none runs."""
+        """Stop a conversation's bot and wait until it has ended; False if none runs.
+
+        Every step of a bot's teardown is bounded, so it ends within a few CLOSE_TIMEOUTs; one
+        that still runs after STOP_TIMEOUT_SECONDS is given up on: its slot is freed and its
+        end recorded now (recording it again when it does end changes nothing).
+        """
         handle = self._bots.get(conversation_id)
         if handle is None or handle.task is None:
             return False
         self._request_cancel(handle, reason)
-        await asyncio.wait({handle.task})
+        done, _ = await asyncio.wait({handle.task}, timeout=STOP_TIMEOUT_SECONDS)
+        if not done and self._bots.get(conversation_id) is handle:
+            logger.error(
+                "conversation %s: its bot did not stop within %.0f s: its slot is freed",
+                conversation_id,
+                STOP_TIMEOUT_SECONDS,
+            )
+            del self._bots[conversation_id]
+            await _uncancellable(self._finish(conversation_id, handle.cancel_reason or reason))
         return True
 
     def transport(self, conversation_id: uuid.UUID) -> BotTransport | None:

@@ -12,12 +12,13 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.models.conversation import LIVE_STATUSES, Conversation
+from src.core.enums import LIVE_STATUSES
+from src.models.conversation import Conversation
 from src.models.user import User
+from src.rooms.base import RoomProviderError
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import ConversationStillLive, RoomNotYetDeleted
 from src.services.conversations.start import ConversationServices
-from src.services.rooms import RoomProviderError
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core import metrics
 from src.core.database import after_commit
-from src.models.conversation import Conversation, EndReason
+from src.core.enums import EndReason
+from src.models.conversation import Conversation
 from src.models.webhook import WebhookEventType
 from src.services.conversations import transcript
 from src.services.conversations.errors import ConversationAlreadyEnded

@@ -19,14 +19,6 @@ class ConversationAlreadyEnded(Conflict):
     default_detail = "This conversation has already ended."
 
 
-class ConversationGone(DomainError):
-    """The conversation (or its room) has ended; its room can no longer be joined."""
-
-    status_code = 410
-    code = "conversation_ended"
-    default_detail = "This conversation has ended. Start a new one."
-
-
 class TooManyConversations(DomainError):
     """The user already has the most live conversations allowed."""
 
@@ -36,15 +28,6 @@ class TooManyConversations(DomainError):
         "You already have too many conversations open: end one before starting another."
     )
     retry_after = 30
-
-
-class BotCapacityReached(DomainError):
-    """This server runs as many bots as it can."""
-
-    status_code = 503
-    code = "bot_capacity_reached"
-    default_detail = "All voice bots are busy right now. Please try again shortly."
-    retry_after = 10
 
 
 class ConversationStartFailed(DomainError):
@@ -63,32 +46,6 @@ class RoomJoinFailed(DomainError):
     default_detail = (
         "The voice room could not be joined, so the conversation was closed. Please try again."
     )
-
-
-class NoBotCapacity(DomainError):
-    """No worker took the call in time: every worker is full, busy or stopped."""
-
-    status_code = 503
-    code = "no_bot_capacity"
-    default_detail = (
-        "No voice bot is free to take your call right now, so the conversation was closed. "
-        "Please try again shortly."
-    )
-
-    retry_after = 10
-
-
-class BotServiceUnavailable(DomainError):
-    """The service that runs bots (Redis, or the worker holding the call) does not answer."""
-
-    status_code = 503
-    code = "bot_service_unavailable"
-    default_detail = (
-        "The voice bot service cannot be reached just now, so nothing was started. "
-        "Try again in a few seconds."
-    )
-
-    retry_after = 5
 
 
 class ConversationStillLive(Conflict):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from src.core.database import Database
-from src.models.conversation import LIVE_STATUSES, Conversation, ConversationStatus, EndReason
+from src.core.enums import LIVE_STATUSES, ConversationStatus, EndReason
+from src.models.conversation import Conversation
 from src.models.message import ConversationMessage
 from src.schemas.conversation import ConversationStatusEvent, MessageRead
 

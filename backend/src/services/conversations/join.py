@@ -10,7 +10,8 @@ import logging
 from datetime import timedelta
 
 from src.core.clock import as_utc
-from src.models.conversation import Conversation, ConversationStatus
+from src.core.enums import ConversationStatus
+from src.models.conversation import Conversation
 from src.models.user import User
 from src.schemas.conversation import StartConversationResponse
 from src.services.conversations.errors import ConversationAlreadyEnded

@@ -14,17 +14,12 @@ from sqlalchemy import delete, or_, select, update
 from src.core import metrics
 from src.core.clock import utcnow
 from src.core.database import Database
-from src.models.conversation import (
-    EMBEDDED_OWNER_PREFIX,
-    LIVE_STATUSES,
-    Conversation,
-    ConversationStatus,
-    EndReason,
-)
+from src.core.enums import LIVE_STATUSES, ConversationStatus, EndReason
+from src.models.conversation import EMBEDDED_OWNER_PREFIX, Conversation
 from src.models.idempotency import IdempotencyKey
 from src.models.webhook import WebhookEventType
+from src.rooms.base import RoomProvider, RoomProviderError
 from src.services.conversations import transcript
-from src.services.rooms import RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
 
 logger = logging.getLogger(__name__)

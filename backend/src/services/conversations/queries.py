@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.models.conversation import LIVE_STATUSES, Conversation
+from src.core.enums import LIVE_STATUSES
+from src.models.conversation import Conversation
 from src.services.conversations.errors import ConversationNotFound
 
 

@@ -19,31 +19,30 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.contract.bot import BotJob, BotServiceUnavailable, NoBotCapacity
 from src.core import metrics
 from src.core.clock import utcnow
 from src.core.database import after_commit, after_rollback
+from src.core.enums import ConversationStatus, EndReason
 from src.core.errors import DomainError
 from src.core.settings import Settings
-from src.models.conversation import Conversation, ConversationStatus, EndReason
+from src.models.conversation import Conversation
 from src.models.idempotency import IdempotencyKey
 from src.models.user import User
 from src.models.webhook import WebhookEventType
+from src.rooms.base import ProviderName, Room, RoomProvider, RoomProviderError
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
 from src.services.bots.runner import BotJoinFailed, BotStartError
 from src.services.conversations import idempotency, queries
 from src.services.conversations.errors import (
-    BotServiceUnavailable,
     ConversationStartFailed,
-    NoBotCapacity,
     RoomJoinFailed,
     TooManyConversations,
 )
 from src.services.conversations.lifecycle import ConversationLifecycle
 from src.services.ice import ice_servers_for
-from src.services.rooms import Room, RoomProvider, RoomProviderError
 from src.services.webhooks import outbox
-from src.voice_pipeline.job import BotJob, ProviderName
 
 logger = logging.getLogger(__name__)
 

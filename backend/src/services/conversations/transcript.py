@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.clock import utcnow
 from src.core.database import Database
+from src.core.enums import MessageRole
 from src.models.conversation import Conversation
-from src.models.message import ConversationMessage, MessageRole
+from src.models.message import ConversationMessage
 
 logger = logging.getLogger(__name__)
 

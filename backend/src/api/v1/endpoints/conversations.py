@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import format_sse_event
 
 from src.api.deps import CurrentUser, SessionDep
+from src.contract.bot import BotCapacityReached, BotServiceUnavailable, NoBotCapacity
 from src.schemas.common import error_responses
 from src.schemas.conversation import (
     ConversationList,
@@ -24,13 +25,10 @@ from src.services.conversations import queries, transcript
 from src.services.conversations.delete import delete_conversation
 from src.services.conversations.end import end_conversation
 from src.services.conversations.errors import (
-    BotCapacityReached,
-    BotServiceUnavailable,
     ConversationAlreadyEnded,
     ConversationNotFound,
     ConversationStartFailed,
     ConversationStillLive,
-    NoBotCapacity,
     RoomJoinFailed,
     RoomNotYetDeleted,
     TooManyConversations,

@@ -25,18 +25,18 @@ from src.api.deps import SessionDep
 from src.core.errors import NotAuthenticated, NotFound
 from src.core.ice import IceServer
 from src.models.conversation import Conversation
-from src.schemas.common import error_responses
-from src.schemas.conversation import ICE_SERVERS_EXAMPLE
-from src.services.conversations.end import end_conversation
-from src.services.conversations.errors import ConversationAlreadyEnded, ConversationGone
-from src.services.conversations.start import ConversationServices
-from src.services.ice import ice_servers_for
-from src.services.local_rooms import (
-    LocalRoomProvider,
+from src.rooms.base import (
+    ConversationGone,
     OfferRejected,
     PeerConnectionNotFound,
     RoomTokenError,
 )
+from src.schemas.common import error_responses
+from src.schemas.conversation import ICE_SERVERS_EXAMPLE
+from src.services.conversations.end import end_conversation
+from src.services.conversations.errors import ConversationAlreadyEnded
+from src.services.conversations.start import ConversationServices
+from src.services.ice import ice_servers_for
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/rooms", tags=["rooms"])
@@ -179,13 +179,13 @@ async def _room_grant(
 ) -> RoomGrant:
     """The conversation whose user token for this room the request carries, and its expiry."""
     services: ConversationServices = request.app.state.services
-    provider = services.rooms
-    if not isinstance(provider, LocalRoomProvider):
+    signalling = services.rooms.signalling
+    if signalling is None:
         raise RoomNotFound("This server uses Daily rooms: join through the Daily room URL.")
     if credentials is None:
         raise NotAuthenticated("Send the room's token: 'Authorization: Bearer <daily_token>'.")
     try:
-        conversation_id, expires_at = provider.verify_grant(
+        conversation_id, expires_at = signalling.verify_grant(
             credentials.credentials, room_name, "user"
         )
     except RoomTokenError as exc:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
-from src.voice_pipeline.job import BotJob, RoomJoinError
+from src.rooms.base import RoomJob, RoomJoinError
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,11 @@ class DailyBotTransport:
     left_event = "on_participant_left"
     # The bot stays in the room: a user who rejoins with a new token is a participant again.
     rejoined_event = "on_participant_joined"
+    # Joined means in the room, not that the user's audio is flowing: greet on their first
+    # audio, or after the bot's short fallback wait.
+    media_ready_on_join = False
 
-    def __init__(self, job: BotJob, join_timeout: float) -> None:
+    def __init__(self, job: RoomJob, join_timeout: float) -> None:
         self._job = job
         self._join_timeout = join_timeout
         self._transport: Any = None

@@ -15,7 +15,8 @@ What pipecat and aiortc do per connection, and what this module does instead (is
   then resamples it to 16 kHz mono. `decode_speech_at_16k` makes the receiver decode on the event
   loop straight to 16 kHz mono (libopus does it natively), so pipecat's reader has nothing to
   resample, and hands it over 40 ms at a time (half as many frames for pipecat to carry).
-- Pipeline. `UserAudioStop` ends the user's audio frames' trip after the user aggregator.
+- Pipeline. `UserAudioStop` (voice_pipeline/audio_stop.py) ends the user's audio frames' trip
+  after the user aggregator.
 """
 
 from __future__ import annotations
@@ -32,12 +33,10 @@ import av
 import numpy as np
 from aiortc.codecs import get_decoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from pipecat.frames.frames import Frame, InputAudioRawFrame
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
-from src.voice_pipeline import opus
+from src.rooms.local import opus
 
 logger = logging.getLogger(__name__)
 
@@ -301,24 +300,3 @@ class LocalWebRTCTransport(SmallWebRTCTransport):
             client._audio_output_track = self._speech
             webrtc_connection.replace_audio_track(self._speech)
         await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]
-
-
-class UserAudioStop(FrameProcessor):
-    """Lets the user's audio frames go no further: placed after the last processor that needs
-    them (the user aggregator, with the VAD and turn analyser).
-
-    pipecat passes every input audio frame (50 a second, silence included) on to the end of the
-    pipeline, each hop through a processor's queue and task; past the user aggregator nothing
-    reads them. Direct mode: it runs in the pushing processor's task, adding no hop of its own;
-    and an audio frame it drops is not reported to the pipeline's observers as processed (each
-    report is a queue put and a task wake-up per observer, for a frame nothing reads).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(enable_direct_mode=True)
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, InputAudioRawFrame):
-            return
-        await super().process_frame(frame, direction)
-        await self.push_frame(frame, direction)

@@ -1,4 +1,8 @@
-"""What a bot is given: a plain job description, a transport, and where to report its life.
+"""The contract between conversations and bots: what a bot is given, and where it reports.
+
+Both sides import this module and nothing of each other: `services.conversations` hands a
+`BotJob` to the bot host (`services.bots`), which runs a `RunBot` with a `BotContext` and
+records the bot's life through the `ConversationRecords` port that conversations implement.
 
 `BotJob` is serialisable (it crosses Redis to a worker process as JSON); the live objects (the
 transport, the event callbacks) are built inside the process that runs the bot.
@@ -11,13 +15,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from src.core.enums import EndReason, MessageRole
+from src.core.errors import DomainError
 from src.core.settings import Settings
-from src.models.conversation import EndReason
-from src.models.message import MessageRole
-
-ProviderName = Literal["local", "daily"]
+from src.rooms.base import BotTransport, ProviderName
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,6 @@ class BotJob:
             raise ValueError(f"not a bot job: {exc}") from exc
 
 
-class RoomJoinError(Exception):
-    """The bot's transport could not join its room (refused, or no answer in time)."""
-
-
 class BotEvents(Protocol):
     """Callbacks a bot uses to report its life (the runner records them)."""
 
@@ -93,51 +92,6 @@ class BotEvents(Protocol):
     def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
         """A line was spoken (the transcript), telling about these number kinds; must not
         block."""
-        ...
-
-
-class BotTransport(Protocol):
-    """The bot's way into its room, made by the room provider (pipecat's `create_transport`).
-
-    Attributes:
-        joined_event: The pipecat transport event that means the user's media connected.
-        left_event: The pipecat transport event that means the user left.
-        rejoined_event: The pipecat transport event that means the user connected again.
-    """
-
-    joined_event: str
-    left_event: str
-    rejoined_event: str
-
-    async def join(self) -> None:
-        """Enter the room, before the bot reports ready (a local room has nothing to join).
-
-        Raises:
-            RoomJoinError: the room refused the bot, or did not answer in time.
-        """
-        ...
-
-    async def open(self) -> Any:
-        """The pipecat transport, once the user's media path can be set up (local rooms wait
-        for the user's WebRTC offer)."""
-        ...
-
-    async def gone(self, idle_timeout: float) -> None:
-        """Return once the user has silently vanished for `idle_timeout` seconds (never, for
-        transports that report a vanished user themselves)."""
-        ...
-
-    async def take_rejoins(self, transport: Any) -> None:
-        """Wire each later connection of the user into the running pipecat `transport` (a
-        rejoin), until cancelled; transports whose room keeps the bot in it need do nothing."""
-        ...
-
-    async def drop_user(self) -> None:
-        """Hang up the user's connection that went silent, so that a new one can be made."""
-        ...
-
-    async def close(self) -> None:
-        """Hang up and release the room's media in this process (idempotent)."""
         ...
 
 
@@ -166,3 +120,95 @@ class BotContext:
 # A bot: runs until the conversation is over and returns why (`user_left`, `user_ended`).
 # It raises on failure; it is cancelled for timeouts, an ended conversation and shutdown.
 RunBot = Callable[[BotContext], Awaitable[EndReason]]
+
+
+class ConversationRecords(Protocol):
+    """Where the bot host records the life of the conversations it runs (the conversations
+    service implements it: `ConversationLifecycle`), so bots never import conversations."""
+
+    async def claim(self, conversation_id: uuid.UUID, owner_id: str) -> bool:
+        """Record `owner_id` as the process running the conversation's bot; false if it is
+        no longer live (or another process claimed it)."""
+        ...
+
+    async def mark_ready(self, conversation_id: uuid.UUID) -> bool:
+        """Record the bot ready (waiting for the user); false if the conversation is over."""
+        ...
+
+    async def mark_joined(self, conversation_id: uuid.UUID) -> None:
+        """Record the user's arrival (status `active`)."""
+        ...
+
+    async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> bool:
+        """End the conversation for `reason` and delete its room, once; false if it had
+        already ended."""
+        ...
+
+    async def ended_among(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, EndReason]:
+        """Which of these conversations have ended, and why."""
+        ...
+
+    async def live_owners(self) -> dict[str, list[uuid.UUID]]:
+        """The live conversations by the process that runs their bots."""
+        ...
+
+    async def unclaimed_since(self, cutoff: datetime) -> list[uuid.UUID]:
+        """Live conversations that no process claimed, started before `cutoff`."""
+        ...
+
+    async def sweep(self, idempotency_ttl_seconds: int, min_age_seconds: float = 30.0) -> int:
+        """Retry what failed (rooms not deleted) and drop stale idempotency keys."""
+        ...
+
+
+class TranscriptSink(Protocol):
+    """Where the lines a bot hears and says are stored (`TranscriptWriter`)."""
+
+    def add(
+        self,
+        conversation_id: uuid.UUID,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+    ) -> None:
+        """Queue a line said now (never blocks)."""
+        ...
+
+    async def flush(self) -> int:
+        """Write the queued lines; how many were written."""
+        ...
+
+
+class BotCapacityReached(DomainError):
+    """This server runs as many bots as it can."""
+
+    status_code = 503
+    code = "bot_capacity_reached"
+    default_detail = "All voice bots are busy right now. Please try again shortly."
+    retry_after = 10
+
+
+class NoBotCapacity(DomainError):
+    """No worker took the call in time: every worker is full, busy or stopped."""
+
+    status_code = 503
+    code = "no_bot_capacity"
+    default_detail = (
+        "No voice bot is free to take your call right now, so the conversation was closed. "
+        "Please try again shortly."
+    )
+
+    retry_after = 10
+
+
+class BotServiceUnavailable(DomainError):
+    """The service that runs bots (Redis, or the worker holding the call) does not answer."""
+
+    status_code = 503
+    code = "bot_service_unavailable"
+    default_detail = (
+        "The voice bot service cannot be reached just now, so nothing was started. "
+        "Try again in a few seconds."
+    )
+
+    retry_after = 5

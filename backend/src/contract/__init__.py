@@ -1,0 +1,1 @@
+"""The contract between conversations and bots (see `bot`)."""

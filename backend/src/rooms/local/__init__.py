@@ -1,0 +1,1 @@
+"""Local rooms: served over WebRTC by this app (pipecat's SmallWebRTC), no outside service."""

@@ -1,0 +1,277 @@
+"""The voice bot: a pipecat pipeline that joins the conversation's room and talks numerology.
+
+Pipeline: transport in -> STT -> user transcript -> user context aggregator (Silero VAD,
+smart-turn v3) -> numerologist (built-in, or an OpenAI-compatible LLM with the engine's tools)
+-> bot transcript -> TTS -> transport out -> assistant context aggregator.
+
+The bot speaks pipecat's RTVI protocol (bot-ready, transcriptions, speaking events), and sends
+each stored line as an RTVI server message ``{"type": "transcript", "role", "text"}``. The
+page should send ``ping`` on the data channel every second (pipecat's client SDK does): a page
+silent for BOT_IDLE_TIMEOUT_SECONDS is treated as gone (aiortc cannot see a vanished peer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from src.contract.bot import BotContext
+from src.core.enums import EndReason
+from src.core.settings import Settings
+from src.core.teardown import bounded
+from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
+from src.voice_pipeline.dialogue import Numerologist
+from src.voice_pipeline.numerologist import (
+    BotState,
+    BotTranscriptSender,
+    FirstAudioLogger,
+    FirstUserAudio,
+    NumerologistProcessor,
+    UserTranscriptSender,
+)
+from src.voice_pipeline.presence import Presence
+
+logger = logging.getLogger(__name__)
+
+
+async def preload(settings: Settings) -> None:
+    """Load the shared speech models and warm the pipeline's code, off the event loop.
+
+    With STT_PROVIDER=moonshine this converts Moonshine first if `make models` has not.
+    """
+    await speech.preload_speech_models()
+    if settings.stt_provider == "moonshine":
+        from src.voice_pipeline import moonshine
+
+        await moonshine.preload(settings.model_cache_dir)
+    await asyncio.to_thread(_warm_up, settings)
+
+
+def _warm_up(settings: Settings) -> None:
+    # Importing and building one set of per-bot services once keeps that cost off the first bot.
+    if settings.stt_provider != "deepgram":
+        services.make_stt(settings)
+    speech.piper_tts()
+    speech.silero_vad(0.5)
+    speech.smart_turn()
+    from pipecat.pipeline.worker import PipelineWorker  # noqa: F401
+    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # noqa: F401
+
+
+@dataclass
+class _Parts:
+    """The per-bot processors, built before the user arrives."""
+
+    first_audio_in: Any
+    stt: Any
+    user_transcript: Any
+    aggregators: Any
+    brain: Any
+    bot_transcript: Any
+    tts: Any
+    first_audio: Any
+
+
+def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
+    from pipecat.processors.aggregators.llm_response_universal import (
+        LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
+    )
+    from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+    from src.voice_pipeline.turns import TranscriptAwareTurnStop
+
+    settings, job = ctx.settings, ctx.job
+    context = services.llm_context(with_tools=settings.llm_enabled)
+    # The transcript ends the turn of a whole request at once, with either brain (`turns.py`).
+    silence = settings.turn_silence_secs
+    stop: list[BaseUserTurnStopStrategy] = [
+        TranscriptAwareTurnStop(turn_analyzer=speech.smart_turn(silence), silence_secs=silence)
+    ]
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=speech.silero_vad(settings.vad_stop_secs),
+            user_turn_strategies=UserTurnStrategies(stop=stop),
+        ),
+    )
+    if settings.llm_enabled:
+        brain = services.make_llm(
+            settings,
+            services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date),
+            state.discussed.append,
+        )
+    else:
+        numerologist = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
+        brain = NumerologistProcessor(numerologist, state)
+    return _Parts(
+        first_audio_in=FirstUserAudio(greeter.greet),
+        stt=services.make_stt(settings),
+        user_transcript=UserTranscriptSender(state),
+        aggregators=aggregators,
+        brain=brain,
+        bot_transcript=BotTranscriptSender(state),
+        tts=services.make_tts(settings),
+        first_audio=FirstAudioLogger(state),
+    )
+
+
+def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+
+    from src.voice_pipeline.audio_stop import UserAudioStop
+
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            parts.first_audio_in,
+            parts.stt,
+            parts.user_transcript,
+            parts.aggregators.user(),
+            UserAudioStop(),
+            parts.brain,
+            parts.bot_transcript,
+            parts.tts,
+            parts.first_audio,
+            transport.output(),
+            parts.aggregators.assistant(),
+        ]
+    )
+    # Our own timeouts (join, max duration, pings) end conversations: no pipecat idle timeout.
+    # RTVI: pipecat's client SDKs get bot-ready on their client-ready, and the bot's events.
+    # Errors reach clients without their details (voice_pipeline/rtvi.py).
+    # No turn tracking (pipecat's observer for tracing, which we do not use): every observer
+    # is told of every frame each processor handles, 25 user audio frames a second included.
+    return PipelineWorker(
+        pipeline,
+        params=PipelineParams(),
+        enable_rtvi=True,
+        rtvi_processor=rtvi.rtvi_processor(conversation_id),
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+
+
+# Without audio from the user this long after connecting, the bot greets anyway.
+GREETING_FALLBACK_SECONDS = 1.5
+
+
+class _Greeter:
+    """Greets once: on the user's first audio, or after a short fallback wait (no wait where the
+    transport's media is up when the user joins: `media_ready_on_join`)."""
+
+    def __init__(self, greeting: str, at_once: bool = False) -> None:
+        self.greeting = greeting
+        self.at_once = at_once
+        self.worker: Any = None
+        self._done = False
+        self._fallback: asyncio.Task[None] | None = None
+
+    async def greet(self) -> None:
+        from pipecat.frames.frames import TTSSpeakFrame
+
+        if self._done or self.worker is None:
+            return
+        self._done = True
+        await self.worker.queue_frames([TTSSpeakFrame(self.greeting)])
+
+    def connected(self) -> None:
+        async def fallback() -> None:
+            await asyncio.sleep(0 if self.at_once else GREETING_FALLBACK_SECONDS)
+            await self.greet()
+
+        self._fallback = asyncio.create_task(fallback())
+
+    async def close(self) -> None:
+        if self._fallback is not None:
+            self._fallback.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fallback
+
+
+async def run_bot(ctx: BotContext) -> EndReason:
+    """Serve one conversation until the user leaves or says goodbye; return why it ended."""
+    job = ctx.job
+    state = BotState(job.conversation_id, said=ctx.events.said)
+    started = time.monotonic()
+    greeter = _Greeter(
+        Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting(),
+        at_once=ctx.transport.media_ready_on_join,
+    )
+    parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
+    prepared = piper_tts.prepare(parts.tts, greeter.greeting, personal=job.user_first_name)
+    await ctx.events.ready()
+    logger.info(
+        "conversation %s: bot ready in %.0f ms",
+        job.conversation_id,
+        (time.monotonic() - started) * 1000,
+    )
+    try:
+        transport = await ctx.transport.open()
+        worker = greeter.worker = _worker(transport, parts, job.conversation_id)
+        worker.add_observer(timing.SpeechTimings(job.conversation_id))
+        presence = _on_user_events(ctx, transport, worker, state, greeter)
+        presence.start()
+        try:
+            await _run(worker)
+        finally:
+            await greeter.close()
+            await presence.close()
+    finally:
+        # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
+        await asyncio.shield(
+            bounded(
+                ctx.transport.close(),
+                f"conversation {job.conversation_id}: closing the bot's transport",
+            )
+        )
+        await prepared.close()
+    return state.end_reason or EndReason.USER_LEFT
+
+
+def _on_user_events(
+    ctx: BotContext, transport: Any, worker: Any, state: BotState, greeter: _Greeter
+) -> Presence:
+    from pipecat.frames.frames import TTSSpeakFrame
+
+    job = ctx.job
+    welcome_back = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
+
+    async def joined() -> None:
+        state.connected_at = time.monotonic()
+        greeter.connected()
+        await ctx.events.user_joined()
+
+    async def back() -> None:
+        await worker.queue_frames([TTSSpeakFrame(welcome_back.welcome_back())])
+
+    async def gone() -> None:
+        state.end_reason = state.end_reason or EndReason.USER_LEFT
+        await worker.cancel()
+
+    return Presence(ctx, transport, first=joined, back=back, gone=gone)
+
+
+async def _run(worker: Any) -> None:
+    from pipecat.workers.runner import WorkerRunner
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    running = asyncio.ensure_future(runner.run())
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        # Stopped from outside (end request, timeout, shutdown): tear the pipeline down first,
+        # each step bounded (a transport aiortc cannot close hangs pipecat's cleanup).
+        if await bounded(worker.cancel(), "cancelling the pipeline"):
+            await bounded(running, "the pipeline's runner ending")
+        elif not running.done():
+            running.cancel()
+        raise
