@@ -34,8 +34,9 @@ import numpy as np
 from aiortc.codecs import get_decoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from pipecat.transports.base_transport import TransportParams
-from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
+from src.compat.aiortc_receiver import replace_decoder_queue
+from src.compat.pipecat_smallwebrtc import AudioTrackTransport
 from src.rooms.local import opus
 
 logger = logging.getLogger(__name__)
@@ -266,16 +267,12 @@ def decode_speech_at_16k(connection: Any) -> None:
     """Have a SmallWebRTC connection's audio receiver decode the user's speech at 16 kHz mono.
 
     Call it once the offer is answered and before the connection is up (the receiver takes its
-    decoder queue when it starts). aiortc has no option for this: the receiver's private queue
-    is replaced, as pipecat itself replaces a receiver's jitter buffer.
+    decoder queue when it starts; `compat/aiortc_receiver.py`).
     """
-    receiver = connection.pc.getTransceivers()[0].receiver
-    if receiver.track is None or receiver._RTCRtpReceiver__decoder_thread is not None:
-        raise RuntimeError("the audio receiver has no track yet, or has already started")
-    receiver._RTCRtpReceiver__decoder_queue = _DecodeOnTheLoop(receiver.track._queue)
+    replace_decoder_queue(connection.pc.getTransceivers()[0].receiver, _DecodeOnTheLoop)
 
 
-class LocalWebRTCTransport(SmallWebRTCTransport):
+class LocalWebRTCTransport(AudioTrackTransport):
     """pipecat's SmallWebRTC transport, sending the bot's speech as a `SpeechTrack`."""
 
     def __init__(self, connection: Any) -> None:
@@ -289,14 +286,9 @@ class LocalWebRTCTransport(SmallWebRTCTransport):
         )
         self._speech: SpeechTrack | None = None
 
-    async def _on_client_connected(self, webrtc_connection: Any) -> None:
-        # pipecat's client has just made its RawAudioTrack and given it to the sender, without
-        # yielding since: replace it before the sender reads a frame.
-        client = self._client
-        if client._audio_output_track is not None:
-            if self._speech is not None:
-                self._speech.stop()
-            self._speech = SpeechTrack(client._out_sample_rate)
-            client._audio_output_track = self._speech
-            webrtc_connection.replace_audio_track(self._speech)
-        await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]
+    def audio_track(self, sample_rate: int) -> SpeechTrack:
+        """A `SpeechTrack` for a new connection; the previous connection's one ends."""
+        if self._speech is not None:
+            self._speech.stop()
+        self._speech = SpeechTrack(sample_rate)
+        return self._speech
