@@ -112,3 +112,23 @@ def test_the_checks_see_a_private_name_used(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from pipecat.transports.smallwebrtc.transport import _SOURCES_BY_RECEIVER\n")
     assert _private_imports(module) != []
+
+
+def _nested_classes(path: Path) -> list[str]:
+    """Classes defined inside a function (a new class per call: per bot, for a factory)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [
+                f"{path.name}: {inner.name} in {node.name}"
+                for inner in ast.walk(node)
+                if isinstance(inner, ast.ClassDef)
+            ]
+    return found
+
+
+def test_every_class_is_defined_at_module_level(tmp_path: Path) -> None:
+    assert [found for path in sorted(SRC.rglob("*.py")) for found in _nested_classes(path)] == []
+    module = tmp_path / "m.py"
+    module.write_text("def factory():\n    class Made:\n        pass\n    return Made()\n")
+    assert _nested_classes(module) == ["m.py: Made in factory"]
