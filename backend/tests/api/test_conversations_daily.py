@@ -47,6 +47,23 @@ async def test_start_on_daily(
     assert (await row(app, body["conversation_id"])).daily_room_id == name
 
 
+async def test_a_daily_room_takes_no_signalling_here(
+    app: FastAPI, client: httpx.AsyncClient, fake_daily: FakeDaily
+) -> None:
+    # Daily's provider offers no `signalling`: the app's own signalling refuses its rooms.
+    assert services(app).rooms.signalling is None
+    body = (await start(client, await user_token(client))).json()
+    (name,) = fake_daily.rooms
+    offer = await client.post(
+        f"/api/v1/rooms/{name}/offer",
+        json={"sdp": "v=0", "type": "offer"},
+        headers=auth(body["daily_token"]),
+    )
+    assert offer.status_code == 404
+    assert offer.json()["error"] == "room_not_found"
+    assert "Daily" in offer.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("endpoint", "fault", "hint"),
     [
