@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.settings import STTSettings
-from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from src.voice_pipeline import inference, moonshine_convert, spoken_numbers
+from src.voice_pipeline.local_stt import LocalSTTService
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ async def preload(cache_dir: Path) -> MoonshineModel:
     return await asyncio.to_thread(shared_model, cache_dir)
 
 
-class MoonshineSTTService(SegmentedSTTService):
+class MoonshineSTTService(LocalSTTService):
     """Pipecat STT on the process's shared Moonshine model.
 
     A segmented service: it needs VAD upstream, and transcribes each spoken segment at once.
@@ -182,7 +182,7 @@ class MoonshineSTTService(SegmentedSTTService):
 
     Args:
         cache_dir: Where the converted model is (or will be) cached.
-        **kwargs: Passed on to `SegmentedSTTService`.
+        **kwargs: Passed on to `LocalSTTService`.
     """
 
     def __init__(self, cache_dir: Path, **kwargs: Any) -> None:
@@ -192,15 +192,6 @@ class MoonshineSTTService(SegmentedSTTService):
             **kwargs,
         )
         self._model = shared_model(cache_dir)
-
-    @property
-    def wants_wav_segments(self) -> bool:
-        """Segments arrive as raw 16-bit PCM, which is what the model reads."""
-        return False
-
-    def can_generate_metrics(self) -> bool:
-        """Processing time is reported like the other STT services'."""
-        return True
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         """Transcribe one segment of 16 kHz mono 16-bit PCM.
@@ -221,4 +212,4 @@ class MoonshineSTTService(SegmentedSTTService):
         # Which words a segment gave (a VAD stop inside a sentence shows here as two segments).
         logger.debug("heard %r in a segment of %.2f s", text, samples.size / SAMPLE_RATE)
         if text:
-            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
+            yield TranscriptionFrame(text, self.speaker, time_now_iso8601(), Language.EN)

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 from pipecat.frames.frames import ErrorFrame, Frame
-from pipecat.services.piper.tts import PiperTTSService
+from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
+from src.compat.pipecat_tts import audio_frames
 from src.voice_pipeline import clauses, inference
 
 # Sentences every bot says alike (the greeting's after the name) are synthesised once per
@@ -145,19 +146,26 @@ def prepare(tts: Any, text: str, personal: str) -> PreparedSpeech:
     return PreparedSpeech(None)
 
 
-class SharedPiperTTSService(PiperTTSService):
-    """PiperTTSService on the process's shared voice (no load, no download), speaking sooner.
+class SharedPiperTTSService(TTSService):
+    """Piper on the process's shared voice (no load, no download), speaking sooner.
+
+    What pipecat's `PiperTTSService` adds to `TTSService` is loading (or downloading) a voice
+    of its own and `run_tts`: this service has neither, so it is a `TTSService` of its own.
 
     Args:
         voice: The shared Piper voice.
     """
 
     def __init__(self, voice: Any) -> None:
-        settings = self.Settings(model=None, voice="en_US-joe-medium", language=None)
-        TTSService.__init__(self, push_start_frame=True, push_stop_frames=True, settings=settings)
+        settings = TTSSettings(model=None, voice="en_US-joe-medium", language=None)
+        super().__init__(push_start_frame=True, push_stop_frames=True, settings=settings)
         self._voice = voice
         self.prepared = PreparedSpeech(voice)
         self._turn_started = False
+
+    def can_generate_metrics(self) -> bool:
+        """Time to first audio is reported, as pipecat's Piper service does."""
+        return True
 
     async def on_turn_context_created(self, context_id: str) -> None:
         """A reply or a spoken line begins: its first sentence is cut at its first clause."""
@@ -181,8 +189,8 @@ class SharedPiperTTSService(PiperTTSService):
             audio = _lead_in_trimmed(audio, self._voice.config.sample_rate)
         try:
             await self.start_tts_usage_metrics(text)
-            async for frame in self._stream_audio_frames_from_iterator(
-                audio, in_sample_rate=self._voice.config.sample_rate, context_id=context_id
+            async for frame in audio_frames(
+                self, audio, sample_rate=self._voice.config.sample_rate, context_id=context_id
             ):
                 await self.stop_ttfb_metrics()
                 yield frame

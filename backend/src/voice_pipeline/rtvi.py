@@ -10,30 +10,47 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+
+import pipecat.processors.frameworks.rtvi.models as rtvi_models
+from pipecat.processors.frameworks.rtvi.processor import RTVIProcessor
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
 FATAL_ERROR_MESSAGE = "The voice bot stopped because of an error. Please start a new conversation."
 
 
-def rtvi_processor(conversation_id: uuid.UUID) -> Any:
-    """The RTVI processor for one bot's pipeline."""
-    import pipecat.processors.frameworks.rtvi.models as rtvi_models
-    from pipecat.frames.frames import ErrorFrame
-    from pipecat.processors.frameworks.rtvi.processor import RTVIProcessor
+class ClientSafeRTVIProcessor(RTVIProcessor):
+    """RTVIProcessor whose error messages to the client carry no detail.
 
-    class ClientSafeRTVIProcessor(RTVIProcessor):
-        async def _send_error_frame(self, frame: ErrorFrame) -> None:
-            if not frame.fatal:
+    Every message to the client passes `push_transport_message`: an error is caught there.
+
+    Args:
+        conversation_id: The bot's conversation, for the log.
+    """
+
+    def __init__(self, conversation_id: uuid.UUID) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+
+    async def push_transport_message(self, model: BaseModel, exclude_none: bool = True) -> None:
+        """Send `model` to the client; an error only as FATAL_ERROR_MESSAGE, and if fatal."""
+        if isinstance(model, rtvi_models.Error):
+            if not model.data.fatal:
                 logger.warning(
                     "conversation %s: bot error (not sent to the client): %s",
-                    conversation_id,
-                    frame.error,
+                    self.conversation_id,
+                    model.data.error,
                 )
                 return
-            logger.error("conversation %s: fatal bot error: %s", conversation_id, frame.error)
+            logger.error(
+                "conversation %s: fatal bot error: %s", self.conversation_id, model.data.error
+            )
             data = rtvi_models.ErrorData(error=FATAL_ERROR_MESSAGE, fatal=True)
-            await self.push_transport_message(rtvi_models.Error(data=data))
+            model = rtvi_models.Error(data=data)
+        await super().push_transport_message(model, exclude_none)
 
-    return ClientSafeRTVIProcessor()
+
+def rtvi_processor(conversation_id: uuid.UUID) -> RTVIProcessor:
+    """The RTVI processor for one bot's pipeline."""
+    return ClientSafeRTVIProcessor(conversation_id)

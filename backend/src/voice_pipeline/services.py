@@ -80,12 +80,12 @@ def make_llm(
 ) -> Any:
     """An OpenAI-compatible LLM service with the numerology tools registered; `discussed` is
     told the kind of number of each tool call that computed one (the conversation's topics)."""
-    from pipecat.services.openai.llm import OpenAILLMService
+    from src.voice_pipeline.llm import ApologeticLLMService
 
-    llm = OpenAILLMService(
+    llm = ApologeticLLMService(
         api_key=settings.llm_api_key or "not-needed",
         base_url=settings.llm_base_url,
-        settings=OpenAILLMService.Settings(
+        settings=ApologeticLLMService.Settings(
             model=settings.llm_model, system_instruction=system_instruction
         ),
     )

@@ -16,6 +16,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # A unit may import a unit of a lower rank only (and itself).
 RANKS = {
+    "compat": 0,
     "core": 0,
     "models": 1,
     "numerology": 1,

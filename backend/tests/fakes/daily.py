@@ -2,7 +2,9 @@
 
 Endpoints: POST /rooms, GET /rooms/{name}, POST /meeting-tokens, DELETE /rooms/{name}; Bearer
 API-key auth (401 otherwise); errors as {"error": code, "info": text}. Faults are injected per
-endpoint.
+endpoint. As Daily does, a body with a field or property Daily does not know is refused with
+400 `invalid-request-error` (the properties are those of Daily's REST reference: "Room
+configuration" and "Meeting token configuration").
 """
 
 from __future__ import annotations
@@ -20,6 +22,38 @@ from fastapi.responses import JSONResponse
 from tests.fakes.loopback import serve_on_loopback
 
 API_KEY = "fake-daily-key-0123456789"
+
+ROOM_FIELDS = frozenset({"name", "privacy", "properties"})
+ROOM_PROPERTIES = frozenset(
+    {
+        "nbf", "exp", "max_participants", "enable_people_ui", "enable_pip_ui",
+        "enable_emoji_reactions", "enable_hand_raising", "enable_prejoin_ui",
+        "enable_live_captions_ui", "enable_network_ui", "enable_noise_cancellation_ui",
+        "enable_breakout_rooms", "enable_knocking", "enable_screenshare",
+        "enable_video_processing_ui", "enable_chat", "enable_shared_chat_history",
+        "start_video_off", "start_audio_off", "owner_only_broadcast", "enable_recording",
+        "eject_at_room_exp", "eject_after_elapsed", "enable_advanced_chat",
+        "enable_hidden_participants", "enable_mesh_sfu", "sfu_switchover",
+        "enable_adaptive_simulcast", "enable_multiparty_adaptive_simulcast",
+        "enforce_unique_user_ids", "experimental_optimize_large_calls", "lang",
+        "meeting_join_hook", "geo", "rtmp_geo", "disable_rtmp_geo_fallback",
+        "recordings_bucket", "enable_terse_logging", "auto_transcription_settings",
+        "enable_transcription_storage", "transcription_bucket", "recordings_template",
+        "enable_dialout", "dialout_config", "streaming_endpoints", "permissions", "sip",
+        "sip_uri",
+    }
+)  # fmt: skip
+TOKEN_FIELDS = frozenset({"properties"})
+TOKEN_PROPERTIES = frozenset(
+    {
+        "room_name", "eject_at_token_exp", "eject_after_elapsed", "nbf", "exp", "is_owner",
+        "user_name", "user_id", "enable_screenshare", "start_video_off", "start_audio_off",
+        "enable_recording", "enable_prejoin_ui", "enable_live_captions_ui",
+        "enable_recording_ui", "close_tab_on_exit", "redirect_on_meeting_exit", "lang",
+        "start_cloud_recording", "start_cloud_recording_opts", "auto_start_transcription",
+        "permissions",
+    }
+)  # fmt: skip
 
 
 @dataclass
@@ -96,6 +130,11 @@ class FakeDaily:
 
         @app.post("/rooms")
         async def create_room(body: dict[str, Any]) -> Any:
+            refused = _unknown(body, ROOM_FIELDS, ROOM_PROPERTIES)
+            if refused is not None:
+                return refused
+            if body.get("privacy", "public") not in ("public", "private"):
+                return _error(400, "invalid-request-error", "privacy must be public or private")
             name = body.get("name") or uuid.uuid4().hex
             if name in self.rooms:
                 return _error(400, "invalid-request-error", f"a room named {name} already exists")
@@ -119,6 +158,9 @@ class FakeDaily:
 
         @app.post("/meeting-tokens")
         async def create_token(body: dict[str, Any]) -> Any:
+            refused = _unknown(body, TOKEN_FIELDS, TOKEN_PROPERTIES)
+            if refused is not None:
+                return refused
             properties = body.get("properties", {})
             self.tokens.append(properties)
             return {"token": f"daily-token-{uuid.uuid4().hex}"}
@@ -143,3 +185,19 @@ def _error(
     status: int, code: str, info: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"error": code, "info": info}, status_code=status, headers=headers)
+
+
+def _unknown(
+    body: dict[str, Any], fields: frozenset[str], properties: frozenset[str]
+) -> JSONResponse | None:
+    """Daily's 400 for the first field or property it does not know, if any."""
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        return _error(400, "invalid-request-error", f"unknown field: {unknown[0]}")
+    given = body.get("properties", {})
+    if not isinstance(given, dict):
+        return _error(400, "invalid-request-error", "properties must be an object")
+    unknown = sorted(set(given) - properties)
+    if unknown:
+        return _error(400, "invalid-request-error", f"unknown property: {unknown[0]}")
+    return None

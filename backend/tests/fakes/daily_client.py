@@ -7,11 +7,17 @@ completes with `(data, None)` or `(None, error)`, `leave` with `(None)`; every o
 `completion` completes with `None`; both come from daily-python's own thread, and so do the
 events it sends to the `EventHandler` (`on_call_state_updated`, `on_participant_joined`,
 `on_participant_left`). What a join does is scripted: `FakeCallClient.script("error: ...")`.
+
+It is as strict as daily-python: a method `daily.CallClient` does not have raises
+AttributeError, and arguments its method does not take raise TypeError (each call is bound to
+the installed daily-python's own signature).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
 import time
 import uuid
@@ -19,11 +25,35 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+import daily
 
 JOIN_OK, JOIN_HANG = "ok", "hang"
 # "error: <message>": the join completes with that error (as daily-python reports a bad token).
 JOIN_ERROR = "error: "
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _daily_signature(name: str) -> inspect.Signature:
+    """The installed daily-python's signature of `CallClient.<name>` (AttributeError if none)."""
+    if name.startswith("_") or not hasattr(daily.CallClient, name):
+        raise AttributeError(f"'daily.CallClient' object has no attribute '{name}'")
+    return inspect.signature(getattr(daily.CallClient, name))
+
+
+def _as_daily(method: F) -> F:
+    """Refuse the arguments daily-python's method of the same name does not take."""
+    signature = _daily_signature(method.__name__)
+
+    @functools.wraps(method)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        signature.bind(self, *args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 class FakeCallClient:
@@ -32,7 +62,7 @@ class FakeCallClient:
     instances: ClassVar[list[FakeCallClient]] = []
     _script: ClassVar[deque[str]] = deque()
 
-    def __init__(self, event_handler: Any = None) -> None:
+    def __init__(self, event_handler: Any = None) -> None:  # daily's (event_handler=None)
         self.event_handler = event_handler
         self.calls: list[str] = []
         self.joined_url: str | None = None
@@ -55,6 +85,7 @@ class FakeCallClient:
         cls.instances.clear()
         cls._script.clear()
 
+    @_as_daily
     def join(
         self,
         meeting_url: str,
@@ -82,16 +113,19 @@ class FakeCallClient:
         if completion is not None:
             completion(data, None)
 
+    @_as_daily
     def leave(self, completion: Callable[..., None] | None = None) -> None:
         self.calls.append("leave")
         self.left += 1
         self.in_call = False
         _from_daily_thread(completion, None)
 
+    @_as_daily
     def release(self) -> None:
         self.calls.append("release")
         self.released += 1
 
+    @_as_daily
     def set_audio_renderer(
         self,
         participant_id: str,
@@ -117,18 +151,24 @@ class FakeCallClient:
 
         await asyncio.to_thread(play)
 
+    @_as_daily
     def participants(self) -> dict[str, Any]:
         return {"local": {"id": "bot"}}
 
+    @_as_daily
     def participant_counts(self) -> dict[str, Any]:
         return {"present": 1, "hidden": 0}
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         # The many setters pipecat calls (subscriptions, publishing, renderers, app messages):
-        # recorded, and completed with no error as daily-python does.
-        def call(*_args: Any, completion: Callable[..., None] | None = None, **_kw: Any) -> None:
+        # recorded, and completed with no error as daily-python does; only those it has, with
+        # the arguments it takes.
+        signature = _daily_signature(name)
+
+        def call(*args: Any, **kwargs: Any) -> None:
+            bound = signature.bind(self, *args, **kwargs)
             self.calls.append(name)
-            _from_daily_thread(completion, None)
+            _from_daily_thread(bound.arguments.get("completion"), None)
 
         return call
 

@@ -2,10 +2,16 @@
 
 First request: the model calls `life_path_number` for the user's birth date. Once the tool's
 result comes back in the messages, it answers with text built from that result.
+
+A test makes the next requests fail (`fail_next`), each in one of the ways OpenAI's API does
+(`FAILURES`): an error status with OpenAI's error body, no answer at all, a stream cut midway,
+a tool call whose arguments are not JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +23,19 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tests.fakes.loopback import serve_on_loopback
 
 API_KEY = "fake-llm-key"
+
+# OpenAI's documented error statuses, with the error types its bodies carry.
+_STATUSES = {
+    "401": (401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    "429": (429, "requests", "rate_limit_exceeded", "Rate limit reached for requests."),
+    "500": (500, "server_error", None, "The server had an error while processing your request."),
+    "503": (503, "server_error", None, "The engine is currently overloaded."),
+}
+# "timeout": the request is held unanswered (until the client gives up or HANG_SECONDS pass);
+# "cut": a few words of an answer, then the connection is dropped; "bad_tool_args": the model
+# calls `life_path_number` with arguments that are not JSON.
+FAILURES = (*_STATUSES, "timeout", "cut", "bad_tool_args")
+HANG_SECONDS = 30.0
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -38,14 +57,25 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.tool_results: list[dict[str, Any]] = []
         self.url = ""
+        self.failures: list[str] = []
+        # With "429": the Retry-After header sent (seconds), or none.
+        self.retry_after: float | None = None
+        self._released = asyncio.Event()
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._complete)
 
+    def fail_next(self, failure: str, times: int = 1) -> None:
+        """Make the next `times` requests fail as `failure` (one of FAILURES)."""
+        assert failure in FAILURES, failure
+        self.failures += [failure] * times
+
     async def _complete(self, request: Request) -> Any:
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
-            return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
+            return _error("401")
         body = await request.json()
         self.requests.append(body)
+        if self.failures:
+            return await self._fail(self.failures.pop(0))
         tools = [m for m in body["messages"] if m.get("role") == "tool"]
         if not tools:
             return StreamingResponse(self._tool_call(), media_type="text/event-stream")
@@ -53,8 +83,33 @@ class FakeOpenAI:
         self.tool_results.append(result)
         return StreamingResponse(self._answer(result), media_type="text/event-stream")
 
-    async def _tool_call(self) -> AsyncIterator[str]:
-        arguments = json.dumps({"birth_date": self.birth_date})
+    async def _fail(self, failure: str) -> Any:
+        if failure in _STATUSES:
+            headers = {}
+            if failure == "429" and self.retry_after is not None:
+                headers["retry-after"] = str(self.retry_after)
+            return _error(failure, headers)
+        if failure == "timeout":
+            # Released when the fake stops, so that its server never waits on a held request.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), HANG_SECONDS)
+            return _error("503")
+        if failure == "cut":
+            return StreamingResponse(self._cut(), media_type="text/event-stream")
+        return StreamingResponse(
+            self._tool_call('{"birth_date": "19'), media_type="text/event-stream"
+        )
+
+    async def _cut(self) -> AsyncIterator[str]:
+        yield _chunk({"role": "assistant", "content": ""})
+        for word in ("Your", "life", "path"):
+            yield _chunk({"content": word + " "})
+        # Raised inside the body: uvicorn drops the connection without ending the chunked body.
+        raise ConnectionResetError("the fake's stream is cut")
+
+    async def _tool_call(self, arguments: str | None = None) -> AsyncIterator[str]:
+        if arguments is None:
+            arguments = json.dumps({"birth_date": self.birth_date})
         yield _chunk(
             {
                 "role": "assistant",
@@ -87,4 +142,13 @@ class FakeOpenAI:
         """Serve on a free loopback port for the duration of the block."""
         async with serve_on_loopback(self.app) as url:
             self.url = url + "/v1"
-            yield self
+            try:
+                yield self
+            finally:
+                self._released.set()
+
+
+def _error(failure: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    status, kind, code, message = _STATUSES[failure]
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)

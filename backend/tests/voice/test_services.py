@@ -7,10 +7,9 @@ import json
 from datetime import date
 
 import pytest
-from pipecat.services.whisper.stt import WhisperSTTService
 
 from src.core.settings import Settings
-from src.voice_pipeline import moonshine, services, speech
+from src.voice_pipeline import local_stt, moonshine, services, speech
 
 pytestmark = pytest.mark.once
 
@@ -24,7 +23,7 @@ class TestMakeStt:
     def test_whisper_stays_selectable(self, models: speech.SpeechModels) -> None:
         settings = Settings(_env_file=None, stt_provider="whisper")  # type: ignore[call-arg]
         stt = services.make_stt(settings)
-        assert isinstance(stt, WhisperSTTService)
+        assert isinstance(stt, local_stt.SharedWhisperSTTService)
         assert not isinstance(stt, moonshine.MoonshineSTTService)
 
 

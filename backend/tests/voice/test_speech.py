@@ -24,8 +24,6 @@ def _frames(samples: np.ndarray, frame: int = FRAME) -> list[bytes]:
 async def test_silence_never_reaches_the_model_thread(
     models: speech.SpeechModels, monkeypatch: pytest.MonkeyPatch, frame: int
 ) -> None:
-    vad = speech.silero_vad(0.2)
-    vad.set_sample_rate(16_000)
     tested: list[int] = []
     is_silent = speech._is_silent
 
@@ -33,7 +31,10 @@ async def test_silence_never_reaches_the_model_thread(
         tested.append(len(buffer))
         return is_silent(buffer)
 
+    # Before the analyzer is built: it is given the test of silence when it is.
     monkeypatch.setattr(speech, "_is_silent", counted)
+    vad = speech.silero_vad(0.2)
+    vad.set_sample_rate(16_000)
     # Quiet noise (RMS ~30), as a real microphone gives, for two seconds.
     noise = np.random.default_rng(1).normal(0, 30, 32_000).astype(np.int16)
     frames = _frames(noise, frame)

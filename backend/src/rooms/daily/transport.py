@@ -95,7 +95,9 @@ class DailyBotTransport:
         logger.info("conversation %s: bot joined the Daily room", self._job.conversation_id)
 
     async def _attempt(self, transport: Any, outcome: asyncio.Future[str | None]) -> str | None:
-        client = transport._client  # pipecat's DailyTransportClient, shared with the pipeline
+        from src.compat.pipecat_daily import daily_client
+
+        client = daily_client(transport)  # shared with the pipeline
         await client.setup(self._setup())
         self._held = True
         attempt = asyncio.ensure_future(client.join())

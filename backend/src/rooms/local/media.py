@@ -34,8 +34,9 @@ import numpy as np
 from aiortc.codecs import get_decoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from pipecat.transports.base_transport import TransportParams
-from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
+from src.compat.aiortc_receiver import replace_decoder_queue
+from src.compat.pipecat_smallwebrtc import AudioTrackTransport
 from src.core import metrics
 from src.rooms.local import concealment, fec, opus, user_audio
 
@@ -244,7 +245,7 @@ class _DecodeOnTheLoop:
                 self._others[codec.name] = get_decoder(codec)
             frames = self._others[codec.name].decode(encoded)
         except Exception as exc:
-            self._drop("undecodable", f"{codec.name}: {exc}")
+            self.drop("undecodable", f"{codec.name}: {exc}")
             return
         for frame in frames:
             self._queue(frame)
@@ -265,10 +266,10 @@ class _DecodeOnTheLoop:
     def _put_opus(self, encoded: Any) -> None:
         data: bytes = encoded.data
         if not data:
-            self._drop("empty", "an empty packet")
+            self.drop("empty", "an empty packet")
             return
         if len(data) > MAX_OPUS_PACKET_BYTES:
-            self._drop("oversized", f"{len(data)} bytes")
+            self.drop("oversized", f"{len(data)} bytes")
             return
         if not self._packets:
             self._timestamp = encoded.timestamp
@@ -277,13 +278,13 @@ class _DecodeOnTheLoop:
         except opus.OpusError as exc:
             # The packet's time is filled with the decoder's concealment, so the VAD and the
             # recogniser hear continuous audio; the decoder's state is kept for the next one.
-            self._drop("corrupt", str(exc))
+            self.drop("corrupt", str(exc))
             self._pcm += self._opus.conceal(CONCEALED_SAMPLES)
         self._packets += 1
         if self._packets >= INPUT_PACKETS_PER_FRAME:
             self._hand_over()
 
-    def _drop(self, reason: str, detail: str) -> None:
+    def drop(self, reason: str, detail: str) -> None:
         metrics.user_audio_packet_dropped(reason)
         self.unusable += 1
         if self.unusable % 100 == 1:  # the first, then every 100th: a flood is not a log flood
@@ -326,20 +327,17 @@ def decode_speech_at_16k(connection: Any) -> None:
     """Have a SmallWebRTC connection's audio receiver decode the user's speech at 16 kHz mono.
 
     Call it once the offer is answered and before the connection is up (the receiver takes its
-    decoder queue when it starts). aiortc has no option for this: the receiver's private queue
-    is replaced, as pipecat itself replaces a receiver's jitter buffer.
+    decoder queue when it starts; `compat/aiortc_receiver.py`).
     """
     receiver = connection.pc.getTransceivers()[0].receiver
-    if receiver.track is None or receiver._RTCRtpReceiver__decoder_thread is not None:
-        raise RuntimeError("the audio receiver has no track yet, or has already started")
-    receiver._RTCRtpReceiver__decoder_queue = decoder = _DecodeOnTheLoop(receiver.track._queue)
+    decoder: _DecodeOnTheLoop = replace_decoder_queue(receiver, _DecodeOnTheLoop)
     # Our jitter buffer and loss concealment for the user's Opus (user_audio.py, issue 19).
     user_audio.install(
-        receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder._drop, MAX_OPUS_PACKET_BYTES
+        receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder.drop, MAX_OPUS_PACKET_BYTES
     )
 
 
-class LocalWebRTCTransport(SmallWebRTCTransport):
+class LocalWebRTCTransport(AudioTrackTransport):
     """pipecat's SmallWebRTC transport, sending the bot's speech as a `SpeechTrack`."""
 
     def __init__(self, connection: Any) -> None:
@@ -353,16 +351,11 @@ class LocalWebRTCTransport(SmallWebRTCTransport):
         )
         self._speech: SpeechTrack | None = None
 
-    async def _on_client_connected(self, webrtc_connection: Any) -> None:
-        # pipecat's client has just made its RawAudioTrack and given it to the sender, without
-        # yielding since: replace it before the sender reads a frame.
-        client = self._client
-        if client._audio_output_track is not None:
-            if self._speech is not None:
-                self._speech.stop()
-            self._speech = SpeechTrack(client._out_sample_rate)
-            client._audio_output_track = self._speech
-            webrtc_connection.replace_audio_track(self._speech)
-            sender = webrtc_connection.pc.getTransceivers()[0].sender
-            self._speech.loss_feedback = fec.LossFeedback(sender)
-        await super()._on_client_connected(webrtc_connection)  # type: ignore[no-untyped-call]
+    def audio_track(self, sample_rate: int, connection: Any) -> SpeechTrack:
+        """A `SpeechTrack` for a new connection, its FEC sized to the loss the user reports;
+        the previous connection's track ends."""
+        if self._speech is not None:
+            self._speech.stop()
+        self._speech = SpeechTrack(sample_rate)
+        self._speech.loss_feedback = fec.LossFeedback(connection.pc.getTransceivers()[0].sender)
+        return self._speech

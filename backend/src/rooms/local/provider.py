@@ -7,7 +7,7 @@ in the process that runs the room's bot: the API itself in the embedded mode, a 
 worker mode, which then answers the offers the API forwards to it.
 
 The tokens are tokens.py's; the media half and the bot's transport into it are transport.py's
-(with media.py, the lighter media path, and rejoin.py).
+(with media.py, the lighter media path, and transport.py, which takes rejoins).
 """
 
 from __future__ import annotations

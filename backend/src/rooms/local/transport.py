@@ -2,7 +2,8 @@
 
 The provider (provider.py) makes one `LocalRoom` per bot in the process that runs the bot; the
 user's offers add connections to it, and `LocalBotTransport` hands them to the bot: the first
-one opens the pipecat transport, later ones (rejoins) are swapped into it (rejoin.py).
+one opens the pipecat transport, later ones (rejoins) are swapped into it
+(`compat/pipecat_smallwebrtc.py`).
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ class LocalBotTransport:
 
     async def open(self) -> Any:
         """Wait for the user's first offer; the SmallWebRTC transport on its connection."""
+        from src.compat.pipecat_smallwebrtc import release_writes_on_hang_up
         from src.rooms.local import media
-        from src.rooms.local.rejoin import release_writes_on_hang_up
 
         self._connection = await self.room.connections.get()
         transport = media.LocalWebRTCTransport(self._connection)
@@ -91,7 +92,7 @@ class LocalBotTransport:
     async def take_rejoins(self, transport: Any) -> None:
         """Swap each later connection of the user (a rejoin's offer) into the running
         SmallWebRTC transport; the room's handler lets one connection in at a time."""
-        from src.rooms.local.rejoin import swap_connection
+        from src.compat.pipecat_smallwebrtc import swap_connection
 
         while True:
             connection = await self.room.connections.get()

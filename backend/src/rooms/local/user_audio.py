@@ -20,6 +20,7 @@ from typing import Any
 from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
 from aiortc.jitterbuffer import JitterFrame
 
+from src.compat.aiortc_receiver import replace_jitter_buffer, rtp_payload
 from src.rooms.local.concealment import ConcealingDecoder
 from src.rooms.local.jitter import JitterBuffer, Played
 
@@ -77,7 +78,7 @@ class JitteredOpus:
                 self._play(self.buffer.poll())
                 self.buffer = JitterBuffer(self._loop.time)
             self._ssrc = packet.ssrc
-        data: bytes = packet._data
+        data = rtp_payload(packet)
         if not data or len(data) > self._max_bytes:
             self._report("empty" if not data else "oversized", f"{len(data)} bytes")
         else:
@@ -108,10 +109,11 @@ def install(
 ) -> JitteredOpus:
     """Put a `JitteredOpus` in place of an aiortc audio receiver's jitter buffer.
 
-    aiortc has no option for it: the receiver's private buffer is replaced (as pipecat replaces
-    a receiver's decoder queue), before the receiver starts.
+    aiortc has no option for it: the receiver's private buffer is replaced before the receiver
+    starts (`compat/aiortc_receiver.py`).
     """
-    codecs = receiver._RTCRtpReceiver__codecs
-    jittered = JitteredOpus(codecs, hand_over, sample_rate, report, max_packet_bytes)
-    receiver._RTCRtpReceiver__jitter_buffer = jittered
+    jittered: JitteredOpus = replace_jitter_buffer(
+        receiver,
+        lambda codecs: JitteredOpus(codecs, hand_over, sample_rate, report, max_packet_bytes),
+    )
     return jittered

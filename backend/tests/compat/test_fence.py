@@ -1,0 +1,134 @@
+"""The fence holds: outside src/compat no module reaches a private name of pipecat, aiortc or
+daily-python through a subclass or an import (`src/compat/__init__.py`).
+
+Checked: a class of ours deriving from theirs uses (reads, sets, overrides) no `_name` that one
+of their classes in its MRO defines; no module imports a `_name` from their packages. An
+attribute reached on another object (`transport._client`) is left to review: whose attribute
+it is cannot be told from the source.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
+from src.compat import Private
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+THIRD_PARTY = ("pipecat", "aiortc", "daily")
+
+
+def _outside_compat() -> list[Path]:
+    return [p for p in sorted(SRC.rglob("*.py")) if "compat" not in p.relative_to(SRC).parts]
+
+
+def _private_imports(path: Path) -> list[str]:
+    found = []
+    where = path.relative_to(SRC.parent) if path.is_relative_to(SRC) else path
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(THIRD_PARTY):
+            found += [
+                f"{where} imports {node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_")
+            ]
+    return found
+
+
+def _private_names_used(cls: type) -> set[str]:
+    """The `_names` a class's own body uses on `self`, or defines as methods."""
+    tree = ast.parse(inspect.getsource(cls).lstrip())
+    names = {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute)
+        and isinstance(n.value, ast.Name)
+        and n.value.id == "self"
+        and n.attr.startswith("_")
+        and not n.attr.startswith("__")
+    }
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    names |= {
+        f.name
+        for f in body
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+        and f.name.startswith("_")
+        and not f.name.startswith("__")
+    }
+    return names
+
+
+def _their_names_used(cls: type) -> list[str]:
+    """`<class> uses <name>` for each private name of theirs a class of ours uses."""
+    theirs = [base for base in cls.__mro__ if base.__module__.startswith(THIRD_PARTY)]
+    return sorted(
+        f"{cls.__module__}.{cls.__qualname__} uses {name}"
+        for name in _private_names_used(cls)
+        if any(not Private(base, name).problems() for base in theirs)
+    )
+
+
+def _classes_of_ours_on_theirs() -> list[type]:
+    classes = []
+    for path in _outside_compat():
+        if not any(lib in path.read_text() for lib in THIRD_PARTY):
+            continue
+        module = importlib.import_module(
+            ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        )
+        classes += [
+            cls
+            for cls in vars(module).values()
+            if inspect.isclass(cls)
+            and cls.__module__ == module.__name__
+            and any(b.__module__.startswith(THIRD_PARTY) for b in cls.__mro__)
+        ]
+    return classes
+
+
+def test_no_private_name_of_theirs_is_imported_outside_compat() -> None:
+    assert [found for path in _outside_compat() for found in _private_imports(path)] == []
+
+
+def test_no_class_of_ours_uses_a_private_name_of_theirs_outside_compat() -> None:
+    classes = _classes_of_ours_on_theirs()
+    assert classes, "no class of ours derives from pipecat's or aiortc's: the check sees nothing"
+    assert [used for cls in classes for used in _their_names_used(cls)] == []
+
+
+def test_the_checks_see_a_private_name_used(tmp_path: Path) -> None:
+    from pipecat.processors.frameworks.rtvi.processor import RTVIProcessor
+
+    class Sneaky(RTVIProcessor):
+        async def _send_error_frame(self, frame: object) -> None:
+            self._client_ready = True
+
+    assert _their_names_used(Sneaky) == [
+        f"{__name__}.{Sneaky.__qualname__} uses _client_ready",
+        f"{__name__}.{Sneaky.__qualname__} uses _send_error_frame",
+    ]
+    module = tmp_path / "m.py"
+    module.write_text("from pipecat.transports.smallwebrtc.transport import _SOURCES_BY_RECEIVER\n")
+    assert _private_imports(module) != []
+
+
+def _nested_classes(path: Path) -> list[str]:
+    """Classes defined inside a function (a new class per call: per bot, for a factory)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [
+                f"{path.name}: {inner.name} in {node.name}"
+                for inner in ast.walk(node)
+                if isinstance(inner, ast.ClassDef)
+            ]
+    return found
+
+
+def test_every_class_is_defined_at_module_level(tmp_path: Path) -> None:
+    assert [found for path in sorted(SRC.rglob("*.py")) for found in _nested_classes(path)] == []
+    module = tmp_path / "m.py"
+    module.write_text("def factory():\n    class Made:\n        pass\n    return Made()\n")
+    assert _nested_classes(module) == ["m.py: Made in factory"]
