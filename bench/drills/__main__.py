@@ -38,6 +38,7 @@ def local_scenarios(tmp: Path, examples: int, seed: int) -> list[Scenario]:
         ("load", bots.load),
         ("jwt", security.jwt_attacks),
         ("other-user", security.other_users_data),
+        ("floods", security.floods),
         ("schemathesis", lambda d: security.fuzz(d, tmp, examples, seed)),
         ("sigterm", signals.sigterm_mid_call),
         ("sigkill", signals.sigkill_and_restart),

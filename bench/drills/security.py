@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import sys
 import time
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 
 from bench.drills.base import SECRET, Drill, Line, answer
@@ -171,3 +173,96 @@ def _requests_in(report: Path) -> int:
     for event in report.read_text().splitlines():
         count += event.count('"response":')
     return count
+
+
+async def floods(drill: Drill) -> Line:
+    """What a hostile user sends in bulk is bounded (issue 21): a 20 MB body, 12 wrong passwords
+    at once, more event streams than a user may open, an offer with 40 candidates; the app
+    stays responsive and keeps nothing of it."""
+    line = Line("floods", "20 MB body, 12 logins at once, 8 event streams, 40 candidates")
+    body_status = await _post_declared(drill.app.url, "/api/v1/auth/register", 20_000_000)
+    email = f"flood-{uuid.uuid4().hex[:8]}@example.com"
+    registered = await drill.client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": "drill password",
+            "full_name": "Ada Lovelace",
+            "birth_date": "1984-07-05",
+        },
+    )
+    registered.raise_for_status()
+    auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+    wrong = {"email": email, "password": "not the password"}
+    logins = await asyncio.gather(
+        *(drill.client.post("/api/v1/auth/login", json=wrong) for _ in range(12))
+    )
+    checked = sum(r.status_code == 401 for r in logins)
+    conversation = (await drill.start(auth)).json()
+    streams = [
+        drill.client.stream(
+            "GET", f"/api/v1/conversations/{conversation['conversation_id']}/events", headers=auth
+        )
+        for _ in range(8)
+    ]
+    opened = [await s.__aenter__() for s in streams]
+    stream_codes = [r.status_code for r in opened]
+    for s in streams:
+        await s.__aexit__(None, None, None)
+    room = conversation["daily_room_url"].rsplit("/", 1)[1]
+    fingerprint = "sha-256 " + ":".join(["AB"] * 32)
+    sdp = "\r\n".join(
+        [
+            "v=0",
+            "o=- 1 2 IN IP4 0.0.0.0",
+            "s=-",
+            "t=0 0",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+            "a=ice-ufrag:abcd",
+            "a=ice-pwd:abcdefghijklmnopqrstuv",
+            f"a=fingerprint:{fingerprint}",
+            *(f"a=candidate:1 1 udp 2122260223 10.0.0.{i} 50000 typ host" for i in range(40)),
+        ]
+    )
+    offer = await drill.client.post(
+        f"/api/v1/rooms/{room}/offer",
+        json={"sdp": sdp + "\r\n", "type": "offer"},
+        headers={"Authorization": f"Bearer {conversation['daily_token']}"},
+    )
+    started = time.monotonic()
+    health = await drill.client.get("/health")
+    health_ms = (time.monotonic() - started) * 1000
+    line.answered = (
+        f"body {body_status}, logins checked {checked} of 12, streams "
+        f"{stream_codes.count(200)} opened and {stream_codes.count(429)} refused, offer "
+        f"{offer.status_code}, /health {health.status_code} in {health_ms:.0f} ms"
+    )
+    line.expect(body_status == 413, "a 20 MB body was read")
+    line.expect(checked <= 5, f"{checked} passwords checked against a limit of 5")
+    line.expect(429 in stream_codes, "every event stream was opened")
+    line.expect(offer.status_code == 400, "an offer with 40 candidates was taken")
+    line.expect(health.status_code == 200, "the app stopped answering")
+    await drill.end(auth, conversation["conversation_id"])
+    return await drill.settled(line, [conversation["conversation_id"]])
+
+
+async def _post_declared(base_url: str, path: str, length: int) -> int:
+    """POST a body of `length` bytes as a client that starts sending it: the status the server
+    answers with after the first 64 KiB (a server that reads it all answers only at the end;
+    httpx, sending the rest, sees the early answer as a reset connection)."""
+    url = httpx.URL(base_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n"
+        )
+        writer.write(head.encode() + b"{" + b" " * 65_535)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
