@@ -58,11 +58,22 @@ class InferenceGate:
         """`fn(*args)` on one of the gate's threads, holding a slot (cancelled while it waits
         for a thread: it never runs)."""
 
+        # Set once the caller is cancelled: a thread that takes the run after that skips it
+        # (the executor's own cancel reaches its queue a loop turn later, by when a freed
+        # thread may already have taken it).
+        skip = threading.Event()
+
         def gated() -> T:
+            if skip.is_set():
+                raise asyncio.CancelledError
             with self.slot():
                 return fn(*args)
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, gated)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, gated)
+        except asyncio.CancelledError:
+            skip.set()
+            raise
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:

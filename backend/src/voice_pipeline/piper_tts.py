@@ -84,8 +84,11 @@ async def _synthesise_shared(voice: Any, text: str) -> bytes:
         _waiters[pending] -= 1
         if not _waiters[pending]:
             del _waiters[pending]
-            # ...but when no bot waits any more, a synthesis not yet started never starts.
+            # ...but when no bot waits any more, a synthesis not yet started never starts
+            # (awaited: its gate knows it is cancelled before this bot's close returns).
             pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 def _remember(text: str, done: asyncio.Future[bytes]) -> None:
