@@ -67,7 +67,7 @@ class JitteredOpus:
         self.decoder = ConcealingDecoder(sample_rate, report=report)
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
-        """Take one RTP packet (its payload already depayloaded into `_data`)."""
+        """Take one RTP packet (for audio, aiortc leaves its payload as it came: `rtp_payload`)."""
         codec = self._codecs.get(packet.payload_type)
         if codec is None or codec.name.lower() != "opus":
             result: tuple[bool, JitterFrame | None] = self._others.add(packet)
