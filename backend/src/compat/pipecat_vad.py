@@ -26,6 +26,7 @@ PRIVATE_NAMES = (
     Private(VADAnalyzer, "_volume_tracker"),
     Private(VADAnalyzer, "_prev_volume"),
     Private(VADAnalyzer, "_smoothing_factor"),
+    Private(VADAnalyzer, "_executor"),
 )
 
 
@@ -90,3 +91,8 @@ class SessionSileroVADAnalyzer(SileroVADAnalyzer):
             self._volume_tracker.update(audio, self.sample_rate)
             return float(exp_smoothing(0.0, self._prev_volume, self._smoothing_factor))
         return float(super()._get_smoothed_volume(audio))
+
+
+def analyzer_threads_started(vad: VADAnalyzer) -> bool:
+    """Whether the analyzer's own one-thread pool has started its thread (the model ran there)."""
+    return bool(vad._executor._threads)  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ import pytest
 import soxr
 from pipecat.audio.vad.vad_analyzer import VADState
 
+from src.compat.pipecat_vad import analyzer_threads_started
 from src.voice_pipeline import speech
 from tests.voice.conftest import synthesise
 
@@ -41,7 +42,7 @@ async def test_silence_never_reaches_the_model_thread(
     states = [await vad.analyze_audio(f) for f in frames]
     assert set(states) == {VADState.QUIET}
     # The model runs in the analyzer's own thread pool: no thread was ever started.
-    assert not vad._executor._threads
+    assert not analyzer_threads_started(vad)
     # Each frame tested once (and the analyser's rest once, at the start), not each window
     # again (512 samples: the model's and the loudness measure's).
     assert len(tested) <= len(frames) + 1, tested[:10]
@@ -60,7 +61,7 @@ async def test_speech_is_still_detected_and_ends(models: speech.SpeechModels, fr
         for f in _frames(np.concatenate([silence, audio16, silence]), frame)
     ]
     assert VADState.SPEAKING in states
-    assert vad._executor._threads
+    assert analyzer_threads_started(vad)
     first_speech = states.index(VADState.SPEAKING)
     assert first_speech * frame >= len(silence)
     # It returns to quiet in the trailing silence.
