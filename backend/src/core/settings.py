@@ -299,6 +299,9 @@ class SpeechSettings(BaseModel):
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None
+    # The longest wait for a byte from the LLM's server, before or during an answer: past it the
+    # bot says its apology and the user may ask again.
+    llm_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Silence after which smart-turn v3 judges whether the user has finished (its recommended
     # 0.2 s; the turn model, not this pause, keeps a sentence from being cut at a comma).
     vad_stop_secs: float = Field(default=0.2, gt=0, le=3)

@@ -85,6 +85,7 @@ def make_llm(
     llm = ApologeticLLMService(
         api_key=settings.llm_api_key or "not-needed",
         base_url=settings.llm_base_url,
+        timeout_secs=settings.llm_timeout_seconds,
         settings=ApologeticLLMService.Settings(
             model=settings.llm_model, system_instruction=system_instruction
         ),

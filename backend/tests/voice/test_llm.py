@@ -72,7 +72,11 @@ async def call(fake: FakeOpenAI) -> AsyncIterator[Call]:
     """A running pipeline: the bot's LLM (as `services.make_llm` builds it), then the assistant's
     side of the context, which hands tool results back to it."""
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, llm_base_url=fake.url, llm_api_key=API_KEY, llm_model="fake-model"
+        _env_file=None,
+        llm_base_url=fake.url,
+        llm_api_key=API_KEY,
+        llm_model="fake-model",
+        llm_timeout_seconds=1.0,  # LLM_TIMEOUT_SECONDS: the "timeout" failure's hang ends in 1 s
     )
     brain = services.make_llm(settings, "You are a numerologist.")
     context = services.llm_context(with_tools=True)
@@ -107,9 +111,8 @@ async def test_an_answer_through_the_tool(fake_llm: FakeOpenAI) -> None:
 
 @pytest.mark.parametrize("failure", ["401", "429", "500", "503", "timeout", "bad_tool_args"])
 async def test_a_failure_costs_one_apology_and_the_call_goes_on(
-    fake_llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, failure: str
+    fake_llm: FakeOpenAI, failure: str
 ) -> None:
-    monkeypatch.setattr(llm, "TIMEOUT_SECONDS", 1.0)
     # A transient failure is retried once: it fails twice.
     fake_llm.fail_next(failure, times=2 if failure in TRANSIENT else 1)
     async with call(fake_llm) as bot:
