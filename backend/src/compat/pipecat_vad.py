@@ -95,4 +95,4 @@ class SessionSileroVADAnalyzer(SileroVADAnalyzer):
 
 def analyzer_threads_started(vad: VADAnalyzer) -> bool:
     """Whether the analyzer's own one-thread pool has started its thread (the model ran there)."""
-    return bool(vad._executor._threads)  # type: ignore[attr-defined]
+    return bool(vad._executor._threads)

@@ -243,6 +243,23 @@ class TestBounds:
         )
         assert answer.json()["status"] == "waiting_for_user"
 
+    async def test_signing_out_closes_the_user_s_streams_with_token_revoked(
+        self, client: httpx.AsyncClient, served: httpx.AsyncClient
+    ) -> None:
+        token = await user_token(client)
+        conversation_id = (await start(client, token)).json()["conversation_id"]
+        url = f"/api/v1/conversations/{conversation_id}/events"
+        async with served.stream("GET", url, headers=auth(token)) as response:
+            stream = aiter(sse_events(response))
+            assert (await _next(stream))[1]["status"] == "waiting_for_user"
+            signed_out = await client.post("/api/v1/auth/logout", headers=auth(token))
+            assert signed_out.status_code == 204
+            name, data = await _next(stream)  # within a poll, not at the token's expiry
+            assert (name, data["error"]) == ("expired", "token_revoked")
+            assert [event async for event in stream] == []
+        # The revoked token opens no new stream.
+        assert (await served.get(url, headers=auth(token))).status_code == 401
+
 
 async def test_the_openapi_document_describes_the_event_stream(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()

@@ -7,8 +7,9 @@ every stream that follows it (a user with three tabs open costs one poll, not th
 each stream the news; it stops when the conversation ends or its last stream closes.
 
 A stream yields the current status at once, then each new line and each status change, in that
-order within a poll (the last lines come before `ended`), and stops after the end, or at its
-deadline (the access token's expiry) with `Expired`. A user has at most
+order within a poll (the last lines come before `ended`), and stops after the end, or with
+`Expired` at its deadline (the access token's expiry) or once the owner signs out (the
+account's token version, read with the status, moves past the stream's token's). A user has at most
 MAX_EVENT_STREAMS_PER_USER streams open in this process.
 """
 
@@ -29,6 +30,7 @@ from src.core.enums import LIVE_STATUSES, ConversationStatus, EndReason
 from src.core.errors import DomainError
 from src.models.conversation import Conversation
 from src.models.message import ConversationMessage
+from src.models.user import User
 from src.schemas.conversation import ConversationStatusEvent, MessageRead
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,17 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class Expired:
-    """The stream's access token has expired: the stream closes after this."""
+    """The stream's access token has expired, or was revoked (`revoked`, a sign-out or a
+    password change): the stream closes after this."""
+
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class _TokensRevoked:
+    """The owner's tokens up to `version` (exclusive) were revoked (internal to the feeds)."""
+
+    version: int
 
 
 Event = ConversationStatusEvent | MessageRead | Heartbeat | Expired
@@ -78,15 +90,17 @@ class _Poller:
         self.finished = False
         # Streams that follow this conversation (counted before their first read).
         self.users = 0
-        self.queues: set[asyncio.Queue[Event | None]] = set()
+        self.queues: set[asyncio.Queue[Event | _TokensRevoked | None]] = set()
         self.ready = asyncio.Event()
         # The latest status, with `messages` the lines read so far; None: no such conversation.
         self.status: ConversationStatusEvent | None = None
+        # The owner's token version (a token older than it is revoked).
+        self.token_version = 0
 
     async def run(self) -> None:
         """Read the status, then poll until the conversation ends or nobody follows it."""
         try:
-            self.status = await _status(self._database, self.conversation_id)
+            self.status, self.token_version = await _status(self._database, self.conversation_id)
             self.ready.set()
             while self.status is not None and self.status.status in LIVE_STATUSES:
                 await asyncio.sleep(POLL_SECONDS)
@@ -109,10 +123,13 @@ class _Poller:
 
     async def _poll(self, before: ConversationStatusEvent) -> None:
         # The status first: the lines stored before an end are then all read below.
-        current = await _status(self._database, self.conversation_id)
+        current, token_version = await _status(self._database, self.conversation_id)
         if current is None:  # deleted with its account
             self.status = None
             return
+        if token_version != self.token_version:
+            self.token_version = token_version
+            self._send(_TokensRevoked(token_version))
         seen = before.messages
         lines = await _lines(self._database, self.conversation_id, seen)
         self.status = current.model_copy(update={"messages": seen + len(lines)})
@@ -121,7 +138,7 @@ class _Poller:
         if (current.status, current.end_reason) != (before.status, before.end_reason):
             self._send(self.status)
 
-    def _send(self, event: Event) -> None:
+    def _send(self, event: Event | _TokensRevoked) -> None:
         for queue in self.queues:
             queue.put_nowait(event)
 
@@ -140,9 +157,11 @@ class ConversationFeeds:
         """How many conversations are being polled now."""
         return len(self._pollers)
 
-    def open(self, user_id: uuid.UUID, conversation_id: uuid.UUID, seconds: float) -> EventStream:
-        """A stream of the conversation's events for `seconds` at most, counted against the
-        user's cap until it is closed.
+    def open(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, seconds: float, token_version: int
+    ) -> EventStream:
+        """A stream of the conversation's events for `seconds` at most, or until the owner's
+        tokens of `token_version` are revoked, counted against the user's cap until closed.
 
         Raises:
             TooManyEventStreams: the user already has MAX_EVENT_STREAMS_PER_USER open (429).
@@ -150,7 +169,8 @@ class ConversationFeeds:
         if self._open[user_id] >= self._max_per_user:
             raise TooManyEventStreams()
         self._open[user_id] += 1
-        return EventStream(self, user_id, conversation_id, time.monotonic() + seconds)
+        end = time.monotonic() + seconds
+        return EventStream(self, user_id, conversation_id, end, token_version)
 
     def _release(self, user_id: uuid.UUID) -> None:
         self._open[user_id] -= 1
@@ -183,12 +203,18 @@ class EventStream:
     """One client's stream; `close()` (also called when `events()` ends) frees its slot."""
 
     def __init__(
-        self, feeds: ConversationFeeds, user_id: uuid.UUID, conversation_id: uuid.UUID, end: float
+        self,
+        feeds: ConversationFeeds,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        end: float,
+        token_version: int,
     ) -> None:
         self._feeds = feeds
         self._user_id = user_id
         self._conversation_id = conversation_id
         self._end = end
+        self._token_version = token_version
         self._closed = False
 
     def close(self) -> None:
@@ -201,7 +227,7 @@ class EventStream:
         """The status now, then every new line and status change until the end or the
         deadline."""
         poller = self._feeds._poller(self._conversation_id)
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        queue: asyncio.Queue[Event | _TokensRevoked | None] = asyncio.Queue()
         try:
             await poller.ready.wait()
             status = poller.status
@@ -210,7 +236,9 @@ class EventStream:
             # No await between the snapshot and joining: nothing is missed or sent twice.
             poller.queues.add(queue)
             yield status
-            if status.status in LIVE_STATUSES:
+            if poller.token_version > self._token_version:  # signed out since the request
+                yield Expired(revoked=True)
+            elif status.status in LIVE_STATUSES:
                 async for event in self._news(queue):
                     yield event
         finally:
@@ -218,8 +246,10 @@ class EventStream:
             poller.users -= 1
             self.close()
 
-    async def _news(self, queue: asyncio.Queue[Event | None]) -> AsyncIterator[Event]:
-        getter: asyncio.Task[Event | None] | None = None
+    async def _news(
+        self, queue: asyncio.Queue[Event | _TokensRevoked | None]
+    ) -> AsyncIterator[Event]:
+        getter: asyncio.Task[Event | _TokensRevoked | None] | None = None
         try:
             while True:
                 left = self._end - time.monotonic()
@@ -236,6 +266,11 @@ class EventStream:
                 event, getter = getter.result(), None
                 if event is None:
                     return
+                if isinstance(event, _TokensRevoked):
+                    if event.version > self._token_version:
+                        yield Expired(revoked=True)
+                        return
+                    continue
                 yield event
                 if isinstance(event, ConversationStatusEvent) and (
                     event.status not in LIVE_STATUSES
@@ -246,27 +281,31 @@ class EventStream:
                 getter.cancel()
 
 
-async def _status(database: Database, conversation_id: uuid.UUID) -> ConversationStatusEvent | None:
+async def _status(
+    database: Database, conversation_id: uuid.UUID
+) -> tuple[ConversationStatusEvent | None, int]:
+    """The conversation's status (None: no such conversation) and its owner's token version."""
     async with database.sessionmaker() as session:
         row = (
             await session.execute(
-                select(Conversation.status, Conversation.end_reason).where(
-                    Conversation.id == conversation_id
-                )
+                select(Conversation.status, Conversation.end_reason, User.token_version)
+                .join(User, User.id == Conversation.user_id)
+                .where(Conversation.id == conversation_id)
             )
         ).one_or_none()
         if row is None:
-            return None
+            return None, 0
         count = await session.scalar(
             select(func.count())
             .select_from(ConversationMessage)
             .where(ConversationMessage.conversation_id == conversation_id)
         )
-    return ConversationStatusEvent(
+    status = ConversationStatusEvent(
         status=ConversationStatus(row.status),
         end_reason=EndReason(row.end_reason) if row.end_reason else None,
         messages=int(count or 0),
     )
+    return status, int(row.token_version)
 
 
 async def _lines(database: Database, conversation_id: uuid.UUID, after: int) -> list[MessageRead]:

@@ -199,7 +199,8 @@ _EVENTS_EXAMPLE = (
             "description": "Server-Sent Events: `status` (ConversationStatusEvent) at once and "
             "on every change, `message` (MessageRead) for every new line, `: ping` comments "
             "every 15 s; the stream closes after the `status` that says it ended, or with "
-            "`expired` when the access token expires (sign in again and reopen it)",
+            "`expired` when the access token expires or is revoked by signing out (`token_expired` "
+            "or `token_revoked`: sign in again and reopen it)",
             "content": {"text/event-stream": {"example": _EVENTS_EXAMPLE}},
         },
         **error_responses(400, 401, 404, errors=(conversation_events.TooManyEventStreams,)),
@@ -216,7 +217,9 @@ async def events(
     await queries.get_owned(session, current_user.id, conversation_id)
     feeds: conversation_events.ConversationFeeds = request.app.state.feeds
     # The stream reads in sessions of its own: the request's ends before the stream starts.
-    stream = feeds.open(current_user.id, conversation_id, token_lifetime)
+    stream = feeds.open(
+        current_user.id, conversation_id, token_lifetime, current_user.token_version
+    )
     return _EventStream(
         _encode(stream.events()),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -228,6 +231,9 @@ async def events(
 _EXPIRED = json.dumps(
     {"error": "token_expired", "detail": "The access token has expired: sign in again."}
 )
+_REVOKED = json.dumps(
+    {"error": "token_revoked", "detail": "You have signed out (here or elsewhere): sign in again."}
+)
 
 
 async def _encode(stream: AsyncIterator[conversation_events.Event]) -> AsyncIterator[bytes]:
@@ -235,7 +241,8 @@ async def _encode(stream: AsyncIterator[conversation_events.Event]) -> AsyncIter
         if isinstance(event, conversation_events.Heartbeat):
             yield format_sse_event(comment="ping")
         elif isinstance(event, conversation_events.Expired):
-            yield format_sse_event(event="expired", data_str=_EXPIRED)
+            data = _REVOKED if event.revoked else _EXPIRED
+            yield format_sse_event(event="expired", data_str=data)
         else:
             name = "message" if isinstance(event, MessageRead) else "status"
             yield format_sse_event(event=name, data_str=event.model_dump_json())
