@@ -77,11 +77,6 @@ START_LEAD_PACKETS = 4
 # The user's decoded audio waiting for the pipeline's reader, at most (1 s of its frames):
 # beyond it the oldest frames are dropped. See `_DecodeOnTheLoop`.
 MAX_INPUT_BACKLOG_FRAMES = FRAMES_PER_SECOND // INPUT_PACKETS_PER_FRAME
-# One Opus frame is at most 1275 bytes (RFC 6716 3.2.1) and browsers send one 20 ms frame a
-# packet (20-200 bytes of voice). Larger packets are ignored unread.
-MAX_OPUS_PACKET_BYTES = 1275
-# What a corrupt packet is concealed with: one packet's length of libopus' concealment.
-CONCEALED_SAMPLES = INPUT_SAMPLE_RATE // FRAMES_PER_SECOND
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -203,11 +198,13 @@ class SpeechTrack(MediaStreamTrack):
 class _DecodeOnTheLoop:
     """Stands in for an aiortc receiver's decoder queue: decodes each frame as it is put.
 
-    The receiver puts `(codec, JitterFrame)` for each complete frame, from the event loop, and
-    None when it stops. Opus is decoded straight to 16 kHz mono into the receiver's track, in
-    frames of INPUT_PACKETS_PER_FRAME packets; any other codec by aiortc's own decoder.
-    aiortc's decoder thread, started on this queue, only waits in `get` until the receiver
-    stops, then ends the track as it always does.
+    The user's Opus never reaches this queue: `user_audio.JitteredOpus`, in the receiver's
+    jitter buffer's place, decodes it straight to 16 kHz mono and hands it to `put_pcm`, which
+    queues it into the receiver's track in frames of INPUT_PACKETS_PER_FRAME packets. The
+    receiver puts `(codec, JitterFrame)` only for another codec, decoded by aiortc's own
+    decoder, from the event loop, and None when it stops. aiortc's decoder thread, started on
+    this queue, only waits in `get` until the receiver stops, then ends the track as it always
+    does.
 
     The track's queue is bounded at MAX_INPUT_BACKLOG_FRAMES: the oldest frame is dropped to
     make room. On a starved event loop the network side delivers packets in batches while
@@ -222,11 +219,9 @@ class _DecodeOnTheLoop:
 
     def __init__(self, frames: asyncio.Queue[Any]) -> None:
         self._frames = frames
-        self._opus = opus.Decoder(INPUT_SAMPLE_RATE, 1)
         self._others: dict[str, Any] = {}
         self._stopped = threading.Event()
         self._pcm = bytearray()  # decoded, not yet handed over
-        self._packets = 0  # and the packets it came from
         self._timestamp = 0  # the RTP timestamp of its first packet
         self.received = 0
         self.dropped = 0
@@ -240,9 +235,6 @@ class _DecodeOnTheLoop:
             self._stopped.set()
             return
         codec, encoded = item
-        if codec.name.lower() == "opus":
-            self._put_opus(encoded)
-            return
         try:
             if codec.name not in self._others:
                 self._others[codec.name] = get_decoder(codec)
@@ -265,27 +257,6 @@ class _DecodeOnTheLoop:
             self._hand_over()
             self._pcm = rest
             self._timestamp += RTP_FRAME * INPUT_PACKETS_PER_FRAME
-
-    def _put_opus(self, encoded: Any) -> None:
-        data: bytes = encoded.data
-        if not data:
-            self.drop("empty", "an empty packet")
-            return
-        if len(data) > MAX_OPUS_PACKET_BYTES:
-            self.drop("oversized", f"{len(data)} bytes")
-            return
-        if not self._packets:
-            self._timestamp = encoded.timestamp
-        try:
-            self._pcm += self._opus.decode(data)
-        except opus.OpusError as exc:
-            # The packet's time is filled with the decoder's concealment, so the VAD and the
-            # recogniser hear continuous audio; the decoder's state is kept for the next one.
-            self.drop("corrupt", str(exc))
-            self._pcm += self._opus.conceal(CONCEALED_SAMPLES)
-        self._packets += 1
-        if self._packets >= INPUT_PACKETS_PER_FRAME:
-            self._hand_over()
 
     def drop(self, reason: str, detail: str) -> None:
         metrics.user_audio_packet_dropped(reason)
@@ -320,7 +291,6 @@ class _DecodeOnTheLoop:
         frame.time_base = fractions.Fraction(1, INPUT_SAMPLE_RATE)
         self._queue(frame)
         self._pcm = bytearray()
-        self._packets = 0
 
     def get(self) -> None:
         self._stopped.wait()
@@ -335,9 +305,7 @@ def decode_speech_at_16k(connection: Any) -> None:
     receiver = connection.pc.getTransceivers()[0].receiver
     decoder: _DecodeOnTheLoop = replace_decoder_queue(receiver, _DecodeOnTheLoop)
     # Our jitter buffer and loss concealment for the user's Opus (user_audio.py, issue 19).
-    user_audio.install(
-        receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder.drop, MAX_OPUS_PACKET_BYTES
-    )
+    user_audio.install(receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder.drop)
 
 
 class LocalWebRTCTransport(AudioTrackTransport):

@@ -28,6 +28,9 @@ from src.rooms.local.jitter import JitterBuffer, Played
 HandOver = Callable[[bytes, int], None]
 # Told (reason, detail) of each packet that cannot be used: "empty", "oversized", "corrupt".
 Report = Callable[[str, str], None]
+# One Opus frame is at most 1275 bytes (RFC 6716 3.2.1) and browsers send one 20 ms frame a
+# packet (20-200 bytes of voice). Larger packets are ignored unread.
+MAX_OPUS_PACKET_BYTES = 1275
 
 
 class JitteredOpus:
@@ -44,7 +47,6 @@ class JitteredOpus:
         hand_over: takes the decoded PCM.
         sample_rate: the PCM's rate.
         report: told of each packet that cannot be used.
-        max_packet_bytes: larger packets are not read.
     """
 
     def __init__(
@@ -53,12 +55,10 @@ class JitteredOpus:
         hand_over: HandOver,
         sample_rate: int,
         report: Report,
-        max_packet_bytes: int,
     ) -> None:
         self._codecs = codecs
         self._hand_over = hand_over
         self._report = report
-        self._max_bytes = max_packet_bytes
         self._others = AiortcJitterBuffer(capacity=16, prefetch=4)
         self._loop = asyncio.get_running_loop()
         self._ssrc: int | None = None
@@ -79,7 +79,7 @@ class JitteredOpus:
                 self.buffer = JitterBuffer(self._loop.time)
             self._ssrc = packet.ssrc
         data = rtp_payload(packet)
-        if not data or len(data) > self._max_bytes:
+        if not data or len(data) > MAX_OPUS_PACKET_BYTES:
             self._report("empty" if not data else "oversized", f"{len(data)} bytes")
         else:
             self._play(self.buffer.push(packet.sequence_number, packet.timestamp, data))
@@ -104,9 +104,7 @@ class JitteredOpus:
         self._play(self.buffer.poll())
 
 
-def install(
-    receiver: Any, hand_over: HandOver, sample_rate: int, report: Report, max_packet_bytes: int
-) -> JitteredOpus:
+def install(receiver: Any, hand_over: HandOver, sample_rate: int, report: Report) -> JitteredOpus:
     """Put a `JitteredOpus` in place of an aiortc audio receiver's jitter buffer.
 
     aiortc has no option for it: the receiver's private buffer is replaced before the receiver
@@ -114,6 +112,6 @@ def install(
     """
     jittered: JitteredOpus = replace_jitter_buffer(
         receiver,
-        lambda codecs: JitteredOpus(codecs, hand_over, sample_rate, report, max_packet_bytes),
+        lambda codecs: JitteredOpus(codecs, hand_over, sample_rate, report),
     )
     return jittered

@@ -59,7 +59,7 @@ class Reported(list[tuple[str, str]]):
 
 def _jittered(collected: Collected, reported: Reported | None = None) -> user_audio.JitteredOpus:
     return user_audio.JitteredOpus(
-        CODECS, collected, OUT_RATE, reported if reported is not None else Reported(), 1275
+        CODECS, collected, OUT_RATE, reported if reported is not None else Reported()
     )
 
 
@@ -137,3 +137,28 @@ async def test_empty_oversized_and_corrupt_packets_are_reported_and_their_places
     assert collected.samples == 30 * OUT_SAMPLES
     assert jittered.buffer.stats.lost == 2
     assert jittered.decoder.stats.corrupted == 1
+
+
+CORRUPT = b"\xff\xff\xff"  # libopus: "corrupted stream"
+# Over any one Opus frame, within what SRTP over UDP carries.
+OVERSIZED = bytes(1300)
+
+
+async def test_bad_packets_are_concealed_or_ignored_never_raised() -> None:
+    """A corrupt packet is concealed by the decoder, an empty or oversized one is never read
+    (its place concealed as a lost packet's); each is reported, and the voice goes on after."""
+    collected, reported = Collected(), Reported()
+    jittered = _jittered(collected, reported)
+    good = _packets(expected_loss=0)
+    stream = good[:10] + [CORRUPT] * 5 + [b"", OVERSIZED] + good[10:]
+    for sequence, payload in enumerate(stream):
+        assert jittered.add(_rtp(sequence, payload)) == (False, None)
+    await _until(lambda: jittered.buffer.depth == 0)
+    assert [reason for reason, _ in reported] == ["corrupt"] * 5 + ["empty", "oversized"]
+    # Every packet's 20 ms is there: decoded, or concealed where it could not be.
+    assert collected.samples == len(stream) * OUT_SAMPLES
+    # The voice goes on after the bad packets: the decoder still decodes.
+    pcm = np.frombuffer(b"".join(pcm for pcm, _ in collected.chunks), np.int16)
+    tail = pcm[-10 * OUT_SAMPLES :].astype(np.float64)
+    head = pcm[: 10 * OUT_SAMPLES].astype(np.float64)
+    assert np.sqrt(np.mean(tail**2)) > 0.3 * np.sqrt(np.mean(head**2))
