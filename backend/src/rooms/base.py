@@ -228,6 +228,9 @@ class RoomProvider(Protocol):
     """Creates and deletes rooms. Implementations: `LocalRoomProvider`, `DailyRoomProvider`."""
 
     name: ClassVar[ProviderName]
+    # Whether the user's page connects with this app's STUN/TURN servers (ICE_SERVERS, TURN_*):
+    # rooms whose media this app serves; a provider's own client (Daily's) brings its own.
+    uses_our_ice_servers: ClassVar[bool]
 
     @property
     def signalling(self) -> Signalling | None:

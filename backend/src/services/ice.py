@@ -20,12 +20,12 @@ from src.core.clock import utcnow
 from src.core.ice import IceServer
 from src.core.security import turn_credentials
 from src.core.settings import Settings
-from src.rooms.base import ProviderName
+from src.rooms.base import RoomProvider
 
 
 def ice_servers_for(
     settings: Settings,
-    provider: ProviderName,
+    provider: RoomProvider,
     conversation_id: uuid.UUID,
     room_expires_at: datetime,
     *,
@@ -39,9 +39,10 @@ def ice_servers_for(
     credentials for a new allocation, but keeps an allocation made with them alive (coturn
     checks the expiry when it authenticates a session, not at its refreshes), so a call outlives
     its credentials while a copy of them is of no use a few minutes after the call; a page
-    renews them (GET .../ice-servers) only while the call is live. Empty for Daily rooms.
+    renews them (GET .../ice-servers) only while the call is live. Empty for a provider whose
+    client brings its own (Daily).
     """
-    if provider != "local":
+    if not provider.uses_our_ice_servers:
         return []
     servers = list(settings.ice_servers)
     if live and settings.turn_secret and settings.turn_urls:

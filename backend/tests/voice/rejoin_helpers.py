@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import eventually, join_again, row, start
-from tests.conftest import register
+from tests.api.conversation_helpers import eventually, join_again, row
+from tests.voice.calls import new_call
 from tests.voice.conftest import synthesise
 from tests.voice.peer import RATE, Peer
 
@@ -41,10 +41,7 @@ def bot_lines(peer: Peer) -> list[str]:
 async def first_call(
     client: httpx.AsyncClient, models: speech.SpeechModels
 ) -> tuple[dict[str, Any], str, Peer, int]:
-    user = await register(client, full_name="Ada Lovelace")
-    body = (await start(client, user["access_token"])).json()
-    peer = Peer()
-    await peer.connect(client, body["daily_room_url"], body["daily_token"])
+    user, body, peer = await new_call(client, full_name="Ada Lovelace")
     peer.start_pings()
     await peer.bot_finished_speaking(after=0)  # the whole greeting, however it was paced
     answer = await ask(peer, models, "What is my life path number?")

@@ -24,13 +24,12 @@ from tests.api.conversation_helpers import (
     row,
     runner,
     services,
-    start,
 )
 from tests.api.test_metrics import Samples, delta, scrape
-from tests.conftest import register
 from tests.kit.speech import LIFE_PATH_QUESTION, say
+from tests.voice.calls import new_call
 from tests.voice.conftest import numbers_in, synthesise, transcribe
-from tests.voice.peer import RATE, Peer, rms
+from tests.voice.peer import RATE, rms
 
 pytestmark = pytest.mark.once
 
@@ -45,13 +44,8 @@ async def _talk(
     """One user's whole call: start, connect, hear the greeting, ask, hear the answer, leave."""
     await asyncio.sleep(delay)
     began = time.monotonic()
-    user = await register(client, full_name=name, birth_date=birth)
-    started = await start(client, user["access_token"])
-    assert started.status_code == 200, started.text
-    body = started.json()
-    peer = Peer()
+    user, body, peer = await new_call(client, full_name=name, birth_date=birth)
     try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
         # The bot's own account of when it finished (its greeting's takes can come with pauses
         # on a loaded machine), then the audio up to there.
         await peer.bot_finished_speaking(after=0)
@@ -217,11 +211,8 @@ async def test_three_concurrent_conversations_stay_independent(
 async def test_ending_from_the_api_stops_a_connected_bot(
     app: FastAPI, client: httpx.AsyncClient, no_leaked_tasks: None
 ) -> None:
-    user = await register(client)
-    body = (await start(client, user["access_token"])).json()
-    peer = Peer()
+    user, body, peer = await new_call(client)
     try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.utterance(peer.offer_sent_at)
         ended = await client.post(
             f"/api/v1/conversations/{body['conversation_id']}/end",

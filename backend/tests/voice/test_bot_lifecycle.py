@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from src.core.settings import Settings
 from src.voice_pipeline import speech
 from src.voice_pipeline.dialogue import normalise
-from tests.api.conversation_helpers import eventually, no_bots_left, row, services, start
-from tests.conftest import make_settings, register
+from tests.api.conversation_helpers import eventually, no_bots_left, row, services
+from tests.conftest import make_settings
+from tests.voice.calls import new_call
 from tests.voice.conftest import synthesise, transcribe
-from tests.voice.peer import RATE, Peer
+from tests.voice.peer import RATE
 
 pytestmark = pytest.mark.once
 
@@ -32,11 +33,8 @@ async def _ended(app: FastAPI, conversation_id: str, reason: str) -> None:
 async def test_a_page_that_stops_pinging_is_treated_as_gone(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    user = await register(client)
-    body = (await start(client, user["access_token"])).json()
-    peer = Peer()
+    user, body, peer = await new_call(client)
     try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
         peer.start_pings()
         await peer.utterance(peer.offer_sent_at)
         assert (await row(app, body["conversation_id"])).status == "active"
@@ -50,11 +48,8 @@ async def test_a_page_that_stops_pinging_is_treated_as_gone(
 async def test_goodbye_ends_the_conversation_after_the_farewell(
     app: FastAPI, client: httpx.AsyncClient, models: speech.SpeechModels
 ) -> None:
-    user = await register(client, full_name="Grace Hopper")
-    body = (await start(client, user["access_token"])).json()
-    peer = Peer()
+    user, body, peer = await new_call(client, full_name="Grace Hopper")
     try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.bot_finished_speaking(after=0)  # goodbye after the greeting, not over it
         spoken = peer.speaking_events()
         goodbye = synthesise(models, "Thank you, goodbye!")

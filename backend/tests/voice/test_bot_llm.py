@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from src.core.settings import Settings
 from src.numerology import life_path_number
 from src.voice_pipeline import speech
-from tests.api.conversation_helpers import eventually, row, start
-from tests.conftest import make_settings, register
+from tests.api.conversation_helpers import eventually, row
+from tests.conftest import make_settings
 from tests.fakes.openai import API_KEY, FakeOpenAI
 from tests.kit.speech import answer_to
+from tests.voice.calls import new_call
 from tests.voice.conftest import numbers_in, transcribe
-from tests.voice.peer import Peer
 
 pytestmark = pytest.mark.once
 BIRTH = date(1987, 5, 6)
@@ -42,11 +42,8 @@ async def test_the_llm_calls_the_engine_and_the_bot_speaks_the_result(
     models: speech.SpeechModels,
     fake_llm: FakeOpenAI,
 ) -> None:
-    user = await register(client, full_name="Maria Lopez", birth_date=BIRTH)
-    body = (await start(client, user["access_token"])).json()
-    peer = Peer()
+    user, body, peer = await new_call(client, full_name="Maria Lopez", birth_date=BIRTH)
     try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.utterance(peer.offer_sent_at)
         answer = await transcribe(models, await answer_to(peer, models))
     finally:

@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from src.voice_pipeline import inference
-from tests.api.conversation_helpers import eventually, no_bots_left, row, start
-from tests.conftest import register
+from tests.api.conversation_helpers import eventually, no_bots_left, row
+from tests.voice.calls import new_call
 from tests.voice.peer import Peer
 
 pytestmark = pytest.mark.once
@@ -64,10 +64,7 @@ def _new_threads(before: list[str]) -> list[str]:
 
 
 async def _call(client: httpx.AsyncClient) -> tuple[Peer, dict[str, str], str]:
-    user = await register(client)
-    body = (await start(client, user["access_token"])).json()
-    peer = Peer()
-    await peer.connect(client, body["daily_room_url"], body["daily_token"])
+    user, body, peer = await new_call(client)
     await peer.utterance(peer.offer_sent_at)
     return peer, {"Authorization": f"Bearer {user['access_token']}"}, body["conversation_id"]
 

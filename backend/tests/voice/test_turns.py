@@ -17,9 +17,8 @@ import pytest
 
 from src.voice_pipeline import speech
 from src.voice_pipeline.dialogue import normalise
-from tests.api.conversation_helpers import start
 from tests.api.test_metrics import Samples, delta, scrape
-from tests.conftest import register
+from tests.voice.calls import new_call
 from tests.voice.conftest import synthesise
 from tests.voice.peer import RATE, Peer
 
@@ -39,13 +38,8 @@ async def _call(
 ) -> tuple[dict[str, float], list[tuple[str, str]]]:
     """One call: hear the greeting, say `audio`, hear the reply; what ended the user's turns
     (a count per `ended_by`) and the transcript lines after the greeting."""
-    user = await register(client, full_name="Ada Lovelace")
-    started = await start(client, user["access_token"])
-    assert started.status_code == 200, started.text
-    body = started.json()
-    peer = Peer()
+    user, body, peer = await new_call(client, full_name="Ada Lovelace")
     try:
-        await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.utterance(peer.offer_sent_at)
         before = await scrape(client)
         peer.mic.say(np.concatenate([audio, np.zeros(RATE, np.int16)]))

@@ -49,6 +49,7 @@ class DailyRoomProvider:
     """Creates and deletes Daily rooms through one shared HTTP client."""
 
     name: ClassVar[ProviderName] = "daily"
+    uses_our_ice_servers: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         if not settings.daily_api_key:

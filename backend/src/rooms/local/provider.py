@@ -47,6 +47,7 @@ class LocalRoomProvider:
     """Makes local rooms' tokens, and holds the media of the rooms whose bots run here."""
 
     name: ClassVar[ProviderName] = "local"
+    uses_our_ice_servers: ClassVar[bool] = True
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

@@ -45,7 +45,7 @@ async def join_conversation(
     logger.info("conversation %s: rejoin token issued", conversation.id)
     return join_answer(
         services.settings,
-        services.rooms.name,
+        services.rooms,
         conversation.id,
         access.url,
         access.user_token,

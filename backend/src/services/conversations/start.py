@@ -30,7 +30,7 @@ from src.models.conversation import Conversation
 from src.models.idempotency import IdempotencyKey
 from src.models.user import User
 from src.models.webhook import WebhookEventType
-from src.rooms.base import ProviderName, Room, RoomProvider, RoomProviderError
+from src.rooms.base import Room, RoomProvider, RoomProviderError
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
 from src.services.bots.errors import BotJoinFailed, BotStartError
@@ -130,7 +130,7 @@ async def _start(
     after_commit(session, start_bot)
     response = join_answer(
         services.settings,
-        room.provider,
+        services.rooms,
         conversation.id,
         room.url,
         room.user_token,
@@ -152,7 +152,7 @@ async def _replayed(
     conversation = await session.get(Conversation, answer.conversation_id)
     answer.ice_servers = ice_servers_for(
         services.settings,
-        services.rooms.name,
+        services.rooms,
         answer.conversation_id,
         answer.expires_at,
         live=conversation is not None and conversation.is_live,
@@ -162,7 +162,7 @@ async def _replayed(
 
 def join_answer(
     settings: Settings,
-    provider: ProviderName,
+    provider: RoomProvider,
     conversation_id: uuid.UUID,
     room_url: str,
     user_token: str,

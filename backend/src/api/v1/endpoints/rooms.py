@@ -297,7 +297,9 @@ async def ice_servers(grant: LiveGrant, request: Request) -> IceServers:
     """The STUN/TURN servers the room page connects with (fresh, short-lived TURN credentials,
     while the conversation is live)."""
     services: ConversationServices = request.app.state.services
-    servers = ice_servers_for(services.settings, "local", grant.conversation.id, grant.expires_at)
+    servers = ice_servers_for(
+        services.settings, services.rooms, grant.conversation.id, grant.expires_at
+    )
     return IceServers(ice_servers=servers)
 
 
