@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from src.numerology.kinds import ordinal
+
 _UNITS = "zero one two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -84,8 +86,7 @@ def _ordinal(day: str) -> str | None:
     last = day.lower().rsplit(" ", 1)[-1].rsplit("-", 1)[-1]
     if last not in _ORDINALS:
         return str(value)
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(value % 10 if value // 10 != 1 else 0, "th")
-    return f"{value}{suffix}"
+    return ordinal(value)
 
 
 def _day(match: re.Match[str]) -> str:
