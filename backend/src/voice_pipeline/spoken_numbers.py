@@ -103,3 +103,19 @@ def with_digits(text: str) -> str:
     text = _YEAR.sub(_year, text)
     text = _DAY_AFTER_MONTH.sub(_day, text)
     return _DAY_BEFORE_MONTH.sub(_day, text)
+
+
+_CARDINAL = re.compile(rf"\b(?P<number>number )?(?P<n>{_UP_TO_99})\b", re.IGNORECASE)
+
+
+def _cardinal(match: re.Match[str]) -> str:
+    if match["n"].lower() == "one" and not match["number"]:
+        return match[0]  # "that one", "one more": a word, unless it is "number one"
+    return f"{match['number'] or ''}{_number(match['n'])}"
+
+
+def cardinals_as_digits(text: str) -> str:
+    """`text` with the numbers 1 to 99 in words written in digits ("eleven" -> "11"); a bare
+    "one" stays a word. For asking what a number means; dates go through `with_digits` first.
+    """
+    return _CARDINAL.sub(_cardinal, text)
