@@ -239,7 +239,7 @@ def karmic_debts(birth_date: date, full_name: str | None = None) -> list[KarmicD
     Raises:
         NumerologyInputError: a birth date in the future or a name with no letters.
     """
-    debts = []
+    debts: list[KarmicDebt] = []
     for kind in KARMIC_KINDS:
         if kind in _NAME_KINDS and not full_name:
             continue

@@ -29,50 +29,99 @@ from src.numerology.interpretations import KARMIC_DEBTS
 from src.numerology.kinds import spoken_list
 from src.voice_pipeline.spoken_numbers import cardinals_as_digits, with_digits
 
+
+def _any(*alternatives: str) -> re.Pattern[str]:
+    """A pattern that matches any of the alternatives."""
+    return re.compile("|".join(alternatives))
+
+
+_CYCLE_WORDS = r"(?:energy|vibes?|forecast|theme|in store)"
 # The phrases that name each kind, tried in this order: the first match wins, so "my
 # birthday this year" is the personal year and "this month's energy" the personal month.
 KIND_PATTERNS: dict[NumberKind, re.Pattern[str]] = {
     # Under load the recognisers lose the end of "path": "life, Pa", "life, Pat"; they also hear
     # "life past" and "life pass". Moonshine sometimes hears "life path" as "live path" (one
     # clip in a CI run of 2026-12-01).
-    NumberKind.LIFE_PATH: re.compile(
-        r"\blife'?s? ?pat?h?\b|\blive ?path\b|\blife number|\blife ?pa(?:st|ss)\b"
-        r"|\blife'?s? purpose|\bpath number"
+    NumberKind.LIFE_PATH: _any(
+        r"\blife'?s? ?pat?h?\b",
+        r"\blive ?path\b",
+        r"\blife number",
+        r"\blife ?pa(?:st|ss)\b",
+        r"\blife'?s? purpose",
+        r"\bpath number",
     ),
     # Whisper tiny often hears "soul urge" as "sole urge", Moonshine base as "so urge".
-    NumberKind.SOUL_URGE: re.compile(
-        r"\bsoul|\bsole urge|\bso[- ]urge|\bheart'?s? ?desire|\bmy heart (?:really )?"
-        r"(?:wants?|desires?|longs? for)|\binner desire|\bdeepest desire|\bdeep down"
+    NumberKind.SOUL_URGE: _any(
+        r"\bsoul",
+        r"\bsole urge",
+        r"\bso[- ]urge",
+        r"\bheart'?s? ?desire",
+        r"\bmy heart (?:really )?(?:wants?|desires?|longs? for)",
+        r"\bnumber (?:for|of) my heart",
+        r"\bmy heart'?s? number",
+        r"\binner desire",
+        r"\bdeepest desire",
+        r"\bdeep down",
     ),
-    NumberKind.PERSONALITY: re.compile(
-        r"\bpersonality|\bhow (?:do |does |will )?(?:other )?(?:people|others|everyone) "
-        r"(?:see|perceive|view)s? me|\bfirst impression|\bhow (?:do )?i come across|\bouter self|\bimpression i (?:make|give)"
+    NumberKind.PERSONALITY: _any(
+        r"\bpersonality",
+        r"\bhow (?:do |does |will )?(?:other )?(?:people|others|everyone) "
+        r"(?:see|perceive|view)s? me",
+        r"\bfirst impression",
+        r"\bhow (?:do )?i come across",
+        r"\bouter self",
+        r"\bimpression i (?:make|give)",
     ),
-    NumberKind.EXPRESSION: re.compile(
-        r"\bexpression|\bdestiny|\bname number|\bnumbers? (?:of|for|from|in) my (?:full |birth |"
-        r"whole )?name|\bmy (?:full |birth )?name'?s? number|\bwhat does my name (?:say|mean)"
+    NumberKind.EXPRESSION: _any(
+        r"\bexpression",
+        r"\bdestiny",
+        r"\bname number",
+        r"\bnumbers? (?:of|for|from|in) my (?:full |birth |whole )?name",
+        r"\bmy (?:full |birth )?name'?s? number",
+        r"\bnumber (?:does |that )?my (?:full |birth )?name",
+        r"\bwhat does my name (?:say|mean)",
     ),
-    NumberKind.MATURITY: re.compile(
-        r"\bmaturity|\bmature|\blater (?:in )?life|\bwhen i'?m older|\bas i (?:get|grow) older"
+    NumberKind.MATURITY: _any(
+        r"\bmaturity",
+        r"\bmature",
+        r"\blater (?:in )?life",
+        r"\bwhen i'?m older",
+        r"\bas i (?:get|grow) older",
     ),
-    NumberKind.PERSONAL_MONTH: re.compile(
-        r"\bpersonal month|\bthis month|\bnext month|\blast month|\bmonth ahead|\bcoming month"
-        r"|\bmonthly"
+    NumberKind.PERSONAL_MONTH: _any(
+        r"\bpersonal month",
+        r"\b(?:this|next|last|coming) month",
+        r"\bmonth ahead",
+        r"\bmonthly",
     ),
-    NumberKind.PERSONAL_DAY: re.compile(
-        r"\bpersonal day|\btoday'?s (?:energy|number|vibe|numerology|reading|forecast)"
-        r"|\b(?:energy|number|vibe|vibes|forecast|reading|numerology) (?:for|of) (?:today|"
-        r"tomorrow)|\bwhat does (?:today|tomorrow) hold|\bday ahead|\bdaily (?:number|energy|"
-        r"reading|forecast)|\b(?:kind|sort) of day|\bhow (?:is|will) (?:my |the )?day\b"
-        r"|\btomorrow'?s (?:energy|number|vibe|numerology|reading|forecast)|\bmy day\b"
-        r"|^(?:and |what about |how about )?(?:for )?(?:today|tomorrow)$"
+    NumberKind.PERSONAL_DAY: _any(
+        r"\bpersonal day",
+        r"\b(?:today|tomorrow)'?s (?:energy|number|vibe|numerology|reading|forecast)",
+        r"\b(?:energy|number|vibes?|forecast|reading|numerology) (?:for|of) (?:today|tomorrow)",
+        r"\bwhat does (?:today|tomorrow) hold",
+        r"\bday ahead",
+        r"\bdaily (?:number|energy|reading|forecast)",
+        r"\b(?:kind|sort) of day",
+        r"\bhow (?:is|will) (?:my |the )?day\b",
+        r"\bmy day\b",
+        r"^(?:and |what about |how about )?(?:for )?(?:today|tomorrow)$",
+        rf"\b{_CYCLE_WORDS}\b.*\b(?:today|tomorrow|the day)\b",
+        rf"\b(?:today|tomorrow)\b.*\b{_CYCLE_WORDS}\b",
     ),
-    NumberKind.PERSONAL_YEAR: re.compile(
-        r"\bpersonal year|\bthis year|\bnext year|\blast year|\byear ahead|\bmy year"
-        r"|\bcoming year|\byearly"
+    NumberKind.PERSONAL_YEAR: _any(
+        r"\bpersonal year",
+        r"\b(?:this|next|last|coming) year",
+        r"\byear ahead",
+        r"\bmy year",
+        r"\byearly",
+        r"\b(?:kind|sort) of year",
+        rf"\b{_CYCLE_WORDS}\b.*\b(?:the|this) year\b",
     ),
-    NumberKind.BIRTHDAY: re.compile(
-        r"\bbirthday|\bbirth day|\bday (?:that )?i was born|\bday of (?:my )?birth"
+    NumberKind.BIRTHDAY: _any(
+        r"\bbirthday",
+        r"\bbirth day",
+        r"\bday (?:that )?i was born",
+        r"\bday of (?:my )?birth",
     ),
 }
 # "What's my number?": the main number, the life path, when no other kind is named.
@@ -169,8 +218,14 @@ GOODBYE = re.compile(
 THANKS = re.compile(r"\b(thanks|thank you|cheers)\b")
 MEANING = re.compile(r"\b(mean|meaning|tell me more|what about it|more about)\b")
 HOW = re.compile(r"\b(how (did|do) you|explain|show me|work it out|the math|calculat)")
-HELP = re.compile(r"\b(help|what can you do|what do you do|how does this work)\b")
-ALL = re.compile(r"\b(all (of )?my numbers|my numbers|my profile|my chart|reading)\b")
+HELP = re.compile(
+    r"\b(help|what can you do|what do you do|how does this work|what can i ask"
+    r"|what (sorts?|kinds?) of (things|questions) can i ask)\b"
+)
+ALL = re.compile(
+    r"\b(all (of )?my numbers|my numbers|my profile|my chart|reading|my numerology$"
+    r"|everything about my numbers)\b"
+)
 COMPATIBLE = re.compile(
     r"\bcompat[ai]b|\bgood match|\bmatch (?:for|with)|\bdo we match|\bwe match\b|\bget along"
     r"|\bsoul ?mates?\b|\bare we (?:a )?(?:good|right|meant|suited)|\bmeant to be|\blove match"
@@ -182,7 +237,7 @@ OTHER_PERSON = re.compile(
     r"mom|mum|father|dad|brother|sister|friend|boss|child|kid|baby|colleague|crush|ex)(?:'?s)?\b"
 )
 KARMIC = re.compile(r"\bkarm|\bcarm|\bdebt number")
-LUCKY = re.compile(r"\blucky|\bluck\b|\bfortunate number")
+LUCKY = re.compile(r"\bluck|\bfortunate number")
 MASTERS = re.compile(
     r"\bmaster numbers?\b|\b11,? 22,? (?:and|or|&) 33\b|\b(?:11|22|33)\b.*\bspecial"
     r"|\bspecial about (?:the )?(?:number )?(?:11|22|33)\b|\bwhat(?:'s| is) a master\b"

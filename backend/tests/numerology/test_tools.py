@@ -122,9 +122,7 @@ def test_reading_tools() -> None:
     eleven = dispatch_tool("number_meaning", {"number": 11})
     assert eleven["meaning"].startswith("11 is The Inspirer")
     assert "master number" in eleven["meaning"]
-    assert dispatch_tool("number_meaning", {"number": 16})["meaning"].startswith(
-        "Karmic debt 16"
-    )
+    assert dispatch_tool("number_meaning", {"number": 16})["meaning"].startswith("Karmic debt 16")
 
 
 def test_personal_year_defaults_to_this_year() -> None:

@@ -22,7 +22,8 @@ Ada's numbers, by hand:
 Other people: 1966-05-09: 5 + 9 + (1966 -> 22) = 36 -> 9; 2001-02-03: 2 + 3 + 3 = 8;
 1990-01-29: 1 + 11 + (1990 -> 19 -> 10 -> 1) = 13 -> 4, birthday 29 -> 11; John Smith:
 JOHN 20 -> 2, SMITH 24 -> 6: expression 8; vowels O = 6, I = 9: soul urge 15 -> 6; consonants
-JHN 14 -> 5, SMTH 15 -> 6: personality 11.
+JHN 14 -> 5, SMTH 15 -> 6: personality 11. 12/25/1990: 3 + 7 + 1 = 11; 1950-03-03: 3 + 3 + 6 = 12
+-> 3; 1980-06-01: 6 + 1 + 18 -> 9 = 16 -> 7.
 """
 
 from __future__ import annotations
@@ -299,4 +300,67 @@ UTTERANCES: list[U] = [
     U("can you book me a taxi", "unknown", None),
     U("what's the time", "unknown", None),
     U("", "sorry", None),
+    # Written after the patterns above, as a check on them; 30 of these 40 were routed right
+    # before the patterns learnt from them (the other 10 got the honest fallback, no number).
+    U("hey so what's my life path", "number", LIFE),
+    U("could you tell me what my life path is", "number", LIFE),
+    U("I'd like to know my destiny", "number", EXPRESSION),
+    U("what number does my name give", "number", EXPRESSION),
+    U("what's my soul's urge", "number", SOUL),
+    U("what is my soul urge number please", "number", SOUL),
+    U("whats my personality", "number", PERSONALITY),
+    U("how do people perceive me", "number", PERSONALITY),
+    U("what about my birthday", "number", BIRTHDAY),
+    U("what is the energy of the day", "number", DAY),
+    U("what's the vibe today", "number", DAY),
+    U("what's in store for me today", "number", DAY),
+    U("what's in store for me this month", "number", MONTH),
+    U("what is the theme of this month", "number", MONTH),
+    U("what's my year looking like", "number", YEAR),
+    U("what kind of year am I having", "number", YEAR),
+    U("what's my forecast for the year", "number", YEAR),
+    U("what's the meaning of 9", "number_meaning", "9 is The Humanitarian"),
+    U("what does the number two mean in numerology", "number_meaning", "2 is The Peacemaker"),
+    U("explain the number 5", "number_meaning", "5 is The Adventurer"),
+    U(
+        "what is so special about master numbers",
+        "master_numbers",
+        "11, 22 and 33 are the master numbers",
+    ),
+    U(
+        "my partner's birthday is June 1st 1980 are we compatible",
+        "compatibility",
+        "life paths are 7 and 7",
+    ),
+    U(
+        "me and my boyfriend, he was born 12/25/1990, do we match",
+        "compatibility",
+        "life paths are 7 and 11",
+    ),
+    U("what's our compatibility", "compatibility", None),
+    U("is there karmic debt in my chart", "karmic_debt", NO_DEBT),
+    U("what are my luckiest days", "lucky_numbers", LUCKY),
+    U("do I have a lucky number", "lucky_numbers", LUCKY),
+    U(
+        "can you explain how you got that",
+        "how",
+        "7 plus 5 plus 22 makes 34",
+        ("what's my life path",),
+    ),
+    U("and what does that number mean", "meaning", "7 is The Seeker", ("what's my life path",)),
+    U("and the one for my birthday", "number", BIRTHDAY, ("what's my life path",)),
+    U("what about the number for my heart", "number", SOUL, ("what's my life path",)),
+    U(
+        "what's my mother's life path, she was born March 3rd 1950",
+        "number",
+        "that life path number is 3",
+    ),
+    U("what's the expression number for Marie Curie", "number", "that expression number is"),
+    U("what is my numerology", "all_numbers", "Your life path is 7"),
+    U("tell me everything about my numbers", "all_numbers", "Your life path is 7"),
+    U("what's my moon sign", "unknown", None),
+    U("tell me a joke", "unknown", None),
+    U("I'm done, bye", "goodbye", None),
+    U("great thanks", "thanks", None),
+    U("what sorts of things can I ask", "help", None),
 ]
