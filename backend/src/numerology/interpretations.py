@@ -201,7 +201,7 @@ _TEMPLATES: dict[NumberKind, str] = {
     NumberKind.MATURITY: "Your maturity number is {n}, {title}. Later in life, you grow toward "
     "{m.later}.",
 }
-# The kinds whose reading is built from a Meaning: every kind but the personal year.
+# The kinds whose reading is built from a Meaning: every kind but the personal cycles.
 KINDS = tuple(_TEMPLATES)
 
 # The theme of each personal cycle number and what to do with it, said of a year, a month or a

@@ -216,10 +216,10 @@ class KarmicDebt:
     kind: NumberKind
     result: NumberResult
 
-    def spoken(self) -> str:
+    def spoken(self, whose: str = "your") -> str:
         """ "Your life path passes through 13 on its way to 4. Karmic debt 13 is ..."."""
         return (
-            f"Your {self.kind.words} passes through {self.number} on its way to "
+            f"{whose.capitalize()} {self.kind.words} passes through {self.number} on its way to "
             f"{self.result.value}. {KARMIC_DEBTS[self.number]}"
         )
 
@@ -248,12 +248,12 @@ def karmic_debts(birth_date: date, full_name: str | None = None) -> list[KarmicD
     return debts
 
 
-def karmic_summary(debts: list[KarmicDebt], *, with_name: bool) -> str:
+def karmic_summary(debts: list[KarmicDebt], *, with_name: bool, whose: str = "your") -> str:
     """What to say about a person's karmic debts, none included."""
     if debts:
-        return " ".join(d.spoken() for d in debts)
+        return " ".join(d.spoken(whose) for d in debts)
     where = "life path, name numbers or birthday" if with_name else "life path or birthday"
-    return f"No karmic debt numbers: 13, 14, 16 and 19 do not appear in your {where}."
+    return f"No karmic debt numbers: 13, 14, 16 and 19 do not appear in {whose} {where}."
 
 
 @dataclass(frozen=True)
@@ -268,13 +268,13 @@ class LuckyNumbers:
     numbers: tuple[int, ...]
     days: tuple[int, ...]
 
-    def spoken(self) -> str:
+    def spoken(self, whose: str = "your") -> str:
         """A short spoken answer."""
         numbers = spoken_list([str(n) for n in self.numbers], "and")
         days = spoken_list([ordinal(d) for d in self.days], "and")
         return (
-            f"Your lucky numbers are {numbers}: your core numbers. "
-            f"Your luckiest days of the month are the {days}."
+            f"{whose.capitalize()} lucky numbers are {numbers}: {whose} core numbers. "
+            f"{whose.capitalize()} luckiest days of the month are the {days}."
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -100,6 +100,10 @@ class CycleArgs(BirthDateArgs):
     )
 
 
+def _optional_name(description: str) -> Any:
+    return Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH, description=description)
+
+
 class OptionalNameArgs(BirthDateArgs):
     """Arguments of the readings of a birth date and, when known, a full name.
 
@@ -107,12 +111,7 @@ class OptionalNameArgs(BirthDateArgs):
         full_name: The full birth name, at most 200 characters; left out when not known.
     """
 
-    full_name: StrictStr | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_NAME_LENGTH,
-        description="Full birth name, if known",
-    )
+    full_name: StrictStr | None = _optional_name("Full birth name, if known")
 
 
 class CompatibilityArgs(OptionalNameArgs):
@@ -124,12 +123,7 @@ class CompatibilityArgs(OptionalNameArgs):
     """
 
     partner_birth_date: IsoDate = Field(description="The partner's birth date, YYYY-MM-DD")
-    partner_full_name: StrictStr | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_NAME_LENGTH,
-        description="The partner's full birth name, if known",
-    )
+    partner_full_name: StrictStr | None = _optional_name("The partner's full birth name, if known")
 
 
 class MeaningArgs(_Args):

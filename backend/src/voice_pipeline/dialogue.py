@@ -147,7 +147,6 @@ MONTHS = {
     )
 }
 _MONTH = "|".join(MONTHS)
-_MONTH_NAMES = _MONTH
 _DATE_WORDS = re.compile(
     rf"\b(?:(?P<m1>{_MONTH})\s+(?:the\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})"
     rf"|(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH}),?\s+"
@@ -261,7 +260,7 @@ _YEAR_ALONE = re.compile(r"\b(?:in|for|of|during) (?P<year>1[89]\d\d|2[01]\d\d)\
 _BORN = re.compile(r"\bborn\b|\bbirth ?date|\bbirthday")
 # A date that is not whole: a month with a day or a year, or a day with a month.
 _PART_DATE = re.compile(
-    rf"\b(?:{_MONTH_NAMES})\s+(?:the\s+)?\d|\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAMES})\b"
+    rf"\b(?:{_MONTH})\s+(?:the\s+)?\d|\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     r"|\bborn (?:in|on) (?:1[89]|20)\d\d\b"
 )
 
@@ -448,8 +447,12 @@ class Numerologist:
         """Answer one user turn: the first intent of `INTENTS` that the turn asks."""
         heard = Heard.of(utterance)
         waiting_for, self.waiting_for = self.waiting_for, None
-        if isinstance(waiting_for, NumberKind) and heard.kind is None and heard.date is not None:
-            heard = replace(heard, kind=waiting_for)  # their birth date, for the kind asked
+        if (
+            isinstance(waiting_for, NumberKind)
+            and heard.kind is None
+            and (heard.date or heard.name)
+        ):
+            heard = replace(heard, kind=waiting_for)  # their birth date or name, for the kind
         for intent in INTENTS:
             if intent.asks(self, heard) or _answers_question(intent, waiting_for, heard):
                 reply = intent.answer(self, heard)
@@ -488,20 +491,36 @@ class Numerologist:
     def _karmic(self, heard: Heard) -> Reply:
         if heard.number in KARMIC_DEBTS:
             return Reply(KARMIC_DEBTS[heard.number])
-        debts = karmic_debts(self.birth_date, self.full_name)
+        birth, name, whose = self._whose(heard)
+        try:
+            debts = karmic_debts(birth, name)
+        except NumerologyInputError as exc:
+            return Reply(f"{exc} Could you give it to me another way?")
         self.last_how = (
-            "I look for 13, 14, 16 or 19 on the way to your life path, expression, soul urge, "
+            "I look for 13, 14, 16 or 19 on the way to the life path, expression, soul urge, "
             "personality and birthday numbers."
         )
-        return Reply(karmic_summary(debts, with_name=True), kinds=(NumberKind.LIFE_PATH,))
+        text = karmic_summary(debts, with_name=name is not None, whose=whose)
+        return Reply(text, kinds=(NumberKind.LIFE_PATH,))
 
-    def _lucky(self, _heard: Heard) -> Reply:
+    def _lucky(self, heard: Heard) -> Reply:
         self.last_how = (
-            "Your lucky numbers are your life path, birthday and expression numbers; your lucky "
-            "days are the days of the month that add up to your life path."
+            "Lucky numbers are the life path, birthday and expression numbers; lucky days are "
+            "the days of the month that add up to the life path."
         )
-        lucky = lucky_numbers(self.birth_date, self.full_name)
-        return Reply(lucky.spoken(), kinds=(NumberKind.LIFE_PATH,))
+        birth, name, whose = self._whose(heard)
+        try:
+            lucky = lucky_numbers(birth, name)
+        except NumerologyInputError as exc:
+            return Reply(f"{exc} Could you give it to me another way?")
+        return Reply(lucky.spoken(whose), kinds=(NumberKind.LIFE_PATH,))
+
+    def _whose(self, heard: Heard) -> tuple[date, str | None, str]:
+        """The birth date and name a reading is for: a date in the turn (and the name with
+        it), or the user's own."""
+        if heard.date is not None:
+            return heard.date, heard.name, "their"
+        return self.birth_date, self.full_name, "your"
 
     def _masters(self, _heard: Heard) -> Reply:
         return Reply(MASTER_NUMBERS_EXPLAINED)
@@ -535,12 +554,6 @@ class Numerologist:
             "What is the full date?"
         )
 
-    def _number_turn(self, heard: Heard) -> Reply:
-        return self._number(heard)
-
-    def _summary_turn(self, _heard: Heard) -> Reply:
-        return self._summary()
-
     def _how(self, _heard: Heard) -> Reply:
         assert self.last_how is not None
         kinds = (self.last[0],) if self.last else ()
@@ -553,15 +566,15 @@ class Numerologist:
     def _thanks(self, _heard: Heard) -> Reply:
         return Reply("You're very welcome. Is there another number you'd like to explore?")
 
-    def _help_turn(self, _heard: Heard) -> Reply:
-        return Reply(self._help())
+    def _help(self, _heard: Heard) -> Reply:
+        return Reply(self._help_text())
 
     def _unknown(self, _heard: Heard) -> Reply:
         return Reply(
-            "I'm a numerologist, so numbers are all I can really help with. " + self._help()
+            "I'm a numerologist, so numbers are all I can really help with. " + self._help_text()
         )
 
-    def _help(self) -> str:
+    def _help_text(self) -> str:
         return self._can_do() + " You can also give me another name or birth date."
 
     def _can_do(self) -> str:
@@ -637,7 +650,7 @@ class Numerologist:
             f"The challenge: {m.challenges[0].lower()}{m.challenges[1:]}"
         )
 
-    def _summary(self) -> Reply:
+    def _summary(self, _heard: Heard) -> Reply:
         life = core.life_path_number(self.birth_date).value
         expression = core.expression_number(self.full_name).value
         year = core.personal_year_number(self.birth_date, self.today.year).value
@@ -701,14 +714,23 @@ INTENTS: tuple[Intent, ...] = (
         ),
         Numerologist._compatibility,
     ),
-    Intent("karmic_debt", lambda _n, h: bool(KARMIC.search(h.text)), Numerologist._karmic),
-    Intent("lucky_numbers", lambda _n, h: bool(LUCKY.search(h.text)), Numerologist._lucky),
+    Intent(
+        "karmic_debt",
+        lambda _n, h: bool(KARMIC.search(h.text)) and not _talks_of_someone_else(h),
+        Numerologist._karmic,
+    ),
+    Intent(
+        "lucky_numbers",
+        lambda _n, h: bool(LUCKY.search(h.text)) and not _talks_of_someone_else(h),
+        Numerologist._lucky,
+    ),
     Intent("master_numbers", lambda _n, h: bool(MASTERS.search(h.numbers)), Numerologist._masters),
     Intent(
         "number_meaning",
         lambda _n, h: (
             h.number is not None
             and bool(NUMBER_ASK.search(h.numbers))
+            and not h.part_date
             and not (h.kind is not None and h.kind.is_cycle)
         ),
         Numerologist._number_meaning,
@@ -722,9 +744,9 @@ INTENTS: tuple[Intent, ...] = (
     Intent(
         "number",
         lambda _n, h: bool(h.kind or h.date or h.name),
-        Numerologist._number_turn,
+        Numerologist._number,
     ),
-    Intent("all_numbers", lambda _n, h: bool(ALL.search(h.text)), Numerologist._summary_turn),
+    Intent("all_numbers", lambda _n, h: bool(ALL.search(h.text)), Numerologist._summary),
     Intent(
         "how", lambda n, h: bool(HOW.search(h.text)) and n.last_how is not None, Numerologist._how
     ),
@@ -734,6 +756,6 @@ INTENTS: tuple[Intent, ...] = (
         Numerologist._meaning,
     ),
     Intent("thanks", lambda _n, h: bool(THANKS.search(h.text)), Numerologist._thanks),
-    Intent("help", lambda _n, h: bool(HELP.search(h.text)), Numerologist._help_turn),
+    Intent("help", lambda _n, h: bool(HELP.search(h.text)), Numerologist._help),
     Intent("unknown", lambda _n, _h: True, Numerologist._unknown),
 )

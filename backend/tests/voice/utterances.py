@@ -23,7 +23,8 @@ Other people: 1966-05-09: 5 + 9 + (1966 -> 22) = 36 -> 9; 2001-02-03: 2 + 3 + 3 
 1990-01-29: 1 + 11 + (1990 -> 19 -> 10 -> 1) = 13 -> 4, birthday 29 -> 11; John Smith:
 JOHN 20 -> 2, SMITH 24 -> 6: expression 8; vowels O = 6, I = 9: soul urge 15 -> 6; consonants
 JHN 14 -> 5, SMTH 15 -> 6: personality 11. 12/25/1990: 3 + 7 + 1 = 11; 1950-03-03: 3 + 3 + 6 = 12
--> 3; 1980-06-01: 6 + 1 + 18 -> 9 = 16 -> 7.
+-> 3; 1980-06-01: 6 + 1 + 18 -> 9 = 16 -> 7. Maria Garcia's vowels: A I A = 11 (kept) twice:
+soul urge 22. 1985-04-13: 4 + 4 + 5 = 13 -> 4, karmic debt 13.
 """
 
 from __future__ import annotations
@@ -185,6 +186,12 @@ UTTERANCES: list[U] = [
     U("life path for February third two thousand one", "number", "that life path number is 8"),
     # Someone else, without what their number comes from: ask, never use Ada's.
     U("what is my wife's life path", "other_person", None),
+    U(
+        "her name is Maria Garcia",
+        "number",
+        "that soul urge number is 22",
+        ("what's my wife's soul urge",),
+    ),
     U("what's my husband's destiny number", "other_person", None),
     U("what is my son's birthday number", "other_person", None),
     U("what is the life path for John Smith", "number", None),
@@ -260,6 +267,14 @@ UTTERANCES: list[U] = [
     U("do I have carmic debt", "karmic_debt", NO_DEBT),
     U("any karma debt in my numbers", "karmic_debt", NO_DEBT),
     U("what is karmic debt 14", "karmic_debt", "Karmic debt 14"),
+    U(
+        "does someone born April 13th 1985 have karmic debt",
+        "karmic_debt",
+        "Their life path passes through 13 on its way to 4",
+    ),
+    U("what's my daughter's karmic debt", "other_person", None),
+    U("what are my son's lucky numbers", "other_person", None),
+    U("lucky numbers for 1990-01-29", "lucky_numbers", "Their lucky numbers are 4 and 11"),
     U("what does karmic debt sixteen mean", "karmic_debt", "Karmic debt 16"),
     U("tell me about karmic debt 19", "karmic_debt", "Karmic debt 19"),
     # Lucky numbers.
