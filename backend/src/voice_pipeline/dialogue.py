@@ -472,7 +472,7 @@ class Numerologist:
         )
 
     def _unsupported(self, _heard: Heard) -> Reply:
-        return Reply(f"That one is outside what I can work out. {self._can_do()}")
+        return Reply(f"That one is outside what I can work out. {_CAN_DO}")
 
     def _compatibility(self, heard: Heard) -> Reply:
         if heard.date is None:
@@ -567,23 +567,15 @@ class Numerologist:
         return Reply("You're very welcome. Is there another number you'd like to explore?")
 
     def _help(self, _heard: Heard) -> Reply:
-        return Reply(self._help_text())
+        kinds = spoken_list([kind.words for kind in _PERSON_KINDS])
+        return Reply(
+            f"You can ask for your {kinds} number, your personal year, month or day, "
+            "compatibility with a partner, karmic debts, lucky numbers, or what any number "
+            "means; or give me another name or birth date."
+        )
 
     def _unknown(self, _heard: Heard) -> Reply:
-        return Reply(
-            "I'm a numerologist, so numbers are all I can really help with. " + self._help_text()
-        )
-
-    def _help_text(self) -> str:
-        return self._can_do() + " You can also give me another name or birth date."
-
-    def _can_do(self) -> str:
-        kinds = spoken_list([kind.words for kind in _PERSON_KINDS])
-        return (
-            f"I can give you your {kinds} number, today's or this month's energy, your "
-            "personal year, karmic debts, lucky numbers, compatibility with a partner, and "
-            "what any number means."
-        )
+        return Reply("I'm a numerologist, so numbers are all I can really help with. " + _CAN_DO)
 
     def _number(self, heard: Heard) -> Reply:
         kind, other_date, other_name = heard.kind, heard.date, heard.name
@@ -666,6 +658,11 @@ class Numerologist:
         return Reply(text, kinds=kinds)
 
 
+# What the numerologist can do, in one short sentence for the replies that cannot answer.
+_CAN_DO = (
+    "Ask me for any of your numbers, today's energy, compatibility with a partner, "
+    "or what a number means."
+)
 _NAME_KINDS = frozenset({NumberKind.EXPRESSION, NumberKind.SOUL_URGE, NumberKind.PERSONALITY})
 _PERSON_KINDS = [kind for kind in NumberKind if not kind.is_cycle]
 
