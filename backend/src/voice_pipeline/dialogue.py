@@ -1,7 +1,10 @@
 """The built-in numerologist's dialogue: what the user asked, and what to say back.
 
 Plain functions and one small class, testable without audio. The pipecat processor that uses
-them is in `numerologist.py`.
+them is in `numerologist.py`. Each turn is read once (`Heard`: the kind of number it names, a
+date, another person's name, a number on its own) and answered by the first entry of `INTENTS`
+that it asks; a new intent is one more `Intent` in that table. The routing is measured on the
+utterance set in `tests/voice/utterances.py`.
 """
 
 from __future__ import annotations
