@@ -532,7 +532,10 @@ class Numerologist:
         assert heard.number is not None
         kind = heard.kind
         if kind is not None and not kind.is_cycle and re.search(r"\bmy\b", heard.text):
-            own = compute(kind, full_name=self.full_name, birth_date=self.birth_date).value
+            try:
+                own = compute(kind, full_name=self.full_name, birth_date=self.birth_date).value
+            except NumerologyInputError as exc:
+                return Reply(str(exc))
             if own != heard.number:
                 return Reply(
                     f"By my count your {kind.label} is {own}, not {heard.number}. "
@@ -548,7 +551,11 @@ class Numerologist:
     def _other_person(self, heard: Heard) -> Reply:
         kind = heard.kind
         self.waiting_for = kind if kind is not None else "compatibility"
-        needs = "full name and birth date" if kind and kind in _NAME_KINDS else "birth date"
+        needs = "birth date"
+        if kind is NumberKind.MATURITY:
+            needs = "full name and birth date"
+        elif kind in _NAME_KINDS:
+            needs = "full name"
         return Reply(f"I'd need their {needs} for that. What is it?")
 
     def _part_date(self, _heard: Heard) -> Reply:
