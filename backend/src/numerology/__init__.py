@@ -10,19 +10,52 @@ from src.numerology.core import (
     expression_number,
     life_path_number,
     maturity_number,
+    personal_day_number,
+    personal_month_number,
     personal_year_number,
     personality_number,
     reduce,
+    reduce_fully,
     reduction_chain,
     soul_urge_number,
 )
 from src.numerology.errors import NumerologyInputError
-from src.numerology.interpretations import Meaning, interpret, meaning, personal_year_theme
+from src.numerology.interpretations import (
+    MASTER_NUMBERS_EXPLAINED,
+    Meaning,
+    cycle_theme,
+    interpret,
+    meaning,
+    number_meaning,
+    personal_year_theme,
+)
 from src.numerology.kinds import NumberKind
 from src.numerology.profile import Profile, full_profile
+from src.numerology.readings import (
+    Compatibility,
+    KarmicDebt,
+    LuckyNumbers,
+    compatibility,
+    karmic_debts,
+    karmic_summary,
+    lucky_numbers,
+)
 
 __all__ = [
     "MASTER_NUMBERS",
+    "MASTER_NUMBERS_EXPLAINED",
+    "Compatibility",
+    "KarmicDebt",
+    "LuckyNumbers",
+    "compatibility",
+    "cycle_theme",
+    "karmic_debts",
+    "karmic_summary",
+    "lucky_numbers",
+    "number_meaning",
+    "personal_day_number",
+    "personal_month_number",
+    "reduce_fully",
     "VALID_NUMBERS",
     "Component",
     "Meaning",

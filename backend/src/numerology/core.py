@@ -35,6 +35,11 @@ def reduce(n: int) -> int:
     return reduction_chain(n)[-1]
 
 
+def reduce_fully(n: int) -> int:
+    """Sum the digits until one digit is left, masters included: 11 -> 2, 29 -> 2."""
+    return reduction_chain(n, keep_masters=False)[-1]
+
+
 @dataclass(frozen=True)
 class Component:
     """One ingredient of a number: a date part or a name part, and what it reduces to.
@@ -211,11 +216,44 @@ def personal_year_number(birth_date: date, year: int) -> NumberResult:
     return _combine(NumberKind.PERSONAL_YEAR, components, keep_masters=False)
 
 
+def _check_day(on: date) -> date:
+    on = on.date() if isinstance(on, datetime) else on
+    check_year(on.year)
+    return on
+
+
+def personal_month_number(birth_date: date, on: date) -> NumberResult:
+    """reduce(personal year of `on`'s year + reduce(`on`'s month)); 11, 22 and 33 are kept."""
+    on = _check_day(on)
+    year = personal_year_number(birth_date, on.year).value
+    return _combine(
+        NumberKind.PERSONAL_MONTH,
+        [
+            Component("your personal year", year, year, stated=True),
+            Component(f"month {on.month}", on.month, reduce(on.month)),
+        ],
+    )
+
+
+def personal_day_number(birth_date: date, on: date) -> NumberResult:
+    """reduce(personal month of `on` + reduce(`on`'s day)); 11, 22 and 33 are kept."""
+    on = _check_day(on)
+    month = personal_month_number(birth_date, on).value
+    return _combine(
+        NumberKind.PERSONAL_DAY,
+        [
+            Component("your personal month", month, month, stated=True),
+            Component(f"day {on.day}", on.day, reduce(on.day)),
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class _Inputs:
     full_name: str | None
     birth_date: date | None
     year: int | None
+    on: date | None
 
     def name(self) -> str:
         if self.full_name is None:
@@ -227,6 +265,12 @@ class _Inputs:
             raise NumerologyInputError("This number needs a birth date.")
         return self.birth_date
 
+    def day(self) -> date:
+        return date.today() if self.on is None else self.on
+
+    def calendar_year(self) -> int:
+        return self.day().year if self.year is None else self.year
+
 
 # How each kind is computed, from the inputs it needs.
 _COMPUTE: dict[NumberKind, Callable[[_Inputs], NumberResult]] = {
@@ -236,9 +280,9 @@ _COMPUTE: dict[NumberKind, Callable[[_Inputs], NumberResult]] = {
     NumberKind.PERSONALITY: lambda i: personality_number(i.name()),
     NumberKind.BIRTHDAY: lambda i: birthday_number(i.born()),
     NumberKind.MATURITY: lambda i: maturity_number(i.name(), i.born()),
-    NumberKind.PERSONAL_YEAR: lambda i: personal_year_number(
-        i.born(), date.today().year if i.year is None else i.year
-    ),
+    NumberKind.PERSONAL_YEAR: lambda i: personal_year_number(i.born(), i.calendar_year()),
+    NumberKind.PERSONAL_MONTH: lambda i: personal_month_number(i.born(), i.day()),
+    NumberKind.PERSONAL_DAY: lambda i: personal_day_number(i.born(), i.day()),
 }
 
 
@@ -248,10 +292,12 @@ def compute(
     full_name: str | None = None,
     birth_date: date | None = None,
     year: int | None = None,
+    on: date | None = None,
 ) -> NumberResult:
-    """The number of a kind, from a name, a birth date or both (and `year`, default now).
+    """The number of a kind, from a name, a birth date or both; a personal year for `year`
+    (default `on`'s year), a personal month or day for the date `on` (default today).
 
     Raises:
         NumerologyInputError: an input the kind needs is missing or one it uses is invalid.
     """
-    return _COMPUTE[kind](_Inputs(full_name, birth_date, year))
+    return _COMPUTE[kind](_Inputs(full_name, birth_date, year, on))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.numerology.core import MASTER_NUMBERS
+from src.numerology.core import MASTER_NUMBERS, reduce, reduce_fully, reduction_chain
 from src.numerology.errors import NumerologyInputError
 from src.numerology.kinds import NumberKind, spoken_list
 
@@ -201,19 +201,50 @@ _TEMPLATES: dict[NumberKind, str] = {
     NumberKind.MATURITY: "Your maturity number is {n}, {title}. Later in life, you grow toward "
     "{m.later}.",
 }
-# The kinds whose reading is built from a Meaning: every kind but the personal year.
+# The kinds whose reading is built from a Meaning: every kind but the personal cycles.
 KINDS = tuple(_TEMPLATES)
 
+# The theme of each personal cycle number and what to do with it, said of a year, a month or a
+# day; a personal year is 1 to 9, a personal month or day keeps 11, 22 and 33.
+_CYCLE_THEMES: dict[int, tuple[str, str]] = {
+    1: ("new beginnings", "Plant seeds, start fresh and trust your own ideas."),
+    2: ("patience and partnership", "Relationships grow when you slow down and listen."),
+    3: ("joy and expression", "Create, socialise and let yourself be seen."),
+    4: ("building", "Steady work now lays foundations that will last."),
+    5: ("change and freedom", "Say yes to new experiences and stay flexible."),
+    6: ("home and responsibility", "Family, love and care take centre stage."),
+    7: ("reflection", "Study, rest and listen to your inner voice."),
+    8: ("achievement", "Ambition pays off, so take charge of your goals."),
+    9: ("completion", "Finish what is done, let go, and make room for what comes next."),
+    11: ("insight and inspiration", "Trust your intuition and share what you see."),
+    22: ("building on a large scale", "Turn a big plan into real, practical steps."),
+    33: ("compassion and service", "Help and teach with love, and look after yourself too."),
+}
+_PERIODS = {
+    NumberKind.PERSONAL_YEAR: "year",
+    NumberKind.PERSONAL_MONTH: "month",
+    NumberKind.PERSONAL_DAY: "day",
+}
 PERSONAL_YEARS: dict[int, str] = {
-    1: "A year of new beginnings. Plant seeds, start fresh and trust your own ideas.",
-    2: "A year of patience and partnership. Relationships grow when you slow down and listen.",
-    3: "A year of joy and expression. Create, socialise and let yourself be seen.",
-    4: "A year of building. Steady work now lays foundations that will last.",
-    5: "A year of change and freedom. Say yes to new experiences and stay flexible.",
-    6: "A year of home and responsibility. Family, love and care take centre stage.",
-    7: "A year of reflection. Study, rest and listen to your inner voice.",
-    8: "A year of achievement. Ambition pays off, so take charge of your goals.",
-    9: "A year of completion. Finish what is done, let go, and make room for what comes next.",
+    n: f"A year of {theme}. {advice}" for n, (theme, advice) in _CYCLE_THEMES.items() if n < 10
+}
+
+MASTER_NUMBERS_EXPLAINED = (
+    "11, 22 and 33 are the master numbers. When a total comes to one of them, it is not reduced "
+    "any further, because the doubled digit carries its root number twice over: 11 holds the 2, "
+    "22 holds the 4 and 33 holds the 6, at a higher pitch. They bring bigger gifts and bigger "
+    "pressure: 11 is intuition and inspiration, 22 is the master builder, 33 the master teacher."
+)
+
+# The karmic debt numbers: a 13, 14, 16 or 19 on the way to a core number.
+KARMIC_DEBTS: dict[int, str] = {
+    13: "Karmic debt 13 is about work: shortcuts do not pay, patient effort and focus do.",
+    14: "Karmic debt 14 is about freedom: learning moderation and keeping your commitments "
+    "while life keeps changing.",
+    16: "Karmic debt 16 is about the ego: old structures may fall so that humility and a truer "
+    "self can be built.",
+    19: "Karmic debt 19 is about power: learning to stand on your own while still accepting "
+    "help from others.",
 }
 
 
@@ -235,8 +266,8 @@ def interpret(kind: str, number: int) -> str:
         raise NumerologyInputError(
             f"Unknown kind of number {kind!r}: use one of {spoken_list(list(NumberKind))}."
         ) from None
-    if kind is NumberKind.PERSONAL_YEAR:
-        return personal_year_theme(number)
+    if kind.is_cycle:
+        return cycle_theme(kind, number)
     m = meaning(number)
     longing = m.longing if m.longing.startswith("to ") else f"for {m.longing}"
     reading = _TEMPLATES[kind].format(n=number, title=m.title, m=m, longing=longing)
@@ -247,7 +278,40 @@ def interpret(kind: str, number: int) -> str:
 
 def personal_year_theme(number: int) -> str:
     """The theme of a personal year (1-9)."""
+    return cycle_theme(NumberKind.PERSONAL_YEAR, number)
+
+
+def cycle_theme(kind: NumberKind, number: int) -> str:
+    """The theme of a personal year (1-9), month or day (1-9, 11, 22, 33)."""
+    period = _PERIODS[kind]
+    if kind is NumberKind.PERSONAL_YEAR and number not in PERSONAL_YEARS:
+        raise NumerologyInputError("Personal years run from 1 to 9.")
     try:
-        return f"This is a personal year {number}. {PERSONAL_YEARS[number]}"
+        theme, advice = _CYCLE_THEMES[number]
     except KeyError:
-        raise NumerologyInputError("Personal years run from 1 to 9.") from None
+        raise NumerologyInputError(f"A personal {period} is 1 to 9, 11, 22 or 33.") from None
+    return f"This is a personal {period} {number}. A {period} of {theme}. {advice}"
+
+
+def number_meaning(number: int) -> str:
+    """What a number means in general: a core number's meaning (with a word on the masters), a
+    karmic debt's lesson, or, for any other whole number, what it reduces to and that meaning.
+    """
+    if number < 1:
+        raise NumerologyInputError("Numerology reads whole numbers from 1 upwards.")
+    if number in KARMIC_DEBTS:
+        root = reduce(number)
+        return f"{KARMIC_DEBTS[number]} It reduces to {root}, {meaning(root).title}."
+    if number not in MEANINGS:
+        chain = reduction_chain(number)
+        steps = ", then ".join(str(n) for n in chain[1:])
+        return f"{number} is not a core number; it reduces to {steps}. " + number_meaning(chain[-1])
+    m = meaning(number)
+    text = f"{number} is {m.title}: {', '.join(m.keywords)}. {m.strengths} {m.challenges}"
+    if number in MASTER_NUMBERS:
+        root = reduce_fully(number)
+        text += (
+            f" {number} is a master number: it is not reduced to {root}, and it asks more of "
+            "you and gives more back."
+        )
+    return text

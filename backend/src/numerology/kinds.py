@@ -19,6 +19,8 @@ class NumberKind(StrEnum):
     BIRTHDAY = "birthday"
     MATURITY = "maturity"
     PERSONAL_YEAR = "personal_year"
+    PERSONAL_MONTH = "personal_month"
+    PERSONAL_DAY = "personal_day"
 
     @property
     def words(self) -> str:
@@ -26,11 +28,25 @@ class NumberKind(StrEnum):
         return self.value.replace("_", " ")
 
     @property
+    def is_cycle(self) -> bool:
+        """Whether it is a personal cycle number (year, month, day): a date's, not a person's."""
+        return self in _CYCLES
+
+    @property
     def label(self) -> str:
         """The spoken name of a number of this kind: "life path number"."""
         return f"{self.words} number"
 
 
-def spoken_list(items: list[str]) -> str:
-    """Items joined for the ear: "a, b or c"."""
-    return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else "".join(items)
+_CYCLES = frozenset({NumberKind.PERSONAL_YEAR, NumberKind.PERSONAL_MONTH, NumberKind.PERSONAL_DAY})
+
+
+def spoken_list(items: list[str], last: str = "or") -> str:
+    """Items joined for the ear: "a, b or c" (or "a, b and c" with `last="and"`)."""
+    return f"{', '.join(items[:-1])} {last} {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def ordinal(n: int) -> str:
+    """A number as a spoken ordinal in digits: 1st, 2nd, 3rd, 11th, 22nd."""
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10 if n % 100 // 10 != 1 else 0, "th")
+    return f"{n}{suffix}"

@@ -22,9 +22,9 @@ from pydantic import (
     ValidationError,
 )
 
-from src.numerology import core
+from src.numerology import core, readings
 from src.numerology.errors import NumerologyInputError
-from src.numerology.interpretations import interpret
+from src.numerology.interpretations import interpret, number_meaning
 from src.numerology.kinds import NumberKind
 from src.numerology.letters import MAX_NAME_LENGTH
 
@@ -88,6 +88,54 @@ class PersonalYearArgs(BirthDateArgs):
     )
 
 
+class CycleArgs(BirthDateArgs):
+    """Arguments of the personal month and day tools.
+
+    Attributes:
+        on: The date, YYYY-MM-DD, 1800 to 2200; today when left out.
+    """
+
+    on: IsoDate | None = Field(
+        default=None, description="The date of the month or day, YYYY-MM-DD; today if left out"
+    )
+
+
+def _optional_name(description: str) -> Any:
+    return Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH, description=description)
+
+
+class OptionalNameArgs(BirthDateArgs):
+    """Arguments of the readings of a birth date and, when known, a full name.
+
+    Attributes:
+        full_name: The full birth name, at most 200 characters; left out when not known.
+    """
+
+    full_name: StrictStr | None = _optional_name("Full birth name, if known")
+
+
+class CompatibilityArgs(OptionalNameArgs):
+    """Arguments of the compatibility tool: both people's birth dates, names when known.
+
+    Attributes:
+        partner_birth_date: The partner's birth date, YYYY-MM-DD.
+        partner_full_name: The partner's full birth name, if known.
+    """
+
+    partner_birth_date: IsoDate = Field(description="The partner's birth date, YYYY-MM-DD")
+    partner_full_name: StrictStr | None = _optional_name("The partner's full birth name, if known")
+
+
+class MeaningArgs(_Args):
+    """Arguments of the general meaning tool.
+
+    Attributes:
+        number: Any whole number from 1 to 9999: a core number, a karmic debt or one to reduce.
+    """
+
+    number: StrictInt = Field(ge=1, le=9999, description="The number, 1 to 9999")
+
+
 class InterpretArgs(_Args):
     """Arguments of the reading tool.
 
@@ -132,6 +180,16 @@ _NUMBER_TOOLS: dict[NumberKind, tuple[str, type[_Args]]] = {
         "The personal year number (1 to 9) of a birth date for a calendar year.",
         PersonalYearArgs,
     ),
+    NumberKind.PERSONAL_MONTH: (
+        "The personal month number (this month's energy): personal year plus the calendar "
+        "month, reduced; for a date, today if left out.",
+        CycleArgs,
+    ),
+    NumberKind.PERSONAL_DAY: (
+        "The personal day number (today's energy): personal month plus the day of the month, "
+        "reduced; for a date, today if left out.",
+        CycleArgs,
+    ),
 }
 
 
@@ -150,7 +208,45 @@ _TOOLS: dict[str, tuple[str, type[_Args], Callable[[Any], dict[str, Any]]]] = {
         InterpretArgs,
         lambda a: {"number": a.number, "meaning": interpret(a.kind, a.number)},
     ),
+    "number_meaning": (
+        "What any number means in general: a core number (1 to 9, the master numbers 11, 22 "
+        "and 33, and why they are special), a karmic debt number (13, 14, 16, 19), or what a "
+        "larger number reduces to.",
+        MeaningArgs,
+        lambda a: {"number": a.number, "meaning": number_meaning(a.number)},
+    ),
+    "compatibility": (
+        "How two people go together: their life paths, and their expression numbers when "
+        "both full names are given; a score out of 100 and a spoken summary.",
+        CompatibilityArgs,
+        lambda a: readings.compatibility(
+            a.birth_date, a.partner_birth_date, a.full_name, a.partner_full_name
+        ).to_dict(),
+    ),
+    "karmic_debt_numbers": (
+        "The karmic debt numbers (13, 14, 16, 19 before reducing) in the life path and "
+        "birthday, and in the name numbers when a full name is given.",
+        OptionalNameArgs,
+        lambda a: _karmic(a.birth_date, a.full_name),
+    ),
+    "lucky_numbers": (
+        "Lucky numbers (the life path, birthday and, with a name, expression numbers) and "
+        "lucky days of the month.",
+        OptionalNameArgs,
+        lambda a: {
+            **(lucky := readings.lucky_numbers(a.birth_date, a.full_name)).to_dict(),
+            "spoken": lucky.spoken(),
+        },
+    ),
 }
+
+
+def _karmic(birth_date: date, full_name: str | None) -> dict[str, Any]:
+    debts = readings.karmic_debts(birth_date, full_name)
+    return {
+        "karmic_debts": [d.to_dict() for d in debts],
+        "spoken": readings.karmic_summary(debts, with_name=bool(full_name)),
+    }
 
 
 def _schema(model: type[_Args]) -> dict[str, Any]:
@@ -213,4 +309,12 @@ def tool_kind(name: str, arguments: dict[str, Any]) -> NumberKind | None:
             return kind
     if name == "interpret_number" and arguments.get("kind") in set(NumberKind):
         return NumberKind(arguments["kind"])
-    return None
+    return _READING_KINDS.get(name)
+
+
+# The kind of number each reading is mostly about, for the conversation's topics.
+_READING_KINDS = {
+    "compatibility": NumberKind.LIFE_PATH,
+    "karmic_debt_numbers": NumberKind.LIFE_PATH,
+    "lucky_numbers": NumberKind.LIFE_PATH,
+}

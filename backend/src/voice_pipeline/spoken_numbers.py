@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from src.numerology.kinds import ordinal
+
 _UNITS = "zero one two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -84,8 +86,7 @@ def _ordinal(day: str) -> str | None:
     last = day.lower().rsplit(" ", 1)[-1].rsplit("-", 1)[-1]
     if last not in _ORDINALS:
         return str(value)
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(value % 10 if value // 10 != 1 else 0, "th")
-    return f"{value}{suffix}"
+    return ordinal(value)
 
 
 def _day(match: re.Match[str]) -> str:
@@ -102,3 +103,19 @@ def with_digits(text: str) -> str:
     text = _YEAR.sub(_year, text)
     text = _DAY_AFTER_MONTH.sub(_day, text)
     return _DAY_BEFORE_MONTH.sub(_day, text)
+
+
+_CARDINAL = re.compile(rf"\b(?P<number>number )?(?P<n>{_UP_TO_99})\b", re.IGNORECASE)
+
+
+def _cardinal(match: re.Match[str]) -> str:
+    if match["n"].lower() == "one" and not match["number"]:
+        return match[0]  # "that one", "one more": a word, unless it is "number one"
+    return f"{match['number'] or ''}{_number(match['n'])}"
+
+
+def cardinals_as_digits(text: str) -> str:
+    """`text` with the numbers 1 to 99 in words written in digits ("eleven" -> "11"); a bare
+    "one" stays a word. For asking what a number means; dates go through `with_digits` first.
+    """
+    return _CARDINAL.sub(_cardinal, text)

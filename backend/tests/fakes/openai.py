@@ -58,6 +58,9 @@ class FakeOpenAI:
         self.tool_results: list[dict[str, Any]] = []
         self.url = ""
         self.failures: list[str] = []
+        # The tool the model calls, and its arguments (the birth date's life path by default).
+        self.tool = "life_path_number"
+        self.tool_arguments: dict[str, Any] | None = None
         # With "429": the Retry-After header sent (seconds), or none.
         self.retry_after: float | None = None
         self._released = asyncio.Event()
@@ -109,7 +112,7 @@ class FakeOpenAI:
 
     async def _tool_call(self, arguments: str | None = None) -> AsyncIterator[str]:
         if arguments is None:
-            arguments = json.dumps({"birth_date": self.birth_date})
+            arguments = json.dumps(self.tool_arguments or {"birth_date": self.birth_date})
         yield _chunk(
             {
                 "role": "assistant",
@@ -119,7 +122,7 @@ class FakeOpenAI:
                         "index": 0,
                         "id": "call_1",
                         "type": "function",
-                        "function": {"name": "life_path_number", "arguments": ""},
+                        "function": {"name": self.tool, "arguments": ""},
                     }
                 ],
             }
@@ -131,6 +134,8 @@ class FakeOpenAI:
 
     async def _answer(self, result: dict[str, Any]) -> AsyncIterator[str]:
         text = f"Your life path number is {result.get('number')}. A fine number to live by."
+        if "summary" in result:  # a reading that is not one number: its summary
+            text = str(result["summary"])
         yield _chunk({"role": "assistant", "content": ""})
         for word in text.split(" "):
             yield _chunk({"content": word + " "})

@@ -19,11 +19,13 @@ KINDS = [
     "birthday",
     "maturity",
     "personal_year",
+    "personal_month",
+    "personal_day",
 ]
 
 
 def test_ada_lovelace_by_hand() -> None:
-    profile = full_profile("  Ada Lovelace ", date(1815, 12, 10), 2026)
+    profile = full_profile("  Ada Lovelace ", date(1815, 12, 10), 2026, date(2026, 11, 22))
     values = {kind: result.value for kind, result in profile.numbers.items()}
     assert values == {
         # 12 -> 3, 10 -> 1, 1815 -> 15 -> 6. 3+1+6 = 10 -> 1.
@@ -40,6 +42,10 @@ def test_ada_lovelace_by_hand() -> None:
         "maturity": 1,
         # 12 -> 3, 10 -> 1, 2026 -> 10 -> 1. 3+1+1 = 5.
         "personal_year": 5,
+        # Personal year 5 + month 11 (a master, kept) = 16 -> 7.
+        "personal_month": 7,
+        # Personal month 7 + day 22 (kept) = 29 -> 11, a master number, kept.
+        "personal_day": 11,
     }
     assert profile.full_name == "Ada Lovelace"
 
@@ -47,7 +53,18 @@ def test_ada_lovelace_by_hand() -> None:
 def test_to_dict_shape_and_json() -> None:
     data = full_profile("Ada Lovelace", date(1815, 12, 10), 2026).to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"full_name", "birth_date", "year", "numbers"}
+    assert set(data) == {
+        "full_name",
+        "birth_date",
+        "year",
+        "on",
+        "numbers",
+        "karmic_debts",
+        "lucky",
+    }
+    assert data["on"] == date.today().isoformat()
+    # 1815-12-10: life path 1, birthday 1, expression 9; the days that reduce to 1.
+    assert data["lucky"] == {"numbers": [1, 9], "days": [1, 10, 19, 28]}
     assert data["birth_date"] == "1815-12-10"
     assert data["year"] == 2026
     assert list(data["numbers"]) == KINDS

@@ -22,6 +22,9 @@ def test_every_schema_has_a_working_tool() -> None:
         "year": 2026,
         "kind": "life_path",
         "number": 7,
+        "on": "2026-11-22",
+        "partner_birth_date": "1966-05-09",
+        "partner_full_name": "Maria Garcia",
     }
     assert {s["function"]["name"] for s in TOOL_SCHEMAS} == {
         "life_path_number",
@@ -31,9 +34,15 @@ def test_every_schema_has_a_working_tool() -> None:
         "birthday_number",
         "personal_year_number",
         "maturity_number",
+        "personal_month_number",
+        "personal_day_number",
         "interpret_number",
+        "number_meaning",
+        "compatibility",
+        "karmic_debt_numbers",
+        "lucky_numbers",
     }
-    assert len(TOOL_SCHEMAS) == 8
+    assert len(TOOL_SCHEMAS) == 14
     for schema in TOOL_SCHEMAS:
         assert schema["type"] == "function"
         function = schema["function"]
@@ -81,6 +90,41 @@ def test_name_tools() -> None:
     assert reading == {"number": 22, "meaning": interpret("soul_urge", 22)}
 
 
+def test_reading_tools() -> None:
+    # 1984-07-05 on 2026-11-22: personal year 7 + 5 + 1 = 13 -> 4; month 4 + 11 = 15 -> 6;
+    # day 6 + 22 = 28 -> 10 -> 1.
+    on = {"birth_date": "1984-07-05", "on": "2026-11-22"}
+    month = dispatch_tool("personal_month_number", on)
+    assert month["number"] == 6
+    assert month["meaning"].startswith("This is a personal month 6.")
+    assert dispatch_tool("personal_day_number", on)["number"] == 1
+    today = dispatch_tool("personal_day_number", {"birth_date": "1984-07-05"})
+    assert today == dispatch_tool(
+        "personal_day_number", {"birth_date": "1984-07-05", "on": date.today().isoformat()}
+    )
+    # Life paths 7 and 5 + 9 + 22 = 36 -> 9: a 1-5-7 with a 3-6-9.
+    match = dispatch_tool(
+        "compatibility", {"birth_date": "1984-07-05", "partner_birth_date": "1966-05-09"}
+    )
+    assert (match["score"], match["level"]) == (65, "complementary")
+    assert "life paths are 7 and 9" in match["summary"]
+    # 1985-04-13: 4 + 4 + 5 = 13 -> 4, and day 13: debt 13 twice.
+    karmic = dispatch_tool("karmic_debt_numbers", {"birth_date": "1985-04-13"})
+    assert [(d["number"], d["kind"]) for d in karmic["karmic_debts"]] == [
+        (13, "life_path"),
+        (13, "birthday"),
+    ]
+    assert karmic["spoken"].startswith("Your life path passes through 13 on its way to 4.")
+    lucky = dispatch_tool(
+        "lucky_numbers", {"birth_date": "1984-07-05", "full_name": "Ada Lovelace"}
+    )
+    assert (lucky["numbers"], lucky["days"]) == ([7, 5, 9], [7, 16, 25])
+    eleven = dispatch_tool("number_meaning", {"number": 11})
+    assert eleven["meaning"].startswith("11 is The Inspirer")
+    assert "master number" in eleven["meaning"]
+    assert dispatch_tool("number_meaning", {"number": 16})["meaning"].startswith("Karmic debt 16")
+
+
 def test_personal_year_defaults_to_this_year() -> None:
     result = dispatch_tool("personal_year_number", {"birth_date": "1990-07-15"})
     expected = dispatch_tool(
@@ -124,6 +168,18 @@ def test_personal_year_defaults_to_this_year() -> None:
         ("expression_number", {"full_name": "   "}, "empty"),
         ("soul_urge_number", {"full_name": "Brt"}, "no vowels"),
         (["not", "a", "name"], {}, "Unknown tool"),
+        ("personal_day_number", {"birth_date": "1990-07-15", "on": "1700-01-01"}, "year"),
+        ("personal_month_number", {"birth_date": "1990-07-15", "on": "2026/11/22"}, "on"),
+        ("compatibility", {"birth_date": "1990-07-15"}, "partner_birth_date: Field required"),
+        (
+            "compatibility",
+            {"birth_date": "1990-07-15", "partner_birth_date": TOMORROW},
+            "future",
+        ),
+        ("karmic_debt_numbers", {"birth_date": "1990-07-15", "full_name": ""}, "full_name"),
+        ("lucky_numbers", {"birth_date": "1990-07-15", "full_name": "1234"}, "no letters"),
+        ("number_meaning", {"number": 0}, "number"),
+        ("number_meaning", {"number": 10_000}, "number"),
     ],
 )
 def test_bad_arguments_give_a_clear_error(name: str, arguments: object, message: str) -> None:
@@ -143,3 +199,4 @@ class TestToolKind:
         )
         assert tool_kind("interpret_number", {"kind": "shoe_size", "number": 7}) is None
         assert tool_kind("weather", {}) is None
+        assert tool_kind("compatibility", {}) is NumberKind.LIFE_PATH

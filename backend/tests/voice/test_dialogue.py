@@ -8,6 +8,7 @@ import pytest
 
 from src.numerology import NumberKind, expression_number, life_path_number, personal_year_number
 from src.voice_pipeline.dialogue import (
+    INTENTS,
     KIND_PATTERNS,
     Numerologist,
     find_date,
@@ -166,3 +167,82 @@ def test_full_stops_between_segments_do_not_hide_a_name(ada: Numerologist) -> No
         f"That expression number is {expression_number('Marie Curie').value}."
     )
     assert normalise("Born 3.3.1990. Thanks.") == "born 3.3.1990 thanks"
+
+
+def test_a_follow_up_is_the_kind_named_now(ada: Numerologist) -> None:
+    # Issue 23: "That expression number is 3" was the answer, the last turn's kind carried
+    # over and "how other people see me" read as a name.
+    assert ada.reply("what's my destiny number").kinds == (NumberKind.EXPRESSION,)
+    assert find_name("and the number for how other people see me") is None
+    reply = ada.reply("and the number for how other people see me")
+    assert reply.text.startswith("Your personality number is 8.")
+    assert reply.kinds == (NumberKind.PERSONALITY,)
+
+
+def test_a_follow_up_naming_no_kind_keeps_the_last_one(ada: Numerologist) -> None:
+    ada.reply("what's my soul urge")
+    # John Smith's vowels: O = 6, I = 9: 15 -> 6.
+    assert ada.reply("and for John Smith?").text.startswith("That soul urge number is 6.")
+
+
+def test_someone_elses_number_is_never_worked_from_the_users(ada: Numerologist) -> None:
+    # A life path needs their birth date, a soul urge their name: asked for, not guessed.
+    asked = ada.reply("what is the life path for John Smith")
+    assert asked.text == "The life path number comes from the birth date. What is their birth date?"
+    assert asked.kinds == ()
+    # The answer to the question: 1966-05-09 is 5 + 9 + 22 = 36 -> 9.
+    assert ada.reply("May 9th 1966").text.startswith("That life path number is 9.")
+    assert ada.reply("what's my wife's soul urge").intent == "other_person"
+    assert ada.reply("what is the soul urge of someone born May 9th 1966").kinds == ()
+
+
+def test_compatibility_asks_for_the_partners_date(ada: Numerologist) -> None:
+    asked = ada.reply("are we compatible?")
+    assert "What is their birth date" in asked.text
+    answer = ada.reply("He was born on the ninth of May nineteen sixty six.")
+    assert answer.intent == "compatibility"
+    assert answer.text.startswith("Your life paths are 7 and 9: a complementary match.")
+    assert "65 out of 100" in answer.text
+    # Only the turn straight after the question.
+    ada.reply("thanks")
+    assert ada.reply("May 9th 1966").intent == "number"
+
+
+def test_cycles_for_other_days(ada: Numerologist) -> None:
+    # Today 2026-11-22: personal year 4, month 4 + 11 = 15 -> 6, day 6 + 22 = 28 -> 1.
+    assert ada.reply("what's today's energy").text.startswith("Your personal day number is 1.")
+    assert ada.reply("and tomorrow").text.startswith("Tomorrow, your personal day number is 11.")
+    assert ada.reply("next month?").text.startswith("Next month, your personal month number is 7.")
+    december = ada.reply("my personal day on December 25th 2026")
+    assert december.text.startswith("On December 25, your personal day number is 5.")
+
+
+def test_unsupported_and_unknown_say_what_it_can_do(ada: Numerologist) -> None:
+    for said in ("what's my chinese zodiac sign", "what is the weather today"):
+        reply = ada.reply(said)
+        assert reply.text.endswith(
+            "Ask me for any of your numbers, today's energy, compatibility with a partner, "
+            "or what a number means."
+        )
+        assert not any(c.isdigit() for c in reply.text)
+
+
+def test_the_intent_table() -> None:
+    names = [intent.name for intent in INTENTS]
+    assert len(names) == len(set(names))
+    assert names[-1] == "unknown"
+
+
+@pytest.mark.parametrize(
+    "utterance",
+    [
+        "My partner was born on May 9th 1966, are we compatible?",
+        "What does 11 mean?",
+        "Why are 11, 22 and 33 special?",
+        "Do I have any karmic debt?",
+        "What are my lucky numbers?",
+        "What's today's energy?",
+    ],
+)
+def test_the_new_readings_are_complete_requests(utterance: str) -> None:
+    assert is_complete_request(utterance)

@@ -109,6 +109,19 @@ async def test_an_answer_through_the_tool(fake_llm: FakeOpenAI) -> None:
     assert fake_llm.tool_results[0]["number"] == life_path_number(BIRTH).value
 
 
+async def test_a_reading_through_its_tool(fake_llm: FakeOpenAI) -> None:
+    # The model sees the reading tools and calls one: 1987-05-06 has life path 5 + 6 + 25 -> 7
+    # = 18 -> 9; the partner's 1966-05-09 5 + 9 + 22 = 36 -> 9: a mirror match.
+    fake_llm.tool = "compatibility"
+    fake_llm.tool_arguments = {"birth_date": BIRTH.isoformat(), "partner_birth_date": "1966-05-09"}
+    async with call(fake_llm) as bot:
+        answer = await bot.ask("My partner was born on May 9th 1966. Are we compatible?")
+    assert answer.startswith("Your life paths are 9 and 9: a mirror match.")
+    assert fake_llm.tool_results[0]["score"] == 80
+    offered = {t["function"]["name"] for t in fake_llm.requests[0]["tools"]}
+    assert {"compatibility", "personal_day_number", "number_meaning", "lucky_numbers"} <= offered
+
+
 @pytest.mark.parametrize("failure", ["401", "429", "500", "503", "timeout", "bad_tool_args"])
 async def test_a_failure_costs_one_apology_and_the_call_goes_on(
     fake_llm: FakeOpenAI, failure: str

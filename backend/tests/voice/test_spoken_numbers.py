@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from src.voice_pipeline.dialogue import find_date, normalise
-from src.voice_pipeline.spoken_numbers import with_digits
+from src.voice_pipeline.spoken_numbers import cardinals_as_digits, with_digits
 
 pytestmark = pytest.mark.once
 
@@ -47,3 +47,17 @@ def test_other_numbers_stay_words(heard: str) -> None:
 def test_the_dialogue_reads_the_date() -> None:
     heard = with_digits("What about someone born on March third, nineteen hundred ninety?")
     assert find_date(normalise(heard)) == date(1990, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("heard", "expected"),
+    [
+        ("why are eleven, twenty two and thirty-three special", "why are 11, 22 and 33 special"),
+        ("what does the number seven mean", "what does the number 7 mean"),
+        ("what does number one mean", "what does number 1 mean"),
+        ("that one, please", "that one, please"),
+        ("the 9th of May 1966", "the 9th of May 1966"),
+    ],
+)
+def test_cardinals_in_digits(heard: str, expected: str) -> None:
+    assert cardinals_as_digits(heard) == expected
