@@ -7,6 +7,7 @@ from typing import Any
 from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
 from bench.stt import print_stt
+from bench.synthesis import report as synthesis_report
 
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
 GREETING_LIMIT = 1.5
@@ -37,6 +38,8 @@ def report(figures: dict[str, Any]) -> None:
         _print_side_by_side(figures)
     if "stt" in figures:
         print_stt(figures["stt"])
+    if "synthesis" in figures:
+        print(synthesis_report(figures["synthesis"]))
 
 
 def _print_latency(latency: dict[str, dict[str, float]]) -> None:

@@ -7,8 +7,9 @@ voice), idle (memory and CPU per idle conversation, and one call before and righ
 load), atonce (N users asking at the same instant), ceiling (the largest number of
 simultaneous conversations that still answer in time), stutter (idle conversations before a new
 greeting's audio has gaps), process (the same figures for a process per bot), stt (each
-offline speech recogniser's latency and word error rate, in this process), network (calls over
-impaired networks: bench/network.py). Prints a table and
+offline speech recogniser's latency and word error rate, in this process), synthesis (CPU per
+answer's speech with and without the cache of synthesised sentences, in this process), network
+(calls over impaired networks: bench/network.py). Prints a table and
 writes the same figures as JSON to bench/results/.
 """
 
@@ -38,6 +39,7 @@ from bench.peers import ask
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
 from bench.server import Server, cpu_seconds, rss_mb, serve
 from bench.stt import stt_benchmark
+from bench.synthesis import synthesis_benchmark
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
 from tests.kit.speech import say, synthesise
@@ -392,7 +394,17 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
-PARTS = ("latency", "idle", "ceiling", "atonce", "stutter", "process", "stt", "network")
+PARTS = (
+    "latency",
+    "idle",
+    "ceiling",
+    "atonce",
+    "stutter",
+    "process",
+    "stt",
+    "synthesis",
+    "network",
+)
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
 SETTINGS = {
@@ -487,7 +499,11 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
             stt_benchmark, models, get_settings(), 1 if quick else 5
         )
         save()
-    for mode in modes if set(parts) - {"process", "stt"} else ():
+    if "synthesis" in parts:
+        print("speech synthesis: CPU per answer, with and without the cache", flush=True)
+        figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
+        save()
+    for mode in modes if set(parts) - {"process", "stt", "synthesis"} else ():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:

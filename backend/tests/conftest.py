@@ -14,9 +14,12 @@ import pytest
 import redis as sync_redis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 import src.models  # noqa: F401  (registers the tables)
 from src.contract.bot import RunBot
+from src.core import security
 from src.core.settings import Settings
 from src.main import create_app
 from tests.ci import skip_loudly
@@ -40,6 +43,30 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # loaded 2-core machine one example can take 0.5 s and fail for nothing).
 hypothesis.settings.register_profile("numerologist", deadline=None)
 hypothesis.settings.load_profile("numerologist")
+
+
+# Production's Argon2id cost (64 MiB, 3 passes: ~0.15 s a hash or check here) in every sign-up
+# and sign-in of nearly every test added up to minutes: the tests' own process hashes with
+# Argon2id at its lowest cost (same algorithm, same code path). A test about the cost itself
+# takes `production_password_hashes`; the app processes tests start run production's.
+PRODUCTION_PASSWORD_HASHES = (security._password_hash, security._DUMMY_HASH)
+_CHEAP_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """Argon2id at its lowest cost in this process, for the whole run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(security, "_password_hash", _CHEAP_HASH)
+        patch.setattr(security, "_DUMMY_HASH", _CHEAP_HASH.hash("dummy password, no account"))
+        yield
+
+
+@pytest.fixture
+def production_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production's Argon2id cost for this test."""
+    monkeypatch.setattr(security, "_password_hash", PRODUCTION_PASSWORD_HASHES[0])
+    monkeypatch.setattr(security, "_DUMMY_HASH", PRODUCTION_PASSWORD_HASHES[1])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -82,6 +82,12 @@ TTS_SECONDS = Histogram(
     "Synthesis: from a reply's text reaching the TTS to its first audio.",
     buckets=_SPEECH_SECONDS,
 )
+TTS_CACHE_LOOKUPS = Counter(
+    "numerologist_tts_cache_lookups",
+    "Sentences asked of the synthesis cache, by outcome: hit (kept, or being synthesised for "
+    "another bot: no synthesis of its own) or miss (synthesised). Hit rate: hit / all.",
+    ["outcome"],
+)
 
 
 # From an event's status change to the receiver's 2xx: seconds normally, hours for a receiver
@@ -158,6 +164,11 @@ def user_audio_packet_dropped(reason: str) -> None:
 def synthesis(seconds: float) -> None:
     """Record one reply's synthesis time (text at the TTS to its first audio)."""
     TTS_SECONDS.observe(seconds)
+
+
+def synthesis_cache(outcome: str) -> None:
+    """Count one sentence asked of the synthesis cache: hit or miss."""
+    TTS_CACHE_LOOKUPS.labels(outcome=outcome).inc()
 
 
 def bot_running(owner: str, delta: int) -> None:

@@ -295,6 +295,9 @@ class SpeechSettings(BaseModel):
     cartesia_voice_id: str = "71a7ad14-091c-4e8e-a314-022ece01c121"
     elevenlabs_api_key: str | None = None
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+    # Piper's synthesised sentences kept per process for every bot (a reading is the same text
+    # for everyone with the same number): ~100-300 kB a sentence; 0 keeps none.
+    tts_cache_mb: int = Field(default=64, ge=0, le=4096)
     # Any OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, Ollama, vLLM).
     llm_base_url: str | None = None
     llm_api_key: str | None = None

@@ -45,6 +45,7 @@ async def preload(settings: SpeechSettings) -> None:
     With STT_PROVIDER=moonshine this converts Moonshine first if `make models` has not.
     """
     await speech.preload_speech_models()
+    piper_tts.cache.resize(settings.tts_cache_mb * piper_tts.MB)
     if settings.stt_provider == "moonshine":
         from src.voice_pipeline import moonshine
 

@@ -10,14 +10,16 @@ Two things make the bot's first sound come sooner than pipecat's `PiperTTSServic
 - The near silence Piper starts some utterances with (its phoneme durations are drawn at
   random: 0 to ~250 ms before the first sound of the same sentence) is cut from the start of
   each turn and of the greeting (`trim_lead_in`), keeping 20 ms before the first sound.
+
+Every sentence but those holding the user's name goes through the process's cache
+(`synthesis_cache.py`, TTS_CACHE_MB): a reading is the same text for everyone with the same
+number, so it is synthesised once per process, not once per user.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -27,22 +29,19 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
 from src.compat.pipecat_tts import audio_frames
+from src.core.settings import SpeechSettings
 from src.voice_pipeline import clauses, inference
+from src.voice_pipeline.synthesis_cache import SynthesisCache
 
-# Sentences every bot says alike (the greeting's after the name) are synthesised once per
-# process and kept: at most this many (a few seconds of 16-bit audio each, ~100-300 kB).
-SHARED_SENTENCES = 32
+MB = 1024 * 1024
 
 # Below this (int16, about -54 dBFS) a sample at the start of an utterance is silence.
 LEAD_IN_PEAK = 64
 # What is kept before the first louder sample, so that no onset is clipped.
 LEAD_IN_KEPT_SECONDS = 0.02
 
-_shared: OrderedDict[str, bytes] = OrderedDict()
-_shared_lock = threading.Lock()
-_pending: dict[str, asyncio.Future[bytes]] = {}
-# How many bots wait for each pending shared synthesis.
-_waiters: dict[asyncio.Future[bytes], int] = {}
+# The process's synthesised sentences, shared by every bot (sized by TTS_CACHE_MB at preload).
+cache = SynthesisCache(SpeechSettings.model_fields["tts_cache_mb"].default * MB)
 
 
 def trim_lead_in(pcm: bytes, sample_rate: int) -> bytes:
@@ -65,41 +64,26 @@ async def synthesise(voice: Any, text: str) -> bytes:
     return await inference.gate("piper").run(_pcm, voice, text)
 
 
-async def _synthesise_shared(voice: Any, text: str) -> bytes:
-    with _shared_lock:
-        if text in _shared:
-            _shared.move_to_end(text)
-            return _shared[text]
-    # Bots greeting at the same moment wait for one synthesis instead of making their own.
-    loop = asyncio.get_running_loop()
-    pending = _pending.get(text)
-    if pending is None or pending.get_loop() is not loop or pending.cancelled():
-        pending = _pending[text] = asyncio.ensure_future(synthesise(voice, text))
-        pending.add_done_callback(lambda done: _remember(text, done))
-    _waiters[pending] = _waiters.get(pending, 0) + 1
-    try:
-        # Shielded: one bot ending early does not cancel what the others wait for...
-        return await asyncio.shield(pending)
-    finally:
-        _waiters[pending] -= 1
-        if not _waiters[pending]:
-            del _waiters[pending]
-            # ...but when no bot waits any more, a synthesis not yet started never starts
-            # (awaited: its gate knows it is cancelled before this bot's close returns).
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
+def _key(voice: Any, text: str) -> tuple[Any, ...]:
+    # The voice by id (its cache entry keeps it alive), the text, and the settings Piper
+    # synthesises it with.
+    config = voice.config
+    settings = (config.sample_rate, config.length_scale, config.noise_scale, config.noise_w_scale)
+    return (id(voice), text, settings)
 
 
-def _remember(text: str, done: asyncio.Future[bytes]) -> None:
-    if _pending.get(text) is done:
-        del _pending[text]
-    if done.cancelled() or done.exception() is not None:
-        return
-    with _shared_lock:
-        _shared[text] = done.result()
-        while len(_shared) > SHARED_SENTENCES:
-            _shared.popitem(last=False)
+def cached(voice: Any, text: str) -> bool:
+    """Whether the process keeps `text` synthesised by `voice`."""
+    return _key(voice, text) in cache
+
+
+async def synthesise_shared(voice: Any, text: str) -> bytes:
+    """`synthesise`, through the process's cache of sentences (for text any user may hear)."""
+    return await cache.get(_key(voice, text), lambda: synthesise(voice, text), owner=voice)
+
+
+def _is_personal(sentence: str, personal: str | None) -> bool:
+    return personal is not None and personal != "" and personal in sentence
 
 
 class PreparedSpeech:
@@ -117,7 +101,7 @@ class PreparedSpeech:
         """Start synthesising `text`; sentences holding `personal` (a name) are not shared."""
         futures: list[asyncio.Future[bytes]] = []
         for sentence in clauses.sentences(text):
-            synth = synthesise if personal in sentence else _synthesise_shared
+            synth = synthesise if _is_personal(sentence, personal) else synthesise_shared
             futures.append(asyncio.ensure_future(synth(self._voice, sentence)))
         self._ready[text.strip()] = futures
 
@@ -144,6 +128,7 @@ def prepare(tts: Any, text: str, personal: str) -> PreparedSpeech:
         The bot's prepared speech, to close when the bot ends (empty for other services).
     """
     if isinstance(tts, SharedPiperTTSService):
+        tts.personal = personal
         tts.prepared.prepare(text, personal)
         return tts.prepared
     return PreparedSpeech(None)
@@ -164,6 +149,8 @@ class SharedPiperTTSService(TTSService):
         super().__init__(push_start_frame=True, push_stop_frames=True, settings=settings)
         self._voice = voice
         self.prepared = PreparedSpeech(voice)
+        # The user's name: sentences holding it are synthesised for this bot alone, not kept.
+        self.personal: str | None = None
         self._turn_started = False
 
     def can_generate_metrics(self) -> bool:
@@ -187,7 +174,8 @@ class SharedPiperTTSService(TTSService):
         if prepared is not None:
             audio = _ready(prepared)
         else:
-            audio = _one_after_another(self._voice, clauses.first_clause(text) if first else [text])
+            parts = clauses.first_clause(text) if first else [text]
+            audio = _one_after_another(self._voice, parts, self.personal)
         if first or prepared is not None:
             audio = _lead_in_trimmed(audio, self._voice.config.sample_rate)
         try:
@@ -217,7 +205,10 @@ async def _ready(futures: list[asyncio.Future[bytes]]) -> AsyncIterator[bytes]:
         yield await future
 
 
-async def _one_after_another(voice: Any, parts: list[str]) -> AsyncIterator[bytes]:
+async def _one_after_another(
+    voice: Any, parts: list[str], personal: str | None
+) -> AsyncIterator[bytes]:
     # One part at a time: the first part of every bot's turn goes before anyone's second.
     for part in parts:
-        yield await synthesise(voice, part)
+        synth = synthesise if _is_personal(part, personal) else synthesise_shared
+        yield await synth(voice, part)

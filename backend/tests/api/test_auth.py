@@ -159,7 +159,10 @@ class TestLogin:
             assert {"exp", "iat"} <= claims.keys()
 
     async def test_wrong_email_and_wrong_password_look_the_same(
-        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+        self,
+        client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+        production_password_hashes: None,
     ) -> None:
         await register(client, email="known@example.com")
         checked = _CountedHashes(security._password_hash)

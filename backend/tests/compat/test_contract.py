@@ -14,6 +14,9 @@ from pipecat.services.tts_service import TTSService
 import src.compat
 from src.compat import Private, Reliance, SkippedInit, problems
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 
 def compat_modules() -> list[ModuleType]:
     """Every module of src/compat (its package's own module holds no private name)."""

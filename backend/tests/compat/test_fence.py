@@ -14,7 +14,12 @@ import importlib
 import inspect
 from pathlib import Path
 
+import pytest
+
 from src.compat import Private
+
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 THIRD_PARTY = ("pipecat", "aiortc", "daily")

@@ -10,6 +10,9 @@ import pytest
 
 from tests.ci import in_ci, skip_loudly
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 IN_CI = ["1", "true", "True", "TRUE", "yes", "Yes", "on"]
 NOT_CI = ["", "0", "false", "False", "no"]
 IN_CI_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "in-ci"

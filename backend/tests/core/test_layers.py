@@ -12,6 +12,11 @@ import importlib
 import inspect
 from pathlib import Path
 
+import pytest
+
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 # A unit may import a unit of a lower rank only (and itself).

@@ -11,6 +11,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 BACKEND = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((BACKEND / "pyproject.toml").read_text())
 LOCKS = {

@@ -11,6 +11,9 @@ from pydantic import BaseModel
 from src.contract.bot import BotContext
 from src.core.settings import BotSettings, Settings
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 # The concerns Settings is made of (its bases that declare fields).
 CONCERNS = [
     base

@@ -8,6 +8,9 @@ from src.contract.bot import BotCapacityReached
 from src.services.bots.admission import Admission
 from src.services.bots.load import LoadMonitor
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 
 class TestReserve:
     def test_a_slot_is_held_until_released_once(self) -> None:

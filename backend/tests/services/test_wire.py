@@ -42,6 +42,9 @@ JOB = BotJob(
     birth_date=date(1815, 12, 10),
 )
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 EXAMPLES: list[Message] = [
     StartCall(JOB),
     Taken("w-1"),

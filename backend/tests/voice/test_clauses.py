@@ -9,6 +9,9 @@ import pytest
 from src.voice_pipeline.clauses import first_clause, sentences
 from src.voice_pipeline.dialogue import Numerologist
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 
 class TestSentences:
     def test_splits_after_a_full_stop_an_exclamation_and_a_question(self) -> None:

@@ -8,6 +8,7 @@ alive. Two real bots over real WebRTC: one ended by the end request, one by its 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 
@@ -81,7 +82,8 @@ async def test_ended_bots_leave_no_task_thread_or_buffer_behind(
     threads_before, alive_before = _threads(), _alive()
     assert alive_before == dict.fromkeys(PER_BOT, 0), alive_before
 
-    ended, hung_up = await _call(client), await _call(client)
+    # Two calls at once: both live at the same moment is what the counts below need.
+    ended, hung_up = await asyncio.gather(_call(client), _call(client))
     during = _alive()
     # Each live bot holds its own (and the test's two peers are RTCPeerConnections too).
     assert during["PipelineWorker"] == during["SpeechTrack"] == during["_DecodeOnTheLoop"] == 2

@@ -28,7 +28,7 @@ async def test_the_prepared_greeting_is_heard_from_its_first_word(
     client: httpx.AsyncClient, models: speech.SpeechModels, no_leaked_tasks: None
 ) -> None:
     # The shared sentences are kept per process: earlier tests' bots may have said them.
-    piper_tts._shared.clear()
+    piper_tts.cache.clear()
     birth = date(1988, 2, 14)
     user = await register(client, full_name="Grace Hopper", birth_date=birth)
     auth = {"Authorization": f"Bearer {user['access_token']}"}
@@ -42,7 +42,7 @@ async def test_the_prepared_greeting_is_heard_from_its_first_word(
     # It went through the prepared path: the sentences every bot says alike are kept for the
     # next bots (this bot put them there: the cache was empty), the one with the name is not.
     said = Numerologist("Grace Hopper", "Grace", birth).greeting()
-    assert [s in piper_tts._shared for s in sentences(said)] == [False, True, True]
+    assert [piper_tts.cached(models.piper_voice, s) for s in sentences(said)] == [False, True, True]
     # The page's first line is the greeting, stored as the assistant's, before the question.
     lines = [(m["role"], m["text"]) for m in peer.messages if m.get("type") == "transcript"]
     assert lines[0] == ("bot", said)

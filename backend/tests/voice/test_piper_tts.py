@@ -56,7 +56,7 @@ class RecordingVoice:
 
 @pytest.fixture
 def voice(models: speech.SpeechModels) -> RecordingVoice:
-    piper_tts._shared.clear()  # the greeting's shared sentences are synthesised afresh
+    piper_tts.cache.clear()  # the greeting's shared sentences are synthesised afresh
     return RecordingVoice(models.piper_voice)
 
 
@@ -195,7 +195,7 @@ async def test_a_turn_and_the_greeting_start_at_their_first_sound(
     models: speech.SpeechModels,
 ) -> None:
     voice = LeadInVoice(models.piper_voice)
-    piper_tts._shared.clear()
+    piper_tts.cache.clear()
     greeting = Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)).greeting()
     prepared = piper_tts.SharedPiperTTSService(voice)
     prepared.prepared.prepare(greeting, personal="Ada")

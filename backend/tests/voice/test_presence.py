@@ -18,6 +18,9 @@ from src.voice_pipeline import presence
 from src.voice_pipeline.presence import Presence
 from tests.conftest import make_settings
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 
 class _PipecatTransport:
     """Stands for pipecat's transport: handlers registered by event name, fired by the test."""

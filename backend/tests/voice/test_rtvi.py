@@ -12,6 +12,9 @@ from pipecat.tests.utils import run_test
 
 from src.voice_pipeline.rtvi import FATAL_ERROR_MESSAGE, rtvi_processor
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 DETAIL = "connection to 10.0.0.7:5432 refused in /srv/app/db.py"
 
 

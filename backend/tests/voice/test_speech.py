@@ -12,6 +12,9 @@ from src.compat.pipecat_vad import analyzer_threads_started
 from src.voice_pipeline import speech
 from tests.voice.conftest import synthesise
 
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
 FRAME = 320  # 20 ms at 16 kHz
 # The pipeline's frames: 40 ms (media.INPUT_PACKETS_PER_FRAME), and 20 ms as pipecat's own.
 FRAMES = pytest.mark.parametrize("frame", [640, 320])
