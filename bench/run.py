@@ -33,7 +33,9 @@ import httpx
 import numpy as np
 
 from bench.load import at_once, next_call
+from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
+from bench.network import choose as choose_network
 from bench.peers import ask
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
 from bench.server import Server, cpu_seconds, rss_mb, serve
@@ -550,7 +552,15 @@ if __name__ == "__main__":
         action="store_true",
         help="the users' peers send Opus in-band FEC, as browsers do (network part)",
     )
+    parser.add_argument(
+        "--network-profiles",
+        help="comma-separated network profiles to run (clean always runs first), of: "
+        + ", ".join(p.name for p in NETWORK_PROFILES)
+        + " (default: all)",
+    )
     args = parser.parse_args()
+    if args.network_profiles:
+        choose_network(args.network_profiles)
     if args.fec_sender:
         send_fec()
     asyncio.run(
