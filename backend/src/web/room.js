@@ -126,10 +126,12 @@ async function connect(microphone) {
     if (!leaving && canRejoin()) rejoin(pc, microphone); else finish();
   };
   setState("connecting");
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGathered(pc);
-  const answer = await offerUntilTaken({ sdp: pc.localDescription.sdp, type: "offer" });
-  await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc);
+    const answer = await offerUntilTaken({ sdp: pc.localDescription.sdp, type: "offer" });
+    await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+  } catch (error) { pc.onconnectionstatechange = null; pc.close(); throw error; }
   $("leave").disabled = false;
   $("leave").onclick = async () => {
     $("leave").disabled = true;
@@ -159,18 +161,30 @@ function canRejoin() {
     && live.includes(window.roomState.conversation.status));
 }
 
+// Tried again every second while the network is away (a fetch that cannot reach the server
+// throws): a blackout or a network change ends in the same conversation, not an ended page.
 async function rejoin(pc, microphone) {
   setState("reconnecting");
   pc.close();
-  try {
-    const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}/join`,
-      { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
-    token = body.daily_token;
-    window.roomState.rejoins += 1;
-    await connect(microphone);
-  } catch (error) { showError(error.message || String(error)); finish(); }
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}/join`,
+        { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
+      token = body.daily_token;
+      window.roomState.rejoins += 1;
+      await connect(microphone);
+      showError("");
+      return;
+    } catch (error) {
+      showError(error.message || String(error));
+      // Refused by the server (the conversation ended, the sign-in expired): stop there.
+      if ((response && !response.ok) || leaving || !canRejoin()) { finish(); return; }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 // The conversation's status as Server-Sent Events (fetch, not EventSource: it needs a header).
