@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -61,14 +62,19 @@ PROFILES = (
 )
 
 
-def choose(names: str) -> None:
-    """Run only these profiles (comma-separated names, as in PROFILES), clean always first."""
+def slug(name: str) -> str:
+    """A profile's key: "3 % loss, 40 +- 15 ms" -> "3-loss-40-15-ms"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def choose(keys: str) -> None:
+    """Run only these profiles (comma-separated keys, `slug`), clean always first."""
     global CHOSEN
-    wanted = {name.strip().lower() for name in names.split(",") if name.strip()}
-    known = {p.name.lower() for p in PROFILES}
+    wanted = {key.strip() for key in keys.split(",") if key.strip()}
+    known = {slug(p.name) for p in PROFILES}
     if wanted - known:
         raise SystemExit(f"unknown network profiles: {sorted(wanted - known)} (known: {known})")
-    CHOSEN = tuple(p for p in PROFILES if p.name == "clean" or p.name.lower() in wanted)
+    CHOSEN = tuple(p for p in PROFILES if p.name == "clean" or slug(p.name) in wanted)
 
 
 CHOSEN = PROFILES
@@ -126,6 +132,7 @@ async def _call(
     token = user["Authorization"].split()[-1]
     peer.rejoin_by_itself(client, body["conversation_id"], token, network=link)
     answers: list[float | None] = []
+    replies: list[str | None] = []  # the bot's first line after each question
     recovery: dict[str, Any] = {}
     try:
         await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
@@ -135,8 +142,10 @@ async def _call(
         for i, (_text, audio) in enumerate(questions):
             if i == 1 and (profile.blackout or profile.address_change):
                 # Between two questions: the call goes on after it.
-                recovery = await _disrupt(peer, link, profile)
+                recovery = await disrupt(peer, link, profile)
+            said = len(peer.messages)
             answers.append(await ask(peer, audio))
+            replies.append(_first_bot_line(peer.messages[said:]))
         status = (
             await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=user)
         ).json()["status"]
@@ -154,6 +163,7 @@ async def _call(
         "word_error_rate": errors / len(reference),
         "heard_right": sum(normalise(h) in [normalise(s) for s in spoken] for h in heard),
         "questions": len(spoken),
+        "replies": replies,
         "voice_to_voice_p50_ms": statistics.median(times) * 1000 if times else None,
         "voice_to_voice_p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))] * 1000
         if times
@@ -167,7 +177,20 @@ async def _call(
     }
 
 
-async def _disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict[str, Any]:
+def _first_bot_line(messages: list[dict[str, Any]]) -> str | None:
+    return next((m["text"] for m in messages if m.get("role") == "bot"), None)
+
+
+def _answered_right(row: dict[str, Any], clean: dict[str, Any]) -> int:
+    """How many questions got the answer they got on the clean link (the rule brain says the
+    same to the same question in the same place of the call): understood, whatever the words
+    the recogniser wrote."""
+    return sum(
+        r is not None and r == c for r, c in zip(row["replies"], clean["replies"], strict=True)
+    )
+
+
+async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict[str, Any]:
     """A blackout or an address change; how the peer came back: whether it rejoined (a new
     connection: the 30 s blackout and the address change) or rode it out (5 s), and the
     seconds from the network's return (the blackout's end, the change) to the rejoin's
@@ -216,9 +239,11 @@ async def network_profiles(
     for i, profile in enumerate(profiles):
         row = await _call(client, users[i % len(users)], profile, questions, connect, end, seed=i)
         rows.append(row)
+        row["answered_right"] = _answered_right(row, rows[0])
         print(
             f"  network, {profile.name}: heard {row['heard_right']}/{row['questions']} right "
-            f"(WER {row['word_error_rate']:.0%}), voice to voice p50 "
+            f"(WER {row['word_error_rate']:.0%}), answered {row['answered_right']} right, "
+            "voice to voice p50 "
             f"{row['voice_to_voice_p50_ms'] or 0:.0f} ms; {row['heard']}",
             flush=True,
         )
@@ -229,7 +254,7 @@ async def network_profiles(
 def print_network(rows: list[dict[str, Any]]) -> None:
     print("\ncalls over impaired networks (both directions, from the greeting's end)")
     print(
-        f"{'profile':<24}{'heard right':>12}{'WER':>6}{'v2v p50':>9}{'p95':>7}"
+        f"{'profile':<24}{'heard right':>12}{'WER':>6}{'answered':>9}{'v2v p50':>9}{'p95':>7}"
         f"{'bot pkts':>10}{'survived':>10}{'rejoins':>9}{'back: connected/heard (s)':>27}"
     )
     for row in rows:
@@ -239,7 +264,8 @@ def print_network(rows: list[dict[str, Any]]) -> None:
         survived = "yes" if row["survived"] else "no"
         print(
             f"{row['profile']:<24}{row['heard_right']:>8}/{row['questions']:<3}"
-            f"{row['word_error_rate']:>6.0%}{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
+            f"{row['word_error_rate']:>6.0%}{row.get('answered_right', '-'):>9}"
+            f"{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
             f"{received:>10}{survived:>10}{_recovery(row)}"
         )
 
