@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import tempfile
 import time
 import wave
@@ -26,24 +25,10 @@ import httpx
 import numpy as np
 
 from src.numerology import life_path_number
+from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The bench's users (run._user) are born on this day.
 BIRTH = date(1984, 7, 5)
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 
 
 @dataclass(frozen=True)
@@ -106,7 +91,7 @@ async def _call(
     from playwright.async_api import async_playwright
 
     started = (await client.post("/api/v1/conversations/start", headers=user)).json()
-    flags = [*FLAGS, f"--use-file-for-fake-audio-capture={wav}"]
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"]
     if profile.trials():
         flags.append(f"--force-fieldtrials={profile.trials()}")
     number = life_path_number(BIRTH).value
