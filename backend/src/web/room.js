@@ -16,6 +16,8 @@ const offerUrl = `/api/v1/rooms/${encodeURIComponent(roomName)}/offer`;
 window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [], botReady: null,
   conversation: null, rejoins: 0 };
 let leaving = false;
+// Below the server's keep-alive (3 s of missing pings, then BOT_IDLE_TIMEOUT_SECONDS).
+const DISCONNECTED_GRACE_MS = 7000;
 
 function setState(state) { window.roomState.state = state; $("state").textContent = state; }
 function showError(message) { $("error").textContent = message; }
@@ -119,11 +121,19 @@ async function connect(microphone) {
   };
   channel.onmessage = (event) => onMessage(event.data);
   channel.onclose = () => clearInterval(pings);
+  // "disconnected" may pass (a blackout of a few seconds): the same connection is kept if it is
+  // connected again within DISCONNECTED_GRACE_MS; "failed" or "closed" rejoin at once.
+  let lost;
   pc.onconnectionstatechange = () => {
     setState(pc.connectionState);
+    clearTimeout(lost);
     if (!["failed", "closed", "disconnected"].includes(pc.connectionState)) return;
-    pc.onconnectionstatechange = null;
-    if (!leaving && canRejoin()) rejoin(pc, microphone); else finish();
+    const giveUp = () => {
+      pc.onconnectionstatechange = null;
+      if (!leaving && canRejoin()) rejoin(pc, microphone); else finish();
+    };
+    if (pc.connectionState === "disconnected") lost = setTimeout(giveUp, DISCONNECTED_GRACE_MS);
+    else giveUp();
   };
   setState("connecting");
   try {
