@@ -47,6 +47,7 @@ class NetworkProfile:
     link: netem.Profile  # each direction
     blackout: float = 0.0  # seconds, after the first answer
     address_change: bool = False  # after the first answer
+    old_path_dead: bool = False  # the address change leaves the old connection cut both ways
 
 
 PROFILES = (
@@ -59,6 +60,9 @@ PROFILES = (
     NetworkProfile("5 s blackout", netem.Profile(), blackout=5.0),
     NetworkProfile("30 s blackout", netem.Profile(), blackout=30.0),
     NetworkProfile("address change", netem.Profile(), address_change=True),
+    NetworkProfile(
+        "address change, old path dead", netem.Profile(), address_change=True, old_path_dead=True
+    ),
 )
 
 
@@ -200,7 +204,7 @@ async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict
         link.blackout(profile.blackout)
         await asyncio.sleep(profile.blackout)
     else:
-        await link.change_address()
+        await link.change_address(old_path_dead=profile.old_path_dead)
     back = time.monotonic()
     deadline = back + 20
     while time.monotonic() < deadline:

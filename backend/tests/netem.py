@@ -141,6 +141,11 @@ class _Transport:
         self.inner = protocol.transport
 
     def sendto(self, data: bytes, addr: Any = None) -> None:
+        if self._link.old_path_dead and id(self._protocol) in self._link._moved:
+            self._link.up.counts.sent += 1
+            self._link.up.counts.dropped += 1  # the interface it left is gone
+            return
+
         def deliver() -> None:
             route = self._link.route(self._protocol)
             # The peer closed while the datagram was delayed? (A TURN transport ignores it.)
@@ -173,6 +178,10 @@ class Link:
         self._moved: dict[int, asyncio.DatagramTransport] = {}  # protocol id -> new socket
         self._protocols: list[Any] = []
         self.changes = 0  # address changes so far (a peer that rejoins by itself watches it)
+        # After a change, nothing the old connection sends gets out either (Wi-Fi to mobile
+        # data: the old interface is gone), instead of going on from the new port (a NAT
+        # rebinding).
+        self.old_path_dead = False
 
     def route(self, protocol: Any) -> Any:
         """The transport a protocol's datagrams leave by now."""
@@ -212,9 +221,11 @@ class Link:
         until = self.up.clock() + seconds
         self.up.blackout_until = self.down.blackout_until = until
 
-    async def change_address(self) -> None:
+    async def change_address(self, *, old_path_dead: bool = False) -> None:
         """The peer goes on from a new UDP port on each of its host sockets; datagrams sent
-        to its old ports are lost from now on."""
+        to its old ports are lost from now on (and, with `old_path_dead`, what its present
+        connections send too: only a new connection gets through)."""
+        self.old_path_dead = old_path_dead
         loop = asyncio.get_running_loop()
         for protocol in self._protocols:
             inner = protocol.transport.inner
