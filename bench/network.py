@@ -15,8 +15,11 @@ it (aiortc's own encoder sends none).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import re
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +46,8 @@ class NetworkProfile:
     name: str
     link: netem.Profile  # each direction
     blackout: float = 0.0  # seconds, after the first answer
+    address_change: bool = False  # after the first answer
+    old_path_dead: bool = False  # the address change leaves the old connection cut both ways
 
 
 PROFILES = (
@@ -53,7 +58,30 @@ PROFILES = (
     NetworkProfile("10 % loss, 60 +- 30 ms", netem.Profile(loss=0.1, delay=0.06, jitter=0.03)),
     NetworkProfile("150 ms RTT", netem.Profile(delay=0.075)),
     NetworkProfile("5 s blackout", netem.Profile(), blackout=5.0),
+    NetworkProfile("30 s blackout", netem.Profile(), blackout=30.0),
+    NetworkProfile("address change", netem.Profile(), address_change=True),
+    NetworkProfile(
+        "address change, old path dead", netem.Profile(), address_change=True, old_path_dead=True
+    ),
 )
+
+
+def slug(name: str) -> str:
+    """A profile's key: "3 % loss, 40 +- 15 ms" -> "3-loss-40-15-ms"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def choose(keys: str) -> None:
+    """Run only these profiles (comma-separated keys, `slug`), clean always first."""
+    global CHOSEN
+    wanted = {key.strip() for key in keys.split(",") if key.strip()}
+    known = {slug(p.name) for p in PROFILES}
+    if wanted - known:
+        raise SystemExit(f"unknown network profiles: {sorted(wanted - known)} (known: {known})")
+    CHOSEN = tuple(p for p in PROFILES if p.name == "clean" or slug(p.name) in wanted)
+
+
+CHOSEN = PROFILES
 
 
 def send_fec(expected_loss: int = 10) -> None:
@@ -104,18 +132,24 @@ async def _call(
     peer, body = await connect(client, user)
     packets = _Packets(peer)
     link = netem.impair(peer.pc, seed=seed)
+    peer.start_pings()  # as the room page does: the bot's keep-alive, and the peer's
+    token = user["Authorization"].split()[-1]
+    peer.rejoin_by_itself(client, body["conversation_id"], token, network=link)
     answers: list[float | None] = []
+    replies: list[str | None] = []  # the bot's first line after each question
+    recovery: dict[str, Any] = {}
     try:
         await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
         await until_quiet([peer])
         link.up.profile = link.down.profile = profile.link
         mark, heard_before = len(packets.sequences), len(peer.messages)
         for i, (_text, audio) in enumerate(questions):
-            if i == 1 and profile.blackout:
+            if i == 1 and (profile.blackout or profile.address_change):
                 # Between two questions: the call goes on after it.
-                link.blackout(profile.blackout)
-                await asyncio.sleep(profile.blackout + 0.5)
+                recovery = await disrupt(peer, link, profile)
+            said = len(peer.messages)
             answers.append(await ask(peer, audio))
+            replies.append(_first_bot_line(peer.messages[said:]))
         status = (
             await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=user)
         ).json()["status"]
@@ -133,6 +167,7 @@ async def _call(
         "word_error_rate": errors / len(reference),
         "heard_right": sum(normalise(h) in [normalise(s) for s in spoken] for h in heard),
         "questions": len(spoken),
+        "replies": replies,
         "voice_to_voice_p50_ms": statistics.median(times) * 1000 if times else None,
         "voice_to_voice_p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))] * 1000
         if times
@@ -142,6 +177,55 @@ async def _call(
         "dropped_down": link.down.counts.dropped,
         "answered": sum(a is not None for a in answers),
         "survived": status == "active" and all(a is not None for a in answers),
+        **recovery,
+    }
+
+
+def _first_bot_line(messages: list[dict[str, Any]]) -> str | None:
+    return next((m["text"] for m in messages if m.get("role") == "bot"), None)
+
+
+def _answered_right(row: dict[str, Any], clean: dict[str, Any]) -> int:
+    """How many questions got the answer they got on the clean link (the rule brain says the
+    same to the same question in the same place of the call): understood, whatever the words
+    the recogniser wrote."""
+    return sum(
+        r is not None and r == c for r, c in zip(row["replies"], clean["replies"], strict=True)
+    )
+
+
+async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict[str, Any]:
+    """A blackout or an address change; how the peer came back: whether it rejoined (a new
+    connection: the 30 s blackout and the address change) or rode it out (5 s), and the
+    seconds from the network's return (the blackout's end, the change) to the rejoin's
+    connection and to the first sound heard from the bot after it."""
+    rejoins = len(peer.recoveries)
+    if profile.blackout:
+        link.blackout(profile.blackout)
+        await asyncio.sleep(profile.blackout)
+    else:
+        await link.change_address(old_path_dead=profile.old_path_dead)
+    back = time.monotonic()
+    deadline = back + 20
+    while time.monotonic() < deadline:
+        started = peer.recoveries[rejoins:]
+        if not started and time.monotonic() > back + 1.0:
+            break  # no rejoin under way a second after: the connection rode it out
+        if started and (started[-1].connected_at is not None or started[-1].gave_up):
+            break
+        await asyncio.sleep(0.05)
+    rejoined = [r for r in peer.recoveries[rejoins:] if r.connected_at is not None]
+    heard = None
+    if rejoined:
+        with contextlib.suppress(TimeoutError):
+            await peer.utterance(back, within=15, quiet=0.5)  # the welcome back
+        heard = peer.first_sound_after(back)
+    await until_quiet([peer])
+    return {
+        "rejoins": len(peer.recoveries) - rejoins,
+        "why": [r.why for r in peer.recoveries[rejoins:]],
+        "connected_after_s": rejoined[-1].connected_at - back if rejoined else None,
+        "heard_after_s": heard - back if heard is not None else None,
     }
 
 
@@ -151,16 +235,19 @@ async def network_profiles(
     questions: list[tuple[str, np.ndarray]],
     connect: Connect,
     end: End,
-    profiles: tuple[NetworkProfile, ...] = PROFILES,
+    profiles: tuple[NetworkProfile, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    """One call per profile, clean first."""
+    """One call per profile (those chosen: `choose`), clean first."""
+    profiles = CHOSEN if profiles is None else profiles
     rows = []
     for i, profile in enumerate(profiles):
         row = await _call(client, users[i % len(users)], profile, questions, connect, end, seed=i)
         rows.append(row)
+        row["answered_right"] = _answered_right(row, rows[0])
         print(
             f"  network, {profile.name}: heard {row['heard_right']}/{row['questions']} right "
-            f"(WER {row['word_error_rate']:.0%}), voice to voice p50 "
+            f"(WER {row['word_error_rate']:.0%}), answered {row['answered_right']} right, "
+            "voice to voice p50 "
             f"{row['voice_to_voice_p50_ms'] or 0:.0f} ms; {row['heard']}",
             flush=True,
         )
@@ -171,8 +258,8 @@ async def network_profiles(
 def print_network(rows: list[dict[str, Any]]) -> None:
     print("\ncalls over impaired networks (both directions, from the greeting's end)")
     print(
-        f"{'profile':<24}{'heard right':>12}{'WER':>6}{'v2v p50':>9}{'p95':>7}"
-        f"{'bot pkts':>10}{'survived':>10}"
+        f"{'profile':<24}{'heard right':>12}{'WER':>6}{'answered':>9}{'v2v p50':>9}{'p95':>7}"
+        f"{'bot pkts':>10}{'survived':>10}{'rejoins':>9}{'back: connected/heard (s)':>27}"
     )
     for row in rows:
         share = row["bot_packets_received"]
@@ -181,9 +268,21 @@ def print_network(rows: list[dict[str, Any]]) -> None:
         survived = "yes" if row["survived"] else "no"
         print(
             f"{row['profile']:<24}{row['heard_right']:>8}/{row['questions']:<3}"
-            f"{row['word_error_rate']:>6.0%}{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
-            f"{received:>10}{survived:>10}"
+            f"{row['word_error_rate']:>6.0%}{row.get('answered_right', '-'):>9}"
+            f"{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
+            f"{received:>10}{survived:>10}{_recovery(row)}"
         )
+
+
+def _recovery(row: dict[str, Any]) -> str:
+    """A disrupted call's rejoins and seconds from the network's return to the rejoin's
+    connection and the bot's first sound after it."""
+    if "rejoins" not in row:
+        return ""
+    connected, heard = row["connected_after_s"], row["heard_after_s"]
+    back = "-" if connected is None else f"{connected:.1f}"
+    back += "/" + ("-" if heard is None else f"{heard:.1f}")
+    return f"{row['rejoins']:>9}{back:>27}"
 
 
 def _arrivals(profile: netem.Profile, count: int, seed: int) -> list[tuple[float, int]]:
@@ -253,7 +352,7 @@ def buffer_replay(count: int = 3000) -> list[dict[str, Any]]:
     ours, offline: the share of received packets thrown away, the share concealed, and how
     long a played packet was held (the input latency the buffer adds), median and p95."""
     rows = []
-    for i, profile in enumerate(PROFILES[:-1]):
+    for i, profile in enumerate(p for p in PROFILES if not (p.blackout or p.address_change)):
         arrivals = _arrivals(profile.link, count, seed=i)
         received = len({s for _, s in arrivals})
         theirs_lost, theirs = _replay_aiortc(arrivals)

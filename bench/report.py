@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.browser_network import print_browser
 from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
 from bench.stt import print_stt
@@ -59,6 +60,8 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
         print_buffer_replay(figures["network_buffers"])
     if "network" in figures:
         print_network(figures["network"])
+    if "browser_network" in figures:
+        print_browser(figures["browser_network"])
     if "idle" in figures:
         where = "the worker processes summed" if mode == "workers" else "shared models, one process"
         _print_idle(f"idle conversations ({where})", figures["idle"])

@@ -9,7 +9,8 @@ simultaneous conversations that still answer in time), stutter (idle conversatio
 greeting's audio has gaps), process (the same figures for a process per bot), stt (each
 offline speech recogniser's latency and word error rate, in this process), synthesis (CPU per
 answer's speech with and without the cache of synthesised sentences, in this process), network
-(calls over impaired networks: bench/network.py). Prints a table and
+(calls over impaired networks: bench/network.py), browser-network (the room page in Chromium
+under loss: bench/browser_network.py). Prints a table and
 writes the same figures as JSON to bench/results/.
 """
 
@@ -33,8 +34,12 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.browser_network import browser_profiles
 from bench.load import at_once, next_call
+from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
+from bench.network import choose as choose_network
+from bench.network import slug as network_slug
 from bench.peers import ask
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
 from bench.server import Server, cpu_seconds, rss_mb, serve
@@ -394,6 +399,8 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
+# How many times each network call asks the questions (`--network-rounds`).
+NETWORK_ROUNDS = [1]
 PARTS = (
     "latency",
     "idle",
@@ -404,6 +411,7 @@ PARTS = (
     "stt",
     "synthesis",
     "network",
+    "browser-network",
 )
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
@@ -470,9 +478,13 @@ async def measure_mode(
         save()
     if "network" in parts:
         print("  calls over impaired networks", flush=True)
-        spoken = list(zip(QUESTIONS, questions, strict=True))
+        spoken = list(zip(QUESTIONS, questions, strict=True)) * NETWORK_ROUNDS[0]
         figures["network_buffers"] = buffer_replay()
         figures["network"] = await network_profiles(client, users, spoken, _connected, _end)
+        save()
+    if "browser-network" in parts:
+        print("  the room page in Chromium under loss", flush=True)
+        figures["browser_network"] = await browser_profiles(server.url, client, users, questions[0])
         save()
 
 
@@ -549,8 +561,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke check")
     parser.add_argument(
         "--only",
-        default=",".join(PARTS),
-        help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all)",
+        default=",".join(p for p in PARTS if p != "browser-network"),
+        help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all but "
+        "browser-network, whose impairment Debian's Chromium ignores: bench/README.md)",
     )
     parser.add_argument(
         "--modes",
@@ -566,7 +579,22 @@ if __name__ == "__main__":
         action="store_true",
         help="the users' peers send Opus in-band FEC, as browsers do (network part)",
     )
+    parser.add_argument(
+        "--network-profiles",
+        help="comma-separated network profiles to run (clean always runs first), of: "
+        + ", ".join(network_slug(p.name) for p in NETWORK_PROFILES)
+        + " (default: all)",
+    )
+    parser.add_argument(
+        "--network-rounds",
+        type=int,
+        default=1,
+        help="the questions asked this many times in each network call (default: 1)",
+    )
     args = parser.parse_args()
+    NETWORK_ROUNDS[0] = args.network_rounds
+    if args.network_profiles:
+        choose_network(args.network_profiles)
     if args.fec_sender:
         send_fec()
     asyncio.run(

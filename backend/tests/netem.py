@@ -17,6 +17,10 @@ from a new UDP port; what is sent to the old one is lost, as when a phone leaves
     ...
     link.blackout(5.0)
     await link.change_address()
+
+A peer that rejoins by itself (`tests/voice/peer.py`, `Peer.rejoin_by_itself(network=link)`)
+impairs its new connections on the same link (`attach`), finds its signalling cut while the
+link is blacked out (`reachable`), and rejoins at once when its address changes (`changes`).
 """
 
 from __future__ import annotations
@@ -137,6 +141,11 @@ class _Transport:
         self.inner = protocol.transport
 
     def sendto(self, data: bytes, addr: Any = None) -> None:
+        if self._link.old_path_dead and id(self._protocol) in self._link._moved:
+            self._link.up.counts.sent += 1
+            self._link.up.counts.dropped += 1  # the interface it left is gone
+            return
+
         def deliver() -> None:
             route = self._link.route(self._protocol)
             # The peer closed while the datagram was delayed? (A TURN transport ignores it.)
@@ -168,6 +177,11 @@ class Link:
         self.down = down
         self._moved: dict[int, asyncio.DatagramTransport] = {}  # protocol id -> new socket
         self._protocols: list[Any] = []
+        self.changes = 0  # address changes so far (a peer that rejoins by itself watches it)
+        # After a change, nothing the old connection sends gets out either (Wi-Fi to mobile
+        # data: the old interface is gone), instead of going on from the new port (a NAT
+        # rebinding).
+        self.old_path_dead = False
 
     def route(self, protocol: Any) -> Any:
         """The transport a protocol's datagrams leave by now."""
@@ -191,14 +205,27 @@ class Link:
         protocol.datagram_received = on_old_address
         protocol._netem_received = received
 
+    def attach(self, pc: Any) -> None:
+        """Impair one more of the peer's connections (a rejoin's) on this same link: the
+        same profiles, the blackout still running. Call it after `setLocalDescription`."""
+        for connection in _ice_connections(pc):
+            for protocol in connection._protocols:
+                self.wrap(protocol)
+
+    def reachable(self) -> bool:
+        """Whether anything gets through now (the peer's signalling too: out of a blackout)."""
+        return self.up.clock() >= self.up.blackout_until
+
     def blackout(self, seconds: float) -> None:
         """Nothing gets through, either way, for `seconds` from now."""
         until = self.up.clock() + seconds
         self.up.blackout_until = self.down.blackout_until = until
 
-    async def change_address(self) -> None:
+    async def change_address(self, *, old_path_dead: bool = False) -> None:
         """The peer goes on from a new UDP port on each of its host sockets; datagrams sent
-        to its old ports are lost from now on."""
+        to its old ports are lost from now on (and, with `old_path_dead`, what its present
+        connections send too: only a new connection gets through)."""
+        self.old_path_dead = old_path_dead
         loop = asyncio.get_running_loop()
         for protocol in self._protocols:
             inner = protocol.transport.inner
@@ -216,6 +243,7 @@ class Link:
                 lambda on=on_new_address: _NewAddress(on), local_addr=(sockname[0], 0)
             )
             self._moved[id(protocol)] = transport
+        self.changes += 1
 
     def close(self) -> None:
         for transport in self._moved.values():
@@ -247,7 +275,5 @@ def impair(pc: Any, up: Profile = Profile(), down: Profile = Profile(), *, seed:
         Direction(up, random.Random(rng.random()), loop.time, loop.call_later),
         Direction(down, random.Random(rng.random()), loop.time, loop.call_later),
     )
-    for connection in _ice_connections(pc):
-        for protocol in connection._protocols:
-            link.wrap(protocol)
+    link.attach(pc)
     return link

@@ -109,3 +109,18 @@ def test_a_blackout_drops_everything_for_its_length_then_delivers_again() -> Non
         down.send(100, lambda: None)
     assert delivered == list(range(50)) + list(range(150, 300))
     assert up.counts.dropped == down.counts.dropped == 100
+
+
+def test_the_link_is_unreachable_for_a_blackout_only() -> None:
+    """What a peer that rejoins by itself asks before it signals (tests/voice/peer.py)."""
+    scheduler = Scheduler()
+    link = netem.Link(
+        netem.Direction(netem.Profile(), random.Random(1), lambda: scheduler.now, scheduler.later),
+        netem.Direction(netem.Profile(), random.Random(2), lambda: scheduler.now, scheduler.later),
+    )
+    assert link.reachable()
+    link.blackout(30.0)
+    scheduler.run_until(29.9)
+    assert not link.reachable()
+    scheduler.run_until(30.0)
+    assert link.reachable()

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bench import BACKEND
-from bench.drills import bots, connections, daily, database, security, signals, workers
+from bench.drills import bots, connections, daily, database, network, security, signals, workers
 from bench.drills.base import LOCAL, Drill, Line, Scenario, running
 from bench.server import PG_URL, _drop, _pg_database
 from tests.fakes.daily import FakeDaily
@@ -70,7 +70,8 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
             lines.append(line)
 
     def chosen(scenarios: list[Scenario]) -> list[Scenario]:
-        return [s for s in scenarios if only is None or only in s[0]]
+        keys = None if only is None else only.split(",")
+        return [s for s in scenarios if keys is None or any(k in s[0] for k in keys)]
 
     daily_ones = chosen(
         [*daily.scenarios(), ("db-mid-start", database.lost_while_the_room_is_made)]
@@ -78,6 +79,7 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
     local_ones = chosen(local_scenarios(tmp, examples, seed))
     stuck_ones = chosen(connections.scenarios())
     worker_ones = chosen(workers.scenarios())
+    network_ones = chosen(network.scenarios())
     try:
         async with (
             FakeDaily().serve() as fake_daily,
@@ -101,6 +103,15 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
                 settings = {**LOCAL, **connections.SETTINGS}
                 async with running(tmp, database_url, proxy, settings) as drill:
                     await go(drill, stuck_ones)
+            if network_ones:
+                print(
+                    "calls over impaired networks: the user's peer behind tests/netem.py, "
+                    "rejoining by itself; the default keep-alive and rejoin grace"
+                )
+                settings = {**LOCAL, **network.SETTINGS, "MAX_DURATION_SECONDS": "180"}
+                async with running(tmp, database_url, proxy, settings) as drill:
+                    await network.load_question()
+                    await go(drill, network_ones)
             if worker_ones:
                 print("worker mode: the API runs no bot; two worker processes run them")
                 async with (
@@ -131,7 +142,9 @@ def main() -> None:
         "--examples", type=int, default=60, help="schemathesis examples per operation"
     )
     parser.add_argument("--seed", type=int, default=1, help="schemathesis' random seed")
-    parser.add_argument("--only", help="run only the scenarios whose key contains this")
+    parser.add_argument(
+        "--only", help="run only the scenarios whose key contains this (or one of these, a,b)"
+    )
     args = parser.parse_args()
     # The app's log and schemathesis' output stay here for reading after the run.
     logs = RESULTS / "drills-logs"

@@ -16,6 +16,8 @@ const offerUrl = `/api/v1/rooms/${encodeURIComponent(roomName)}/offer`;
 window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [], botReady: null,
   conversation: null, rejoins: 0 };
 let leaving = false;
+// Below the server's keep-alive (3 s of missing pings, then BOT_IDLE_TIMEOUT_SECONDS).
+const DISCONNECTED_GRACE_MS = 7000;
 
 function setState(state) { window.roomState.state = state; $("state").textContent = state; }
 function showError(message) { $("error").textContent = message; }
@@ -119,17 +121,27 @@ async function connect(microphone) {
   };
   channel.onmessage = (event) => onMessage(event.data);
   channel.onclose = () => clearInterval(pings);
+  // "disconnected" may pass (a blackout of a few seconds): the same connection is kept if it is
+  // connected again within DISCONNECTED_GRACE_MS; "failed" or "closed" rejoin at once.
+  let lost;
   pc.onconnectionstatechange = () => {
     setState(pc.connectionState);
+    clearTimeout(lost);
     if (!["failed", "closed", "disconnected"].includes(pc.connectionState)) return;
-    pc.onconnectionstatechange = null;
-    if (!leaving && canRejoin()) rejoin(pc, microphone); else finish();
+    const giveUp = () => {
+      pc.onconnectionstatechange = null;
+      if (!leaving && canRejoin()) rejoin(pc, microphone); else finish();
+    };
+    if (pc.connectionState === "disconnected") lost = setTimeout(giveUp, DISCONNECTED_GRACE_MS);
+    else giveUp();
   };
   setState("connecting");
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGathered(pc);
-  const answer = await offerUntilTaken({ sdp: pc.localDescription.sdp, type: "offer" });
-  await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc);
+    const answer = await offerUntilTaken({ sdp: pc.localDescription.sdp, type: "offer" });
+    await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+  } catch (error) { pc.onconnectionstatechange = null; pc.close(); throw error; }
   $("leave").disabled = false;
   $("leave").onclick = async () => {
     $("leave").disabled = true;
@@ -159,18 +171,30 @@ function canRejoin() {
     && live.includes(window.roomState.conversation.status));
 }
 
+// Tried again every second while the network is away (a fetch that cannot reach the server
+// throws): a blackout or a network change ends in the same conversation, not an ended page.
 async function rejoin(pc, microphone) {
   setState("reconnecting");
   pc.close();
-  try {
-    const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}/join`,
-      { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
-    token = body.daily_token;
-    window.roomState.rejoins += 1;
-    await connect(microphone);
-  } catch (error) { showError(error.message || String(error)); finish(); }
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}/join`,
+        { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
+      token = body.daily_token;
+      window.roomState.rejoins += 1;
+      await connect(microphone);
+      showError("");
+      return;
+    } catch (error) {
+      showError(error.message || String(error));
+      // Refused by the server (the conversation ended, the sign-in expired): stop there.
+      if ((response && !response.ok) || leaving || !canRejoin()) { finish(); return; }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 // The conversation's status as Server-Sent Events (fetch, not EventSource: it needs a header).

@@ -7,7 +7,8 @@ import contextlib
 import fractions
 import json
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import av
 import httpx
@@ -17,6 +18,33 @@ from aiortc.mediastreams import MediaStreamError
 
 RATE = 48_000
 FRAME = 960  # 20 ms
+# A peer that rejoins by itself calls its connection lost after this long with nothing received
+# (the server hangs up a silent user after BOT_IDLE_TIMEOUT_SECONDS, 10 s by default; a 5 s
+# blackout is ridden out).
+LOST_AFTER_SECONDS = 7.0
+# Each rejoin attempt's new connection has this long to connect before the next one.
+RECONNECT_ATTEMPT_SECONDS = 3.0
+
+
+class Network(Protocol):
+    """What a self-rejoining peer asks of its network (the impairment harness's `Link`)."""
+
+    changes: int  # how many times the peer's address changed
+
+    def reachable(self) -> bool: ...
+
+    def attach(self, pc: RTCPeerConnection) -> None: ...
+
+
+@dataclass
+class Recovery:
+    """One loss of the peer's connection and its rejoin (monotonic seconds)."""
+
+    lost_at: float
+    why: str
+    attempts: int = 0
+    connected_at: float | None = None
+    gave_up: str | None = None  # why it stopped trying (the conversation ended)
 
 
 class SpeakingTrack(MediaStreamTrack):  # type: ignore[misc]
@@ -57,15 +85,22 @@ class Peer:
         self, configuration: RTCConfiguration | None = None, mic: SpeakingTrack | None = None
     ) -> None:
         # aiortc's default configuration points at a public STUN server: none here.
-        self.pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
+        self._configuration = configuration or RTCConfiguration(iceServers=[])
         self.mic = mic or SpeakingTrack()
-        self.pc.addTrack(self.mic)
         self.received: list[tuple[float, np.ndarray]] = []
         # Every RTVI message the bot sent, and (in `messages`) the transcript lines among them.
         self.rtvi: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.offer_sent_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        # Each time the peer found its connection lost and connected again by itself.
+        self.recoveries: list[Recovery] = []
+        self._new_connection()
+
+    def _new_connection(self) -> None:
+        """A new peer connection (the first, or a rejoin's), the same microphone and ears."""
+        self.pc = RTCPeerConnection(self._configuration)
+        self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("chat")
         self.channel.on("message", self._on_message)
         self.pc.on("track", self._on_track)
@@ -222,8 +257,133 @@ class Peer:
             f"{loudest:.0f}, last frame at {self.received[-1][0] if self.received else 0:.1f}"
         )
 
+    def rejoin_by_itself(
+        self,
+        client: httpx.AsyncClient,
+        conversation_id: str,
+        access_token: str,
+        *,
+        network: Network | None = None,
+        lost_after: float = LOST_AFTER_SECONDS,
+    ) -> None:
+        """Watch the connection and, once it is lost, rejoin the same conversation, as the
+        room page does: `POST .../join` (a new room token) and a new connection, tried again
+        until the room takes it and it connects (`recoveries` records each).
+
+        Lost: the connection failed or closed, the network says its address changed, or
+        nothing at all (RTP, RTCP, the data channel's acknowledgements) came for `lost_after`
+        seconds while the peer pinged (a blackout shorter than that is ridden out).
+        `network` (the impairment harness's link) impairs each new connection too, and its
+        signalling: while it is down the requests fail, as they would on a dead network.
+        """
+        self._rejoining = asyncio.ensure_future(
+            self._keep_connected(client, conversation_id, access_token, network, lost_after)
+        )
+        self._tasks.append(self._rejoining)
+
+    async def _keep_connected(
+        self,
+        client: httpx.AsyncClient,
+        conversation_id: str,
+        access_token: str,
+        network: Network | None,
+        lost_after: float,
+    ) -> None:
+        while True:
+            why = await self._lost(network, lost_after)
+            recovery = Recovery(lost_at=time.monotonic(), why=why)
+            self.recoveries.append(recovery)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pc.close(), 5)
+            await self._reconnect(client, conversation_id, access_token, network, recovery)
+            if recovery.connected_at is None:
+                return  # the conversation is over: nothing to rejoin
+
+    async def _lost(self, network: Network | None, lost_after: float) -> str:
+        changes = network.changes if network is not None else 0
+        received, heard_at = -1, time.monotonic()
+        while True:
+            await asyncio.sleep(0.25)
+            if self.pc.connectionState in ("failed", "closed"):
+                return f"the connection {self.pc.connectionState}"
+            if network is not None and network.changes != changes:
+                return "the network changed"
+            now = time.monotonic()
+            stats = (await self.pc.getStats()).values()
+            packets = sum(s.packetsReceived for s in stats if s.type == "transport")
+            if packets != received:
+                received, heard_at = packets, now
+            elif now - heard_at >= lost_after:
+                return f"nothing received for {lost_after:.0f} s"
+
+    async def _reconnect(
+        self,
+        client: httpx.AsyncClient,
+        conversation_id: str,
+        access_token: str,
+        network: Network | None,
+        recovery: Recovery,
+    ) -> None:
+        room: dict[str, Any] | None = None
+        while True:
+            recovery.attempts += 1
+            if network is not None and not network.reachable():
+                await asyncio.sleep(0.25)  # a request now would fail: nothing gets through
+                continue
+            if room is None:
+                joined = await client.post(
+                    f"/api/v1/conversations/{conversation_id}/join",
+                    headers={"Authorization": f"Bearer {access_token}"},
+                )
+                if joined.status_code != 200:
+                    recovery.gave_up = joined.text
+                    return  # ended (or never ours): the page would show it ended
+                room = joined.json()
+            self._new_connection()
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            if network is not None:
+                network.attach(self.pc)
+            name = room["daily_room_url"].rsplit("/", 1)[1]
+            offered = await client.post(
+                f"/api/v1/rooms/{name}/offer",
+                json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {room['daily_token']}"},
+            )
+            if offered.status_code == 200:
+                answer = offered.json()
+                await self.pc.setRemoteDescription(
+                    RTCSessionDescription(answer["sdp"], answer["type"])
+                )
+                if await self._connected_within(RECONNECT_ATTEMPT_SECONDS):
+                    recovery.connected_at = time.monotonic()
+                    return
+            elif offered.status_code in (401, 403):
+                room = None  # the room token expired: join again for a new one
+            elif offered.status_code != 400:  # anything but "the room holds a connection"
+                recovery.gave_up = offered.text
+                return
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pc.close(), 5)
+            await asyncio.sleep(0.25)
+
+    async def _connected_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.pc.connectionState == "connected":
+                return True
+            if self.pc.connectionState in ("failed", "closed"):
+                return False
+            await asyncio.sleep(0.05)
+        return False
+
     async def close(self) -> None:
         """Close the connection; raise if receiving the bot's audio failed meanwhile."""
+        rejoining: asyncio.Task[None] | None = getattr(self, "_rejoining", None)
+        if rejoining is not None:
+            rejoining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rejoining
+            self._tasks.remove(rejoining)
         await self.pc.close()
         for task in self._tasks:
             task.cancel()

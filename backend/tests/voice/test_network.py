@@ -3,12 +3,14 @@
 The user's aiortc peer is behind the harness: once the greeting is heard, 5 % of the datagrams
 each way are lost while the user asks a question. The bot must hear it as one question and
 answer it: its jitter buffer keeps every packet that came (aiortc's threw away the ones held
-behind a loss: "What is my life, Pethna?") and the lost ones are concealed.
+behind a loss: "What is my life, Pethna?") and the lost ones are concealed. Then the user's
+address changes: the peer, like the room page, rejoins the same conversation by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 
 import httpx
@@ -19,15 +21,15 @@ from src.numerology import life_path_number
 from src.voice_pipeline import speech
 from src.voice_pipeline.dialogue import normalise
 from tests import netem
-from tests.api.conversation_helpers import start
-from tests.conftest import register
+from tests.api.conversation_helpers import eventually, start
+from tests.conftest import auth, register
 from tests.voice.conftest import synthesise
 from tests.voice.peer import RATE, Peer
 
 pytestmark = pytest.mark.once
 
 
-async def test_a_question_asked_at_5_percent_loss_both_ways_is_understood(
+async def test_a_question_asked_at_5_percent_loss_is_understood_and_an_address_change_rejoins(
     app: FastAPI, client: httpx.AsyncClient, models: speech.SpeechModels
 ) -> None:
     birth = date(1990, 7, 15)
@@ -37,6 +39,8 @@ async def test_a_question_asked_at_5_percent_loss_both_ways_is_understood(
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
         link = netem.impair(peer.pc, seed=5)
+        peer.start_pings()
+        peer.rejoin_by_itself(client, body["conversation_id"], user["access_token"], network=link)
         await peer.bot_finished_speaking(after=0)
         link.up.profile = link.down.profile = netem.Profile(loss=0.05)
         question = synthesise(models, "What is my life path number?")
@@ -44,6 +48,21 @@ async def test_a_question_asked_at_5_percent_loss_both_ways_is_understood(
         peer.mic.say(question)
         await asyncio.sleep((len(question) - RATE) / RATE)  # until the words end
         await peer.bot_finished_speaking(after=spoken)
+
+        # The user's address changes (Wi-Fi to mobile data): what the bot sends to the old
+        # one is lost. The peer rejoins the same conversation by itself and is welcomed back.
+        link.up.profile = link.down.profile = netem.Profile()
+        first = peer.pc
+        changed = time.monotonic()
+        await link.change_address()
+        await eventually(lambda: _welcomed_back(peer), within=20)
+        assert peer.pc is not first
+        assert [r.why for r in peer.recoveries] == ["the network changed"]
+        await peer.utterance(changed, within=10, quiet=0.3)  # heard, not only sent
+        conversation = await client.get(
+            f"/api/v1/conversations/{body['conversation_id']}", headers=auth(user["access_token"])
+        )
+        assert conversation.json()["status"] == "active"
     finally:
         await peer.close()
     assert link.up.counts.dropped > 0
@@ -57,3 +76,8 @@ async def test_a_question_asked_at_5_percent_loss_both_ways_is_understood(
     expected = life_path_number(birth).value
     answers = [m["text"] for m in peer.messages if m.get("role") == "bot"]
     assert any(a.startswith(f"Your life path number is {expected}") for a in answers), answers
+
+
+def _welcomed_back(peer: Peer) -> None:
+    said = [m["text"] for m in peer.messages if m.get("role") == "bot"]
+    assert any(line.startswith("Welcome back, Sarah") for line in said), said
