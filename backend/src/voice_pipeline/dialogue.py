@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from src.contract.bot import Memory
 from src.numerology import (
     NumberKind,
     NumerologyInputError,
@@ -20,6 +21,7 @@ from src.numerology import (
     personal_year_theme,
 )
 from src.numerology.kinds import spoken_list
+from src.voice_pipeline import memory as past
 
 # The phrases that name each kind, tried in this order: the first match wins, so "my
 # birthday this year" is the personal year.
@@ -118,7 +120,8 @@ def is_complete_request(utterance: str) -> bool:
     if not text or ends_on_dangling_word(text):
         return False
     intents = (GOODBYE, ALL, HOW, MEANING, THANKS, HELP)
-    return bool(find_kind(text) or find_date(text) or any(p.search(text) for p in intents))
+    asked = any(p.search(text) for p in intents) or past.asks_about_past(text)
+    return bool(find_kind(text) or find_date(text) or asked)
 
 
 def normalise(text: str) -> str:
@@ -192,10 +195,12 @@ class Numerologist:
     today: date = field(default_factory=date.today)
     last: tuple[NumberKind, int] | None = None
     last_result: core.NumberResult | None = None
+    # The earlier conversations it may recall (None: the user turned remembering off).
+    memory: Memory | None = field(default_factory=Memory)
 
     def greeting(self) -> str:
-        """The opening line."""
-        return (
+        """The opening line (a returning user's, when it remembers them)."""
+        return past.greeting(self.first_name, self.memory) or (
             f"Hello {self.first_name}! I'm your numerologist. Ask me about your life path, "
             "your name's numbers, or what this year holds for you."
         )
@@ -214,6 +219,8 @@ class Numerologist:
                 f"Goodbye {self.first_name}, it was a pleasure. May your numbers be kind to you!",
                 end=True,
             )
+        if past.asks_about_past(text):
+            return Reply(past.recall(self.memory, self.today))
         kind = find_kind(text)
         other_date, other_name = find_date(text), find_name(text)
         if kind or other_date or other_name:
