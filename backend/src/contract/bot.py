@@ -17,10 +17,54 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from src.core.enums import EndReason, MessageRole
+from src.core.enums import EndReason, MessageRole, MessageSource
 from src.core.errors import DomainError
 from src.core.settings import BotSettings
 from src.rooms.base import BotTransport, ProviderName
+
+
+@dataclass(frozen=True)
+class PastConversation:
+    """One of the user's earlier conversations, as the bot may recall it.
+
+    Attributes:
+        ended_at: When it ended.
+        topics: The number kinds it discussed (`NumberKind` values), first-mentioned first.
+    """
+
+    ended_at: datetime
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the bot remembers of the user's earlier conversations (computed at the start).
+
+    Attributes:
+        past: The last few ended conversations, newest first (bounded by the services).
+    """
+
+    past: tuple[PastConversation, ...] = ()
+
+    def to_plain(self) -> dict[str, Any]:
+        """The memory as JSON values."""
+        return {
+            "past": [
+                {"ended_at": p.ended_at.isoformat(), "topics": list(p.topics)} for p in self.past
+            ]
+        }
+
+    @classmethod
+    def from_plain(cls, values: dict[str, Any]) -> Memory:
+        """A memory from `to_plain`'s output (raises KeyError, TypeError, ValueError)."""
+        return cls(
+            tuple(
+                PastConversation(
+                    datetime.fromisoformat(p["ended_at"]), tuple(str(t) for t in p["topics"])
+                )
+                for p in values["past"]
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -37,6 +81,8 @@ class BotJob:
         user_full_name: The user's full name (for numerology).
         user_first_name: The name the bot greets.
         birth_date: The user's birth date (for numerology).
+        memory: What the bot may recall of the user's earlier conversations; None when the
+            user turned remembering off.
     """
 
     conversation_id: uuid.UUID
@@ -48,6 +94,7 @@ class BotJob:
     user_full_name: str
     user_first_name: str
     birth_date: date
+    memory: Memory | None = None
 
     def to_json(self) -> str:
         """The job as a JSON string."""
@@ -55,6 +102,7 @@ class BotJob:
         values["conversation_id"] = str(self.conversation_id)
         values["expires_at"] = self.expires_at.isoformat()
         values["birth_date"] = self.birth_date.isoformat()
+        values["memory"] = None if self.memory is None else self.memory.to_plain()
         return json.dumps(values)
 
     @classmethod
@@ -69,6 +117,8 @@ class BotJob:
             values["conversation_id"] = uuid.UUID(values["conversation_id"])
             values["expires_at"] = datetime.fromisoformat(values["expires_at"])
             values["birth_date"] = date.fromisoformat(values["birth_date"])
+            memory = values.get("memory")
+            values["memory"] = None if memory is None else Memory.from_plain(memory)
             return cls(**values)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a bot job: {exc}") from exc
@@ -89,9 +139,15 @@ class BotEvents(Protocol):
         """The user's media connected (records `user_joined_at`, status `active`)."""
         ...
 
-    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
-        """A line was spoken (the transcript), telling about these number kinds; must not
-        block."""
+    def said(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+    ) -> None:
+        """A line was spoken or typed (the transcript), telling about these number kinds; must
+        not block."""
         ...
 
 
@@ -154,8 +210,9 @@ class TranscriptSink(Protocol):
         role: MessageRole,
         text: str,
         kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
     ) -> None:
-        """Queue a line said now (never blocks)."""
+        """Queue a line said (or typed) now (never blocks)."""
         ...
 
     async def flush(self) -> int:

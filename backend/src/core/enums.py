@@ -54,3 +54,10 @@ class MessageRole(enum.StrEnum):
 
     ASSISTANT = "assistant"
     USER = "user"
+
+
+class MessageSource(enum.StrEnum):
+    """How a line came: spoken and heard, or typed (and, for the bot, answered in text only)."""
+
+    VOICE = "voice"
+    TEXT = "text"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from src.core.clock import utcnow
 from src.core.database import Base, UTCDateTime
-from src.core.enums import MessageRole
+from src.core.enums import MessageRole, MessageSource
 
 
 class ConversationMessage(Base):
@@ -21,6 +21,10 @@ class ConversationMessage(Base):
         CheckConstraint(
             "role IN ({})".format(", ".join(f"'{r.value}'" for r in MessageRole)),
             name="role_valid",
+        ),
+        CheckConstraint(
+            "source IN ({})".format(", ".join(f"'{s.value}'" for s in MessageSource)),
+            name="source_valid",
         ),
         Index(
             "ix_conversation_messages_conversation_id_created_at", "conversation_id", "created_at"
@@ -38,3 +42,7 @@ class ConversationMessage(Base):
     # The number kinds a bot line told the user about (`NumberKind` values); NULL for none.
     # The conversation's topics are gathered from them when it ends, whichever process ends it.
     kinds: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    # How it came: spoken (`voice`) or typed on the page / answered in text only (`text`).
+    source: Mapped[str] = mapped_column(
+        String(8), default=MessageSource.VOICE, server_default=MessageSource.VOICE.value
+    )

@@ -35,6 +35,10 @@ class User(Base):
     # Every access token carries the version it was issued under; raising it (sign-out, a new
     # password) revokes all the tokens issued before.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Whether the bot may recall the user's earlier conversations (greeting, "last time").
+    remember_conversations: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )

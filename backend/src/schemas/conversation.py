@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from src.core.enums import ConversationStatus, EndReason, MessageRole
+from src.core.enums import ConversationStatus, EndReason, MessageRole, MessageSource
 from src.core.ice import IceServer
 from src.numerology.kinds import NumberKind
 
@@ -126,6 +126,10 @@ class MessageRead(BaseModel):
 
     role: MessageRole = Field(description="Who spoke: `assistant` (the bot) or `user`")
     text: str
+    source: MessageSource = Field(
+        description="How it came: `voice` (spoken) or `text` (typed on the page; for the bot, "
+        "answered in text only)"
+    )
     created_at: datetime = Field(description="When it was said")
 
 
@@ -143,11 +147,13 @@ class MessageList(BaseModel):
                         {
                             "role": "assistant",
                             "text": "Hello Ada! I'm your numerologist.",
+                            "source": "voice",
                             "created_at": "2026-11-23T14:00:01Z",
                         },
                         {
                             "role": "user",
                             "text": "What is my life path number?",
+                            "source": "text",
                             "created_at": "2026-11-23T14:00:06Z",
                         },
                     ],

@@ -53,6 +53,7 @@ _USER: dict[str, Any] = {
     "full_name": "Ada Lovelace",
     "birth_date": "1990-12-10",
     "is_active": True,
+    "remember_conversations": True,
     "created_at": "2026-11-23T13:59:00Z",
 }
 _TOKEN: dict[str, Any] = {
@@ -141,7 +142,24 @@ class UserRead(BaseModel):
     full_name: str
     birth_date: date
     is_active: bool
+    remember_conversations: bool = Field(
+        description="Whether the bot recalls your earlier conversations (greets you by them, "
+        "answers what you talked about last time)"
+    )
     created_at: datetime
+
+
+class UserUpdate(BaseModel):
+    """The account's settings to change; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"remember_conversations": False}]}
+    )
+
+    remember_conversations: bool | None = Field(
+        default=None,
+        description="false: the bot no longer recalls your earlier conversations",
+    )
 
 
 class TokenResponse(BaseModel):

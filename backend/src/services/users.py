@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.core.errors import EmailAlreadyRegistered, InvalidCredentials, PasswordIncorrect
 from src.core.security import hash_password, verify_password
 from src.models.user import User
-from src.schemas.user import RegisterRequest
+from src.schemas.user import RegisterRequest, UserUpdate
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -66,3 +66,9 @@ async def change_password(user: User, new_password: str) -> None:
     """Set a new password and revoke every token issued under the old one."""
     user.hashed_password = await hash_password(new_password)
     revoke_tokens(user)
+
+
+def update_settings(user: User, data: UserUpdate) -> None:
+    """Apply the settings given (flushed with the session); those left out stay."""
+    if data.remember_conversations is not None:
+        user.remember_conversations = data.remember_conversations

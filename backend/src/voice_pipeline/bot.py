@@ -2,7 +2,8 @@
 
 Pipeline: transport in -> STT -> user transcript -> user context aggregator (Silero VAD,
 smart-turn v3) -> numerologist (built-in, or an OpenAI-compatible LLM with the engine's tools)
--> bot transcript -> TTS -> transport out -> assistant context aggregator.
+-> typed questions (`typed.py`) -> bot transcript -> TTS -> transport out -> assistant context
+aggregator.
 
 The bot speaks pipecat's RTVI protocol (bot-ready, transcriptions, speaking events), and sends
 each stored line as an RTVI server message ``{"type": "transcript", "role", "text"}``. The
@@ -18,13 +19,14 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from src.contract.bot import BotContext
+from src.contract.bot import BotContext, BotJob
 from src.core.enums import EndReason
 from src.core.settings import SpeechSettings
 from src.core.teardown import bounded
-from src.voice_pipeline import piper_tts, rtvi, services, speech, timing
+from src.voice_pipeline import memory, piper_tts, rtvi, services, speech, timing
 from src.voice_pipeline.dialogue import Numerologist
 from src.voice_pipeline.numerologist import (
     BotState,
@@ -35,6 +37,7 @@ from src.voice_pipeline.numerologist import (
     UserTranscriptSender,
 )
 from src.voice_pipeline.presence import Presence
+from src.voice_pipeline.typed import TypedTurns
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,11 @@ def _warm_up(settings: SpeechSettings) -> None:
     from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # noqa: F401
 
 
+def _numerologist(job: BotJob) -> Numerologist:
+    """The built-in numerologist of a job's user, with what it may recall of them."""
+    return Numerologist(job.user_full_name, job.user_first_name, job.birth_date, memory=job.memory)
+
+
 @dataclass
 class _Parts:
     """The per-bot processors, built before the user arrives."""
@@ -73,6 +81,7 @@ class _Parts:
     user_transcript: Any
     aggregators: Any
     brain: Any
+    typed: Any
     bot_transcript: Any
     tts: Any
     first_audio: Any
@@ -103,13 +112,11 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         ),
     )
     if settings.llm_enabled:
-        brain = services.make_llm(
-            settings,
-            services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date),
-            state.discussed.append,
-        )
+        prompt = services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date)
+        prompt += memory.prompt_facts(job.memory, date.today())
+        brain = services.make_llm(settings, prompt, state.discussed.append)
     else:
-        numerologist = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
+        numerologist = _numerologist(job)
         brain = NumerologistProcessor(numerologist, state)
     return _Parts(
         first_audio_in=FirstUserAudio(greeter.greet),
@@ -117,6 +124,7 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         user_transcript=UserTranscriptSender(state),
         aggregators=aggregators,
         brain=brain,
+        typed=TypedTurns(state),
         bot_transcript=BotTranscriptSender(state),
         tts=services.make_tts(settings),
         first_audio=FirstAudioLogger(state),
@@ -138,6 +146,7 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
             parts.aggregators.user(),
             UserAudioStop(),
             parts.brain,
+            parts.typed,
             parts.bot_transcript,
             parts.tts,
             parts.first_audio,
@@ -203,7 +212,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
     state = BotState(job.conversation_id, said=ctx.events.said)
     started = time.monotonic()
     greeter = _Greeter(
-        Numerologist(job.user_full_name, job.user_first_name, job.birth_date).greeting(),
+        _numerologist(job).greeting(),
         at_once=ctx.transport.media_ready_on_join,
     )
     parts = await asyncio.to_thread(_build_parts, ctx, state, greeter)
@@ -243,7 +252,7 @@ def _on_user_events(
     from pipecat.frames.frames import TTSSpeakFrame
 
     job = ctx.job
-    welcome_back = Numerologist(job.user_full_name, job.user_first_name, job.birth_date)
+    welcome_back = _numerologist(job)
 
     async def joined() -> None:
         state.connected_at = time.monotonic()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from src.contract.bot import Memory
 from src.numerology import (
     MASTER_NUMBERS_EXPLAINED,
     NumberKind,
@@ -30,6 +31,7 @@ from src.numerology import (
 )
 from src.numerology.interpretations import KARMIC_DEBTS
 from src.numerology.kinds import spoken_list
+from src.voice_pipeline import memory as past
 from src.voice_pipeline.spoken_numbers import cardinals_as_digits, with_digits
 
 
@@ -293,7 +295,8 @@ def is_complete_request(utterance: str) -> bool:
     if not text or ends_on_dangling_word(text):
         return False
     intents = (GOODBYE, ALL, HOW, MEANING, THANKS, HELP, COMPATIBLE, KARMIC, LUCKY, MASTERS)
-    return bool(find_kind(text) or find_date(text) or any(p.search(text) for p in intents))
+    asked = any(p.search(text) for p in intents) or past.asks_about_past(text)
+    return bool(find_kind(text) or find_date(text) or asked)
 
 
 def normalise(text: str) -> str:
@@ -434,10 +437,12 @@ class Numerologist:
     last: tuple[NumberKind, int] | None = None
     last_how: str | None = None
     waiting_for: str | NumberKind | None = None
+    # The earlier conversations it may recall (None: the user turned remembering off).
+    memory: Memory | None = field(default_factory=Memory)
 
     def greeting(self) -> str:
-        """The opening line."""
-        return (
+        """The opening line (a returning user's, when it remembers them)."""
+        return past.greeting(self.first_name, self.memory) or (
             f"Hello {self.first_name}! I'm your numerologist. Ask me about your life path, "
             "your name's numbers, or what this year holds for you."
         )
@@ -467,6 +472,9 @@ class Numerologist:
 
     def _sorry(self, _heard: Heard) -> Reply:
         return Reply("Sorry, I didn't catch that. Could you say it again?")
+
+    def _last_time(self, _heard: Heard) -> Reply:
+        return Reply(past.recall(self.memory, self.today))
 
     def _goodbye(self, _heard: Heard) -> Reply:
         return Reply(
@@ -710,6 +718,7 @@ def _talks_of_someone_else(heard: Heard) -> bool:
 INTENTS: tuple[Intent, ...] = (
     Intent("sorry", lambda _n, h: not h.text, Numerologist._sorry),
     Intent("goodbye", lambda _n, h: bool(GOODBYE.search(h.text)), Numerologist._goodbye),
+    Intent("last_time", lambda _n, h: past.asks_about_past(h.text), Numerologist._last_time),
     Intent(
         "unsupported", lambda _n, h: bool(UNSUPPORTED.search(h.text)), Numerologist._unsupported
     ),

@@ -30,14 +30,19 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
-from src.core.enums import EndReason, MessageRole
+from src.core.enums import EndReason, MessageRole, MessageSource
 from src.numerology.kinds import NumberKind
 from src.voice_pipeline.dialogue import Numerologist
 
 logger = logging.getLogger(__name__)
 
 
-def _ignore_line(_role: MessageRole, _text: str, _kinds: tuple[str, ...] = ()) -> None:
+def _ignore_line(
+    _role: MessageRole,
+    _text: str,
+    _kinds: tuple[str, ...] = (),
+    _source: MessageSource = MessageSource.VOICE,
+) -> None:
     return None
 
 
@@ -50,7 +55,7 @@ class BotState:
     """
 
     conversation_id: uuid.UUID
-    said: Callable[[MessageRole, str, tuple[str, ...]], None] = _ignore_line
+    said: Callable[[MessageRole, str, tuple[str, ...], MessageSource], None] = _ignore_line
     end_reason: EndReason | None = None
     connected_at: float | None = None
     first_audio_logged: bool = False
@@ -131,7 +136,7 @@ class UserTranscriptSender(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
             logger.debug("conversation %s: user said %r", self._state.conversation_id, frame.text)
-            self._state.said(MessageRole.USER, frame.text.strip(), ())
+            self._state.said(MessageRole.USER, frame.text.strip(), (), MessageSource.VOICE)
             await self.push_frame(transcript_message("user", frame.text.strip()))
         await self.push_frame(frame, direction)
 
@@ -155,7 +160,10 @@ class BotTranscriptSender(FrameProcessor):
             if text.strip():
                 logger.debug("conversation %s: bot says %r", self._state.conversation_id, text)
                 kinds = self._state.take_discussed()
-                self._state.said(MessageRole.ASSISTANT, text.strip(), kinds)
+                source = (
+                    MessageSource.TEXT if getattr(frame, "skip_tts", None) else MessageSource.VOICE
+                )
+                self._state.said(MessageRole.ASSISTANT, text.strip(), kinds, source)
                 await self.push_frame(transcript_message("bot", text.strip()))
         await self.push_frame(frame, direction)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from src.contract.bot import BotContext, BotJob
 from src.core.database import Database
-from src.core.enums import EndReason, MessageRole
+from src.core.enums import EndReason, MessageRole, MessageSource
 from src.core.settings import Settings, get_settings
 from src.models.conversation import Conversation
 from src.rooms import create_room_provider
@@ -44,7 +44,13 @@ class _LoggedEvents:
     async def user_joined(self) -> None:
         logger.info("conversation %s: the user joined", self._job.conversation_id)
 
-    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+    def said(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+    ) -> None:
         """Nothing kept: the transcript is the bot host's."""
 
 

@@ -244,7 +244,15 @@ class TestCurrentUser:
     async def test_never_shows_the_hash(self, client: httpx.AsyncClient) -> None:
         user = await register(client)
         body = (await client.get("/api/v1/users/me", headers=auth(user["access_token"]))).json()
-        assert set(body) == {"id", "email", "full_name", "birth_date", "is_active", "created_at"}
+        assert set(body) == {
+            "id",
+            "email",
+            "full_name",
+            "birth_date",
+            "is_active",
+            "remember_conversations",
+            "created_at",
+        }
 
 
 class TestUnsetSecret:

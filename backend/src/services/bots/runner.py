@@ -26,7 +26,7 @@ from src.contract.bot import (
     TranscriptSink,
 )
 from src.core import metrics
-from src.core.enums import EndReason, MessageRole
+from src.core.enums import EndReason, MessageRole, MessageSource
 from src.core.settings import Settings
 from src.core.teardown import CLOSE_TIMEOUT_SECONDS, bounded
 from src.rooms.base import BotTransport, RoomJoinError
@@ -80,9 +80,15 @@ class _Events:
         self._handle.joined = True
         await self._lifecycle.mark_joined(self._handle.ctx.conversation_id)
 
-    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+    def said(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+    ) -> None:
         if self._transcript is not None:
-            self._transcript.add(self._handle.ctx.conversation_id, role, text, kinds)
+            self._transcript.add(self._handle.ctx.conversation_id, role, text, kinds, source)
 
 
 class BotRunner:
@@ -326,7 +332,13 @@ class _NotAttached:
     async def user_joined(self) -> None:
         raise RuntimeError("the runner has not attached its events")
 
-    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
+    def said(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+    ) -> None:
         raise RuntimeError("the runner has not attached its events")
 
 

@@ -34,7 +34,7 @@ from src.rooms.base import Room, RoomProvider, RoomProviderError
 from src.schemas.conversation import StartConversationResponse
 from src.services.bots.dispatch import Bots
 from src.services.bots.errors import BotJoinFailed, BotStartError
-from src.services.conversations import idempotency, queries
+from src.services.conversations import idempotency, memory, queries
 from src.services.conversations.errors import (
     ConversationStartFailed,
     RoomJoinFailed,
@@ -118,6 +118,7 @@ async def _start(
         user_full_name=user.full_name,
         user_first_name=user.first_name,
         birth_date=user.birth_date,
+        memory=await memory.recall(session, user),
     )
 
     async def start_bot() -> None:

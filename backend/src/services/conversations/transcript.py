@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.clock import utcnow
 from src.core.database import Database
-from src.core.enums import MessageRole
+from src.core.enums import MessageRole, MessageSource
 from src.models.conversation import Conversation
 from src.models.message import ConversationMessage
 
@@ -43,6 +43,7 @@ class Line:
     text: str
     said_at: datetime
     kinds: tuple[str, ...] = ()
+    source: MessageSource = MessageSource.VOICE
 
 
 class TranscriptWriter:
@@ -69,8 +70,10 @@ class TranscriptWriter:
         role: MessageRole,
         text: str,
         kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
     ) -> None:
-        """Queue a line said now, with the number kinds it told about (never blocks)."""
+        """Queue a line said (or typed) now, with the number kinds it told about (never
+        blocks)."""
         said_at = utcnow()
         if self._last_at is not None and said_at <= self._last_at:
             said_at = self._last_at + timedelta(microseconds=1)  # keeps the spoken order
@@ -81,7 +84,7 @@ class TranscriptWriter:
                 "conversation %s: transcript buffer full (database down?), a line is lost",
                 dropped.conversation_id,
             )
-        self._lines.append(Line(conversation_id, role, text, said_at, kinds))
+        self._lines.append(Line(conversation_id, role, text, said_at, kinds, source))
         self._wake.set()
 
     async def flush(self) -> int:
@@ -154,6 +157,7 @@ async def _write(session: AsyncSession, batch: list[Line]) -> int:
             "text": line.text,
             "created_at": line.said_at,
             "kinds": list(line.kinds) or None,
+            "source": line.source.value,
         }
         for line in batch
         if line.conversation_id in existing

@@ -8,7 +8,13 @@ from src.api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep, Th
 from src.api.v1.endpoints.auth import token_for
 from src.core.errors import PasswordIncorrect, TooManyAttempts
 from src.schemas.common import error_responses
-from src.schemas.user import PasswordChange, PasswordConfirmation, TokenResponse, UserRead
+from src.schemas.user import (
+    PasswordChange,
+    PasswordConfirmation,
+    TokenResponse,
+    UserRead,
+    UserUpdate,
+)
 from src.services import users
 from src.services.conversations.delete import delete_account
 from src.services.conversations.errors import RoomNotYetDeleted
@@ -19,6 +25,15 @@ router = APIRouter(prefix="/users", tags=["users"])
 @router.get("/me", response_model=UserRead, responses=error_responses(400, 401))
 async def read_me(current_user: CurrentUser) -> UserRead:
     """The signed-in user."""
+    return UserRead.model_validate(current_user)
+
+
+@router.patch("/me", response_model=UserRead, responses=error_responses(400, 401, 422))
+async def update_me(data: UserUpdate, current_user: CurrentUser, session: SessionDep) -> UserRead:
+    """Change your account's settings: `remember_conversations` false and the bot no longer
+    recalls your earlier conversations (true again, and it does)."""
+    users.update_settings(current_user, data)
+    await session.flush()
     return UserRead.model_validate(current_user)
 
 
