@@ -12,9 +12,12 @@ let token = fragment.get("token") || new URLSearchParams(location.search).get("t
 const conversationId = fragment.get("conversation");
 const accessToken = sessionStorage.getItem("access_token");
 const offerUrl = `/api/v1/rooms/${encodeURIComponent(roomName)}/offer`;
-// Read by the browser test: the connection state, the bot's audio level, the transcript.
+// Read by the browser test: the connection state, the bot's audio level, the transcript, when
+// the last typed question was sent and when its answer came (performance.now() ms).
 window.roomState = { state: "starting", botLevel: 0, maxBotLevel: 0, transcript: [], botReady: null,
-  conversation: null, rejoins: 0 };
+  conversation: null, rejoins: 0, typedAt: null, answeredAt: null };
+let channel = null;
+let typedCount = 0;
 let leaving = false;
 // Below the server's keep-alive (3 s of missing pings, then BOT_IDLE_TIMEOUT_SECONDS).
 const DISCONNECTED_GRACE_MS = 7000;
@@ -25,6 +28,8 @@ function showError(message) { $("error").textContent = message; }
 function addLine(role, text) {
   if (!text || !text.trim()) return;
   window.roomState.transcript.push({ role, text });
+  const state = window.roomState;
+  if (role === "bot" && state.typedAt !== null && state.answeredAt === null) state.answeredAt = performance.now();
   const p = document.createElement("p");
   p.className = role; p.textContent = `${role === "bot" ? "Numerologist" : "You"}: ${text}`;
   $("transcript").appendChild(p);
@@ -42,6 +47,29 @@ function onMessage(raw) {
     addLine(data.role, data.text);
   }
 }
+
+// A typed question goes as RTVI send-text (what PipecatClient.sendText() sends): answered at
+// once, in text, and by voice unless "text only" is ticked. The bot echoes it as a transcript
+// line, so it shows in the transcript as a spoken one does.
+function sendTyped(event) {
+  event.preventDefault();
+  const content = $("typed").value.trim();
+  if (!content || !channel || channel.readyState !== "open") return;
+  typedCount += 1;
+  window.roomState.typedAt = performance.now();
+  window.roomState.answeredAt = null;
+  channel.send(JSON.stringify({ label: "rtvi-ai", type: "send-text", id: `typed-${typedCount}`,
+    data: { content, options: { run_immediately: true, audio_response: !$("text-only").checked } } }));
+  $("typed").value = "";
+  $("typed").focus();
+}
+
+function setTyping(enabled) {
+  $("typed").disabled = !enabled;
+  $("send").disabled = !enabled;
+}
+
+$("typing").addEventListener("submit", sendTyped);
 
 function clientReady() {
   return JSON.stringify({ label: "rtvi-ai", type: "client-ready", id: "room-page",
@@ -113,14 +141,19 @@ async function connect(microphone) {
     $("bot-audio").srcObject = stream;
     meter(stream);
   };
-  const channel = pc.createDataChannel("chat");
+  const dataChannel = pc.createDataChannel("chat");
   let pings;
-  channel.onopen = () => {
-    channel.send(clientReady());
-    pings = setInterval(() => channel.send(`ping: ${Date.now()}`), 1000);
+  dataChannel.onopen = () => {
+    channel = dataChannel;
+    dataChannel.send(clientReady());
+    pings = setInterval(() => dataChannel.send(`ping: ${Date.now()}`), 1000);
+    setTyping(true);
   };
-  channel.onmessage = (event) => onMessage(event.data);
-  channel.onclose = () => clearInterval(pings);
+  dataChannel.onmessage = (event) => onMessage(event.data);
+  dataChannel.onclose = () => {
+    clearInterval(pings);
+    if (channel === dataChannel) { channel = null; setTyping(false); }
+  };
   // "disconnected" may pass (a blackout of a few seconds): the same connection is kept if it is
   // connected again within DISCONNECTED_GRACE_MS; "failed" or "closed" rejoin at once.
   let lost;
@@ -231,6 +264,7 @@ function onEvent(block) {
 
 function finish() {
   setState("ended");
+  setTyping(false);
   $("leave").disabled = true;
   $("home").classList.remove("hidden");
 }

@@ -2,7 +2,8 @@
 
 The app is served on loopback by uvicorn with the real bot; headless chromium with a fake
 (silent) microphone opens `daily_room_url`, and the page reports the bot's audio level and
-shows the greeting's text. Leave ends the conversation.
+shows the greeting's text; a question typed in the page's text box is answered in text (stored
+with the source `text`). Leave ends the conversation.
 """
 
 from __future__ import annotations
@@ -111,6 +112,24 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
             assert state["transcript"][0]["text"].startswith("Hello Ada!")
             assert "Hello Ada!" in await page.inner_text("#transcript")
             print(f"\nbrowser heard the bot at level {state['level']:.3f}")
+            # Typing instead of speaking: the labelled box, Enter sends, a text-only answer.
+            await page.get_by_label("Answer in text only").check()
+            typed = page.get_by_label("Type a question instead of speaking")
+            await typed.fill("What is my life path number?")
+            await typed.press("Enter")
+            await wait_until(
+                page,
+                "window.roomState.transcript.some(l => l.role === 'bot'"
+                " && l.text.startsWith('Your life path number is'))",
+                within_ms=10_000,
+            )
+            answer = await page.evaluate(
+                "({ms: window.roomState.answeredAt - window.roomState.typedAt,"
+                " lines: window.roomState.transcript.slice(-2)})"
+            )
+            assert answer["lines"][0] == {"role": "user", "text": "What is my life path number?"}
+            assert await page.get_attribute("#transcript", "aria-live") == "polite"
+            print(f"typed question answered in text on the page after {answer['ms']:.0f} ms")
             await page.click("#leave")
             await wait_until(page, "window.roomState.state === 'ended'", within_ms=10_000)
             await browser.close()
@@ -120,3 +139,11 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
         )
         assert got.json()["status"] == "ended"
         assert got.json()["end_reason"] == "user_ended"
+        lines = (
+            await http.get(
+                f"/api/v1/conversations/{started['conversation_id']}/messages",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()["items"]
+        typed = [(m["role"], m["source"]) for m in lines if "life path number" in m["text"]]
+        assert typed == [("user", "text"), ("assistant", "text")]
