@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +43,21 @@ async def _next(stream: AsyncIterator[tuple[str, Any]], skip_comments: bool = Tr
             name, data = await anext(stream)
             if name != "comment" or not skip_comments:
                 return name, data
+
+
+@asynccontextmanager
+async def _following_a_new_conversation(
+    client: httpx.AsyncClient, served: httpx.AsyncClient
+) -> AsyncIterator[tuple[str, str, AsyncIterator[tuple[str, Any]]]]:
+    """A new user's new conversation followed: (their token, the stream's URL, its events),
+    its first status (waiting for the user) already read."""
+    token = await user_token(client)
+    conversation_id = (await start(client, token)).json()["conversation_id"]
+    url = f"/api/v1/conversations/{conversation_id}/events"
+    async with served.stream("GET", url, headers=auth(token)) as response:
+        stream = aiter(sse_events(response))
+        assert (await _next(stream))[1]["status"] == "waiting_for_user"
+        yield token, url, stream
 
 
 class TestEvents:
@@ -108,12 +123,8 @@ class TestEvents:
     async def test_an_end_request_is_sent_and_closes_the_stream(
         self, client: httpx.AsyncClient, served: httpx.AsyncClient
     ) -> None:
-        token = await user_token(client)
-        conversation_id = (await start(client, token)).json()["conversation_id"]
-        url = f"/api/v1/conversations/{conversation_id}/events"
-        async with served.stream("GET", url, headers=auth(token)) as response:
-            stream = aiter(sse_events(response))
-            assert (await _next(stream))[1]["status"] == "waiting_for_user"
+        async with _following_a_new_conversation(client, served) as (token, url, stream):
+            conversation_id = url.split("/")[-2]
             await client.post(f"/api/v1/conversations/{conversation_id}/end", headers=auth(token))
             assert await _next(stream) == (
                 "status",
@@ -246,12 +257,7 @@ class TestBounds:
     async def test_signing_out_closes_the_user_s_streams_with_token_revoked(
         self, client: httpx.AsyncClient, served: httpx.AsyncClient
     ) -> None:
-        token = await user_token(client)
-        conversation_id = (await start(client, token)).json()["conversation_id"]
-        url = f"/api/v1/conversations/{conversation_id}/events"
-        async with served.stream("GET", url, headers=auth(token)) as response:
-            stream = aiter(sse_events(response))
-            assert (await _next(stream))[1]["status"] == "waiting_for_user"
+        async with _following_a_new_conversation(client, served) as (token, url, stream):
             signed_out = await client.post("/api/v1/auth/logout", headers=auth(token))
             assert signed_out.status_code == 204
             name, data = await _next(stream)  # within a poll, not at the token's expiry
