@@ -708,9 +708,25 @@ def _answers_question(intent: Intent, waiting_for: object, heard: Heard) -> bool
     )
 
 
+# "... number of/for <words>" where the words are no name it can read and not the user
+# ("of me", "for my birthday", "for how people see me"): "the expression number of" + a
+# misheard "Marie Curie" ("are you curious") is someone else's number, not the user's own.
+_OF_SOMEBODY = re.compile(r"\bnumbers? (?:of|for) (?P<first>[a-z']+)")
+_NOT_SOMEBODY = frozenset(
+    {"me", "my", "myself", "mine", "i", "us", "our", "how", "what", "which", "who", "when"}
+    | {"where", "the", "a", "an", "this", "that", "today", "tomorrow", "next", "last", "it"}
+)
+
+
 def _talks_of_someone_else(heard: Heard) -> bool:
-    """A question about someone else (a partner, a friend) with no date or name to read."""
-    return bool(OTHER_PERSON.search(heard.text)) and heard.date is None and heard.name is None
+    """A question about someone else (a partner, a friend, an unreadable name after "number of")
+    with no date or name to read."""
+    if heard.date is not None or heard.name is not None:
+        return False
+    if OTHER_PERSON.search(heard.text):
+        return True
+    of = _OF_SOMEBODY.search(heard.text)
+    return heard.kind in _NAME_KINDS and of is not None and of["first"] not in _NOT_SOMEBODY
 
 
 # What a user can ask, tried in this order; the first whose `asks` is true answers. Another

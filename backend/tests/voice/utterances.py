@@ -292,6 +292,13 @@ UTTERANCES: list[U] = [
     U("thank you", "thanks", None),
     U("thanks so much", "thanks", None),
     U("cheers", "thanks", None),
+    U("what did we talk about last time", "last_time", None),
+    U("do you remember our last conversation", "last_time", None),
+    U("where did we leave off", "last_time", None),
+    U("what did we discuss before", "last_time", None),
+    # A name misheard after "number of": someone else's number, asked for, never the user's.
+    U("what is the expression number of are you curious", "other_person", None),
+    U("the soul urge number for uh the person I met", "other_person", None),
     U("what can you do", "help", None),
     U("help", "help", None),
     U("how does this work", "help", None),
