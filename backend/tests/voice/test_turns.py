@@ -89,7 +89,11 @@ async def test_a_pause_mid_sentence_does_not_end_the_turn(
     replies = [text for role, text in lines if role == "bot"]
     # One answer, and about the name said after the pause (the user's own would be "Your").
     assert len(replies) == 1, lines
-    assert replies[0].startswith("That expression number is"), lines
+    heard = " ".join(text.lower() for role, text in lines if role == "user")
+    if "curie" in heard:
+        assert replies[0].startswith("That expression number is"), lines
+    else:  # the name misheard (under load: "Are you curious?"): asked for, never the user's own
+        assert replies[0] == "I'd need their full name for that. What is it?", lines
 
 
 async def test_words_the_dialogue_does_not_know_wait_for_the_silence(
