@@ -88,13 +88,7 @@ def send_fec(expected_loss: int = 10) -> None:
     """Have aiortc's Opus encoder (the peers') send in-band FEC, as browsers do."""
     from aiortc.codecs import opus
 
-    original = opus.OpusEncoder.__init__
-
-    def with_fec(self: Any) -> None:
-        original(self)
-        self.codec.options = {"application": "voip", "fec": "1", "packet_loss": str(expected_loss)}
-
-    opus.OpusEncoder.__init__ = with_fec  # type: ignore[method-assign]
+    opus.OpusEncoder.__init__ = netem.opus_encoder_with_fec(expected_loss)  # type: ignore[method-assign]
 
 
 class _Packets:

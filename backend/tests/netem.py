@@ -277,3 +277,18 @@ def impair(pc: Any, up: Profile = Profile(), down: Profile = Profile(), *, seed:
     )
     link.attach(pc)
     return link
+
+
+def opus_encoder_with_fec(expected_loss: int = 10) -> Callable[[Any], None]:
+    """An `__init__` for aiortc's `OpusEncoder` (the test peers') that sends in-band FEC sized
+    for `expected_loss` percent, as a browser does when our SDP asks for it (`useinbandfec=1`):
+    set it with a monkeypatch (tests) or assign it (the bench)."""
+    from aiortc.codecs import opus
+
+    original = opus.OpusEncoder.__init__
+
+    def with_fec(self: Any) -> None:
+        original(self)
+        self.codec.options = {"application": "voip", "fec": "1", "packet_loss": str(expected_loss)}
+
+    return with_fec

@@ -296,16 +296,17 @@ class _DecodeOnTheLoop:
         self._stopped.wait()
 
 
-def decode_speech_at_16k(connection: Any) -> None:
+def decode_speech_at_16k(connection: Any) -> user_audio.JitteredOpus:
     """Have a SmallWebRTC connection's audio receiver decode the user's speech at 16 kHz mono.
 
     Call it once the offer is answered and before the connection is up (the receiver takes its
-    decoder queue when it starts; `compat/aiortc_receiver.py`).
+    decoder queue when it starts; `compat/aiortc_receiver.py`). Returns what now receives the
+    user's audio (it knows how long nothing has come).
     """
     receiver = connection.pc.getTransceivers()[0].receiver
     decoder: _DecodeOnTheLoop = replace_decoder_queue(receiver, _DecodeOnTheLoop)
     # Our jitter buffer and loss concealment for the user's Opus (user_audio.py, issue 19).
-    user_audio.install(receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder.drop)
+    return user_audio.install(receiver, decoder.put_pcm, INPUT_SAMPLE_RATE, decoder.drop)
 
 
 class LocalWebRTCTransport(AudioTrackTransport):

@@ -41,6 +41,15 @@ logger = logging.getLogger(__name__)
 
 # pipecat's own connecting timer is set this much later than ours, so ours always closes first.
 _PIPECAT_TIMER_MARGIN_SECONDS = 30.0
+# A new connection's offer (a rejoin: no pc_id) replaces the user's held connection once nothing
+# has come on that one for this long. A browser sends its microphone's packets 50 times a
+# second, silence included, so a second without any means its path is dead (a phone moved from
+# Wi-Fi to mobile data): the room takes the rejoin at once instead of refusing it until the bot
+# hangs the dead one up (pings missing for BOT_IDLE_TIMEOUT_SECONDS, ~13 s). A live connection
+# is never replaced: two open tabs do not take the call from each other.
+SILENT_CONNECTION_SECONDS = 1.0
+# How long an offer waits for a replaced connection to leave the room's handler.
+_REPLACED_WAIT_SECONDS = 2.0
 
 
 class LocalRoomProvider:
@@ -146,20 +155,32 @@ class LocalRoomProvider:
             # then refused every later offer): it is recorded and the connection closed below.
             try:
                 # Before the connection is up: its receiver takes its decoder when it starts.
-                media.decode_speech_at_16k(connection)
+                hearing = media.decode_speech_at_16k(connection)
             except Exception as exc:
                 failed.append((connection, exc))
                 return
+            room.connection, room.hearing = connection, hearing
             self._watch_connecting(room, connection)
             room.connections.put_nowait(connection)
             logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
 
-        try:
-            answer = await room.webrtc.handle_web_request(SmallWebRTCRequest(**offer), hand_to_bot)
-        except HTTPException as exc:
-            raise OfferRejected(f"The room refused this offer: {exc.detail}") from None
-        except Exception as exc:
-            raise OfferRejected(f"The room could not use this offer: {exc}") from None
+        replaced = not offer.get("pc_id") and await self._hang_up_silent_connection(room)
+        deadline = asyncio.get_running_loop().time() + _REPLACED_WAIT_SECONDS
+        while True:
+            try:
+                answer = await room.webrtc.handle_web_request(
+                    SmallWebRTCRequest(**offer), hand_to_bot
+                )
+                break
+            except HTTPException as exc:
+                # A replaced connection leaves the handler on its "closed" event, a moment after
+                # its close: until then the handler still counts it.
+                if replaced and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.05)
+                    continue
+                raise OfferRejected(f"The room refused this offer: {exc.detail}") from None
+            except Exception as exc:
+                raise OfferRejected(f"The room could not use this offer: {exc}") from None
         if failed:
             connection, error = failed[0]
             # Its "closed" event takes it out of the room's handler: the next offer works.
@@ -169,6 +190,25 @@ class LocalRoomProvider:
             )
             raise OfferRejected("The room could not use this offer's audio.")
         return dict(answer)
+
+    async def _hang_up_silent_connection(self, room: LocalRoom) -> bool:
+        """Before a new connection's offer: hang up the user's held connection if nothing has
+        come on it for SILENT_CONNECTION_SECONDS; whether it was."""
+        held, hearing = room.connection, room.hearing
+        if held is None or hearing is None or held.pc is None:
+            return False
+        if held.pc.connectionState == "closed":
+            return False
+        silent = hearing.silent_for()
+        if silent < SILENT_CONNECTION_SECONDS:
+            return False
+        logger.info(
+            "conversation %s: a new connection replaces the user's, silent for %.1f s",
+            room.conversation_id,
+            silent,
+        )
+        await bounded(held.disconnect(), "hanging up a silent connection for a new one")
+        return True
 
     def _watch_connecting(self, room: LocalRoom, connection: Any) -> None:
         """Close the connection if it is not connected within WEBRTC_CONNECT_TIMEOUT_SECONDS.

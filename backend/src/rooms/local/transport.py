@@ -37,6 +37,9 @@ class LocalRoom:
     watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     # Trickled ICE candidates taken, per connection (pc_id).
     candidates: dict[str, int] = field(default_factory=dict, repr=False)
+    # The user's newest connection, and what receives its audio (`user_audio.JitteredOpus`).
+    connection: Any = field(default=None, repr=False)
+    hearing: Any = field(default=None, repr=False)
 
 
 class LocalBotTransport:

@@ -65,9 +65,16 @@ class JitteredOpus:
         self._timer: asyncio.TimerHandle | None = None
         self.buffer = JitterBuffer(self._loop.time)
         self.decoder = ConcealingDecoder(sample_rate, report=report)
+        # When the last packet of any kind came (its creation, before the first).
+        self.last_packet_at = self._loop.time()
+
+    def silent_for(self) -> float:
+        """Seconds since the last packet came (of the user's audio, or any other codec's)."""
+        return self._loop.time() - self.last_packet_at
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
         """Take one RTP packet (for audio, aiortc leaves its payload as it came: `rtp_payload`)."""
+        self.last_packet_at = self._loop.time()
         codec = self._codecs.get(packet.payload_type)
         if codec is None or codec.name.lower() != "opus":
             result: tuple[bool, JitterFrame | None] = self._others.add(packet)

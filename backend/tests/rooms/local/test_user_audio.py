@@ -162,3 +162,14 @@ async def test_bad_packets_are_concealed_or_ignored_never_raised() -> None:
     tail = pcm[-10 * OUT_SAMPLES :].astype(np.float64)
     head = pcm[: 10 * OUT_SAMPLES].astype(np.float64)
     assert np.sqrt(np.mean(tail**2)) > 0.3 * np.sqrt(np.mean(head**2))
+
+
+async def test_it_knows_how_long_nothing_has_come() -> None:
+    jittered = _jittered(Collected())
+    await asyncio.sleep(0.05)
+    assert jittered.silent_for() >= 0.05  # counted from its creation before any packet
+    jittered.add(_rtp(0, _packets(expected_loss=0)[0]))
+    assert jittered.silent_for() < 0.05
+    await asyncio.sleep(0.05)
+    jittered.add(_rtp(0, b"\xff" * 160, payload_type=0))  # any codec's packet counts
+    assert jittered.silent_for() < 0.05
