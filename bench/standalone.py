@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from src.contract.bot import BotContext, BotJob
 from src.core.clock import utcnow
-from src.core.enums import MessageRole
+from src.core.enums import MessageRole, MessageSource
 from src.core.logging import configure_logging
 from src.core.settings import Settings
 from src.rooms.local.provider import LocalRoomProvider
@@ -55,8 +55,14 @@ class _PrintedEvents:
     async def user_joined(self) -> None:
         _emit("joined")
 
-    def said(self, role: MessageRole, text: str, kinds: tuple[str, ...] = ()) -> None:
-        _emit("said", role=role.value, text=text, kinds=list(kinds))
+    def said(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+    ) -> None:
+        _emit("said", role=role.value, text=text, kinds=list(kinds), source=source.value)
 
 
 class _Offer(BaseModel):
