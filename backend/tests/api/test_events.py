@@ -48,16 +48,16 @@ async def _next(stream: AsyncIterator[tuple[str, Any]], skip_comments: bool = Tr
 @asynccontextmanager
 async def _following_a_new_conversation(
     client: httpx.AsyncClient, served: httpx.AsyncClient
-) -> AsyncIterator[tuple[str, str, AsyncIterator[tuple[str, Any]]]]:
-    """A new user's new conversation followed: (their token, the stream's URL, its events),
-    its first status (waiting for the user) already read."""
+) -> AsyncIterator[tuple[str, str, str, AsyncIterator[tuple[str, Any]]]]:
+    """A new user's new conversation followed: (their token, its id, the stream's URL, its
+    events), its first status (waiting for the user) already read."""
     token = await user_token(client)
     conversation_id = (await start(client, token)).json()["conversation_id"]
     url = f"/api/v1/conversations/{conversation_id}/events"
     async with served.stream("GET", url, headers=auth(token)) as response:
         stream = aiter(sse_events(response))
         assert (await _next(stream))[1]["status"] == "waiting_for_user"
-        yield token, url, stream
+        yield token, conversation_id, url, stream
 
 
 class TestEvents:
@@ -123,8 +123,12 @@ class TestEvents:
     async def test_an_end_request_is_sent_and_closes_the_stream(
         self, client: httpx.AsyncClient, served: httpx.AsyncClient
     ) -> None:
-        async with _following_a_new_conversation(client, served) as (token, url, stream):
-            conversation_id = url.split("/")[-2]
+        async with _following_a_new_conversation(client, served) as (
+            token,
+            conversation_id,
+            _url,
+            stream,
+        ):
             await client.post(f"/api/v1/conversations/{conversation_id}/end", headers=auth(token))
             assert await _next(stream) == (
                 "status",
@@ -257,7 +261,7 @@ class TestBounds:
     async def test_signing_out_closes_the_user_s_streams_with_token_revoked(
         self, client: httpx.AsyncClient, served: httpx.AsyncClient
     ) -> None:
-        async with _following_a_new_conversation(client, served) as (token, url, stream):
+        async with _following_a_new_conversation(client, served) as (token, _id, url, stream):
             signed_out = await client.post("/api/v1/auth/logout", headers=auth(token))
             assert signed_out.status_code == 204
             name, data = await _next(stream)  # within a poll, not at the token's expiry
