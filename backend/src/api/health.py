@@ -129,4 +129,23 @@ async def ready(request: Request) -> dict[str, str]:
                 "Redis does not answer: check REDIS_URL and the server."
             ) from None
         checks["redis"] = "ok"
+        if request.app.state.settings.ready_requires_worker:
+            checks["workers"] = await _worker_taking_calls(request)
     return checks
+
+
+async def _worker_taking_calls(request: Request) -> str:
+    """`ok` when a live worker takes calls (not draining, below its bot count), else 503."""
+    services = request.app.state.services
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            workers = await services.bots.workers()
+    except Exception as exc:
+        logger.warning("readiness: the workers could not be read (%s)", type(exc).__name__)
+        workers = []
+    if not any(w.bots < w.capacity and not w.draining for w in workers):
+        raise DependencyUnavailable(
+            "No worker takes calls yet: they may still be loading their models; "
+            "check that the workers run (make worker) with the same REDIS_URL."
+        )
+    return "ok"

@@ -275,6 +275,10 @@ class WorkerSettings(BaseModel):
     dispatch_timeout_seconds: float = Field(default=5.0, gt=0)
     # On SIGTERM a worker takes no new call and waits this long for its calls to end.
     drain_timeout_seconds: float = Field(default=3600.0, ge=0)
+    # Set: /health/ready answers 503 until a worker takes calls (a live worker, not draining,
+    # below its bot count). `make run` sets it for the API when it starts the workers itself,
+    # so no start is refused in the seconds the workers load their models.
+    ready_requires_worker: bool = False
 
     @property
     def worker_mode(self) -> bool:

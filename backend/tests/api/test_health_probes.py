@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from asgi_lifespan import LifespanManager
+from redis.asyncio import Redis
 
 from src.core.settings import Settings
 from src.main import create_app
+from src.services.bots import protocol
+from src.services.bots.wire import Heartbeat
 from tests.conftest import make_settings
 from tests.fakes.bots import ScriptedBot
 
@@ -64,3 +68,57 @@ class TestReady:
         body = (await client.get("/health")).json()
         assert body["status"] == "ok"
         assert body["database"] == "ok"
+
+
+async def _beat(redis_url: str, prefix: str, *, bots: int, draining: bool = False) -> None:
+    """A worker's heartbeat, written as a worker writes it."""
+    redis = Redis.from_url(redis_url)
+    try:
+        beat = Heartbeat(
+            id="w1",
+            host="h",
+            pid=1,
+            bots=bots,
+            capacity=2,
+            load=0.0,
+            draining=draining,
+            at=time.time(),
+        )
+        await protocol.beat(redis, protocol.RedisKeys(prefix), beat)
+    finally:
+        await redis.aclose()
+
+
+class TestReadyWaitsForAWorker:
+    """READY_REQUIRES_WORKER (what `make run` sets when it starts the workers): not ready until
+    a worker takes calls, so no start gets 503 no_bot_capacity while the workers load."""
+
+    async def test_not_ready_until_a_worker_takes_calls(
+        self, clean_db: str, redis_url: str, prefix: str
+    ) -> None:
+        settings = make_settings(
+            clean_db, redis_url=redis_url, redis_prefix=prefix, ready_requires_worker=True
+        )
+        async with _client(settings) as client:
+            none_yet = await client.get("/health/ready")
+            await _beat(redis_url, prefix, bots=2)  # full
+            full = await client.get("/health/ready")
+            await _beat(redis_url, prefix, bots=1, draining=True)
+            draining = await client.get("/health/ready")
+            await _beat(redis_url, prefix, bots=1)
+            taking = await client.get("/health/ready")
+        for refused in (none_yet, full, draining):
+            assert refused.status_code == 503
+            assert refused.json()["error"] == "not_ready"
+            assert refused.json()["detail"].startswith("No worker takes calls yet")
+        assert taking.status_code == 200
+        assert taking.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": "ok"}
+
+    async def test_an_api_alone_does_not_wait(
+        self, clean_db: str, redis_url: str, prefix: str
+    ) -> None:
+        settings = make_settings(clean_db, redis_url=redis_url, redis_prefix=prefix)
+        async with _client(settings) as client:
+            response = await client.get("/health/ready")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
