@@ -1,21 +1,26 @@
 """`--only browser-network`: the room page in Chromium under loss (issue 19).
 
-Chromium's own WebRTC stack impairs its media: libwebrtc's degraded-call field trials
-(`WebRTC-FakeNetworkSendConfig` / `WebRTC-FakeNetworkReceiveConfig`, `--force-fieldtrials`)
-put a simulated network pipe on what the page's call sends and receives (RTP and RTCP; ICE,
-DTLS and the data channel go unimpaired). Its fake microphone plays a WAV file, on a loop:
-silence, the question, silence. Per profile, one call: what the bot heard (its transcript line
-as the page shows it), whether it answered right (the user's life path number), and what the
-page's own receiver counted of the bot's audio (packets lost, samples concealed by NetEQ).
+Chromium's media is impaired in user space, as the aiortc peers' is (`tests/netem.py`): the page
+is made relay-only (what a symmetric NAT leaves a browser: `RELAY_ONLY`, as the TURN browser
+test does) and the app hands it TURN credentials for a `netem.UdpRelay` that stands in front of
+a real coturn, so everything the page sends and receives (STUN, DTLS, RTP, RTCP, SCTP) crosses
+the relay, which loses and delays datagrams in both directions. (libwebrtc's degraded-call field
+trials were tried first: Debian's Chromium 156 ignored them.) Its fake microphone plays a WAV
+file, on a loop: silence, the question, silence. Per profile, one call: what the bot heard (its
+transcript line as the page shows it), whether it answered right (the user's life path number),
+what the relay dropped each way, and what the page's own receiver counted of the bot's audio
+(packets lost, samples concealed by NetEQ, FEC packets).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import tempfile
 import time
 import wave
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +30,10 @@ import httpx
 import numpy as np
 
 from src.numerology import life_path_number
+from tests import netem
+from tests.coturn import coturn
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.voice.test_browser_turn import RELAY_ONLY
 
 # The bench's users (run._user) are born on this day.
 BIRTH = date(1984, 7, 5)
@@ -34,26 +42,33 @@ BIRTH = date(1984, 7, 5)
 @dataclass(frozen=True)
 class BrowserProfile:
     name: str
-    loss_percent: int = 0
-    delay_ms: int = 0
-    jitter_ms: int = 0
-
-    def trials(self) -> str:
-        """The degraded-call field trials, both directions ('' for a clean link)."""
-        if not (self.loss_percent or self.delay_ms):
-            return ""
-        config = (
-            f"loss_percent:{self.loss_percent},queue_delay_ms:{self.delay_ms},"
-            f"delay_std_ms:{self.jitter_ms},allow_reordering:true"
-        )
-        return f"WebRTC-FakeNetworkSendConfig/{config}/WebRTC-FakeNetworkReceiveConfig/{config}/"
+    link: netem.Profile  # each direction, between the page and the TURN server
 
 
 PROFILES = (
-    BrowserProfile("clean"),
-    BrowserProfile("3 % loss, 40 +- 15 ms", 3, 40, 15),
-    BrowserProfile("10 % loss, 60 +- 30 ms", 10, 60, 30),
+    BrowserProfile("clean", netem.Profile()),
+    BrowserProfile("3 % loss, 40 +- 15 ms", netem.Profile(loss=0.03, delay=0.04, jitter=0.015)),
+    BrowserProfile("10 % loss, 60 +- 30 ms", netem.Profile(loss=0.1, delay=0.06, jitter=0.03)),
 )
+
+
+@contextlib.asynccontextmanager
+async def impaired_turn(tmp: Path) -> AsyncIterator[tuple[netem.UdpRelay, dict[str, str]]]:
+    """coturn on loopback behind a `netem.UdpRelay`: the relay, and the app's settings that
+    send every page's TURN traffic through it (TURN_URLS names the relay, not coturn)."""
+    with coturn(tmp) as server:
+        relay = await netem.udp_relay(("127.0.0.1", server.port))
+        host, port = relay.address
+        try:
+            yield (
+                relay,
+                {
+                    "TURN_URLS": f"turn:{host}:{port}?transport=udp",
+                    "TURN_SECRET": server.secret,
+                },
+            )
+        finally:
+            relay.close()
 
 
 def _wav(path: Path, question: np.ndarray) -> Path:
@@ -82,7 +97,7 @@ _STATS = """async () => {
 
 
 async def _call(
-    base: str,
+    relay: netem.UdpRelay,
     client: httpx.AsyncClient,
     user: dict[str, str],
     profile: BrowserProfile,
@@ -90,10 +105,10 @@ async def _call(
 ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
+    relay.up.profile = relay.down.profile = profile.link
+    before = [(d.counts.sent, d.counts.dropped) for d in (relay.up, relay.down)]
     started = (await client.post("/api/v1/conversations/start", headers=user)).json()
     flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"]
-    if profile.trials():
-        flags.append(f"--force-fieldtrials={profile.trials()}")
     number = life_path_number(BIRTH).value
     row: dict[str, Any] = {"profile": profile.name, "heard": None, "right": False}
     began = time.monotonic()
@@ -101,6 +116,7 @@ async def _call(
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
             page = await browser.new_page()
+            await page.add_init_script(RELAY_ONLY)
             await page.goto(f"{started['daily_room_url']}#token={started['daily_token']}")
             deadline = time.monotonic() + 45
             transcript: list[dict[str, str]] = []
@@ -122,6 +138,11 @@ async def _call(
     row["heard"] = heard[0] if heard else None
     row["right"] = any(re.search(rf"life path number is {number}\b", s) for s in said[1:2])
     row["seconds"] = time.monotonic() - began
+    for name, direction, (sent, dropped) in zip(
+        ("up", "down"), (relay.up, relay.down), before, strict=True
+    ):
+        given, lost = direction.counts.sent - sent, direction.counts.dropped - dropped
+        row[f"relay_{name}_dropped"] = lost / given if given else None
     if stats:
         expected = stats["received"] + max(0, stats["lost"])
         row["bot_packets_received"] = stats["received"] / expected if expected else None
@@ -131,13 +152,16 @@ async def _call(
 
 
 async def browser_profiles(
-    base: str, client: httpx.AsyncClient, users: list[dict[str, str]], question: np.ndarray
+    relay: netem.UdpRelay,
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    question: np.ndarray,
 ) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wav = _wav(Path(tmp) / "question.wav", question)
         for i, profile in enumerate(PROFILES):
-            row = await _call(base, client, users[i % len(users)], profile, wav)
+            row = await _call(relay, client, users[i % len(users)], profile, wav)
             print(f"  chromium, {profile.name}: {row}", flush=True)
             rows.append(row)
             await asyncio.sleep(2)
@@ -145,12 +169,19 @@ async def browser_profiles(
 
 
 def print_browser(rows: list[dict[str, Any]]) -> None:
-    print("\nthe room page in Chromium, its media degraded by libwebrtc's field trials (both ways)")
-    print(f"{'profile':<24}{'answered right':>15}{'bot pkts':>10}{'concealed':>11}  heard")
+    print("\nthe room page in Chromium, relay-only through an impairing UDP relay before coturn")
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    print(
+        f"{'profile':<24}{'answered right':>15}{'dropped up':>11}{'down':>7}"
+        f"{'bot pkts':>10}{'concealed':>11}{'fec':>5}  heard"
+    )
     for row in rows:
-        share, concealed = row.get("bot_packets_received"), row.get("concealed")
         print(
             f"{row['profile']:<24}{'yes' if row['right'] else 'no':>15}"
-            f"{'-' if share is None else f'{share:.1%}':>10}"
-            f"{'-' if concealed is None else f'{concealed:.1%}':>11}  {row['heard']!r}"
+            f"{pct(row.get('relay_up_dropped')):>11}{pct(row.get('relay_down_dropped')):>7}"
+            f"{pct(row.get('bot_packets_received')):>10}{pct(row.get('concealed')):>11}"
+            f"{row.get('fec_packets', '-')!s:>5}  {row['heard']!r}"
         )

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.browser_network import browser_profiles
+from bench.browser_network import browser_profiles, impaired_turn
 from bench.load import at_once, next_call
 from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
@@ -48,6 +48,7 @@ from bench.synthesis import synthesis_benchmark
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
 from tests.kit.speech import say, synthesise
+from tests.netem import UdpRelay
 from tests.voice.peer import Peer, rms
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -430,8 +431,10 @@ async def measure_mode(
     quick: bool,
     figures: dict[str, Any],
     save: Callable[[], None],
+    relay: UdpRelay | None = None,
 ) -> None:
-    """The parts chosen, against one running app (one mode), into `figures`."""
+    """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
+    impairing relay before coturn the app's TURN_URLS name, for browser-network)."""
     runs = 10 if quick else 30
     users = [await _user(client, i) for i in range(20)]
     if "latency" in parts:
@@ -484,7 +487,8 @@ async def measure_mode(
         save()
     if "browser-network" in parts:
         print("  the room page in Chromium under loss", flush=True)
-        figures["browser_network"] = await browser_profiles(server.url, client, users, questions[0])
+        assert relay is not None, "browser-network needs the impaired TURN relay"
+        figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
         save()
 
 
@@ -519,14 +523,20 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            async with (
-                serve(Path(tmp), mode, workers, **SETTINGS) as server,
-                httpx.AsyncClient(base_url=server.url, timeout=60) as client,
-            ):
+            async with contextlib.AsyncExitStack() as stack:
+                relay, turn = None, {}
+                if "browser-network" in parts:
+                    relay, turn = await stack.enter_async_context(impaired_turn(Path(tmp)))
+                server = await stack.enter_async_context(
+                    serve(Path(tmp), mode, workers, **SETTINGS, **turn)
+                )
+                client = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=server.url, timeout=60)
+                )
                 figures["database"] = server.database
                 figures["modes"][mode] = {}
                 await measure_mode(
-                    server, client, models, parts, quick, figures["modes"][mode], save
+                    server, client, models, parts, quick, figures["modes"][mode], save, relay
                 )
     if "process" in parts:
         print("figure 7: a process per bot", flush=True)
@@ -563,7 +573,7 @@ if __name__ == "__main__":
         "--only",
         default=",".join(p for p in PARTS if p != "browser-network"),
         help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all but "
-        "browser-network, whose impairment Debian's Chromium ignores: bench/README.md)",
+        "browser-network, which needs Chromium and coturn: `make chromium coturn`)",
     )
     parser.add_argument(
         "--modes",

@@ -292,3 +292,102 @@ def opus_encoder_with_fec(expected_loss: int = 10) -> Callable[[Any], None]:
         self.codec.options = {"application": "voip", "fec": "1", "packet_loss": str(expected_loss)}
 
     return with_fec
+
+
+class _Upstream(asyncio.DatagramProtocol):
+    """The relay's socket towards the target, for one client: what comes back goes `down`."""
+
+    def __init__(self, relay: UdpRelay, client: Any) -> None:
+        self._relay = relay
+        self._client = client
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self._relay.downstream(data, self._client)
+
+
+class UdpRelay(asyncio.DatagramProtocol):
+    """A UDP relay on loopback in front of a server (coturn), impairing what passes, for a
+    client that is not ours to wrap (Chromium): point the client at `address` instead of the
+    server. Each client address gets its own socket towards the server (as a NAT would), so the
+    server sees one peer per client. `up`: client to server, `down`: server to client; the
+    profiles can be swapped between calls (`relay.up.profile = ...`).
+    """
+
+    def __init__(self, target: tuple[str, int], up: Direction, down: Direction) -> None:
+        self.target = target
+        self.up = up
+        self.down = down
+        self._listening: asyncio.DatagramTransport | None = None
+        self._upstreams: dict[Any, _Upstream] = {}
+        self._pending: dict[Any, list[bytes]] = {}
+        self._opening: set[asyncio.Future[None]] = set()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the relay listens."""
+        assert self._listening is not None
+        host, port = self._listening.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._listening = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.up.send(len(data), lambda: self._to_target(data, addr))
+
+    def _to_target(self, data: bytes, client: Any) -> None:
+        upstream = self._upstreams.get(client)
+        if upstream is None:
+            upstream = self._upstreams[client] = _Upstream(self, client)
+            self._pending[client] = [data]
+            opening = asyncio.ensure_future(self._open(upstream, client))
+            self._opening.add(opening)
+            opening.add_done_callback(self._opening.discard)
+        elif upstream.transport is None:
+            self._pending[client].append(data)
+        else:
+            upstream.transport.sendto(data)
+
+    async def _open(self, upstream: _Upstream, client: Any) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: upstream, remote_addr=self.target)
+        assert upstream.transport is not None
+        for data in self._pending.pop(client, []):
+            upstream.transport.sendto(data)
+
+    def downstream(self, data: bytes, client: Any) -> None:
+        """A datagram from the server for `client`, through the `down` direction."""
+
+        def deliver() -> None:
+            if self._listening is not None:
+                self._listening.sendto(data, client)
+
+        self.down.send(len(data), deliver)
+
+    def close(self) -> None:
+        for upstream in self._upstreams.values():
+            if upstream.transport is not None:
+                upstream.transport.close()
+        self._upstreams.clear()
+        if self._listening is not None:
+            self._listening.close()
+            self._listening = None
+
+
+async def udp_relay(
+    target: tuple[str, int], up: Profile = Profile(), down: Profile = Profile(), *, seed: int = 19
+) -> UdpRelay:
+    """A `UdpRelay` to `target`, listening on a free loopback port (close it when done)."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(seed)
+    relay = UdpRelay(
+        target,
+        Direction(up, random.Random(rng.random()), loop.time, loop.call_later),
+        Direction(down, random.Random(rng.random()), loop.time, loop.call_later),
+    )
+    await loop.create_datagram_endpoint(lambda: relay, local_addr=("127.0.0.1", 0))
+    return relay

@@ -4,10 +4,12 @@ the same over real WebRTC)."""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,65 @@ def test_the_link_is_unreachable_for_a_blackout_only() -> None:
     assert not link.reachable()
     scheduler.run_until(30.0)
     assert link.reachable()
+
+
+class _Echo(asyncio.DatagramProtocol):
+    """A UDP server that answers each datagram with itself, and notes who sent it."""
+
+    def __init__(self) -> None:
+        self.senders: set[Any] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.senders.add(addr)
+        self.transport.sendto(data, addr)  # type: ignore[attr-defined]
+
+
+class _Client(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.received.append(data)
+
+
+async def _round_trips(relay: netem.UdpRelay, count: int) -> list[bytes]:
+    """`count` datagrams from a new client through the relay; what came back."""
+    loop = asyncio.get_running_loop()
+    client = _Client()
+    transport, _ = await loop.create_datagram_endpoint(lambda: client, remote_addr=relay.address)
+    try:
+        for i in range(count):
+            transport.sendto(b"%d" % i)
+            await asyncio.sleep(0.001)
+        deadline = loop.time() + 2
+        # Polled with a deadline: how many come back is the loss draw's to say.
+        while len(client.received) < relay.down.counts.sent and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        return client.received
+    finally:
+        transport.close()
+
+
+async def test_the_udp_relay_passes_and_impairs_what_goes_through_it() -> None:
+    """The relay in front of coturn for Chromium (bench/browser_network.py): each client its
+    own socket to the server, both ways delivered; loss applied to what the client sends."""
+    loop = asyncio.get_running_loop()
+    echo = _Echo()
+    server, _ = await loop.create_datagram_endpoint(lambda: echo, local_addr=("127.0.0.1", 0))
+    relay = await netem.udp_relay(server.get_extra_info("sockname"))
+    try:
+        clean = await _round_trips(relay, 100)
+        assert sorted(clean, key=int) == [b"%d" % i for i in range(100)]
+        relay.up.profile = netem.Profile(loss=0.5)
+        lossy = await _round_trips(relay, 200)
+        assert 60 < len(lossy) < 140, len(lossy)
+        assert relay.up.counts.dropped == 300 - relay.up.counts.delivered > 0
+        assert relay.down.counts.delivered == 100 + len(lossy)
+        assert len(echo.senders) == 2  # one upstream socket per client
+    finally:
+        relay.close()
+        server.close()
