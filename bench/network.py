@@ -251,8 +251,9 @@ async def network_profiles(
 
 def print_network(rows: list[dict[str, Any]]) -> None:
     print("\ncalls over impaired networks (both directions, from the greeting's end)")
+    width = max([24, *(len(row["profile"]) + 1 for row in rows)])
     print(
-        f"{'profile':<24}{'heard right':>12}{'WER':>6}{'answered':>9}{'v2v p50':>9}{'p95':>7}"
+        f"{'profile':<{width}}{'heard right':>12}{'WER':>6}{'answered':>9}{'v2v p50':>9}{'p95':>7}"
         f"{'bot pkts':>10}{'survived':>10}{'rejoins':>9}{'back: connected/heard (s)':>27}"
     )
     for row in rows:
@@ -261,7 +262,7 @@ def print_network(rows: list[dict[str, Any]]) -> None:
         received = "-" if share is None else f"{share:.1%}"
         survived = "yes" if row["survived"] else "no"
         print(
-            f"{row['profile']:<24}{row['heard_right']:>8}/{row['questions']:<3}"
+            f"{row['profile']:<{width}}{row['heard_right']:>8}/{row['questions']:<3}"
             f"{row['word_error_rate']:>6.0%}{row.get('answered_right', '-'):>9}"
             f"{p50 or 0:>9.0f}{p95 or 0:>7.0f}"
             f"{received:>10}{survived:>10}{_recovery(row)}"

@@ -155,7 +155,7 @@ async def _connected(
 ) -> tuple[Peer, dict[str, Any]]:
     """A started conversation and its peer, connected; the offer's round trip goes to `offers`."""
     _e, _w, body = await _start(client, auth)
-    peer = Peer()
+    peer = Peer(adaptive_ears=PEER_EARS[0] == "adaptive")
     timed = _TimedPost(client)
     await peer.connect(timed, body["daily_room_url"], body["daily_token"])  # type: ignore[arg-type]
     if offers is not None:
@@ -402,6 +402,11 @@ def _machine() -> str:
 
 # How many times each network call asks the questions (`--network-rounds`).
 NETWORK_ROUNDS = [1]
+# How the users' peers hear the bot (`--ears`): through aiortc's jitter buffer, or through our
+# adaptive one (as a browser's NetEQ adapts); the network part runs once per choice.
+EARS = ("aiortc", "adaptive")
+PEER_EARS = ["aiortc"]
+NETWORK_EARS: list[str] = ["aiortc"]
 PARTS = (
     "latency",
     "idle",
@@ -483,7 +488,16 @@ async def measure_mode(
         print("  calls over impaired networks", flush=True)
         spoken = list(zip(QUESTIONS, questions, strict=True)) * NETWORK_ROUNDS[0]
         figures["network_buffers"] = buffer_replay()
-        figures["network"] = await network_profiles(client, users, spoken, _connected, _end)
+        figures["network"] = []
+        for ears in NETWORK_EARS:
+            PEER_EARS[0] = ears
+            rows = await network_profiles(client, users, spoken, _connected, _end)
+            for row in rows:
+                row["ears"] = ears
+                if len(NETWORK_EARS) > 1:
+                    row["profile"] = f"{row['profile']} ({ears} ears)"
+            figures["network"] += rows
+        PEER_EARS[0] = "aiortc"
         save()
     if "browser-network" in parts:
         print("  the room page in Chromium under loss", flush=True)
@@ -596,6 +610,13 @@ if __name__ == "__main__":
         + " (default: all)",
     )
     parser.add_argument(
+        "--ears",
+        default="aiortc",
+        help="comma-separated, how the network part's peers hear the bot, of: aiortc (its "
+        "jitter buffer, deep for good after a loss), adaptive (ours, as a browser's NetEQ "
+        "adapts); each runs every profile (default: aiortc)",
+    )
+    parser.add_argument(
         "--network-rounds",
         type=int,
         default=1,
@@ -603,6 +624,7 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     NETWORK_ROUNDS[0] = args.network_rounds
+    NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
     if args.network_profiles:
         choose_network(args.network_profiles)
     if args.fec_sender:

@@ -82,10 +82,19 @@ class Peer:
     """The user's side of a local room."""
 
     def __init__(
-        self, configuration: RTCConfiguration | None = None, mic: SpeakingTrack | None = None
+        self,
+        configuration: RTCConfiguration | None = None,
+        mic: SpeakingTrack | None = None,
+        *,
+        adaptive_ears: bool = False,
     ) -> None:
         # aiortc's default configuration points at a public STUN server: none here.
         self._configuration = configuration or RTCConfiguration(iceServers=[])
+        # The bot's audio through our adaptive jitter buffer and concealment (the bot's own for
+        # the user's audio, `user_audio.JitteredOpus`), as a browser's NetEQ adapts, instead of
+        # aiortc's buffer, which stays ~200 ms deep for good after a loss (issue 19): what a
+        # figure of latency under loss should be heard through.
+        self._adaptive_ears = adaptive_ears
         self.mic = mic or SpeakingTrack()
         self.received: list[tuple[float, np.ndarray]] = []
         # Every RTVI message the bot sent, and (in `messages`) the transcript lines among them.
@@ -137,6 +146,22 @@ class Peer:
         if track.kind == "audio":
             self._tasks.append(asyncio.ensure_future(self._listen(track)))
 
+    async def _answered(self, answer: dict[str, Any]) -> None:
+        """Take the room's answer; with adaptive ears, hear through our jitter buffer."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        if not self._adaptive_ears:
+            return
+        from src.rooms.local import user_audio
+
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.kind == "audio")
+
+        def hand_over(pcm: bytes, _timestamp: int) -> None:
+            samples, now = np.frombuffer(pcm, np.int16), time.monotonic()
+            for start in range(0, len(samples), RATE // 50):
+                self.received.append((now, samples[start : start + RATE // 50].copy()))
+
+        user_audio.install(receiver, hand_over, RATE, lambda _reason, _detail: None)
+
     async def _listen(self, track: MediaStreamTrack) -> None:
         while True:
             try:
@@ -166,8 +191,7 @@ class Peer:
             headers={"Authorization": f"Bearer {token}"},
         )
         response.raise_for_status()
-        answer = response.json()
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        await self._answered(response.json())
 
     async def connect_as_sdk(
         self, client: httpx.AsyncClient, room_url: str, token: str, pc_id: str | None = None
@@ -188,7 +212,10 @@ class Peer:
         )
         response.raise_for_status()
         answer: dict[str, Any] = response.json()
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        if pc_id is None:
+            await self._answered(answer)
+        else:  # a renegotiation: the receiver runs already
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         return answer
 
     def rtvi_of(self, kind: str) -> list[dict[str, Any]]:
@@ -350,10 +377,7 @@ class Peer:
                 headers={"Authorization": f"Bearer {room['daily_token']}"},
             )
             if offered.status_code == 200:
-                answer = offered.json()
-                await self.pc.setRemoteDescription(
-                    RTCSessionDescription(answer["sdp"], answer["type"])
-                )
+                await self._answered(offered.json())
                 if await self._connected_within(RECONNECT_ATTEMPT_SECONDS):
                     recovery.connected_at = time.monotonic()
                     return
