@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.bargein import print_barge_in
 from bench.browser_network import print_browser
 from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
@@ -37,6 +38,8 @@ def report(figures: dict[str, Any]) -> None:
         _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
     if "process_per_bot" in figures:
         _print_side_by_side(figures)
+    if "barge_in" in figures:
+        print_barge_in(figures["barge_in"])
     if "stt" in figures:
         print_stt(figures["stt"])
     if "synthesis" in figures:

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.bargein import barge_in_calls
 from bench.browser_network import browser_profiles, impaired_turn
 from bench.load import at_once, next_call
 from bench.network import PROFILES as NETWORK_PROFILES
@@ -418,6 +419,7 @@ PARTS = (
     "synthesis",
     "network",
     "browser-network",
+    "bargein",
 )
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
@@ -533,7 +535,22 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         print("speech synthesis: CPU per answer, with and without the cache", flush=True)
         figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
         save()
-    for mode in modes if set(parts) - {"process", "stt", "synthesis"} else ():
+    if "bargein" in parts:
+        print("speaking over the bot: BARGE_IN=vad (pipecat's default), then hold", flush=True)
+        figures["barge_in"] = {}
+        for variant in ("vad", "hold"):
+            with tempfile.TemporaryDirectory() as tmp:
+                async with (
+                    serve(Path(tmp), "embedded", workers, **SETTINGS, BARGE_IN=variant) as server,
+                    httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+                ):
+                    result = await barge_in_calls(
+                        client, await _user(client, 0), models, _connected, _end, 3 if quick else 6
+                    )
+            print(f"  BARGE_IN={variant}: {result}", flush=True)
+            figures["barge_in"][variant] = result
+            save()
+    for mode in modes if set(parts) - {"process", "stt", "synthesis", "bargein"} else ():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:

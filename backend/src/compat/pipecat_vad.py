@@ -62,6 +62,10 @@ class SessionSileroVADAnalyzer(SileroVADAnalyzer):
         self._known_silent = False
         # Whether what the analyser keeps of the frames before (less than a window) is.
         self._rest_silent = False
+        # Told of each change of state, QUIET -> STARTING included (the first window of what
+        # may be speech, before the VAD's start_secs confirm it): what a barge-in holds on.
+        self.on_state: Callable[[VADState], None] | None = None
+        self._last_state = VADState.QUIET
 
     def voice_confidence(self, buffer: bytes) -> float:
         """Silero's confidence, 0 for silence without running the model."""
@@ -70,6 +74,15 @@ class SessionSileroVADAnalyzer(SileroVADAnalyzer):
         return float(np.asarray(super().voice_confidence(buffer)).item())
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
+        """The VAD's state after `buffer` (`on_state` told of a change)."""
+        state = await self._analyze(buffer)
+        if state != self._last_state:
+            self._last_state = state
+            if self.on_state is not None:
+                self.on_state(state)
+        return state
+
+    async def _analyze(self, buffer: bytes) -> VADState:
         """The VAD's state after `buffer`; a silent one is analysed here, not on a thread."""
         # pipecat hands every frame to a thread; silence needs no model, so it is analysed
         # right here, which spares the hop (most of an idle bot's VAD cost). The frame is

@@ -71,6 +71,12 @@ USER_TURNS = Counter(
     "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech).",
     ["ended_by"],
 )
+SPEECH_OVER_THE_BOT = Counter(
+    "numerologist_speech_over_the_bot",
+    "The user's speech heard while the bot spoke, by outcome: barge_in (the bot stopped and "
+    "listened), backchannel (a short 'mm-hmm', 'yeah' or a noise: the bot went on, unanswered).",
+    ["outcome"],
+)
 USER_AUDIO_PACKETS_DROPPED = Counter(
     "numerologist_user_audio_packets_dropped",
     "The user's audio packets the bot could not use, by reason: corrupt (libopus refused it; "
@@ -154,6 +160,11 @@ def recognition(seconds: float) -> None:
 def user_turn(ended_by: str) -> None:
     """Count one user turn by what ended it."""
     USER_TURNS.labels(ended_by=ended_by).inc()
+
+
+def speech_over_the_bot(outcome: str) -> None:
+    """Count the user's speech over the bot by what it was: barge_in or backchannel."""
+    SPEECH_OVER_THE_BOT.labels(outcome=outcome).inc()
 
 
 def user_audio_packet_dropped(reason: str) -> None:

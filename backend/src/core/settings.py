@@ -316,6 +316,10 @@ class SpeechSettings(BaseModel):
     # transcript has (`voice_pipeline/turns.py`): longer lets a user pause mid-sentence, shorter
     # answers an unfinished-sounding question sooner (pipecat's smart-turn waits 3 s).
     turn_silence_secs: float = Field(default=2.0, gt=0, le=10)
+    # Speaking over the bot: "hold" (its audio held at once, a backchannel lets it go on, a
+    # question stops it: voice_pipeline/turns.py BargeIn), or "vad" (pipecat's default: any
+    # speech the VAD hears interrupts it).
+    barge_in: Literal["hold", "vad"] = "hold"
 
     @property
     def llm_enabled(self) -> bool:

@@ -90,6 +90,23 @@ class ConversationGone(DomainError):
     default_detail = "This conversation has ended. Start a new one."
 
 
+class SpeechControl(Protocol):
+    """The bot's outgoing speech, held back or cut at the user's side, at once (barge-in), where
+    a transport can: what it has queued to send, not what pipecat still holds."""
+
+    def hold(self) -> None:
+        """Send nothing for now, keeping what is queued (the user may be speaking over it)."""
+        ...
+
+    def resume(self) -> None:
+        """Send what `hold` kept, from where it stopped."""
+        ...
+
+    def cut(self) -> None:
+        """Drop what is queued and unsent (the user barged in), and send again."""
+        ...
+
+
 class BotTransport(Protocol):
     """The bot's way into its room, made by the room provider (pipecat's `create_transport`).
 
@@ -106,6 +123,12 @@ class BotTransport(Protocol):
     # Whether audio sent once the user joined is heard from its first word (the bot may greet
     # at once); otherwise the bot waits for the user's audio, or a short fallback.
     media_ready_on_join: bool
+
+    @property
+    def speech(self) -> SpeechControl | None:
+        """Holds or cuts the bot's queued speech at once (None: the transport cannot; a
+        barge-in then stops the bot through pipecat's interruption alone)."""
+        ...
 
     async def join(self) -> None:
         """Enter the room, before the bot reports ready (a local room has nothing to join).

@@ -92,23 +92,29 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         LLMContextAggregatorPair,
         LLMUserAggregatorParams,
     )
+    from pipecat.turns.user_start import BaseUserTurnStartStrategy
     from pipecat.turns.user_stop import BaseUserTurnStopStrategy
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-    from src.voice_pipeline.turns import TranscriptAwareTurnStop
+    from src.voice_pipeline.turns import BargeIn, TranscriptAwareTurnStop
 
     settings, job = ctx.settings, ctx.job
     context = services.llm_context(with_tools=settings.llm_enabled)
     # The transcript ends the turn of a whole request at once, with either brain (`turns.py`).
     silence = settings.turn_silence_secs
+    vad = speech.silero_vad(settings.vad_stop_secs)
+    start: list[BaseUserTurnStartStrategy] | None = None  # pipecat's: any speech interrupts
+    if settings.barge_in == "hold":
+        start = [BargeIn(speech=ctx.transport.speech, vad=vad)]
     stop: list[BaseUserTurnStopStrategy] = [
         TranscriptAwareTurnStop(turn_analyzer=speech.smart_turn(silence), silence_secs=silence)
     ]
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=speech.silero_vad(settings.vad_stop_secs),
-            user_turn_strategies=UserTurnStrategies(stop=stop),
+            vad_analyzer=vad,
+            # The user may speak over the bot; a backchannel does not stop it (`turns.py`).
+            user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
         ),
     )
     if settings.llm_enabled:

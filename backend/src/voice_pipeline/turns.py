@@ -1,4 +1,6 @@
-"""When the user's turn ends: smart-turn v3's verdict, read together with the transcript.
+"""When the user's turn starts (`BargeIn`) and ends (`TranscriptAwareTurnStop`).
+
+The end: smart-turn v3's verdict, read together with the transcript.
 
 pipecat's `TurnAnalyzerUserTurnStopStrategy` ends a turn only when smart-turn v3 judges it
 complete; otherwise after smart-turn's silence fallback (3 s in pipecat). On Piper's takes of
@@ -18,11 +20,18 @@ segment so far is in:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
     MetricsFrame,
@@ -34,9 +43,11 @@ from pipecat.frames.frames import (
 )
 from pipecat.metrics.metrics import TurnMetricsData
 from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_start import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop import BaseUserTurnStopStrategy
 
 from src.core import metrics
+from src.rooms.base import SpeechControl
 from src.voice_pipeline.dialogue import ends_on_dangling_word, is_complete_request
 
 logger = logging.getLogger(__name__)
@@ -156,3 +167,228 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
         metrics.user_turn(ended_by)
         self._reset()  # decided once, even if the turn was already over
         await self.trigger_user_turn_stopped()
+
+
+# Speech over the bot this long after the VAD heard it start (which takes the VAD's 0.2 s of
+# speech) is a barge-in whatever its words: a backchannel ("mm-hmm", "yeah") is shorter.
+BARGE_IN_SPEECH_SECS = 0.5
+# Speech over the bot is held from the VAD's first window of it (STARTING, ~30 ms), before the
+# VAD confirms it (its 0.2 s); one that is not confirmed within this lets the bot go on.
+FALSE_START_SECS = 0.4
+# The bot's speech held this long with no verdict (a noise the recogniser made nothing of, its
+# transcript still to come) goes on.
+HOLD_LIMIT_SECS = 1.5
+
+# After a barge-in the bot's audio stays held (the rest of the interrupted answer that pipecat
+# still writes before its interruption reaches the output is dropped) until the interruption is
+# reported or the user's turn ends; at most this long.
+CUT_LIMIT_SECS = 5.0
+
+# What a listener says to show they follow, and what the recogniser makes of it ("Mm-hmm."
+# has been heard as "Imam Mum."). A transcript of these words only, three at most, said over
+# the bot, is a backchannel: the bot goes on, and it is not answered.
+BACKCHANNEL_WORDS = frozenset(
+    "mm mmm mhm mmhm mmhmm hmm hm uh huh uhhuh ah aha oh ooh wow yeah yep yes yup ok okay "
+    "right sure alright cool nice great good i see got it imam mum mom".split()
+)
+
+
+# Short words that do ask the bot to stop or listen, however briefly said.
+INTERRUPT_WORDS = frozenset(
+    "stop wait hold no nope what pause sorry excuse hey hello again repeat quiet enough".split()
+)
+
+
+def is_backchannel(text: str, *, short: bool = False) -> bool:
+    """Whether a transcript said over the bot is a backchannel (or nothing: a noise).
+
+    `short`: the speech was shorter than a barge-in (BARGE_IN_SPEECH_SECS after the VAD's
+    start); then any one or two words but those of INTERRUPT_WORDS count, since the recogniser
+    makes all sorts of words of a murmur ("Mm-hmm." heard as "A memo.", "Imam Mum.").
+    """
+    words = re.findall(r"[a-z]+", text.lower().replace("-", ""))
+    if len(words) <= 3 and all(word in BACKCHANNEL_WORDS for word in words):
+        return True
+    return short and len(words) <= 2 and not INTERRUPT_WORDS.intersection(words)
+
+
+class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
+    """A user-turn start strategy: the user may speak over the bot, a backchannel does not stop it.
+
+    While the bot is silent, a turn starts as with pipecat's defaults: on the VAD's start of
+    speech, or on a transcript the VAD missed. While it speaks, the VAD's start of speech holds
+    the bot's audio at once (`SpeechControl.hold`: what its track has queued stops going out,
+    so the user hears it stop ~0.2 s after they start, not after pipecat's interruption has
+    reached the output); then:
+    - a barge-in (speech going on for BARGE_IN_SPEECH_SECS, or words that are no backchannel)
+      cuts the queued rest and starts the user's turn, which interrupts the bot (pipecat drops
+      what it had not sent yet); what still comes from before the interruption is dropped
+      until pipecat reports the bot stopped;
+    - a backchannel ("mm-hmm", "yeah", a noise: `is_backchannel`) resumes the bot's speech
+      where it stopped, and its words are dropped (never answered);
+    - nothing decided within HOLD_LIMIT_SECS of silence resumes it too.
+    With no `speech` control (Daily), nothing is held: a barge-in alone stops the bot.
+
+    Args:
+        speech: Holds and cuts the bot's queued audio (None: the transport cannot).
+        barge_in_secs: Speech after the VAD's start that is a barge-in whatever its words.
+        hold_limit_secs: The longest hold without a verdict.
+    """
+
+    def __init__(
+        self,
+        *,
+        speech: SpeechControl | None,
+        vad: Any = None,
+        barge_in_secs: float = BARGE_IN_SPEECH_SECS,
+        hold_limit_secs: float = HOLD_LIMIT_SECS,
+    ) -> None:
+        super().__init__()
+        self._speech = speech
+        if vad is not None:
+            vad.on_state = self.vad_state
+        self._barge_in_secs = barge_in_secs
+        self._hold_limit = hold_limit_secs
+        self._bot_speaking = False
+        self._user_speaking = False
+        self._held = False  # the bot's audio held for speech over it, no verdict yet
+        self._cutting = False  # barged in: the interrupted answer's rest is dropped
+        self._in_turn = False  # a user turn is on: its speech is the turn's, not over the bot
+        self._speech_started = 0.0  # the VAD's last start of speech
+        self._speech_secs = 0.0  # and how long that speech lasted
+        self._timers: list[asyncio.Task[None]] = []
+
+    @property
+    def held(self) -> bool:
+        """Whether the bot's audio is held, waiting for a verdict on the user's speech."""
+        return self._held
+
+    async def cleanup(self) -> None:
+        """Stop the timers."""
+        await super().cleanup()  # type: ignore[no-untyped-call]
+        self._cancel_timers()
+
+    def vad_state(self, state: VADState) -> None:
+        """The VAD's state as it changes: the first window of speech over the bot holds it."""
+        speaking_over = self._bot_speaking and not (self._in_turn or self._held or self._cutting)
+        if state == VADState.STARTING and speaking_over:
+            self._hold(FALSE_START_SECS)
+
+    async def handle_user_turn_started(self) -> None:
+        """A turn is on: speech is the user's turn's until it ends."""
+        self._in_turn = True
+
+    async def handle_user_turn_stopped(self) -> None:
+        """The turn is over (its answer comes next): what was left of the interrupted answer
+        is dropped, and the bot's audio goes out again."""
+        self._in_turn = False
+        if self._cutting:
+            self._end_cut()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        """Follow the bot's speech, the VAD and the transcripts; start the user's turn."""
+        if self._in_turn and isinstance(frame, (VADUserStartedSpeakingFrame, TranscriptionFrame)):
+            return ProcessFrameResult.CONTINUE
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            if self._cutting:  # the interruption reached the output: send again
+                self._end_cut()
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._user_speaking = True
+            self._speech_started = time.monotonic()
+            if self._bot_speaking or self._held:
+                self._hold(self._hold_limit)
+                self._after(self._barge_in_secs, self._long_speech)
+            else:
+                await self.trigger_user_turn_started()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._user_speaking = False
+            self._speech_secs = time.monotonic() - self._speech_started
+        elif isinstance(frame, TranscriptionFrame):
+            return await self._transcript(frame.text)
+        return ProcessFrameResult.CONTINUE
+
+    async def _transcript(self, text: str) -> ProcessFrameResult:
+        if not (self._held or self._bot_speaking):
+            # A transcript the VAD missed the start of starts a turn (pipecat's default).
+            if text.strip():
+                await self.trigger_user_turn_started()
+            return ProcessFrameResult.CONTINUE
+        short = not self._user_speaking and self._speech_secs < self._barge_in_secs
+        if not is_backchannel(text, short=short):
+            await self._barge_in(f"words: {text!r}")
+            return ProcessFrameResult.CONTINUE
+        logger.debug("a backchannel over the bot, not answered: %r", text)
+        metrics.speech_over_the_bot("backchannel")
+        await self.trigger_reset_aggregation()  # type: ignore[no-untyped-call]
+        if not self._user_speaking:
+            self._resume()
+        return ProcessFrameResult.STOP
+
+    def _hold(self, limit: float) -> None:
+        """Hold the bot's audio (if not yet), with a verdict due within `limit`."""
+        self._cancel_timers()
+        if not self._held:
+            self._held = True
+            if self._speech is not None:
+                self._speech.hold()
+        self._after(limit, self._hold_expired)
+
+    def _resume(self) -> None:
+        self._cancel_timers()
+        self._held = False
+        if self._speech is not None:
+            self._speech.resume()
+
+    async def _long_speech(self) -> None:
+        if self._user_speaking and self._held:
+            await self._barge_in(f"{self._barge_in_secs:.1f} s of speech")
+
+    async def _hold_expired(self) -> None:
+        if self._held and self._user_speaking:
+            await self._barge_in("speech through the hold")
+        elif self._held:
+            logger.debug(
+                "speech over the bot came to nothing in %.1f s: it goes on", self._hold_limit
+            )
+            self._resume()
+
+    async def _barge_in(self, why: str) -> None:
+        logger.debug("the user barged in (%s): the bot stops and listens", why)
+        metrics.speech_over_the_bot("barge_in")
+        self._cancel_timers()
+        self._held = False
+        self._cutting = True
+        if self._speech is not None:
+            self._speech.hold()  # stays held until the interruption has reached the output
+            self._speech.cut()
+            self._speech.hold()
+        self._after(CUT_LIMIT_SECS, self._cut_expired)
+        await self.trigger_user_turn_started()
+
+    async def _cut_expired(self) -> None:
+        if self._cutting:
+            self._end_cut()
+
+    def _end_cut(self) -> None:
+        self._cutting = False
+        self._cancel_timers()
+        if self._speech is not None:
+            self._speech.cut()  # what came between the barge-in and the interruption
+
+    def _after(self, seconds: float, then: Callable[[], Awaitable[None]]) -> None:
+        async def wait() -> None:
+            await asyncio.sleep(seconds)
+            await then()
+
+        self._timers = [t for t in self._timers if not t.done()]
+        self._timers.append(asyncio.create_task(wait()))
+
+    def _cancel_timers(self) -> None:
+        current = asyncio.current_task()
+        for timer in self._timers:
+            if timer is not current:
+                timer.cancel()
+        self._timers = []

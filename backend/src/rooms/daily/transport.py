@@ -40,6 +40,8 @@ class DailyBotTransport:
     # Joined means in the room, not that the user's audio is flowing: greet on their first
     # audio, or after the bot's short fallback wait.
     media_ready_on_join = False
+    # daily-python sends what pipecat writes: no queue of ours to hold or cut.
+    speech = None
 
     def __init__(self, job: RoomJob, join_timeout: float) -> None:
         self._job = job

@@ -108,6 +108,8 @@ class SpeechTrack(MediaStreamTrack):
         self._hangover = 0  # silent packets still to send before going quiet
         self._early = START_LEAD_PACKETS  # packets of this utterance to send ahead of the pace
         self._lead = 0  # and those sent so far
+        self._held = False  # the user may be speaking over the bot: send nothing for now
+        self._released = asyncio.Event()
         self.loss_feedback: fec.LossFeedback | None = None  # sizes the FEC to the user's loss
 
     def add_audio_bytes(self, audio: bytes) -> asyncio.Future[bool]:
@@ -124,6 +126,12 @@ class SpeechTrack(MediaStreamTrack):
         """The next packet, when it is due; while there is nothing to say, it waits for speech."""
         if self.readyState != "live":
             raise MediaStreamError
+        while self._held:
+            # Held (the user may be barging in): nothing goes out; what is queued waits.
+            self._released.clear()
+            await self._released.wait()
+            if self.readyState != "live":
+                raise MediaStreamError
         if not self._pcm and not self._hangover:
             # Quiet: the pace catches up with the timestamps the lead ran ahead of, and the
             # next utterance starts with a lead of its own.
@@ -182,16 +190,48 @@ class SpeechTrack(MediaStreamTrack):
             if not done.done():
                 done.set_result(True)
 
+    def hold(self) -> None:
+        """Stop sending at once, keeping what is queued (the user may be speaking over the bot:
+        `resume` if it was a backchannel, `cut` if it is a barge-in)."""
+        self._held = True
+
+    def resume(self) -> None:
+        """Send again what `hold` kept, from where it stopped (the pace restarts now)."""
+        self._held = False
+        self._released.set()
+
+    def cut(self) -> int:
+        """Drop the unsent audio (an interruption) and send again; returns the bytes of PCM
+        dropped, never sent, so never heard."""
+        dropped = self._drop_unsent()
+        self._hangover = 0
+        self.resume()
+        return dropped
+
+    def _drop_unsent(self) -> int:
+        # Dropped audio counts as taken: a later write is done by what is left of it alone
+        # (counted as unsent, it would hold every later write back by that much).
+        dropped = len(self._pcm)
+        self._pcm.clear()
+        self._taken += dropped
+        self._finish_writes(everything=True)
+        return dropped
+
+    @property
+    def held(self) -> bool:
+        """Whether `hold` stopped the audio and nothing resumed or cut it since."""
+        return self._held
+
     def release_writes(self) -> None:
         """Drop the unsent audio and release its writers (its connection went: nothing will
         send it, and pipecat writes an output off after 10 s of blocked writes)."""
-        self._pcm.clear()
-        self._finish_writes(everything=True)
+        self._drop_unsent()
 
     def stop(self) -> None:
         """End the track; writers waiting on unsent audio are released."""
         self.release_writes()
         self._audio.set()
+        self._released.set()
         super().stop()
 
 
@@ -322,6 +362,11 @@ class LocalWebRTCTransport(AudioTrackTransport):
             ),
         )
         self._speech: SpeechTrack | None = None
+
+    @property
+    def speech(self) -> SpeechTrack | None:
+        """The bot's outgoing track on the user's current connection (None before the first)."""
+        return self._speech
 
     def audio_track(self, sample_rate: int, connection: Any) -> SpeechTrack:
         """A `SpeechTrack` for a new connection, its FEC sized to the loss the user reports;

@@ -42,6 +42,29 @@ class LocalRoom:
     hearing: Any = field(default=None, repr=False)
 
 
+class _CurrentSpeech:
+    """The bot's outgoing track on the user's current connection, held or cut (`SpeechControl`);
+    nothing to do before the first connection."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None  # the SmallWebRTC transport, once open
+
+    def _track(self) -> Any:
+        return None if self.transport is None else self.transport.speech
+
+    def hold(self) -> None:
+        if (track := self._track()) is not None:
+            track.hold()
+
+    def resume(self) -> None:
+        if (track := self._track()) is not None:
+            track.resume()
+
+    def cut(self) -> None:
+        if (track := self._track()) is not None:
+            track.cut()
+
+
 class LocalBotTransport:
     """A bot's way into a local room: the user's WebRTC connection, as pipecat's transport."""
 
@@ -58,6 +81,7 @@ class LocalBotTransport:
         # Closes the room's media in its provider (which made this transport).
         self._release = release
         self._connection: Any = None
+        self.speech = _CurrentSpeech()
 
     @property
     def connections(self) -> asyncio.Queue[Any]:
@@ -75,6 +99,7 @@ class LocalBotTransport:
         self._connection = await self.room.connections.get()
         transport = media.LocalWebRTCTransport(self._connection)
         release_writes_on_hang_up(transport)
+        self.speech.transport = transport
         return transport
 
     async def gone(self, idle_timeout: float) -> None:

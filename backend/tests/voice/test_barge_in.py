@@ -1,0 +1,246 @@
+"""Barge-in without WebRTC: the start strategy on scripted frames, and the bot's track held,
+resumed and cut (issue 23). The real call is in test_turns.py."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pipecat.audio.vad.vad_analyzer import VADState
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+
+from src.rooms.local.media import SpeechTrack
+from src.voice_pipeline.turns import BargeIn, is_backchannel
+
+pytestmark = pytest.mark.once
+
+
+class Speech:
+    """The transport's `SpeechControl`, recording what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def hold(self) -> None:
+        self.calls.append("hold")
+
+    def resume(self) -> None:
+        self.calls.append("resume")
+
+    def cut(self) -> None:
+        self.calls.append("cut")
+
+
+class Strategy:
+    """A `BargeIn` and what it triggered."""
+
+    def __init__(self, speech: Speech | None, barge_in_secs: float = 0.3) -> None:
+        self.speech = speech
+        self.strategy = BargeIn(speech=speech, barge_in_secs=barge_in_secs, hold_limit_secs=0.6)
+        self.turns = 0
+        self.resets = 0
+
+        async def started(_strategy: Any, _params: Any) -> None:
+            self.turns += 1
+
+        async def reset(_strategy: Any) -> None:
+            self.resets += 1
+
+        self.strategy.add_event_handler("on_user_turn_started", started)
+        self.strategy.add_event_handler("on_reset_aggregation", reset)
+
+    async def feed(self, *frames: Frame) -> None:
+        for frame in frames:
+            await self.strategy.process_frame(frame)
+
+
+def _text(text: str) -> TranscriptionFrame:
+    return TranscriptionFrame(text=text, user_id="u", timestamp="")
+
+
+@pytest.mark.parametrize(
+    "text", ["Mm-hmm.", "Imam Mum.", "Yeah.", "Okay", "uh huh", "Right, right.", "I see.", ""]
+)
+def test_backchannels_and_noise(text: str) -> None:
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["What is my soul urge number?", "Stop.", "Wait, what about my year?", "yes yes yes no"]
+)
+def test_anything_else_is_no_backchannel(text: str) -> None:
+    assert not is_backchannel(text)
+    assert not is_backchannel(text, short=True)
+
+
+@pytest.mark.parametrize("text", ["A memo.", "Mama.", "Uh, humph."])
+def test_a_short_murmur_is_a_backchannel_whatever_it_was_heard_as(text: str) -> None:
+    assert is_backchannel(text, short=True)
+    assert not is_backchannel(text)
+
+
+async def test_while_the_bot_is_silent_a_turn_starts_on_the_vad() -> None:
+    s = Strategy(Speech())
+    await s.feed(VADUserStartedSpeakingFrame())
+    assert s.turns == 1
+    assert s.speech is not None
+    assert s.speech.calls == []
+
+
+async def test_a_transcript_the_vad_missed_starts_a_turn() -> None:
+    s = Strategy(Speech())
+    await s.feed(_text("What is my life path number?"))
+    assert s.turns == 1
+
+
+async def test_speech_over_the_bot_holds_it_at_once_and_a_question_cuts_it() -> None:
+    s = Strategy(Speech())
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    assert s.speech is not None
+    assert s.speech.calls == ["hold"]
+    assert (s.turns, s.strategy.held) == (0, True)
+    await s.feed(VADUserStoppedSpeakingFrame(), _text("What is my soul urge number?"))
+    assert s.turns == 1
+    assert s.speech.calls[:3] == ["hold", "hold", "cut"]
+    # The rest of the interrupted answer stays held until pipecat reports the bot stopped.
+    assert s.speech.calls[-1] == "hold"
+    await s.feed(BotStoppedSpeakingFrame())
+    assert s.speech.calls[-1] == "cut"
+
+
+async def test_long_speech_over_the_bot_is_a_barge_in_before_its_words() -> None:
+    s = Strategy(Speech(), barge_in_secs=0.1)
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    await asyncio.sleep(0.2)
+    assert s.turns == 1
+    assert s.speech is not None
+    assert "cut" in s.speech.calls
+
+
+async def test_a_backchannel_resumes_the_bot_and_is_not_answered() -> None:
+    s = Strategy(Speech())
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    await s.feed(VADUserStoppedSpeakingFrame(), _text("Mm-hmm."))
+    assert s.speech is not None
+    assert s.speech.calls == ["hold", "resume"]
+    assert (s.turns, s.resets, s.strategy.held) == (0, 1, False)
+    await asyncio.sleep(0.7)  # no timer left to start a turn or cut anything later
+    assert s.turns == 0
+    assert s.speech.calls == ["hold", "resume"]
+
+
+async def test_a_murmur_heard_as_words_resumes_the_bot() -> None:
+    speech = Speech()
+    s = Strategy(speech)
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    await s.feed(VADUserStoppedSpeakingFrame(), _text("A memo."))
+    assert speech.calls == ["hold", "resume"]
+    assert s.turns == 0
+
+
+async def test_speech_within_the_user_s_turn_holds_nothing() -> None:
+    speech = Speech()
+    s = Strategy(speech)
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    await s.feed(VADUserStoppedSpeakingFrame(), _text("What is my soul urge number?"))
+    await s.strategy.handle_user_turn_started()  # as pipecat's controller does
+    calls = list(speech.calls)
+    await s.feed(VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(), _text("please"))
+    assert speech.calls == calls
+    await s.strategy.handle_user_turn_stopped()
+    assert speech.calls == [*calls, "cut"]  # the interrupted answer's rest dropped, audio on
+
+
+async def test_the_vad_s_first_window_of_speech_holds_the_bot_before_it_confirms() -> None:
+    speech = Speech()
+    s = Strategy(speech)
+    s.strategy.vad_state(VADState.STARTING)  # the bot silent: nothing to hold
+    assert speech.calls == []
+    await s.feed(BotStartedSpeakingFrame())
+    s.strategy.vad_state(VADState.STARTING)
+    assert speech.calls == ["hold"]
+    s.strategy.vad_state(VADState.QUIET)  # a click, never confirmed as speech
+    await asyncio.sleep(0.5)
+    assert speech.calls == ["hold", "resume"]
+    s.strategy.vad_state(VADState.STARTING)  # then real speech: held again, and confirmed
+    await s.feed(VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(), _text("Stop."))
+    assert s.turns == 1
+    assert speech.calls[2:5] == ["hold", "hold", "cut"]
+
+
+async def test_a_noise_without_words_resumes_the_bot_after_the_hold_limit() -> None:
+    s = Strategy(Speech())
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    await s.feed(VADUserStoppedSpeakingFrame())
+    await asyncio.sleep(0.8)
+    assert s.speech is not None
+    assert s.speech.calls == ["hold", "resume"]
+    assert s.turns == 0
+
+
+async def test_without_speech_control_a_question_still_barges_in() -> None:
+    s = Strategy(None)
+    await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())
+    await s.feed(VADUserStoppedSpeakingFrame(), _text("What does it mean?"))
+    assert s.turns == 1
+
+
+async def _packets(track: SpeechTrack, count: int, within: float = 1.0) -> int:
+    """How many packets the track gives within `within` s (at most `count`)."""
+    got = 0
+    try:
+        async with asyncio.timeout(within):
+            while got < count:
+                await track.recv()
+                got += 1
+    except TimeoutError:
+        pass
+    return got
+
+
+async def test_the_track_sends_nothing_while_held_and_resumes_where_it_stopped() -> None:
+    track = SpeechTrack(16_000)
+    frame = 16_000 * 2 // 50  # 20 ms
+    track.add_audio_bytes(bytes(frame * 10))
+    assert await _packets(track, 2) == 2
+    track.hold()
+    assert await _packets(track, 1, within=0.2) == 0
+    track.resume()
+    # The 8 packets left, then the hangover's silence: nothing of the speech was lost.
+    assert await _packets(track, 8) == 8
+    track.stop()
+
+
+async def test_a_cut_drops_the_unsent_speech_and_releases_its_writer() -> None:
+    track = SpeechTrack(16_000)
+    frame = 16_000 * 2 // 50
+    written = track.add_audio_bytes(bytes(frame * 50))  # 1 s
+    assert await _packets(track, 2) == 2
+    track.hold()
+    assert not written.done()
+    assert track.cut() == frame * 48
+    assert written.done()
+    assert not track.held
+    track.stop()
+
+
+async def test_after_a_cut_a_new_write_is_done_as_soon_as_its_own_audio_is_sent() -> None:
+    """Dropped audio counts as sent: the next answer's writes are not held back by it (they
+    were, by the whole dropped rest, and the bot's next answer stalled after its first chunk)."""
+    track = SpeechTrack(16_000)
+    frame = 16_000 * 2 // 50
+    track.add_audio_bytes(bytes(frame * 50))
+    assert await _packets(track, 2) == 2
+    track.cut()
+    nxt = track.add_audio_bytes(bytes(frame * 6))  # done when at most 4 packets are left
+    assert await _packets(track, 2) == 2
+    assert nxt.done()
+    track.stop()

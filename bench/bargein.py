@@ -1,0 +1,204 @@
+"""`--only bargein`: speaking over the bot (issue 23).
+
+One call per variant. The user asks for the whole reading (about 12 s of speech), and 1.5 s
+into the answer either asks another question over it (a barge-in) or says "Mm-hmm." (a
+backchannel). Timed from packet arrivals at the peer (the bot sends nothing while silent, so
+no decoding is needed): from the start of the user's speech over the bot to the last packet of
+the bot's audio before it went quiet (the stop; none within 2 s: not stopped). A backchannel
+"was answered" when a bot line that is not part of the reading followed it, and "stopped the
+bot" when it was answered (its turn interrupted the reading) or the rest of the answer was not
+spoken (the answer's packets fell short of the uninterrupted answer's by more than 1 s). Each
+variant's server differs only in BARGE_IN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+
+from bench.peers import until_quiet
+from tests.kit.speech import synthesise
+from tests.voice.peer import RATE, Peer
+
+Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
+End = Any  # run.py's `_end(client, auth, body)`
+
+READING = "Give me my whole numerology reading."
+OVER = "What does it mean?"
+BACKCHANNEL = "Mm-hmm."
+# Into the answer when the user speaks over it.
+INTO_THE_ANSWER = 1.5
+# No packet for this long after the user's speech began: the bot stopped.
+STOP_GAP = 0.25
+# A bot still speaking this long after the user began is not stopped by them.
+NOT_STOPPED_MS = 2000
+# An answer is over once no packet has come for this long.
+ANSWER_OVER = 2.0
+
+
+class Arrivals:
+    """When each packet of the bot's audio reached the peer (its receiver's RTP handler)."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.times: list[float] = []
+        receiver = peer.pc.getTransceivers()[0].receiver
+        handle = receiver._handle_rtp_packet
+
+        async def record(packet: Any, arrival_time_ms: int) -> None:
+            self.times.append(time.monotonic())
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = record
+
+    def first_after(self, since: float) -> float | None:
+        return next((t for t in self.times if t >= since), None)
+
+    def stop_after(self, since: float, gap: float = STOP_GAP) -> float | None:
+        """The last packet before the first gap of `gap` s after `since` (None: none came)."""
+        after = [t for t in self.times if t >= since]
+        for earlier, later in zip(after, after[1:], strict=False):
+            if later - earlier >= gap:
+                return earlier
+        return after[-1] if after else None
+
+    def count(self, start: float, end: float) -> int:
+        return sum(start <= t <= end for t in self.times)
+
+
+def speech_onset(samples: np.ndarray, threshold: int = 500) -> float:
+    """Seconds from the start of `samples` to its first loud sample."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    return float(loud[0]) / RATE if loud.size else 0.0
+
+
+def speech_end(samples: np.ndarray, threshold: int = 500) -> float:
+    """Seconds from the start of `samples` to its last loud sample."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    return float(loud[-1]) / RATE if loud.size else 0.0
+
+
+async def _answer_over(arrivals: Arrivals, within: float = 40) -> float:
+    """Wait until the bot has been silent ANSWER_OVER s; when its last packet came."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        last = arrivals.times[-1] if arrivals.times else 0.0
+        if time.monotonic() - last >= ANSWER_OVER:
+            return last
+        await asyncio.sleep(0.05)
+    return arrivals.times[-1]
+
+
+async def _reading(peer: Peer, arrivals: Arrivals, reading: np.ndarray) -> float:
+    """Ask for the reading once the bot is silent; when its answer's first packet came."""
+    await until_quiet([peer])
+    asked = time.monotonic()
+    peer.mic.say(reading)
+    deadline = asked + 20
+    while time.monotonic() < deadline:
+        # The synthesised request ends in silence, into which the answer may already start.
+        started = arrivals.first_after(asked + speech_end(reading))
+        if started is not None:
+            return started
+        await asyncio.sleep(0.02)
+    heard = [(m.get("role"), m.get("text")) for m in peer.messages[-4:]]
+    raise TimeoutError(f"the bot did not answer the reading request; last lines: {heard}")
+
+
+async def _try(
+    peer: Peer, arrivals: Arrivals, reading: np.ndarray, over: np.ndarray | None
+) -> dict[str, Any]:
+    """One reading, with `over` said INTO_THE_ANSWER s into it (None: not interrupted)."""
+    started = await _reading(peer, arrivals, reading)
+    row: dict[str, Any] = {}
+    lines_before = len(peer.messages)
+    if over is not None:
+        await asyncio.sleep(max(0.0, started + INTO_THE_ANSWER - time.monotonic()))
+        said = time.monotonic()
+        peer.mic.say(over)
+        onset = said + speech_onset(over)
+        await asyncio.sleep(len(over) / RATE + 0.5)
+        stop = arrivals.stop_after(onset)
+        row["stop_ms"] = None if stop is None else (stop - onset) * 1000
+    ended = await _answer_over(arrivals)
+    row["answer_packets"] = arrivals.count(started, ended)
+    row["bot_lines"] = [m["text"] for m in peer.messages[lines_before:] if m.get("role") == "bot"]
+    return row
+
+
+async def barge_in_calls(
+    client: httpx.AsyncClient,
+    user: dict[str, str],
+    models: Any,
+    connect: Connect,
+    end: End,
+    tries: int,
+) -> dict[str, Any]:
+    """One call: an uninterrupted reading, then `tries` barge-ins and `tries` backchannels."""
+    reading, over, backchannel = (synthesise(models, t) for t in (READING, OVER, BACKCHANNEL))
+    peer, body = await connect(client, user)
+    arrivals = Arrivals(peer)
+    peer.start_pings()
+    try:
+        await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+        reference = await _try(peer, arrivals, reading, None)
+        reading_lines = set(reference["bot_lines"])
+        stops: list[float] = []
+        not_stopped = 0
+        for _ in range(tries):
+            row = await _try(peer, arrivals, reading, over)
+            if row["stop_ms"] is None or row["stop_ms"] > NOT_STOPPED_MS:
+                not_stopped += 1  # the answer went on
+            else:
+                stops.append(row["stop_ms"])
+        stopped = answered = 0
+        for _ in range(tries):
+            row = await _try(peer, arrivals, reading, backchannel)
+            replied = any(line not in reading_lines for line in row["bot_lines"])
+            answered += replied
+            # Answered means interrupted (the user's turn started, cutting the reading), and
+            # then the reply's packets hide the cut from a count; else 1 s short is a stop.
+            if replied or row["answer_packets"] < reference["answer_packets"] - 50:
+                stopped += 1
+    finally:
+        await peer.close()
+        await end(client, user, body)
+    return {
+        "reference_answer_packets": reference["answer_packets"],
+        "barge_in_stop_ms": [round(s) for s in stops],
+        "barge_in_not_stopped": not_stopped,
+        "backchannels": tries,
+        "backchannels_stopping_the_bot": stopped,
+        "backchannels_answered": answered,
+    }
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    stops = sorted(result["barge_in_stop_ms"])
+    p95 = stops[min(len(stops) - 1, int(0.95 * len(stops)))] if stops else None
+    return {
+        "stop_p50_ms": statistics.median(stops) if stops else None,
+        "stop_p95_ms": p95,
+    }
+
+
+def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
+    print("\nspeaking over the bot: the user's speech start to the bot's last packet at the peer")
+    print(
+        f"{'BARGE_IN':<10}{'stop p50':>9}{'p95':>7}{'not stopped':>13}"
+        f"{'backchannels: stopped':>23}{'answered':>10}  stops (ms)"
+    )
+    for variant, result in rows.items():
+        s = summary(result)
+        p50 = "-" if s["stop_p50_ms"] is None else f"{s['stop_p50_ms']:.0f}"
+        p95 = "-" if s["stop_p95_ms"] is None else f"{s['stop_p95_ms']:.0f}"
+        n = result["backchannels"]
+        print(
+            f"{variant:<10}{p50:>9}{p95:>7}{result['barge_in_not_stopped']:>13}"
+            f"{result['backchannels_stopping_the_bot']:>19}/{n:<3}"
+            f"{result['backchannels_answered']:>8}/{n:<3} {result['barge_in_stop_ms']}"
+        )
