@@ -68,7 +68,8 @@ STT_SECONDS = Histogram(
 USER_TURNS = Counter(
     "numerologist_user_turns",
     "User turns ended, by what ended them: request (a whole request in the transcript), "
-    "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech).",
+    "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech), unheard (speech "
+    "that gave no words: the bot asked again), noise (too short to ask again).",
     ["ended_by"],
 )
 SPEECH_OVER_THE_BOT = Counter(

@@ -113,6 +113,10 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=vad,
+            # A turn that gave no words is answered by `turns.py` (NOT_HEARD): pipecat's own
+            # recovery would run the brain on the context as it was, and the built-in one would
+            # give its last answer again.
+            empty_user_turn=None,
             # The user may speak over the bot; a backchannel does not stop it (`turns.py`).
             user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
         ),

@@ -38,6 +38,7 @@ from pipecat.frames.frames import (
     SpeechControlParamsFrame,
     StartFrame,
     TranscriptionFrame,
+    TTSSpeakFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -51,6 +52,11 @@ from src.rooms.base import SpeechControl
 from src.voice_pipeline.dialogue import ends_on_dangling_word, is_complete_request
 
 logger = logging.getLogger(__name__)
+
+# A turn whose speech gave no words at all: with this much speech (a cough or a click is
+# shorter) the bot says so, once the recogniser has had its say (TRANSCRIPT_WAIT_SECS).
+MIN_UNHEARD_SPEECH_SECS = 0.6
+NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
 
 # A segment the VAD closed can give no transcript at all (a breath, a clipped "year"): its
 # words are waited for this long (of silence after the VAD's stop), then the turn is judged on
@@ -71,10 +77,13 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
         self._analyzer = turn_analyzer
         self._silence_limit = silence_secs
         self._speaking = False
+        self._in_turn = False
         self._reset()
 
     def _reset(self) -> None:
         self._texts: list[str] = []
+        self._speech_secs = 0.0  # the VAD's speech in this turn
+        self._speech_started: float | None = None
         # Segments the VAD closed whose transcript has not come yet (one per segment).
         self._pending = 0
         self._stopped = False
@@ -95,10 +104,14 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
     async def handle_user_turn_started(self) -> None:
         """Arm for the turn now starting."""
         self._reset()
+        self._in_turn = True
+        if self._speaking:  # the VAD's start that started this turn came before it
+            self._speech_started = time.monotonic()
 
     async def handle_user_turn_stopped(self) -> None:
         """Forget the turn, and the analyzer's buffered speech, however it ended."""
         self._reset()
+        self._in_turn = False
         self._analyzer.clear()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
@@ -109,6 +122,7 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             self._analyzer.update_vad_start_secs(frame.start_secs)
             self._speaking, self._stopped, self._silence = True, False, 0.0
             self._model_complete = False
+            self._speech_started = time.monotonic() - frame.start_secs
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             await self._user_stopped()
         elif isinstance(frame, InputAudioRawFrame):
@@ -123,6 +137,9 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
         return ProcessFrameResult.CONTINUE
 
     async def _user_stopped(self) -> None:
+        if self._speech_started is not None:
+            self._speech_secs += time.monotonic() - self._speech_started
+            self._speech_started = None
         self._speaking, self._stopped, self._silence = False, True, 0.0
         self._pending += 1
         state, result = await self._analyzer.analyze_end_of_turn()
@@ -144,7 +161,10 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             await self._decide()
 
     async def _decide(self) -> None:
-        if not self._stopped or self._speaking or not self._texts:
+        if not self._stopped or self._speaking:
+            return
+        if not self._texts:
+            await self._unheard()
             return
         text = " ".join(self._texts)
         if self._silence >= self._silence_limit:
@@ -155,6 +175,19 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             await self._end("request", text)
         elif self._model_complete and not ends_on_dangling_word(text):
             await self._end("smart_turn", text)
+
+    async def _unheard(self) -> None:
+        """A turn of speech that gave no words, once every transcript is in: the bot says it
+        did not catch it (enough speech for a question) or lets it pass (a noise)."""
+        if not self._in_turn or self._silence < TRANSCRIPT_WAIT_SECS:
+            return
+        if self._pending and self._silence < self._silence_limit:
+            return  # a transcript may still come
+        if self._speech_secs >= MIN_UNHEARD_SPEECH_SECS:
+            await self.push_frame(TTSSpeakFrame(NOT_HEARD))
+            await self._end("unheard", "")
+        else:
+            await self._end("noise", "")
 
     async def _end(self, ended_by: str, text: str) -> None:
         logger.debug(

@@ -244,3 +244,73 @@ async def test_after_a_cut_a_new_write_is_done_as_soon_as_its_own_audio_is_sent(
     assert await _packets(track, 2) == 2
     assert nxt.done()
     track.stop()
+
+
+class _Analyzer:
+    """smart-turn's analyzer, never judging a turn complete."""
+
+    params = None
+
+    def set_sample_rate(self, rate: int) -> None: ...
+
+    def update_vad_start_secs(self, secs: float) -> None: ...
+
+    def append_audio(self, audio: bytes, speaking: bool) -> None: ...
+
+    async def analyze_end_of_turn(self) -> tuple[Any, None]:
+        from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+
+        return EndOfTurnState.INCOMPLETE, None
+
+    def clear(self) -> None: ...
+
+    async def cleanup(self) -> None: ...
+
+
+async def _unheard_turn(speech_secs: float) -> tuple[list[Frame], int]:
+    """A turn of `speech_secs` of speech whose transcript is empty, then 1.2 s of silence:
+    the frames the stop strategy pushed, and the turns it ended."""
+    from pipecat.frames.frames import InputAudioRawFrame
+
+    from src.voice_pipeline.turns import TranscriptAwareTurnStop
+
+    stop = TranscriptAwareTurnStop(turn_analyzer=_Analyzer(), silence_secs=2.0)
+    pushed: list[Frame] = []
+    ended = 0
+
+    async def push(_strategy: Any, frame: Frame, _direction: Any) -> None:
+        pushed.append(frame)
+
+    async def stopped(_strategy: Any, _params: Any) -> None:
+        nonlocal ended
+        ended += 1
+
+    stop.add_event_handler("on_push_frame", push)
+    stop.add_event_handler("on_user_turn_stopped", stopped)
+    await stop.process_frame(VADUserStartedSpeakingFrame(start_secs=0.0))
+    await stop.handle_user_turn_started()
+    await asyncio.sleep(speech_secs)
+    await stop.process_frame(VADUserStoppedSpeakingFrame())
+    await stop.process_frame(_text(""))
+    silence = bytes(16_000 * 2 // 25)  # 40 ms
+    for _ in range(30):
+        await stop.process_frame(InputAudioRawFrame(silence, 16_000, 1))
+    return pushed, ended
+
+
+async def test_speech_that_gave_no_words_is_asked_again() -> None:
+    from pipecat.frames.frames import TTSSpeakFrame
+
+    from src.voice_pipeline.turns import NOT_HEARD
+
+    pushed, ended = await _unheard_turn(0.7)
+    assert ended == 1
+    assert [f.text for f in pushed if isinstance(f, TTSSpeakFrame)] == [NOT_HEARD]
+
+
+async def test_a_noise_that_gave_no_words_ends_the_turn_unanswered() -> None:
+    from pipecat.frames.frames import TTSSpeakFrame
+
+    pushed, ended = await _unheard_turn(0.1)
+    assert ended == 1
+    assert not [f for f in pushed if isinstance(f, TTSSpeakFrame)]
