@@ -26,13 +26,14 @@ from pipecat.frames.frames import (
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
+    UserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
 from src.core.enums import EndReason, MessageRole, MessageSource
 from src.numerology.kinds import NumberKind
-from src.voice_pipeline.dialogue import Numerologist
+from src.voice_pipeline.dialogue import Numerologist, is_complete_request
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ class BotState:
         return kinds
 
 
+# A user turn this soon after the bot began answering the one before continues it: the bot was
+# still deciding, or had said a second of its answer at most (a barge-in cut it).
+JOIN_SECS = 1.5
+
+
 def transcript_message(role: str, text: str) -> OutputTransportMessageUrgentFrame:
     """The frame that sends one transcript line to the page (pipecat's client SDK hands it to
     `onServerMessage`)."""
@@ -99,13 +105,36 @@ class NumerologistProcessor(FrameProcessor):
         super().__init__()
         self._numerologist = numerologist
         self._state = state
+        self._heard = ""  # the user's last turn, as answered
+        self._answered_at = -JOIN_SECS  # when (time.monotonic)
+        self._user_started_at = 0.0  # when the user's turn began (its first speech)
+
+    def _utterance(self, heard: str) -> str:
+        """The user's turn, joined to the one before when it began while the bot was still
+        deciding or had only just begun its answer and it is no request of its own (a pause
+        inside one request: "What is the expression number, [breath] for John Smith?"):
+        answered on the whole of it. A request of its own is answered as it is."""
+        soon = self._user_started_at - self._answered_at < JOIN_SECS
+        if soon and self._heard and not is_complete_request(heard):
+            joined = f"{self._heard} {heard}"
+            logger.debug(
+                "conversation %s: one request in two turns: %r",
+                self._state.conversation_id,
+                joined,
+            )
+            return joined
+        return heard
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._user_started_at = time.monotonic()
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
-        reply = self._numerologist.reply(_last_user_text(frame))
+        self._heard = self._utterance(_last_user_text(frame))
+        self._answered_at = time.monotonic()
+        reply = self._numerologist.reply(self._heard)
         self._state.discussed.extend(reply.kinds)
         await self.push_frame(LLMFullResponseStartFrame())
         await self.push_frame(LLMTextFrame(reply.text))

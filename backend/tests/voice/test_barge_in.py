@@ -12,6 +12,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
+    LLMContextFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -314,3 +315,45 @@ async def test_a_noise_that_gave_no_words_ends_the_turn_unanswered() -> None:
     pushed, ended = await _unheard_turn(0.1)
     assert ended == 1
     assert not [f for f in pushed if isinstance(f, TTSSpeakFrame)]
+
+
+async def _replies(*turns: tuple[str, float]) -> list[str]:
+    """The built-in brain's replies to user turns, each (text, seconds after the previous
+    answer at which the user began it)."""
+    import uuid
+    from datetime import date
+
+    from pipecat.frames.frames import LLMTextFrame, UserStartedSpeakingFrame
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    from src.voice_pipeline.dialogue import Numerologist
+    from src.voice_pipeline.numerologist import BotState, NumerologistProcessor
+
+    brain = NumerologistProcessor(
+        Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)),
+        BotState(uuid.uuid4(), said=lambda *_a: None),
+    )
+    messages: list[Any] = []
+    frames: list[Frame] = []
+    for text, after in turns:
+        messages.append({"role": "user", "content": text})
+        context = LLMContext(messages=list(messages))  # the context as it was at that turn
+        frames += [SleepFrame(after), UserStartedSpeakingFrame(), LLMContextFrame(context)]
+    down, _ = await run_test(brain, frames_to_send=frames)
+    return [f.text for f in down if isinstance(f, LLMTextFrame)]
+
+
+async def test_a_request_in_two_turns_is_answered_on_the_whole_of_it() -> None:
+    first, second = await _replies(("What is the expression number", 0.0), ("for John Smith?", 0.1))
+    assert "expression number is 9" in first  # Ada Lovelace's own, at once
+    (whole,) = await _replies(("What is the expression number for John Smith?", 0.0))
+    assert second == whole != first
+
+
+async def test_a_request_of_its_own_is_not_joined() -> None:
+    _, meaning = await _replies(("What is my life path number?", 0.0), ("What does it mean?", 0.1))
+    assert meaning.startswith("7 is The Seeker")
+    # Not joined: a request of its own, even 0.1 s after the answer began.
+    _, meaning = await _replies(("What is my life path number?", 0.0), ("What does it mean?", 0.1))
+    assert meaning.startswith("7 is The Seeker")
