@@ -161,7 +161,8 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             await self._decide()
 
     async def _decide(self) -> None:
-        if not self._stopped or self._speaking:
+        # Speech outside a turn (a backchannel over the bot, which started none) ends nothing.
+        if not self._in_turn or not self._stopped or self._speaking:
             return
         if not self._texts:
             await self._unheard()
@@ -179,7 +180,7 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
     async def _unheard(self) -> None:
         """A turn of speech that gave no words, once every transcript is in: the bot says it
         did not catch it (enough speech for a question) or lets it pass (a noise)."""
-        if not self._in_turn or self._silence < TRANSCRIPT_WAIT_SECS:
+        if self._silence < TRANSCRIPT_WAIT_SECS:
             return
         if self._pending and self._silence < self._silence_limit:
             return  # a transcript may still come
