@@ -133,7 +133,11 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
                     workers.workers_for(drill, tmp, redis),
                 ):
                     await go(drill, worker_ones)
-            if machine_ones:
+            if machine_ones and not machines.possible():
+                line = Line("machines", "", "", ["needs root and iproute2 (ip netns): not run"])
+                _print(line)
+                lines.append(line)
+            elif machine_ones:
                 print(
                     "machines: network namespaces on 10.77.0.0/24, 2 APIs, 2 worker machines "
                     "(one worker each), the users', Redis'; PostgreSQL forwarded from 10.77.0.1"

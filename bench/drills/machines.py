@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import threading
@@ -91,6 +92,11 @@ def _ip(*args: str, check: bool = True) -> str:
     if check and done.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
+
+
+def possible() -> bool:
+    """Whether this drill can build its machines: root and iproute2's `ip netns`."""
+    return os.geteuid() == 0 and shutil.which("ip") is not None
 
 
 def kill_machine(netns: str) -> list[int]:
