@@ -388,7 +388,9 @@ async def redis_cut(drill: Drill) -> Line:
         after_cut = await drill.row(cut[0].id)
     finally:
         await asyncio.to_thread(reconnect, WORKER1, [ADDRESSES[REDIS]])
+    restored = time.monotonic()
     await wait_for_workers(fleet.redis, fleet.prefix, None, 2, within=30)
+    back = time.monotonic() - restored
     line.expect(unseen, "the cut machine's heartbeat was still seen: no cut")
     line.expect(other.machine == WORKER2, "a call started during the cut went to the cut machine")
     # What is right (README, Scaling out): a worker that still reaches the database holds its
@@ -399,7 +401,7 @@ async def redis_cut(drill: Drill) -> Line:
     line.answered = (
         f"during: heartbeat unseen {unseen}, its call {reason(during)}, answered {heard}; "
         f"a new start went to "
-        f"{other.machine}; after: {reason(after_cut)}"
+        f"{other.machine}; after: {reason(after_cut)}, its heartbeat back {back:.1f} s after"
     )
     await _end_all(drill, line, calls, "user_ended")
     return await drill.settled(line, [c.id for c in calls])
