@@ -16,7 +16,17 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bench import BACKEND
-from bench.drills import bots, connections, daily, database, network, security, signals, workers
+from bench.drills import (
+    bots,
+    connections,
+    daily,
+    database,
+    machines,
+    network,
+    security,
+    signals,
+    workers,
+)
 from bench.drills.base import LOCAL, Drill, Line, Scenario, running
 from bench.server import PG_URL, _drop, _pg_database
 from tests.fakes.daily import FakeDaily
@@ -80,6 +90,7 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
     stuck_ones = chosen(connections.scenarios())
     worker_ones = chosen(workers.scenarios())
     network_ones = chosen(network.scenarios())
+    machine_ones = chosen(machines.scenarios())
     try:
         async with (
             FakeDaily().serve() as fake_daily,
@@ -122,6 +133,17 @@ async def run(tmp: Path, examples: int, seed: int, only: str | None) -> list[Lin
                     workers.workers_for(drill, tmp, redis),
                 ):
                     await go(drill, worker_ones)
+            if machine_ones and not machines.possible():
+                line = Line("machines", "", "", ["needs root and iproute2 (ip netns): not run"])
+                _print(line)
+                lines.append(line)
+            elif machine_ones:
+                print(
+                    "machines: network namespaces on 10.77.0.0/24, 2 APIs, 2 worker machines "
+                    "(one worker each), the users', Redis'; PostgreSQL forwarded from 10.77.0.1"
+                )
+                async with machines.machines(tmp, database_url) as drill:
+                    await go(drill, machine_ones)
     finally:
         await _drop(database_url)
     return lines

@@ -62,11 +62,16 @@ class Line:
 
 class App(ApiProc):
     """The app process (`bench.drills.app`): signalled, killed and started again on one
-    database."""
+    database; on loopback, or at `host` in the network namespace `netns` (its log then
+    `{netns}.log`)."""
 
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, tmp: Path, env: dict[str, str], host: str = "127.0.0.1", netns: str | None = None
+    ) -> None:
         env = {**os.environ, "PYTHONPATH": PYTHONPATH, **env}
-        super().__init__(env, tmp / "server.log", app="bench.drills.app:create_app")
+        log = tmp / f"{netns or 'server'}.log"
+        app = "bench.drills.app:create_app"
+        super().__init__(env, log, app=app, host=host, netns=netns)
 
     async def start(self) -> None:
         """Start it again (after a kill or a stop) and wait until it answers."""
@@ -185,9 +190,11 @@ def answer(response: httpx.Response) -> str:
     return f"{response.status_code} {code}" if code else str(response.status_code)
 
 
-async def connected_peer(drill: Drill, body: dict[str, Any]) -> Peer:
+async def connected_peer(client: httpx.AsyncClient, body: dict[str, Any]) -> Peer:
+    """The user's peer of the call `body` (a start's answer), connected through `client` and
+    greeted."""
     peer = Peer()
-    await peer.connect(drill.client, body["daily_room_url"], body["daily_token"])
+    await peer.connect(client, body["daily_room_url"], body["daily_token"])
     peer.start_pings()
     await peer.utterance(peer.offer_sent_at, within=20, quiet=0.3)
     return peer
@@ -214,7 +221,7 @@ async def call(drill: Drill) -> tuple[dict[str, str], dict[str, Any], Peer]:
     response = await drill.start(auth)
     response.raise_for_status()
     body = response.json()
-    return auth, body, await connected_peer(drill, body)
+    return auth, body, await connected_peer(drill.client, body)
 
 
 async def end_if_started(drill: Drill, auth: dict[str, str], start: httpx.Response) -> None:
@@ -227,10 +234,11 @@ Scenario = tuple[str, Callable[[Drill], Awaitable[Line]]]
 
 @contextlib.asynccontextmanager
 async def running(
-    tmp: Path, database: str, proxy: TcpProxy, env: dict[str, str]
+    tmp: Path, database: str, proxy: TcpProxy, env: dict[str, str], **where: Any
 ) -> AsyncIterator[Drill]:
-    """The app on `database` through `proxy`, with `env` on top of the drills' settings."""
-    through = make_url(database).set(host="127.0.0.1", port=proxy.listen_port)
+    """The app on `database` through `proxy`, with `env` on top of the drills' settings
+    (`where`: the app's `host` and `netns`, see `App`)."""
+    through = make_url(database).set(host=proxy.listen_host, port=proxy.listen_port)
     control = tmp / "faults"
     control.write_text("")
     db = await asyncpg.connect(
@@ -248,6 +256,7 @@ async def running(
             "REGISTRATIONS_PER_ADDRESS": "100000/hour",
             **env,
         },
+        **where,
     )
     drill = Drill(app, db, proxy, control)
     try:

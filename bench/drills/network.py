@@ -38,6 +38,11 @@ async def load_question() -> None:
     _QUESTION.append(synthesise(models, LIFE_PATH_QUESTION))
 
 
+def question() -> Any:
+    """The question `load_question` synthesised."""
+    return _QUESTION[0]
+
+
 def _drill(profile: NetworkProfile, seed: int) -> Any:
     async def run(drill: Drill) -> Line:
         injected = profile.name + (", then a question" if profile.name != "clean" else "")

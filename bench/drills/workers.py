@@ -56,9 +56,11 @@ class Workers:
         self.redis = Redis.from_url(redis.url)
         self.children: list[WorkerProc] = []
 
-    async def add(self) -> WorkerProc:
-        """One more worker, once its heartbeat is seen."""
-        child = WorkerProc(self.env, self.logs / f"worker-{len(self.children) + 1}.log")
+    async def add(self, netns: str | None = None) -> WorkerProc:
+        """One more worker (in the network namespace `netns`, if given), once its heartbeat is
+        seen."""
+        log = self.logs / f"worker-{len(self.children) + 1}.log"
+        child = WorkerProc(self.env, log, netns=netns)
         self.children.append(child)
         await child.alive(self.redis, self.prefix, within=120)
         return child

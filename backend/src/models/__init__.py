@@ -5,6 +5,7 @@ from src.models.idempotency import IdempotencyKey
 from src.models.message import ConversationMessage
 from src.models.user import User
 from src.models.webhook import WebhookEventType, WebhookOutbox
+from src.models.worker_lease import WorkerLease
 
 __all__ = [
     "Conversation",
@@ -13,4 +14,5 @@ __all__ = [
     "User",
     "WebhookEventType",
     "WebhookOutbox",
+    "WorkerLease",
 ]

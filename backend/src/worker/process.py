@@ -5,7 +5,9 @@ load threshold), records in the database that it owns the conversation, runs the
 same `BotHost` as the embedded API (`services/host.py`), and answers the control requests the
 API forwards (a user's offer and ICE candidates, stop a bot), typed messages of `wire`. Its
 heartbeat is a key with a TTL; on SIGTERM it drains: no new call, its calls go on until they
-end or DRAIN_TIMEOUT_SECONDS, then it exits 0.
+end or DRAIN_TIMEOUT_SECONDS, then it exits 0. It renews its lease in the database every
+second; cut off from both Redis and the database for FENCE_AFTER_SECONDS, it stops its bots
+(`worker_lost`) before anyone may declare it lost (`services/conversations/leases.py`).
 
     python -m src.worker.process        # one worker; `python -m src.worker` supervises several
 """
@@ -27,6 +29,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from src.contract.bot import BotCapacityReached, BotJob, RunBot
+from src.core.clock import utcnow
+from src.core.enums import EndReason
 from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
@@ -64,6 +68,7 @@ from src.services.bots.wire import (
     WireError,
     expect,
 )
+from src.services.conversations.leases import LEASE_RENEW_SECONDS, WorkerLeases, fenced
 from src.services.host import BotHost, load_voice_bot
 
 logger = logging.getLogger(__name__)
@@ -86,6 +91,7 @@ class Worker:
         redis: Redis,
         runner: BotRunner,
         rooms: RoomProvider,
+        leases: WorkerLeases | None = None,
     ) -> None:
         self.settings = settings
         self.id = runner.owner_id
@@ -96,6 +102,9 @@ class Worker:
         self._admission = runner.admission
         self._draining = asyncio.Event()
         self._grace = settings.drain_timeout_seconds
+        self._leases = leases
+        # When the last heartbeat and lease writes that succeeded began (monotonic).
+        self._heartbeat_ok = self._lease_ok = time.monotonic()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._redis_down_logged = False
 
@@ -123,6 +132,9 @@ class Worker:
         ]
         if self._admission.load is not None:
             background.append(asyncio.create_task(self._admission.load.run_forever(), name="load"))
+        if self._leases is not None:
+            background.append(asyncio.create_task(self._lease(self._leases), name="lease"))
+            background.append(asyncio.create_task(self._fence(), name="fence"))
         logger.info("worker %s: taking calls (up to %d bots)", self.id, self._admission.capacity)
         try:
             await self._intake()
@@ -139,6 +151,9 @@ class Worker:
             with contextlib.suppress(RedisError):
                 await self._redis.delete(self._keys.alive(self.id))
                 await self._redis.zrem(self._keys.workers, self.id)
+            if self._leases is not None:
+                with contextlib.suppress(Exception):
+                    await self._leases.drop(self.id)
         logger.info("worker %s: stopped", self.id)
 
     def drain(self, grace_seconds: float | None = None) -> None:
@@ -162,8 +177,10 @@ class Worker:
                 draining=self._draining.is_set(),
                 at=time.time(),
             )
+            began = time.monotonic()
             try:
                 await protocol.beat(self._redis, self._keys, beat)
+                self._heartbeat_ok = began
                 if self._redis_down_logged:
                     logger.info("worker %s: Redis is back", self.id)
                     self._redis_down_logged = False
@@ -172,6 +189,36 @@ class Worker:
                     logger.error("worker %s: Redis unreachable, calls go on: %s", self.id, exc)
                     self._redis_down_logged = True
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def _lease(self, leases: WorkerLeases) -> None:
+        while True:
+            began, at = time.monotonic(), utcnow()
+            try:
+                await leases.renew(self.id, at)
+                self._lease_ok = began
+            except Exception as exc:
+                logger.warning("worker %s: could not renew its lease: %s", self.id, exc)
+            await asyncio.sleep(LEASE_RENEW_SECONDS)
+
+    async def _fence(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_RENEW_SECONDS / 4)
+            await self.fence_if_cut_off()
+
+    async def fence_if_cut_off(self) -> int:
+        """Stop every bot (`worker_lost`) if neither the heartbeat nor the lease could be
+        written for FENCE_AFTER_SECONDS: this worker may be declared lost any moment now, and
+        its bots must not outlive that. How many it stopped."""
+        ids = self._runner.running_ids()
+        if not ids or not fenced(time.monotonic(), self._heartbeat_ok, self._lease_ok):
+            return 0
+        logger.error(
+            "worker %s: cut off from Redis and the database: stopping its %d bots",
+            self.id,
+            len(ids),
+        )
+        await asyncio.gather(*(self._runner.cancel(i, EndReason.WORKER_LOST) for i in ids))
+        return len(ids)
 
     async def _intake(self) -> None:
         await self._ensure_group()
@@ -336,7 +383,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         runner = host.run_bots(bot, owner_id=worker_id, admission=admission)
         host.sweep(HOUSEKEEPING_SECONDS)
         host.reap(redis)
-        worker = Worker(settings, redis, runner, host.rooms)
+        worker = Worker(settings, redis, runner, host.rooms, host.recovery.leases)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, worker.drain)
         loop.add_signal_handler(signal.SIGINT, worker.drain, 0.0)

@@ -1,4 +1,5 @@
-"""A TCP proxy on loopback that can cut the line: the database "unreachable", then back again."""
+"""A TCP proxy (on loopback by default) that can cut the line: the database "unreachable", then
+back again."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from contextlib import asynccontextmanager
 
 
 class TcpProxy:
-    """Forwards connections from a loopback port to `host:port` while it is up.
+    """Forwards connections from a port of `listen_host` to `host:port` while it is up.
 
     `cut()` drops every open connection and refuses new ones (each is closed at once, as a
     server that went away); `restore()` forwards again.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, listen_host: str = "127.0.0.1") -> None:
         self.host, self.port = host, port
         self.up = True
+        # Where it listens: loopback, or an address of another network (bench/drills/machines).
+        self.listen_host = listen_host
         self.listen_port = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -66,8 +69,9 @@ class TcpProxy:
 
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[TcpProxy]:
-        """Listen on a free loopback port (`listen_port`) for the duration of the block."""
-        server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        """Listen on a free port (`listen_port`) of `listen_host` for the duration of the
+        block."""
+        server = await asyncio.start_server(self._accept, self.listen_host, 0)
         self.listen_port = server.sockets[0].getsockname()[1]
         try:
             yield self

@@ -99,10 +99,14 @@ async def stopped_at_the_end(make: Callable[..., P]) -> AsyncIterator[Callable[.
 
 
 class Proc:
-    """A child process started in backend/, its output appended to a log file."""
+    """A child process started in backend/, its output appended to a log file; in the network
+    namespace `netns` when given (`ip netns exec`, which execs: the pid is the command's)."""
 
-    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.command = command
+    def __init__(
+        self, command: list[str], env: dict[str, str], log: Path, netns: str | None = None
+    ) -> None:
+        self.netns = netns
+        self.command = ["ip", "netns", "exec", netns, *command] if netns else command
         self.env = env
         self.log = log
         self.popen: subprocess.Popen[bytes]
@@ -158,8 +162,14 @@ class Proc:
 class WorkerProc(Proc):
     """`python -m src.worker.process`: one worker with the real bot (or `module`'s)."""
 
-    def __init__(self, env: dict[str, str], log: Path, module: str = "src.worker.process") -> None:
-        super().__init__([sys.executable, "-m", module], env, log)
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        module: str = "src.worker.process",
+        netns: str | None = None,
+    ) -> None:
+        super().__init__([sys.executable, "-m", module], env, log, netns)
         self.id: str | None = None
 
     async def alive(self, redis: Redis, prefix: str, within: float = 60.0) -> dict[str, Any]:
@@ -177,7 +187,8 @@ class WorkerProc(Proc):
 
 
 class ApiProc(Proc):
-    """The API served by uvicorn in its own process (`app`: the factory to serve)."""
+    """The API served by uvicorn in its own process (`app`: the factory to serve), on loopback
+    or on `host` (an address of the namespace `netns`)."""
 
     def __init__(
         self,
@@ -185,12 +196,15 @@ class ApiProc(Proc):
         log: Path,
         port: int | None = None,
         app: str = "src.main:create_app",
+        host: str = "127.0.0.1",
+        netns: str | None = None,
     ) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         env = {**env, "PUBLIC_BASE_URL": self.url}
-        args = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1"]
-        super().__init__([*args, "--port", str(self.port), "--log-level", "warning"], env, log)
+        args = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", host]
+        command = [*args, "--port", str(self.port), "--log-level", "warning"]
+        super().__init__(command, env, log, netns)
 
     async def ready(self, within: float = 30.0) -> None:
         """Wait until /health answers 200."""
@@ -210,14 +224,22 @@ class PrivateRedis(Proc):
     """A redis-server of one test's or drill's own (it may be stopped and started again on
     its port without touching anyone else's)."""
 
-    def __init__(self, log: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        log: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        netns: str | None = None,
+    ) -> None:
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{host}:{self.port}/0"
         server = shutil.which("redis-server")
         if server is None:
             raise RuntimeError("redis-server is not installed (make test installs it)")
-        args = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        super().__init__([*args, "--appendonly", "no"], dict(os.environ), log)
+        # No persistence: a restart loses every key, as the drills mean it to.
+        args = [server, "--port", str(self.port), "--bind", host, "--save", ""]
+        args += ["--protected-mode", "no"] if host != "127.0.0.1" else []
+        super().__init__([*args, "--appendonly", "no"], dict(os.environ), log, netns)
 
     async def ready(self) -> None:
         redis = Redis.from_url(self.url)

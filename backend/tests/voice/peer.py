@@ -244,10 +244,18 @@ class Peer:
 
     def selected_pair(self) -> tuple[str, str]:
         """The types of the local and the remote candidate of the pair ICE chose."""
+        pair = self._nominated()
+        return pair.local_candidate.type, pair.remote_candidate.type
+
+    def selected_addresses(self) -> tuple[str, str]:
+        """The addresses of the local and the remote candidate of the pair ICE chose."""
+        pair = self._nominated()
+        return pair.local_candidate.host, pair.remote_candidate.host
+
+    def _nominated(self) -> Any:
         ice = self.pc.getTransceivers()[0].sender.transport.transport
         # aioice keeps the nominated pair per component, and says so nowhere public.
-        pair = ice._connection._nominated[1]
-        return pair.local_candidate.type, pair.remote_candidate.type
+        return ice._connection._nominated[1]
 
     def last_sound(self, threshold: float = 500.0) -> float | None:
         """When the latest frame louder than `threshold` RMS arrived (None: none yet)."""

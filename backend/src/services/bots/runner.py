@@ -243,6 +243,10 @@ class BotRunner:
                 _describe(exc),
             )
 
+    def running_ids(self) -> list[uuid.UUID]:
+        """The conversations whose bot runs here (ready or not)."""
+        return list(self._bots)
+
     def ready_ids(self) -> list[uuid.UUID]:
         """The conversations whose bot runs here and was ready."""
         return [cid for cid, handle in self._bots.items() if handle.ready.is_set()]

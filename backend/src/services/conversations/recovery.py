@@ -7,7 +7,8 @@
 - Reconciliation after a restart: conversations an earlier embedded process left live end as
   `server_restart`.
 - The reaper (`WorkerReaper`): ownership by liveness; the conversations of a worker that died
-  end as `worker_lost`, and calls that no worker ever claimed as `bot_error`.
+  (its heartbeat missing and its lease stale, `leases.py`) end as `worker_lost`, and calls that
+  no worker ever claimed as `bot_error`.
 
 Every end goes through `ConversationLifecycle.finish`, which records it once whoever sees it
 first (it locks the row).
@@ -33,6 +34,7 @@ from src.core.settings import Settings
 from src.models.conversation import EMBEDDED_OWNER_PREFIX, Conversation
 from src.models.idempotency import IdempotencyKey
 from src.services.bots.protocol import LOST_AFTER_SECONDS, OWNER_TTL_SECONDS, RedisKeys, text
+from src.services.conversations.leases import WorkerLeases
 from src.services.conversations.lifecycle import ConversationLifecycle
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ class Recovery:
         database: The database.
         lifecycle: Records the ends.
         settings: The sweep's interval and the idempotency keys' lifetime.
+
+    Attributes:
+        leases: The workers' leases (the worker mode).
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class Recovery:
         self._lifecycle = lifecycle
         self._settings = settings
         self._owed_ends: dict[uuid.UUID, EndReason] = {}
+        self.leases = WorkerLeases(database)
 
     async def finish(self, conversation_id: uuid.UUID, reason: EndReason) -> None:
         """End the conversation now, or, if the database cannot be written, keep the end and
@@ -213,7 +219,8 @@ class WorkerReaper:
     """Ends the conversations of dead workers, and of calls that no worker ever claimed.
 
     Every API process and every worker runs one. Nothing is ended while Redis cannot be read:
-    a heartbeat that cannot be seen is not a dead worker.
+    a heartbeat that cannot be seen is not a dead worker; nor while the worker's lease in the
+    database is held: a worker cut off from Redis alone still serves its calls.
     """
 
     def __init__(self, redis: Redis, settings: Settings, recovery: Recovery) -> None:
@@ -243,6 +250,7 @@ class WorkerReaper:
             return 0
         workers = list(owners)
         alive = await self._alive(workers)
+        held = await self._recovery.leases.held([w for w in workers if w not in alive])
         now = time.monotonic()
         ended = 0
         for worker_id in workers:
@@ -250,16 +258,17 @@ class WorkerReaper:
                 self._missing_since.pop(worker_id, None)
                 continue
             first_missed = self._missing_since.setdefault(worker_id, now)
-            if now - first_missed < LOST_AFTER_SECONDS:
+            if now - first_missed < LOST_AFTER_SECONDS or worker_id in held:
                 continue
             ids = owners[worker_id]
             logger.error(
-                "worker %s lost (no heartbeat for %.0fs): ending its %d conversations",
+                "worker %s lost (no heartbeat for %.0fs, lease stale): ending its %d conversations",
                 worker_id,
                 now - first_missed,
                 len(ids),
             )
             ended += await self._recovery.end_all(ids, EndReason.WORKER_LOST)
+            await self._recovery.leases.drop(worker_id)
             self._missing_since.pop(worker_id, None)
         for gone in set(self._missing_since) - set(workers):
             del self._missing_since[gone]
