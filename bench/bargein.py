@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.peers import until_quiet
+from bench.peers import Packets, until_quiet
 from tests.kit.speech import synthesise
 from tests.voice.peer import RATE, Peer
 
@@ -41,19 +41,8 @@ NOT_STOPPED_MS = 2000
 ANSWER_OVER = 2.0
 
 
-class Arrivals:
-    """When each packet of the bot's audio reached the peer (its receiver's RTP handler)."""
-
-    def __init__(self, peer: Peer) -> None:
-        self.times: list[float] = []
-        receiver = peer.pc.getTransceivers()[0].receiver
-        handle = receiver._handle_rtp_packet
-
-        async def record(packet: Any, arrival_time_ms: int) -> None:
-            self.times.append(time.monotonic())
-            await handle(packet, arrival_time_ms)
-
-        receiver._handle_rtp_packet = record
+class Arrivals(Packets):
+    """When each packet of the bot's audio reached the peer, read for its speech's timing."""
 
     def first_after(self, since: float) -> float | None:
         return next((t for t in self.times if t >= since), None)

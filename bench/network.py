@@ -29,7 +29,7 @@ import numpy as np
 from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
 from aiortc.rtp import RtpPacket
 
-from bench.peers import ask, until_quiet
+from bench.peers import Packets, ask, until_quiet
 from bench.stt import normalise, word_errors
 from src.rooms.local.jitter import JitterBuffer, Played
 from tests import netem
@@ -91,29 +91,6 @@ def send_fec(expected_loss: int = 10) -> None:
     opus.OpusEncoder.__init__ = netem.opus_encoder_with_fec(expected_loss)  # type: ignore[method-assign]
 
 
-class _Packets:
-    """The RTP sequence numbers of the bot's audio as they reach the peer."""
-
-    def __init__(self, peer: Peer) -> None:
-        self.sequences: list[int] = []
-        receiver = peer.pc.getTransceivers()[0].receiver
-        handle = receiver._handle_rtp_packet
-
-        async def record(packet: Any, arrival_time_ms: int) -> None:
-            self.sequences.append(packet.sequence_number)
-            await handle(packet, arrival_time_ms)
-
-        receiver._handle_rtp_packet = record
-
-    def received_share(self, since: int) -> float | None:
-        got = self.sequences[since:]
-        if len(got) < 2:
-            return None
-        # 16-bit numbers, reordered: unwrap each against the first, either way.
-        unwrapped = {((s - got[0] + 32768) % 65536) - 32768 for s in got}
-        return len(unwrapped) / (max(unwrapped) - min(unwrapped) + 1)
-
-
 async def _call(
     client: httpx.AsyncClient,
     user: dict[str, str],
@@ -124,7 +101,7 @@ async def _call(
     seed: int,
 ) -> dict[str, Any]:
     peer, body = await connect(client, user)
-    packets = _Packets(peer)
+    packets = Packets(peer)
     link = netem.impair(peer.pc, seed=seed)
     peer.start_pings()  # as the room page does: the bot's keep-alive, and the peer's
     token = user["Authorization"].split()[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import numpy as np
 
@@ -41,3 +42,30 @@ async def ask(peer: Peer, audio: np.ndarray, within: float = 20) -> float | None
     heard = peer.first_sound_after(asked)
     assert heard is not None
     return heard - asked
+
+
+class Packets:
+    """The bot's audio packets as they reach a peer (its receiver's RTP handler): each one's
+    sequence number and arrival time (time.monotonic), before any decoding."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.sequences: list[int] = []
+        self.times: list[float] = []
+        receiver = peer.pc.getTransceivers()[0].receiver
+        handle = receiver._handle_rtp_packet
+
+        async def record(packet: Any, arrival_time_ms: int) -> None:
+            self.sequences.append(packet.sequence_number)
+            self.times.append(time.monotonic())
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = record
+
+    def received_share(self, since: int) -> float | None:
+        """The share of the packets sent since the `since`-th that arrived."""
+        got = self.sequences[since:]
+        if len(got) < 2:
+            return None
+        # 16-bit numbers, reordered: unwrap each against the first, either way.
+        unwrapped = {((s - got[0] + 32768) % 65536) - 32768 for s in got}
+        return len(unwrapped) / (max(unwrapped) - min(unwrapped) + 1)
