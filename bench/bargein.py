@@ -59,16 +59,12 @@ class Arrivals(Packets):
         return sum(start <= t <= end for t in self.times)
 
 
-def speech_onset(samples: np.ndarray, threshold: int = 500) -> float:
-    """Seconds from the start of `samples` to its first loud sample."""
+def loud_span(samples: np.ndarray, threshold: int = 500) -> tuple[float, float]:
+    """Seconds from the start of `samples` to its first and to its last loud sample."""
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
-    return float(loud[0]) / RATE if loud.size else 0.0
-
-
-def speech_end(samples: np.ndarray, threshold: int = 500) -> float:
-    """Seconds from the start of `samples` to its last loud sample."""
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
-    return float(loud[-1]) / RATE if loud.size else 0.0
+    if not loud.size:
+        return 0.0, 0.0
+    return float(loud[0]) / RATE, float(loud[-1]) / RATE
 
 
 async def _answer_over(arrivals: Arrivals, within: float = 40) -> float:
@@ -90,7 +86,7 @@ async def _reading(peer: Peer, arrivals: Arrivals, reading: np.ndarray) -> float
     deadline = asked + 20
     while time.monotonic() < deadline:
         # The synthesised request ends in silence, into which the answer may already start.
-        started = arrivals.first_after(asked + speech_end(reading))
+        started = arrivals.first_after(asked + loud_span(reading)[1])
         if started is not None:
             return started
         await asyncio.sleep(0.02)
@@ -109,7 +105,7 @@ async def _try(
         await asyncio.sleep(max(0.0, started + INTO_THE_ANSWER - time.monotonic()))
         said = time.monotonic()
         peer.mic.say(over)
-        onset = said + speech_onset(over)
+        onset = said + loud_span(over)[0]
         await asyncio.sleep(len(over) / RATE + 0.5)
         stop = arrivals.stop_after(onset)
         row["stop_ms"] = None if stop is None else (stop - onset) * 1000

@@ -250,14 +250,14 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
     """A user-turn start strategy: the user may speak over the bot, a backchannel does not stop it.
 
     While the bot is silent, a turn starts as with pipecat's defaults: on the VAD's start of
-    speech, or on a transcript the VAD missed. While it speaks, the VAD's start of speech holds
-    the bot's audio at once (`SpeechControl.hold`: what its track has queued stops going out,
-    so the user hears it stop ~0.2 s after they start, not after pipecat's interruption has
-    reached the output); then:
+    speech, or on a transcript the VAD missed. While it speaks, the VAD's first window of speech
+    (`vad_state`, STARTING; FALSE_START_SECS to be confirmed) holds the bot's audio at once
+    (`SpeechControl.hold`: what its track has queued stops going out, before pipecat's
+    interruption could reach the output); then:
     - a barge-in (speech going on for BARGE_IN_SPEECH_SECS, or words that are no backchannel)
       cuts the queued rest and starts the user's turn, which interrupts the bot (pipecat drops
       what it had not sent yet); what still comes from before the interruption is dropped
-      until pipecat reports the bot stopped;
+      until pipecat reports the bot stopped or the user's turn ends;
     - a backchannel ("mm-hmm", "yeah", a noise: `is_backchannel`) resumes the bot's speech
       where it stopped, and its words are dropped (never answered);
     - nothing decided within HOLD_LIMIT_SECS of silence resumes it too.
