@@ -14,10 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from src.core.database import Base
+from src.core.database import Base, create_engine
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -83,8 +81,13 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 async def truncate_all(url: str) -> None:
-    """Delete every row of every table, children first."""
-    engine = create_async_engine(url, poolclass=NullPool)
+    """Delete every row of every table, children first.
+
+    Through the app's own engine (on SQLite: its 30 s busy timeout and write-first locking),
+    so a write of the previous test still being checkpointed queues the delete instead of
+    failing it after the driver's default 5 s ("database is locked").
+    """
+    engine = create_engine(url)
     try:
         async with engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
