@@ -227,9 +227,12 @@ BACKCHANNEL_WORDS = frozenset(
 )
 
 
-# Short words that do ask the bot to stop or listen, however briefly said.
+# Short words that do ask the bot to stop or listen, however briefly said: a farewell too ("Thank
+# you, goodbye!" split at its comma: the goodbye, said over the answer to the thanks, ends the
+# call).
 INTERRUPT_WORDS = frozenset(
-    "stop wait hold no nope what pause sorry excuse hey hello again repeat quiet enough".split()
+    "stop wait hold no nope what pause sorry excuse hey hello again repeat quiet enough "
+    "bye goodbye goodnight".split()
 )
 
 

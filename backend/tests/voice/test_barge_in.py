@@ -75,7 +75,15 @@ def test_backchannels_and_noise(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["What is my soul urge number?", "Stop.", "Wait, what about my year?", "yes yes yes no"]
+    "text",
+    [
+        "What is my soul urge number?",
+        "Stop.",
+        "Wait, what about my year?",
+        "yes yes yes no",
+        "Goodbye!",
+        "Okay, bye.",
+    ],
 )
 def test_anything_else_is_no_backchannel(text: str) -> None:
     assert not is_backchannel(text)

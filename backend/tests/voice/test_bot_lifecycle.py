@@ -65,8 +65,10 @@ async def test_goodbye_ends_the_conversation_after_the_farewell(
     farewell = [m["text"] for m in peer.messages if m.get("role") == "bot"]
     assert farewell[-1].startswith("Goodbye Grace")
     words = normalise(await transcribe(models, heard))
-    # Its first words (Whisper tiny hears an abrupt "Goodbye" as "it by" now and then).
-    assert "grace" in words.split()[:3], words
+    # Its first words (Whisper tiny hears an abrupt "Goodbye" as "it by" now and then). The
+    # recogniser may end a turn at the comma: "Thank you" is then answered for a moment ("very
+    # welcome") before the goodbye, said over it, stops it and gets the farewell.
+    assert "grace" in words.split()[:6], words
     assert words.endswith("kind to you"), words
     await no_bots_left(app)
     assert services(app).rooms.room_names() == set()  # type: ignore[attr-defined]
