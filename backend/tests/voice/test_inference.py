@@ -93,7 +93,13 @@ class TestSharedModels:
             return [f.text async for f in service.run_stt(pcm) if isinstance(f, TranscriptionFrame)]
 
         results = await asyncio.gather(*(heard() for _ in range(6)))
-        assert [[_words(t) for t in r] for r in results] == [[_words(QUESTION)]] * 6
+        # The same audio gives the same words, however many run at once. Piper draws its phoneme
+        # durations at random, so a take of "life path" is now and then heard as "live path".
+        assert all(r == results[0] for r in results), results
+        [said] = results[0]
+        expected = _words(QUESTION)
+        assert len(_words(said)) == len(expected), said
+        assert sum(a != b for a, b in zip(_words(said), expected, strict=True)) <= 1, said
         assert gate.peak == min(gate.limit, 6)
 
     async def test_parallel_turn_analyses_stay_within_the_smart_turn_gate(
