@@ -97,7 +97,7 @@ def test_a_heartbeat_load_may_travel_as_a_whole_number() -> None:
         ),
         ('{"type": "stop_bot", "conversation_id": "x", "reason": "user_ended"}', "badly formed"),
         (
-            f'{{"type": "stop_bot", "conversation_id": "{uuid.uuid4()}", "reason": "bored"}}',
+            f'{{"type": "stop_bot", "conversation_id": "{uuid.UUID(int=7)}", "reason": "bored"}}',
             "stop_bot.reason",
         ),
         ('{"type": "start_call", "job": {"conversation_id": "x"}}', "start_call.job"),
