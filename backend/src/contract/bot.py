@@ -145,9 +145,11 @@ class BotEvents(Protocol):
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
         """A line was spoken or typed (the transcript), telling about these number kinds; must
-        not block."""
+        not block. `interrupted`: a bot line the user spoke over, `text` being only what was
+        said before the bot stopped."""
         ...
 
 
@@ -211,6 +213,7 @@ class TranscriptSink(Protocol):
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
         """Queue a line said (or typed) now (never blocks)."""
         ...

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from src.core.clock import utcnow
@@ -46,3 +56,5 @@ class ConversationMessage(Base):
     source: Mapped[str] = mapped_column(
         String(8), default=MessageSource.VOICE, server_default=MessageSource.VOICE.value
     )
+    # A bot line the user spoke over: `text` holds only what was said before the bot stopped.
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -130,6 +130,11 @@ class MessageRead(BaseModel):
         description="How it came: `voice` (spoken) or `text` (typed on the page; for the bot, "
         "answered in text only)"
     )
+    interrupted: bool = Field(
+        default=False,
+        description="The user spoke over this bot line: `text` is only what was said before "
+        "the bot stopped",
+    )
     created_at: datetime = Field(description="When it was said")
 
 
@@ -148,12 +153,14 @@ class MessageList(BaseModel):
                             "role": "assistant",
                             "text": "Hello Ada! I'm your numerologist.",
                             "source": "voice",
+                            "interrupted": False,
                             "created_at": "2026-11-23T14:00:01Z",
                         },
                         {
                             "role": "user",
                             "text": "What is my life path number?",
                             "source": "text",
+                            "interrupted": False,
                             "created_at": "2026-11-23T14:00:06Z",
                         },
                     ],

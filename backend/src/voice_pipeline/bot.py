@@ -3,7 +3,7 @@
 Pipeline: transport in -> STT -> user transcript -> user context aggregator (Silero VAD,
 smart-turn v3) -> numerologist (built-in, or an OpenAI-compatible LLM with the engine's tools)
 -> typed questions (`typed.py`) -> bot transcript -> TTS -> transport out -> assistant context
-aggregator.
+aggregator (which reports what of each turn was spoken: the stored bot lines, `spoken.py`).
 
 The bot speaks pipecat's RTVI protocol (bot-ready, transcriptions, speaking events), and sends
 each stored line as an RTVI server message ``{"type": "transcript", "role", "text"}``. The
@@ -37,6 +37,7 @@ from src.voice_pipeline.numerologist import (
     UserTranscriptSender,
 )
 from src.voice_pipeline.presence import Presence
+from src.voice_pipeline.spoken import SpokenLines, report_spoken
 from src.voice_pipeline.typed import TypedTurns
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class _Parts:
     bot_transcript: Any
     tts: Any
     first_audio: Any
+    lines: SpokenLines
 
 
 def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
@@ -121,6 +123,10 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
             user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
         ),
     )
+    # What the output transport let out of each turn is stored as said (`spoken.py`).
+    lines = SpokenLines(job.conversation_id, state.said)
+    report_spoken(aggregators.assistant(), lines)
+
     if settings.llm_enabled:
         prompt = services.system_prompt(job.user_full_name, job.user_first_name, job.birth_date)
         prompt += memory.prompt_facts(job.memory, date.today())
@@ -135,9 +141,10 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         aggregators=aggregators,
         brain=brain,
         typed=TypedTurns(state),
-        bot_transcript=BotTranscriptSender(state),
+        bot_transcript=BotTranscriptSender(state, lines),
         tts=services.make_tts(settings),
         first_audio=FirstAudioLogger(state),
+        lines=lines,
     )
 
 
@@ -244,6 +251,7 @@ async def run_bot(ctx: BotContext) -> EndReason:
         finally:
             await greeter.close()
             await presence.close()
+            parts.lines.close()  # a line the call ended in, stored as far as it was said
     finally:
         # Stops the connection's tracks and their watchers, whatever way the pipeline ended.
         await asyncio.shield(

@@ -3,7 +3,8 @@
 Messages to the page travel on the WebRTC data channel (Daily: app messages) as RTVI server
 messages, beside the RTVI events pipecat's `RTVIObserver` sends (bot-ready, user-transcription,
 bot-output, bot-started-speaking, ...): ``{"label": "rtvi-ai", "type": "server-message",
-"data": {"type": "transcript", "role": "user" | "bot", "text": "..."}}``, one per stored line.
+"data": {"type": "transcript", "role": "user" | "bot", "text": "..."}}``, one per line (a bot
+line as soon as its text is complete; it is stored once spoken, `spoken.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pipecat.processors.frameworks.rtvi.models import ServerMessage
 from src.core.enums import EndReason, MessageRole, MessageSource
 from src.numerology.kinds import NumberKind
 from src.voice_pipeline.dialogue import Numerologist, is_complete_request
+from src.voice_pipeline.spoken import PlannedLine, Said, SpokenLines
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def _ignore_line(
     _text: str,
     _kinds: tuple[str, ...] = (),
     _source: MessageSource = MessageSource.VOICE,
+    _interrupted: bool = False,
 ) -> None:
     return None
 
@@ -56,7 +59,7 @@ class BotState:
     """
 
     conversation_id: uuid.UUID
-    said: Callable[[MessageRole, str, tuple[str, ...], MessageSource], None] = _ignore_line
+    said: Said = _ignore_line
     end_reason: EndReason | None = None
     connected_at: float | None = None
     first_audio_logged: bool = False
@@ -171,11 +174,14 @@ class UserTranscriptSender(FrameProcessor):
 
 
 class BotTranscriptSender(FrameProcessor):
-    """Sends each bot turn (a full response, or a spoken line such as the greeting) to the page."""
+    """Sends each bot turn (a full response, or a spoken line such as the greeting) to the page
+    as soon as its text is complete, and plans it for the transcript (`spoken.py` stores it once
+    it has been spoken)."""
 
-    def __init__(self, state: BotState) -> None:
+    def __init__(self, state: BotState, lines: SpokenLines) -> None:
         super().__init__()
         self._state = state
+        self._lines = lines
         self._parts: list[str] = []
 
     async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
@@ -192,8 +198,19 @@ class BotTranscriptSender(FrameProcessor):
                 source = (
                     MessageSource.TEXT if getattr(frame, "skip_tts", None) else MessageSource.VOICE
                 )
-                self._state.said(MessageRole.ASSISTANT, text.strip(), kinds, source)
+                self._lines.plan(PlannedLine(text.strip(), kinds, source))
                 await self.push_frame(transcript_message("bot", text.strip()))
+        if isinstance(frame, TTSSpeakFrame) and frame.append_to_context:
+            # Spoken as a reply is: the TTS reports a reply's text sentence by sentence as its
+            # audio goes out, so a line cut short is stored as far as it was said (a
+            # TTSSpeakFrame's text is reported once, after all of its audio).
+            for reply in (
+                LLMFullResponseStartFrame(),
+                LLMTextFrame(frame.text),
+                LLMFullResponseEndFrame(),
+            ):
+                await self.push_frame(reply, direction)
+            return
         await self.push_frame(frame, direction)
 
 

@@ -50,6 +50,7 @@ class _LoggedEvents:
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
         """Nothing kept: the transcript is the bot host's."""
 

@@ -3,8 +3,8 @@
 Two things make the bot's first sound come sooner than pipecat's `PiperTTSService` does:
 - Speech prepared ahead (`PreparedSpeech`): the greeting is synthesised as soon as the bot is
   built, before the user's offer, and spoken from the ready audio when the user connects. The
-  frames around it are pipecat's own (it still goes through `run_tts` as a TTSSpeakFrame), so
-  the transcript, the bot-speaking frames and the context see an ordinary utterance.
+  frames around it are pipecat's own (it goes through `run_tts` sentence by sentence, as a reply
+  does), so the transcript, the bot-speaking frames and the context see an ordinary utterance.
 - The first sentence of each turn is cut at its first clause (`clauses.first_clause`): its
   first clause is spoken while the rest is synthesised.
 - The near silence Piper starts some utterances with (its phoneme durations are drawn at
@@ -98,16 +98,18 @@ class PreparedSpeech:
         self._ready: dict[str, list[asyncio.Future[bytes]]] = {}
 
     def prepare(self, text: str, personal: str) -> None:
-        """Start synthesising `text`; sentences holding `personal` (a name) are not shared."""
-        futures: list[asyncio.Future[bytes]] = []
+        """Start synthesising `text`, each sentence on its own (the bot speaks a line sentence
+        by sentence); sentences holding `personal` (a name) are not shared."""
         for sentence in clauses.sentences(text):
             synth = synthesise if _is_personal(sentence, personal) else synthesise_shared
-            futures.append(asyncio.ensure_future(synth(self._voice, sentence)))
-        self._ready[text.strip()] = futures
+            self._ready[sentence.strip()] = [asyncio.ensure_future(synth(self._voice, sentence))]
 
     def take(self, text: str) -> list[asyncio.Future[bytes]] | None:
-        """The audio of `text`, sentence by sentence, if it was prepared (once)."""
-        return self._ready.pop(text.strip(), None)
+        """The audio of `text` (a sentence, or a line of several), if it was prepared (once)."""
+        parts = clauses.sentences(text)
+        if not parts or any(part.strip() not in self._ready for part in parts):
+            return None
+        return [future for part in parts for future in self._ready.pop(part.strip())]
 
     async def close(self) -> None:
         """Drop what was never said; a synthesis not yet started never starts."""
@@ -176,7 +178,7 @@ class SharedPiperTTSService(TTSService):
         else:
             parts = clauses.first_clause(text) if first else [text]
             audio = _one_after_another(self._voice, parts, self.personal)
-        if first or prepared is not None:
+        if first:
             audio = _lead_in_trimmed(audio, self._voice.config.sample_rate)
         try:
             await self.start_tts_usage_metrics(text)

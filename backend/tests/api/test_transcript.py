@@ -20,6 +20,8 @@ LINES = [
     ("user", "What is my life path number?"),
     ("assistant", "Your life path number is 5."),
 ]
+# The user spoke over the bot after its first sentence: only that is stored, marked so.
+CUT = ("assistant", "Five is the number of freedom.")
 
 
 async def _conversation_with_lines(app: FastAPI, client: httpx.AsyncClient) -> tuple[str, str]:
@@ -27,7 +29,8 @@ async def _conversation_with_lines(app: FastAPI, client: httpx.AsyncClient) -> t
     conversation_id = (await start(client, token)).json()["conversation_id"]
     for role, text in LINES:
         deliver(app, conversation_id, (SAID, role, text))
-    await eventually(lambda: _stored(client, token, conversation_id, len(LINES)))
+    deliver(app, conversation_id, (SAID, *CUT, (), True))
+    await eventually(lambda: _stored(client, token, conversation_id, len(LINES) + 1))
     return token, conversation_id
 
 
@@ -53,7 +56,10 @@ class TestMessages:
                 f"/api/v1/conversations/{conversation_id}/messages", headers=auth(token)
             )
         ).json()
-        assert [(m["role"], m["text"]) for m in body["items"]] == LINES
+        assert [(m["role"], m["text"], m["interrupted"]) for m in body["items"]] == [
+            *((role, text, False) for role, text in LINES),
+            (*CUT, True),
+        ]
         times = [m["created_at"] for m in body["items"]]
         assert times == sorted(times)
         page = (
@@ -62,7 +68,7 @@ class TestMessages:
                 headers=auth(token),
             )
         ).json()
-        assert page["total"] == 3
+        assert page["total"] == 4
         assert [(m["role"], m["text"]) for m in page["items"]] == [LINES[1]]
 
     async def test_another_user_s_is_404(self, app: FastAPI, client: httpx.AsyncClient) -> None:

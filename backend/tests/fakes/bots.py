@@ -60,7 +60,10 @@ class ScriptedBot:
             if item == GOODBYE:
                 return EndReason.USER_ENDED
             if isinstance(item, tuple) and item[0] == SAID:
-                ctx.events.said(MessageRole(item[1]), item[2], tuple(item[3:4] and item[3]))
+                # (SAID, role, text[, kinds[, interrupted]])
+                kinds = tuple(item[3]) if len(item) > 3 else ()
+                interrupted = bool(item[4]) if len(item) > 4 else False
+                ctx.events.said(MessageRole(item[1]), item[2], kinds, interrupted=interrupted)
                 continue
             self.connections.setdefault(ctx.conversation_id, []).append(item)
             await ctx.events.user_joined()

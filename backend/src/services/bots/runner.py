@@ -86,9 +86,12 @@ class _Events:
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
         if self._transcript is not None:
-            self._transcript.add(self._handle.ctx.conversation_id, role, text, kinds, source)
+            self._transcript.add(
+                self._handle.ctx.conversation_id, role, text, kinds, source, interrupted
+            )
 
 
 class BotRunner:
@@ -342,6 +345,7 @@ class _NotAttached:
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
         raise RuntimeError("the runner has not attached its events")
 

@@ -44,6 +44,7 @@ class Line:
     said_at: datetime
     kinds: tuple[str, ...] = ()
     source: MessageSource = MessageSource.VOICE
+    interrupted: bool = False
 
 
 class TranscriptWriter:
@@ -71,6 +72,7 @@ class TranscriptWriter:
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
         """Queue a line said (or typed) now, with the number kinds it told about (never
         blocks)."""
@@ -84,7 +86,7 @@ class TranscriptWriter:
                 "conversation %s: transcript buffer full (database down?), a line is lost",
                 dropped.conversation_id,
             )
-        self._lines.append(Line(conversation_id, role, text, said_at, kinds, source))
+        self._lines.append(Line(conversation_id, role, text, said_at, kinds, source, interrupted))
         self._wake.set()
 
     async def flush(self) -> int:
@@ -158,6 +160,7 @@ async def _write(session: AsyncSession, batch: list[Line]) -> int:
             "created_at": line.said_at,
             "kinds": list(line.kinds) or None,
             "source": line.source.value,
+            "interrupted": line.interrupted,
         }
         for line in batch
         if line.conversation_id in existing

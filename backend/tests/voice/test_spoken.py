@@ -1,0 +1,231 @@
+"""The bot's lines are stored as they were spoken: whole, cut short by the user, or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pipecat.frames.frames import (
+    InterruptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    OutputTransportMessageUrgentFrame,
+    TTSSpeakFrame,
+    TTSTextFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import run_test
+from pipecat.utils.text.base_text_aggregator import TextType
+
+from src.core.enums import MessageRole, MessageSource
+from src.numerology.kinds import NumberKind
+from src.voice_pipeline.numerologist import BotState, BotTranscriptSender
+from src.voice_pipeline.spoken import MAX_PLANNED, PlannedLine, SpokenLines, report_spoken
+
+# No database here: the SQLite pass is enough.
+pytestmark = pytest.mark.once
+
+ANSWER = ["Your life path number is 7.", "Seven is the seeker.", "It loves questions."]
+
+
+@dataclass
+class Transcript:
+    """What reached the bot's events."""
+
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __call__(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
+    ) -> None:
+        self.lines.append((role, text, kinds, source, interrupted))
+
+
+class TestPairing:
+    def test_a_line_spoken_whole_is_stored_as_planned(self) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",), MessageSource.TEXT))
+        lines.spoken("your life path number is 7 .  Seven is the seeker. It loves questions.")
+        assert transcript.lines == [
+            (MessageRole.ASSISTANT, " ".join(ANSWER), ("life_path",), MessageSource.TEXT, False)
+        ]
+        assert lines.waiting == 0
+
+    def test_a_line_cut_short_keeps_what_was_said_marked_interrupted(self) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",)))
+        lines.spoken(" ".join(ANSWER[:2]), interrupted=True)
+        assert transcript.lines == [
+            (
+                MessageRole.ASSISTANT,
+                " ".join(ANSWER[:2]),
+                ("life_path",),
+                MessageSource.VOICE,
+                True,
+            )
+        ]
+
+    def test_a_line_cut_before_its_first_word_is_not_stored_and_does_not_shift_the_next(
+        self,
+    ) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",)))
+        lines.spoken("")  # the user spoke before the first sentence went out
+        lines.plan(PlannedLine("Sorry, I didn't catch that."))
+        lines.spoken("Sorry, I didn't catch that.")
+        assert transcript.lines == [
+            (MessageRole.ASSISTANT, "Sorry, I didn't catch that.", (), MessageSource.VOICE, False)
+        ]
+        assert lines.waiting == 0
+
+    def test_a_line_spoken_sentence_by_sentence_is_stored_once_whole(self) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.plan(PlannedLine(" ".join(ANSWER)))
+        for sentence in ANSWER:
+            assert transcript.lines == []
+            lines.spoken(sentence)
+        assert transcript.lines == [
+            (MessageRole.ASSISTANT, " ".join(ANSWER), (), MessageSource.VOICE, False)
+        ]
+
+    @pytest.mark.parametrize("how", ["interrupted", "the call ended", "the next line came"])
+    def test_a_line_cut_between_its_sentences_keeps_those_said(self, how: str) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",)))
+        lines.spoken(ANSWER[0])
+        if how == "interrupted":
+            lines.spoken("", interrupted=True)
+        elif how == "the call ended":
+            lines.close()
+        else:
+            lines.plan(PlannedLine("Goodbye."))
+            lines.spoken("Goodbye.")
+        assert transcript.lines[0] == (
+            MessageRole.ASSISTANT,
+            ANSWER[0],
+            ("life_path",),
+            MessageSource.VOICE,
+            True,
+        )
+        assert len(transcript.lines) == (2 if how == "the next line came" else 1)
+        lines.close()
+        assert len(transcript.lines) == (2 if how == "the next line came" else 1)
+
+    def test_a_line_cut_mid_sentence_keeps_its_words_as_written(self) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.plan(PlannedLine("Your number is 7, the seeker's. It loves questions."))
+        lines.spoken("your number is 7 the seeker's", interrupted=True)
+        assert transcript.lines[0][1] == "Your number is 7, the seeker's."
+
+    def test_a_line_pipecat_spoke_unplanned_is_stored_as_heard(self) -> None:
+        transcript = Transcript()
+        lines = SpokenLines(uuid.uuid4(), transcript)
+        lines.spoken("Hello.")
+        assert transcript.lines == [
+            (MessageRole.ASSISTANT, "Hello.", (), MessageSource.VOICE, False)
+        ]
+
+    def test_planned_lines_never_reported_are_bounded(self) -> None:
+        lines = SpokenLines(uuid.uuid4(), Transcript())
+        for n in range(MAX_PLANNED * 3):
+            lines.plan(PlannedLine(f"Line {n}."))
+        assert lines.waiting == MAX_PLANNED
+
+
+class Speaker(FrameProcessor):
+    """The TTS and the output transport as the assistant aggregator sees them: each sentence's
+    text after its audio went out. The user speaks over the bot after `speaks` sentences (an
+    interruption); `None` lets the whole answer out."""
+
+    def __init__(self, speaks: int | None) -> None:
+        super().__init__()
+        self._speaks = speaks
+        self._spoken = 0
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMTextFrame):
+            if self._speaks is None or self._spoken < self._speaks:
+                self._spoken += 1
+                await self.push_frame(TTSTextFrame(frame.text, text_type=TextType.SENTENCE))
+            elif self._spoken == self._speaks:
+                self._spoken += 1
+                # The user speaks a moment later (an interruption, a system frame, overtakes
+                # the frames still queued ahead of it).
+                await asyncio.sleep(0.05)
+                await self.push_frame(InterruptionFrame())
+            return
+        await self.push_frame(frame, direction)
+
+
+async def _answer_through_the_pipeline(speaks: int | None) -> list[tuple[Any, ...]]:
+    transcript = Transcript()
+    state = BotState(uuid.uuid4(), said=transcript)
+    state.discussed.append(NumberKind.LIFE_PATH)
+    lines = SpokenLines(state.conversation_id, state.said)
+    aggregators = LLMContextAggregatorPair(LLMContext())
+    report_spoken(aggregators.assistant(), lines)
+    pipeline = Pipeline(
+        [BotTranscriptSender(state, lines), Speaker(speaks), aggregators.assistant()]
+    )
+    frames = [
+        LLMFullResponseStartFrame(),
+        *(LLMTextFrame(sentence + " ") for sentence in ANSWER),
+        LLMFullResponseEndFrame(),
+    ]
+    await run_test(pipeline, frames_to_send=frames)
+    return transcript.lines
+
+
+async def test_a_spoken_line_goes_to_the_tts_as_a_reply_with_one_caption() -> None:
+    state = BotState(uuid.uuid4(), said=Transcript())
+    lines = SpokenLines(state.conversation_id, state.said)
+    down, _ = await run_test(
+        BotTranscriptSender(state, lines), frames_to_send=[TTSSpeakFrame(" ".join(ANSWER))]
+    )
+    # A reply's text is reported sentence by sentence as it is spoken; a TTSSpeakFrame's only
+    # after all of its audio.
+    replies = [
+        f
+        for f in down
+        if isinstance(f, LLMFullResponseStartFrame | LLMTextFrame | LLMFullResponseEndFrame)
+    ]
+    assert [type(f) for f in replies] == [
+        LLMFullResponseStartFrame,
+        LLMTextFrame,
+        LLMFullResponseEndFrame,
+    ]
+    assert replies[1].text == " ".join(ANSWER)
+    assert not any(isinstance(f, TTSSpeakFrame) for f in down)
+    captions = [f for f in down if isinstance(f, OutputTransportMessageUrgentFrame)]
+    assert [c.message["data"]["text"] for c in captions] == [" ".join(ANSWER)]
+    assert lines.waiting == 1
+
+
+async def test_through_pipecat_an_answer_heard_whole_is_stored_whole() -> None:
+    assert await _answer_through_the_pipeline(None) == [
+        (MessageRole.ASSISTANT, " ".join(ANSWER), ("life_path",), MessageSource.VOICE, False)
+    ]
+
+
+async def test_through_pipecat_an_answer_the_user_cut_keeps_only_what_went_out() -> None:
+    assert await _answer_through_the_pipeline(1) == [
+        (MessageRole.ASSISTANT, ANSWER[0], ("life_path",), MessageSource.VOICE, True)
+    ]
