@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from pipecat.frames.frames import (
     InterruptionFrame,
@@ -26,10 +28,21 @@ from pipecat.utils.text.base_text_aggregator import TextType
 
 from src.core.enums import MessageRole, MessageSource
 from src.numerology.kinds import NumberKind
+from src.voice_pipeline import speech
 from src.voice_pipeline.numerologist import BotState, BotTranscriptSender
-from src.voice_pipeline.spoken import MAX_PLANNED, PlannedLine, SpokenLines, report_spoken
+from src.voice_pipeline.spoken import (
+    MAX_PLANNED,
+    PlannedLine,
+    SpokenLines,
+    report_spoken,
+    words,
+)
+from tests.api.conversation_helpers import eventually
+from tests.conftest import auth
+from tests.voice.calls import new_call
+from tests.voice.conftest import synthesise
 
-# No database here: the SQLite pass is enough.
+# The SQLite pass is enough (the transcript is stored on both databases by tests/api).
 pytestmark = pytest.mark.once
 
 ANSWER = ["Your life path number is 7.", "Seven is the seeker.", "It loves questions."]
@@ -229,3 +242,41 @@ async def test_through_pipecat_an_answer_the_user_cut_keeps_only_what_went_out()
     assert await _answer_through_the_pipeline(1) == [
         (MessageRole.ASSISTANT, ANSWER[0], ("life_path",), MessageSource.VOICE, True)
     ]
+
+
+async def test_a_greeting_the_user_speaks_over_is_stored_as_far_as_it_went(
+    client: httpx.AsyncClient, models: speech.SpeechModels
+) -> None:
+    """A real call: the user asks a question two seconds into the greeting."""
+    user, body, peer = await new_call(client, full_name="Ada Lovelace")
+    try:
+        deadline = time.monotonic() + 30
+        while peer.speaking_events() == 0:
+            assert time.monotonic() < deadline, "the bot never began its greeting"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.0)  # "Hello Ada!" has been said, most of the greeting has not
+        peer.mic.say(synthesise(models, "What is my life path number?"))
+        await peer.utterance(time.monotonic(), within=30)  # the answer
+    finally:
+        await peer.close()
+    conversation_id, token = body["conversation_id"], user["access_token"]
+
+    lines: list[dict[str, Any]] = []
+
+    async def stored() -> None:
+        response = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=auth(token)
+        )
+        lines[:] = response.json()["items"]
+        assert [m["role"] for m in lines][-1:] == ["assistant"], lines
+        assert len(lines) >= 3, lines  # the greeting, the question, the answer
+
+    await eventually(stored, within=20)
+    greeting, *_, answer = lines
+    full = [m["text"] for m in peer.messages if m.get("role") == "bot"][0]
+    assert greeting["interrupted"], lines
+    said = words(greeting["text"])
+    assert 2 <= len(said) < len(words(full)), lines
+    assert words(full)[: len(said)] == said, lines
+    assert not answer["interrupted"], lines
+    assert "life path" in answer["text"], lines
