@@ -111,7 +111,11 @@ async def _try(
         row["stop_ms"] = None if stop is None else (stop - onset) * 1000
     ended = await _answer_over(arrivals)
     row["answer_packets"] = arrivals.count(started, ended)
-    row["bot_lines"] = [m["text"] for m in peer.messages[lines_before:] if m.get("role") == "bot"]
+    row["bot_lines"] = [
+        m["text"]
+        for m in peer.messages[lines_before:]
+        if m.get("role") == "bot" and not m.get("interrupted")  # not what was said of a cut line
+    ]
     return row
 
 

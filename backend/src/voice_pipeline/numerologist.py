@@ -23,19 +23,17 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
-    OutputTransportMessageUrgentFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
 from src.core.enums import EndReason, MessageRole, MessageSource
 from src.numerology.kinds import NumberKind
 from src.voice_pipeline.dialogue import Numerologist, is_complete_request
-from src.voice_pipeline.spoken import PlannedLine, Said, SpokenLines
+from src.voice_pipeline.spoken import Said, SpokenLines, transcript_message
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +73,6 @@ class BotState:
 # A user turn this soon after the bot began answering the one before continues it: the bot was
 # still deciding, or had said a second of its answer at most (a barge-in cut it).
 JOIN_SECS = 1.5
-
-
-def transcript_message(role: str, text: str) -> OutputTransportMessageUrgentFrame:
-    """The frame that sends one transcript line to the page (pipecat's client SDK hands it to
-    `onServerMessage`)."""
-    line = {"type": "transcript", "role": role, "text": text}
-    return OutputTransportMessageUrgentFrame(message=ServerMessage(data=line).model_dump())
 
 
 def _last_user_text(frame: LLMContextFrame) -> str:
@@ -198,8 +189,8 @@ class BotTranscriptSender(FrameProcessor):
                 source = (
                     MessageSource.TEXT if getattr(frame, "skip_tts", None) else MessageSource.VOICE
                 )
-                self._lines.plan(PlannedLine(text.strip(), kinds, source))
-                await self.push_frame(transcript_message("bot", text.strip()))
+                line = self._lines.plan(text.strip(), kinds, source)
+                await self.push_frame(transcript_message("bot", line.text, line_id=line.id))
         if isinstance(frame, TTSSpeakFrame) and frame.append_to_context:
             # Spoken as a reply is: the TTS reports a reply's text sentence by sentence as its
             # audio goes out, so a line cut short is stored as far as it was said (a

@@ -10,6 +10,8 @@ sentence by sentence; a line whose sentences come in several reports is put toge
 A line the user spoke over (or the call ended in) is stored with only what was said before the
 bot stopped, marked `interrupted`; a line cut before its first word is not stored at all; a
 line spoken whole is stored as planned, with the number kinds it told about and its source.
+The page, which was sent the whole line (with an id) as soon as its text was complete, is sent
+what was said of a line cut short, under the same id (`transcript_message`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from pipecat.frames.frames import OutputTransportMessageUrgentFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
 from src.core.enums import MessageRole, MessageSource
 
@@ -46,11 +52,20 @@ class Said(Protocol):
 
 @dataclass(frozen=True)
 class PlannedLine:
-    """A bot line whose text is complete, not yet spoken."""
+    """A bot line whose text is complete, not yet spoken (`id`: the page's for it)."""
 
     text: str
     kinds: tuple[str, ...] = ()
     source: MessageSource = MessageSource.VOICE
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A line stored in part: what the page shows of it becomes `said`."""
+
+    line_id: str
+    said: str
 
 
 def words(text: str) -> list[str]:
@@ -72,17 +87,27 @@ class SpokenLines:
         self._said = said
         self._planned: deque[PlannedLine] = deque(maxlen=MAX_PLANNED)
         self._heard: list[str] = []  # the words said so far of the oldest planned line
+        self._count = 0
+        self.cuts: list[Cut] = []  # lines stored in part, for the page (taken by report_spoken)
 
     @property
     def waiting(self) -> int:
         """Planned lines not yet stored."""
         return len(self._planned)
 
-    def plan(self, line: PlannedLine) -> None:
-        """A line is about to be spoken (or sent as text)."""
+    def plan(
+        self,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+    ) -> PlannedLine:
+        """A line is about to be spoken (or sent as text); the line, with its id."""
+        self._count += 1
+        line = PlannedLine(text, kinds, source, f"b{self._count}")
         if len(self._planned) == self._planned.maxlen:
             self._heard = []  # the oldest goes: what was heard of it goes with it
         self._planned.append(line)
+        return line
 
     def spoken(self, content: str, interrupted: bool = False) -> None:
         """An assistant turn ended, `content` being what of it was said; `interrupted`: the
@@ -137,13 +162,9 @@ class SpokenLines:
             len(self._heard),
             len(words(line.text)),
         )
-        self._said(
-            MessageRole.ASSISTANT,
-            _said_part(line.text, len(self._heard)),
-            line.kinds,
-            line.source,
-            True,
-        )
+        said = _said_part(line.text, len(self._heard))
+        self._said(MessageRole.ASSISTANT, said, line.kinds, line.source, True)
+        self.cuts.append(Cut(line.id, said))
         self._heard = []
 
 
@@ -159,11 +180,31 @@ def _said_part(text: str, count: int) -> str:
     return text[:cut].strip()
 
 
+def transcript_message(
+    role: str, text: str, *, line_id: str | None = None, interrupted: bool = False
+) -> OutputTransportMessageUrgentFrame:
+    """The frame that sends one transcript line to the page (pipecat's client SDK hands it to
+    `onServerMessage`). A bot line has an `id`; the same id again with `interrupted` gives
+    what was said of it before the user cut it short, in place of the whole."""
+    line: dict[str, Any] = {"type": "transcript", "role": role, "text": text}
+    if line_id is not None:
+        line["id"] = line_id
+    if interrupted:
+        line["interrupted"] = True
+    return OutputTransportMessageUrgentFrame(message=ServerMessage(data=line).model_dump())
+
+
 def report_spoken(assistant_aggregator: Any, lines: SpokenLines) -> None:
     """Store each assistant turn the aggregator reports ended (its `on_assistant_turn_stopped`:
     the turn's spoken text)."""
 
-    def turn_stopped(_aggregator: Any, message: Any) -> None:
+    async def turn_stopped(aggregator: Any, message: Any) -> None:
         lines.spoken(message.content, message.interrupted)
+        # The page shows what was said of a line cut short (upstream: the output transport,
+        # just before the aggregator, sends it).
+        cuts, lines.cuts = lines.cuts, []
+        for cut in cuts:
+            frame = transcript_message("bot", cut.said, line_id=cut.line_id, interrupted=True)
+            await aggregator.push_frame(frame, FrameDirection.UPSTREAM)
 
     assistant_aggregator.add_event_handler("on_assistant_turn_stopped", turn_stopped)

@@ -23,7 +23,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVISendTextFrame
 
 from src.core.enums import MessageRole, MessageSource
-from src.voice_pipeline.numerologist import BotState, transcript_message
+from src.voice_pipeline.numerologist import BotState
+from src.voice_pipeline.spoken import transcript_message
 
 logger = logging.getLogger(__name__)
 

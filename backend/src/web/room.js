@@ -25,14 +25,27 @@ const DISCONNECTED_GRACE_MS = 7000;
 function setState(state) { window.roomState.state = state; $("state").textContent = state; }
 function showError(message) { $("error").textContent = message; }
 
-function addLine(role, text) {
+function lineText(role, text, interrupted) {
+  return `${role === "bot" ? "Numerologist" : "You"}: ${text}${interrupted ? " \u2026 (interrupted)" : ""}`;
+}
+
+function addLine(role, text, id) {
   if (!text || !text.trim()) return;
-  window.roomState.transcript.push({ role, text });
+  window.roomState.transcript.push({ role, text, id });
   const state = window.roomState;
   if (role === "bot" && state.typedAt !== null && state.answeredAt === null) state.answeredAt = performance.now();
   const p = document.createElement("p");
-  p.className = role; p.textContent = `${role === "bot" ? "Numerologist" : "You"}: ${text}`;
+  p.className = role; p.textContent = lineText(role, text, false);
+  if (id) p.dataset.id = id;
   $("transcript").appendChild(p);
+}
+
+// A bot line the user spoke over: the transcript keeps only what was said of it.
+function cutLine(id, text) {
+  const line = window.roomState.transcript.find((l) => l.id === id);
+  if (line) { line.text = text; line.interrupted = true; }
+  const p = [...$("transcript").children].find((el) => el.dataset.id === id);
+  if (p) { p.textContent = lineText("bot", text, true); p.classList.add("interrupted"); }
 }
 
 // The bot speaks RTVI (README "Room protocol"): each stored transcript line comes as a
@@ -44,7 +57,8 @@ function onMessage(raw) {
   const data = message.data || {};
   if (message.type === "bot-ready") window.roomState.botReady = data.version;
   else if (message.type === "server-message" && data.type === "transcript") {
-    addLine(data.role, data.text);
+    if (data.interrupted && data.id) cutLine(data.id, data.text);
+    else addLine(data.role, data.text, data.id);
   }
 }
 

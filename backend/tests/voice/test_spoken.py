@@ -32,7 +32,6 @@ from src.voice_pipeline import speech
 from src.voice_pipeline.numerologist import BotState, BotTranscriptSender
 from src.voice_pipeline.spoken import (
     MAX_PLANNED,
-    PlannedLine,
     SpokenLines,
     report_spoken,
     words,
@@ -69,7 +68,7 @@ class TestPairing:
     def test_a_line_spoken_whole_is_stored_as_planned(self) -> None:
         transcript = Transcript()
         lines = SpokenLines(uuid.uuid4(), transcript)
-        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",), MessageSource.TEXT))
+        lines.plan(" ".join(ANSWER), ("life_path",), MessageSource.TEXT)
         lines.spoken("your life path number is 7 .  Seven is the seeker. It loves questions.")
         assert transcript.lines == [
             (MessageRole.ASSISTANT, " ".join(ANSWER), ("life_path",), MessageSource.TEXT, False)
@@ -79,7 +78,7 @@ class TestPairing:
     def test_a_line_cut_short_keeps_what_was_said_marked_interrupted(self) -> None:
         transcript = Transcript()
         lines = SpokenLines(uuid.uuid4(), transcript)
-        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",)))
+        lines.plan(" ".join(ANSWER), ("life_path",))
         lines.spoken(" ".join(ANSWER[:2]), interrupted=True)
         assert transcript.lines == [
             (
@@ -96,9 +95,9 @@ class TestPairing:
     ) -> None:
         transcript = Transcript()
         lines = SpokenLines(uuid.uuid4(), transcript)
-        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",)))
+        lines.plan(" ".join(ANSWER), ("life_path",))
         lines.spoken("")  # the user spoke before the first sentence went out
-        lines.plan(PlannedLine("Sorry, I didn't catch that."))
+        lines.plan("Sorry, I didn't catch that.")
         lines.spoken("Sorry, I didn't catch that.")
         assert transcript.lines == [
             (MessageRole.ASSISTANT, "Sorry, I didn't catch that.", (), MessageSource.VOICE, False)
@@ -108,7 +107,7 @@ class TestPairing:
     def test_a_line_spoken_sentence_by_sentence_is_stored_once_whole(self) -> None:
         transcript = Transcript()
         lines = SpokenLines(uuid.uuid4(), transcript)
-        lines.plan(PlannedLine(" ".join(ANSWER)))
+        lines.plan(" ".join(ANSWER))
         for sentence in ANSWER:
             assert transcript.lines == []
             lines.spoken(sentence)
@@ -120,14 +119,14 @@ class TestPairing:
     def test_a_line_cut_between_its_sentences_keeps_those_said(self, how: str) -> None:
         transcript = Transcript()
         lines = SpokenLines(uuid.uuid4(), transcript)
-        lines.plan(PlannedLine(" ".join(ANSWER), ("life_path",)))
+        lines.plan(" ".join(ANSWER), ("life_path",))
         lines.spoken(ANSWER[0])
         if how == "interrupted":
             lines.spoken("", interrupted=True)
         elif how == "the call ended":
             lines.close()
         else:
-            lines.plan(PlannedLine("Goodbye."))
+            lines.plan("Goodbye.")
             lines.spoken("Goodbye.")
         assert transcript.lines[0] == (
             MessageRole.ASSISTANT,
@@ -143,7 +142,7 @@ class TestPairing:
     def test_a_line_cut_mid_sentence_keeps_its_words_as_written(self) -> None:
         transcript = Transcript()
         lines = SpokenLines(uuid.uuid4(), transcript)
-        lines.plan(PlannedLine("Your number is 7, the seeker's. It loves questions."))
+        lines.plan("Your number is 7, the seeker's. It loves questions.")
         lines.spoken("your number is 7 the seeker's", interrupted=True)
         assert transcript.lines[0][1] == "Your number is 7, the seeker's."
 
@@ -158,7 +157,7 @@ class TestPairing:
     def test_planned_lines_never_reported_are_bounded(self) -> None:
         lines = SpokenLines(uuid.uuid4(), Transcript())
         for n in range(MAX_PLANNED * 3):
-            lines.plan(PlannedLine(f"Line {n}."))
+            lines.plan(f"Line {n}.")
         assert lines.waiting == MAX_PLANNED
 
 
@@ -188,7 +187,9 @@ class Speaker(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-async def _answer_through_the_pipeline(speaks: int | None) -> list[tuple[Any, ...]]:
+async def _answer_through_the_pipeline(
+    speaks: int | None, page: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
     transcript = Transcript()
     state = BotState(uuid.uuid4(), said=transcript)
     state.discussed.append(NumberKind.LIFE_PATH)
@@ -203,7 +204,9 @@ async def _answer_through_the_pipeline(speaks: int | None) -> list[tuple[Any, ..
         *(LLMTextFrame(sentence + " ") for sentence in ANSWER),
         LLMFullResponseEndFrame(),
     ]
-    await run_test(pipeline, frames_to_send=frames)
+    _, up = await run_test(pipeline, frames_to_send=frames)
+    # What the page is told of a line cut short (the output transport, upstream, sends it).
+    page.extend(f.message["data"] for f in up if isinstance(f, OutputTransportMessageUrgentFrame))
     return transcript.lines
 
 
@@ -228,19 +231,27 @@ async def test_a_spoken_line_goes_to_the_tts_as_a_reply_with_one_caption() -> No
     assert replies[1].text == " ".join(ANSWER)
     assert not any(isinstance(f, TTSSpeakFrame) for f in down)
     captions = [f for f in down if isinstance(f, OutputTransportMessageUrgentFrame)]
-    assert [c.message["data"]["text"] for c in captions] == [" ".join(ANSWER)]
+    assert [c.message["data"] for c in captions] == [
+        {"type": "transcript", "role": "bot", "text": " ".join(ANSWER), "id": "b1"}
+    ]
     assert lines.waiting == 1
 
 
 async def test_through_pipecat_an_answer_heard_whole_is_stored_whole() -> None:
-    assert await _answer_through_the_pipeline(None) == [
+    page: list[dict[str, Any]] = []
+    assert await _answer_through_the_pipeline(None, page) == [
         (MessageRole.ASSISTANT, " ".join(ANSWER), ("life_path",), MessageSource.VOICE, False)
     ]
+    assert page == []
 
 
 async def test_through_pipecat_an_answer_the_user_cut_keeps_only_what_went_out() -> None:
-    assert await _answer_through_the_pipeline(1) == [
+    page: list[dict[str, Any]] = []
+    assert await _answer_through_the_pipeline(1, page) == [
         (MessageRole.ASSISTANT, ANSWER[0], ("life_path",), MessageSource.VOICE, True)
+    ]
+    assert page == [
+        {"type": "transcript", "role": "bot", "text": ANSWER[0], "id": "b1", "interrupted": True}
     ]
 
 
