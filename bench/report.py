@@ -73,7 +73,9 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
         if mode == "embedded" and any(r["cpu_percent_of_one_core"] > 80 for r in figures["idle"]):
             print("note: the server used over 80 % of a core at some level: it was saturated")
     if "ceiling" in figures:
-        _print_ceiling(figures["ceiling"])
+        _print_ceiling(figures["ceiling"], "test peers, each encoding and decoding")
+    if "ceiling_light" in figures:
+        _print_ceiling(figures["ceiling_light"], "load users and a canary test peer")
     print_load(figures)
     if "stutter" in figures:
         stutter = figures["stutter"]
@@ -88,18 +90,30 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
             )
 
 
-def _print_ceiling(ceiling: dict[str, Any]) -> None:
+def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
     print(
-        f"\nconcurrency ceiling: {ceiling['ceiling']} conversations (greeting within "
+        f"\nconcurrency ceiling, {users}: {ceiling['ceiling']} conversations (greeting within "
         f"{GREETING_LIMIT} s of the offer, answer within {ANSWER_LIMIT} s of the question)"
     )
-    print(f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok")
+    costs = any("load_generator_percent_of_a_core" in row for row in ceiling["steps"])
+    print(
+        f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok"
+        + ("     load %  load %/user  server %  canary" if costs else "")
+    )
     for row in ceiling["steps"]:
-        print(
+        line = (
             f"{row['conversations']:<6}{row['greeting_max_ms']:>14.0f}"
             f"{ms(row['answer_median_ms']):>12.0f}"
-            f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['ok']}"
+            f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['ok']!s:<5}"
         )
+        if "load_generator_percent_of_a_core" in row:
+            load = row["load_generator_percent_of_a_core"]
+            canary = "right" if row["canary_right"] else "WRONG"
+            line += (
+                f"{load:>9.0f}{load / row['conversations']:>13.2f}"
+                f"{row['server_percent_of_a_core']:>10.0f}  {canary}"
+            )
+        print(line)
 
 
 def _print_idle(title: str, rows: list[dict[str, Any]]) -> None:
@@ -163,7 +177,9 @@ def _print_modes_side_by_side(embedded: dict[str, Any], workers: dict[str, Any])
             )
         )
     ceilings = [m.get("ceiling", {}).get("ceiling") for m in (embedded, workers)]
-    pairs.append(("concurrency ceiling", *ceilings))
+    pairs.append(("concurrency ceiling (test peers)", *ceilings))
+    light = [m.get("ceiling_light", {}).get("ceiling") for m in (embedded, workers)]
+    pairs.append(("concurrency ceiling (load users)", *light))
     _print_pairs("the two modes (same run)", ("embedded", "workers", "ratio"), pairs)
     print("\ngoals of the worker mode:")
     start = [_median(m, "start_sequential") for m in (embedded, workers)]

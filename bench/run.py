@@ -5,7 +5,10 @@ SQLite), offline models, local rooms; the users are aiortc peers in this process
 Piper-synthesised questions. Parts (`--only`): latency (start, bot ready, greeting, voice to
 voice), idle (memory and CPU per idle conversation, and one call before and right after that
 load), atonce (N users asking at the same instant), ceiling (the largest number of
-simultaneous conversations that still answer in time), stutter (idle conversations before a new
+simultaneous conversations that still answer in time, with test peers: each encodes and
+decodes, on the server's cores), ceiling-light (the same with load users, which send
+pre-encoded speech and decode nothing, and one test peer as a canary: tests/kit/load.py; the
+load generator's and the server's CPU), stutter (idle conversations before a new
 greeting's audio has gaps), process (the same figures for a process per bot), stt (each
 offline speech recogniser's latency and word error rate, in this process), synthesis (CPU per
 answer's speech with and without the cache of synthesised sentences, in this process), network
@@ -41,13 +44,14 @@ from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
 from bench.network import slug as network_slug
-from bench.peers import ask
+from bench.peers import ask, until_quiet
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
 from bench.server import Server, cpu_seconds, rss_mb, serve
 from bench.stt import stt_benchmark
 from bench.synthesis import synthesis_benchmark
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
+from tests.kit.load import LoadUser, Phrases, Ticker, next_level
 from tests.kit.speech import say, synthesise
 from tests.netem import UdpRelay
 from tests.voice.peer import Peer, rms
@@ -257,6 +261,28 @@ def _max_gap(peer: Peer, start: float, end: float) -> float:
     return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
 
 
+def _step_row(
+    n: int, greetings: list[float], answers: list[float], missed: int, **extra: Any
+) -> dict[str, Any]:
+    """A ceiling step's figures; `ok` when every user heard the greeting and an answer in time."""
+    ok = (
+        not missed
+        and all(g <= GREETING_LIMIT for g in greetings)
+        and all(a <= ANSWER_LIMIT for a in answers)
+    )
+    return {
+        "conversations": n,
+        "greeting_max_ms": max(greetings, default=0) * 1000,
+        "answer_median_ms": statistics.median(answers) * 1000 if answers else None,
+        "answer_max_ms": max(answers, default=0) * 1000,
+        "missed": missed,
+        "greetings_ms": [round(g * 1000) for g in greetings],
+        "answers_ms": [round(a * 1000) for a in answers],
+        "ok": ok,
+        **extra,
+    }
+
+
 async def _ceiling_step(
     client: httpx.AsyncClient,
     users: list[dict[str, str]],
@@ -264,7 +290,8 @@ async def _ceiling_step(
     n: int,
     rng: random.Random,
 ) -> dict[str, Any]:
-    """N users join one after another, then each asks one question within a 10 s window."""
+    """N users (test peers) join one after another, then each asks one question within a 10 s
+    window."""
     joined: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
     greetings: list[float] = []
     answers: list[float] = []
@@ -298,42 +325,151 @@ async def _ceiling_step(
         for peer, user, body in joined:
             await peer.close()
             await _end(client, user, body)
-    ok = (
-        not missed
-        and all(g <= GREETING_LIMIT for g in greetings)
-        and all(a <= ANSWER_LIMIT for a in answers)
+    return _step_row(n, greetings, answers, missed)
+
+
+# The canary's question, and what its answer must say.
+CANARY_QUESTION, CANARY_ANSWER = 0, "life path number is"
+
+
+async def _light_ceiling_step(
+    server: Server,
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    questions: list[np.ndarray],
+    phrases: Phrases,
+    n: int,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """As `_ceiling_step`, with N - 1 load users (`tests/kit/load.py`) and one test peer, a
+    canary whose answer is transcribed by the bot and checked; the load generator's CPU and the
+    server's, while the users talk."""
+    ticker = Ticker()
+    ticker.start()
+    light: list[tuple[LoadUser, dict[str, str], dict[str, Any]]] = []
+    canary: tuple[Peer, dict[str, str], dict[str, Any]] | None = None
+    greetings: list[float] = []
+    answers: list[float] = []
+    missed = 0
+    right = True
+    try:
+        peer, body = await _connected(client, users[0])
+        canary = (peer, users[0], body)
+        for i in range(1, n):
+            user = users[i % len(users)]
+            _e, _w, started = await _start(client, user)
+            load_user = LoadUser(ticker, phrases)
+            await load_user.connect(client, started["daily_room_url"], started["daily_token"])
+            light.append((load_user, user, started))
+        try:
+            await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+            heard = peer.first_sound_after(peer.offer_sent_at)
+            assert heard is not None
+            greetings.append(heard - peer.offer_sent_at)
+        except TimeoutError:
+            missed += 1
+        for load_user, _u, _b in light:
+            greeted = await load_user.speech_after(load_user.offer_sent_at, within=20)
+            if greeted is None:
+                missed += 1
+                continue
+            greetings.append(greeted - load_user.offer_sent_at)
+            await load_user.quiet(0.5)
+        pids = await server.bot_pids()
+        server_before, load_before, wall = _cpu(pids), time.process_time(), time.monotonic()
+
+        async def canary_question() -> None:
+            nonlocal missed, right
+            await asyncio.sleep(rng.uniform(0, 10))
+            lines = len(peer.messages)
+            answered = await ask(peer, questions[CANARY_QUESTION])
+            if answered is None:
+                missed += 1
+                return
+            answers.append(answered)
+            await until_quiet([peer])
+            said = [m["text"] for m in peer.messages[lines:] if m.get("role") == "bot"]
+            right = any(CANARY_ANSWER in text for text in said)
+
+        async def load_question(load_user: LoadUser) -> None:
+            nonlocal missed
+            await asyncio.sleep(rng.uniform(0, 10))
+            answered = await load_user.ask(rng.randrange(len(questions)))
+            if answered is None:
+                missed += 1
+            else:
+                answers.append(answered)
+
+        await asyncio.gather(canary_question(), *(load_question(u) for u, _a, _b in light))
+        elapsed = time.monotonic() - wall
+        load_share = (time.process_time() - load_before) / elapsed
+        server_after = _cpu(pids)
+        server_share = (
+            sum(server_after[p] - server_before[p] for p in server_after if p in server_before)
+            / elapsed
+        )
+    finally:
+        for load_user, user, body in light:
+            await load_user.close()
+            await _end(client, user, body)
+        if canary is not None:
+            await canary[0].close()
+            await _end(client, canary[1], canary[2])
+        await ticker.close()
+    row = _step_row(
+        n,
+        greetings,
+        answers,
+        missed,
+        canary_right=right,
+        load_generator_percent_of_a_core=load_share * 100,
+        server_percent_of_a_core=server_share * 100,
     )
-    return {
-        "conversations": n,
-        "greeting_max_ms": max(greetings, default=0) * 1000,
-        "answer_median_ms": statistics.median(answers) * 1000 if answers else None,
-        "answer_max_ms": max(answers, default=0) * 1000,
-        "missed": missed,
-        "greetings_ms": [round(g * 1000) for g in greetings],
-        "answers_ms": [round(a * 1000) for a in answers],
-        "ok": ok,
-    }
+    row["ok"] = row["ok"] and right
+    return row
+
+
+# The ceiling search (`next_level`): levels doubled from FIRST until one fails, then bisected.
+FIRST_LEVEL, MAX_LEVEL = 4, 64
 
 
 async def concurrency_ceiling(
     client: httpx.AsyncClient,
     users: list[dict[str, str]],
     models: speech.SpeechModels,
-    steps: tuple[int, ...],
+    light: tuple[Server, Phrases] | None = None,
+    first: int = FIRST_LEVEL,
+    most: int = MAX_LEVEL,
 ) -> dict[str, Any]:
-    """The largest N at which every user hears the greeting and an answer in time."""
+    """The largest N at which every user hears the greeting and an answer in time, searched by
+    doubling then bisecting (`next_level`); with `light`, N - 1 of them load users."""
     questions = [synthesise(models, q) for q in QUESTIONS]
     rng = random.Random(7)
-    rows = []
-    ceiling = 0
-    for n in steps:
-        row = await _ceiling_step(client, users, questions, n, rng)
+    rows: list[dict[str, Any]] = []
+    ok: dict[int, bool] = {}
+    while (n := next_level(ok, first, most)) is not None:
+        if light is None:
+            row = await _ceiling_step(client, users, questions, n, rng)
+        else:
+            server, phrases = light
+            row = await _light_ceiling_step(server, client, users, questions, phrases, n, rng)
         rows.append(row)
-        print(f"  ceiling, {n} conversations: {'ok' if row['ok'] else 'too slow'}", flush=True)
-        if not row["ok"]:
-            break
-        ceiling = n
-    return {"ceiling": ceiling, "steps": rows}
+        ok[n] = row["ok"]
+        cost = (
+            f", load {row['load_generator_percent_of_a_core']:.0f} % of a core"
+            f" ({row['load_generator_percent_of_a_core'] / n:.2f} % a user),"
+            f" server {row['server_percent_of_a_core']:.0f} %"
+            if light is not None
+            else ""
+        )
+        print(
+            f"  ceiling{' (load users)' if light else ''}, {n} conversations: "
+            f"{'ok' if row['ok'] else 'too slow'}, answers p50 "
+            f"{row['answer_median_ms'] or 0:.0f} ms max {row['answer_max_ms']:.0f} ms{cost}",
+            flush=True,
+        )
+    ceiling = max((n for n, good in ok.items() if good), default=0)
+    return {"ceiling": ceiling, "steps": sorted(rows, key=lambda r: r["conversations"])}
 
 
 async def _probe_gap(client: httpx.AsyncClient, user: dict[str, str]) -> float:
@@ -412,6 +548,7 @@ PARTS = (
     "latency",
     "idle",
     "ceiling",
+    "ceiling-light",
     "atonce",
     "stutter",
     "process",
@@ -470,9 +607,22 @@ async def measure_mode(
         }
         save()
     if "ceiling" in parts:
-        print("  figure 6: concurrency ceiling", flush=True)
-        steps = (1, 2, 4) if quick else (1, 2, 3, 4, 6, 8, 10, 12, 15, 20)
-        figures["ceiling"] = await concurrency_ceiling(client, users, models, steps)
+        print("  figure 6: concurrency ceiling (test peers)", flush=True)
+        figures["ceiling"] = await concurrency_ceiling(
+            client, users, models, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
+        )
+        save()
+    if "ceiling-light" in parts:
+        print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
+        phrases = Phrases(questions)
+        figures["ceiling_light"] = await concurrency_ceiling(
+            client,
+            users,
+            models,
+            light=(server, phrases),
+            first=2 if quick else FIRST_LEVEL,
+            most=16 if quick else MAX_LEVEL,
+        )
         save()
     if "atonce" in parts:
         print("  N users ask at once", flush=True)

@@ -1,0 +1,263 @@
+"""Issue 20's load users, talking users that cost the load generator almost nothing, and the
+bench's search for the ceiling of simultaneous conversations (`next_level`).
+
+A test peer (`tests/voice/peer.Peer`) encodes its microphone in aiortc's encoder thread and
+decodes, resamples and keeps every packet of the bot's speech: about 5 % of a core each here,
+on the cores the server needs. A `LoadUser` instead:
+- sends pre-encoded Opus (each question encoded once for every user, `Phrases`), and between
+  questions the packets of silence a browser sends, 50 a second, as `av.Packet`s aiortc's sender
+  packs without encoding;
+- is paced, with every other user, by one shared 20 ms `Ticker` (one timer for all, not one each);
+- does not decode the bot's audio: its receiver's RTP handler only notes each packet's arrival
+  time. The bot sends nothing while silent, so the first packet after a gap is the start of its
+  speech: that times the greeting and each answer.
+
+The bench's ceiling-light part (`bench/run.py`) runs these beside one full peer, a canary that hears
+and transcribes, so that the answers are known to be still right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.mediastreams import MediaStreamTrack
+
+# 20 ms of 48 kHz audio: an Opus packet's duration and timestamp step.
+PTIME = 0.02
+SAMPLES_48K = 960
+TIME_BASE = fractions.Fraction(1, 48_000)
+# The bot's speech is a packet every 20 ms; a gap longer than this is a silence between lines.
+GAP = 0.25
+
+
+class Ticker:
+    """One 20 ms clock for every load user's sender: each `tick()` waits for the next beat."""
+
+    def __init__(self, period: float = PTIME) -> None:
+        self._period = period
+        self._beat: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.beats = 0
+
+    def start(self) -> None:
+        """Begin beating (on the running loop)."""
+        self._beat = asyncio.get_running_loop().create_future()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += self._period
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            beat, self._beat = self._beat, loop.create_future()
+            self.beats += 1
+            if beat is not None and not beat.done():
+                beat.set_result(None)
+
+    async def tick(self) -> None:
+        """Wait for the next beat."""
+        if self._beat is None:
+            raise RuntimeError("the ticker has not started")
+        await asyncio.shield(self._beat)
+
+    async def close(self) -> None:
+        """Stop beating."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def encode(audio: np.ndarray, rate: int = 48_000) -> list[bytes]:
+    """Mono 16-bit `audio` at `rate` as Opus payloads, one per 20 ms: padded to whole packets,
+    and by two more, which push the encoder's resampler delay out."""
+    encoder = OpusEncoder()
+    step = int(rate * PTIME)
+    tail = np.zeros(-len(audio) % step + 2 * step, np.int16)
+    padded = np.concatenate([audio, tail]).astype(np.int16)
+    payloads: list[bytes] = []
+    for start in range(0, len(padded), step):
+        frame = av.AudioFrame.from_ndarray(
+            padded[start : start + step].reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = fractions.Fraction(1, rate)
+        encoded, _timestamp = encoder.encode(frame)
+        payloads.extend(encoded)
+    return payloads
+
+
+class Phrases:
+    """The questions (and silence) encoded once, shared by every load user."""
+
+    def __init__(self, questions: Iterable[np.ndarray], rate: int = 48_000) -> None:
+        audio = list(questions)
+        self.questions = [encode(q, rate) for q in audio]
+        # How many packets of each hold its words (the rest is the silence after them).
+        self.words = [_packets_to_last_sound(q, rate) for q in audio]
+        self.silence = encode(np.zeros(int(rate * PTIME), np.int16), rate)[-1]
+
+
+def _packets_to_last_sound(audio: np.ndarray, rate: int, level: int = 500) -> int:
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > level)
+    end = int(loud[-1]) + 1 if len(loud) else 0
+    return -(-end // int(rate * PTIME))
+
+
+class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
+    """A microphone of pre-encoded Opus packets: silence, or the phrase queued by `say`."""
+
+    kind = "audio"
+
+    def __init__(self, ticker: Ticker, silence: bytes) -> None:
+        super().__init__()
+        self._ticker = ticker
+        self._silence = silence
+        self._queued: deque[bytes] = deque()
+        self._pts = 0
+        self.sent = 0
+
+    def say(self, payloads: list[bytes], words: int | None = None) -> float:
+        """Queue a phrase after what is queued; when its first `words` packets (default: all)
+        will have been sent (time.monotonic)."""
+        ahead = len(self._queued)
+        self._queued.extend(payloads)
+        return time.monotonic() + (ahead + (len(payloads) if words is None else words)) * PTIME
+
+    async def recv(self) -> av.Packet:
+        await self._ticker.tick()
+        payload = self._queued.popleft() if self._queued else self._silence
+        packet = av.Packet(payload)
+        packet.pts = self._pts
+        packet.time_base = TIME_BASE
+        self._pts += SAMPLES_48K
+        self.sent += 1
+        return packet
+
+
+def speech_starts(arrivals: list[float], since: float, gap: float = GAP) -> list[float]:
+    """The arrival times, after `since`, of the packets that begin a stretch of speech: the
+    first one, and each one after a gap of more than `gap` s."""
+    starts: list[float] = []
+    previous: float | None = None
+    for at in arrivals:
+        if at >= since and (previous is None or at - previous > gap):
+            starts.append(at)
+        previous = at
+    return starts
+
+
+class LoadUser:
+    """A user's side of a local room that sends pre-encoded speech and does not decode; see the
+    module docstring."""
+
+    def __init__(self, ticker: Ticker, phrases: Phrases) -> None:
+        self._phrases = phrases
+        self.mic = PacketTrack(ticker, phrases.silence)
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTrack(self.mic)
+        self.channel = self.pc.createDataChannel("chat")
+        self.arrivals: list[float] = []  # when each of the bot's packets arrived
+        self.offer_sent_at = 0.0
+        self._pinging: asyncio.Task[None] | None = None
+        self._hear_without_decoding()
+
+    def _hear_without_decoding(self) -> None:
+        receiver = self.pc.getTransceivers()[0].receiver
+
+        async def arrived(packet: Any, arrival_time_ms: int) -> None:
+            del packet, arrival_time_ms  # only when it came counts
+            self.arrivals.append(time.monotonic())
+
+        # Not aiortc's handler: no jitter buffer, no decoder thread, no reports (the bot's
+        # sender needs none). The same hook as `bench.peers.Packets`.
+        receiver._handle_rtp_packet = arrived
+
+    async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
+        """Offer through the room's signalling, as the room page does, and ping once a second."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        room = room_url.rsplit("/", 1)[1]
+        self.offer_sent_at = time.monotonic()
+        response = await client.post(
+            f"/api/v1/rooms/{room}/offer",
+            json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        answer = response.json()
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+        async def ping() -> None:
+            while True:
+                if self.channel.readyState == "open":
+                    self.channel.send(f"ping: {time.time()}")
+                await asyncio.sleep(1.0)
+
+        self._pinging = asyncio.ensure_future(ping())
+
+    async def speech_after(self, since: float, within: float) -> float | None:
+        """When the bot's next speech after `since` began to arrive, or None within `within` s."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            starts = speech_starts(self.arrivals, since)
+            if starts:
+                return starts[0]
+            await asyncio.sleep(0.05)
+        return None
+
+    async def quiet(self, seconds: float = 0.5, within: float = 30) -> None:
+        """Wait until the bot has sent nothing for `seconds` (the end of what it was saying)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            last = self.arrivals[-1] if self.arrivals else 0.0
+            if time.monotonic() - last > seconds:
+                return
+            await asyncio.sleep(0.05)
+
+    async def ask(self, question: int, within: float = 20) -> float | None:
+        """Say the `question`-th phrase; from the end of its words to the first packet of the
+        answer."""
+        said = self.mic.say(self._phrases.questions[question], self._phrases.words[question])
+        started = await self.speech_after(said, within)
+        return None if started is None else started - said
+
+    async def close(self) -> None:
+        """Hang up."""
+        if self._pinging is not None:
+            self._pinging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinging
+        await self.pc.close()
+
+
+def next_level(
+    ok: dict[int, bool], first: int = 4, most: int = 64, resolution: int = 2
+) -> int | None:
+    """The next number of users to try in a ceiling search, given the levels tried so far
+    (`ok[n]`: whether n held): doubled from `first` until one fails (or `most` holds), then
+    bisected between the highest that held and the lowest that failed; None once the ceiling is
+    known to within `resolution`."""
+    if not ok:
+        return first
+    failed = [n for n, good in ok.items() if not good]
+    if not failed:
+        top = max(ok)
+        return None if top >= most else min(top * 2, most)
+    high = min(failed)
+    low = max((n for n, good in ok.items() if good and n < high), default=0)
+    if high - low <= resolution:
+        return None
+    return (low + high) // 2

@@ -1,0 +1,89 @@
+"""The bench's load users (`tests/kit/load.py`) without WebRTC: their packets, their pacing, how
+they time the bot's speech, and the ceiling search."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from aiortc.codecs.opus import OpusDecoder
+from aiortc.jitterbuffer import JitterFrame
+
+from tests.kit.load import PacketTrack, Phrases, Ticker, encode, next_level, speech_starts
+
+pytestmark = pytest.mark.once
+
+
+def _search(ceiling: int, first: int = 4, most: int = 64) -> tuple[int, list[int]]:
+    ok: dict[int, bool] = {}
+    while (n := next_level(ok, first, most)) is not None:
+        ok[n] = n <= ceiling
+    return max((n for n, good in ok.items() if good), default=0), list(ok)
+
+
+@pytest.mark.parametrize("ceiling", [0, 1, 3, 7, 10, 15, 21, 33, 63, 64, 100])
+def test_the_ceiling_search_finds_it_to_within_two_in_few_steps(ceiling: int) -> None:
+    found, tried = _search(ceiling)
+    assert found <= ceiling
+    assert found == min(ceiling, 64) or ceiling - found < 2, tried
+    assert len(tried) <= 9, tried  # stepping through 1..64 would take up to 64
+
+
+def test_the_search_doubles_then_bisects() -> None:
+    assert _search(21)[1] == [4, 8, 16, 32, 24, 20, 22]
+
+
+def test_speech_is_timed_from_the_first_packet_after_a_gap() -> None:
+    greeting = [1.0 + 0.02 * i for i in range(100)]  # 2 s of speech from t=1
+    answer = [6.0 + 0.02 * i for i in range(50)]
+    arrivals = greeting + answer
+    assert speech_starts(arrivals, 0.0) == [1.0, 6.0]
+    assert speech_starts(arrivals, 3.0) == [6.0]
+    # A packet late by less than the gap is no new line.
+    assert speech_starts([1.0, 1.02, 1.2, 1.22], 0.0) == [1.0]
+
+
+def test_a_phrase_is_encoded_once_as_20_ms_opus_packets_that_decode_to_it() -> None:
+    rate = 16_000
+    t = np.arange(rate) / rate
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)  # 1 s
+    payloads = encode(tone, rate)
+    assert 50 <= len(payloads) <= 52
+    decoder = OpusDecoder()
+    decoded = [
+        frame.to_ndarray().reshape(-1)
+        for payload in payloads
+        for frame in decoder.decode(JitterFrame(data=payload, timestamp=0))
+    ]
+    loud = np.concatenate(decoded).astype(np.float64)
+    assert np.sqrt(np.mean(loud[len(loud) // 4 :] ** 2)) > 2000  # the tone came through
+    # A question's words end before the second of silence that follows them.
+    phrases = Phrases([np.concatenate([tone, np.zeros(rate, np.int16)])], rate)
+    assert phrases.words == [50]
+    assert len(phrases.questions[0]) >= 100
+    silence = encode(np.zeros(rate // 50, np.int16), rate)
+    assert silence
+    assert len(silence[-1]) < 10  # what a browser sends between words
+
+
+async def test_the_track_sends_the_phrase_then_silence_on_the_shared_beat() -> None:
+    ticker = Ticker()
+    ticker.start()
+    try:
+        first, second = PacketTrack(ticker, b"\xf8"), PacketTrack(ticker, b"\xf8")
+        said_by = first.say([b"a", b"b"])
+        assert said_by == pytest.approx(time.monotonic() + 0.04, abs=0.01)
+        assert first.say([], words=0) == pytest.approx(said_by, abs=0.01)  # after what is queued
+        started = time.monotonic()
+        packets = [await first.recv() for _ in range(3)]
+        assert [bytes(p) for p in packets] == [b"a", b"b", b"\xf8"]
+        assert [p.pts for p in packets] == [0, 960, 1920]
+        assert time.monotonic() - started == pytest.approx(0.06, abs=0.03)
+        # Both tracks wait on the same beat: one timer for every user.
+        beats = ticker.beats
+        await asyncio.gather(first.recv(), second.recv())
+        assert ticker.beats == beats + 1
+    finally:
+        await ticker.close()
