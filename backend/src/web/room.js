@@ -31,7 +31,7 @@ function lineText(role, text, interrupted) {
 
 function addLine(role, text, id) {
   if (!text || !text.trim()) return;
-  window.roomState.transcript.push({ role, text, id });
+  window.roomState.transcript.push(id ? { role, text, id } : { role, text });
   const state = window.roomState;
   if (role === "bot" && state.typedAt !== null && state.answeredAt === null) state.answeredAt = performance.now();
   const p = document.createElement("p");
