@@ -283,6 +283,18 @@ def _step_row(
     }
 
 
+async def _greeting_of(peer: Peer) -> float | None:
+    """From a test peer's offer to the first sound of its greeting, once heard whole (None: no
+    greeting within 20 s)."""
+    try:
+        await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+    except TimeoutError:
+        return None
+    heard = peer.first_sound_after(peer.offer_sent_at)
+    assert heard is not None
+    return heard - peer.offer_sent_at
+
+
 async def _ceiling_step(
     client: httpx.AsyncClient,
     users: list[dict[str, str]],
@@ -302,14 +314,11 @@ async def _ceiling_step(
             peer, body = await _connected(client, user)
             joined.append((peer, user, body))
         for peer, _user_auth, _body in joined:
-            try:
-                await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
-            except TimeoutError:
+            greeted = await _greeting_of(peer)
+            if greeted is None:
                 missed += 1
-                continue
-            heard = peer.first_sound_after(peer.offer_sent_at)
-            assert heard is not None
-            greetings.append(heard - peer.offer_sent_at)
+            else:
+                greetings.append(greeted)
 
         async def one_question(peer: Peer) -> None:
             nonlocal missed
@@ -361,13 +370,11 @@ async def _light_ceiling_step(
             load_user = LoadUser(ticker, phrases)
             await load_user.connect(client, started["daily_room_url"], started["daily_token"])
             light.append((load_user, user, started))
-        try:
-            await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
-            heard = peer.first_sound_after(peer.offer_sent_at)
-            assert heard is not None
-            greetings.append(heard - peer.offer_sent_at)
-        except TimeoutError:
+        greeted = await _greeting_of(peer)
+        if greeted is None:
             missed += 1
+        else:
+            greetings.append(greeted)
         for load_user, _u, _b in light:
             greeted = await load_user.speech_after(load_user.offer_sent_at, within=20)
             if greeted is None:

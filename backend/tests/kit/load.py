@@ -33,6 +33,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamTrack
 
+from tests.kit.rooms import post_offer
+
 # 20 ms of 48 kHz audio: an Opus packet's duration and timestamp step.
 PTIME = 0.02
 SAMPLES_48K = 960
@@ -189,13 +191,8 @@ class LoadUser:
     async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
         """Offer through the room's signalling, as the room page does, and ping once a second."""
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        room = room_url.rsplit("/", 1)[1]
         self.offer_sent_at = time.monotonic()
-        response = await client.post(
-            f"/api/v1/rooms/{room}/offer",
-            json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        response = await post_offer(client, self.pc, room_url, token)
         response.raise_for_status()
         answer = response.json()
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))

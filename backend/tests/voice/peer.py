@@ -16,6 +16,8 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from tests.kit.rooms import post_offer
+
 RATE = 48_000
 FRAME = 960  # 20 ms
 # A peer that rejoins by itself calls its connection lost after this long with nothing received
@@ -183,13 +185,8 @@ class Peer:
 
     async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        room = room_url.rsplit("/", 1)[1]
         self.offer_sent_at = time.monotonic()
-        response = await client.post(
-            f"/api/v1/rooms/{room}/offer",
-            json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        response = await post_offer(client, self.pc, room_url, token)
         response.raise_for_status()
         await self._answered(response.json())
 
@@ -378,12 +375,7 @@ class Peer:
             await self.pc.setLocalDescription(await self.pc.createOffer())
             if network is not None:
                 network.attach(self.pc)
-            name = room["daily_room_url"].rsplit("/", 1)[1]
-            offered = await client.post(
-                f"/api/v1/rooms/{name}/offer",
-                json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
-                headers={"Authorization": f"Bearer {room['daily_token']}"},
-            )
+            offered = await post_offer(client, self.pc, room["daily_room_url"], room["daily_token"])
             if offered.status_code == 200:
                 await self._answered(offered.json())
                 if await self._connected_within(RECONNECT_ATTEMPT_SECONDS):
