@@ -9,6 +9,12 @@ the bot's audio before it went quiet (the stop; none within 2 s: not stopped). A
 bot" when it was answered (its turn interrupted the reading) or the rest of the answer was not
 spoken (the answer's packets fell short of the uninterrupted answer's by more than 1 s). Each
 variant's server differs only in BARGE_IN.
+
+A request said with a pause (issue 23's "one utterance, one answer"), in the same call: the
+user says the first part, is silent PAUSE s (long enough to end a turn), then says the rest;
+`PAUSED` names the cases. The whole request must be answered once: each case's right answer
+heard whole (not cut) exactly once, its first part's own answer never heard whole, the reading
+never spoken twice.
 """
 
 from __future__ import annotations
@@ -39,6 +45,23 @@ STOP_GAP = 0.25
 NOT_STOPPED_MS = 2000
 # An answer is over once no packet has come for this long.
 ANSWER_OVER = 2.0
+# A request in two parts with a pause between: (the first part, the rest, what the answer to
+# the whole says, what the answer to the first part alone says).
+PAUSE = 0.8
+PAUSED = {
+    "reading": (
+        "Give me my whole numerology reading,",
+        "all of my numbers, please.",
+        "Your life path is 7",
+        "Your life path is 7",
+    ),
+    "expression": (
+        "What is the expression number,",
+        "for John Smith?",
+        "expression number is 8",
+        "expression number is 9",
+    ),
+}
 
 
 class Arrivals(Packets):
@@ -119,6 +142,30 @@ async def _try(
     return row
 
 
+async def _paused(
+    peer: Peer, arrivals: Arrivals, parts: tuple[np.ndarray, np.ndarray], whole: str, first: str
+) -> dict[str, Any]:
+    """A request said in two parts PAUSE s apart; how often its answer and the first part's were
+    heard whole (bot lines not cut)."""
+    await until_quiet([peer])
+    lines_before = len(peer.messages)
+    peer.mic.say(parts[0])
+    await asyncio.sleep(len(parts[0]) / RATE + PAUSE)
+    peer.mic.say(parts[1])
+    await asyncio.sleep(len(parts[1]) / RATE)
+    await _answer_over(arrivals)
+    said = [
+        m["text"]
+        for m in peer.messages[lines_before:]
+        if m.get("role") == "bot" and not m.get("interrupted")
+    ]
+    return {
+        "whole_answers": sum(whole in line for line in said),
+        "first_part_answers": sum(first in line for line in said) if first != whole else 0,
+        "lines": said,
+    }
+
+
 async def barge_in_calls(
     client: httpx.AsyncClient,
     user: dict[str, str],
@@ -129,6 +176,10 @@ async def barge_in_calls(
 ) -> dict[str, Any]:
     """One call: an uninterrupted reading, then `tries` barge-ins and `tries` backchannels."""
     reading, over, backchannel = (synthesise(models, t) for t in (READING, OVER, BACKCHANNEL))
+    paused = {
+        case: ((synthesise(models, a), synthesise(models, b)), whole, first)
+        for case, (a, b, whole, first) in PAUSED.items()
+    }
     peer, body = await connect(client, user)
     arrivals = Arrivals(peer)
     peer.start_pings()
@@ -153,6 +204,10 @@ async def barge_in_calls(
             # then the reply's packets hide the cut from a count; else 1 s short is a stop.
             if replied or row["answer_packets"] < reference["answer_packets"] - 50:
                 stopped += 1
+        pauses: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
+        for _ in range(tries):
+            for case, (parts, whole, first) in paused.items():
+                pauses[case].append(await _paused(peer, arrivals, parts, whole, first))
     finally:
         await peer.close()
         await end(client, user, body)
@@ -163,6 +218,7 @@ async def barge_in_calls(
         "backchannels": tries,
         "backchannels_stopping_the_bot": stopped,
         "backchannels_answered": answered,
+        "paused_requests": pauses,
     }
 
 
@@ -191,3 +247,15 @@ def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
             f"{result['backchannels_stopping_the_bot']:>19}/{n:<3}"
             f"{result['backchannels_answered']:>8}/{n:<3} {result['barge_in_stop_ms']}"
         )
+    print(f"\na request said with a {PAUSE} s pause: answered once, on the whole of it")
+    print(
+        f"{'BARGE_IN':<10}{'request':<12}{'once':>6}{'twice or more':>15}{'never':>7}  first part's"
+    )
+    for variant, result in rows.items():
+        for case, tries in result.get("paused_requests", {}).items():
+            counts = [t["whole_answers"] for t in tries]
+            wrong = sum(t["first_part_answers"] > 0 for t in tries)
+            print(
+                f"{variant:<10}{case:<12}{counts.count(1):>6}{sum(c > 1 for c in counts):>15}"
+                f"{counts.count(0):>7}  {wrong}/{len(tries)}"
+            )
