@@ -124,6 +124,20 @@ class BotJob:
             raise ValueError(f"not a bot job: {exc}") from exc
 
 
+class Said(Protocol):
+    """Where a bot's line goes: `BotEvents.said`, as the bot's pipeline holds it."""
+
+    def __call__(
+        self,
+        role: MessageRole,
+        text: str,
+        kinds: tuple[str, ...] = (),
+        source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
+        /,
+    ) -> None: ...
+
+
 class BotEvents(Protocol):
     """Callbacks a bot uses to report its life (the runner records them)."""
 

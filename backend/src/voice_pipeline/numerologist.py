@@ -30,10 +30,11 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from src.contract.bot import Said
 from src.core.enums import EndReason, MessageRole, MessageSource
 from src.numerology.kinds import NumberKind
 from src.voice_pipeline.dialogue import Numerologist, is_complete_request
-from src.voice_pipeline.spoken import Said, SpokenLines, transcript_message
+from src.voice_pipeline.spoken import SpokenLines, transcript_message
 
 logger = logging.getLogger(__name__)
 

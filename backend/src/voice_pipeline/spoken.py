@@ -21,12 +21,13 @@ import re
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
+from src.contract.bot import Said
 from src.core.enums import MessageRole, MessageSource
 
 logger = logging.getLogger(__name__)
@@ -34,20 +35,6 @@ logger = logging.getLogger(__name__)
 # Planned lines waiting for their turn's end; more means turns ended unreported (dropped before
 # their first word by an interruption): the oldest are forgotten.
 MAX_PLANNED = 16
-
-
-class Said(Protocol):
-    """Where a line goes (the bot's events: the transcript)."""
-
-    def __call__(
-        self,
-        role: MessageRole,
-        text: str,
-        kinds: tuple[str, ...] = (),
-        source: MessageSource = MessageSource.VOICE,
-        interrupted: bool = False,
-        /,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
