@@ -15,9 +15,10 @@ from bench.synthesis import report as synthesis_report
 GREETING_LIMIT = 1.5
 ANSWER_LIMIT = 3.0
 STUTTER_GAP = 0.1
-# The worker mode's goals (issue 11).
+# The worker mode's goals (issue 11), and two workers on two cores against one on one (issue 20).
 CEILING_FACTOR = 2.0
 DISPATCH_START_MS = 10.0
+SCALING_GOAL = 1.6
 
 
 def report(figures: dict[str, Any]) -> None:
@@ -36,6 +37,8 @@ def report(figures: dict[str, Any]) -> None:
         _print_mode(mode, figs)
     if len(figures["modes"]) == 2:
         _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
+    if "scaling" in figures:
+        _print_scaling(figures["scaling"])
     if "process_per_bot" in figures:
         _print_side_by_side(figures)
     if "barge_in" in figures:
@@ -76,6 +79,8 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
         _print_ceiling(figures["ceiling"], "test peers, each encoding and decoding")
     if "ceiling_light" in figures:
         _print_ceiling(figures["ceiling_light"], "load users and a canary test peer")
+    if "talking" in figures:
+        _print_talking(figures["talking"])
     print_load(figures)
     if "stutter" in figures:
         stutter = figures["stutter"]
@@ -114,6 +119,42 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
                 f"{row['server_percent_of_a_core']:>10.0f}  {canary}"
             )
         print(line)
+
+
+def _print_talking(row: dict[str, Any]) -> None:
+    print(
+        f"\nthe server's CPU, {row['conversations']} load users for "
+        f"{row['minutes']:.1f} min, {row['questions_per_conversation_minute']:.1f} questions a "
+        "conversation minute"
+    )
+    print(f"  no conversation: {row['baseline_cpu_seconds_per_minute']:.2f} CPU s a minute")
+    print(f"  idle:    {row['idle_cpu_seconds_per_conversation_minute']:.2f} CPU s a minute each")
+    print(
+        f"  talking: {row['talking_cpu_seconds_per_conversation_minute']:.2f} CPU s a minute "
+        f"each, {row['talking_conversations_per_core']:.0f} talking conversations a core"
+    )
+    print(
+        f"  answers p50 {ms(row['answer_median_ms']):.0f} ms, max {row['answer_max_ms']:.0f} ms; "
+        f"greeting max {row['greeting_max_ms']:.0f} ms; missed {row['missed']}"
+    )
+
+
+def _print_scaling(scaling: dict[str, Any]) -> None:
+    if "skipped" in scaling:
+        print(f"\nworker scaling: not run ({scaling['skipped']})")
+        return
+    for workers in ("1", "2"):
+        run = scaling[workers]
+        where = f"on core {run['worker_cpus']}" if run["worker_cpus"] else "on any core"
+        rest = f", the app and the load on {run['other_cpus']}" if run["other_cpus"] else ""
+        _print_ceiling(run, f"WORKERS={workers} {where}{rest}")
+    ratio = scaling["ratio"]
+    met = "met" if ratio is not None and ratio >= SCALING_GOAL else "missed"
+    shown = f"{ratio:.2f}x" if ratio is not None else "none"
+    print(
+        f"\ntwo workers on two cores against one on one core: {shown} "
+        f"(goal at least {SCALING_GOAL}x): {met}"
+    )
 
 
 def _print_idle(title: str, rows: list[dict[str, Any]]) -> None:
@@ -180,6 +221,10 @@ def _print_modes_side_by_side(embedded: dict[str, Any], workers: dict[str, Any])
     pairs.append(("concurrency ceiling (test peers)", *ceilings))
     light = [m.get("ceiling_light", {}).get("ceiling") for m in (embedded, workers)]
     pairs.append(("concurrency ceiling (load users)", *light))
+    for state in ("idle", "talking"):
+        key = f"{state}_cpu_seconds_per_conversation_minute"
+        cost = [m.get("talking", {}).get(key) for m in (embedded, workers)]
+        pairs.append((f"CPU s/min per {state} call", *cost))
     _print_pairs("the two modes (same run)", ("embedded", "workers", "ratio"), pairs)
     print("\ngoals of the worker mode:")
     start = [_median(m, "start_sequential") for m in (embedded, workers)]

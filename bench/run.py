@@ -8,7 +8,10 @@ load), atonce (N users asking at the same instant), ceiling (the largest number 
 simultaneous conversations that still answer in time, with test peers: each encodes and
 decodes, on the server's cores), ceiling-light (the same with load users, which send
 pre-encoded speech and decode nothing, and one test peer as a canary: tests/kit/load.py; the
-load generator's and the server's CPU), stutter (idle conversations before a new
+load generator's and the server's CPU), talking (the server's CPU-seconds per idle and per
+talking conversation minute, load users asking every ~15 s: bench/talking.py), scaling (the
+worker mode's load-user ceiling with one worker pinned to one core, then two workers on two
+cores, and their ratio; runs its own servers), stutter (idle conversations before a new
 greeting's audio has gaps), process (the same figures for a process per bot), stt (each
 offline speech recogniser's latency and word error rate, in this process), synthesis (CPU per
 answer's speech with and without the cache of synthesised sentences, in this process), network
@@ -46,12 +49,14 @@ from bench.network import choose as choose_network
 from bench.network import slug as network_slug
 from bench.peers import ask, until_quiet
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
-from bench.server import Server, cpu_seconds, rss_mb, serve
+from bench.server import Server, cpu_of, cpu_since, rss_mb, serve
 from bench.stt import stt_benchmark
 from bench.synthesis import synthesis_benchmark
+from bench.talking import Joined, connect_load_users, greeted, hang_up, talking_cost
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
 from tests.kit.load import LoadUser, Phrases, Ticker, next_level
+from tests.kit.processes import pinned
 from tests.kit.speech import say, synthesise
 from tests.netem import UdpRelay
 from tests.voice.peer import Peer, rms
@@ -200,15 +205,6 @@ async def voice_to_voice(
     return delays
 
 
-def _cpu(pids: list[int]) -> dict[int, float]:
-    """CPU seconds of each process still running."""
-    used = {}
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            used[pid] = cpu_seconds(pid)
-    return used
-
-
 async def idle_cost(
     server: Server,
     client: httpx.AsyncClient,
@@ -230,9 +226,9 @@ async def idle_cost(
             peers.append((peer, user, body))
         await asyncio.sleep(3)
         pids = await server.bot_pids()
-        cpu, wall = _cpu(pids), time.monotonic()
+        cpu, wall = cpu_of(pids), time.monotonic()
         await asyncio.sleep(10)
-        after = _cpu(pids)
+        after = cpu_of(pids)
         share = sum(after[p] - cpu[p] for p in after if p in cpu) / (time.monotonic() - wall)
         health = (await client.get("/health")).json()
         rss = [rss_mb(pid) for pid in after]
@@ -355,35 +351,23 @@ async def _light_ceiling_step(
     server's, while the users talk."""
     ticker = Ticker()
     ticker.start()
-    light: list[tuple[LoadUser, dict[str, str], dict[str, Any]]] = []
+    light: list[Joined] = []
     canary: tuple[Peer, dict[str, str], dict[str, Any]] | None = None
     greetings: list[float] = []
     answers: list[float] = []
-    missed = 0
     right = True
     try:
         peer, body = await _connected(client, users[0])
         canary = (peer, users[0], body)
-        for i in range(1, n):
-            user = users[i % len(users)]
-            _e, _w, started = await _start(client, user)
-            load_user = LoadUser(ticker, phrases)
-            await load_user.connect(client, started["daily_room_url"], started["daily_token"])
-            light.append((load_user, user, started))
-        greeted = await _greeting_of(peer)
-        if greeted is None:
+        light = await connect_load_users(client, users, ticker, phrases, n - 1, _start, 1)
+        greeting = await _greeting_of(peer)
+        greetings, missed = await greeted(light)
+        if greeting is None:
             missed += 1
         else:
-            greetings.append(greeted)
-        for load_user, _u, _b in light:
-            greeted = await load_user.speech_after(load_user.offer_sent_at, within=20)
-            if greeted is None:
-                missed += 1
-                continue
-            greetings.append(greeted - load_user.offer_sent_at)
-            await load_user.quiet(0.5)
+            greetings.append(greeting)
         pids = await server.bot_pids()
-        server_before, load_before, wall = _cpu(pids), time.process_time(), time.monotonic()
+        server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
 
         async def canary_question() -> None:
             nonlocal missed, right
@@ -410,15 +394,9 @@ async def _light_ceiling_step(
         await asyncio.gather(canary_question(), *(load_question(u) for u, _a, _b in light))
         elapsed = time.monotonic() - wall
         load_share = (time.process_time() - load_before) / elapsed
-        server_after = _cpu(pids)
-        server_share = (
-            sum(server_after[p] - server_before[p] for p in server_after if p in server_before)
-            / elapsed
-        )
+        server_share = cpu_since(server_before) / elapsed
     finally:
-        for load_user, user, body in light:
-            await load_user.close()
-            await _end(client, user, body)
+        await hang_up(client, light, _end)
         if canary is not None:
             await canary[0].close()
             await _end(client, canary[1], canary[2])
@@ -556,6 +534,8 @@ PARTS = (
     "idle",
     "ceiling",
     "ceiling-light",
+    "talking",
+    "scaling",
     "atonce",
     "stutter",
     "process",
@@ -631,6 +611,19 @@ async def measure_mode(
             most=16 if quick else MAX_LEVEL,
         )
         save()
+    if "talking" in parts:
+        print("  the server's CPU per idle and per talking conversation minute", flush=True)
+        figures["talking"] = await talking_cost(
+            server,
+            client,
+            users,
+            Phrases(questions),
+            8 if quick else 16,
+            1 if quick else 3,
+            _start,
+            _end,
+        )
+        save()
     if "atonce" in parts:
         print("  N users ask at once", flush=True)
         rounds = 2 if quick else 4
@@ -663,6 +656,61 @@ async def measure_mode(
         assert relay is not None, "browser-network needs the impaired TURN relay"
         figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
         save()
+
+
+# The worker-scaling part's two runs: (workers, the cores they are pinned to, the cores of the
+# rest: the app's process and this one, the load generator); None: any core.
+SCALING: tuple[tuple[int, set[int] | None, set[int] | None], ...] = (
+    (1, {0}, {1}),
+    (2, None, None),
+)
+
+
+async def worker_scaling(
+    models: speech.SpeechModels, quick: bool, save: Callable[[], None]
+) -> dict[str, Any]:
+    """Issue 20's ratio in one run: the load-user ceiling with one worker pinned to one core
+    (the app's process and the load generator on the other), then with two workers on the two
+    cores (nothing pinned: the load generator shares them)."""
+    if len(os.sched_getaffinity(0)) < 2:
+        print("  worker scaling needs two cores: not run", flush=True)
+        return {"skipped": "fewer than two cores"}
+    questions = [synthesise(models, q) for q in QUESTIONS]
+    figures: dict[str, Any] = {}
+    for workers, worker_cpus, rest in SCALING:
+        where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
+        print(f"worker scaling: WORKERS={workers} {where}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp, pinned(rest):
+            async with (
+                serve(
+                    Path(tmp),
+                    "workers",
+                    workers,
+                    api_cpus=rest,
+                    worker_cpus=worker_cpus,
+                    **SETTINGS,
+                ) as server,
+                httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+            ):
+                users = [await _user(client, i) for i in range(20)]
+                found = await concurrency_ceiling(
+                    client,
+                    users,
+                    models,
+                    light=(server, Phrases(questions)),
+                    first=2 if quick else FIRST_LEVEL,
+                    most=16 if quick else MAX_LEVEL,
+                )
+        figures[str(workers)] = {
+            "worker_cpus": sorted(worker_cpus) if worker_cpus else None,
+            "other_cpus": sorted(rest) if rest else None,
+            **found,
+        }
+        save()
+    one, two = figures["1"]["ceiling"], figures["2"]["ceiling"]
+    figures["ratio"] = two / one if one else None
+    print(f"  two workers on two cores / one worker on one: {two} / {one}", flush=True)
+    return figures
 
 
 async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], workers: int) -> None:
@@ -707,7 +755,11 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
             print(f"  BARGE_IN={variant}: {result}", flush=True)
             figures["barge_in"][variant] = result
             save()
-    for mode in modes if set(parts) - {"process", "stt", "synthesis", "bargein"} else ():
+    if "scaling" in parts:
+        figures["scaling"] = await worker_scaling(models, quick, save)
+        save()
+    alone = {"process", "stt", "synthesis", "bargein", "scaling"}
+    for mode in modes if set(parts) - alone else ():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:

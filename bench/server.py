@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -94,12 +95,18 @@ def _worker_settings(prefix: str, workers: int) -> dict[str, str]:
 
 @asynccontextmanager
 async def serve(
-    tmp: Path, mode: str = "embedded", workers: int = 2, **settings: str
+    tmp: Path,
+    mode: str = "embedded",
+    workers: int = 2,
+    api_cpus: set[int] | None = None,
+    worker_cpus: set[int] | None = None,
+    **settings: str,
 ) -> AsyncIterator[Server]:
     """The app in a child process (PostgreSQL when reachable, else SQLite), migrated.
 
     In the "workers" mode the app runs no bot: `python -m src.worker` (WORKERS=`workers`) runs
-    them, dispatched through Redis under a prefix of this run's own.
+    them, dispatched through Redis under a prefix of this run's own. `api_cpus`, `worker_cpus`:
+    the CPU cores the app's process and the workers are pinned to (default: any).
     """
     database = await _pg_database() or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     prefix = new_prefix("bench") if mode == "workers" else ""
@@ -123,8 +130,12 @@ async def serve(
         check=True,
         capture_output=True,
     )
-    app = ApiProc(env, tmp / "server.log", port)
-    supervisor = Proc(SUPERVISOR, app.env, tmp / "workers.log") if mode == "workers" else None
+    app = ApiProc(env, tmp / "server.log", port, cpus=api_cpus)
+    supervisor = (
+        Proc(SUPERVISOR, app.env, tmp / "workers.log", cpus=worker_cpus)
+        if mode == "workers"
+        else None
+    )
     redis = Redis.from_url(REDIS_URL) if mode == "workers" else None
     try:
         await app.ready(within=120)
@@ -154,3 +165,19 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each process still running."""
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            used[pid] = cpu_seconds(pid)
+    return used
+
+
+def cpu_since(before: dict[int, float]) -> float:
+    """The CPU seconds the processes of `before` (`cpu_of`) have used since, those still
+    running."""
+    after = cpu_of(list(before))
+    return sum(after[pid] - before[pid] for pid in after)

@@ -4,7 +4,11 @@ they time the bot's speech, and the ceiling search."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
 
 from tests.kit.load import PacketTrack, Phrases, Ticker, encode, next_level, speech_starts
+from tests.kit.processes import Proc, pinned
 
 pytestmark = pytest.mark.once
 
@@ -87,3 +92,36 @@ async def test_the_track_sends_the_phrase_then_silence_on_the_shared_beat() -> N
         assert ticker.beats == beats + 1
     finally:
         await ticker.close()
+
+
+async def test_the_bench_pins_a_child_process_and_its_own_threads_to_the_cores_it_names(
+    tmp_path: Path,
+) -> None:
+    """The worker-scaling part's pinning: a child on the cores given, and this process's
+    threads (the load generator) on others for a block, then back."""
+    everywhere = os.sched_getaffinity(0)
+    if len(everywhere) < 2:
+        pytest.skip("needs two cores")
+    first, second = sorted(everywhere)[:2]
+    # The child's threads and children inherit it: a grandchild reports its own.
+    probe = "import os, subprocess, sys; subprocess.run([sys.executable, '-c', " + (
+        "'import os; print(sorted(os.sched_getaffinity(0)))'])"
+    )
+    child = Proc([sys.executable, "-c", probe], dict(os.environ), tmp_path / "log", cpus={first})
+    assert await child.wait() == 0
+    assert child.tail() == f"[{first}]"
+    seen: list[set[int]] = []
+    with pinned({second}):
+        # A thread started inside the block inherits it (the canary's, aiortc's).
+        thread = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))
+        thread.start()
+        thread.join()
+        assert seen == [{second}]
+        assert {frozenset(os.sched_getaffinity(int(t))) for t in _threads()} == {
+            frozenset({second})
+        }
+    assert {frozenset(os.sched_getaffinity(int(t))) for t in _threads()} == {frozenset(everywhere)}
+
+
+def _threads() -> list[str]:
+    return os.listdir("/proc/self/task")

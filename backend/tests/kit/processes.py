@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from signal import Signals
 from typing import Any, TypeVar
@@ -98,13 +98,42 @@ async def stopped_at_the_end(make: Callable[..., P]) -> AsyncIterator[Callable[.
             await proc.stop()
 
 
+@contextlib.contextmanager
+def pinned(cpus: set[int] | None) -> Iterator[None]:
+    """This process (every thread of it: the load generator, its canary's models) on the CPU
+    cores `cpus` for the block, then back on the cores it had (None: unchanged)."""
+    if cpus is None:
+        yield
+        return
+    had = os.sched_getaffinity(0)
+
+    def every_thread(to: set[int]) -> None:
+        for task in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):  # a thread that has just ended
+                os.sched_setaffinity(int(task), to)
+
+    every_thread(cpus)
+    try:
+        yield
+    finally:
+        every_thread(had)
+
+
 class Proc:
     """A child process started in backend/, its output appended to a log file; in the network
-    namespace `netns` when given (`ip netns exec`, which execs: the pid is the command's)."""
+    namespace `netns` when given (`ip netns exec`, which execs: the pid is the command's); on
+    the CPU cores `cpus` only when given (its threads and children too: they inherit it)."""
 
     def __init__(
-        self, command: list[str], env: dict[str, str], log: Path, netns: str | None = None
+        self,
+        command: list[str],
+        env: dict[str, str],
+        log: Path,
+        netns: str | None = None,
+        cpus: set[int] | None = None,
     ) -> None:
+        if cpus is not None:  # util-linux's taskset execs the command: the pid is still its
+            command = ["taskset", "--cpu-list", ",".join(map(str, sorted(cpus))), *command]
         self.netns = netns
         self.command = ["ip", "netns", "exec", netns, *command] if netns else command
         self.env = env
@@ -198,13 +227,14 @@ class ApiProc(Proc):
         app: str = "src.main:create_app",
         host: str = "127.0.0.1",
         netns: str | None = None,
+        cpus: set[int] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://{host}:{self.port}"
         env = {**env, "PUBLIC_BASE_URL": self.url}
         args = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", host]
         command = [*args, "--port", str(self.port), "--log-level", "warning"]
-        super().__init__(command, env, log, netns)
+        super().__init__(command, env, log, netns, cpus)
 
     async def ready(self, within: float = 30.0) -> None:
         """Wait until /health answers 200."""
