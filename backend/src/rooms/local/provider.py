@@ -35,7 +35,7 @@ from src.rooms.base import (
     room_name_for,
 )
 from src.rooms.local import tokens
-from src.rooms.local.transport import LocalBotTransport, LocalRoom
+from src.rooms.local.transport import LocalBotTransport, LocalRoom, UserConnection
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class LocalRoomProvider:
             except Exception as exc:
                 failed.append((connection, exc))
                 return
-            room.connection, room.hearing = connection, hearing
+            room.current = UserConnection(connection, hearing)
             self._watch_connecting(room, connection)
             room.connections.put_nowait(connection)
             logger.info("conversation %s: user connection handed to the bot", room.conversation_id)
@@ -194,8 +194,10 @@ class LocalRoomProvider:
     async def _hang_up_silent_connection(self, room: LocalRoom) -> bool:
         """Before a new connection's offer: hang up the user's held connection if nothing has
         come on it for SILENT_CONNECTION_SECONDS; whether it was."""
-        held, hearing = room.connection, room.hearing
-        if held is None or hearing is None or held.pc is None:
+        if room.current is None:
+            return False
+        held, hearing = room.current.connection, room.current.hearing
+        if held.pc is None:
             return False
         if held.pc.connectionState == "closed":
             return False

@@ -37,9 +37,17 @@ class LocalRoom:
     watchers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     # Trickled ICE candidates taken, per connection (pc_id).
     candidates: dict[str, int] = field(default_factory=dict, repr=False)
-    # The user's newest connection, and what receives its audio (`user_audio.JitteredOpus`).
-    connection: Any = field(default=None, repr=False)
-    hearing: Any = field(default=None, repr=False)
+    # The user's newest connection, and what receives its audio.
+    current: UserConnection | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class UserConnection:
+    """One WebRTC connection of the user's, and what receives its audio
+    (`user_audio.JitteredOpus`: it knows how long nothing has come)."""
+
+    connection: Any
+    hearing: Any
 
 
 class _CurrentSpeech:
