@@ -49,7 +49,8 @@ class PlannedLine:
 
 @dataclass(frozen=True)
 class Cut:
-    """A line stored in part: what the page shows of it becomes `said`."""
+    """A line stored in part: what the page shows of it becomes `said` (empty: none of it was
+    said, the page drops it)."""
 
     line_id: str
     said: str
@@ -130,11 +131,12 @@ class SpokenLines:
 
     def _begins(self, said: list[str]) -> bool:
         """Finds the oldest planned line that begins with `said`; the lines planned before it
-        were dropped by an interruption before their first word, and are forgotten."""
+        were dropped by an interruption before their first word, and are forgotten (the page,
+        which showed them when they were planned, is told none of them was said)."""
         for index, line in enumerate(self._planned):
             if words(line.text)[: len(said)] == said:
                 for _ in range(index):
-                    self._planned.popleft()
+                    self.cuts.append(Cut(self._planned.popleft().id, ""))
                 return True
         return False
 
@@ -172,7 +174,8 @@ def transcript_message(
 ) -> OutputTransportMessageUrgentFrame:
     """The frame that sends one transcript line to the page (pipecat's client SDK hands it to
     `onServerMessage`). A bot line has an `id`; the same id again with `interrupted` gives
-    what was said of it before the user cut it short, in place of the whole."""
+    what was said of it before the user cut it short, in place of the whole (an empty text:
+    nothing of it was said)."""
     line: dict[str, Any] = {"type": "transcript", "role": role, "text": text}
     if line_id is not None:
         line["id"] = line_id

@@ -42,9 +42,16 @@ function addLine(role, text, id) {
 
 // A bot line the user spoke over: the transcript keeps only what was said of it.
 function cutLine(id, text) {
-  const line = window.roomState.transcript.find((l) => l.id === id);
-  if (line) { line.text = text; line.interrupted = true; }
+  const state = window.roomState;
+  const line = state.transcript.find((l) => l.id === id);
   const p = [...$("transcript").children].find((el) => el.dataset.id === id);
+  if (!text) {
+    // Cut before its first word: nothing of it was said.
+    if (line) state.transcript.splice(state.transcript.indexOf(line), 1);
+    if (p) p.remove();
+    return;
+  }
+  if (line) { line.text = text; line.interrupted = true; }
   if (p) { p.textContent = lineText("bot", text, true); p.classList.add("interrupted"); }
 }
 

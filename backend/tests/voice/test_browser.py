@@ -13,6 +13,7 @@ import socket
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -130,6 +131,7 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
             assert answer["lines"][0] == {"role": "user", "text": "What is my life path number?"}
             assert await page.get_attribute("#transcript", "aria-live") == "polite"
             print(f"typed question answered in text on the page after {answer['ms']:.0f} ms")
+            await _the_page_shows_what_was_said_of_cut_lines(page)
             await page.click("#leave")
             await wait_until(page, "window.roomState.state === 'ended'", within_ms=10_000)
             await browser.close()
@@ -147,3 +149,29 @@ async def test_the_room_page_plays_the_greeting(served: Settings, tmp_path: Path
         ).json()["items"]
         typed = [(m["role"], m["source"]) for m in lines if "life path number" in m["text"]]
         assert typed == [("user", "text"), ("assistant", "text")]
+
+
+async def _the_page_shows_what_was_said_of_cut_lines(page: Any) -> None:
+    """room.js, given the bot's transcript messages for two lines the user spoke over (as
+    `voice_pipeline/spoken.py` sends them; the server side is tests/voice/test_spoken.py): the
+    line cut after its first sentence shows that sentence in place, marked; the line cut before
+    its first word is gone."""
+    await page.evaluate(
+        """() => {
+        const say = (data) => onMessage(JSON.stringify(
+            {label: "rtvi-ai", type: "server-message", data: {type: "transcript", ...data}}));
+        say({role: "bot", text: "Seven is the seeker. It loves questions.", id: "cut-1"});
+        say({role: "bot", text: "Never said.", id: "cut-2"});
+        say({role: "bot", text: "Seven is the seeker.", id: "cut-1", interrupted: true});
+        say({role: "bot", text: "", id: "cut-2", interrupted: true});
+        }"""
+    )
+    shown = await page.evaluate("window.roomState.transcript.slice(-1)")
+    assert shown == [
+        {"role": "bot", "text": "Seven is the seeker.", "id": "cut-1", "interrupted": True}
+    ]
+    text = await page.inner_text("#transcript")
+    assert "Numerologist: Seven is the seeker. \u2026 (interrupted)" in text
+    assert "It loves questions." not in text
+    assert "Never said." not in text
+    assert await page.get_attribute("#transcript p[data-id='cut-1']", "class") == "bot interrupted"

@@ -32,6 +32,7 @@ from src.voice_pipeline import speech
 from src.voice_pipeline.numerologist import BotState, BotTranscriptSender
 from src.voice_pipeline.spoken import (
     MAX_PLANNED,
+    Cut,
     SpokenLines,
     report_spoken,
     words,
@@ -103,6 +104,8 @@ class TestPairing:
             (MessageRole.ASSISTANT, "Sorry, I didn't catch that.", (), MessageSource.VOICE, False)
         ]
         assert lines.waiting == 0
+        # The page, which showed the first line when it was planned, drops it.
+        assert lines.cuts == [Cut("b1", "")]
 
     def test_a_line_spoken_sentence_by_sentence_is_stored_once_whole(self) -> None:
         transcript = Transcript()
