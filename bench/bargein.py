@@ -142,24 +142,46 @@ async def _try(
     return row
 
 
+class Stored:
+    """The conversation's stored transcript (`GET .../messages`), read as its owner reads it:
+    the bot's lines as said, those cut short marked `interrupted` (a line dropped before its
+    first word is not stored; the page's own transcript may still show it whole)."""
+
+    def __init__(self, client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]):
+        self._client, self._auth = client, auth
+        self._url = f"/api/v1/conversations/{body['conversation_id']}/messages"
+
+    async def lines(self) -> list[dict[str, Any]]:
+        got = await self._client.get(self._url, headers=self._auth, params={"limit": 500})
+        got.raise_for_status()
+        return list(got.json()["items"])
+
+
 async def _paused(
-    peer: Peer, arrivals: Arrivals, parts: tuple[np.ndarray, np.ndarray], whole: str, first: str
+    peer: Peer,
+    arrivals: Arrivals,
+    stored: Stored,
+    parts: tuple[np.ndarray, np.ndarray],
+    whole: str,
+    first: str,
 ) -> dict[str, Any]:
     """A request said in two parts PAUSE s apart; how often its answer and the first part's were
-    heard whole (bot lines not cut)."""
+    said whole (stored bot lines not cut)."""
     await until_quiet([peer])
-    lines_before = len(peer.messages)
+    before = len(await stored.lines())
     peer.mic.say(parts[0])
     await asyncio.sleep(len(parts[0]) / RATE + PAUSE)
     peer.mic.say(parts[1])
     await asyncio.sleep(len(parts[1]) / RATE)
     await _answer_over(arrivals)
-    said = [
-        m["text"]
-        for m in peer.messages[lines_before:]
-        if m.get("role") == "bot" and not m.get("interrupted")
-    ]
+    await asyncio.sleep(1.0)  # the transcript writer flushes every 0.25 s
+    new = (await stored.lines())[before:]
+    said = [line["text"] for line in new if line["role"] == "assistant" and not line["interrupted"]]
     return {
+        # Two user lines: the pause ended a turn (the second joined to the first, or answered
+        # on its own); one: the turn detector waited through the pause.
+        "user_lines": sum(line["role"] == "user" for line in new),
+        "cut_lines": sum(line["role"] == "assistant" and line["interrupted"] for line in new),
         "whole_answers": sum(whole in line for line in said),
         "first_part_answers": sum(first in line for line in said) if first != whole else 0,
         "lines": said,
@@ -205,9 +227,10 @@ async def barge_in_calls(
             if replied or row["answer_packets"] < reference["answer_packets"] - 50:
                 stopped += 1
         pauses: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
+        stored = Stored(client, user, body)
         for _ in range(tries):
             for case, (parts, whole, first) in paused.items():
-                pauses[case].append(await _paused(peer, arrivals, parts, whole, first))
+                pauses[case].append(await _paused(peer, arrivals, stored, parts, whole, first))
     finally:
         await peer.close()
         await end(client, user, body)
@@ -249,7 +272,8 @@ def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
         )
     print(f"\na request said with a {PAUSE} s pause: answered once, on the whole of it")
     print(
-        f"{'BARGE_IN':<10}{'request':<12}{'once':>6}{'twice or more':>15}{'never':>7}  first part's"
+        f"{'BARGE_IN':<10}{'request':<12}{'once':>6}{'twice or more':>15}{'never':>7}"
+        "  first part's  two turns  cut lines"
     )
     for variant, result in rows.items():
         for case, tries in result.get("paused_requests", {}).items():
@@ -257,5 +281,7 @@ def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
             wrong = sum(t["first_part_answers"] > 0 for t in tries)
             print(
                 f"{variant:<10}{case:<12}{counts.count(1):>6}{sum(c > 1 for c in counts):>15}"
-                f"{counts.count(0):>7}  {wrong}/{len(tries)}"
+                f"{counts.count(0):>7}  {wrong:>8}/{len(tries):<4}"
+                f"{sum(t.get('user_lines', 0) > 1 for t in tries):>6}/{len(tries):<4}"
+                f"{sum(t.get('cut_lines', 0) for t in tries):>6}"
             )

@@ -529,6 +529,9 @@ NETWORK_ROUNDS = [1]
 EARS = ("aiortc", "adaptive")
 PEER_EARS = ["aiortc"]
 NETWORK_EARS: list[str] = ["aiortc"]
+# The BARGE_IN settings the bargein part runs (`--barge-in`), each with a server of its own.
+BARGE_IN = ("vad", "hold")
+BARGE_IN_VARIANTS = list(BARGE_IN)
 PARTS = (
     "latency",
     "idle",
@@ -741,9 +744,13 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
         save()
     if "bargein" in parts:
-        print("speaking over the bot: BARGE_IN=vad (pipecat's default), then hold", flush=True)
+        print(
+            f"speaking over the bot: BARGE_IN={', then '.join(BARGE_IN_VARIANTS)} "
+            "(vad: pipecat's default)",
+            flush=True,
+        )
         figures["barge_in"] = {}
-        for variant in ("vad", "hold"):
+        for variant in BARGE_IN_VARIANTS:
             with tempfile.TemporaryDirectory() as tmp:
                 async with (
                     serve(Path(tmp), "embedded", workers, **SETTINGS, BARGE_IN=variant) as server,
@@ -848,7 +855,14 @@ if __name__ == "__main__":
         default=1,
         help="the questions asked this many times in each network call (default: 1)",
     )
+    parser.add_argument(
+        "--barge-in",
+        default=",".join(BARGE_IN),
+        help="comma-separated BARGE_IN settings the bargein part runs, of: vad, hold "
+        "(default: both)",
+    )
     args = parser.parse_args()
+    BARGE_IN_VARIANTS[:] = _choose(parser, args.barge_in, BARGE_IN)
     NETWORK_ROUNDS[0] = args.network_rounds
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
     if args.network_profiles:
