@@ -125,7 +125,8 @@ class BotJob:
 
 
 class Said(Protocol):
-    """Where a bot's line goes: `BotEvents.said`, as the bot's pipeline holds it."""
+    """Where a bot's line goes (`BotEvents.said`): the role, the text, the number kinds it
+    tells about, how it came, and whether the user cut it short."""
 
     def __call__(
         self,
@@ -153,17 +154,12 @@ class BotEvents(Protocol):
         """The user's media connected (records `user_joined_at`, status `active`)."""
         ...
 
-    def said(
-        self,
-        role: MessageRole,
-        text: str,
-        kinds: tuple[str, ...] = (),
-        source: MessageSource = MessageSource.VOICE,
-        interrupted: bool = False,
-    ) -> None:
-        """A line was spoken or typed (the transcript), telling about these number kinds; must
-        not block. `interrupted`: a bot line the user spoke over, `text` being only what was
-        said before the bot stopped."""
+    @property
+    def said(self) -> Said:
+        """Called when a line was spoken or typed (the transcript), telling about these number
+        kinds; must not block. `interrupted`: a bot line the user spoke over, `text` being only
+        what was said before the bot stopped. (A method `said(role, text, kinds, source,
+        interrupted)` is one.)"""
         ...
 
 
