@@ -61,8 +61,16 @@ class _PrintedEvents:
         text: str,
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
+        interrupted: bool = False,
     ) -> None:
-        _emit("said", role=role.value, text=text, kinds=list(kinds), source=source.value)
+        _emit(
+            "said",
+            role=role.value,
+            text=text,
+            kinds=list(kinds),
+            source=source.value,
+            interrupted=interrupted,
+        )
 
 
 class _Offer(BaseModel):

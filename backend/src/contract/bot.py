@@ -135,7 +135,6 @@ class Said(Protocol):
         kinds: tuple[str, ...] = (),
         source: MessageSource = MessageSource.VOICE,
         interrupted: bool = False,
-        /,
     ) -> None: ...
 
 

@@ -40,11 +40,11 @@ logger = logging.getLogger(__name__)
 
 
 def _ignore_line(
-    _role: MessageRole,
-    _text: str,
-    _kinds: tuple[str, ...] = (),
-    _source: MessageSource = MessageSource.VOICE,
-    _interrupted: bool = False,
+    role: MessageRole,
+    text: str,
+    kinds: tuple[str, ...] = (),
+    source: MessageSource = MessageSource.VOICE,
+    interrupted: bool = False,
 ) -> None:
     return None
 

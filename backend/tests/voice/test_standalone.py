@@ -1,8 +1,8 @@
 """The process-per-bot design (`python -m bench.standalone`) really serves a call.
 
 `make bench` compares it with the service's shared-model design; this proves the thing it
-measures works: the process loads its models, answers a WebRTC offer, greets the peer by name,
-refuses a wrong token, and stops cleanly on SIGTERM.
+measures works: the process loads its models, answers a WebRTC offer, greets the peer by name
+(and reports the greeting said), refuses a wrong token, and stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
@@ -68,7 +68,12 @@ async def test_a_bot_in_its_own_process_greets_and_stops(models: speech.SpeechMo
             await peer.connect(client, f"http://127.0.0.1:{port}/rooms/r", "room-token")
             await _event(process, "joined")
             greeting = await peer.utterance(peer.offer_sent_at)
+            # The greeting is reported said once spoken, as the service stores it.
+            said = await _event(process, "said")
         assert "grace" in (await transcribe(models, greeting)).lower()
+        assert said["role"] == "assistant"
+        assert said["text"].startswith("Hello Grace!")
+        assert said["interrupted"] is False
     finally:
         await peer.close()
         if process.returncode is None:
