@@ -82,6 +82,7 @@ lint: install-test
 	cd backend && ../$(BIN)/ruff check --config pyproject.toml src tests alembic ../bench
 	cd backend && ../$(BIN)/ruff format --config pyproject.toml --check src tests ../bench
 	cd backend && ../$(BIN)/mypy
+	cd backend && ../$(BIN)/mypy ../bench
 
 # The browser test drives Debian's chromium (Playwright's own browser download cannot work here).
 chromium:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import re
 import statistics
@@ -84,11 +85,15 @@ def choose(keys: str) -> None:
 CHOSEN = PROFILES
 
 
+def _arrived(due: list[tuple[float, int]], clock: list[float], sequence: int) -> None:
+    due.append((clock[0], sequence))
+
+
 def send_fec(expected_loss: int = 10) -> None:
     """Have aiortc's Opus encoder (the peers') send in-band FEC, as browsers do."""
     from aiortc.codecs import opus
 
-    opus.OpusEncoder.__init__ = netem.opus_encoder_with_fec(expected_loss)  # type: ignore[method-assign]
+    opus.OpusEncoder.__init__ = netem.opus_encoder_with_fec(expected_loss)  # type: ignore[method-assign,assignment]
 
 
 async def _call(
@@ -185,7 +190,7 @@ async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict
         if started and (started[-1].connected_at is not None or started[-1].gave_up):
             break
         await asyncio.sleep(0.05)
-    rejoined = [r for r in peer.recoveries[rejoins:] if r.connected_at is not None]
+    rejoined = [r.connected_at for r in peer.recoveries[rejoins:] if r.connected_at is not None]
     heard = None
     if rejoined:
         with contextlib.suppress(TimeoutError):
@@ -195,7 +200,7 @@ async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict
     return {
         "rejoins": len(peer.recoveries) - rejoins,
         "why": [r.why for r in peer.recoveries[rejoins:]],
-        "connected_after_s": rejoined[-1].connected_at - back if rejoined else None,
+        "connected_after_s": rejoined[-1] - back if rejoined else None,
         "heard_after_s": heard - back if heard is not None else None,
     }
 
@@ -270,7 +275,7 @@ def _arrivals(profile: netem.Profile, count: int, seed: int) -> list[tuple[float
     )
     for sequence in range(count):
         clock[0] = sequence * 0.02
-        direction.send(100, lambda s=sequence: due.append((clock[0], s)))
+        direction.send(100, functools.partial(_arrived, due, clock, sequence))
     for at, call in sorted(later, key=lambda d: d[0]):
         clock[0] = at
         call()

@@ -59,7 +59,7 @@ class Packets:
             self.times.append(time.monotonic())
             await handle(packet, arrival_time_ms)
 
-        receiver._handle_rtp_packet = record
+        receiver._handle_rtp_packet = record  # type: ignore[method-assign]
 
     def received_share(self, since: int) -> float | None:
         """The share of the packets sent since the `since`-th that arrived."""

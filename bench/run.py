@@ -182,7 +182,9 @@ async def greeting_latency(
     for i in range(runs):
         peer, body = await _connected(client, users[i % len(users)], offers)
         await peer.utterance(peer.offer_sent_at, quiet=0.3)
-        delays.append(peer.first_sound_after(peer.offer_sent_at) - peer.offer_sent_at)
+        greeted = peer.first_sound_after(peer.offer_sent_at)
+        assert greeted is not None  # the utterance above was heard
+        delays.append(greeted - peer.offer_sent_at)
         await peer.close()
         await _end(client, users[i % len(users)], body)
     return {"signalling": offers, "greeting_first_audio": delays}
@@ -199,7 +201,9 @@ async def voice_to_voice(
         for question in QUESTIONS:
             asked = await say(peer, synthesise(models, question))
             await peer.utterance(asked)
-            delays.append(peer.first_sound_after(asked) - asked)
+            answered = peer.first_sound_after(asked)
+            assert answered is not None  # the utterance above was heard
+            delays.append(answered - asked)
         await peer.close()
         await _end(client, users[r % len(users)], body)
     return delays
@@ -689,9 +693,9 @@ async def worker_scaling(
                     Path(tmp),
                     "workers",
                     workers,
+                    SETTINGS,
                     api_cpus=rest,
                     worker_cpus=worker_cpus,
-                    **SETTINGS,
                 ) as server,
                 httpx.AsyncClient(base_url=server.url, timeout=60) as client,
             ):
@@ -753,7 +757,9 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         for variant in BARGE_IN_VARIANTS:
             with tempfile.TemporaryDirectory() as tmp:
                 async with (
-                    serve(Path(tmp), "embedded", workers, **SETTINGS, BARGE_IN=variant) as server,
+                    serve(
+                        Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}
+                    ) as server,
                     httpx.AsyncClient(base_url=server.url, timeout=60) as client,
                 ):
                     result = await barge_in_calls(
@@ -771,11 +777,12 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         print(f"{mode} mode ({label})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             async with contextlib.AsyncExitStack() as stack:
-                relay, turn = None, {}
+                relay: UdpRelay | None = None
+                turn: dict[str, str] = {}
                 if "browser-network" in parts:
                     relay, turn = await stack.enter_async_context(impaired_turn(Path(tmp)))
                 server = await stack.enter_async_context(
-                    serve(Path(tmp), mode, workers, **SETTINGS, **turn)
+                    serve(Path(tmp), mode, workers, {**SETTINGS, **turn})
                 )
                 client = await stack.enter_async_context(
                     httpx.AsyncClient(base_url=server.url, timeout=60)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,14 +98,16 @@ async def serve(
     tmp: Path,
     mode: str = "embedded",
     workers: int = 2,
+    settings: Mapping[str, str] | None = None,
+    *,
     api_cpus: set[int] | None = None,
     worker_cpus: set[int] | None = None,
-    **settings: str,
 ) -> AsyncIterator[Server]:
     """The app in a child process (PostgreSQL when reachable, else SQLite), migrated.
 
     In the "workers" mode the app runs no bot: `python -m src.worker` (WORKERS=`workers`) runs
-    them, dispatched through Redis under a prefix of this run's own. `api_cpus`, `worker_cpus`:
+    them, dispatched through Redis under a prefix of this run's own. `settings`: the app's
+    environment beyond the bench's own. `api_cpus`, `worker_cpus`:
     the CPU cores the app's process and the workers are pinned to (default: any).
     """
     database = await _pg_database() or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
@@ -120,7 +122,7 @@ async def serve(
         # Every bench user registers from loopback.
         "REGISTRATIONS_PER_ADDRESS": "100000/hour",
         **(_worker_settings(prefix, workers) if mode == "workers" else {}),
-        **settings,
+        **(settings or {}),
     }
     # Set-up and tear-down block the loop before and after the measurements, never during them.
     subprocess.run(  # noqa: ASYNC221

@@ -89,7 +89,7 @@ def _shorten_connection_timeout(seconds: float) -> None:
         init(self, *args, **kwargs)
         self.connection_timeout_secs = seconds
 
-    SmallWebRTCConnection.__init__ = shortened
+    SmallWebRTCConnection.__init__ = shortened  # type: ignore[method-assign]
 
 
 def create_app() -> FastAPI:

@@ -41,9 +41,9 @@ def _drop_udp(pc: RTCPeerConnection) -> None:
     for ice in transports:
         # aioice keeps a connection's sockets as its StunProtocols; none of it is public.
         for protocol in ice._connection._protocols:
-            protocol.datagram_received = lambda data, addr: None
-            protocol.send_stun = lambda message, addr: None
-            protocol.send_data = send_nothing
+            protocol.datagram_received = lambda data, addr: None  # type: ignore[method-assign]
+            protocol.send_stun = lambda message, addr: None  # type: ignore[method-assign]
+            protocol.send_data = send_nothing  # type: ignore[method-assign]
 
 
 async def _stuck(drill: Drill, body: dict[str, Any], udp: bool) -> RTCPeerConnection:
