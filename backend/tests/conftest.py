@@ -23,7 +23,15 @@ from src.core import security
 from src.core.settings import Settings
 from src.main import create_app
 from tests.ci import skip_loudly
-from tests.db import db_kind, fresh_database, migrate, truncate_all
+from tests.db import (
+    db_kind,
+    fresh_database,
+    migrate,
+    remove_sqlite,
+    sqlite_copy,
+    sqlite_template,
+    truncate_all,
+)
 from tests.fakes import daily_client
 from tests.fakes.bots import ScriptedBot
 from tests.fakes.daily import API_KEY, FakeDaily
@@ -93,6 +101,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database of this run's kind, migrated to head once for the whole run."""
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
         migrate(url)
+        if db_kind() == "sqlite":
+            sqlite_template(url)
         yield url
 
 
@@ -117,10 +127,16 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def clean_db(database_url: str) -> str:
-    """The run's database, emptied before the test."""
+async def clean_db(database_url: str) -> AsyncIterator[str]:
+    """An empty, migrated database for the test: on SQLite a copy of the run's template of its
+    own (deleted after), on PostgreSQL the run's database emptied before the test."""
+    if db_kind() == "sqlite":
+        url = sqlite_copy(database_url)
+        yield url
+        remove_sqlite(url)
+        return
     await truncate_all(database_url)
-    return database_url
+    yield database_url
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

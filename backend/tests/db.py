@@ -1,9 +1,13 @@
-"""Test databases: a fresh SQLite file or a fresh PostgreSQL database per test run."""
+"""Test databases: a fresh PostgreSQL database per test run, emptied before each test; on
+SQLite, a migrated template file per run and a copy of it per test."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,3 +98,33 @@ async def truncate_all(url: str) -> None:
                 await connection.execute(delete(table))
     finally:
         await engine.dispose()
+
+
+def sqlite_template(url: str) -> None:
+    """Make a migrated SQLite database whole in its main file (its WAL checkpointed), so that
+    `sqlite_copy` can copy that file alone."""
+    with contextlib.closing(sqlite3.connect(_sqlite_path(url))) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def sqlite_copy(template_url: str) -> str:
+    """A new SQLite database beside the migrated, empty template: a copy of its file. One test's
+    own, so nothing a test before it left behind (a connection still holding a write lock, a
+    bot still writing) can reach it."""
+    template = _sqlite_path(template_url)
+    copy = template.with_name(f"{template.stem}-{uuid.uuid4().hex[:8]}.db")
+    shutil.copyfile(template, copy)
+    return make_url(template_url).set(database=str(copy)).render_as_string(hide_password=False)
+
+
+def remove_sqlite(url: str) -> None:
+    """Delete an SQLite database's files (a connection still open keeps its own until closed)."""
+    path = _sqlite_path(url)
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    assert database, f"not an SQLite file: {url}"
+    return Path(database)
