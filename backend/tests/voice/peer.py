@@ -99,7 +99,9 @@ class Peer:
         self._adaptive_ears = adaptive_ears
         self.mic = mic or SpeakingTrack()
         self.received: list[tuple[float, np.ndarray]] = []
-        # Every RTVI message the bot sent, and (in `messages`) the transcript lines among them.
+        # Every RTVI message the bot sent, and (in `messages`) the transcript as the room page
+        # shows it (`room.js`'s cutLine): a bot line the user cut short holds what was said of
+        # it, marked `interrupted`; a line cut before its first word is left with no text.
         self.rtvi: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.offer_sent_at = 0.0
@@ -138,7 +140,17 @@ class Peer:
             self.rtvi.append(parsed)
             data = parsed.get("data") or {}
             if parsed.get("type") == "server-message" and data.get("type") == "transcript":
-                self.messages.append(data)
+                self._transcript(data)
+
+    def _transcript(self, line: dict[str, Any]) -> None:
+        cut = line.get("interrupted") and line.get("id")
+        shown = next((m for m in self.messages if cut and m.get("id") == cut), None)
+        if shown is not None:
+            # In place, so that indices into `messages` stay valid (the page drops a line
+            # cut before its first word: here its text is emptied).
+            shown.update(text=line.get("text", ""), interrupted=True)
+        elif line.get("text"):
+            self.messages.append(dict(line))  # its own: `rtvi` keeps the message as it came
 
     def send_rtvi(self, kind: str, data: dict[str, Any], id: str = "peer") -> None:
         """Send one RTVI message (`client-ready`, ...) as pipecat's client SDK does."""

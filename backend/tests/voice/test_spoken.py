@@ -287,8 +287,16 @@ async def test_a_greeting_the_user_speaks_over_is_stored_as_far_as_it_went(
 
     await eventually(stored, within=20)
     greeting, *_, answer = lines
-    full = [m["text"] for m in peer.messages if m.get("role") == "bot"][0]
+    # The greeting as planned: the first transcript message the page got.
+    full = next(
+        m["data"]["text"]
+        for m in peer.rtvi
+        if m.get("type") == "server-message" and m["data"].get("role") == "bot"
+    )
     assert greeting["interrupted"], lines
+    # The page shows what was stored of it, in place.
+    shown = [m for m in peer.messages if m.get("role") == "bot"][0]
+    assert (shown["text"], shown["interrupted"]) == (greeting["text"], True)
     said = words(greeting["text"])
     assert 2 <= len(said) < len(words(full)), lines
     assert words(full)[: len(said)] == said, lines
