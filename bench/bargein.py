@@ -145,7 +145,7 @@ async def _try(
 class Stored:
     """The conversation's stored transcript (`GET .../messages`), read as its owner reads it:
     the bot's lines as said, those cut short marked `interrupted` (a line dropped before its
-    first word is not stored; the page's own transcript may still show it whole)."""
+    first word is not stored)."""
 
     def __init__(self, client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]):
         self._client, self._auth = client, auth

@@ -49,7 +49,7 @@ from bench.network import choose as choose_network
 from bench.network import slug as network_slug
 from bench.peers import ask, until_quiet
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
-from bench.server import Server, cpu_of, cpu_since, rss_mb, serve
+from bench.server import Server, cpu_of, cpu_share, cpu_since, rss_mb, serve
 from bench.stt import stt_benchmark
 from bench.synthesis import synthesis_benchmark
 from bench.talking import Joined, connect_load_users, greeted, hang_up, talking_cost
@@ -230,12 +230,9 @@ async def idle_cost(
             peers.append((peer, user, body))
         await asyncio.sleep(3)
         pids = await server.bot_pids()
-        cpu, wall = cpu_of(pids), time.monotonic()
-        await asyncio.sleep(10)
-        after = cpu_of(pids)
-        share = sum(after[p] - cpu[p] for p in after if p in cpu) / (time.monotonic() - wall)
+        share = await cpu_share(pids, 10)
         health = (await client.get("/health")).json()
-        rss = [rss_mb(pid) for pid in after]
+        rss = [rss_mb(pid) for pid in cpu_of(pids)]  # those still running
         rows.append(
             {
                 "conversations": level,
@@ -425,14 +422,14 @@ FIRST_LEVEL, MAX_LEVEL = 4, 64
 async def concurrency_ceiling(
     client: httpx.AsyncClient,
     users: list[dict[str, str]],
-    models: speech.SpeechModels,
+    questions: list[np.ndarray],
     light: tuple[Server, Phrases] | None = None,
     first: int = FIRST_LEVEL,
     most: int = MAX_LEVEL,
 ) -> dict[str, Any]:
     """The largest N at which every user hears the greeting and an answer in time, searched by
-    doubling then bisecting (`next_level`); with `light`, N - 1 of them load users."""
-    questions = [synthesise(models, q) for q in QUESTIONS]
+    doubling then bisecting (`next_level`); with `light`, N - 1 of them load users (`questions`:
+    QUESTIONS as the users say them)."""
     rng = random.Random(7)
     rows: list[dict[str, Any]] = []
     ok: dict[int, bool] = {}
@@ -583,6 +580,7 @@ async def measure_mode(
         figures["latency"] = {k: summary(v) for k, v in latencies.items()}
         save()
     questions = [synthesise(models, q) for q in QUESTIONS]
+    phrases = Phrases(questions)  # the load users' Opus, encoded once for every part
     if "idle" in parts:
         print("  figure 5: idle cost", flush=True)
         # Memory is judged from 0 to 20 conversations (issue 12), quick or not; a call before
@@ -603,16 +601,15 @@ async def measure_mode(
     if "ceiling" in parts:
         print("  figure 6: concurrency ceiling (test peers)", flush=True)
         figures["ceiling"] = await concurrency_ceiling(
-            client, users, models, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
+            client, users, questions, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
         )
         save()
     if "ceiling-light" in parts:
         print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
-        phrases = Phrases(questions)
         figures["ceiling_light"] = await concurrency_ceiling(
             client,
             users,
-            models,
+            questions,
             light=(server, phrases),
             first=2 if quick else FIRST_LEVEL,
             most=16 if quick else MAX_LEVEL,
@@ -624,7 +621,7 @@ async def measure_mode(
             server,
             client,
             users,
-            Phrases(questions),
+            phrases,
             8 if quick else 16,
             1 if quick else 3,
             _start,
@@ -683,6 +680,7 @@ async def worker_scaling(
         print("  worker scaling needs two cores: not run", flush=True)
         return {"skipped": "fewer than two cores"}
     questions = [synthesise(models, q) for q in QUESTIONS]
+    phrases = Phrases(questions)
     figures: dict[str, Any] = {}
     for workers, worker_cpus, rest in SCALING:
         where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
@@ -703,8 +701,8 @@ async def worker_scaling(
                 found = await concurrency_ceiling(
                     client,
                     users,
-                    models,
-                    light=(server, Phrases(questions)),
+                    questions,
+                    light=(server, phrases),
                     first=2 if quick else FIRST_LEVEL,
                     most=16 if quick else MAX_LEVEL,
                 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -183,3 +185,11 @@ def cpu_since(before: dict[int, float]) -> float:
     running."""
     after = cpu_of(list(before))
     return sum(after[pid] - before[pid] for pid in after)
+
+
+async def cpu_share(pids: list[int], seconds: float) -> float:
+    """The share of one core the processes `pids` use over the next `seconds` (CPU seconds a
+    second, summed)."""
+    before, wall = cpu_of(pids), time.monotonic()
+    await asyncio.sleep(seconds)
+    return cpu_since(before) / (time.monotonic() - wall)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import Server, cpu_of, cpu_since
+from bench.server import Server, cpu_of, cpu_share, cpu_since
 from tests.kit.load import LoadUser, Phrases, Ticker
 
 Start = Any  # run.py's `_start(client, auth)`: (seconds, wall time, start body)
@@ -72,13 +72,6 @@ async def hang_up(client: httpx.AsyncClient, joined: list[Joined], end: End) -> 
         await end(client, user, body)
 
 
-async def _cpu_per_minute(pids: list[int], seconds: float) -> float:
-    """The CPU seconds a minute the processes `pids` use over the next `seconds`."""
-    before, wall = cpu_of(pids), time.monotonic()
-    await asyncio.sleep(seconds)
-    return cpu_since(before) / ((time.monotonic() - wall) / 60)
-
-
 async def talking_cost(
     server: Server,
     client: httpx.AsyncClient,
@@ -101,10 +94,10 @@ async def talking_cost(
         pids = await server.bot_pids()
         # What the server's processes use with no conversation at all, per minute: taken off
         # both figures below, which are what one more conversation costs.
-        baseline = await _cpu_per_minute(pids, IDLE_SECONDS)
+        baseline = 60 * await cpu_share(pids, IDLE_SECONDS)
         joined = await connect_load_users(client, users, ticker, phrases, n, start)
         greetings, missed = await greeted(joined)
-        idle = (await _cpu_per_minute(pids, IDLE_SECONDS) - baseline) / n
+        idle = (60 * await cpu_share(pids, IDLE_SECONDS) - baseline) / n
         print(f"  talking cost, {n} conversations: idle {idle:.2f} CPU s/min each", flush=True)
 
         before, wall = cpu_of(pids), time.monotonic()
