@@ -66,16 +66,27 @@ class SessionSileroVADAnalyzer(SileroVADAnalyzer):
         # may be speech, before the VAD's start_secs confirm it): what a barge-in holds on.
         self.on_state: Callable[[VADState], None] | None = None
         self._last_state = VADState.QUIET
+        # Told of each buffer in which a window's confidence reached the VAD's threshold, whatever
+        # the loudness says: speech is that sure 150-220 ms before the smoothed loudness lets the
+        # state go STARTING (bench/README, "Where the barge-in's 320 ms go").
+        self.on_voice: Callable[[], None] | None = None
+        self._peak = 0.0  # the highest confidence of the buffer being analysed
 
     def voice_confidence(self, buffer: bytes) -> float:
         """Silero's confidence, 0 for silence without running the model."""
         if self._known_silent or self._is_silent(buffer):
             return 0.0
-        return float(np.asarray(super().voice_confidence(buffer)).item())
+        confidence = float(np.asarray(super().voice_confidence(buffer)).item())
+        self._peak = max(self._peak, confidence)
+        return confidence
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        """The VAD's state after `buffer` (`on_state` told of a change)."""
-        state = await self._analyze(buffer)
+        """The VAD's state after `buffer` (`on_voice` told of a confident window, then
+        `on_state` of a change)."""
+        self._peak = 0.0
+        state = await self._analyze(buffer)  # the model's windows run on a thread; then back here
+        if self._peak >= self.params.confidence and self.on_voice is not None:
+            self.on_voice()
         if state != self._last_state:
             self._last_state = state
             if self.on_state is not None:

@@ -206,9 +206,14 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
 # Speech over the bot this long after the VAD heard it start (which takes the VAD's 0.2 s of
 # speech) is a barge-in whatever its words: a backchannel ("mm-hmm", "yeah") is shorter.
 BARGE_IN_SPEECH_SECS = 0.5
-# Speech over the bot is held from the VAD's first window of it (STARTING, ~30 ms), before the
-# VAD confirms it (its 0.2 s); one that is not confirmed within this lets the bot go on.
+# Speech over the bot is held from the VAD's first window Silero is sure of (`voice_heard`,
+# ~60 ms into a word), before the smoothed loudness lets the VAD go STARTING (`vad_state`,
+# ~150-220 ms later) and long before it confirms the speech (its 0.2 s more); each of the two
+# not followed by the next within this lets the bot go on.
 FALSE_START_SECS = 0.4
+# After Silero's confidence alone held the bot for nothing (a quiet voice in the room, that the
+# loudness never let through), it is not heeded again for this long: the bot would stutter.
+VOICE_RETRY_SECS = 2.0
 # The bot's speech held this long with no verdict (a noise the recogniser made nothing of, its
 # transcript still to come) goes on.
 HOLD_LIMIT_SECS = 1.5
@@ -254,7 +259,8 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
 
     While the bot is silent, a turn starts as with pipecat's defaults: on the VAD's start of
     speech, or on a transcript the VAD missed. While it speaks, the VAD's first window of speech
-    (`vad_state`, STARTING; FALSE_START_SECS to be confirmed) holds the bot's audio at once
+    (`voice_heard`, then `vad_state` STARTING; each FALSE_START_SECS to be followed by the
+    next) holds the bot's audio at once
     (`SpeechControl.hold`: what its track has queued stops going out, before pipecat's
     interruption could reach the output); then:
     - a barge-in (speech going on for BARGE_IN_SPEECH_SECS, or words that are no backchannel)
@@ -283,12 +289,15 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
         super().__init__()
         self._speech = speech
         if vad is not None:
+            vad.on_voice = self.voice_heard
             vad.on_state = self.vad_state
         self._barge_in_secs = barge_in_secs
         self._hold_limit = hold_limit_secs
         self._bot_speaking = False
         self._user_speaking = False
         self._held = False  # the bot's audio held for speech over it, no verdict yet
+        self._tentative = False  # held on speech the VAD has not confirmed (FALSE_START_SECS)
+        self._voice_heeded_from = 0.0  # `voice_heard` ignored before (VOICE_RETRY_SECS)
         self._cutting = False  # barged in: the interrupted answer's rest is dropped
         self._in_turn = False  # a user turn is on: its speech is the turn's, not over the bot
         self._speech_started = 0.0  # the VAD's last start of speech
@@ -305,11 +314,24 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
         await super().cleanup()  # type: ignore[no-untyped-call]
         self._cancel_timers()
 
+    def voice_heard(self) -> None:
+        """Silero is sure of a window of speech: over the bot, not yet held, it holds the bot."""
+        if self._unconfirmed_speech_over() and not self._held:
+            if time.monotonic() >= self._voice_heeded_from:
+                self._hold(FALSE_START_SECS, tentative=True)
+
     def vad_state(self, state: VADState) -> None:
-        """The VAD's state as it changes: the first window of speech over the bot holds it."""
-        speaking_over = self._bot_speaking and not (self._in_turn or self._held or self._cutting)
-        if state == VADState.STARTING and speaking_over:
-            self._hold(FALSE_START_SECS)
+        """The VAD's state as it changes: its first window of speech over the bot holds it (or
+        gives the hold `voice_heard` made FALSE_START_SECS more to be confirmed)."""
+        if state != VADState.STARTING or not self._unconfirmed_speech_over():
+            return
+        if self._tentative or not self._held:
+            self._hold(FALSE_START_SECS, tentative=True)
+            self._voice_heeded_from = 0.0
+
+    def _unconfirmed_speech_over(self) -> bool:
+        """Whether speech now would be over the bot, and the VAD has not yet confirmed it."""
+        return self._bot_speaking and not (self._in_turn or self._user_speaking or self._cutting)
 
     async def handle_user_turn_started(self) -> None:
         """A turn is on: speech is the user's turn's until it ends."""
@@ -364,9 +386,10 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
             self._resume()
         return ProcessFrameResult.STOP
 
-    def _hold(self, limit: float) -> None:
+    def _hold(self, limit: float, *, tentative: bool = False) -> None:
         """Hold the bot's audio (if not yet), with a verdict due within `limit`."""
         self._cancel_timers()
+        self._tentative = tentative
         if not self._held:
             self._held = True
             if self._speech is not None:
@@ -375,7 +398,7 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
 
     def _resume(self) -> None:
         self._cancel_timers()
-        self._held = False
+        self._held = self._tentative = False
         if self._speech is not None:
             self._speech.resume()
 
@@ -387,16 +410,16 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
         if self._held and self._user_speaking:
             await self._barge_in("speech through the hold")
         elif self._held:
-            logger.debug(
-                "speech over the bot came to nothing in %.1f s: it goes on", self._hold_limit
-            )
+            if self._tentative:
+                self._voice_heeded_from = time.monotonic() + VOICE_RETRY_SECS
+            logger.debug("speech over the bot came to nothing: it goes on")
             self._resume()
 
     async def _barge_in(self, why: str) -> None:
         logger.debug("the user barged in (%s): the bot stops and listens", why)
         metrics.speech_over_the_bot("barge_in")
         self._cancel_timers()
-        self._held = False
+        self._held = self._tentative = False
         self._cutting = True
         if self._speech is not None:
             self._speech.hold()  # stays held until the interruption has reached the output

@@ -185,6 +185,40 @@ async def test_the_vad_s_first_window_of_speech_holds_the_bot_before_it_confirms
     assert speech.calls[2:5] == ["hold", "hold", "cut"]
 
 
+async def test_silero_s_sure_window_holds_the_bot_before_the_vad_goes_starting() -> None:
+    speech = Speech()
+    s = Strategy(speech)
+    s.strategy.voice_heard()  # the bot silent: nothing to hold
+    assert speech.calls == []
+    await s.feed(BotStartedSpeakingFrame())
+    s.strategy.voice_heard()
+    assert speech.calls == ["hold"]
+    s.strategy.voice_heard()  # the next windows of the same speech: held already
+    await asyncio.sleep(0.3)
+    s.strategy.vad_state(VADState.STARTING)  # the loudness follows: FALSE_START_SECS more
+    await asyncio.sleep(0.3)  # 0.6 s after the first window: held still
+    assert speech.calls == ["hold"]
+    await s.feed(VADUserStartedSpeakingFrame())  # confirmed: the hold limit from here
+    s.strategy.voice_heard()
+    s.strategy.vad_state(VADState.STARTING)  # confirmed speech is not held afresh
+    await s.feed(VADUserStoppedSpeakingFrame(), _text("Stop."))
+    assert s.turns == 1
+    assert speech.calls == ["hold", "hold", "cut", "hold"]
+
+
+async def test_a_quiet_voice_the_loudness_never_lets_through_pauses_the_bot_once() -> None:
+    speech = Speech()
+    s = Strategy(speech)
+    await s.feed(BotStartedSpeakingFrame())
+    s.strategy.voice_heard()
+    await asyncio.sleep(0.5)  # no STARTING within FALSE_START_SECS: the bot goes on
+    assert speech.calls == ["hold", "resume"]
+    s.strategy.voice_heard()  # the same voice again: not heeded for VOICE_RETRY_SECS
+    assert speech.calls == ["hold", "resume"]
+    s.strategy.vad_state(VADState.STARTING)  # loud speech still holds at once
+    assert speech.calls == ["hold", "resume", "hold"]
+
+
 async def test_a_noise_without_words_resumes_the_bot_after_the_hold_limit() -> None:
     s = Strategy(Speech())
     await s.feed(BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame())

@@ -69,3 +69,27 @@ async def test_speech_is_still_detected_and_ends(models: speech.SpeechModels, fr
     assert first_speech * frame >= len(silence)
     # It returns to quiet in the trailing silence.
     assert states[-1] == VADState.QUIET
+
+
+async def test_silero_s_sure_window_is_told_before_the_vad_goes_starting(
+    models: speech.SpeechModels,
+) -> None:
+    """`on_voice` (what a barge-in holds on first) comes frames before STARTING, which waits for
+    the smoothed loudness too; and never in silence or quiet noise."""
+    vad = speech.silero_vad(0.2)
+    vad.set_sample_rate(16_000)
+    events: list[tuple[int, str]] = []
+    at = [0]  # the frame being analysed
+    vad.on_voice = lambda: events.append((at[0], "voice"))
+    vad.on_state = lambda state: events.append((at[0], state.name))
+    audio48 = synthesise(models, "What does it mean?")
+    audio16 = (soxr.resample(audio48.astype(np.float32) / 32768, 48_000, 16_000) * 32767).astype(
+        np.int16
+    )
+    noise = np.random.default_rng(1).normal(0, 30, 16_000).astype(np.int16)
+    for at[0], f in enumerate(_frames(np.concatenate([noise, audio16]))):
+        await vad.analyze_audio(f)
+    first_voice = next(i for i, what in events if what == "voice")
+    starting = next(i for i, what in events if what == "STARTING")
+    assert first_voice * FRAME >= len(noise)  # nothing in the noise
+    assert first_voice < starting, events[:5]
