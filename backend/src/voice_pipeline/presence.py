@@ -20,8 +20,10 @@ from src.contract.bot import BotContext
 
 logger = logging.getLogger(__name__)
 
-# After a rejoin, the welcome back waits this long for the new media path to be up (sent at
-# "connected", its first words could be lost, as the greeting's were).
+# After a rejoin, the welcome back waits this long for the new media path to be up, where the
+# transport reports the user connected before their media is (Daily: sent at once, its first
+# words could be lost, as the greeting's were). A local room's connection is connected once
+# ICE and DTLS are, its media up (`media_ready_on_join`): no wait, as for the greeting.
 WELCOME_BACK_DELAY_SECONDS = 1.0
 
 Callback = Callable[[], Awaitable[None]]
@@ -88,7 +90,8 @@ class Presence:
         self._spawn(self._welcome_back())
 
     async def _welcome_back(self) -> None:
-        await asyncio.sleep(WELCOME_BACK_DELAY_SECONDS)
+        if not self._ctx.transport.media_ready_on_join:
+            await asyncio.sleep(WELCOME_BACK_DELAY_SECONDS)
         if self._present.is_set():
             await self._back()
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from src.voice_pipeline import speech
 from tests.api.conversation_helpers import eventually, join_again, row
+from tests.kit.speech import transcribe
 from tests.voice.calls import new_call
 from tests.voice.conftest import synthesise
 from tests.voice.peer import RATE, Peer
@@ -93,7 +94,10 @@ async def welcomed_back_with_context(
 
     await eventually(welcomed, within=20)
     await peer.bot_finished_speaking(after=0)
-    await peer.utterance(peer.offer_sent_at)  # the welcome back is heard, not only sent
+    # The welcome back is heard, not only sent, from its first word (said as soon as the new
+    # connection is up: none of it lost).
+    heard = await transcribe(models, await peer.utterance(peer.offer_sent_at))
+    assert "welcome" in heard.lower(), heard
     assert not any(line.startswith("Hello Ada") for line in bot_lines(peer))
     meaning = await ask(peer, models, "What does it mean?")
     assert meaning.startswith(f"{number} is "), meaning
