@@ -3,11 +3,9 @@
 It takes a call from the ``calls`` stream only while it has room (below its bot count and the
 load threshold), records in the database that it owns the conversation, runs the bot on the
 same `BotHost` as the embedded API (`services/host.py`), and answers the control requests the
-API forwards (a user's offer and ICE candidates, stop a bot), typed messages of `wire`. Its
-heartbeat is a key with a TTL; on SIGTERM it drains: no new call, its calls go on until they
-end or DRAIN_TIMEOUT_SECONDS, then it exits 0. It renews its lease in the database every
-second; cut off from both Redis and the database for FENCE_AFTER_SECONDS, it stops its bots
-(`worker_lost`) before anyone may declare it lost (`services/conversations/leases.py`).
+API forwards (`control.py`). Its heartbeat, its lease and the fence are `liveness.py`'s. On
+SIGTERM it drains: no new call, its calls go on until they end or DRAIN_TIMEOUT_SECONDS, then
+it exits 0.
 
     python -m src.worker.process        # one worker; `python -m src.worker` supervises several
 """
@@ -23,26 +21,22 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from src.contract.bot import BotCapacityReached, BotJob, RunBot
-from src.core.clock import utcnow
-from src.core.enums import EndReason
-from src.core.errors import DomainError
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
 from src.rooms.base import RoomProvider
-from src.services.bots import protocol
 from src.services.bots.admission import Admission, Reservation
 from src.services.bots.errors import BotStartError
 from src.services.bots.load import LoadMonitor
 from src.services.bots.protocol import (
     CLAIM_IDLE_MS,
     GROUP,
-    HEARTBEAT_SECONDS,
     OWNER_TTL_SECONDS,
     RedisKeys,
     send_reply,
@@ -51,25 +45,17 @@ from src.services.bots.protocol import (
 from src.services.bots.redis_dispatch import connect_redis
 from src.services.bots.runner import BotRunner
 from src.services.bots.wire import (
-    Accepted,
-    Answer,
-    Candidates,
-    ControlAnswer,
-    ControlRequest,
     Failed,
-    Heartbeat,
-    Offer,
     Ready,
-    Refused,
     StartCall,
-    StopBot,
-    Stopped,
     Taken,
     WireError,
     expect,
 )
-from src.services.conversations.leases import LEASE_RENEW_SECONDS, WorkerLeases, fenced
+from src.services.conversations.leases import WorkerLeases
 from src.services.host import BotHost, load_voice_bot
+from src.worker.control import Control
+from src.worker.liveness import Liveness
 
 logger = logging.getLogger(__name__)
 
@@ -97,22 +83,19 @@ class Worker:
         self.id = runner.owner_id
         self._redis = redis
         self._runner = runner
-        self._rooms = rooms
         self._keys = RedisKeys(settings.redis_prefix)
         self._admission = runner.admission
         self._draining = asyncio.Event()
         self._grace = settings.drain_timeout_seconds
-        self._leases = leases
-        # When the last heartbeat and lease writes that succeeded began (monotonic).
-        self._heartbeat_ok = self._lease_ok = time.monotonic()
+        self.liveness = Liveness(self.id, redis, self._keys, runner, self._draining.is_set, leases)
+        self.control = Control(self.id, redis, self._keys.control(self.id), runner, rooms)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._redis_down_logged = False
 
     def has_room(self) -> bool:
         """Below its bot count and the load threshold, and not draining."""
         return not self._draining.is_set() and self._admission.has_room
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -127,14 +110,11 @@ class Worker:
     async def run(self) -> None:
         """Work until `drain` is called and the bots have ended."""
         background = [
-            asyncio.create_task(self._heartbeat(), name="heartbeat"),
-            asyncio.create_task(self._control(), name="control"),
+            *self.liveness.tasks(),
+            asyncio.create_task(self.control.read(self._spawn), name="control"),
         ]
         if self._admission.load is not None:
             background.append(asyncio.create_task(self._admission.load.run_forever(), name="load"))
-        if self._leases is not None:
-            background.append(asyncio.create_task(self._lease(self._leases), name="lease"))
-            background.append(asyncio.create_task(self._fence(), name="fence"))
         logger.info("worker %s: taking calls (up to %d bots)", self.id, self._admission.capacity)
         try:
             await self._intake()
@@ -148,12 +128,7 @@ class Worker:
             for task in [*background, *self._tasks]:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            with contextlib.suppress(RedisError):
-                await self._redis.delete(self._keys.alive(self.id))
-                await self._redis.zrem(self._keys.workers, self.id)
-            if self._leases is not None:
-                with contextlib.suppress(Exception):
-                    await self._leases.drop(self.id)
+            await self.liveness.withdraw()
         logger.info("worker %s: stopped", self.id)
 
     def drain(self, grace_seconds: float | None = None) -> None:
@@ -164,61 +139,6 @@ class Worker:
         if not self._draining.is_set():
             logger.info("worker %s: drain requested (grace %.0fs)", self.id, self._grace)
         self._draining.set()
-
-    async def _heartbeat(self) -> None:
-        while True:
-            beat = Heartbeat(
-                id=self.id,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                bots=self._runner.active_count,
-                capacity=self._admission.capacity,
-                load=round(self._admission.load.value if self._admission.load else 0.0, 3),
-                draining=self._draining.is_set(),
-                at=time.time(),
-            )
-            began = time.monotonic()
-            try:
-                await protocol.beat(self._redis, self._keys, beat)
-                self._heartbeat_ok = began
-                if self._redis_down_logged:
-                    logger.info("worker %s: Redis is back", self.id)
-                    self._redis_down_logged = False
-            except RedisError as exc:
-                if not self._redis_down_logged:
-                    logger.error("worker %s: Redis unreachable, calls go on: %s", self.id, exc)
-                    self._redis_down_logged = True
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-
-    async def _lease(self, leases: WorkerLeases) -> None:
-        while True:
-            began, at = time.monotonic(), utcnow()
-            try:
-                await leases.renew(self.id, at)
-                self._lease_ok = began
-            except Exception as exc:
-                logger.warning("worker %s: could not renew its lease: %s", self.id, exc)
-            await asyncio.sleep(LEASE_RENEW_SECONDS)
-
-    async def _fence(self) -> None:
-        while True:
-            await asyncio.sleep(LEASE_RENEW_SECONDS / 4)
-            await self.fence_if_cut_off()
-
-    async def fence_if_cut_off(self) -> int:
-        """Stop every bot (`worker_lost`) if neither the heartbeat nor the lease could be
-        written for FENCE_AFTER_SECONDS: this worker may be declared lost any moment now, and
-        its bots must not outlive that. How many it stopped."""
-        ids = self._runner.running_ids()
-        if not ids or not fenced(time.monotonic(), self._heartbeat_ok, self._lease_ok):
-            return 0
-        logger.error(
-            "worker %s: cut off from Redis and the database: stopping its %d bots",
-            self.id,
-            len(ids),
-        )
-        await asyncio.gather(*(self._runner.cancel(i, EndReason.WORKER_LOST) for i in ids))
-        return len(ids)
 
     async def _intake(self) -> None:
         await self._ensure_group()
@@ -313,48 +233,6 @@ class Worker:
                 answer.type,
                 exc,
             )
-
-    async def _control(self) -> None:
-        key, last = self._keys.control(self.id), "$"
-        while True:
-            try:
-                found: Any = await self._redis.xread({key: last}, count=16, block=1000)
-            except RedisError:
-                await asyncio.sleep(1.0)
-                continue
-            for _stream, entries in found or []:
-                for entry_id, fields in entries:
-                    last = text(entry_id)
-                    self._spawn(self._answer(fields), f"control-{last}")
-
-    async def _answer(self, fields: dict[bytes, bytes]) -> None:
-        try:
-            reply = text(fields[b"reply"])
-        except KeyError:
-            logger.error("worker %s: dropping a control request with no reply list", self.id)
-            return
-        try:
-            request = expect(fields.get(b"message", b""), (StopBot, Offer, Candidates))
-            answer = await self._handle(request)
-        except WireError as exc:
-            logger.error("worker %s: refusing a control request: %s", self.id, exc)
-            answer = Refused("unknown_request", f"not a control request: {exc}")
-        except DomainError as exc:
-            answer = Refused(exc.code, exc.detail)
-        await send_reply(self._redis, reply, answer)
-
-    async def _handle(self, request: ControlRequest) -> ControlAnswer:
-        if isinstance(request, StopBot):
-            return Stopped(await self._runner.cancel(request.conversation_id, request.reason))
-        signalling = self._rooms.signalling
-        if signalling is None:
-            return Refused("conversation_ended", "No local rooms here.")
-        match request:
-            case Offer(room=room, body=body):
-                return Answer(await signalling.answer_offer(room, body))
-            case Candidates(room=room, body=body):
-                await signalling.add_candidates(room, body)
-                return Accepted()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -77,11 +77,11 @@ async def test_a_worker_that_reaches_neither_redis_nor_the_database_stops_its_bo
         recovery(app).leases,
     )
     cut_at = time.monotonic() - FENCE_AFTER_SECONDS
-    worker._heartbeat_ok = cut_at
-    worker._lease_ok = time.monotonic()
-    assert await worker.fence_if_cut_off() == 0, "its lease is still renewed: it serves on"
-    worker._lease_ok = cut_at
-    assert await worker.fence_if_cut_off() == 2
+    worker.liveness.heartbeat_ok = cut_at
+    worker.liveness.lease_ok = time.monotonic()
+    assert await worker.liveness.fence_if_cut_off() == 0, "its lease is still renewed: it serves on"
+    worker.liveness.lease_ok = cut_at
+    assert await worker.liveness.fence_if_cut_off() == 2
     assert runner.stopped == [(bot, EndReason.WORKER_LOST) for bot in bots]
 
 

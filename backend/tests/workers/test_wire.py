@@ -45,7 +45,7 @@ async def test_a_control_request_it_cannot_read_is_refused(
 ) -> None:
     worker = _worker(app, settings, redis)
     reply = RedisKeys(settings.redis_prefix).new_reply()
-    await worker._answer({b"message": message, b"reply": reply.encode()})
+    await worker.control.answer({b"message": message, b"reply": reply.encode()})
     answer = await wait_reply(redis, reply, 5)
     assert isinstance(answer, Refused)
     assert answer.error == "unknown_request"
@@ -57,7 +57,7 @@ async def test_a_control_request_it_reads_is_answered_in_kind(
     worker = _worker(app, settings, redis)
     reply = RedisKeys(settings.redis_prefix).new_reply()
     request = StopBot(uuid.uuid4(), EndReason.USER_ENDED).encode().encode()
-    await worker._answer({b"message": request, b"reply": reply.encode()})
+    await worker.control.answer({b"message": request, b"reply": reply.encode()})
     assert await wait_reply(redis, reply, 5) == Stopped(False)
 
 
