@@ -15,7 +15,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from src.contract.bot import (
@@ -26,12 +25,13 @@ from src.contract.bot import (
     TranscriptSink,
 )
 from src.core import metrics
-from src.core.enums import EndReason, MessageRole, MessageSource
+from src.core.enums import EndReason
 from src.core.settings import Settings
 from src.core.teardown import CLOSE_TIMEOUT_SECONDS, bounded
 from src.rooms.base import BotTransport, RoomJoinError
 from src.services.bots.admission import Admission, Slot
 from src.services.bots.errors import BotJoinFailed, BotStartError, ConversationNoLongerLive
+from src.services.bots.events import NOT_ATTACHED, BotHandle, RunnerEvents
 
 logger = logging.getLogger(__name__)
 
@@ -42,56 +42,6 @@ Finish = Callable[[uuid.UUID, EndReason], Coroutine[Any, Any, None]]
 # A stopped bot has ended within this: its pipeline's teardown, its transport's close and its
 # last writes, each bounded (core/teardown.py), with room to spare.
 STOP_TIMEOUT_SECONDS = 4 * CLOSE_TIMEOUT_SECONDS
-
-
-@dataclass
-class _BotHandle:
-    ctx: BotContext
-    task: asyncio.Task[None] | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    joined: bool = False
-    cancel_reason: EndReason | None = None
-    error: BaseException | None = None
-    slot: Slot | None = None
-
-
-class _Events:
-    """The `BotEvents` a bot reports to: the database, and the runner's own state."""
-
-    def __init__(
-        self,
-        handle: _BotHandle,
-        lifecycle: ConversationRecords,
-        transcript: TranscriptSink | None,
-    ) -> None:
-        self._handle = handle
-        self._lifecycle = lifecycle
-        self._transcript = transcript
-
-    async def ready(self) -> None:
-        # Ready means in the room: the transport joins first (a local room has nothing to join).
-        await self._handle.ctx.transport.join()
-        # Recorded before the start request is released, so its answer finds bot_ready_at set.
-        if not await self._lifecycle.mark_ready(self._handle.ctx.conversation_id):
-            raise ConversationNoLongerLive()
-        self._handle.ready.set()
-
-    async def user_joined(self) -> None:
-        self._handle.joined = True
-        await self._lifecycle.mark_joined(self._handle.ctx.conversation_id)
-
-    def said(
-        self,
-        role: MessageRole,
-        text: str,
-        kinds: tuple[str, ...] = (),
-        source: MessageSource = MessageSource.VOICE,
-        interrupted: bool = False,
-    ) -> None:
-        if self._transcript is not None:
-            self._transcript.add(
-                self._handle.ctx.conversation_id, role, text, kinds, source, interrupted
-            )
 
 
 class BotRunner:
@@ -129,11 +79,11 @@ class BotRunner:
         self.owner_id = owner_id
         self.admission = admission
         self._transcript = transcript
-        self._bots: dict[uuid.UUID, _BotHandle] = {}
+        self._bots: dict[uuid.UUID, BotHandle] = {}
         # Bots a stop gave up waiting for (their slot freed), until they end.
         self._given_up: set[asyncio.Task[None]] = set()
 
-    def _forget(self, conversation_id: uuid.UUID, handle: _BotHandle) -> None:
+    def _forget(self, conversation_id: uuid.UUID, handle: BotHandle) -> None:
         # Only this bot's own entry: a stop that gave up on it may have let a new one in.
         if self._bots.get(conversation_id) is handle:
             del self._bots[conversation_id]
@@ -161,13 +111,13 @@ class BotRunner:
         try:
             if not await self._lifecycle.claim(conversation_id, self.owner_id):
                 raise BotStartError("the conversation ended, or another process runs its bot")
-            handle = _BotHandle(
-                BotContext(job, self._transports(job), _NOT_ATTACHED, self._settings.for_bot())
+            handle = BotHandle(
+                BotContext(job, self._transports(job), NOT_ATTACHED, self._settings.for_bot())
             )
         except BaseException:
             slot.release()
             raise
-        handle.ctx.events = _Events(handle, self._lifecycle, self._transcript)
+        handle.ctx.events = RunnerEvents(handle, self._lifecycle, self._transcript)
         handle.slot = slot
         task = asyncio.create_task(self._supervise(handle), name=f"bot-{conversation_id}")
         handle.task = task
@@ -199,7 +149,7 @@ class BotRunner:
             raise BotJoinFailed(f"the voice bot could not join its room ({handle.error})")
         raise BotStartError(f"the voice bot stopped while starting ({_describe(handle.error)})")
 
-    async def _supervise(self, handle: _BotHandle) -> None:
+    async def _supervise(self, handle: BotHandle) -> None:
         conversation_id = handle.ctx.conversation_id
         deadlines = asyncio.create_task(self._deadlines(handle))
         reason: EndReason = EndReason.BOT_ERROR
@@ -227,7 +177,7 @@ class BotRunner:
             await _uncancellable(self._write_lines(conversation_id))
             await _uncancellable(self._finish(conversation_id, reason))
 
-    async def _close_transport(self, handle: _BotHandle) -> None:
+    async def _close_transport(self, handle: BotHandle) -> None:
         await bounded(
             handle.ctx.transport.close(),
             f"conversation {handle.ctx.conversation_id}: closing the bot's transport",
@@ -254,7 +204,7 @@ class BotRunner:
         """The conversations whose bot runs here and was ready."""
         return [cid for cid, handle in self._bots.items() if handle.ready.is_set()]
 
-    async def _deadlines(self, handle: _BotHandle) -> None:
+    async def _deadlines(self, handle: BotHandle) -> None:
         settings = self._settings
         await asyncio.sleep(settings.join_timeout_seconds)
         if not handle.joined:
@@ -263,7 +213,7 @@ class BotRunner:
         await asyncio.sleep(max(0.0, settings.max_duration_seconds - settings.join_timeout_seconds))
         self._request_cancel(handle, EndReason.MAX_DURATION)
 
-    def _request_cancel(self, handle: _BotHandle, reason: EndReason) -> None:
+    def _request_cancel(self, handle: BotHandle, reason: EndReason) -> None:
         if handle.cancel_reason is None:
             handle.cancel_reason = reason
             logger.info(
@@ -328,29 +278,6 @@ class BotRunner:
                 "waiting up to %.0fs for %d stuck bots", STOP_TIMEOUT_SECONDS, len(self._given_up)
             )
             await asyncio.wait(self._given_up, timeout=STOP_TIMEOUT_SECONDS)
-
-
-class _NotAttached:
-    """Placeholder until the runner attaches the conversation's events."""
-
-    async def ready(self) -> None:
-        raise RuntimeError("the runner has not attached its events")
-
-    async def user_joined(self) -> None:
-        raise RuntimeError("the runner has not attached its events")
-
-    def said(
-        self,
-        role: MessageRole,
-        text: str,
-        kinds: tuple[str, ...] = (),
-        source: MessageSource = MessageSource.VOICE,
-        interrupted: bool = False,
-    ) -> None:
-        raise RuntimeError("the runner has not attached its events")
-
-
-_NOT_ATTACHED = _NotAttached()
 
 
 async def _uncancellable(work: Coroutine[Any, Any, None]) -> None:
