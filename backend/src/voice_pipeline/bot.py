@@ -162,6 +162,7 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
             parts.user_transcript,
             parts.aggregators.user(),
             UserAudioStop(),
+            parts.typed.questions,
             parts.brain,
             parts.typed,
             parts.bot_transcript,
