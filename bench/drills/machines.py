@@ -10,11 +10,13 @@ service reaches PostgreSQL and Redis over that network, never over loopback. The
 sockets are that machine's; each worker gathers its ICE candidates in its own namespace.
 
 Scenarios: calls through either API reach both worker machines, each user's media going to its
-worker's own address; Redis cut off from one worker machine for 10 s while its media path and
-its database stay up; Redis killed and started again empty during calls; a whole worker
-machine killed (every process in its namespace). Besides the common checks after each one
-(nothing live without a bot, no bot for an ended call), the rule: a call is never ended in the
-database while its bot still runs, and its bot never runs on after the database says it ended.
+worker's own address; the users' machine's address changes mid-call (the old one removed, a new
+one added, as from Wi-Fi to mobile data): the user rejoins from the new address; Redis cut off
+from one worker machine for 10 s while its media path and its database stay up; Redis killed
+and started again empty during calls; a whole worker machine killed (every process in its
+namespace). Besides the common checks after each one (nothing live without a bot, no bot for an
+ended call), the rule: a call is never ended in the database while its bot still runs, and its
+bot never runs on after the database says it ended.
 
 Every namespace is removed at the end, also on failure, and the leftovers of an earlier run
 that crashed are removed at the start. Needs root (`ip netns`).
@@ -274,11 +276,16 @@ async def place(drill: Drill, api: int) -> Call:
     return Call(auth, body["conversation_id"], api, peer, machine, addresses)
 
 
-async def spread_calls(drill: Drill, at_least: int = 2, most: int = 6) -> list[Call]:
+async def spread_calls(drill: Drill, at_least: int = 2, most: int = 10) -> list[Call]:
     """Calls, alternating between the APIs, until both worker machines run one (and at least
-    `at_least`), `most` at most."""
+    `at_least`), `most` at most. Once `at_least` have all gone to one machine, the next waits
+    2 s: a worker takes no call while the machine's CPU, averaged over 2.5 s, is over
+    WORKER_LOAD_THRESHOLD, and both workers share this machine's two cores (a drill before
+    this one may have left it busy)."""
     calls: list[Call] = []
     while len(calls) < most:
+        if len(calls) >= at_least:
+            await asyncio.sleep(2)
         calls.append(await place(drill, len(calls) % 2))
         if len(calls) >= at_least and {c.machine for c in calls} == {WORKER1, WORKER2}:
             break
@@ -422,7 +429,11 @@ async def _media_closed_on(drill: Drill, call: Call) -> bool:
 async def partition(drill: Drill) -> Line:
     line = Line("machines: cut off 10 s", "mx-worker1 cut off from Redis and PostgreSQL")
     calls = await spread_calls(drill)
-    cut = next(c for c in calls if c.machine == WORKER1)
+    cut = next((c for c in calls if c.machine == WORKER1), None)
+    if cut is None:
+        line.expect(False, f"no call went to {WORKER1} ({_where(calls)})")
+        await _end_all(drill, line, calls, "user_ended")
+        return await drill.settled(line, [c.id for c in calls])
     began = time.monotonic()
     stopped_at = ended_at = None
     row = None
@@ -457,6 +468,96 @@ async def partition(drill: Drill) -> Line:
     )
     await _end_all(drill, line, calls, "user_ended")
     return await drill.settled(line, [c.id for c in calls])
+
+
+# The users' machine's address after its network changed (as from Wi-Fi to mobile data).
+MOVED_ADDRESS = "10.77.0.32"
+
+
+def move(netns: str, old: str, new: str) -> None:
+    """The machine's address changes: the old one is gone (what is sent to it goes nowhere,
+    sockets bound to it can no longer send), the new one is up."""
+    _ip("-n", netns, "addr", "del", f"{old}/{PREFIX_LENGTH}", "dev", "eth0")
+    _ip("-n", netns, "addr", "add", f"{new}/{PREFIX_LENGTH}", "dev", "eth0")
+
+
+class _MovingNetwork:
+    """What a phone's OS tells an app of its network, for `Peer.rejoin_by_itself`: the address
+    changed (`changes`); always reachable (the new network is up at once)."""
+
+    def __init__(self) -> None:
+        self.changes = 0
+
+    def reachable(self) -> bool:
+        return True
+
+    def attach(self, pc: Any) -> None:
+        pass  # the real network, not the harness: nothing to impair
+
+
+async def _rejoining_client(base_url: str) -> httpx.AsyncClient:
+    # A connection per request: a kept one is bound to the address that went away.
+    return httpx.AsyncClient(
+        base_url=base_url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
+    )
+
+
+async def address_change(drill: Drill) -> Line:
+    line = Line(
+        "machines: address change",
+        f"mx-users -> {MOVED_ADDRESS} mid-call, old one gone",
+    )
+    fleet = _fleet(drill)
+    call = await place(drill, 0)
+    network = _MovingNetwork()
+    client = await fleet.users.run(_rejoining_client(str(fleet.users.clients[0].base_url)))
+    token = call.auth["Authorization"].removeprefix("Bearer ")
+
+    async def watch() -> None:
+        call.peer.rejoin_by_itself(client, call.id, token, network=network)
+
+    await fleet.users.run(watch())
+    before = call.addresses
+    changed = time.monotonic()
+    await asyncio.to_thread(move, USERS, ADDRESSES[USERS], MOVED_ADDRESS)
+    network.changes += 1
+    try:
+        connected = heard = None
+        deadline = changed + 30
+        while time.monotonic() < deadline and heard is None:
+            recovery = call.peer.recoveries[-1] if call.peer.recoveries else None
+            if connected is None and recovery is not None and recovery.connected_at is not None:
+                connected = recovery.connected_at - changed
+            sound = call.peer.first_sound_after(changed + (connected or 30))
+            if connected is not None and sound is not None:
+                heard = sound - changed
+            await asyncio.sleep(0.1)
+
+        async def selected() -> tuple[str, str]:
+            return call.peer.selected_addresses()
+
+        after = await fleet.users.run(selected()) if connected is not None else None
+        right = await answered(drill, call) if connected is not None else False
+        row = await drill.row(call.id)
+    finally:
+        await asyncio.to_thread(move, USERS, MOVED_ADDRESS, ADDRESSES[USERS])
+    line.live(row, "the call ended with the address change")
+    line.expect(connected is not None, "the user did not connect again")
+    line.expect(heard is not None, "the user did not hear the bot after the change")
+    line.expect(
+        after is not None and after[0] == MOVED_ADDRESS,
+        "the new connection is not from the new address",
+    )
+    line.expect(right, "the question after the change was not answered")
+    line.answered = (
+        f"media {before[0]}->{before[1]}, then {after[0] if after else '?'}->"
+        f"{after[1] if after else '?'}; connected {_seconds(connected)}, heard the bot "
+        f"{_seconds(heard)} after the change; {len(call.peer.recoveries)} rejoin(s), "
+        f"answered after: {right}"
+    )
+    await fleet.users.run(client.aclose())
+    await _end_all(drill, line, [call], "user_ended")
+    return await drill.settled(line, [call.id])
 
 
 def _seconds(value: float | None) -> str:
@@ -496,6 +597,7 @@ def scenarios() -> list[Scenario]:
     """The machines' scenarios, in the order they run (the machine kill last)."""
     return [
         ("machines-spread", both_machines),
+        ("machines-address-change", address_change),
         ("machines-redis-cut", redis_cut),
         ("machines-redis-restart", redis_restart),
         ("machines-cut-off", partition),
