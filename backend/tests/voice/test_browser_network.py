@@ -1,35 +1,49 @@
-"""The room page through real blackouts of its network, in Debian's chromium with the real bot.
+"""The room page over an impaired network, in Debian's chromium with the real bot: under loss
+and jitter, and through real blackouts.
 
 The page is relay-only (as in test_browser_turn.py) and its TURN server is reached through a
 `netem.UdpRelay`, so everything it sends and receives (STUN, TURN, DTLS, RTP, SCTP) crosses the
 relay; a blackout drops all of it both ways, the page's HTTP (on loopback, not relayed) aside,
 as a phone's media path does when the network goes while the signalling's connection is
-retried. A short blackout passes on the same connection; a long one ends in the page rejoining
-the same conversation by itself, welcomed back, and its audio back soon after the network.
+retried. Under loss and jitter both ways a spoken question is understood and answered; a short
+blackout passes on the same connection; a long one ends in the page rejoining the same
+conversation by itself, welcomed back, and its audio back soon after the network.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import wave
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from src.core.settings import Settings
 from src.main import create_app
+from src.numerology import life_path_number
 from src.voice_pipeline import speech
 from tests import netem
 from tests.conftest import auth, make_settings, register
 from tests.coturn import TurnServer, turn_server  # noqa: F401 (a fixture)
 from tests.fakes.loopback import serve_on_loopback
 from tests.kit.browser import wait_until
+from tests.kit.speech import LIFE_PATH_QUESTION, synthesise
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS, HAVE_CHROMIUM, _free_port, _silence
 from tests.voice.test_browser_turn import RELAY_ONLY
 
 pytestmark = pytest.mark.once
+
+# What the page's network loses and delays, each way, in the loss test: the issue's "3 %" and
+# "10 %" profiles lie either side.
+LOSSY = netem.Profile(loss=0.05, delay=0.04, jitter=0.015)
+# The register helper's users are born on this day.
+BIRTH = date(1990, 7, 15)
 
 # Ridden out on the same connection: Chromium's ICE goes "disconnected" a few seconds in, and
 # the page waits DISCONNECTED_GRACE_MS (7 s) from then before it rejoins; back "connected" as
@@ -60,6 +74,73 @@ async def relayed(
             yield settings, relay
     finally:
         relay.close()
+
+
+def _question_wav(path: Path, question: np.ndarray) -> Path:
+    """The fake microphone's file (played on a loop): 3 s of silence, the question, 12 s more."""
+    silence = np.zeros(48_000, np.int16)
+    audio = np.concatenate([silence, silence, silence, question, *([silence] * 12)])
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(audio.tobytes())
+    return path
+
+
+_STATS = """async () => {
+  for (const s of (await window.roomState.pc.getStats()).values()) {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+      return {received: s.packetsReceived, lost: s.packetsLost, concealed: s.concealedSamples};
+    }
+  }
+  return null;
+}"""
+
+
+async def test_under_loss_and_jitter_the_page_is_understood_and_hears_the_answer(
+    relayed: tuple[Settings, netem.UdpRelay], models: speech.SpeechModels, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    settings, relay = relayed
+    assert HAVE_CHROMIUM, "chromium is missing: `make test` installs it"
+    relay.up.profile = relay.down.profile = LOSSY
+    wav = _question_wav(tmp_path / "q.wav", synthesise(models, LIFE_PATH_QUESTION))
+    async with httpx.AsyncClient(base_url=settings.base_url) as http:
+        user = await register(http, full_name="Ada Lovelace")
+        started = await http.post("/api/v1/conversations/start", headers=auth(user["access_token"]))
+        body = started.json()
+        flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+            page = await browser.new_page()
+            await page.add_init_script(RELAY_ONLY)
+            await page.goto(f"{body['daily_room_url']}#token={body['daily_token']}")
+            await wait_until(
+                page,
+                "window.roomState.transcript.some(l => l.role === 'user') && "
+                "window.roomState.transcript.filter(l => l.role === 'bot').length >= 2",
+                within_ms=45_000,
+            )
+            await asyncio.sleep(2)  # the answer's audio reaches the page
+            transcript = await page.evaluate("window.roomState.transcript")
+            stats = await page.evaluate(_STATS)
+            heard_level = await page.evaluate("window.roomState.maxBotLevel")
+            await browser.close()
+    heard = [line["text"] for line in transcript if line["role"] == "user"]
+    said = [line["text"] for line in transcript if line["role"] == "bot"]
+    number = life_path_number(BIRTH).value
+    # Understood: answered right, whatever words the recogniser wrote ("live path" at times).
+    assert heard, transcript
+    assert re.search(rf"life path number is {number}\b", said[1]), (heard, said)
+    print(f"under loss the bot heard {heard[0]!r} and answered {said[1][:40]!r}")
+    assert heard_level > 0.02, "the page heard no audio of the bot"
+    # The loss was real both ways, and the page's receiver saw it.
+    assert relay.up.counts.dropped > 0
+    assert relay.down.counts.dropped > 0
+    assert stats is not None
+    assert stats["lost"] > 0 or stats["concealed"] > 0, stats
 
 
 def _black_out(relay: netem.UdpRelay, seconds: float) -> float:
