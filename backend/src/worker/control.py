@@ -32,6 +32,9 @@ from src.services.bots.wire import (
 
 logger = logging.getLogger(__name__)
 
+# How long a read of the control stream waits for a request.
+CONTROL_BLOCK_MS = 1000
+
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 
 
@@ -60,7 +63,9 @@ class Control:
         last = "$"
         while True:
             try:
-                found: Any = await self._redis.xread({self._key: last}, count=16, block=1000)
+                found: Any = await self._redis.xread(
+                    {self._key: last}, count=16, block=CONTROL_BLOCK_MS
+                )
             except RedisError:
                 await asyncio.sleep(1.0)
                 continue

@@ -54,13 +54,18 @@ from src.services.bots.wire import (
 )
 from src.services.conversations.leases import WorkerLeases
 from src.services.host import BotHost, load_voice_bot
-from src.worker.control import Control
+from src.worker.control import CONTROL_BLOCK_MS, Control
 from src.worker.liveness import Liveness
 
 logger = logging.getLogger(__name__)
 
 # How often the worker stops bots whose conversation was ended elsewhere, and retries ends.
 HOUSEKEEPING_SECONDS = 2.0
+# How long the intake's read of the calls stream waits for a call.
+INTAKE_BLOCK_MS = 500
+# The longest a worker's Redis command blocks: the control stream's read (its intake's is
+# INTAKE_BLOCK_MS).
+LONGEST_REDIS_WAIT_SECONDS = CONTROL_BLOCK_MS / 1000
 
 
 def new_worker_id() -> str:
@@ -180,7 +185,7 @@ class Worker:
             )
             return text(entry_id), fields
         found: Any = await self._redis.xreadgroup(
-            GROUP, self.id, {self._keys.calls: ">"}, count=1, block=500
+            GROUP, self.id, {self._keys.calls: ">"}, count=1, block=INTAKE_BLOCK_MS
         )
         for _stream, entries in found or []:
             for entry_id, fields in entries:
@@ -248,7 +253,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
     worker_id = new_worker_id()
     set_worker_id(worker_id)
     host = BotHost(settings, "worker")
-    redis = connect_redis(settings)
+    redis = connect_redis(settings, LONGEST_REDIS_WAIT_SECONDS)
     try:
         started = time.monotonic()
         bot = run_bot or await load_voice_bot(settings)

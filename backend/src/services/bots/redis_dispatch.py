@@ -211,17 +211,29 @@ class RedisBots:
         await self.redis.aclose()
 
 
-def connect_redis(settings: Settings) -> Redis:
+# How much longer than its longest blocking wait a command may take before its connection is
+# given up on (a live Redis answers in milliseconds, a loaded machine's in tens of them).
+SOCKET_MARGIN_SECONDS = 4.0
+
+
+def connect_redis(settings: Settings, longest_wait_seconds: float | None = None) -> Redis:
     """A Redis client for REDIS_URL that fails fast when Redis is down, and tries once more on a
     pooled connection that a restarted Redis closed (the asyncio `Retry`: redis-py's sync one
-    would hand back the coroutine unawaited and retry nothing)."""
-    # The socket timeout outlasts the longest blocking wait (BLPOP for a bot's readiness);
-    # redis-py's default of 5 s would cut a wait short.
-    longest_wait = settings.dispatch_timeout_seconds + settings.bot_ready_timeout_seconds
+    would hand back the coroutine unawaited and retry nothing).
+
+    `longest_wait_seconds`: the longest blocking command its user sends (default: the API's
+    BLPOP for a bot's readiness, DISPATCH_TIMEOUT + BOT_READY_TIMEOUT). A command still
+    unanswered SOCKET_MARGIN_SECONDS after that gives its connection up: on a connection that
+    a network cut left hanging, a worker's next command waited for TCP's retransmissions, and
+    the worker took no call for up to 40 s after the cut ended (the machines drill)."""
+    if longest_wait_seconds is None:
+        longest_wait_seconds = (
+            settings.dispatch_timeout_seconds + settings.bot_ready_timeout_seconds
+        )
     return Redis.from_url(
         str(settings.redis_url),
         socket_connect_timeout=2,
-        socket_timeout=longest_wait + 10,
+        socket_timeout=longest_wait_seconds + SOCKET_MARGIN_SECONDS,
         health_check_interval=5,
         retry=Retry(NoBackoff(), 1),
         retry_on_error=[RedisConnectionError],
