@@ -121,9 +121,10 @@ redis: install-test
 # The tests that run no bot in two processes (pytest-xdist, each with its own database), then
 # the voice tests, whose timings need the cores, in one.
 TEST_PROCESSES ?= 2
+# The voice and PostgreSQL passes print their slowest tests (the suite's budget is 20 minutes).
 test-sqlite: install-test models chromium coturn sdk-page compose-tool
 	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest -m "not voice" -n $(TEST_PROCESSES)
-	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest -m voice
+	cd backend && TEST_DB=sqlite ../$(BIN)/python -m pytest -m voice --durations=15
 
 # The PostgreSQL pass is mostly waiting (worker processes starting, heartbeats, leases running
 # out; under half a core in one process): its tests run in two processes, each with its own
@@ -132,7 +133,7 @@ PG_TEST_PROCESSES ?= 2
 test-postgres: install-test models redis coturn
 	@status=0; PY=$(BIN)/python scripts/ensure-postgres || status=$$?; \
 	if [ $$status -eq 2 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
-	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest -n $(PG_TEST_PROCESSES)
+	cd backend && TEST_DB=postgresql ../$(BIN)/python -m pytest -n $(PG_TEST_PROCESSES) --durations=10
 
 test: lint test-sqlite test-postgres
 
