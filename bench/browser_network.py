@@ -19,7 +19,6 @@ import contextlib
 import re
 import tempfile
 import time
-import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +31,7 @@ import numpy as np
 from src.numerology import life_path_number
 from tests import netem
 from tests.coturn import coturn
+from tests.kit.browser import INBOUND_AUDIO_STATS, question_wav
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.voice.test_browser_turn import RELAY_ONLY
 
@@ -71,31 +71,6 @@ async def impaired_turn(tmp: Path) -> AsyncIterator[tuple[netem.UdpRelay, dict[s
             relay.close()
 
 
-def _wav(path: Path, question: np.ndarray) -> Path:
-    """2 s of silence, the question (48 kHz int16, its own second of silence after), 8 s more."""
-    silence = np.zeros(48_000, np.int16)
-    audio = np.concatenate([silence, silence, question, *([silence] * 8)])
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(48_000)
-        out.writeframes(audio.tobytes())
-    return path
-
-
-_STATS = """async () => {
-  const report = await window.roomState.pc.getStats();
-  for (const s of report.values()) {
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-      return {received: s.packetsReceived, lost: s.packetsLost,
-              concealed: s.concealedSamples, samples: s.totalSamplesReceived,
-              fec: s.fecPacketsReceived};
-    }
-  }
-  return null;
-}"""
-
-
 async def _call(
     relay: netem.UdpRelay,
     client: httpx.AsyncClient,
@@ -129,7 +104,7 @@ async def _call(
                     break
                 await asyncio.sleep(0.2)
             await asyncio.sleep(2)  # the answer's audio reaches the page
-            stats = await page.evaluate(_STATS)
+            stats = await page.evaluate(INBOUND_AUDIO_STATS)
             await browser.close()
     finally:
         await client.post(f"/api/v1/conversations/{started['conversation_id']}/end", headers=user)
@@ -159,7 +134,7 @@ async def browser_profiles(
 ) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        wav = _wav(Path(tmp) / "question.wav", question)
+        wav = question_wav(Path(tmp) / "question.wav", question, before=2, after=8)
         for i, profile in enumerate(PROFILES):
             row = await _call(relay, client, users[i % len(users)], profile, wav)
             print(f"  chromium, {profile.name}: {row}", flush=True)

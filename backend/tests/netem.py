@@ -169,7 +169,19 @@ class _NewAddress(asyncio.DatagramProtocol):
         self._receive(data, addr)
 
 
-class Link:
+class _BothWays:
+    """What goes up (client to server) and down, each through its `Direction`."""
+
+    up: Direction
+    down: Direction
+
+    def blackout(self, seconds: float) -> None:
+        """Nothing gets through, either way, for `seconds` from now."""
+        until = self.up.clock() + seconds
+        self.up.blackout_until = self.down.blackout_until = until
+
+
+class Link(_BothWays):
     """The impairment of one aiortc peer's network, both directions. Made by `impair`."""
 
     def __init__(self, up: Direction, down: Direction) -> None:
@@ -215,11 +227,6 @@ class Link:
     def reachable(self) -> bool:
         """Whether anything gets through now (the peer's signalling too: out of a blackout)."""
         return self.up.clock() >= self.up.blackout_until
-
-    def blackout(self, seconds: float) -> None:
-        """Nothing gets through, either way, for `seconds` from now."""
-        until = self.up.clock() + seconds
-        self.up.blackout_until = self.down.blackout_until = until
 
     async def change_address(self, *, old_path_dead: bool = False) -> None:
         """The peer goes on from a new UDP port on each of its host sockets; datagrams sent
@@ -309,7 +316,7 @@ class _Upstream(asyncio.DatagramProtocol):
         self._relay.downstream(data, self._client)
 
 
-class UdpRelay(asyncio.DatagramProtocol):
+class UdpRelay(_BothWays, asyncio.DatagramProtocol):
     """A UDP relay on loopback in front of a server (coturn), impairing what passes, for a
     client that is not ours to wrap (Chromium): point the client at `address` instead of the
     server. Each client address gets its own socket towards the server (as a NAT would), so the

@@ -63,9 +63,8 @@ logger = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 2.0
 # How long the intake's read of the calls stream waits for a call.
 INTAKE_BLOCK_MS = 500
-# The longest a worker's Redis command blocks: the control stream's read (its intake's is
-# INTAKE_BLOCK_MS).
-LONGEST_REDIS_WAIT_SECONDS = CONTROL_BLOCK_MS / 1000
+# The longest a worker's Redis command blocks: its intake's read or its control stream's.
+LONGEST_REDIS_WAIT_SECONDS = max(INTAKE_BLOCK_MS, CONTROL_BLOCK_MS) / 1000
 
 
 def new_worker_id() -> str:

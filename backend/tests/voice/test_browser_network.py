@@ -15,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import wave
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from src.core.settings import Settings
@@ -32,7 +30,7 @@ from tests import netem
 from tests.conftest import auth, make_settings, register
 from tests.coturn import TurnServer, turn_server  # noqa: F401 (a fixture)
 from tests.fakes.loopback import serve_on_loopback
-from tests.kit.browser import wait_until
+from tests.kit.browser import INBOUND_AUDIO_STATS, question_wav, wait_until
 from tests.kit.speech import LIFE_PATH_QUESTION, synthesise
 from tests.voice.test_browser import CHROMIUM, CHROMIUM_FLAGS, HAVE_CHROMIUM, _free_port, _silence
 from tests.voice.test_browser_turn import RELAY_ONLY
@@ -76,28 +74,6 @@ async def relayed(
         relay.close()
 
 
-def _question_wav(path: Path, question: np.ndarray) -> Path:
-    """The fake microphone's file (played on a loop): 3 s of silence, the question, 12 s more."""
-    silence = np.zeros(48_000, np.int16)
-    audio = np.concatenate([silence, silence, silence, question, *([silence] * 12)])
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(48_000)
-        out.writeframes(audio.tobytes())
-    return path
-
-
-_STATS = """async () => {
-  for (const s of (await window.roomState.pc.getStats()).values()) {
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-      return {received: s.packetsReceived, lost: s.packetsLost, concealed: s.concealedSamples};
-    }
-  }
-  return null;
-}"""
-
-
 async def test_under_loss_and_jitter_the_page_is_understood_and_hears_the_answer(
     relayed: tuple[Settings, netem.UdpRelay], models: speech.SpeechModels, tmp_path: Path
 ) -> None:
@@ -106,7 +82,8 @@ async def test_under_loss_and_jitter_the_page_is_understood_and_hears_the_answer
     settings, relay = relayed
     assert HAVE_CHROMIUM, "chromium is missing: `make test` installs it"
     relay.up.profile = relay.down.profile = LOSSY
-    wav = _question_wav(tmp_path / "q.wav", synthesise(models, LIFE_PATH_QUESTION))
+    question = synthesise(models, LIFE_PATH_QUESTION)
+    wav = question_wav(tmp_path / "q.wav", question, before=3, after=12)
     async with httpx.AsyncClient(base_url=settings.base_url) as http:
         user = await register(http, full_name="Ada Lovelace")
         started = await http.post("/api/v1/conversations/start", headers=auth(user["access_token"]))
@@ -125,7 +102,7 @@ async def test_under_loss_and_jitter_the_page_is_understood_and_hears_the_answer
             )
             await asyncio.sleep(2)  # the answer's audio reaches the page
             transcript = await page.evaluate("window.roomState.transcript")
-            stats = await page.evaluate(_STATS)
+            stats = await page.evaluate(INBOUND_AUDIO_STATS)
             heard_level = await page.evaluate("window.roomState.maxBotLevel")
             await browser.close()
     heard = [line["text"] for line in transcript if line["role"] == "user"]
@@ -144,9 +121,8 @@ async def test_under_loss_and_jitter_the_page_is_understood_and_hears_the_answer
 
 
 def _black_out(relay: netem.UdpRelay, seconds: float) -> float:
-    """Drop everything the relay is given, both ways, for `seconds`; when it ends (monotonic)."""
-    loop = asyncio.get_running_loop()
-    relay.up.blackout_until = relay.down.blackout_until = loop.time() + seconds
+    """Black the relay out for `seconds`; when it ends (monotonic)."""
+    relay.blackout(seconds)
     return time.monotonic() + seconds
 
 
