@@ -5,7 +5,8 @@ into the answer either asks another question over it (a barge-in) or says "Mm-hm
 backchannel). Timed from packet arrivals at the peer (the bot sends nothing while silent, so
 no decoding is needed): from the start of the user's speech over the bot to the last packet of
 the bot's audio before it went quiet (the stop; none within 2 s: not stopped). A backchannel
-"was answered" when a bot line that is not part of the reading followed it, and "stopped the
+"was answered" when a bot line that is not part of the reading followed it in the stored
+transcript (not the page's: a lossy link delays its lines by seconds), and "stopped the
 bot" when it was answered (its turn interrupted the reading) or the rest of the answer was not
 spoken (the answer's packets fell short of the uninterrupted answer's by more than 1 s). Each
 variant's server differs only in BARGE_IN.
@@ -15,6 +16,12 @@ user says the first part, is silent PAUSE s (long enough to end a turn), then sa
 `PAUSED` names the cases. The whole request must be answered once: each case's right answer
 heard whole (not cut) exactly once, its first part's own answer never heard whole, the reading
 never spoken twice.
+
+Under a network profile (`--barge-in-networks`, `bench.network`'s profiles that impair a link),
+the call is greeted on a clean link, then the profile impairs both directions of the peer's
+media for the rest of it (what it dropped each way is reported, so the impairment is seen to
+work); the user lines the recogniser heard of each backchannel that was answered are kept, to
+say why.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import httpx
 import numpy as np
 
 from bench.peers import Packets, until_quiet
+from tests import netem
 from tests.kit.speech import synthesise
 from tests.voice.peer import RATE, Peer
 
@@ -123,7 +131,6 @@ async def _try(
     """One reading, with `over` said INTO_THE_ANSWER s into it (None: not interrupted)."""
     started = await _reading(peer, arrivals, reading)
     row: dict[str, Any] = {}
-    lines_before = len(peer.messages)
     if over is not None:
         await asyncio.sleep(max(0.0, started + INTO_THE_ANSWER - time.monotonic()))
         said = time.monotonic()
@@ -134,11 +141,6 @@ async def _try(
         row["stop_ms"] = None if stop is None else (stop - onset) * 1000
     ended = await _answer_over(arrivals)
     row["answer_packets"] = arrivals.count(started, ended)
-    row["bot_lines"] = [
-        m["text"]
-        for m in peer.messages[lines_before:]
-        if m.get("role") == "bot" and not m.get("interrupted")  # not what was said of a cut line
-    ]
     return row
 
 
@@ -155,6 +157,20 @@ class Stored:
         got = await self._client.get(self._url, headers=self._auth, params={"limit": 500})
         got.raise_for_status()
         return list(got.json()["items"])
+
+    async def since(self, before: int) -> tuple[list[str], list[str]]:
+        """The user's lines and the bot's lines said whole (not cut) stored after the first
+        `before`, once the transcript writer has flushed (every 0.25 s)."""
+        await asyncio.sleep(1.0)
+        new = (await self.lines())[before:]
+        return (
+            [line["text"] for line in new if line["role"] == "user"],
+            [
+                line["text"]
+                for line in new
+                if line["role"] == "assistant" and not line["interrupted"]
+            ],
+        )
 
 
 async def _paused(
@@ -181,6 +197,7 @@ async def _paused(
         # Two user lines: the pause ended a turn (the second joined to the first, or answered
         # on its own); one: the turn detector waited through the pause.
         "user_lines": sum(line["role"] == "user" for line in new),
+        "heard": [line["text"] for line in new if line["role"] == "user"],
         "cut_lines": sum(line["role"] == "assistant" and line["interrupted"] for line in new),
         "whole_answers": sum(whole in line for line in said),
         "first_part_answers": sum(first in line for line in said) if first != whole else 0,
@@ -195,8 +212,11 @@ async def barge_in_calls(
     connect: Connect,
     end: End,
     tries: int,
+    link: netem.Profile | None = None,
+    seed: int = 23,
 ) -> dict[str, Any]:
-    """One call: an uninterrupted reading, then `tries` barge-ins and `tries` backchannels."""
+    """One call: an uninterrupted reading, then `tries` barge-ins and `tries` backchannels, all
+    through `link` (each direction) once the bot has greeted (None: a clean link)."""
     reading, over, backchannel = (synthesise(models, t) for t in (READING, OVER, BACKCHANNEL))
     paused = {
         case: ((synthesise(models, a), synthesise(models, b)), whole, first)
@@ -204,11 +224,16 @@ async def barge_in_calls(
     }
     peer, body = await connect(client, user)
     arrivals = Arrivals(peer)
+    network = netem.impair(peer.pc, seed=seed)
     peer.start_pings()
+    stored = Stored(client, user, body)
     try:
         await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+        if link is not None:
+            network.up.profile = network.down.profile = link
+        before = len(await stored.lines())
         reference = await _try(peer, arrivals, reading, None)
-        reading_lines = set(reference["bot_lines"])
+        reading_lines = set((await stored.since(before))[1])
         stops: list[float] = []
         not_stopped = 0
         for _ in range(tries):
@@ -218,16 +243,22 @@ async def barge_in_calls(
             else:
                 stops.append(row["stop_ms"])
         stopped = answered = 0
+        heard_as: list[list[str]] = []  # what the recogniser made of each answered backchannel
         for _ in range(tries):
+            before = len(await stored.lines())
             row = await _try(peer, arrivals, reading, backchannel)
-            replied = any(line not in reading_lines for line in row["bot_lines"])
+            # Read from the stored transcript: the page's lines come over the data channel,
+            # which a lossy link delays by seconds (SCTP's retransmissions), past the try.
+            heard, said = await stored.since(before)
+            replied = any(line not in reading_lines for line in said)
             answered += replied
+            if replied:
+                heard_as.append(heard)
             # Answered means interrupted (the user's turn started, cutting the reading), and
             # then the reply's packets hide the cut from a count; else 1 s short is a stop.
             if replied or row["answer_packets"] < reference["answer_packets"] - 50:
                 stopped += 1
         pauses: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
-        stored = Stored(client, user, body)
         for _ in range(tries):
             for case, (parts, whole, first) in paused.items():
                 pauses[case].append(await _paused(peer, arrivals, stored, parts, whole, first))
@@ -241,7 +272,10 @@ async def barge_in_calls(
         "backchannels": tries,
         "backchannels_stopping_the_bot": stopped,
         "backchannels_answered": answered,
+        "backchannels_answered_heard_as": heard_as,
         "paused_requests": pauses,
+        "dropped_up": network.up.counts.dropped,
+        "dropped_down": network.down.counts.dropped,
     }
 
 
@@ -256,8 +290,9 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 
 def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
     print("\nspeaking over the bot: the user's speech start to the bot's last packet at the peer")
+    width = max([10, *(len(v) + 2 for v in rows)])
     print(
-        f"{'BARGE_IN':<10}{'stop p50':>9}{'p95':>7}{'not stopped':>13}"
+        f"{'BARGE_IN':<{width}}{'stop p50':>9}{'p95':>7}{'not stopped':>13}"
         f"{'backchannels: stopped':>23}{'answered':>10}  stops (ms)"
     )
     for variant, result in rows.items():
@@ -266,13 +301,20 @@ def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
         p95 = "-" if s["stop_p95_ms"] is None else f"{s['stop_p95_ms']:.0f}"
         n = result["backchannels"]
         print(
-            f"{variant:<10}{p50:>9}{p95:>7}{result['barge_in_not_stopped']:>13}"
+            f"{variant:<{width}}{p50:>9}{p95:>7}{result['barge_in_not_stopped']:>13}"
             f"{result['backchannels_stopping_the_bot']:>19}/{n:<3}"
             f"{result['backchannels_answered']:>8}/{n:<3} {result['barge_in_stop_ms']}"
         )
+        if result.get("dropped_up") or result.get("dropped_down"):
+            print(
+                f"{'':<{width}}  the link dropped {result['dropped_up']} packets up, "
+                f"{result['dropped_down']} down"
+            )
+        for heard in result.get("backchannels_answered_heard_as", []):
+            print(f"{'':<{width}}  an answered backchannel was heard as {heard}")
     print(f"\na request said with a {PAUSE} s pause: answered once, on the whole of it")
     print(
-        f"{'BARGE_IN':<10}{'request':<12}{'once':>6}{'twice or more':>15}{'never':>7}"
+        f"{'BARGE_IN':<{width}}{'request':<12}{'once':>6}{'twice or more':>15}{'never':>7}"
         "  first part's  two turns  cut lines"
     )
     for variant, result in rows.items():
@@ -280,7 +322,7 @@ def print_barge_in(rows: dict[str, dict[str, Any]]) -> None:
             counts = [t["whole_answers"] for t in tries]
             wrong = sum(t["first_part_answers"] > 0 for t in tries)
             print(
-                f"{variant:<10}{case:<12}{counts.count(1):>6}{sum(c > 1 for c in counts):>15}"
+                f"{variant:<{width}}{case:<12}{counts.count(1):>6}{sum(c > 1 for c in counts):>15}"
                 f"{counts.count(0):>7}  {wrong:>8}/{len(tries):<4}"
                 f"{sum(t.get('user_lines', 0) > 1 for t in tries):>6}/{len(tries):<4}"
                 f"{sum(t.get('cut_lines', 0) for t in tries):>6}"

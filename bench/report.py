@@ -47,6 +47,15 @@ def report(figures: dict[str, Any]) -> None:
         print_stt(figures["stt"])
     if "synthesis" in figures:
         print(synthesis_report(figures["synthesis"]))
+    if figures.get("part_seconds"):
+        _print_part_seconds(figures["part_seconds"])
+
+
+def _print_part_seconds(seconds: dict[str, int]) -> None:
+    total = sum(seconds.values())
+    print(f"\nwhere the run's time went: {total / 60:.1f} minutes in its parts")
+    for part, took in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        print(f"  {part:<28}{took / 60:>6.1f} min")
 
 
 def _print_latency(latency: dict[str, dict[str, float]]) -> None:

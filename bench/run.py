@@ -32,7 +32,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -533,6 +533,15 @@ NETWORK_EARS: list[str] = ["aiortc"]
 # The BARGE_IN settings the bargein part runs (`--barge-in`), each with a server of its own.
 BARGE_IN = ("vad", "hold")
 BARGE_IN_VARIANTS = list(BARGE_IN)
+# The network profiles the bargein part runs each variant under (`--barge-in-networks`): those
+# of the network part that impair a link (no blackout, no address change).
+BARGE_IN_NETWORKS = tuple(
+    network_slug(p.name) for p in NETWORK_PROFILES if not (p.blackout or p.address_change)
+)
+BARGE_IN_CHOSEN_NETWORKS = ["clean"]
+# How many barge-ins, backchannels and paused requests each bargein call tries (`--barge-in-
+# tries`; None: 3 with --quick, else 6).
+BARGE_IN_TRIES: list[int | None] = [None]
 PARTS = (
     "latency",
     "idle",
@@ -558,6 +567,23 @@ SETTINGS = {
 }
 
 
+# How long each part took, in seconds ("embedded latency", "bargein"), printed as each ends and
+# saved with the figures: what `make bench` spends its time on.
+PART_SECONDS: dict[str, int] = {}
+MODE = [""]  # the mode the parts now run in ("": a part that runs once, not per mode)
+
+
+@contextlib.contextmanager
+def timed(part: str) -> Iterator[None]:
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        key = f"{MODE[0]} {part}".strip()
+        PART_SECONDS[key] = round(time.monotonic() - began)
+        print(f"  ({key}: {PART_SECONDS[key]} s)", flush=True)
+
+
 async def measure_mode(
     server: Server,
     client: httpx.AsyncClient,
@@ -573,93 +599,112 @@ async def measure_mode(
     runs = 10 if quick else 30
     users = [await _user(client, i) for i in range(20)]
     if "latency" in parts:
-        print("  figures 1-4: start, bot ready, signalling, greeting, voice to voice", flush=True)
-        latencies = await start_latency(client, users, runs)
-        latencies |= await greeting_latency(client, users, runs // 3)
-        latencies["voice_to_voice"] = await voice_to_voice(client, users, models, 1 if quick else 3)
-        figures["latency"] = {k: summary(v) for k, v in latencies.items()}
-        save()
+        with timed("latency"):
+            print(
+                "  figures 1-4: start, bot ready, signalling, greeting, voice to voice", flush=True
+            )
+            latencies = await start_latency(client, users, runs)
+            latencies |= await greeting_latency(client, users, runs // 3)
+            latencies["voice_to_voice"] = await voice_to_voice(
+                client, users, models, 1 if quick else 3
+            )
+            figures["latency"] = {k: summary(v) for k, v in latencies.items()}
+            save()
     questions = [synthesise(models, q) for q in QUESTIONS]
     phrases = Phrases(questions)  # the load users' Opus, encoded once for every part
     if "idle" in parts:
-        print("  figure 5: idle cost", flush=True)
-        # Memory is judged from 0 to 20 conversations (issue 12), quick or not; a call before
-        # and right after them shows whether the load left work behind.
-        figures["next_call"] = await next_call(client, users[0], questions[:2], _connected, _end)
-        idle = await idle_cost(server, client, users, (0, 1, 5, 10, 20))
-        figures["after_load"] = await next_call(client, users[0], questions[:2], _connected, _end)
-        figures["idle"] = idle
-        # From 0 to 5: above that the two cores are saturated; the slope means little.
-        figures["per_extra_idle_conversation"] = {
-            "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
-            "CPU % of a core": (
-                idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
+        with timed("idle"):
+            print("  figure 5: idle cost", flush=True)
+            # Memory is judged from 0 to 20 conversations (issue 12), quick or not; a call before
+            # and right after them shows whether the load left work behind.
+            figures["next_call"] = await next_call(
+                client, users[0], questions[:2], _connected, _end
             )
-            / 5,
-        }
-        save()
+            idle = await idle_cost(server, client, users, (0, 1, 5, 10, 20))
+            figures["after_load"] = await next_call(
+                client, users[0], questions[:2], _connected, _end
+            )
+            figures["idle"] = idle
+            # From 0 to 5: above that the two cores are saturated; the slope means little.
+            figures["per_extra_idle_conversation"] = {
+                "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
+                "CPU % of a core": (
+                    idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
+                )
+                / 5,
+            }
+            save()
     if "ceiling" in parts:
-        print("  figure 6: concurrency ceiling (test peers)", flush=True)
-        figures["ceiling"] = await concurrency_ceiling(
-            client, users, questions, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
-        )
-        save()
+        with timed("ceiling"):
+            print("  figure 6: concurrency ceiling (test peers)", flush=True)
+            figures["ceiling"] = await concurrency_ceiling(
+                client, users, questions, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
+            )
+            save()
     if "ceiling-light" in parts:
-        print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
-        figures["ceiling_light"] = await concurrency_ceiling(
-            client,
-            users,
-            questions,
-            light=(server, phrases),
-            first=2 if quick else FIRST_LEVEL,
-            most=16 if quick else MAX_LEVEL,
-        )
-        save()
+        with timed("ceiling-light"):
+            print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
+            figures["ceiling_light"] = await concurrency_ceiling(
+                client,
+                users,
+                questions,
+                light=(server, phrases),
+                first=2 if quick else FIRST_LEVEL,
+                most=16 if quick else MAX_LEVEL,
+            )
+            save()
     if "talking" in parts:
-        print("  the server's CPU per idle and per talking conversation minute", flush=True)
-        figures["talking"] = await talking_cost(
-            server,
-            client,
-            users,
-            phrases,
-            8 if quick else 16,
-            1 if quick else 3,
-            _start,
-            _end,
-        )
-        save()
+        with timed("talking"):
+            print("  the server's CPU per idle and per talking conversation minute", flush=True)
+            figures["talking"] = await talking_cost(
+                server,
+                client,
+                users,
+                phrases,
+                8 if quick else 16,
+                1 if quick else 3,
+                _start,
+                _end,
+            )
+            save()
     if "atonce" in parts:
-        print("  N users ask at once", flush=True)
-        rounds = 2 if quick else 4
-        figures["at_once"] = await at_once(
-            client, users, questions, _connected, _end, rounds=rounds
-        )
-        save()
+        with timed("atonce"):
+            print("  N users ask at once", flush=True)
+            rounds = 2 if quick else 4
+            figures["at_once"] = await at_once(
+                client, users, questions, _connected, _end, rounds=rounds
+            )
+            save()
     if "stutter" in parts:
-        print("  figure 6: idle conversations before a greeting stutters", flush=True)
-        levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
-        figures["stutter"] = await greeting_stutter(client, users, levels, probes=3 if quick else 5)
-        save()
+        with timed("stutter"):
+            print("  figure 6: idle conversations before a greeting stutters", flush=True)
+            levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
+            figures["stutter"] = await greeting_stutter(
+                client, users, levels, probes=3 if quick else 5
+            )
+            save()
     if "network" in parts:
-        print("  calls over impaired networks", flush=True)
-        spoken = list(zip(QUESTIONS, questions, strict=True)) * NETWORK_ROUNDS[0]
-        figures["network_buffers"] = buffer_replay()
-        figures["network"] = []
-        for ears in NETWORK_EARS:
-            PEER_EARS[0] = ears
-            rows = await network_profiles(client, users, spoken, _connected, _end)
-            for row in rows:
-                row["ears"] = ears
-                if len(NETWORK_EARS) > 1:
-                    row["profile"] = f"{row['profile']} ({ears} ears)"
-            figures["network"] += rows
-        PEER_EARS[0] = "aiortc"
-        save()
+        with timed("network"):
+            print("  calls over impaired networks", flush=True)
+            spoken = list(zip(QUESTIONS, questions, strict=True)) * NETWORK_ROUNDS[0]
+            figures["network_buffers"] = buffer_replay()
+            figures["network"] = []
+            for ears in NETWORK_EARS:
+                PEER_EARS[0] = ears
+                rows = await network_profiles(client, users, spoken, _connected, _end)
+                for row in rows:
+                    row["ears"] = ears
+                    if len(NETWORK_EARS) > 1:
+                        row["profile"] = f"{row['profile']} ({ears} ears)"
+                figures["network"] += rows
+            PEER_EARS[0] = "aiortc"
+            save()
     if "browser-network" in parts:
-        print("  the room page in Chromium under loss", flush=True)
-        assert relay is not None, "browser-network needs the impaired TURN relay"
-        figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
-        save()
+        with timed("browser-network"):
+            print("  the room page in Chromium under loss", flush=True)
+            assert relay is not None, "browser-network needs the impaired TURN relay"
+            figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
+            save()
 
 
 # The worker-scaling part's two runs: (workers, the cores they are pinned to, the cores of the
@@ -736,43 +781,62 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         out.write_text(json.dumps(figures, indent=2))
 
     if "stt" in parts:
-        print("speech recognition: offline engines, latency and word error rate", flush=True)
-        figures["stt"] = await asyncio.to_thread(
-            stt_benchmark, models, get_settings(), 1 if quick else 5
-        )
-        save()
-    if "synthesis" in parts:
-        print("speech synthesis: CPU per answer, with and without the cache", flush=True)
-        figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
-        save()
-    if "bargein" in parts:
-        print(
-            f"speaking over the bot: BARGE_IN={', then '.join(BARGE_IN_VARIANTS)} "
-            "(vad: pipecat's default)",
-            flush=True,
-        )
-        figures["barge_in"] = {}
-        for variant in BARGE_IN_VARIANTS:
-            with tempfile.TemporaryDirectory() as tmp:
-                async with (
-                    serve(
-                        Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}
-                    ) as server,
-                    httpx.AsyncClient(base_url=server.url, timeout=60) as client,
-                ):
-                    result = await barge_in_calls(
-                        client, await _user(client, 0), models, _connected, _end, 3 if quick else 6
-                    )
-            print(f"  BARGE_IN={variant}: {result}", flush=True)
-            figures["barge_in"][variant] = result
+        with timed("stt"):
+            print("speech recognition: offline engines, latency and word error rate", flush=True)
+            figures["stt"] = await asyncio.to_thread(
+                stt_benchmark, models, get_settings(), 1 if quick else 5
+            )
             save()
+    if "synthesis" in parts:
+        with timed("synthesis"):
+            print("speech synthesis: CPU per answer, with and without the cache", flush=True)
+            figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
+            save()
+    if "bargein" in parts:
+        with timed("bargein"):
+            print(
+                f"speaking over the bot: BARGE_IN={', then '.join(BARGE_IN_VARIANTS)} "
+                "(vad: pipecat's default)",
+                flush=True,
+            )
+            figures["barge_in"] = {}
+            tries = BARGE_IN_TRIES[0] or (3 if quick else 6)
+            links = {
+                network_slug(p.name): p for p in NETWORK_PROFILES if p.name != "clean"
+            }  # clean: no impairment at all
+            for variant in BARGE_IN_VARIANTS:
+                with tempfile.TemporaryDirectory() as tmp:
+                    async with (
+                        serve(
+                            Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}
+                        ) as server,
+                        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+                    ):
+                        for network in BARGE_IN_CHOSEN_NETWORKS:
+                            profile = links.get(network)
+                            key = variant if profile is None else f"{variant}, {profile.name}"
+                            print(f"  BARGE_IN={variant}, network: {network}", flush=True)
+                            result = await barge_in_calls(
+                                client,
+                                await _user(client, 0),
+                                models,
+                                _connected,
+                                _end,
+                                tries,
+                                link=None if profile is None else profile.link,
+                            )
+                            print(f"  {key}: {result}", flush=True)
+                            figures["barge_in"][key] = result
+                            save()
     if "scaling" in parts:
-        figures["scaling"] = await worker_scaling(models, quick, save)
-        save()
+        with timed("scaling"):
+            figures["scaling"] = await worker_scaling(models, quick, save)
+            save()
     alone = {"process", "stt", "synthesis", "bargein", "scaling"}
     for mode in modes if set(parts) - alone else ():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
+        MODE[0] = mode
         with tempfile.TemporaryDirectory() as tmp:
             async with contextlib.AsyncExitStack() as stack:
                 relay: UdpRelay | None = None
@@ -791,20 +855,24 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                     server, client, models, parts, quick, figures["modes"][mode], save, relay
                 )
     if "process" in parts:
-        print("figure 7: a process per bot", flush=True)
-        from bench.process_per_bot import process_per_bot
+        with timed("process"):
+            print("figure 7: a process per bot", flush=True)
+            from bench.process_per_bot import process_per_bot
 
-        other = await process_per_bot(
-            levels=(0, 1, 2) if quick else (0, 1, 5, 10, 20), runs=3 if quick else 10
-        )
-        figures["process_per_bot"] = {
-            "latency": {
-                k: summary(other[k]) for k in ("bot_ready", "greeting_first_audio") if k in other
-            },
-            "idle": other["idle"],
-            "ended_early": other["ended_early"],
-        }
+            other = await process_per_bot(
+                levels=(0, 1, 2) if quick else (0, 1, 5, 10, 20), runs=3 if quick else 10
+            )
+            figures["process_per_bot"] = {
+                "latency": {
+                    k: summary(other[k])
+                    for k in ("bot_ready", "greeting_first_audio")
+                    if k in other
+                },
+                "idle": other["idle"],
+                "ended_early": other["ended_early"],
+            }
     figures["load_average_after"] = os.getloadavg()
+    figures["part_seconds"] = PART_SECONDS
     save()
     report(figures)
     print(f"\nwritten to {out}")
@@ -866,8 +934,22 @@ if __name__ == "__main__":
         help="comma-separated BARGE_IN settings the bargein part runs, of: vad, hold "
         "(default: both)",
     )
+    parser.add_argument(
+        "--barge-in-networks",
+        default="clean",
+        help="comma-separated network profiles the bargein part runs each BARGE_IN under, in "
+        f"order, of: {', '.join(BARGE_IN_NETWORKS)} (default: clean)",
+    )
+    parser.add_argument(
+        "--barge-in-tries",
+        type=int,
+        help="barge-ins, backchannels and paused requests per bargein call (default: 6, 3 "
+        "with --quick)",
+    )
     args = parser.parse_args()
     BARGE_IN_VARIANTS[:] = _choose(parser, args.barge_in, BARGE_IN)
+    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, BARGE_IN_NETWORKS)
+    BARGE_IN_TRIES[0] = args.barge_in_tries
     NETWORK_ROUNDS[0] = args.network_rounds
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
     if args.network_profiles:
