@@ -236,22 +236,28 @@ BACKCHANNEL_WORDS = frozenset(
 # you, goodbye!" split at its comma: the goodbye, said over the answer to the thanks, ends the
 # call).
 INTERRUPT_WORDS = frozenset(
-    "stop wait hold no nope what pause sorry excuse hey hello again repeat quiet enough "
-    "bye goodbye goodnight".split()
+    "stop wait hold no nope what why how tell more pause sorry excuse hey hello again repeat "
+    "quiet enough bye goodbye goodnight".split()
 )
+# A murmur over the bot heard as words: up to this many, in speech shorter than a barge-in.
+# Under loss the recogniser makes three of "Mm-hmm." too ("It not long.", a 3 % loss bench
+# probe, 2026-12-05); a short request of three ("tell me more", "why is that") has a word of
+# INTERRUPT_WORDS.
+SHORT_MURMUR_WORDS = 3
 
 
 def is_backchannel(text: str, *, short: bool = False) -> bool:
     """Whether a transcript said over the bot is a backchannel (or nothing: a noise).
 
     `short`: the speech was shorter than a barge-in (BARGE_IN_SPEECH_SECS after the VAD's
-    start); then any one or two words but those of INTERRUPT_WORDS count, since the recogniser
-    makes all sorts of words of a murmur ("Mm-hmm." heard as "A memo.", "Imam Mum.").
+    start); then any words, SHORT_MURMUR_WORDS at most, but those of INTERRUPT_WORDS count,
+    since the recogniser makes all sorts of words of a murmur ("Mm-hmm." heard as "A memo.",
+    "Imam Mum.", and under loss "It not long.").
     """
     words = re.findall(r"[a-z]+", text.lower().replace("-", ""))
     if len(words) <= 3 and all(word in BACKCHANNEL_WORDS for word in words):
         return True
-    return short and len(words) <= 2 and not INTERRUPT_WORDS.intersection(words)
+    return short and len(words) <= SHORT_MURMUR_WORDS and not INTERRUPT_WORDS.intersection(words)
 
 
 class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]

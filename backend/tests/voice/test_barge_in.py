@@ -90,10 +90,17 @@ def test_anything_else_is_no_backchannel(text: str) -> None:
     assert not is_backchannel(text, short=True)
 
 
-@pytest.mark.parametrize("text", ["A memo.", "Mama.", "Uh, humph."])
+@pytest.mark.parametrize("text", ["A memo.", "Mama.", "Uh, humph.", "It not long.", "At Memlam."])
 def test_a_short_murmur_is_a_backchannel_whatever_it_was_heard_as(text: str) -> None:
     assert is_backchannel(text, short=True)
     assert not is_backchannel(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Tell me more.", "Why is that?", "How come?", "What was that?", "Wait a second."]
+)
+def test_a_short_request_is_no_backchannel(text: str) -> None:
+    assert not is_backchannel(text, short=True)
 
 
 async def test_while_the_bot_is_silent_a_turn_starts_on_the_vad() -> None:
