@@ -827,6 +827,7 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                             )
                             print(f"  {key}: {result}", flush=True)
                             figures["barge_in"][key] = result
+                            figures["database"] = server.database
                             save()
     if "scaling" in parts:
         with timed("scaling"):
