@@ -158,19 +158,23 @@ class Stored:
         got.raise_for_status()
         return list(got.json()["items"])
 
-    async def since(self, before: int) -> tuple[list[str], list[str]]:
-        """The user's lines and the bot's lines said whole (not cut) stored after the first
-        `before`, once the transcript writer has flushed (every 0.25 s)."""
+    async def since(self, before: int) -> list[dict[str, Any]]:
+        """The lines stored after the first `before`, once the transcript writer has flushed
+        (every 0.25 s)."""
         await asyncio.sleep(1.0)
-        new = (await self.lines())[before:]
-        return (
-            [line["text"] for line in new if line["role"] == "user"],
-            [
-                line["text"]
-                for line in new
-                if line["role"] == "assistant" and not line["interrupted"]
-            ],
-        )
+        return (await self.lines())[before:]
+
+
+def _heard(lines: list[dict[str, Any]]) -> list[str]:
+    """The user's lines among stored `lines`."""
+    return [line["text"] for line in lines if line["role"] == "user"]
+
+
+def _said_whole(lines: list[dict[str, Any]]) -> list[str]:
+    """The bot's lines among stored `lines` that were said whole (not cut)."""
+    return [
+        line["text"] for line in lines if line["role"] == "assistant" and not line["interrupted"]
+    ]
 
 
 async def _paused(
@@ -190,14 +194,14 @@ async def _paused(
     peer.mic.say(parts[1])
     await asyncio.sleep(len(parts[1]) / RATE)
     await _answer_over(arrivals)
-    await asyncio.sleep(1.0)  # the transcript writer flushes every 0.25 s
-    new = (await stored.lines())[before:]
-    said = [line["text"] for line in new if line["role"] == "assistant" and not line["interrupted"]]
+    new = await stored.since(before)
+    said = _said_whole(new)
+    heard = _heard(new)
     return {
         # Two user lines: the pause ended a turn (the second joined to the first, or answered
         # on its own); one: the turn detector waited through the pause.
-        "user_lines": sum(line["role"] == "user" for line in new),
-        "heard": [line["text"] for line in new if line["role"] == "user"],
+        "user_lines": len(heard),
+        "heard": heard,
         "cut_lines": sum(line["role"] == "assistant" and line["interrupted"] for line in new),
         "whole_answers": sum(whole in line for line in said),
         "first_part_answers": sum(first in line for line in said) if first != whole else 0,
@@ -212,11 +216,11 @@ async def barge_in_calls(
     connect: Connect,
     end: End,
     tries: int,
-    link: netem.Profile | None = None,
+    link: netem.Profile = netem.Profile(),
     seed: int = 23,
 ) -> dict[str, Any]:
     """One call: an uninterrupted reading, then `tries` barge-ins and `tries` backchannels, all
-    through `link` (each direction) once the bot has greeted (None: a clean link)."""
+    through `link` (each direction) once the bot has greeted."""
     reading, over, backchannel = (synthesise(models, t) for t in (READING, OVER, BACKCHANNEL))
     paused = {
         case: ((synthesise(models, a), synthesise(models, b)), whole, first)
@@ -229,11 +233,10 @@ async def barge_in_calls(
     stored = Stored(client, user, body)
     try:
         await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
-        if link is not None:
-            network.up.profile = network.down.profile = link
+        network.up.profile = network.down.profile = link
         before = len(await stored.lines())
         reference = await _try(peer, arrivals, reading, None)
-        reading_lines = set((await stored.since(before))[1])
+        reading_lines = set(_said_whole(await stored.since(before)))
         stops: list[float] = []
         not_stopped = 0
         for _ in range(tries):
@@ -249,11 +252,11 @@ async def barge_in_calls(
             row = await _try(peer, arrivals, reading, backchannel)
             # Read from the stored transcript: the page's lines come over the data channel,
             # which a lossy link delays by seconds (SCTP's retransmissions), past the try.
-            heard, said = await stored.since(before)
-            replied = any(line not in reading_lines for line in said)
+            new = await stored.since(before)
+            replied = any(line not in reading_lines for line in _said_whole(new))
             answered += replied
             if replied:
-                heard_as.append(heard)
+                heard_as.append(_heard(new))
             # Answered means interrupted (the user's turn started, cutting the reading), and
             # then the reply's packets hide the cut from a count; else 1 s short is a stop.
             if replied or row["answer_packets"] < reference["answer_packets"] - 50:

@@ -458,6 +458,26 @@ async def concurrency_ceiling(
     return {"ceiling": ceiling, "steps": sorted(rows, key=lambda r: r["conversations"])}
 
 
+async def light_ceiling(
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    questions: list[np.ndarray],
+    server: Server,
+    phrases: Phrases,
+    quick: bool,
+) -> dict[str, Any]:
+    """The `ceiling-light` search (load users and a canary), as each mode and the worker-scaling
+    runs do it."""
+    return await concurrency_ceiling(
+        client,
+        users,
+        questions,
+        light=(server, phrases),
+        first=2 if quick else FIRST_LEVEL,
+        most=16 if quick else MAX_LEVEL,
+    )
+
+
 async def _probe_gap(client: httpx.AsyncClient, user: dict[str, str]) -> float:
     """A new user's greeting: the longest gap between its received frames, in seconds."""
     probe, body = await _connected(client, user)
@@ -535,9 +555,9 @@ BARGE_IN = ("vad", "hold")
 BARGE_IN_VARIANTS = list(BARGE_IN)
 # The network profiles the bargein part runs each variant under (`--barge-in-networks`): those
 # of the network part that impair a link (no blackout, no address change).
-BARGE_IN_NETWORKS = tuple(
-    network_slug(p.name) for p in NETWORK_PROFILES if not (p.blackout or p.address_change)
-)
+BARGE_IN_NETWORKS = {
+    network_slug(p.name): p for p in NETWORK_PROFILES if not (p.blackout or p.address_change)
+}
 BARGE_IN_CHOSEN_NETWORKS = ["clean"]
 # How many barge-ins, backchannels and paused requests each bargein call tries (`--barge-in-
 # tries`; None: 3 with --quick, else 6).
@@ -644,13 +664,8 @@ async def measure_mode(
     if "ceiling-light" in parts:
         with timed("ceiling-light"):
             print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
-            figures["ceiling_light"] = await concurrency_ceiling(
-                client,
-                users,
-                questions,
-                light=(server, phrases),
-                first=2 if quick else FIRST_LEVEL,
-                most=16 if quick else MAX_LEVEL,
+            figures["ceiling_light"] = await light_ceiling(
+                client, users, questions, server, phrases, quick
             )
             save()
     if "talking" in parts:
@@ -743,14 +758,7 @@ async def worker_scaling(
                 httpx.AsyncClient(base_url=server.url, timeout=60) as client,
             ):
                 users = [await _user(client, i) for i in range(20)]
-                found = await concurrency_ceiling(
-                    client,
-                    users,
-                    questions,
-                    light=(server, phrases),
-                    first=2 if quick else FIRST_LEVEL,
-                    most=16 if quick else MAX_LEVEL,
-                )
+                found = await light_ceiling(client, users, questions, server, phrases, quick)
         figures[str(workers)] = {
             "worker_cpus": sorted(worker_cpus) if worker_cpus else None,
             "other_cpus": sorted(rest) if rest else None,
@@ -801,9 +809,6 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
             )
             figures["barge_in"] = {}
             tries = BARGE_IN_TRIES[0] or (3 if quick else 6)
-            links = {
-                network_slug(p.name): p for p in NETWORK_PROFILES if p.name != "clean"
-            }  # clean: no impairment at all
             for variant in BARGE_IN_VARIANTS:
                 with tempfile.TemporaryDirectory() as tmp:
                     async with (
@@ -813,8 +818,8 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                         httpx.AsyncClient(base_url=server.url, timeout=60) as client,
                     ):
                         for network in BARGE_IN_CHOSEN_NETWORKS:
-                            profile = links.get(network)
-                            key = variant if profile is None else f"{variant}, {profile.name}"
+                            profile = BARGE_IN_NETWORKS[network]
+                            key = variant if profile.link.clean else f"{variant}, {profile.name}"
                             print(f"  BARGE_IN={variant}, network: {network}", flush=True)
                             result = await barge_in_calls(
                                 client,
@@ -823,7 +828,7 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                                 _connected,
                                 _end,
                                 tries,
-                                link=None if profile is None else profile.link,
+                                link=profile.link,
                             )
                             print(f"  {key}: {result}", flush=True)
                             figures["barge_in"][key] = result
@@ -949,7 +954,7 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     BARGE_IN_VARIANTS[:] = _choose(parser, args.barge_in, BARGE_IN)
-    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, BARGE_IN_NETWORKS)
+    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS))
     BARGE_IN_TRIES[0] = args.barge_in_tries
     NETWORK_ROUNDS[0] = args.network_rounds
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
