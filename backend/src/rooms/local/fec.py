@@ -29,7 +29,7 @@ from typing import Any
 
 from src.rooms.local import opus
 
-# How often the report is read (a browser reports every ~5 s, aiortc's receivers every
+# How often the report is read (a browser reports every few seconds, aiortc's receivers every
 # 0.5-1.5 s).
 INTERVAL_SECONDS = 1.0
 # FEC sized for more loss than this takes too much from the speech itself.
