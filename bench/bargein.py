@@ -1,24 +1,25 @@
 """`--only bargein`: speaking over the bot (issue 23).
 
-One call per variant. The user asks for the whole reading (about 12 s of speech), and 1.5 s
-into the answer either asks another question over it (a barge-in) or says "Mm-hmm." (a
-backchannel). Timed from packet arrivals at the peer (the bot sends nothing while silent, so
-no decoding is needed): from the start of the user's speech over the bot to the last packet of
-the bot's audio before it went quiet (the stop; none within 2 s: not stopped). A backchannel
-"was answered" when a bot line that is not part of the reading followed it in the stored
-transcript (not the page's: a lossy link delays its lines by seconds), and "stopped the
-bot" when it was answered (its turn interrupted the reading) or the rest of the answer was not
-spoken (the answer's packets fell short of the uninterrupted answer's by more than 1 s). Each
-variant's server differs only in BARGE_IN.
+Three calls per variant, at the same time, each its own user: the barge-ins; the
+backchannels; the paused requests (the variants too run side by side, a server each). The user
+asks for the whole reading (about 12 s of speech), and 1.5 s into the answer either asks
+another question over it (a barge-in) or says "Mm-hmm." (a backchannel). Timed from packet
+arrivals at the peer (the bot sends nothing while silent, so no decoding is needed): from the
+start of the user's speech over the bot to the last packet of the bot's audio before it went
+quiet (the stop; none within 2 s: not stopped). A backchannel "was answered" when a bot line
+that is not part of the reading followed it in the stored transcript (not the page's: a lossy
+link delays its lines by seconds), and "stopped the bot" when it was answered (its turn
+interrupted the reading) or the rest of the answer was not spoken (the answer's packets fell
+short of the uninterrupted answer's, in the same call, by more than 1 s). Each variant's
+server differs only in BARGE_IN.
 
-A request said with a pause (issue 23's "one utterance, one answer"), in the same call: the
-user says the first part, is silent PAUSE s (long enough to end a turn), then says the rest;
-`PAUSED` names the cases. The whole request must be answered once: each case's right answer
-heard whole (not cut) exactly once, its first part's own answer never heard whole, the reading
-never spoken twice.
+A request said with a pause (issue 23's "one utterance, one answer"): the user says the first
+part, is silent PAUSE s (long enough to end a turn), then says the rest; `PAUSED` names the
+cases. The whole request must be answered once: each case's right answer heard whole (not
+cut) exactly once, its first part's own answer never heard whole, the reading never spoken twice.
 
 Under a network profile (`--barge-in-networks`, `bench.network`'s profiles that impair a link),
-the call is greeted on a clean link, then the profile impairs both directions of the peer's
+each call is greeted on a clean link, then the profile impairs both directions of the peer's
 media for the rest of it (what it dropped each way is reported, so the impairment is seen to
 work); the user lines the recogniser heard of each backchannel that was answered are kept, to
 say why.
@@ -27,8 +28,10 @@ say why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -36,7 +39,7 @@ import numpy as np
 
 from bench.peers import Packets, until_quiet
 from tests import netem
-from tests.kit.speech import synthesise
+from tests.kit.speech import loud_span, synthesise
 from tests.voice.peer import RATE, Peer
 
 Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
@@ -88,14 +91,6 @@ class Arrivals(Packets):
 
     def count(self, start: float, end: float) -> int:
         return sum(start <= t <= end for t in self.times)
-
-
-def loud_span(samples: np.ndarray, threshold: int = 500) -> tuple[float, float]:
-    """Seconds from the start of `samples` to its first and to its last loud sample."""
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
-    if not loud.size:
-        return 0.0, 0.0
-    return float(loud[0]) / RATE, float(loud[-1]) / RATE
 
 
 async def _answer_over(arrivals: Arrivals, within: float = 40) -> float:
@@ -209,9 +204,32 @@ async def _paused(
     }
 
 
-async def barge_in_calls(
+@contextlib.asynccontextmanager
+async def _call(
     client: httpx.AsyncClient,
     user: dict[str, str],
+    connect: Connect,
+    end: End,
+    link: netem.Profile,
+    seed: int,
+) -> AsyncIterator[tuple[Peer, Arrivals, Stored, netem.Link]]:
+    """A call greeted on a clean link, then through `link` (each direction) until it ends."""
+    peer, body = await connect(client, user)
+    arrivals = Arrivals(peer)
+    network = netem.impair(peer.pc, seed=seed)
+    peer.start_pings()
+    try:
+        await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
+        network.up.profile = network.down.profile = link
+        yield peer, arrivals, Stored(client, user, body), network
+    finally:
+        await peer.close()
+        await end(client, user, body)
+
+
+async def barge_in_calls(
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
     models: Any,
     connect: Connect,
     end: End,
@@ -219,67 +237,76 @@ async def barge_in_calls(
     link: netem.Profile = netem.Profile(),
     seed: int = 23,
 ) -> dict[str, Any]:
-    """One call: an uninterrupted reading, then `tries` barge-ins and `tries` backchannels, all
-    through `link` (each direction) once the bot has greeted."""
+    """Three calls at the same time, each through `link` once its bot has greeted (`users`: one
+    for each): `tries` barge-ins; an uninterrupted reading, then `tries` backchannels; `tries`
+    of each paused request."""
     reading, over, backchannel = (synthesise(models, t) for t in (READING, OVER, BACKCHANNEL))
     paused = {
         case: ((synthesise(models, a), synthesise(models, b)), whole, first)
         for case, (a, b, whole, first) in PAUSED.items()
     }
-    peer, body = await connect(client, user)
-    arrivals = Arrivals(peer)
-    network = netem.impair(peer.pc, seed=seed)
-    peer.start_pings()
-    stored = Stored(client, user, body)
-    try:
-        await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
-        network.up.profile = network.down.profile = link
-        before = len(await stored.lines())
-        reference = await _try(peer, arrivals, reading, None)
-        reading_lines = set(_said_whole(await stored.since(before)))
-        stops: list[float] = []
-        not_stopped = 0
-        for _ in range(tries):
-            row = await _try(peer, arrivals, reading, over)
-            if row["stop_ms"] is None or row["stop_ms"] > NOT_STOPPED_MS:
-                not_stopped += 1  # the answer went on
-            else:
-                stops.append(row["stop_ms"])
-        stopped = answered = 0
-        heard_as: list[list[str]] = []  # what the recogniser made of each answered backchannel
-        for _ in range(tries):
+    dropped: list[tuple[int, int]] = []
+
+    async def barge_ins() -> dict[str, Any]:
+        async with _call(client, users[0], connect, end, link, seed) as (peer, arrivals, _s, net):
+            stops: list[float] = []
+            not_stopped = 0
+            for _ in range(tries):
+                row = await _try(peer, arrivals, reading, over)
+                if row["stop_ms"] is None or row["stop_ms"] > NOT_STOPPED_MS:
+                    not_stopped += 1  # the answer went on
+                else:
+                    stops.append(row["stop_ms"])
+        dropped.append((net.up.counts.dropped, net.down.counts.dropped))
+        return {"barge_in_stop_ms": [round(s) for s in stops], "barge_in_not_stopped": not_stopped}
+
+    async def backchannels() -> dict[str, Any]:
+        call = _call(client, users[1], connect, end, link, seed + 1)
+        async with call as (peer, arrivals, stored, net):
             before = len(await stored.lines())
-            row = await _try(peer, arrivals, reading, backchannel)
-            # Read from the stored transcript: the page's lines come over the data channel,
-            # which a lossy link delays by seconds (SCTP's retransmissions), past the try.
-            new = await stored.since(before)
-            replied = any(line not in reading_lines for line in _said_whole(new))
-            answered += replied
-            if replied:
-                heard_as.append(_heard(new))
-            # Answered means interrupted (the user's turn started, cutting the reading), and
-            # then the reply's packets hide the cut from a count; else 1 s short is a stop.
-            if replied or row["answer_packets"] < reference["answer_packets"] - 50:
-                stopped += 1
-        pauses: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
-        for _ in range(tries):
-            for case, (parts, whole, first) in paused.items():
-                pauses[case].append(await _paused(peer, arrivals, stored, parts, whole, first))
-    finally:
-        await peer.close()
-        await end(client, user, body)
-    return {
-        "reference_answer_packets": reference["answer_packets"],
-        "barge_in_stop_ms": [round(s) for s in stops],
-        "barge_in_not_stopped": not_stopped,
-        "backchannels": tries,
-        "backchannels_stopping_the_bot": stopped,
-        "backchannels_answered": answered,
-        "backchannels_answered_heard_as": heard_as,
-        "paused_requests": pauses,
-        "dropped_up": network.up.counts.dropped,
-        "dropped_down": network.down.counts.dropped,
-    }
+            reference = await _try(peer, arrivals, reading, None)
+            reading_lines = set(_said_whole(await stored.since(before)))
+            stopped = answered = 0
+            heard_as: list[list[str]] = []  # what the recogniser made of each answered one
+            for _ in range(tries):
+                before = len(await stored.lines())
+                row = await _try(peer, arrivals, reading, backchannel)
+                # Read from the stored transcript: the page's lines come over the data channel,
+                # which a lossy link delays by seconds (SCTP's retransmissions), past the try.
+                new = await stored.since(before)
+                replied = any(line not in reading_lines for line in _said_whole(new))
+                answered += replied
+                if replied:
+                    heard_as.append(_heard(new))
+                # Answered means interrupted (the user's turn started, cutting the reading), and
+                # then the reply's packets hide the cut from a count; else 1 s short is a stop.
+                if replied or row["answer_packets"] < reference["answer_packets"] - 50:
+                    stopped += 1
+        dropped.append((net.up.counts.dropped, net.down.counts.dropped))
+        return {
+            "reference_answer_packets": reference["answer_packets"],
+            "backchannels": tries,
+            "backchannels_stopping_the_bot": stopped,
+            "backchannels_answered": answered,
+            "backchannels_answered_heard_as": heard_as,
+        }
+
+    async def pauses() -> dict[str, Any]:
+        call = _call(client, users[2], connect, end, link, seed + 2)
+        async with call as (peer, arrivals, stored, net):
+            said: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
+            for _ in range(tries):
+                for case, (parts, whole, first) in paused.items():
+                    said[case].append(await _paused(peer, arrivals, stored, parts, whole, first))
+        dropped.append((net.up.counts.dropped, net.down.counts.dropped))
+        return {"paused_requests": said}
+
+    result: dict[str, Any] = {}
+    for part in await asyncio.gather(barge_ins(), backchannels(), pauses()):
+        result |= part
+    result["dropped_up"] = sum(up for up, _ in dropped)
+    result["dropped_down"] = sum(down for _, down in dropped)
+    return result
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:

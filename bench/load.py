@@ -26,12 +26,13 @@ End = Any  # run.py's `_end(client, auth, body)`
 async def _greeted(
     client: httpx.AsyncClient, users: list[dict[str, str]], n: int, connect: Connect
 ) -> list[tuple[Peer, dict[str, str], dict[str, Any]]]:
-    """N conversations, joined one after another, each greeted before the next joins."""
+    """N conversations, joined one after another, then greeted (each greeting heard whole)."""
     joined = []
     for i in range(n):
         user = users[i % len(users)]
         peer, body = await connect(client, user)
         joined.append((peer, user, body))
+    for peer, _u, _b in joined:
         await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
     return joined
 

@@ -1,8 +1,8 @@
 """`make bench BENCH_ARGS="--only network"`: calls over impaired networks (issue 19).
 
-One call per profile, beside a clean one in the same run. The user's aiortc peer is behind the
-user-space impairment harness (`backend/tests/netem.py`), both directions, from the end of the
-greeting; it asks the QUESTIONS one after another. Per profile:
+One call per profile, beside a clean one in the same run, AT_ONCE calls at a time. The user's
+aiortc peer is behind the user-space impairment harness (`backend/tests/netem.py`), both
+directions, from the end of the greeting; it asks the QUESTIONS one after another. Per profile:
 - what the bot heard: the word error rate of the user's lines the bot sent back (its
   transcript, as stored) against the questions spoken, and how many it heard word for word;
 - voice to voice: the end of each question to the first sound of its answer, p50 and p95;
@@ -205,6 +205,11 @@ async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict
     }
 
 
+# How many profiles' calls run at the same time (`--network-at-once`), each joining STAGGER s
+# after the one before (no join burst).
+AT_ONCE, STAGGER = 5, 2.0
+
+
 async def network_profiles(
     client: httpx.AsyncClient,
     users: list[dict[str, str]],
@@ -212,22 +217,32 @@ async def network_profiles(
     connect: Connect,
     end: End,
     profiles: tuple[NetworkProfile, ...] | None = None,
+    at_once: int = AT_ONCE,
 ) -> list[dict[str, Any]]:
-    """One call per profile (those chosen: `choose`), clean first."""
+    """One call per profile (those chosen: `choose`), clean first, `at_once` calls at a time:
+    the clean call shares the server with the impaired ones of its group, as they with it."""
     profiles = CHOSEN if profiles is None else profiles
-    rows = []
-    for i, profile in enumerate(profiles):
-        row = await _call(client, users[i % len(users)], profile, questions, connect, end, seed=i)
-        rows.append(row)
-        row["answered_right"] = _answered_right(row, rows[0])
-        print(
-            f"  network, {profile.name}: heard {row['heard_right']}/{row['questions']} right "
-            f"(WER {row['word_error_rate']:.0%}), answered {row['answered_right']} right, "
-            "voice to voice p50 "
-            f"{row['voice_to_voice_p50_ms'] or 0:.0f} ms; {row['heard']}",
-            flush=True,
+    rows: list[dict[str, Any]] = []
+
+    async def call(i: int) -> dict[str, Any]:
+        await asyncio.sleep((i % at_once) * STAGGER)
+        return await _call(
+            client, users[i % len(users)], profiles[i], questions, connect, end, seed=i
         )
-        await asyncio.sleep(2)  # the call's bot finishes ending
+
+    for first in range(0, len(profiles), at_once):
+        group = range(first, min(first + at_once, len(profiles)))
+        rows += await asyncio.gather(*(call(i) for i in group))
+        for row in rows[first:]:
+            row["answered_right"] = _answered_right(row, rows[0])
+            print(
+                f"  network, {row['profile']}: heard {row['heard_right']}/{row['questions']} "
+                f"right (WER {row['word_error_rate']:.0%}), answered {row['answered_right']} "
+                f"right, voice to voice p50 {row['voice_to_voice_p50_ms'] or 0:.0f} ms; "
+                f"{row['heard']}",
+                flush=True,
+            )
+        await asyncio.sleep(2)  # the calls' bots finish ending
     return rows
 
 

@@ -80,6 +80,12 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
     if "idle" in figures:
         where = "the worker processes summed" if mode == "workers" else "shared models, one process"
         _print_idle(f"idle conversations ({where})", figures["idle"])
+        peers = figures.get("idle_test_peers")
+        if peers:
+            print(
+                f"{peers['conversations']} test peers instead{'':<5}{peers['rss_mb']:>9.0f}"
+                f"{peers['cpu_percent_of_one_core']:>17.1f}"
+            )
         for name, value in figures["per_extra_idle_conversation"].items():
             print(f"per extra idle conversation (0 to 5): {name} {value:.1f}")
         if mode == "embedded" and any(r["cpu_percent_of_one_core"] > 80 for r in figures["idle"]):

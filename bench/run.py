@@ -2,21 +2,30 @@
 
 Everything on loopback: the app runs as its own process (PostgreSQL when reachable, else
 SQLite), offline models, local rooms; the users are aiortc peers in this process that speak
-Piper-synthesised questions. Parts (`--only`): latency (start, bot ready, greeting, voice to
-voice), idle (memory and CPU per idle conversation, and one call before and right after that
-load), atonce (N users asking at the same instant), ceiling (the largest number of
-simultaneous conversations that still answer in time, with test peers: each encodes and
-decodes, on the server's cores), ceiling-light (the same with load users, which send
-pre-encoded speech and decode nothing, and one test peer as a canary: tests/kit/load.py; the
-load generator's and the server's CPU), talking (the server's CPU-seconds per idle and per
-talking conversation minute, load users asking every ~15 s: bench/talking.py), scaling (the
-worker mode's load-user ceiling with one worker pinned to one core, then two workers on two
-cores, and their ratio; runs its own servers), stutter (idle conversations before a new
-greeting's audio has gaps), process (the same figures for a process per bot), stt (each
-offline speech recogniser's latency and word error rate, in this process), synthesis (CPU per
-answer's speech with and without the cache of synthesised sentences, in this process), network
-(calls over impaired networks: bench/network.py), browser-network (the room page in Chromium
-under loss: bench/browser_network.py). Prints a table and
+Piper-synthesised questions. Parts (`--only`); stt, synthesis and bargein run once first, then
+each mode's parts in turn, then scaling and process once:
+- latency: start, bot ready, signalling, greeting, voice to voice (from the last loud sample of
+  the question to the answer's first sound);
+- idle: memory and CPU per idle conversation (load users, five test peers beside), new
+  greetings' gaps as idle conversations grow (the stutter), a call before and right after
+  (bench/idle.py);
+- ceiling-light: the largest number of simultaneous conversations that still answer in time,
+  load users (pre-encoded speech, nothing decoded: tests/kit/load.py) and one test peer as a
+  canary; the load generator's and the server's CPU;
+- ceiling (not by default): the same with test peers only, each encoding and decoding on the
+  server's cores;
+- talking: the server's CPU-seconds per idle and per talking conversation minute, load users
+  asking every ~15 s (bench/talking.py);
+- atonce: N users asking at the same instant;
+- network: calls over impaired networks, AT_ONCE at a time (bench/network.py);
+- browser-network (not by default): the room page in Chromium under loss
+  (bench/browser_network.py);
+- scaling (the load-user ceiling with one worker pinned to one core, beside the worker
+  mode's with two workers on two cores, and their ratio); process (the same figures for a
+  process per bot); stt (each offline recogniser's latency and word error rate), synthesis (CPU
+  per answer's speech with and without the cache of synthesised sentences); bargein (speaking
+  over the bot, each BARGE_IN on a server of its own, side by side: bench/bargein.py).
+Each part prints its time, and the run where its time went. Prints a table and
 writes the same figures as JSON to bench/results/.
 """
 
@@ -42,14 +51,17 @@ import numpy as np
 
 from bench.bargein import barge_in_calls
 from bench.browser_network import browser_profiles, impaired_turn
+from bench.idle import LEVELS as IDLE_LEVELS
+from bench.idle import PROBE_LEVELS, idle_and_stutter
 from bench.load import at_once, next_call
+from bench.network import AT_ONCE as NETWORK_CALLS_AT_ONCE
 from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
 from bench.network import slug as network_slug
 from bench.peers import ask, until_quiet
-from bench.report import ANSWER_LIMIT, GREETING_LIMIT, STUTTER_GAP, report
-from bench.server import Server, cpu_of, cpu_share, cpu_since, rss_mb, serve
+from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
+from bench.server import Server, cpu_of, cpu_since, serve
 from bench.stt import stt_benchmark
 from bench.synthesis import synthesis_benchmark
 from bench.talking import Joined, connect_load_users, greeted, hang_up, talking_cost
@@ -57,9 +69,9 @@ from src.core.settings import get_settings
 from src.voice_pipeline import speech
 from tests.kit.load import LoadUser, Phrases, Ticker, next_level
 from tests.kit.processes import pinned
-from tests.kit.speech import say, synthesise
+from tests.kit.speech import loud_span, say, synthesise
 from tests.netem import UdpRelay
-from tests.voice.peer import Peer, rms
+from tests.voice.peer import RATE, Peer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUESTIONS = [
@@ -181,9 +193,11 @@ async def greeting_latency(
     offers: list[float] = []
     for i in range(runs):
         peer, body = await _connected(client, users[i % len(users)], offers)
-        await peer.utterance(peer.offer_sent_at, quiet=0.3)
-        greeted = peer.first_sound_after(peer.offer_sent_at)
-        assert greeted is not None  # the utterance above was heard
+        # The greeting's first sound is the figure: the user hangs up there, not at its end.
+        deadline = peer.offer_sent_at + 20
+        while (greeted := peer.first_sound_after(peer.offer_sent_at)) is None:
+            assert time.monotonic() < deadline, "no greeting within 20 s"
+            await asyncio.sleep(0.02)
         delays.append(greeted - peer.offer_sent_at)
         await peer.close()
         await _end(client, users[i % len(users)], body)
@@ -192,70 +206,28 @@ async def greeting_latency(
 
 async def voice_to_voice(
     client: httpx.AsyncClient, users: list[dict[str, str]], models: speech.SpeechModels, rounds: int
-) -> list[float]:
-    """From the end of a spoken question to the first non-silent frame of the answer."""
-    delays = []
+) -> dict[str, list[float]]:
+    """From the end of a spoken question (its last loud sample) to the first loud frame of the
+    answer; beside it, the same from the end of the question's audio, as the bench timed it
+    until 2026-12-05 (Piper's fading 0.1 to 0.25 s after the words left out), to compare with
+    the tables of before."""
+    delays: list[float] = []
+    from_audio_end: list[float] = []
     for r in range(rounds):
         peer, body = await _connected(client, users[r % len(users)])
         await peer.utterance(peer.offer_sent_at)
         for question in QUESTIONS:
-            asked = await say(peer, synthesise(models, question))
+            audio = synthesise(models, question)
+            asked = await say(peer, audio)
             await peer.utterance(asked)
             answered = peer.first_sound_after(asked)
             assert answered is not None  # the utterance above was heard
             delays.append(answered - asked)
+            fading = (len(audio) - RATE) / RATE - loud_span(audio)[1]
+            from_audio_end.append(answered - asked - fading)
         await peer.close()
         await _end(client, users[r % len(users)], body)
-    return delays
-
-
-async def idle_cost(
-    server: Server,
-    client: httpx.AsyncClient,
-    users: list[dict[str, str]],
-    levels: tuple[int, ...] = (0, 1, 5, 10, 20),
-) -> list[dict[str, Any]]:
-    """RSS and CPU of the bots' processes with 0, 1, 5, 10 and 20 connected, silent conversations.
-
-    Embedded, that is the app's process; in the worker mode the worker processes, summed (the
-    API's process runs no bot), with each worker's RSS beside.
-    """
-    peers: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
-    rows = []
-    for level in levels:
-        while len(peers) < level:
-            user = users[len(peers) % len(users)]
-            peer, body = await _connected(client, user)
-            await peer.utterance(peer.offer_sent_at)
-            peers.append((peer, user, body))
-        await asyncio.sleep(3)
-        pids = await server.bot_pids()
-        share = await cpu_share(pids, 10)
-        health = (await client.get("/health")).json()
-        rss = [rss_mb(pid) for pid in cpu_of(pids)]  # those still running
-        rows.append(
-            {
-                "conversations": level,
-                # Bots still running: a dropped peer connection would end one as user_left.
-                "alive": health["bots"],
-                "rss_mb": sum(rss),
-                "rss_mb_per_process": rss,
-                "cpu_percent_of_one_core": share * 100,
-            }
-        )
-        print(
-            f"  idle, {level} conversations: {rows[-1]['cpu_percent_of_one_core']:.0f} % of a core"
-        )
-    for peer, user, body in peers:
-        await peer.close()
-        await _end(client, user, body)
-    return rows
-
-
-def _max_gap(peer: Peer, start: float, end: float) -> float:
-    """The longest wait between two received audio frames from `start` to `end`, in seconds."""
-    times = [at for at, _ in peer.received if start <= at <= end]
-    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+    return {"voice_to_voice": delays, "voice_to_voice_from_audio_end": from_audio_end}
 
 
 def _step_row(
@@ -417,6 +389,10 @@ async def _light_ceiling_step(
 
 # The ceiling search (`next_level`): levels doubled from FIRST until one fails, then bisected.
 FIRST_LEVEL, MAX_LEVEL = 4, 64
+# The load-user search starts higher: its ceilings were 36 embedded and 42 with two workers
+# (bench/README.md), so the levels below 24 only ever held, and 64 (answers 15 s late) cost
+# the most of all; from 24: 24, 48, then bisected.
+LIGHT_FIRST_LEVEL = 24
 
 
 async def concurrency_ceiling(
@@ -473,65 +449,9 @@ async def light_ceiling(
         users,
         questions,
         light=(server, phrases),
-        first=2 if quick else FIRST_LEVEL,
+        first=2 if quick else LIGHT_FIRST_LEVEL,
         most=16 if quick else MAX_LEVEL,
     )
-
-
-async def _probe_gap(client: httpx.AsyncClient, user: dict[str, str]) -> float:
-    """A new user's greeting: the longest gap between its received frames, in seconds."""
-    probe, body = await _connected(client, user)
-    try:
-        await probe.utterance(probe.offer_sent_at, quiet=0.5)
-        start = probe.first_sound_after(probe.offer_sent_at)
-        assert start is not None
-        loud = [at for at, s in probe.received if at >= start and rms(s) > 500]
-        return _max_gap(probe, start, loud[-1])
-    finally:
-        await probe.close()
-        await _end(client, user, body)
-
-
-async def greeting_stutter(
-    client: httpx.AsyncClient, users: list[dict[str, str]], levels: tuple[int, ...], probes: int
-) -> dict[str, Any]:
-    """With N idle conversations connected, the longest gaps in new users' greeting audio.
-
-    Each level greets `probes` new users one after another; it stutters when the median of
-    their longest gaps is over STUTTER_GAP (one late frame alone is noise, not a stutter).
-    """
-    idle: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
-    rows = []
-    largest_smooth = None
-    try:
-        await asyncio.sleep(5)  # the previous part's conversations finish ending
-        for level in levels:
-            while len(idle) < level:
-                user = users[len(idle) % len(users)]
-                peer, body = await _connected(client, user)
-                await peer.utterance(peer.offer_sent_at, quiet=0.3)
-                idle.append((peer, user, body))
-            await asyncio.sleep(2)
-            gaps = [
-                await _probe_gap(client, users[(level + i) % len(users)]) for i in range(probes)
-            ]
-            median = statistics.median(gaps)
-            rows.append(
-                {
-                    "idle_conversations": level,
-                    "median_max_gap_ms": median * 1000,
-                    "max_gaps_ms": [round(g * 1000) for g in gaps],
-                }
-            )
-            print(f"  stutter, {level} idle: longest gaps {rows[-1]['max_gaps_ms']} ms", flush=True)
-            if median > STUTTER_GAP:
-                break
-            largest_smooth = level
-    finally:
-        for peer, user, body in idle:
-            await peer.close()
-            await _end(client, user, body)
-    return {"largest_idle_without_stutter": largest_smooth, "steps": rows}
 
 
 def _machine() -> str:
@@ -545,6 +465,8 @@ def _machine() -> str:
 
 # How many times each network call asks the questions (`--network-rounds`).
 NETWORK_ROUNDS = [1]
+# How many network calls run at the same time (`--network-at-once`).
+NETWORK_AT_ONCE = [NETWORK_CALLS_AT_ONCE]
 # How the users' peers hear the bot (`--ears`): through aiortc's jitter buffer, or through our
 # adaptive one (as a browser's NetEQ adapts); the network part runs once per choice.
 EARS = ("aiortc", "adaptive")
@@ -570,7 +492,6 @@ PARTS = (
     "talking",
     "scaling",
     "atonce",
-    "stutter",
     "process",
     "stt",
     "synthesis",
@@ -578,6 +499,10 @@ PARTS = (
     "browser-network",
     "bargein",
 )
+# Parts run only when named: browser-network needs Chromium and coturn; ceiling's test peers
+# (each encodes and decodes) take the cores the server needs, so it measures the bench, and
+# ceiling-light is the capacity figure (bench/README.md).
+NOT_BY_DEFAULT = ("browser-network", "ceiling")
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
 SETTINGS = {
@@ -625,34 +550,36 @@ async def measure_mode(
             )
             latencies = await start_latency(client, users, runs)
             latencies |= await greeting_latency(client, users, runs // 3)
-            latencies["voice_to_voice"] = await voice_to_voice(
-                client, users, models, 1 if quick else 3
-            )
+            latencies |= await voice_to_voice(client, users, models, 1 if quick else 3)
             figures["latency"] = {k: summary(v) for k, v in latencies.items()}
             save()
     questions = [synthesise(models, q) for q in QUESTIONS]
     phrases = Phrases(questions)  # the load users' Opus, encoded once for every part
     if "idle" in parts:
         with timed("idle"):
-            print("  figure 5: idle cost", flush=True)
-            # Memory is judged from 0 to 20 conversations (issue 12), quick or not; a call before
-            # and right after them shows whether the load left work behind.
+            print(
+                "  figures 5 and 6: idle cost, idle conversations before a greeting stutters",
+                flush=True,
+            )
+            # A call before and right after the load shows whether it left work behind.
             figures["next_call"] = await next_call(
                 client, users[0], questions[:2], _connected, _end
             )
-            idle = await idle_cost(server, client, users, (0, 1, 5, 10, 20))
+            figures |= await idle_and_stutter(
+                server,
+                client,
+                users,
+                phrases,
+                _connected,
+                _start,
+                _end,
+                levels=(0, 1, 5) if quick else IDLE_LEVELS,
+                probe_levels=(0, 5) if quick else PROBE_LEVELS,
+                probes=3 if quick else 5,
+            )
             figures["after_load"] = await next_call(
                 client, users[0], questions[:2], _connected, _end
             )
-            figures["idle"] = idle
-            # From 0 to 5: above that the two cores are saturated; the slope means little.
-            figures["per_extra_idle_conversation"] = {
-                "MB": (idle[2]["rss_mb"] - idle[0]["rss_mb"]) / 5,
-                "CPU % of a core": (
-                    idle[2]["cpu_percent_of_one_core"] - idle[0]["cpu_percent_of_one_core"]
-                )
-                / 5,
-            }
             save()
     if "ceiling" in parts:
         with timed("ceiling"):
@@ -677,7 +604,7 @@ async def measure_mode(
                 users,
                 phrases,
                 8 if quick else 16,
-                1 if quick else 3,
+                1 if quick else 2,
                 _start,
                 _end,
             )
@@ -690,14 +617,6 @@ async def measure_mode(
                 client, users, questions, _connected, _end, rounds=rounds
             )
             save()
-    if "stutter" in parts:
-        with timed("stutter"):
-            print("  figure 6: idle conversations before a greeting stutters", flush=True)
-            levels = (0, 5) if quick else (0, 2, 5, 10, 15, 20, 30)
-            figures["stutter"] = await greeting_stutter(
-                client, users, levels, probes=3 if quick else 5
-            )
-            save()
     if "network" in parts:
         with timed("network"):
             print("  calls over impaired networks", flush=True)
@@ -706,7 +625,9 @@ async def measure_mode(
             figures["network"] = []
             for ears in NETWORK_EARS:
                 PEER_EARS[0] = ears
-                rows = await network_profiles(client, users, spoken, _connected, _end)
+                rows = await network_profiles(
+                    client, users, spoken, _connected, _end, at_once=NETWORK_AT_ONCE[0]
+                )
                 for row in rows:
                     row["ears"] = ears
                     if len(NETWORK_EARS) > 1:
@@ -731,11 +652,16 @@ SCALING: tuple[tuple[int, set[int] | None, set[int] | None], ...] = (
 
 
 async def worker_scaling(
-    models: speech.SpeechModels, quick: bool, save: Callable[[], None]
+    models: speech.SpeechModels,
+    quick: bool,
+    save: Callable[[], None],
+    known: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
     """Issue 20's ratio in one run: the load-user ceiling with one worker pinned to one core
     (the app's process and the load generator on the other), then with two workers on the two
-    cores (nothing pinned: the load generator shares them)."""
+    cores (nothing pinned: the load generator shares them). `known`: a run's search already
+    made in this run by the worker mode's `ceiling-light` part (WORKERS=2, nothing pinned: the
+    same server and load generator), taken instead of searching again."""
     if len(os.sched_getaffinity(0)) < 2:
         print("  worker scaling needs two cores: not run", flush=True)
         return {"skipped": "fewer than two cores"}
@@ -744,6 +670,19 @@ async def worker_scaling(
     figures: dict[str, Any] = {}
     for workers, worker_cpus, rest in SCALING:
         where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
+        if workers in known and worker_cpus is None and rest is None:
+            print(
+                f"worker scaling: WORKERS={workers} {where}: the worker mode's ceiling-light "
+                "search of this run",
+                flush=True,
+            )
+            figures[str(workers)] = {
+                "worker_cpus": None,
+                "other_cpus": None,
+                "from_the_worker_mode": True,
+                **known[workers],
+            }
+            continue
         print(f"worker scaling: WORKERS={workers} {where}", flush=True)
         with tempfile.TemporaryDirectory() as tmp, pinned(rest):
             async with (
@@ -769,6 +708,42 @@ async def worker_scaling(
     figures["ratio"] = two / one if one else None
     print(f"  two workers on two cores / one worker on one: {two} / {one}", flush=True)
     return figures
+
+
+async def barge_in_variant(
+    models: speech.SpeechModels,
+    workers: int,
+    variant: str,
+    tries: int,
+    figures: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """The bargein part's calls for one BARGE_IN, on a server of its own, one link after
+    another; the variants run side by side, so each sees the other's load."""
+    # One server at a time through its set-up (its own port and database).
+    await asyncio.sleep(BARGE_IN_VARIANTS.index(variant) * 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            serve(Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}) as server,
+            httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+        ):
+            for network in BARGE_IN_CHOSEN_NETWORKS:
+                profile = BARGE_IN_NETWORKS[network]
+                key = variant if profile.link.clean else f"{variant}, {profile.name}"
+                print(f"  BARGE_IN={variant}, network: {network}", flush=True)
+                result = await barge_in_calls(
+                    client,
+                    [await _user(client, i) for i in range(3)],
+                    models,
+                    _connected,
+                    _end,
+                    tries,
+                    link=profile.link,
+                )
+                print(f"  {key}: {result}", flush=True)
+                figures["barge_in"][key] = result
+                figures["database"] = server.database
+                save()
 
 
 async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], workers: int) -> None:
@@ -803,41 +778,18 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
     if "bargein" in parts:
         with timed("bargein"):
             print(
-                f"speaking over the bot: BARGE_IN={', then '.join(BARGE_IN_VARIANTS)} "
-                "(vad: pipecat's default)",
+                f"speaking over the bot: BARGE_IN={' and '.join(BARGE_IN_VARIANTS)} at the same "
+                "time, a server each (vad: pipecat's default)",
                 flush=True,
             )
             figures["barge_in"] = {}
             tries = BARGE_IN_TRIES[0] or (3 if quick else 6)
-            for variant in BARGE_IN_VARIANTS:
-                with tempfile.TemporaryDirectory() as tmp:
-                    async with (
-                        serve(
-                            Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}
-                        ) as server,
-                        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
-                    ):
-                        for network in BARGE_IN_CHOSEN_NETWORKS:
-                            profile = BARGE_IN_NETWORKS[network]
-                            key = variant if profile.link.clean else f"{variant}, {profile.name}"
-                            print(f"  BARGE_IN={variant}, network: {network}", flush=True)
-                            result = await barge_in_calls(
-                                client,
-                                await _user(client, 0),
-                                models,
-                                _connected,
-                                _end,
-                                tries,
-                                link=profile.link,
-                            )
-                            print(f"  {key}: {result}", flush=True)
-                            figures["barge_in"][key] = result
-                            figures["database"] = server.database
-                            save()
-    if "scaling" in parts:
-        with timed("scaling"):
-            figures["scaling"] = await worker_scaling(models, quick, save)
-            save()
+            await asyncio.gather(
+                *(
+                    barge_in_variant(models, workers, variant, tries, figures, save)
+                    for variant in BARGE_IN_VARIANTS
+                )
+            )
     alone = {"process", "stt", "synthesis", "bargein", "scaling"}
     for mode in modes if set(parts) - alone else ():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
@@ -860,13 +812,23 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                 await measure_mode(
                     server, client, models, parts, quick, figures["modes"][mode], save, relay
                 )
+    if "scaling" in parts:
+        MODE[0] = ""
+        with timed("scaling"):
+            light = figures["modes"].get("workers", {}).get("ceiling_light")
+            known = {workers: light} if light is not None else {}
+            figures["scaling"] = await worker_scaling(models, quick, save, known)
+            save()
     if "process" in parts:
         with timed("process"):
             print("figure 7: a process per bot", flush=True)
             from bench.process_per_bot import process_per_bot
 
             other = await process_per_bot(
-                levels=(0, 1, 2) if quick else (0, 1, 5, 10, 20), runs=3 if quick else 10
+                # Up to 10: each process holds its own models (~630 MB, 10 s to spawn two), so
+                # the slope is plain by then and 20 would take 13 GB and minutes more.
+                levels=(0, 1, 2) if quick else (0, 1, 5, 10),
+                runs=3 if quick else 5,
             )
             figures["process_per_bot"] = {
                 "latency": {
@@ -897,9 +859,11 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke check")
     parser.add_argument(
         "--only",
-        default=",".join(p for p in PARTS if p != "browser-network"),
+        default=",".join(p for p in PARTS if p not in NOT_BY_DEFAULT),
         help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all but "
-        "browser-network, which needs Chromium and coturn: `make chromium coturn`)",
+        "browser-network, which needs Chromium and coturn: `make chromium coturn`, and "
+        "ceiling, whose test peers take the cores the server needs: ceiling-light is the "
+        "capacity figure)",
     )
     parser.add_argument(
         "--modes",
@@ -920,6 +884,13 @@ if __name__ == "__main__":
         help="comma-separated network profiles to run (clean always runs first), of: "
         + ", ".join(network_slug(p.name) for p in NETWORK_PROFILES)
         + " (default: all)",
+    )
+    parser.add_argument(
+        "--network-at-once",
+        type=int,
+        default=NETWORK_CALLS_AT_ONCE,
+        help="how many network calls run at the same time, clean among the first "
+        f"(default: {NETWORK_CALLS_AT_ONCE}; 1: one after another)",
     )
     parser.add_argument(
         "--ears",
@@ -957,6 +928,7 @@ if __name__ == "__main__":
     BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS))
     BARGE_IN_TRIES[0] = args.barge_in_tries
     NETWORK_ROUNDS[0] = args.network_rounds
+    NETWORK_AT_ONCE[0] = max(1, args.network_at_once)
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
     if args.network_profiles:
         choose_network(args.network_profiles)

@@ -28,7 +28,7 @@ End = Any  # run.py's `_end(client, auth, body)`
 Joined = tuple[LoadUser, dict[str, str], dict[str, Any]]
 
 # A question every EVERY +- SPREAD seconds per user; the idle window before the talking one.
-EVERY, SPREAD, IDLE_SECONDS = 15.0, 3.0, 20.0
+EVERY, SPREAD, IDLE_SECONDS = 15.0, 3.0, 10.0
 
 
 async def connect_load_users(

@@ -48,12 +48,25 @@ async def transcribe(models: speech.SpeechModels, audio48: np.ndarray) -> str:
 LIFE_PATH_QUESTION = "What is my life path number?"
 
 
+def loud_span(samples: np.ndarray, threshold: int = 500) -> tuple[float, float]:
+    """Seconds from the start of 48 kHz `samples` to its first and to its last loud sample."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    if not loud.size:
+        return 0.0, 0.0
+    return float(loud[0]) / RATE, float(loud[-1]) / RATE
+
+
 async def say(peer: Peer, audio: np.ndarray) -> float:
-    """The user says `audio` (`synthesise`'s: its last second silence); returns, at the moment
-    the words end (the silence still playing), that moment (time.monotonic)."""
+    """The user says `audio` (`synthesise`'s: its last second silence); returns once the audio
+    before that second has played, the moment its last loud sample played (time.monotonic).
+
+    Piper ends its words with 0.1 to 0.25 s of fading near-silence: a delay timed from the end
+    of the audio instead would leave that much of the bot's wait out.
+    """
+    began = time.monotonic()
     peer.mic.say(audio)
-    await asyncio.sleep((len(audio) - RATE) / RATE)
-    return time.monotonic()
+    await asyncio.sleep(max(0.0, began + (len(audio) - RATE) / RATE - time.monotonic()))
+    return began + loud_span(audio)[1]
 
 
 async def answer_to(

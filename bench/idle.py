@@ -1,0 +1,189 @@
+"""The idle part: what connected, silent conversations cost, and when a new greeting stutters.
+
+One crowd of idle conversations grows through LEVELS. Its users are load users
+(tests/kit/load.py: pre-encoded silence at 50 packets a second, as a browser sends, nothing
+decoded), so the crowd costs the bench little and joins in seconds; the server does the same
+work for them as for any peer. At each level: the bots' processes' RSS and CPU (read by PID),
+and at the levels of PROBE_LEVELS `probes` new test peers, one after another, are greeted and
+the longest gap in each greeting's audio is kept: the greeting stutters at a level when the
+median of those gaps is over STUTTER_GAP (one late frame alone is noise).
+
+Before the crowd, TEST_PEERS test peers (each encodes its silence and decodes the bot's, as
+the tests' peer) are measured the same way for a moment and hung up: the idle cost per
+conversation of a test peer and of a load user, side by side in one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from typing import Any
+
+import httpx
+
+from bench.report import STUTTER_GAP
+from bench.server import Server, cpu_of, cpu_share, rss_mb
+from bench.talking import Joined, connect_load_users, greeted, hang_up
+from tests.kit.load import Phrases, Ticker
+from tests.voice.peer import Peer, rms
+
+Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
+Start = Any  # run.py's `_start(client, auth)`: (seconds, wall time, start body)
+End = Any  # run.py's `_end(client, auth, body)`
+
+LEVELS = (0, 1, 5, 10, 20, 30)
+PROBE_LEVELS = (0, 10, 20, 30)
+TEST_PEERS = 5
+# After a level is reached, the bots settle this long, then their CPU is read over WINDOW.
+SETTLE, WINDOW = 3.0, 10.0
+
+
+async def _row(server: Server, client: httpx.AsyncClient, level: int) -> dict[str, Any]:
+    await asyncio.sleep(SETTLE)
+    pids = await server.bot_pids()
+    share = await cpu_share(pids, WINDOW)
+    health = (await client.get("/health")).json()
+    rss = [rss_mb(pid) for pid in cpu_of(pids)]  # those still running
+    return {
+        "conversations": level,
+        # Bots still running: a dropped peer connection would end one as user_left.
+        "alive": health["bots"],
+        "rss_mb": sum(rss),
+        "rss_mb_per_process": rss,
+        "cpu_percent_of_one_core": share * 100,
+    }
+
+
+def _max_gap(peer: Peer, start: float, end: float) -> float:
+    """The longest wait between two received audio frames from `start` to `end`, in seconds."""
+    times = [at for at, _ in peer.received if start <= at <= end]
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+
+
+async def _probe_gap(
+    client: httpx.AsyncClient, user: dict[str, str], connect: Connect, end: End
+) -> float:
+    """A new user's greeting: the longest gap between its received frames, in seconds."""
+    probe, body = await connect(client, user)
+    try:
+        await probe.utterance(probe.offer_sent_at, quiet=0.5)
+        start = probe.first_sound_after(probe.offer_sent_at)
+        assert start is not None
+        loud = [at for at, s in probe.received if at >= start and rms(s) > 500]
+        return _max_gap(probe, start, loud[-1])
+    finally:
+        await probe.close()
+        await end(client, user, body)
+
+
+async def _test_peers_row(
+    server: Server,
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    connect: Connect,
+    end: End,
+) -> dict[str, Any]:
+    """TEST_PEERS test peers connected and greeted, measured as a level, then hung up."""
+    peers: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
+    try:
+        for i in range(TEST_PEERS):
+            peer, body = await connect(client, users[i % len(users)])
+            peers.append((peer, users[i % len(users)], body))
+        for peer, _u, _b in peers:
+            await peer.utterance(peer.offer_sent_at, within=20, quiet=0.3)
+        return await _row(server, client, TEST_PEERS)
+    finally:
+        for peer, user, body in peers:
+            await peer.close()
+            await end(client, user, body)
+
+
+def per_conversation(rows: list[dict[str, Any]], upto: int, key: str) -> float:
+    """One more conversation's cost, from the level 0 row to the `upto` row."""
+    base = next(r for r in rows if r["conversations"] == 0)
+    top = next(r for r in rows if r["conversations"] == upto)
+    return float((top[key] - base[key]) / upto)
+
+
+async def idle_and_stutter(
+    server: Server,
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    phrases: Phrases,
+    connect: Connect,
+    start: Start,
+    end: End,
+    levels: tuple[int, ...] = LEVELS,
+    probe_levels: tuple[int, ...] = PROBE_LEVELS,
+    probes: int = 5,
+) -> dict[str, Any]:
+    """The idle rows (load users), the test peers' row beside, and the stutter steps."""
+    ticker = Ticker()
+    ticker.start()
+    crowd: list[Joined] = []
+    rows: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    largest_smooth: int | None = None
+    stuttered = False
+    try:
+        await asyncio.sleep(SETTLE)  # the previous part's conversations finish ending
+        rows.append(await _row(server, client, 0))
+        peers_row = await _test_peers_row(server, client, users, connect, end)
+        print(
+            f"  idle, {TEST_PEERS} test peers: {peers_row['cpu_percent_of_one_core']:.1f} % of a "
+            "core",
+            flush=True,
+        )
+        for level in levels:
+            if level:
+                joining = await connect_load_users(
+                    client, users, ticker, phrases, level - len(crowd), start, len(crowd)
+                )
+                crowd += joining
+                _greetings, missed = await greeted(joining)
+                if missed:
+                    print(f"  idle, {level}: {missed} load users heard no greeting", flush=True)
+                rows.append(await _row(server, client, level))
+            print(
+                f"  idle, {level} conversations (load users): "
+                f"{rows[-1]['cpu_percent_of_one_core']:.1f} % of a core, "
+                f"{rows[-1]['rss_mb']:.0f} MB",
+                flush=True,
+            )
+            if level not in probe_levels or stuttered:
+                continue
+            gaps = [
+                await _probe_gap(client, users[(level + i) % len(users)], connect, end)
+                for i in range(probes)
+            ]
+            median = statistics.median(gaps)
+            steps.append(
+                {
+                    "idle_conversations": level,
+                    "median_max_gap_ms": median * 1000,
+                    "max_gaps_ms": [round(g * 1000) for g in gaps],
+                }
+            )
+            print(
+                f"  stutter, {level} idle: longest gaps {steps[-1]['max_gaps_ms']} ms", flush=True
+            )
+            stuttered = median > STUTTER_GAP
+            if not stuttered:
+                largest_smooth = level
+    finally:
+        await hang_up(client, crowd, end)
+        await ticker.close()
+    upto = 5 if 5 in levels else max(levels)
+    return {
+        "idle": rows,
+        "idle_test_peers": peers_row,
+        # From 0 to 5: the slope above that means little once the cores fill up.
+        "per_extra_idle_conversation": {
+            "MB": per_conversation(rows, upto, "rss_mb"),
+            "CPU % of a core": per_conversation(rows, upto, "cpu_percent_of_one_core"),
+            "CPU % of a core, test peers": per_conversation(
+                [rows[0], peers_row], TEST_PEERS, "cpu_percent_of_one_core"
+            ),
+        },
+        "stutter": {"largest_idle_without_stutter": largest_smooth, "steps": steps},
+    }
