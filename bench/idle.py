@@ -4,9 +4,11 @@ One crowd of idle conversations grows through LEVELS. Its users are load users
 (tests/kit/load.py: pre-encoded silence at 50 packets a second, as a browser sends, nothing
 decoded), so the crowd costs the bench little and joins in seconds; the server does the same
 work for them as for any peer. At each level: the bots' processes' RSS and CPU (read by PID),
-and at the levels of PROBE_LEVELS `probes` new test peers, one after another, are greeted and
-the longest gap in each greeting's audio is kept: the greeting stutters at a level when the
-median of those gaps is over STUTTER_GAP (one late frame alone is noise).
+with none connected and then at the top level, `probes` new test peers, one after another,
+are greeted and the longest gap in each greeting's audio is kept: the greeting stutters at a
+level when the median of those gaps is over STUTTER_GAP (one late frame alone is noise). Only
+if the top level stutters are levels between probed, bisected (the crowd shrinks or grows to
+each) to within STUTTER_RESOLUTION.
 
 Before the crowd, TEST_PEERS test peers (each encodes its silence and decodes the bot's, as
 the tests' peer) are measured the same way for a moment and hung up: the idle cost per
@@ -24,7 +26,7 @@ import httpx
 from bench.report import STUTTER_GAP
 from bench.server import Server, cpu_of, cpu_share, rss_mb
 from bench.talking import Joined, connect_load_users, greeted, hang_up
-from tests.kit.load import Phrases, Ticker
+from tests.kit.load import Phrases, Ticker, next_level
 from tests.voice.peer import Peer, rms
 
 Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
@@ -32,7 +34,8 @@ Start = Any  # run.py's `_start(client, auth)`: (seconds, wall time, start body)
 End = Any  # run.py's `_end(client, auth, body)`
 
 LEVELS = (0, 1, 5, 10, 20, 30)
-PROBE_LEVELS = (0, 10, 20, 30)
+# The stutter's bisection stops once the largest smooth level is known to within this.
+STUTTER_RESOLUTION = 5
 TEST_PEERS = 5
 # After a level is reached, the bots settle this long, then their CPU is read over WINDOW.
 SETTLE, WINDOW = 3.0, 10.0
@@ -114,17 +117,50 @@ async def idle_and_stutter(
     start: Start,
     end: End,
     levels: tuple[int, ...] = LEVELS,
-    probe_levels: tuple[int, ...] = PROBE_LEVELS,
     probes: int = 5,
 ) -> dict[str, Any]:
-    """The idle rows (load users), the test peers' row beside, and the stutter steps."""
+    """The idle rows (load users), the test peers' row beside, and the stutter steps: new
+    greetings probed with no idle conversation, then at the top level, and only if it stutters
+    at levels between, bisected to within STUTTER_RESOLUTION (`next_level`)."""
     ticker = Ticker()
     ticker.start()
     crowd: list[Joined] = []
     rows: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
-    largest_smooth: int | None = None
-    stuttered = False
+    smooth: dict[int, bool] = {}
+
+    async def resize(level: int) -> None:
+        """Load users joined, or hung up, until `level` conversations are connected."""
+        nonlocal crowd
+        if level < len(crowd):
+            await hang_up(client, crowd[level:], end)
+            crowd = crowd[:level]
+            await asyncio.sleep(SETTLE)  # their bots finish ending
+            return
+        joining = await connect_load_users(
+            client, users, ticker, phrases, level - len(crowd), start, len(crowd)
+        )
+        crowd += joining
+        _greetings, missed = await greeted(joining)
+        if missed:
+            print(f"  idle, {level}: {missed} load users heard no greeting", flush=True)
+
+    async def probe(level: int) -> None:
+        gaps = [
+            await _probe_gap(client, users[(level + i) % len(users)], connect, end)
+            for i in range(probes)
+        ]
+        median = statistics.median(gaps)
+        steps.append(
+            {
+                "idle_conversations": level,
+                "median_max_gap_ms": median * 1000,
+                "max_gaps_ms": [round(g * 1000) for g in gaps],
+            }
+        )
+        print(f"  stutter, {level} idle: longest gaps {steps[-1]['max_gaps_ms']} ms", flush=True)
+        smooth[level] = median <= STUTTER_GAP
+
     try:
         await asyncio.sleep(SETTLE)  # the previous part's conversations finish ending
         rows.append(await _row(server, client, 0))
@@ -134,15 +170,10 @@ async def idle_and_stutter(
             "core",
             flush=True,
         )
+        await probe(0)
         for level in levels:
             if level:
-                joining = await connect_load_users(
-                    client, users, ticker, phrases, level - len(crowd), start, len(crowd)
-                )
-                crowd += joining
-                _greetings, missed = await greeted(joining)
-                if missed:
-                    print(f"  idle, {level}: {missed} load users heard no greeting", flush=True)
+                await resize(level)
                 rows.append(await _row(server, client, level))
             print(
                 f"  idle, {level} conversations (load users): "
@@ -150,29 +181,16 @@ async def idle_and_stutter(
                 f"{rows[-1]['rss_mb']:.0f} MB",
                 flush=True,
             )
-            if level not in probe_levels or stuttered:
-                continue
-            gaps = [
-                await _probe_gap(client, users[(level + i) % len(users)], connect, end)
-                for i in range(probes)
-            ]
-            median = statistics.median(gaps)
-            steps.append(
-                {
-                    "idle_conversations": level,
-                    "median_max_gap_ms": median * 1000,
-                    "max_gaps_ms": [round(g * 1000) for g in gaps],
-                }
-            )
-            print(
-                f"  stutter, {level} idle: longest gaps {steps[-1]['max_gaps_ms']} ms", flush=True
-            )
-            stuttered = median > STUTTER_GAP
-            if not stuttered:
-                largest_smooth = level
+        top = max(levels)
+        above: dict[int, bool] = {}  # the levels probed after 0
+        while smooth[0] and (n := next_level(above, top, top, STUTTER_RESOLUTION)):
+            await resize(n)
+            await probe(n)
+            above[n] = smooth[n]
     finally:
         await hang_up(client, crowd, end)
         await ticker.close()
+    largest_smooth = max((n for n, good in smooth.items() if good), default=None)
     upto = 5 if 5 in levels else max(levels)
     return {
         "idle": rows,
@@ -185,5 +203,8 @@ async def idle_and_stutter(
                 [rows[0], peers_row], TEST_PEERS, "cpu_percent_of_one_core"
             ),
         },
-        "stutter": {"largest_idle_without_stutter": largest_smooth, "steps": steps},
+        "stutter": {
+            "largest_idle_without_stutter": largest_smooth,
+            "steps": sorted(steps, key=lambda step: step["idle_conversations"]),
+        },
     }

@@ -3,7 +3,7 @@
 `at_once`: N connected users say a question at the same instant; for each N, the p50 and max
 of the time from the end of the question to the first sound of each answer.
 `next_call`: one call's greeting and answers on an idle server; `after_load` runs the same
-call right after a load (the idle part's 20 conversations) has ended: the two should match.
+call right after a load (the idle part's conversations) has ended: the two should match.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def print_load(figures: dict[str, Any]) -> None:
                 f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['answers_ms']}"
             )
     if "next_call" in figures:
-        print("\none call on an idle server, and the same right after the 20 conversations ended")
+        print("\none call on an idle server, and the same right after the idle part's ended")
         for label, key in (("idle server", "next_call"), ("after the load", "after_load")):
             call = figures.get(key)
             if call:

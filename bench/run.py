@@ -52,7 +52,7 @@ import numpy as np
 from bench.bargein import barge_in_calls
 from bench.browser_network import browser_profiles, impaired_turn
 from bench.idle import LEVELS as IDLE_LEVELS
-from bench.idle import PROBE_LEVELS, idle_and_stutter
+from bench.idle import idle_and_stutter
 from bench.load import at_once, next_call
 from bench.network import AT_ONCE as NETWORK_CALLS_AT_ONCE
 from bench.network import PROFILES as NETWORK_PROFILES
@@ -574,7 +574,6 @@ async def measure_mode(
                 _start,
                 _end,
                 levels=(0, 1, 5) if quick else IDLE_LEVELS,
-                probe_levels=(0, 5) if quick else PROBE_LEVELS,
                 probes=3 if quick else 5,
             )
             figures["after_load"] = await next_call(

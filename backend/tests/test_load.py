@@ -40,6 +40,20 @@ def test_the_search_doubles_then_bisects() -> None:
     assert _search(21)[1] == [4, 8, 16, 32, 24, 20, 22]
 
 
+def test_a_search_from_its_top_level_bisects_below_it_only_when_it_fails() -> None:
+    # The idle part's stutter search (bench/idle.py): the top level first, levels below it only
+    # when it fails, to within 5.
+    def search(ceiling: int) -> list[int]:
+        ok: dict[int, bool] = {}
+        while (n := next_level(ok, 30, 30, 5)) is not None:
+            ok[n] = n <= ceiling
+        return list(ok)
+
+    assert search(30) == [30]
+    assert search(25) == [30, 15, 22, 26]
+    assert search(3) == [30, 15, 7, 3]
+
+
 def test_speech_is_timed_from_the_first_packet_after_a_gap() -> None:
     greeting = [1.0 + 0.02 * i for i in range(100)]  # 2 s of speech from t=1
     answer = [6.0 + 0.02 * i for i in range(50)]
