@@ -277,7 +277,7 @@ async def barge_in_calls(
                 replied = any(line not in reading_lines for line in _said_whole(new))
                 answered += replied
                 if replied:
-                    heard_as.append(_heard(new))
+                    heard_as.append(_heard(new)[1:])  # the first: the reading's request
                 # Answered means interrupted (the user's turn started, cutting the reading), and
                 # then the reply's packets hide the cut from a count; else 1 s short is a stop.
                 if replied or row["answer_packets"] < reference["answer_packets"] - 50:
