@@ -59,7 +59,7 @@ from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
 from bench.network import slug as network_slug
-from bench.peers import ask, until_quiet
+from bench.peers import QUIET, ask, until_quiet
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
 from bench.server import Server, cpu_of, cpu_since, serve
 from bench.stt import stt_benchmark
@@ -215,11 +215,13 @@ async def voice_to_voice(
     from_audio_end: list[float] = []
     for r in range(rounds):
         peer, body = await _connected(client, users[r % len(users)])
-        await peer.utterance(peer.offer_sent_at)
+        # Each utterance heard whole (QUIET: longer than Piper's pauses between sentences)
+        # before the next question.
+        await peer.utterance(peer.offer_sent_at, quiet=QUIET)
         for question in QUESTIONS:
             audio = synthesise(models, question)
             asked = await say(peer, audio)
-            await peer.utterance(asked)
+            await peer.utterance(asked, quiet=QUIET)
             answered = peer.first_sound_after(asked)
             assert answered is not None  # the utterance above was heard
             delays.append(answered - asked)
