@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bench.load import greeted_peers, hang_up_peers
 from bench.report import STUTTER_GAP
 from bench.server import Server, cpu_of, cpu_share, rss_mb
 from bench.talking import Joined, connect_load_users, greeted, hang_up
@@ -87,18 +88,11 @@ async def _test_peers_row(
     end: End,
 ) -> dict[str, Any]:
     """TEST_PEERS test peers connected and greeted, measured as a level, then hung up."""
-    peers: list[tuple[Peer, dict[str, str], dict[str, Any]]] = []
+    peers = await greeted_peers(client, users, TEST_PEERS, connect)
     try:
-        for i in range(TEST_PEERS):
-            peer, body = await connect(client, users[i % len(users)])
-            peers.append((peer, users[i % len(users)], body))
-        for peer, _u, _b in peers:
-            await peer.utterance(peer.offer_sent_at, within=20, quiet=0.3)
         return await _row(server, client, TEST_PEERS)
     finally:
-        for peer, user, body in peers:
-            await peer.close()
-            await end(client, user, body)
+        await hang_up_peers(client, peers, end)
 
 
 def per_conversation(rows: list[dict[str, Any]], upto: int, key: str) -> float:

@@ -23,7 +23,7 @@ Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
 End = Any  # run.py's `_end(client, auth, body)`
 
 
-async def _greeted(
+async def greeted_peers(
     client: httpx.AsyncClient, users: list[dict[str, str]], n: int, connect: Connect
 ) -> list[tuple[Peer, dict[str, str], dict[str, Any]]]:
     """N conversations, joined one after another, then greeted (each greeting heard whole)."""
@@ -37,7 +37,7 @@ async def _greeted(
     return joined
 
 
-async def _hang_up(
+async def hang_up_peers(
     client: httpx.AsyncClient, joined: list[tuple[Peer, dict[str, str], dict[str, Any]]], end: End
 ) -> None:
     for peer, user, body in joined:
@@ -57,7 +57,7 @@ async def at_once(
     """For each N: N connected users ask the same question at the same instant, `rounds` times."""
     rows = []
     for n in levels:
-        joined = await _greeted(client, users, n, connect)
+        joined = await greeted_peers(client, users, n, connect)
         answers: list[float] = []
         missed = 0
         try:
@@ -70,7 +70,7 @@ async def at_once(
                 answers += [h for h in heard if h is not None]
                 missed += sum(h is None for h in heard)
         finally:
-            await _hang_up(client, joined, end)
+            await hang_up_peers(client, joined, end)
         rows.append(
             {
                 "users": n,
