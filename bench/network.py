@@ -1,6 +1,7 @@
 """`make bench BENCH_ARGS="--only network"`: calls over impaired networks (issue 19).
 
-One call per profile, beside a clean one in the same run, AT_ONCE calls at a time. The user's
+One call per profile, beside a clean one in the same run, at most AT_ONCE at a time (each
+starts as one ends, the longest first after the clean one). The user's
 aiortc peer is behind the user-space impairment harness (`backend/tests/netem.py`), both
 directions, from the end of the greeting; it asks the QUESTIONS one after another. Per profile:
 - what the bot heard: the word error rate of the user's lines the bot sent back (its
@@ -205,9 +206,18 @@ async def disrupt(peer: Peer, link: netem.Link, profile: NetworkProfile) -> dict
     }
 
 
-# How many profiles' calls run at the same time (`--network-at-once`), each joining STAGGER s
-# after the one before (no join burst).
+# How many profiles' calls run at the same time at most (`--network-at-once`), each joining
+# STAGGER s after the one before (no join burst).
 AT_ONCE, STAGGER = 5, 2.0
+
+
+def call_order(profiles: tuple[NetworkProfile, ...]) -> list[int]:
+    """The order the profiles' calls start in: clean first, then the longest (a blackout adds
+    its length to a call), so that the pool's last calls are short ones and the part ends
+    with the longest call, not after it."""
+    return sorted(
+        range(len(profiles)), key=lambda i: (profiles[i].name != "clean", -profiles[i].blackout)
+    )
 
 
 async def network_profiles(
@@ -219,31 +229,52 @@ async def network_profiles(
     profiles: tuple[NetworkProfile, ...] | None = None,
     at_once: int = AT_ONCE,
 ) -> list[dict[str, Any]]:
-    """One call per profile (those chosen: `choose`), clean first, `at_once` calls at a time:
-    the clean call shares the server with the impaired ones of its group, as they with it."""
+    """One call per profile (those chosen: `choose`), clean first, never more than `at_once`
+    at a time: each call starts once one ends (and STAGGER s after the one before), so the
+    clean call shares the server with impaired ones, as they with each other. Rows in the
+    profiles' order."""
     profiles = CHOSEN if profiles is None else profiles
-    rows: list[dict[str, Any]] = []
+    rows: dict[int, dict[str, Any]] = {}
+    slots = asyncio.Semaphore(at_once)
+    started = asyncio.Lock()  # held STAGGER s after each start: joins never come together
+    order = call_order(profiles)
+    # The first call's row (clean), that each call's answers are compared with.
+    reference: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 
-    async def call(i: int) -> dict[str, Any]:
-        await asyncio.sleep((i % at_once) * STAGGER)
-        return await _call(
-            client, users[i % len(users)], profiles[i], questions, connect, end, seed=i
+    async def call(i: int) -> None:
+        async with slots:
+            async with started:
+                task = asyncio.create_task(
+                    _call(
+                        client, users[i % len(users)], profiles[i], questions, connect, end, seed=i
+                    )
+                )
+                await asyncio.sleep(STAGGER)
+            try:
+                row = await task
+            except BaseException as exc:
+                if i == order[0]:
+                    reference.set_exception(exc)
+                raise
+        if i == order[0]:
+            reference.set_result(row)
+        row["answered_right"] = _answered_right(row, await reference)
+        rows[i] = row
+        print(
+            f"  network, {row['profile']}: heard {row['heard_right']}/{row['questions']} "
+            f"right (WER {row['word_error_rate']:.0%}), answered {row['answered_right']} "
+            f"right, voice to voice p50 {row['voice_to_voice_p50_ms'] or 0:.0f} ms; "
+            f"{row['heard']}",
+            flush=True,
         )
 
-    for first in range(0, len(profiles), at_once):
-        group = range(first, min(first + at_once, len(profiles)))
-        rows += await asyncio.gather(*(call(i) for i in group))
-        for row in rows[first:]:
-            row["answered_right"] = _answered_right(row, rows[0])
-            print(
-                f"  network, {row['profile']}: heard {row['heard_right']}/{row['questions']} "
-                f"right (WER {row['word_error_rate']:.0%}), answered {row['answered_right']} "
-                f"right, voice to voice p50 {row['voice_to_voice_p50_ms'] or 0:.0f} ms; "
-                f"{row['heard']}",
-                flush=True,
-            )
-        await asyncio.sleep(2)  # the calls' bots finish ending
-    return rows
+    tasks = []
+    for i in order:
+        tasks.append(asyncio.create_task(call(i)))
+        await asyncio.sleep(0)  # each takes its turn at the pool in this order
+    await asyncio.gather(*tasks)
+    await asyncio.sleep(2)  # the calls' bots finish ending
+    return [rows[i] for i in range(len(profiles))]
 
 
 def print_network(rows: list[dict[str, Any]]) -> None:
