@@ -155,9 +155,17 @@ async def idle_and_stutter(
         print(f"  stutter, {level} idle: longest gaps {steps[-1]['max_gaps_ms']} ms", flush=True)
         smooth[level] = median <= STUTTER_GAP
 
+    async def measure(level: int) -> None:
+        rows.append(await _row(server, client, level))
+        print(
+            f"  idle, {level} conversations (load users): "
+            f"{rows[-1]['cpu_percent_of_one_core']:.1f} % of a core, {rows[-1]['rss_mb']:.0f} MB",
+            flush=True,
+        )
+
     try:
         await asyncio.sleep(SETTLE)  # the previous part's conversations finish ending
-        rows.append(await _row(server, client, 0))
+        await measure(0)
         peers_row = await _test_peers_row(server, client, users, connect, end)
         print(
             f"  idle, {TEST_PEERS} test peers: {peers_row['cpu_percent_of_one_core']:.1f} % of a "
@@ -168,13 +176,7 @@ async def idle_and_stutter(
         for level in levels:
             if level:
                 await resize(level)
-                rows.append(await _row(server, client, level))
-            print(
-                f"  idle, {level} conversations (load users): "
-                f"{rows[-1]['cpu_percent_of_one_core']:.1f} % of a core, "
-                f"{rows[-1]['rss_mb']:.0f} MB",
-                flush=True,
-            )
+                await measure(level)
         top = max(levels)
         above: dict[int, bool] = {}  # the levels probed after 0
         while smooth[0] and (n := next_level(above, top, top, STUTTER_RESOLUTION)):

@@ -10,6 +10,7 @@ from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
 from bench.stt import print_stt
 from bench.synthesis import report as synthesis_report
+from tests.kit.load import load_user_cost
 
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
 GREETING_LIMIT = 1.5
@@ -134,6 +135,12 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
                 f"{row['server_percent_of_a_core']:>10.0f}  {canary}"
             )
         print(line)
+    cost = load_user_cost(ceiling["steps"])
+    if cost is not None:
+        print(
+            f"one more load user: {cost[0]:.2f} % of a core (the line through the steps; with "
+            f"none, the canary and the bench: {cost[1]:.0f} %)"
+        )
 
 
 def _print_talking(row: dict[str, Any]) -> None:
@@ -162,7 +169,13 @@ def _print_scaling(scaling: dict[str, Any]) -> None:
         run = scaling[workers]
         where = f"on core {run['worker_cpus']}" if run["worker_cpus"] else "on any core"
         rest = f", the app and the load on {run['other_cpus']}" if run["other_cpus"] else ""
-        _print_ceiling(run, f"WORKERS={workers} {where}{rest}")
+        if run.get("from_the_worker_mode"):
+            print(
+                f"\nWORKERS={workers} {where}{rest}: {run['ceiling']} conversations (the worker "
+                "mode's ceiling-light search above)"
+            )
+        else:
+            _print_ceiling(run, f"WORKERS={workers} {where}{rest}")
     ratio = scaling["ratio"]
     met = "met" if ratio is not None and ratio >= SCALING_GOAL else "missed"
     shown = f"{ratio:.2f}x" if ratio is not None else "none"

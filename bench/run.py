@@ -67,7 +67,7 @@ from bench.synthesis import synthesis_benchmark
 from bench.talking import Joined, connect_load_users, greeted, hang_up, talking_cost
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
-from tests.kit.load import LoadUser, Phrases, Ticker, next_level
+from tests.kit.load import LoadUser, Phrases, Ticker, load_user_cost, next_level
 from tests.kit.processes import pinned
 from tests.kit.speech import loud_span, say, synthesise
 from tests.netem import UdpRelay
@@ -433,7 +433,18 @@ async def concurrency_ceiling(
             flush=True,
         )
     ceiling = max((n for n, good in ok.items() if good), default=0)
-    return {"ceiling": ceiling, "steps": sorted(rows, key=lambda r: r["conversations"])}
+    found: dict[str, Any] = {
+        "ceiling": ceiling,
+        "steps": sorted(rows, key=lambda r: r["conversations"]),
+    }
+    if light is not None and (marginal := load_user_cost(rows)) is not None:
+        found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = marginal
+        print(
+            f"  one more load user: {marginal[0]:.2f} % of a core (with none, the canary and the "
+            f"bench: {marginal[1]:.0f} %)",
+            flush=True,
+        )
+    return found
 
 
 async def light_ceiling(
@@ -677,11 +688,12 @@ async def worker_scaling(
                 "search of this run",
                 flush=True,
             )
+            # Its steps are the worker mode's (`modes.workers.ceiling_light`): not copied.
             figures[str(workers)] = {
                 "worker_cpus": None,
                 "other_cpus": None,
                 "from_the_worker_mode": True,
-                **known[workers],
+                "ceiling": known[workers]["ceiling"],
             }
             continue
         print(f"worker scaling: WORKERS={workers} {where}", flush=True)

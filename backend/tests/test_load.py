@@ -15,7 +15,15 @@ import pytest
 from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
 
-from tests.kit.load import PacketTrack, Phrases, Ticker, encode, next_level, speech_starts
+from tests.kit.load import (
+    PacketTrack,
+    Phrases,
+    Ticker,
+    encode,
+    load_user_cost,
+    next_level,
+    speech_starts,
+)
 from tests.kit.processes import Proc, pinned
 
 pytestmark = pytest.mark.once
@@ -52,6 +60,20 @@ def test_a_search_from_its_top_level_bisects_below_it_only_when_it_fails() -> No
     assert search(30) == [30]
     assert search(25) == [30, 15, 22, 26]
     assert search(3) == [30, 15, 7, 3]
+
+
+def test_a_load_users_cost_is_the_slope_through_the_steps_not_the_average() -> None:
+    # 10 % with no load user (the canary, the ticker), 0.5 % a user on top: the average per
+    # user at 12 conversations (19 / 12 = 1.6 %) hides a cost three times smaller.
+    steps = [
+        {"conversations": n, "load_generator_percent_of_a_core": 10 + 0.5 * (n - 1) + noise}
+        for n, noise in ((12, 0.3), (18, -0.3), (24, 0.0))
+    ]
+    slope, fixed = load_user_cost(steps)  # type: ignore[misc]
+    assert slope == pytest.approx(0.5, abs=0.05)
+    assert fixed == pytest.approx(10, abs=1)
+    assert load_user_cost(steps[:1]) is None
+    assert load_user_cost([{"conversations": 4}, {"conversations": 8}]) is None
 
 
 def test_speech_is_timed_from_the_first_packet_after_a_gap() -> None:

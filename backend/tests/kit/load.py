@@ -1,5 +1,6 @@
 """Issue 20's load users, talking users that cost the load generator almost nothing, and the
-bench's search for the ceiling of simultaneous conversations (`next_level`).
+bench's search for the ceiling of simultaneous conversations (`next_level`) and what one more
+load user costs, read off the search's steps (`load_user_cost`).
 
 A test peer (`tests/voice/peer.Peer`) encodes its microphone in aiortc's encoder thread and
 decodes, resamples and keeps every packet of the bot's speech: about 5 % of a core each here,
@@ -258,3 +259,23 @@ def next_level(
     if high - low <= resolution:
         return None
     return (low + high) // 2
+
+
+def load_user_cost(steps: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """What one more load user costs the load generator, and what it costs with none (the
+    canary test peer, the shared ticker, the bench itself), in % of a core: the least-squares
+    line through the ceiling search's steps (N - 1 load users each). `load %/user` divides the
+    fixed part too, so it overstates a user's cost at low N; None with fewer than two levels."""
+    points = [
+        (row["conversations"] - 1, row["load_generator_percent_of_a_core"])
+        for row in steps
+        if "load_generator_percent_of_a_core" in row
+    ]
+    if len({x for x, _ in points}) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum(
+        (x - mean_x) ** 2 for x, _ in points
+    )
+    return slope, mean_y - slope * mean_x
