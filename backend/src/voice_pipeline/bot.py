@@ -55,6 +55,30 @@ async def preload(settings: SpeechSettings) -> None:
 
         await moonshine.preload(settings.model_cache_dir)
     await asyncio.to_thread(_warm_up, settings)
+    if settings.tts_provider == "piper" and settings.tts_cache_mb:
+        await _warm_greetings()
+
+
+# A name for the greetings synthesised at start-up: its sentence is left out of them.
+_ANYONE = "Ada"
+
+
+async def _warm_greetings() -> None:
+    """The sentences every bot's first words share (the greeting after the name, the rejoin
+    line after it), synthesised into the process's cache before it takes calls."""
+    started = time.monotonic()
+    voice = (await speech.preload_speech_models()).piper_voice
+    anyone = Numerologist(_ANYONE, _ANYONE, date(2000, 1, 1), memory=None)
+    warmed = [
+        sentence
+        for line in (anyone.greeting(), anyone.welcome_back())
+        for sentence in await piper_tts.warm(voice, line, personal=_ANYONE)
+    ]
+    logger.info(
+        "synthesis cache: %d sentences of the greetings synthesised in %.0f ms",
+        len(warmed),
+        (time.monotonic() - started) * 1000,
+    )
 
 
 def _warm_up(settings: SpeechSettings) -> None:

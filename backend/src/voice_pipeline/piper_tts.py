@@ -123,6 +123,20 @@ class PreparedSpeech:
         self._ready.clear()
 
 
+async def warm(voice: Any, text: str, personal: str) -> list[str]:
+    """Synthesise into the process's cache the sentences of `text` that do not hold `personal`,
+    split as `PreparedSpeech.prepare` splits them; returns them.
+
+    Every bot's greeting is the same sentences after the user's name. Synthesised before the
+    process takes its first call, they are ready for a burst of first calls, whose bots would
+    otherwise queue behind the first one's synthesis of them on a one-core worker.
+    """
+    shared = [s for s in clauses.sentences(text) if not _is_personal(s, personal)]
+    for sentence in shared:
+        await synthesise_shared(voice, sentence)
+    return shared
+
+
 def prepare(tts: Any, text: str, personal: str) -> PreparedSpeech:
     """Start synthesising what `tts` will say first (the greeting), if it is our Piper service.
 

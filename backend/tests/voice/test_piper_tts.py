@@ -122,6 +122,35 @@ async def test_sentences_without_the_name_are_synthesised_once_per_process(
     assert voice.said[3:] == ["Hello Grace!"]
 
 
+async def test_the_greetings_shared_sentences_are_synthesised_before_any_bot_asks(
+    voice: RecordingVoice,
+) -> None:
+    greeting = Numerologist("Ada Hopper", "Ada", date(1984, 7, 5)).greeting()
+    warmed = await piper_tts.warm(voice, greeting, personal="Ada")
+    assert warmed
+    assert not any("Ada" in sentence for sentence in warmed)
+    assert voice.said == warmed
+    # A burst of first calls then synthesises only each user's own sentence.
+    grace = Numerologist("Grace Hopper", "Grace", date(1984, 7, 5)).greeting()
+    prepared = piper_tts.PreparedSpeech(voice)
+    prepared.prepare(grace, personal="Grace")
+    assert len(await asyncio.gather(*(prepared.take(grace) or []))) == 3
+    assert voice.said[len(warmed) :] == ["Hello Grace!"]
+
+
+async def test_a_process_that_runs_bots_starts_with_the_greetings_sentences_kept(
+    models: speech.SpeechModels,
+) -> None:
+    from src.core.settings import get_settings
+    from src.voice_pipeline import bot
+
+    piper_tts.cache.clear()
+    await bot.preload(get_settings())
+    greeting = Numerologist("Grace Hopper", "Grace", date(1984, 7, 5)).greeting()
+    sentences = piper_tts.clauses.sentences(greeting)
+    assert [piper_tts.cached(models.piper_voice, s) for s in sentences] == [False, True, True]
+
+
 class CountingGate(inference.InferenceGate):
     """The "piper" gate, counting the runs handed to it (waiting for a thread, or running)."""
 
