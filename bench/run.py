@@ -389,6 +389,19 @@ async def _light_ceiling_step(
     return row
 
 
+async def no_bots_left(client: httpx.AsyncClient, within: float = 60) -> None:
+    """Wait until the server runs no bot (its /health count; a worker's from its last
+    heartbeat), then a second more: a step's bots end after its users hang up, and ending many
+    of them (the pipelines' teardown, the lines and ends written) takes a core seconds, which
+    the next step's joins would otherwise pay for."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not (await client.get("/health")).json().get("bots"):
+            break
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(1)
+
+
 # The ceiling search (`next_level`): levels doubled from FIRST until one fails, then bisected.
 FIRST_LEVEL, MAX_LEVEL = 4, 64
 # The load-user search starts higher: its ceilings were 36 embedded and 42 with two workers
@@ -412,6 +425,7 @@ async def concurrency_ceiling(
     rows: list[dict[str, Any]] = []
     ok: dict[int, bool] = {}
     while (n := next_level(ok, first, most)) is not None:
+        await no_bots_left(client)
         if light is None:
             row = await _ceiling_step(client, users, questions, n, rng)
         else:
