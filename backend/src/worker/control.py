@@ -59,8 +59,14 @@ class Control:
         self._rooms = rooms
 
     async def read(self, spawn: Spawn) -> None:
-        """Read the stream from now on, each request answered in a task of `spawn`'s."""
-        last = "$"
+        """Read the stream from its start, each request answered in a task of `spawn`'s.
+
+        The stream is this worker's alone (its id is never reused), so all it holds is for it.
+        Reading from "$" (new entries only) would lose a request added between one read's
+        timeout and the next: "$" means after that next read begins. On a loaded machine a
+        call's first offer was lost so, and the user got a 503 five seconds later.
+        """
+        last = "0-0"
         while True:
             try:
                 found: Any = await self._redis.xread(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -59,6 +61,30 @@ async def test_a_control_request_it_reads_is_answered_in_kind(
     request = StopBot(uuid.uuid4(), EndReason.USER_ENDED).encode().encode()
     await worker.control.answer({b"message": request, b"reply": reply.encode()})
     assert await wait_reply(redis, reply, 5) == Stopped(False)
+
+
+async def test_a_control_request_sent_while_the_worker_is_not_reading_is_answered(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> None:
+    # Between two blocking reads of its control stream (each returns after CONTROL_BLOCK_MS
+    # with nothing), a worker is not reading: a request sent then must still be read. Sent
+    # before the first read, it is the same moment.
+    worker = _worker(app, settings, redis)
+    keys = RedisKeys(settings.redis_prefix)
+    reply = keys.new_reply()
+    request = StopBot(uuid.uuid4(), EndReason.USER_ENDED).encode()
+    await redis.xadd(keys.control(worker.id), {"message": request, "reply": reply})
+    tasks: list[asyncio.Task[None]] = []
+    reading = asyncio.create_task(
+        worker.control.read(lambda coro, name: tasks.append(asyncio.create_task(coro)))
+    )
+    try:
+        assert await wait_reply(redis, reply, 5) == Stopped(False)
+    finally:
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+        await asyncio.gather(*tasks)
 
 
 async def test_a_call_it_cannot_read_is_dropped(
