@@ -64,18 +64,15 @@ _ANYONE = "Ada"
 
 
 async def _warm_greetings() -> None:
-    """The sentences every bot's first words share (the greeting after the name, the rejoin
-    line after it), synthesised into the process's cache before it takes calls."""
+    """The sentences every new user's greeting shares (those after the name), synthesised into
+    the process's cache before it takes calls. A returning user's greeting names the topics of
+    their last call: not warmed (bench/README.md, "Where `make bench`'s time has to go")."""
     started = time.monotonic()
     voice = (await speech.preload_speech_models()).piper_voice
     anyone = Numerologist(_ANYONE, _ANYONE, date(2000, 1, 1), memory=None)
-    warmed = [
-        sentence
-        for line in (anyone.greeting(), anyone.welcome_back())
-        for sentence in await piper_tts.warm(voice, line, personal=_ANYONE)
-    ]
+    warmed = await piper_tts.warm(voice, anyone.greeting(), personal=_ANYONE)
     logger.info(
-        "synthesis cache: %d sentences of the greetings synthesised in %.0f ms",
+        "synthesis cache: %d sentences of the greeting synthesised in %.0f ms",
         len(warmed),
         (time.monotonic() - started) * 1000,
     )
