@@ -10,7 +10,6 @@ from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
 from bench.stt import print_stt
 from bench.synthesis import report as synthesis_report
-from tests.kit.load import load_user_cost
 
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
 GREETING_LIMIT = 1.5
@@ -135,11 +134,11 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
                 f"{row['server_percent_of_a_core']:>10.0f}  {canary}"
             )
         print(line)
-    cost = load_user_cost(ceiling["steps"])
-    if cost is not None:
+    if "load_user_percent_of_a_core" in ceiling:
         print(
-            f"one more load user: {cost[0]:.2f} % of a core (the line through the steps; with "
-            f"none, the canary and the bench: {cost[1]:.0f} %)"
+            f"one more load user: {ceiling['load_user_percent_of_a_core']:.2f} % of a core (the "
+            "line through the steps; with none, the canary and the bench: "
+            f"{ceiling['load_fixed_percent_of_a_core']:.0f} %)"
         )
 
 

@@ -429,7 +429,7 @@ async def concurrency_ceiling(
         # time we looked at ..." (sentences synthesised afresh for each set of topics), so a
         # step after another would measure other greetings than the first step (2026-12-06:
         # a pinned worker greeted 12 new users within 0.36 s, the same 12 again in up to 3.7 s).
-        fresh = [await _user(client, i) for i in range(len(users))]
+        fresh = [await _user(client, i) for i in range(min(n, len(users)))]
         await no_bots_left(client)
         if light is None:
             row = await _ceiling_step(client, fresh, questions, n, rng)

@@ -48,7 +48,7 @@ async def preload(settings: SpeechSettings) -> None:
 
     With STT_PROVIDER=moonshine this converts Moonshine first if `make models` has not.
     """
-    await speech.preload_speech_models()
+    models = await speech.preload_speech_models()
     piper_tts.cache.resize(settings.tts_cache_mb * piper_tts.MB)
     if settings.stt_provider == "moonshine":
         from src.voice_pipeline import moonshine
@@ -56,19 +56,18 @@ async def preload(settings: SpeechSettings) -> None:
         await moonshine.preload(settings.model_cache_dir)
     await asyncio.to_thread(_warm_up, settings)
     if settings.tts_provider == "piper" and settings.tts_cache_mb:
-        await _warm_greetings()
+        await _warm_greetings(models.piper_voice)
 
 
 # A name for the greetings synthesised at start-up: its sentence is left out of them.
 _ANYONE = "Ada"
 
 
-async def _warm_greetings() -> None:
+async def _warm_greetings(voice: Any) -> None:
     """The sentences every new user's greeting shares (those after the name), synthesised into
     the process's cache before it takes calls. A returning user's greeting names the topics of
     their last call: not warmed (bench/README.md, "Where `make bench`'s time has to go")."""
     started = time.monotonic()
-    voice = (await speech.preload_speech_models()).piper_voice
     anyone = Numerologist(_ANYONE, _ANYONE, date(2000, 1, 1), memory=None)
     warmed = await piper_tts.warm(voice, anyone.greeting(), personal=_ANYONE)
     logger.info(
