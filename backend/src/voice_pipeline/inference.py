@@ -6,6 +6,11 @@ run grew ONNX Runtime's memory arena to hold its own intermediate tensors (3 GB 
 never given back). Through a gate, a model runs at most `limit` times at once and the others
 wait their turn, so peak memory is `limit` runs' worth whatever the number of bots.
 
+Waiting runs are taken earliest deadline first (a run's deadline: when its result is needed;
+by default the moment it is asked for, so first come, first served). Piper's runs are given
+the moment their audio will be played: a bot's next sentence, due when the audio it has
+queued runs out, waits behind another bot's first sentence, due now (`piper_tts.py`).
+
 The sessions themselves are made with `session_options`: one thread per run (the gate gives
 the parallelism) and no memory arena, so a run's tensors go back to the allocator when it ends.
 """
@@ -13,9 +18,13 @@ the parallelism) and no memory arena, so a run's tensors go back to the allocato
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import heapq
+import itertools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -34,9 +43,9 @@ def cores() -> int:
 class InferenceGate:
     """At most `limit` runs of one model at the same time in this process.
 
-    `run` runs a call on the gate's own threads; `slot` bounds a call made on another thread
-    (pipecat runs smart-turn on a thread per bot). `active` and `peak` count the runs inside,
-    so a test can see the bound hold.
+    `run` runs a call on the gate's own threads, the waiting run with the earliest deadline
+    first; `slot` bounds a call made on another thread (pipecat runs smart-turn on a thread per
+    bot). `active` and `peak` count the runs inside, so a test can see the bound hold.
 
     Args:
         name: The model's name (for logs and tests).
@@ -53,27 +62,47 @@ class InferenceGate:
         # The model's own threads: its runs never queue behind the default executor's jobs
         # (aiortc encodes every outgoing audio frame there).
         self._executor = ThreadPoolExecutor(limit, thread_name_prefix=f"inference-{name}")
+        # The runs waiting for a thread: (deadline, order asked, result, fn, args). Each run
+        # hands the executor one `_run_next`, which takes whichever waiting run is due first.
+        self._waiting: list[tuple[float, int, concurrent.futures.Future[Any], Any, Any]] = []
+        self._waiting_lock = threading.Lock()
+        self._order = itertools.count()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, deadline: float | None = None) -> T:
         """`fn(*args)` on one of the gate's threads, holding a slot (cancelled while it waits
-        for a thread: it never runs)."""
+        for a thread: it never runs).
 
-        # Set once the caller is cancelled: a thread that takes the run after that skips it
-        # (the executor's own cancel reaches its queue a loop turn later, by when a freed
-        # thread may already have taken it).
-        skip = threading.Event()
-
-        def gated() -> T:
-            if skip.is_set():
-                raise asyncio.CancelledError
-            with self.slot():
-                return fn(*args)
-
+        Args:
+            deadline: When the result is needed (`time.monotonic()`); waiting runs are taken
+                earliest deadline first, those with the same deadline in the order asked.
+                None: now.
+        """
+        result: concurrent.futures.Future[T] = concurrent.futures.Future()
+        due = time.monotonic() if deadline is None else deadline
+        with self._waiting_lock:
+            heapq.heappush(self._waiting, (due, next(self._order), result, fn, args))
+        self._executor.submit(self._run_next)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, gated)
+            return await asyncio.wrap_future(result)
         except asyncio.CancelledError:
-            skip.set()
+            # At once: a thread that takes the run after this skips it (the wrapped future's
+            # own cancel reaches it a loop turn later, by when a freed thread may have taken it).
+            result.cancel()
             raise
+
+    def _run_next(self) -> None:
+        """On a gate's thread: the waiting run due first, unless it was cancelled."""
+        with self._waiting_lock:
+            _due, _order, result, fn, args = heapq.heappop(self._waiting)
+        if not result.set_running_or_notify_cancel():
+            return
+        try:
+            with self.slot():
+                value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, as an executor does
+            result.set_exception(exc)
+        else:
+            result.set_result(value)
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:

@@ -14,13 +14,21 @@ Two things make the bot's first sound come sooner than pipecat's `PiperTTSServic
 Every sentence but those holding the user's name goes through the process's cache
 (`synthesis_cache.py`, TTS_CACHE_MB): a reading is the same text for everyone with the same
 number, so it is synthesised once per process, not once per user.
+
+Each synthesis asks the "piper" gate with a deadline, the moment its audio will be played: a
+turn's first part now, a later part when the audio the bot has queued runs out, and the
+greeting's sentences one after another from the moment it is prepared (their length
+estimated). So when many bots speak at once, each bot's first sound goes before another
+bot's next sentence, which is not needed yet (a burst of greetings, answers under load). A
+shared sentence is synthesised by the deadline of the first bot to ask for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -39,6 +47,9 @@ MB = 1024 * 1024
 LEAD_IN_PEAK = 64
 # What is kept before the first louder sample, so that no onset is clipped.
 LEAD_IN_KEPT_SECONDS = 0.02
+# About how long Piper's voice takes to say one character of text (the greeting: 116
+# characters in 6.9 s): a prepared sentence's deadline, before its audio exists.
+SECONDS_PER_CHARACTER = 0.06
 
 # The process's synthesised sentences, shared by every bot (sized by TTS_CACHE_MB at preload).
 cache = SynthesisCache(SpeechSettings.model_fields["tts_cache_mb"].default * MB)
@@ -59,9 +70,10 @@ def _pcm(voice: Any, text: str) -> bytes:
     return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
 
 
-async def synthesise(voice: Any, text: str) -> bytes:
-    """Piper's 16-bit mono PCM for `text`, at the voice's rate, through the "piper" gate."""
-    return await inference.gate("piper").run(_pcm, voice, text)
+async def synthesise(voice: Any, text: str, deadline: float | None = None) -> bytes:
+    """Piper's 16-bit mono PCM for `text`, at the voice's rate, through the "piper" gate
+    (`deadline`: when the audio is played; None: now)."""
+    return await inference.gate("piper").run(_pcm, voice, text, deadline=deadline)
 
 
 def _key(voice: Any, text: str) -> tuple[Any, ...]:
@@ -77,9 +89,11 @@ def cached(voice: Any, text: str) -> bool:
     return _key(voice, text) in cache
 
 
-async def synthesise_shared(voice: Any, text: str) -> bytes:
+async def synthesise_shared(voice: Any, text: str, deadline: float | None = None) -> bytes:
     """`synthesise`, through the process's cache of sentences (for text any user may hear)."""
-    return await cache.get(_key(voice, text), lambda: synthesise(voice, text), owner=voice)
+    return await cache.get(
+        _key(voice, text), lambda: synthesise(voice, text, deadline), owner=voice
+    )
 
 
 def _is_personal(sentence: str, personal: str | None) -> bool:
@@ -99,10 +113,15 @@ class PreparedSpeech:
 
     def prepare(self, text: str, personal: str) -> None:
         """Start synthesising `text`, each sentence on its own (the bot speaks a line sentence
-        by sentence); sentences holding `personal` (a name) are not shared."""
+        by sentence); sentences holding `personal` (a name) are not shared. Each is due when
+        the ones before it would have been said (their length estimated), from now."""
+        due = time.monotonic()
         for sentence in clauses.sentences(text):
             synth = synthesise if _is_personal(sentence, personal) else synthesise_shared
-            self._ready[sentence.strip()] = [asyncio.ensure_future(synth(self._voice, sentence))]
+            self._ready[sentence.strip()] = [
+                asyncio.ensure_future(synth(self._voice, sentence, due))
+            ]
+            due += len(sentence) * SECONDS_PER_CHARACTER
 
     def take(self, text: str) -> list[asyncio.Future[bytes]] | None:
         """The audio of `text` (a sentence, or a line of several), if it was prepared (once)."""
@@ -168,6 +187,8 @@ class SharedPiperTTSService(TTSService):
         # The user's name: sentences holding it are synthesised for this bot alone, not kept.
         self.personal: str | None = None
         self._turn_started = False
+        # When the audio this bot has handed on so far will have been played (monotonic).
+        self._queued_until = 0.0
 
     def can_generate_metrics(self) -> bool:
         """Time to first audio is reported, as pipecat's Piper service does."""
@@ -177,6 +198,7 @@ class SharedPiperTTSService(TTSService):
         """A reply or a spoken line begins: its first sentence is cut at its first clause."""
         await super().on_turn_context_created(context_id)
         self._turn_started = True
+        self._queued_until = 0.0  # what an interruption cut off is not played
 
     async def cleanup(self) -> None:
         """The pipeline ends: nothing prepared for this bot is synthesised any more."""
@@ -191,9 +213,10 @@ class SharedPiperTTSService(TTSService):
             audio = _ready(prepared)
         else:
             parts = clauses.first_clause(text) if first else [text]
-            audio = _one_after_another(self._voice, parts, self.personal)
+            audio = _one_after_another(self._voice, parts, self.personal, self._runs_out)
         if first:
             audio = _lead_in_trimmed(audio, self._voice.config.sample_rate)
+        audio = self._queued(audio)
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in audio_frames(
@@ -207,6 +230,18 @@ class SharedPiperTTSService(TTSService):
             await self.stop_ttfb_metrics()
             for future in prepared or ():
                 future.cancel()  # a line interrupted mid-way leaves no synthesis behind
+
+    def _runs_out(self) -> float:
+        """When the audio handed on so far will have been played: the next sentence's
+        deadline."""
+        return max(time.monotonic(), self._queued_until)
+
+    async def _queued(self, audio: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`audio`, counted into what the bot has queued to play."""
+        bytes_a_second = 2 * self._voice.config.sample_rate
+        async for pcm in audio:
+            self._queued_until = self._runs_out() + len(pcm) / bytes_a_second
+            yield pcm
 
 
 async def _lead_in_trimmed(audio: AsyncIterator[bytes], sample_rate: int) -> AsyncIterator[bytes]:
@@ -222,9 +257,9 @@ async def _ready(futures: list[asyncio.Future[bytes]]) -> AsyncIterator[bytes]:
 
 
 async def _one_after_another(
-    voice: Any, parts: list[str], personal: str | None
+    voice: Any, parts: list[str], personal: str | None, due: Callable[[], float]
 ) -> AsyncIterator[bytes]:
-    # One part at a time: the first part of every bot's turn goes before anyone's second.
+    # One part at a time, each asked for once the one before is handed on, due `due()`.
     for part in parts:
         synth = synthesise if _is_personal(part, personal) else synthesise_shared
-        yield await synth(voice, part)
+        yield await synth(voice, part, due())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -64,6 +65,28 @@ class TestGate:
         await first
         await asyncio.sleep(0.1)
         assert ran == ["first"]
+
+    async def test_waiting_runs_are_taken_earliest_deadline_first(self) -> None:
+        gate = inference.InferenceGate("test", 1)
+        release = threading.Event()
+        ran: list[str] = []
+
+        def work(name: str) -> None:
+            ran.append(name)
+            release.wait(10)
+
+        busy = asyncio.ensure_future(gate.run(work, "busy"))
+        await eventually(lambda: _at_least(gate.active, 1))
+        soon = time.monotonic()
+        waiting = [
+            asyncio.ensure_future(gate.run(work, name, deadline=soon + due))
+            for name, due in (("in 3 s", 3), ("in 1 s", 1), ("in 2 s", 2), ("in 1 s, later", 1))
+        ]
+        waiting.append(asyncio.ensure_future(gate.run(work, "now")))  # no deadline: now
+        await asyncio.sleep(0.05)  # every run handed to the gate while the first holds it
+        release.set()
+        await asyncio.gather(busy, *waiting)
+        assert ran == ["busy", "now", "in 1 s", "in 1 s, later", "in 2 s", "in 3 s"]
 
     def test_each_model_has_one_gate_per_process_sized_to_the_cores(self) -> None:
         assert inference.gate("piper") is inference.gate("piper")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from datetime import date
 from types import SimpleNamespace
@@ -46,11 +47,14 @@ class RecordingVoice:
         self.config = voice.config
         self.started: list[str] = []
         self.said: list[str] = []
+        self.seconds: dict[str, float] = {}  # each text's audio, in seconds
 
     def synthesize(self, text: str) -> Iterable[Any]:
         self.started.append(text)  # as a synthesis begins
         chunks = list(self._voice.synthesize(text))
         self.said.append(text)  # once synthesised
+        size = sum(len(chunk.audio_int16_bytes) for chunk in chunks)
+        self.seconds[text] = size / (2 * self.config.sample_rate)
         return chunks
 
 
@@ -152,15 +156,18 @@ async def test_a_process_that_runs_bots_starts_with_the_greetings_sentences_kept
 
 
 class CountingGate(inference.InferenceGate):
-    """The "piper" gate, counting the runs handed to it (waiting for a thread, or running)."""
+    """The "piper" gate, counting the runs handed to it (waiting for a thread, or running), and
+    the deadline each was given."""
 
     def __init__(self, limit: int) -> None:
         super().__init__("piper", limit)
         self.submitted = 0
+        self.deadlines: list[tuple[Any, float | None]] = []  # (the text, its deadline)
 
-    async def run(self, fn: Any, *args: Any) -> Any:
+    async def run(self, fn: Any, *args: Any, deadline: float | None = None) -> Any:
         self.submitted += 1
-        return await super().run(fn, *args)
+        self.deadlines.append((args[-1] if args else None, deadline))
+        return await super().run(fn, *args, deadline=deadline)
 
 
 async def test_a_bot_that_ends_first_leaves_no_synthesis_behind(
@@ -185,6 +192,66 @@ async def test_a_bot_that_ends_first_leaves_no_synthesis_behind(
     await asyncio.gather(*(gate.run(barrier.wait, 30) for _ in range(gate.limit)))
     assert voice.started == []
     assert voice.said == []
+
+
+async def test_a_bots_first_sound_goes_before_another_bots_next_sentence(
+    voice: RecordingVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One thread, as on a one-core worker, busy when two bots prepare their greetings.
+    gate = CountingGate(1)
+    monkeypatch.setitem(inference._gates, "piper", gate)
+    release = threading.Event()
+    busy = asyncio.ensure_future(gate.run(release.wait, 10))
+    await eventually(lambda: _at_least(gate.active, 1))
+    bots = []
+    for name in ("Ada", "Grace"):
+        greeting = Numerologist(f"{name} Hopper", name, date(1984, 7, 5)).greeting()
+        prepared = piper_tts.PreparedSpeech(voice)
+        prepared.prepare(greeting, personal=name)
+        bots.append((prepared, greeting))
+    await eventually(lambda: _at_least(gate.submitted, 1 + 4))  # Grace's shared ones wait on Ada's
+    release.set()
+    await busy
+    for prepared, greeting in bots:
+        assert len(await asyncio.gather(*(prepared.take(greeting) or []))) == 3
+    # First in, first out would have said Ada's whole greeting before "Hello Grace!".
+    assert voice.started == [
+        "Hello Ada!",
+        "Hello Grace!",
+        "I'm your numerologist.",
+        "Ask me about your life path, your name's numbers, or what this year holds for you.",
+    ]
+
+
+async def test_a_turns_next_part_is_due_when_the_audio_before_it_runs_out(
+    voice: RecordingVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = CountingGate(inference.gate("piper").limit)
+    monkeypatch.setitem(inference._gates, "piper", gate)
+    tts = piper_tts.SharedPiperTTSService(voice)
+    began = time.monotonic()
+    down, _ = await run_test(
+        tts,
+        frames_to_send=[
+            LLMFullResponseStartFrame(),
+            LLMTextFrame(REPLY),
+            LLMFullResponseEndFrame(),
+        ],
+    )
+    ended = time.monotonic()
+    texts = [text for text, _due in gate.deadlines]
+    assert texts == voice.said  # each part asked for once, in order
+    due = [d for _text, d in gate.deadlines]
+    assert all(d is not None for d in due)
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert sum(len(f.audio) for f in audio) / (2 * audio[0].sample_rate) > ended - began
+    # The reply was synthesised faster than it is spoken: the first part is due as it is
+    # asked for, each next one once the audio handed on before it has been played (the
+    # first part's lead-in, up to ~0.25 s, is cut before it is handed on).
+    assert began <= due[0] <= ended
+    before = [sum(voice.seconds[t] for t in texts[:k]) for k in range(len(texts))]
+    assert [d - due[0] >= b - 0.3 for d, b in zip(due, before, strict=True)] == [True] * 3
+    assert due[2] - due[0] > 2.0  # the reply's first sentence is over 2 s of speech
 
 
 class LeadInVoice(RecordingVoice):
