@@ -201,7 +201,10 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
         pipeline,
         params=PipelineParams(),
         enable_rtvi=True,
-        rtvi_processor=rtvi.rtvi_processor(conversation_id),
+        # The speech timings ride on pipecat's RTVI observer: one queue for both.
+        rtvi_processor=rtvi.rtvi_processor(
+            conversation_id, [timing.SpeechTimings(conversation_id)]
+        ),
         enable_turn_tracking=False,
         idle_timeout_secs=None,
     )
@@ -264,7 +267,6 @@ async def run_bot(ctx: BotContext) -> EndReason:
     try:
         transport = await ctx.transport.open()
         worker = greeter.worker = _worker(transport, parts, job.conversation_id)
-        worker.add_observer(timing.SpeechTimings(job.conversation_id))
         presence = _on_user_events(ctx, transport, worker, state, greeter)
         presence.start()
         try:

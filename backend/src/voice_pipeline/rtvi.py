@@ -5,16 +5,30 @@ text: an exception's words, a service's reply, sometimes a path or an address. N
 (a TTS context that made no audio under load, say) mean nothing to the user, and they are
 logged here instead; a fatal one reaches the client as one plain sentence. A typed question
 (``send-text``) longer than `typed.MAX_TYPED_CHARS` is cut to that.
+
+The bot's other observers (the speech timings) ride on the RTVI observer pipecat makes from
+this processor: pipecat gives each observer a queue and a task of its own, through which every
+frame every processor pushes passes, so each observer more is a queue put, a get and a task
+wake-up per frame (about 4 % of a worker's CPU in a burst of calls, bench/README.md).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import pipecat.processors.frameworks.rtvi.models as rtvi_models
 from pipecat.frames.frames import Frame, InputTransportMessageFrame
+from pipecat.observers.base_observer import (
+    BaseObserver,
+    FrameProcessed,
+    FramePushed,
+    ProcessorSetUp,
+)
 from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frameworks.rtvi.observer import RTVIObserver, RTVIObserverParams
 from pipecat.processors.frameworks.rtvi.processor import RTVIProcessor
 from pydantic import BaseModel
 
@@ -32,11 +46,20 @@ class ClientSafeRTVIProcessor(RTVIProcessor):
 
     Args:
         conversation_id: The bot's conversation, for the log.
+        riders: Observers told of the pipeline's frames by the RTVI observer, not each through
+            a queue of its own.
     """
 
-    def __init__(self, conversation_id: uuid.UUID) -> None:
+    def __init__(self, conversation_id: uuid.UUID, riders: Sequence[BaseObserver] = ()) -> None:
         super().__init__()
         self.conversation_id = conversation_id
+        self.riders = list(riders)
+
+    def create_rtvi_observer(
+        self, *, params: RTVIObserverParams | None = None, **kwargs: Any
+    ) -> RTVIObserver:
+        """pipecat's RTVI observer for this processor, carrying the riders."""
+        return RidingRTVIObserver(self, params=params, riders=self.riders, **kwargs)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """As RTVIProcessor, with a typed question (``send-text``) cut to MAX_TYPED_CHARS."""
@@ -62,6 +85,69 @@ class ClientSafeRTVIProcessor(RTVIProcessor):
         await super().push_transport_message(model, exclude_none)
 
 
-def rtvi_processor(conversation_id: uuid.UUID) -> RTVIProcessor:
-    """The RTVI processor for one bot's pipeline."""
-    return ClientSafeRTVIProcessor(conversation_id)
+class RidingRTVIObserver(RTVIObserver):
+    """pipecat's RTVI observer, handing each frame to its riders too, as pipecat's worker
+    would (a frame's repeated pushes only to those that observe every push). A rider that
+    fails is logged and left out from then on; the RTVI messages go on.
+
+    Args:
+        rtvi: The RTVI processor.
+        params: The RTVI observer's settings.
+        riders: The other observers.
+    """
+
+    def __init__(
+        self,
+        rtvi: RTVIProcessor,
+        *,
+        params: RTVIObserverParams | None = None,
+        riders: Sequence[BaseObserver] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(rtvi, params=params, **kwargs)
+        self.riders = list(riders)
+
+    async def setup(self, task_manager: Any) -> None:
+        await super().setup(task_manager)
+        for rider in self.riders:
+            await rider.setup(task_manager)
+
+    async def cleanup(self) -> None:
+        for rider in self.riders:
+            await rider.cleanup()  # type: ignore[no-untyped-call]
+        await super().cleanup()  # type: ignore[no-untyped-call]
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        for rider in list(self.riders):
+            if data.first_push or rider.observe_every_push:
+                await self._told(rider, rider.on_push_frame(data))
+        await super().on_push_frame(data)
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        for rider in list(self.riders):
+            await self._told(rider, rider.on_process_frame(data))
+        await super().on_process_frame(data)
+
+    async def on_processor_setup(self, data: ProcessorSetUp) -> None:
+        for rider in list(self.riders):
+            await self._told(rider, rider.on_processor_setup(data))
+        await super().on_processor_setup(data)
+
+    async def on_pipeline_started(self) -> None:
+        for rider in list(self.riders):
+            await self._told(rider, rider.on_pipeline_started())  # type: ignore[no-untyped-call]
+        await super().on_pipeline_started()  # type: ignore[no-untyped-call]
+
+    async def _told(self, rider: BaseObserver, told: Any) -> None:
+        try:
+            await told
+        except Exception:
+            logger.exception("observer %s failed; it is told of no more frames", rider)
+            self.riders.remove(rider)
+
+
+def rtvi_processor(
+    conversation_id: uuid.UUID, riders: Sequence[BaseObserver] = ()
+) -> RTVIProcessor:
+    """The RTVI processor for one bot's pipeline; `riders`: its other observers."""
+    return ClientSafeRTVIProcessor(conversation_id, riders)
