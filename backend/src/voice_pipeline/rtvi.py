@@ -9,7 +9,8 @@ logged here instead; a fatal one reaches the client as one plain sentence. A typ
 The bot's other observers (the speech timings) ride on the RTVI observer pipecat makes from
 this processor: pipecat gives each observer a queue and a task of its own, through which every
 frame every processor pushes passes, so each observer more is a queue put, a get and a task
-wake-up per frame (about 4 % of a worker's CPU in a burst of calls, bench/README.md).
+wake-up per frame (the two took 8.5 % of a worker's CPU in a burst of calls: bench/README.md,
+"Where `make bench`'s time has to go").
 """
 
 from __future__ import annotations
