@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,6 +25,22 @@ pytestmark = pytest.mark.once
 
 def _at_least(value: int, minimum: int) -> None:
     assert value >= minimum
+
+
+def _one_slot() -> tuple[
+    inference.InferenceGate, threading.Event, list[str], Callable[[str], None]
+]:
+    """A gate of one slot, and work for it that records its name as it starts, then holds the
+    slot until the event is set."""
+    gate = inference.InferenceGate("test", 1)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def work(name: str) -> None:
+        ran.append(name)
+        release.wait(10)
+
+    return gate, release, ran, work
 
 
 class TestGate:
@@ -46,14 +63,7 @@ class TestGate:
         assert (gate.active, gate.peak) == (0, 2)
 
     async def test_a_run_cancelled_while_it_waits_never_runs(self) -> None:
-        gate = inference.InferenceGate("test", 1)
-        release = threading.Event()
-        ran: list[str] = []
-
-        def work(name: str) -> None:
-            ran.append(name)
-            release.wait(10)
-
+        gate, release, ran, work = _one_slot()
         first = asyncio.ensure_future(gate.run(work, "first"))
         await eventually(lambda: _at_least(gate.active, 1))
         second = asyncio.ensure_future(gate.run(work, "second"))
@@ -67,14 +77,7 @@ class TestGate:
         assert ran == ["first"]
 
     async def test_waiting_runs_are_taken_earliest_deadline_first(self) -> None:
-        gate = inference.InferenceGate("test", 1)
-        release = threading.Event()
-        ran: list[str] = []
-
-        def work(name: str) -> None:
-            ran.append(name)
-            release.wait(10)
-
+        gate, release, ran, work = _one_slot()
         busy = asyncio.ensure_future(gate.run(work, "busy"))
         await eventually(lambda: _at_least(gate.active, 1))
         soon = time.monotonic()

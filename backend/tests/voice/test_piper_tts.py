@@ -72,8 +72,8 @@ def _spoken(frames: Iterable[Any]) -> str:
     return " ".join(f.text.strip() for f in frames if isinstance(f, TTSTextFrame))
 
 
-async def test_a_reply_starts_with_its_first_clause(voice: RecordingVoice) -> None:
-    tts = piper_tts.SharedPiperTTSService(voice)
+async def _reply(tts: piper_tts.SharedPiperTTSService) -> list[Any]:
+    """The frames `tts` sends down for REPLY, as an LLM's response."""
     down, _ = await run_test(
         tts,
         frames_to_send=[
@@ -82,6 +82,12 @@ async def test_a_reply_starts_with_its_first_clause(voice: RecordingVoice) -> No
             LLMFullResponseEndFrame(),
         ],
     )
+    return down
+
+
+async def test_a_reply_starts_with_its_first_clause(voice: RecordingVoice) -> None:
+    tts = piper_tts.SharedPiperTTSService(voice)
+    down = await _reply(tts)
     # Only the turn's first sentence is cut; the second is synthesised whole while it plays.
     assert voice.said == [
         "I'm a numerologist,",
@@ -230,14 +236,7 @@ async def test_a_turns_next_part_is_due_when_the_audio_before_it_runs_out(
     monkeypatch.setitem(inference._gates, "piper", gate)
     tts = piper_tts.SharedPiperTTSService(voice)
     began = time.monotonic()
-    down, _ = await run_test(
-        tts,
-        frames_to_send=[
-            LLMFullResponseStartFrame(),
-            LLMTextFrame(REPLY),
-            LLMFullResponseEndFrame(),
-        ],
-    )
+    down = await _reply(tts)
     ended = time.monotonic()
     texts = [text for text, _due in gate.deadlines]
     assert texts == voice.said  # each part asked for once, in order
