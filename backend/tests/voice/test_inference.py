@@ -10,6 +10,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,33 +28,26 @@ def _at_least(value: int, minimum: int) -> None:
     assert value >= minimum
 
 
-def _one_slot() -> tuple[
-    inference.InferenceGate, threading.Event, list[str], Callable[[str], None]
-]:
-    """A gate of one slot, and work for it that records its name as it starts, then holds the
-    slot until the event is set."""
-    gate = inference.InferenceGate("test", 1)
+def _held(
+    limit: int,
+) -> tuple[inference.InferenceGate, threading.Event, list[Any], Callable[[Any], Any]]:
+    """A gate of `limit` slots, and work for it that records its argument as it starts, holds
+    its slot until the event is set, then returns the argument."""
+    gate = inference.InferenceGate("test", limit)
     release = threading.Event()
-    ran: list[str] = []
+    started: list[Any] = []
 
-    def work(name: str) -> None:
-        ran.append(name)
+    def work(name: Any) -> Any:
+        started.append(name)
         release.wait(10)
+        return name
 
-    return gate, release, ran, work
+    return gate, release, started, work
 
 
 class TestGate:
     async def test_runs_beyond_the_limit_wait_for_a_slot(self) -> None:
-        gate = inference.InferenceGate("test", 2)
-        release = threading.Event()
-        started: list[int] = []
-
-        def work(i: int) -> int:
-            started.append(i)
-            release.wait(10)
-            return i
-
+        gate, release, started, work = _held(2)
         runs = [asyncio.ensure_future(gate.run(work, i)) for i in range(5)]
         await eventually(lambda: _at_least(gate.active, 2))
         await asyncio.sleep(0.1)  # room for a third run to start, if the gate let it
@@ -63,7 +57,7 @@ class TestGate:
         assert (gate.active, gate.peak) == (0, 2)
 
     async def test_a_run_cancelled_while_it_waits_never_runs(self) -> None:
-        gate, release, ran, work = _one_slot()
+        gate, release, ran, work = _held(1)
         first = asyncio.ensure_future(gate.run(work, "first"))
         await eventually(lambda: _at_least(gate.active, 1))
         second = asyncio.ensure_future(gate.run(work, "second"))
@@ -77,7 +71,7 @@ class TestGate:
         assert ran == ["first"]
 
     async def test_waiting_runs_are_taken_earliest_deadline_first(self) -> None:
-        gate, release, ran, work = _one_slot()
+        gate, release, ran, work = _held(1)
         busy = asyncio.ensure_future(gate.run(work, "busy"))
         await eventually(lambda: _at_least(gate.active, 1))
         soon = time.monotonic()
