@@ -69,7 +69,9 @@ USER_TURNS = Counter(
     "numerologist_user_turns",
     "User turns ended, by what ended them: request (a whole request in the transcript), "
     "smart_turn (the turn model), silence (TURN_SILENCE_SECS without speech), unheard (speech "
-    "that gave no words: the bot asked again), noise (too short to ask again).",
+    "that gave no words: the bot asked again), noise (too short to ask again), "
+    "unheard_over_the_bot (speech that cut the bot short and gave no words: the bot took up "
+    "what it was cut from).",
     ["ended_by"],
 )
 SPEECH_OVER_THE_BOT = Counter(

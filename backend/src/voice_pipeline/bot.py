@@ -110,15 +110,9 @@ class _Parts:
 
 
 def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
-    from pipecat.processors.aggregators.llm_response_universal import (
-        LLMContextAggregatorPair,
-        LLMUserAggregatorParams,
-    )
     from pipecat.turns.user_start import BaseUserTurnStartStrategy
-    from pipecat.turns.user_stop import BaseUserTurnStopStrategy
-    from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-    from src.voice_pipeline.turns import BargeIn, TranscriptAwareTurnStop
+    from src.voice_pipeline.turns import BargeIn, TranscriptAwareTurnStop, user_turns
 
     settings, job = ctx.settings, ctx.job
     context = services.llm_context(with_tools=settings.llm_enabled)
@@ -128,21 +122,8 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
     start: list[BaseUserTurnStartStrategy] | None = None  # pipecat's: any speech interrupts
     if settings.barge_in == "hold":
         start = [BargeIn(speech=ctx.transport.speech, vad=vad)]
-    stop: list[BaseUserTurnStopStrategy] = [
-        TranscriptAwareTurnStop(turn_analyzer=speech.smart_turn(silence), silence_secs=silence)
-    ]
-    aggregators = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=vad,
-            # A turn that gave no words is answered by `turns.py` (NOT_HEARD): pipecat's own
-            # recovery would run the brain on the context as it was, and the built-in one would
-            # give its last answer again.
-            empty_user_turn=None,
-            # The user may speak over the bot; a backchannel does not stop it (`turns.py`).
-            user_turn_strategies=UserTurnStrategies(start=start, stop=stop),
-        ),
-    )
+    stop = TranscriptAwareTurnStop(turn_analyzer=speech.smart_turn(silence), silence_secs=silence)
+    aggregators = user_turns(context, vad=vad, start=start, stop=stop)
     # What the output transport let out of each turn is stored as said (`spoken.py`).
     lines = SpokenLines(job.conversation_id, state.said)
     report_spoken(aggregators.assistant(), lines)
@@ -153,7 +134,7 @@ def _build_parts(ctx: BotContext, state: BotState, greeter: _Greeter) -> _Parts:
         brain = services.make_llm(settings, prompt, state.discussed.append)
     else:
         numerologist = _numerologist(job)
-        brain = NumerologistProcessor(numerologist, state)
+        brain = NumerologistProcessor(numerologist, state, lines.take_unfinished)
     return _Parts(
         first_audio_in=FirstUserAudio(greeter.greet),
         stt=services.make_stt(settings),

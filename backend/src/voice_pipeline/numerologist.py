@@ -88,18 +88,38 @@ def _last_user_text(frame: LLMContextFrame) -> str:
     return ""
 
 
+def _is_recovery(frame: LLMContextFrame) -> bool:
+    """Whether the context was pushed by the user aggregator's empty-turn recovery (a turn that
+    gave no words: it ends in the aggregator's developer message, not in a user message)."""
+    messages = frame.context.get_messages()
+    last = messages[-1] if messages else None
+    return isinstance(last, dict) and last.get("role") == "developer"
+
+
 class NumerologistProcessor(FrameProcessor):
     """Stands where an LLM would: answers each user turn from the numerology engine.
+
+    A turn that cut the bot short and gave no words (the aggregator's empty-turn recovery: a
+    cough, or "please" the recogniser missed) is answered by taking up the line it cut, from
+    the sentence it was cut in: the user heard only its start.
 
     Args:
         numerologist: The conversation's dialogue state.
         state: The bot's state; a goodbye sets its end reason to `user_ended`.
+        unfinished: The rest of the bot's last line, if it was cut short
+            (`SpokenLines.take_unfinished`).
     """
 
-    def __init__(self, numerologist: Numerologist, state: BotState) -> None:
+    def __init__(
+        self,
+        numerologist: Numerologist,
+        state: BotState,
+        unfinished: Callable[[], str | None] = lambda: None,
+    ) -> None:
         super().__init__()
         self._numerologist = numerologist
         self._state = state
+        self._unfinished = unfinished
         self._heard = ""  # the user's last turn, as answered
         self._answered_at = -JOIN_SECS  # when (time.monotonic)
         self._user_started_at = 0.0  # when the user's turn began (its first speech)
@@ -127,17 +147,35 @@ class NumerologistProcessor(FrameProcessor):
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
+        if _is_recovery(frame):
+            await self._take_up()
+            return
         self._heard = self._utterance(_last_user_text(frame))
         self._answered_at = time.monotonic()
         reply = self._numerologist.reply(self._heard)
         self._state.discussed.extend(reply.kinds)
-        await self.push_frame(LLMFullResponseStartFrame())
-        await self.push_frame(LLMTextFrame(reply.text))
-        await self.push_frame(LLMFullResponseEndFrame())
+        await self._say(reply.text)
         if reply.end:
             self._state.end_reason = EndReason.USER_ENDED
             # Ends after what is queued (the farewell) has been played.
             await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+    async def _take_up(self) -> None:
+        """Say again what the user's wordless speech cut of the bot's last line, if any."""
+        rest = self._unfinished()
+        logger.debug(
+            "conversation %s: speech over the bot gave no words: %s",
+            self._state.conversation_id,
+            "it takes up its cut line" if rest else "nothing to take up",
+        )
+        if rest:
+            self._answered_at = time.monotonic()  # a turn soon after joins the last as before
+            await self._say(rest)
+
+    async def _say(self, text: str) -> None:
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.push_frame(LLMTextFrame(text))
+        await self.push_frame(LLMFullResponseEndFrame())
 
 
 class UserTranscriptSender(FrameProcessor):

@@ -12,6 +12,9 @@ bot stopped, marked `interrupted`; a line cut before its first word is not store
 line spoken whole is stored as planned, with the number kinds it told about and its source.
 The page, which was sent the whole line (with an id) as soon as its text was complete, is sent
 what was said of a line cut short, under the same id (`transcript_message`).
+
+The bot's last line not yet spoken whole is kept (`take_unfinished`): when speech that cut it
+short gave no words, the bot takes it up again from the sentence it was cut in.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pipecat.processors.frameworks.rtvi.models import ServerMessage
 
 from src.contract.bot import Said
 from src.core.enums import MessageRole, MessageSource
+from src.voice_pipeline.clauses import sentences
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +81,10 @@ class SpokenLines:
         self._heard: list[str] = []  # the words said so far of the oldest planned line
         self._count = 0
         self.cuts: list[Cut] = []  # lines stored in part, for the page (taken by report_spoken)
+        # The last line planned, until it is spoken whole; and how many of its words were said
+        # before it was cut short (`take_unfinished`).
+        self._latest: PlannedLine | None = None
+        self._latest_said = 0
 
     @property
     def waiting(self) -> int:
@@ -95,7 +103,26 @@ class SpokenLines:
         if len(self._planned) == self._planned.maxlen:
             self._heard = []  # the oldest goes: what was heard of it goes with it
         self._planned.append(line)
+        # A line sent as text only is not taken up by voice; it supersedes the one before.
+        self._latest = line if source == MessageSource.VOICE else None
+        self._latest_said = 0
         return line
+
+    def take_unfinished(self) -> str | None:
+        """What the bot has yet to say of its last line, from the start of the sentence it was
+        cut in (the whole line when it was cut before its first word); None once that line has
+        been spoken whole (or taken). For speech that cut the bot short and gave no words:
+        the user heard only the part before the cut."""
+        line, self._latest = self._latest, None
+        if line is None:
+            return None
+        rest: list[str] = []
+        said = 0
+        for sentence in sentences(line.text):
+            said += len(words(sentence))
+            if rest or said > self._latest_said:
+                rest.append(sentence)
+        return " ".join(rest) or line.text
 
     def spoken(self, content: str, interrupted: bool = False) -> None:
         """An assistant turn ended, `content` being what of it was said; `interrupted`: the
@@ -113,6 +140,8 @@ class SpokenLines:
             if self._heard == words(line.text):
                 self._planned.popleft()
                 self._heard = []
+                if line is self._latest:
+                    self._latest = None
                 self._said(MessageRole.ASSISTANT, line.text, line.kinds, line.source, False)
                 return
         if interrupted:
@@ -151,6 +180,8 @@ class SpokenLines:
             len(self._heard),
             len(words(line.text)),
         )
+        if line is self._latest:
+            self._latest_said = len(self._heard)
         said = _said_part(line.text, len(self._heard))
         self._said(MessageRole.ASSISTANT, said, line.kinds, line.source, True)
         self.cuts.append(Cut(line.id, said))

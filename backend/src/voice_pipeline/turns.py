@@ -21,6 +21,7 @@ segment so far is in:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -47,14 +48,17 @@ from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop import BaseUserTurnStopStrategy
 
+from src.compat.pipecat_turns import turn_interrupted_bot
 from src.core import metrics
 from src.rooms.base import SpeechControl
 from src.voice_pipeline.dialogue import ends_on_dangling_word, is_complete_request
 
 logger = logging.getLogger(__name__)
 
-# A turn whose speech gave no words at all: with this much speech (a cough or a click is
-# shorter) the bot says so, once the recogniser has had its say (TRANSCRIPT_WAIT_SECS).
+# A turn whose speech gave no words at all, while the bot was waiting for the user: with this
+# much speech (a cough or a click is shorter) the bot says so, once the recogniser has had its
+# say (TRANSCRIPT_WAIT_SECS). One that cut the bot short is answered by pipecat's empty-turn
+# recovery instead (`user_turns`: the bot takes up what it was cut from), however long.
 MIN_UNHEARD_SPEECH_SECS = 0.6
 NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
 
@@ -70,12 +74,18 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
     Args:
         turn_analyzer: The bot's smart-turn analyzer.
         silence_secs: Silence after the VAD's stop that ends a turn whatever else is said.
+
+    Attributes:
+        interrupted_bot: Whether the turn now on cut the bot short, as the user aggregator
+            judged it at the turn's start (`compat.pipecat_turns`); such a turn that gives no
+            words is left to the aggregator's empty-turn recovery. Default: never.
     """
 
     def __init__(self, *, turn_analyzer: Any, silence_secs: float) -> None:
         super().__init__()
         self._analyzer = turn_analyzer
         self._silence_limit = silence_secs
+        self.interrupted_bot: Callable[[], bool] = lambda: False
         self._speaking = False
         self._in_turn = False
         self._reset()
@@ -179,12 +189,16 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
 
     async def _unheard(self) -> None:
         """A turn of speech that gave no words, once every transcript is in: the bot says it
-        did not catch it (enough speech for a question) or lets it pass (a noise)."""
+        did not catch it (enough speech for a question) or lets it pass (a noise). A turn that
+        cut the bot short is answered by the aggregator's recovery (the bot takes up its cut
+        line), not here: said here too, the bot would answer it twice."""
         if self._silence < TRANSCRIPT_WAIT_SECS:
             return
         if self._pending and self._silence < self._silence_limit:
             return  # a transcript may still come
-        if self._speech_secs >= MIN_UNHEARD_SPEECH_SECS:
+        if self.interrupted_bot():
+            await self._end("unheard_over_the_bot", "")
+        elif self._speech_secs >= MIN_UNHEARD_SPEECH_SECS:
             await self.push_frame(TTSSpeakFrame(NOT_HEARD))
             await self._end("unheard", "")
         else:
@@ -458,3 +472,39 @@ class BargeIn(BaseUserTurnStartStrategy):  # type: ignore[no-untyped-call]
             if timer is not current:
                 timer.cancel()
         self._timers = []
+
+
+def user_turns(
+    context: Any,
+    *,
+    vad: Any,
+    start: list[BaseUserTurnStartStrategy] | None,
+    stop: TranscriptAwareTurnStop,
+) -> Any:
+    """The bot's context aggregators (an `LLMContextAggregatorPair`), its user turns started by
+    `start` (None: pipecat's, any speech interrupts) and ended by `stop`.
+
+    A turn that gave no words: while the bot waited for the user, `stop` answers it (NOT_HEARD,
+    or nothing for a noise); one that cut the bot short (a cough, a "please" the recogniser
+    missed), pipecat's empty-turn recovery answers, once in a row: an LLM as pipecat prompts
+    it, the built-in brain by taking up its cut line. Unanswered, the bot fell silent
+    mid-answer.
+    """
+    from pipecat.processors.aggregators.llm_response_universal import (
+        LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
+    )
+    from pipecat.turns.empty_user_turn import EmptyUserTurnConfig
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=vad,
+            empty_user_turn=EmptyUserTurnConfig(idle_prompt=None),
+            # The user may speak over the bot; a backchannel does not stop it (BargeIn).
+            user_turn_strategies=UserTurnStrategies(start=start, stop=[stop]),
+        ),
+    )
+    stop.interrupted_bot = functools.partial(turn_interrupted_bot, aggregators.user())
+    return aggregators

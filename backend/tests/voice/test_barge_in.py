@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
 )
 
 from src.rooms.local.media import SpeechTrack
+from src.voice_pipeline.spoken import SpokenLines
 from src.voice_pipeline.turns import BargeIn, is_backchannel
 
 pytestmark = pytest.mark.once
@@ -406,3 +407,69 @@ async def test_a_request_of_its_own_is_not_joined() -> None:
     # Not joined: a request of its own, even 0.1 s after the answer began.
     _, meaning = await _replies(("What is my life path number?", 0.0), ("What does it mean?", 0.1))
     assert meaning.startswith("7 is The Seeker")
+
+
+async def _wordless_turn(bot_speaking: bool) -> tuple[list[str], SpokenLines]:
+    """Through pipecat's user aggregator as the bot builds it (`turns.user_turns`, pipecat's
+    start strategies) and the built-in brain: the bot's answer cut after its first sentence,
+    or spoken whole, then 0.7 s of speech that gives no words and 1.2 s of silence. What the
+    brain said after, and the bot's lines."""
+    import uuid
+    from datetime import date
+
+    from pipecat.frames.frames import (
+        InputAudioRawFrame,
+        LLMTextFrame,
+        TTSSpeakFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.tests.utils import SleepFrame, run_test
+
+    from src.voice_pipeline.dialogue import Numerologist
+    from src.voice_pipeline.numerologist import BotState, NumerologistProcessor
+    from src.voice_pipeline.turns import TranscriptAwareTurnStop, user_turns
+
+    state = BotState(uuid.uuid4(), said=lambda *_a: None)
+    lines = SpokenLines(state.conversation_id, state.said)
+    lines.plan("Your life path is 7. Seven is The Seeker. It loves questions.")
+    if bot_speaking:
+        lines.spoken("Your life path is 7. Seven is", interrupted=True)
+    else:
+        lines.spoken("Your life path is 7. Seven is The Seeker. It loves questions.")
+    stop = TranscriptAwareTurnStop(turn_analyzer=_Analyzer(), silence_secs=2.0)
+    aggregators = user_turns(LLMContext(), vad=None, start=None, stop=stop)
+    brain = NumerologistProcessor(
+        Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)), state, lines.take_unfinished
+    )
+    silence = InputAudioRawFrame(bytes(16_000 * 2 // 25), 16_000, 1)  # 40 ms
+    frames: list[Frame] = [
+        BotStartedSpeakingFrame(),
+        *([] if bot_speaking else [BotStoppedSpeakingFrame()]),
+        VADUserStartedSpeakingFrame(start_secs=0.0),
+        SleepFrame(0.7),
+        VADUserStoppedSpeakingFrame(),
+        _text(""),
+        *([silence] * 30),
+        SleepFrame(0.3),
+    ]
+    down, _ = await run_test(
+        Pipeline([aggregators.user(), brain]), frames_to_send=frames, expected_down_frames=None
+    )
+    said = [f.text for f in down if isinstance(f, LLMTextFrame | TTSSpeakFrame)]
+    return said, lines
+
+
+async def test_speech_that_cut_the_bot_and_gave_no_words_takes_up_the_cut_line() -> None:
+    """A "please" the recogniser missed, or a cough: the bot, cut mid-answer, goes on from the
+    sentence it was cut in, and is not also asked to say it did not catch it."""
+    said, lines = await _wordless_turn(bot_speaking=True)
+    assert said == ["Seven is The Seeker. It loves questions."]
+    assert lines.take_unfinished() is None
+
+
+async def test_speech_that_gave_no_words_while_the_bot_waited_is_asked_again() -> None:
+    from src.voice_pipeline.turns import NOT_HEARD
+
+    said, _ = await _wordless_turn(bot_speaking=False)
+    assert said == [NOT_HEARD]

@@ -157,6 +157,37 @@ class TestPairing:
             (MessageRole.ASSISTANT, "Hello.", (), MessageSource.VOICE, False)
         ]
 
+    def test_a_line_cut_short_is_taken_up_from_the_sentence_it_was_cut_in(self) -> None:
+        lines = SpokenLines(uuid.uuid4(), Transcript())
+        lines.plan(" ".join(ANSWER))
+        lines.spoken(ANSWER[0])
+        lines.spoken("Seven is", interrupted=True)
+        assert lines.take_unfinished() == " ".join(ANSWER[1:])
+        assert lines.take_unfinished() is None  # taken once
+
+    def test_a_line_cut_between_its_sentences_is_taken_up_from_the_next(self) -> None:
+        lines = SpokenLines(uuid.uuid4(), Transcript())
+        lines.plan(" ".join(ANSWER))
+        lines.spoken(ANSWER[0])
+        lines.spoken("", interrupted=True)
+        assert lines.take_unfinished() == " ".join(ANSWER[1:])
+
+    def test_a_line_cut_before_its_first_word_is_taken_up_whole(self) -> None:
+        lines = SpokenLines(uuid.uuid4(), Transcript())
+        lines.plan("Hello Ada! Ask me anything.")
+        lines.plan(" ".join(ANSWER))
+        lines.spoken("", interrupted=True)
+        assert lines.take_unfinished() == " ".join(ANSWER)  # the last line, not the first
+
+    def test_nothing_is_taken_up_after_a_line_spoken_whole_or_sent_as_text(self) -> None:
+        lines = SpokenLines(uuid.uuid4(), Transcript())
+        lines.plan(" ".join(ANSWER))
+        lines.spoken(" ".join(ANSWER))
+        assert lines.take_unfinished() is None
+        lines.plan(" ".join(ANSWER))
+        lines.plan("Your life path number is 7.", source=MessageSource.TEXT)
+        assert lines.take_unfinished() is None
+
     def test_planned_lines_never_reported_are_bounded(self) -> None:
         lines = SpokenLines(uuid.uuid4(), Transcript())
         for n in range(MAX_PLANNED * 3):
