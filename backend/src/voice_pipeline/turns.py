@@ -16,6 +16,12 @@ segment so far is in:
   ("smart_turn");
 - otherwise after TURN_SILENCE_SECS of silence ("silence"), which is also the wait for any
   utterance the dialogue does not know (an LLM brain's free conversation).
+
+The model's verdict is asked for only when the transcript needs it: not for a whole request,
+nor for speech that gave no words. It judges the audio as it was at the VAD's stop (what
+comes after is held back from it until it has judged), as pipecat's own strategy runs it, but
+once the transcript is in rather than at the stop: on a talking server smart-turn's runs were
+14 % of the CPU samples (bench/README.md, "smart-turn only when the transcript needs it").
 """
 
 from __future__ import annotations
@@ -100,6 +106,10 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
         self._silence = 0.0
         self._model_complete = False
         self._probability: float | None = None
+        # The VAD's last stop has not been judged by the model yet; the audio since, held back
+        # from the analyzer so that it judges the segment as it was at the stop.
+        self._verdict_due = False
+        self._held_audio: list[bytes] = []
 
     async def setup(self, setup: Any) -> None:
         """Set up, and give the analyzer the pipeline's input sample rate."""
@@ -130,6 +140,8 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             await self.broadcast_frame(SpeechControlParamsFrame, turn_params=self._analyzer.params)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._analyzer.update_vad_start_secs(frame.start_secs)
+            self._release_held_audio()  # the pause, before the speech that ends it
+            self._verdict_due = False
             self._speaking, self._stopped, self._silence = True, False, 0.0
             self._model_complete = False
             self._speech_started = time.monotonic() - frame.start_secs
@@ -152,18 +164,36 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             self._speech_started = None
         self._speaking, self._stopped, self._silence = False, True, 0.0
         self._pending += 1
+        self._model_complete = False
+        self._verdict_due = True
+        await self._decide()
+
+    async def _judge(self) -> None:
+        """The model's verdict on the segment as it was at the VAD's stop; then the audio held
+        back since goes to the analyzer."""
+        self._verdict_due = False
         state, result = await self._analyzer.analyze_end_of_turn()
         if result is not None:
             await self.push_frame(MetricsFrame(data=[result]))
         if isinstance(result, TurnMetricsData):
             self._probability = result.probability
         self._model_complete = state == EndOfTurnState.COMPLETE
-        await self._decide()
+        self._release_held_audio()
+
+    def _release_held_audio(self) -> None:
+        for audio in self._held_audio:
+            self._analyzer.append_audio(audio, False)
+        self._held_audio = []
 
     async def _audio(self, frame: InputAudioRawFrame) -> None:
         # The analyzer keeps the turn's audio (and its own fallback, which this one replaces:
-        # it forgets its silence once it has judged a turn complete).
-        self._analyzer.append_audio(frame.audio, self._speaking)
+        # it forgets its silence once it has judged a turn complete); in a turn, after a stop
+        # not yet judged, the silence is held back from it (at most the turn's silence limit
+        # of it: the turn ends by then).
+        if self._verdict_due and self._in_turn and not self._speaking:
+            self._held_audio.append(frame.audio)
+        else:
+            self._analyzer.append_audio(frame.audio, self._speaking)
         if not self._stopped or self._speaking:
             return
         self._silence += len(frame.audio) / (2 * frame.num_channels * frame.sample_rate)
@@ -184,8 +214,11 @@ class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-unty
             return  # the last segment's words are still being recognised
         elif is_complete_request(text):
             await self._end("request", text)
-        elif self._model_complete and not ends_on_dangling_word(text):
-            await self._end("smart_turn", text)
+        elif not ends_on_dangling_word(text):
+            if self._verdict_due:
+                await self._judge()
+            if self._model_complete and self._stopped and not self._speaking:
+                await self._end("smart_turn", text)
 
     async def _unheard(self) -> None:
         """A turn of speech that gave no words, once every transcript is in: the bot says it

@@ -318,6 +318,83 @@ class _Analyzer:
     async def cleanup(self) -> None: ...
 
 
+class _JudgingAnalyzer(_Analyzer):
+    """smart-turn's analyzer, judging every turn complete; it records the audio it was given
+    (whether each chunk was speech) and how many chunks it had each time it judged."""
+
+    def __init__(self) -> None:
+        self.appended: list[bool] = []
+        self.judged_with: list[int] = []
+
+    def append_audio(self, audio: bytes, speaking: bool) -> None:
+        self.appended.append(speaking)
+
+    async def analyze_end_of_turn(self) -> tuple[Any, None]:
+        from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+
+        self.judged_with.append(len(self.appended))
+        return EndOfTurnState.COMPLETE, None
+
+
+async def _spoken_turn(text: str, analyzer: _JudgingAnalyzer, *, in_turn: bool = True) -> int:
+    """Through the stop strategy: 10 chunks of speech, the VAD's stop, 5 chunks of silence,
+    `text` as the transcript, 5 more chunks of silence; the turns it ended."""
+    from pipecat.frames.frames import InputAudioRawFrame
+
+    from src.voice_pipeline.turns import TranscriptAwareTurnStop
+
+    stop = TranscriptAwareTurnStop(turn_analyzer=analyzer, silence_secs=2.0)
+    ended = 0
+
+    async def stopped(_strategy: Any, _params: Any) -> None:
+        nonlocal ended
+        ended += 1
+
+    stop.add_event_handler("on_user_turn_stopped", stopped)
+    chunk = InputAudioRawFrame(bytes(16_000 * 2 // 50), 16_000, 1)  # 20 ms
+    await stop.process_frame(VADUserStartedSpeakingFrame(start_secs=0.0))
+    if in_turn:
+        await stop.handle_user_turn_started()
+    for _ in range(10):
+        await stop.process_frame(chunk)
+    await stop.process_frame(VADUserStoppedSpeakingFrame())
+    for _ in range(5):
+        await stop.process_frame(chunk)
+    await stop.process_frame(_text(text))
+    for _ in range(5):
+        await stop.process_frame(chunk)
+    return ended
+
+
+async def test_a_whole_request_ends_its_turn_without_the_model() -> None:
+    analyzer = _JudgingAnalyzer()
+    assert await _spoken_turn("What is my life path number?", analyzer) == 1
+    assert analyzer.judged_with == []  # the transcript decided: smart-turn never ran
+
+
+async def test_the_model_judges_the_segment_as_it_was_at_the_vads_stop() -> None:
+    analyzer = _JudgingAnalyzer()
+    assert await _spoken_turn("For John Smith.", analyzer) == 1  # ended by smart-turn
+    # Judged on the 10 chunks of speech, not the silence that came before the transcript;
+    # that silence was given to it after, in its place.
+    assert analyzer.judged_with == [10]
+    assert analyzer.appended[:15] == [True] * 10 + [False] * 5
+
+
+async def test_a_transcript_ending_on_a_dangling_word_waits_without_the_model() -> None:
+    analyzer = _JudgingAnalyzer()
+    assert await _spoken_turn("What is the expression number of", analyzer) == 0
+    assert analyzer.judged_with == []
+
+
+async def test_outside_a_turn_nothing_is_held_back_from_the_analyzer() -> None:
+    # Speech over the bot that started no turn (a backchannel): no verdict will be asked.
+    analyzer = _JudgingAnalyzer()
+    assert await _spoken_turn("Mm-hmm.", analyzer, in_turn=False) == 0
+    assert analyzer.judged_with == []
+    assert analyzer.appended == [True] * 10 + [False] * 10
+
+
 async def _unheard_turn(speech_secs: float) -> tuple[list[Frame], int]:
     """A turn of `speech_secs` of speech whose transcript is empty, then 1.2 s of silence:
     the frames the stop strategy pushed, and the turns it ended."""
