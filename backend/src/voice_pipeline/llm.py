@@ -50,6 +50,11 @@ class ApologeticLLMService(OpenAILLMService):
         **kwargs: Passed on to `OpenAILLMService`.
     """
 
+    # Any OpenAI-compatible server takes a user message; not all take the "developer" role
+    # (Ollama, Cerebras, some vLLM chat templates), in which pipecat's empty-turn recovery
+    # speaks (`turns.user_turns`): sent as the user's, it is never refused with a 400.
+    supports_developer_role = False
+
     def __init__(self, *, timeout_secs: float | None = None, **kwargs: Any) -> None:
         # Read by `create_client`, which pipecat's __init__ calls.
         self.timeout_secs = TIMEOUT_SECONDS if timeout_secs is None else timeout_secs

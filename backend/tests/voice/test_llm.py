@@ -168,3 +168,29 @@ async def test_a_stream_cut_midway_ends_in_an_apology(fake_llm: FakeOpenAI) -> N
         # The words said before the cut, then the apology as a sentence of its own.
         assert await bot.ask() == f"Your life path ... {llm.APOLOGY}"
         assert await bot.ask() == ANSWER
+
+
+async def test_the_recovery_after_a_wordless_cut_reaches_any_server_as_the_users_words(
+    fake_llm: FakeOpenAI,
+) -> None:
+    """pipecat's empty-turn recovery (`turns.user_turns`) asks the LLM in a developer message,
+    a role not every OpenAI-compatible server takes: it goes as a user message, and is
+    answered."""
+    from pipecat.turns.empty_user_turn import DEFAULT_EMPTY_USER_TURN_INTERRUPTED_PROMPT
+
+    async with call(fake_llm) as bot:
+        bot.context.add_message({"role": "user", "content": QUESTION})
+        bot.context.add_message({"role": "assistant", "content": "Your life path"})
+        before = len(bot.said)
+        bot.context.add_message(
+            {"role": "developer", "content": DEFAULT_EMPTY_USER_TURN_INTERRUPTED_PROMPT}
+        )
+        await bot.worker.queue_frame(LLMContextFrame(bot.context))
+        async with asyncio.timeout(DEADLINE):
+            while len(bot.said) == before:
+                bot.turn_ended.clear()
+                await bot.turn_ended.wait()
+    sent = fake_llm.requests[0]["messages"]
+    assert {"role": "user", "content": DEFAULT_EMPTY_USER_TURN_INTERRUPTED_PROMPT} in sent
+    assert not [m for m in sent if m.get("role") == "developer"]
+    assert bot.said[before] == ANSWER
