@@ -336,21 +336,39 @@ class _JudgingAnalyzer(_Analyzer):
         return EndOfTurnState.COMPLETE, None
 
 
+class _Stop:
+    """A `TranscriptAwareTurnStop` on `analyzer` (silence limit 2 s), and what it did: the
+    frames it pushed, the turns it ended."""
+
+    def __init__(self, analyzer: _Analyzer) -> None:
+        from src.voice_pipeline.turns import TranscriptAwareTurnStop
+
+        self.strategy = TranscriptAwareTurnStop(turn_analyzer=analyzer, silence_secs=2.0)
+        self.pushed: list[Frame] = []
+        self.ended = 0
+
+        async def push(_strategy: Any, frame: Frame, _direction: Any) -> None:
+            self.pushed.append(frame)
+
+        async def stopped(_strategy: Any, _params: Any) -> None:
+            self.ended += 1
+
+        self.strategy.add_event_handler("on_push_frame", push)
+        self.strategy.add_event_handler("on_user_turn_stopped", stopped)
+
+    async def process_frame(self, frame: Frame) -> None:
+        await self.strategy.process_frame(frame)
+
+    async def handle_user_turn_started(self) -> None:
+        await self.strategy.handle_user_turn_started()
+
+
 async def _spoken_turn(text: str, analyzer: _JudgingAnalyzer, *, in_turn: bool = True) -> int:
     """Through the stop strategy: 10 chunks of speech, the VAD's stop, 5 chunks of silence,
     `text` as the transcript, 5 more chunks of silence; the turns it ended."""
     from pipecat.frames.frames import InputAudioRawFrame
 
-    from src.voice_pipeline.turns import TranscriptAwareTurnStop
-
-    stop = TranscriptAwareTurnStop(turn_analyzer=analyzer, silence_secs=2.0)
-    ended = 0
-
-    async def stopped(_strategy: Any, _params: Any) -> None:
-        nonlocal ended
-        ended += 1
-
-    stop.add_event_handler("on_user_turn_stopped", stopped)
+    stop = _Stop(analyzer)
     chunk = InputAudioRawFrame(bytes(16_000 * 2 // 50), 16_000, 1)  # 20 ms
     await stop.process_frame(VADUserStartedSpeakingFrame(start_secs=0.0))
     if in_turn:
@@ -363,7 +381,7 @@ async def _spoken_turn(text: str, analyzer: _JudgingAnalyzer, *, in_turn: bool =
     await stop.process_frame(_text(text))
     for _ in range(5):
         await stop.process_frame(chunk)
-    return ended
+    return stop.ended
 
 
 async def test_a_whole_request_ends_its_turn_without_the_model() -> None:
@@ -400,21 +418,7 @@ async def _unheard_turn(speech_secs: float) -> tuple[list[Frame], int]:
     the frames the stop strategy pushed, and the turns it ended."""
     from pipecat.frames.frames import InputAudioRawFrame
 
-    from src.voice_pipeline.turns import TranscriptAwareTurnStop
-
-    stop = TranscriptAwareTurnStop(turn_analyzer=_Analyzer(), silence_secs=2.0)
-    pushed: list[Frame] = []
-    ended = 0
-
-    async def push(_strategy: Any, frame: Frame, _direction: Any) -> None:
-        pushed.append(frame)
-
-    async def stopped(_strategy: Any, _params: Any) -> None:
-        nonlocal ended
-        ended += 1
-
-    stop.add_event_handler("on_push_frame", push)
-    stop.add_event_handler("on_user_turn_stopped", stopped)
+    stop = _Stop(_Analyzer())
     await stop.process_frame(VADUserStartedSpeakingFrame(start_secs=0.0))
     await stop.handle_user_turn_started()
     await asyncio.sleep(speech_secs)
@@ -423,7 +427,7 @@ async def _unheard_turn(speech_secs: float) -> tuple[list[Frame], int]:
     silence = bytes(16_000 * 2 // 25)  # 40 ms
     for _ in range(30):
         await stop.process_frame(InputAudioRawFrame(silence, 16_000, 1))
-    return pushed, ended
+    return stop.pushed, stop.ended
 
 
 async def test_speech_that_gave_no_words_is_asked_again() -> None:

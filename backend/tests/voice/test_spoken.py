@@ -157,20 +157,17 @@ class TestPairing:
             (MessageRole.ASSISTANT, "Hello.", (), MessageSource.VOICE, False)
         ]
 
-    def test_a_line_cut_short_is_taken_up_from_the_sentence_it_was_cut_in(self) -> None:
+    # Cut in the second sentence, or between the first and the second: taken up from the second.
+    @pytest.mark.parametrize("then_said", ["Seven is", ""])
+    def test_a_line_cut_short_is_taken_up_from_the_sentence_it_was_cut_in(
+        self, then_said: str
+    ) -> None:
         lines = SpokenLines(uuid.uuid4(), Transcript())
         lines.plan(" ".join(ANSWER))
         lines.spoken(ANSWER[0])
-        lines.spoken("Seven is", interrupted=True)
+        lines.spoken(then_said, interrupted=True)
         assert lines.take_unfinished() == " ".join(ANSWER[1:])
         assert lines.take_unfinished() is None  # taken once
-
-    def test_a_line_cut_between_its_sentences_is_taken_up_from_the_next(self) -> None:
-        lines = SpokenLines(uuid.uuid4(), Transcript())
-        lines.plan(" ".join(ANSWER))
-        lines.spoken(ANSWER[0])
-        lines.spoken("", interrupted=True)
-        assert lines.take_unfinished() == " ".join(ANSWER[1:])
 
     def test_a_line_cut_before_its_first_word_is_taken_up_whole(self) -> None:
         lines = SpokenLines(uuid.uuid4(), Transcript())
