@@ -73,6 +73,11 @@ NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
 # words are waited for this long (of silence after the VAD's stop), then the turn is judged on
 # the transcript so far. Moonshine takes 0.1-0.3 s a segment, more on a loaded machine.
 TRANSCRIPT_WAIT_SECS = 1.0
+# Wordless speech that cuts the bot short (a cough, wind, a bus on a phone call) is answered by
+# taking up the cut line this many times in a row; further ones, until the user is heard saying
+# something, are let be (pipecat's default is one: the second cough left the bot silent). The
+# bound keeps a noise that never stops from cutting the same line over and over.
+RECOVERIES_IN_A_ROW = 3
 
 
 class TranscriptAwareTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-call]
@@ -520,9 +525,9 @@ def user_turns(
 
     A turn that gave no words: while the bot waited for the user, `stop` answers it (NOT_HEARD,
     or nothing for a noise); one that cut the bot short (a cough, a "please" the recogniser
-    missed), pipecat's empty-turn recovery answers, once in a row: an LLM as pipecat prompts
-    it, the built-in brain by taking up its cut line. Unanswered, the bot fell silent
-    mid-answer.
+    missed), pipecat's empty-turn recovery answers, up to RECOVERIES_IN_A_ROW in a row: an LLM
+    as pipecat prompts it, the built-in brain by taking up its cut line. Unanswered, the bot
+    fell silent mid-answer.
     """
     from pipecat.processors.aggregators.llm_response_universal import (
         LLMContextAggregatorPair,
@@ -535,7 +540,9 @@ def user_turns(
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=vad,
-            empty_user_turn=EmptyUserTurnConfig(idle_prompt=None),
+            empty_user_turn=EmptyUserTurnConfig(
+                idle_prompt=None, max_consecutive_recoveries=RECOVERIES_IN_A_ROW
+            ),
             # The user may speak over the bot; a backchannel does not stop it (BargeIn).
             user_turn_strategies=UserTurnStrategies(start=start, stop=[stop]),
         ),

@@ -490,11 +490,12 @@ async def test_a_request_of_its_own_is_not_joined() -> None:
     assert meaning.startswith("7 is The Seeker")
 
 
-async def _wordless_turn(bot_speaking: bool) -> tuple[list[str], SpokenLines]:
+async def _wordless_turn(bot_speaking: bool, cuts: int = 1) -> tuple[list[str], SpokenLines]:
     """Through pipecat's user aggregator as the bot builds it (`turns.user_turns`, pipecat's
     start strategies) and the built-in brain: the bot's answer cut after its first sentence,
-    or spoken whole, then 0.7 s of speech that gives no words and 1.2 s of silence. What the
-    brain said after, and the bot's lines."""
+    or spoken whole, then 0.7 s of speech that gives no words and 1.2 s of silence, `cuts`
+    times in a row (each line taken up cut again after its first sentence's first two words).
+    What the brain said after, and the bot's lines."""
     import uuid
     from datetime import date
 
@@ -505,6 +506,7 @@ async def _wordless_turn(bot_speaking: bool) -> tuple[list[str], SpokenLines]:
     )
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
     from pipecat.tests.utils import SleepFrame, run_test
 
     from src.voice_pipeline.dialogue import Numerologist
@@ -524,9 +526,7 @@ async def _wordless_turn(bot_speaking: bool) -> tuple[list[str], SpokenLines]:
         Numerologist("Ada Lovelace", "Ada", date(1984, 7, 5)), state, lines.take_unfinished
     )
     silence = InputAudioRawFrame(bytes(16_000 * 2 // 25), 16_000, 1)  # 40 ms
-    frames: list[Frame] = [
-        BotStartedSpeakingFrame(),
-        *([] if bot_speaking else [BotStoppedSpeakingFrame()]),
+    wordless: list[Frame] = [
         VADUserStartedSpeakingFrame(start_secs=0.0),
         SleepFrame(0.7),
         VADUserStoppedSpeakingFrame(),
@@ -534,8 +534,28 @@ async def _wordless_turn(bot_speaking: bool) -> tuple[list[str], SpokenLines]:
         *([silence] * 30),
         SleepFrame(0.3),
     ]
+    frames: list[Frame] = [
+        BotStartedSpeakingFrame(),
+        *([] if bot_speaking else [BotStoppedSpeakingFrame()]),
+        *wordless,
+    ]
+    for _ in range(cuts - 1):
+        frames += [BotStartedSpeakingFrame(), *wordless]  # the line taken up, cut again
+
+    class CutAgain(FrameProcessor):
+        """The bot speaks the line taken up and is cut two words in."""
+
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, LLMTextFrame):
+                lines.plan(frame.text)
+                lines.spoken(" ".join(frame.text.split()[:2]), interrupted=True)
+            await self.push_frame(frame, direction)
+
     down, _ = await run_test(
-        Pipeline([aggregators.user(), brain]), frames_to_send=frames, expected_down_frames=None
+        Pipeline([aggregators.user(), brain, *([CutAgain()] if cuts > 1 else [])]),
+        frames_to_send=frames,
+        expected_down_frames=None,
     )
     said = [f.text for f in down if isinstance(f, LLMTextFrame | TTSSpeakFrame)]
     return said, lines
@@ -547,6 +567,17 @@ async def test_speech_that_cut_the_bot_and_gave_no_words_takes_up_the_cut_line()
     said, lines = await _wordless_turn(bot_speaking=True)
     assert said == ["Seven is The Seeker. It loves questions."]
     assert lines.take_unfinished() is None
+
+
+async def test_wordless_speech_cutting_the_bot_again_and_again_is_taken_up_a_few_times() -> None:
+    """Coughs, wind, a bus on a phone call: each cut of the line taken up takes it up again
+    (pipecat answers one in a row by default: the bot fell silent at the second), up to
+    RECOVERIES_IN_A_ROW, so a noise that never stops does not cut the same line for ever."""
+    from src.voice_pipeline.turns import RECOVERIES_IN_A_ROW
+
+    said, _ = await _wordless_turn(bot_speaking=True, cuts=RECOVERIES_IN_A_ROW + 1)
+    assert RECOVERIES_IN_A_ROW > 1
+    assert said == ["Seven is The Seeker. It loves questions."] * RECOVERIES_IN_A_ROW
 
 
 async def test_speech_that_gave_no_words_while_the_bot_waited_is_asked_again() -> None:
