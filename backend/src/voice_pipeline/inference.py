@@ -9,7 +9,9 @@ wait their turn, so peak memory is `limit` runs' worth whatever the number of bo
 Waiting runs are taken earliest deadline first (a run's deadline: when its result is needed;
 by default the moment it is asked for, so first come, first served). Piper's runs are given
 the moment their audio will be played: a bot's next sentence, due when the audio it has
-queued runs out, waits behind another bot's first sentence, due now (`piper_tts.py`).
+queued runs out, waits behind another bot's first sentence, due now (`piper_tts.py`). A
+waiting run's deadline can move earlier (`Due.hasten`): a sentence one bot needs later and
+another bot now is synthesised by the sooner.
 
 The sessions themselves are made with `session_options`: one thread per run (the gate gives
 the parallelism) and no memory arena, so a run's tensors go back to the allocator when it ends.
@@ -20,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import heapq
 import itertools
 import os
 import threading
@@ -38,6 +39,18 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+class Due:
+    """When a run's result is needed (`time.monotonic()`; None: now). It only moves earlier,
+    while the run waits (`hasten`); the gate reads it each time it takes a waiting run."""
+
+    def __init__(self, at: float | None = None) -> None:
+        self.at = time.monotonic() if at is None else at
+
+    def hasten(self, at: float | None = None) -> None:
+        """Needed by `at` (None: now), if that is sooner."""
+        self.at = min(self.at, time.monotonic() if at is None else at)
 
 
 class InferenceGate:
@@ -63,24 +76,27 @@ class InferenceGate:
         # (aiortc encodes every outgoing audio frame there).
         self._executor = ThreadPoolExecutor(limit, thread_name_prefix=f"inference-{name}")
         # The runs waiting for a thread: (deadline, order asked, result, fn, args). Each run
-        # hands the executor one `_run_next`, which takes whichever waiting run is due first.
-        self._waiting: list[tuple[float, int, concurrent.futures.Future[Any], Any, Any]] = []
+        # hands the executor one `_run_next`, which takes whichever waiting run is due first
+        # (a scan, not a heap: a deadline may move while it waits; a few dozen wait at most).
+        self._waiting: list[tuple[Due, int, concurrent.futures.Future[Any], Any, Any]] = []
         self._waiting_lock = threading.Lock()
         self._order = itertools.count()
 
-    async def run(self, fn: Callable[..., T], *args: Any, deadline: float | None = None) -> T:
+    async def run(
+        self, fn: Callable[..., T], *args: Any, deadline: float | Due | None = None
+    ) -> T:
         """`fn(*args)` on one of the gate's threads, holding a slot (cancelled while it waits
         for a thread: it never runs).
 
         Args:
-            deadline: When the result is needed (`time.monotonic()`); waiting runs are taken
-                earliest deadline first, those with the same deadline in the order asked.
-                None: now.
+            deadline: When the result is needed (`time.monotonic()`, or a `Due` that may be
+                hastened while the run waits); waiting runs are taken earliest deadline first,
+                those with the same deadline in the order asked. None: now.
         """
         result: concurrent.futures.Future[T] = concurrent.futures.Future()
-        due = time.monotonic() if deadline is None else deadline
+        due = deadline if isinstance(deadline, Due) else Due(deadline)
         with self._waiting_lock:
-            heapq.heappush(self._waiting, (due, next(self._order), result, fn, args))
+            self._waiting.append((due, next(self._order), result, fn, args))
         self._executor.submit(self._run_next)
         try:
             return await asyncio.wrap_future(result)
@@ -93,7 +109,11 @@ class InferenceGate:
     def _run_next(self) -> None:
         """On a gate's thread: the waiting run due first, unless it was cancelled."""
         with self._waiting_lock:
-            _due, _order, result, fn, args = heapq.heappop(self._waiting)
+            first = min(
+                range(len(self._waiting)),
+                key=lambda i: (self._waiting[i][0].at, self._waiting[i][1]),
+            )
+            _due, _order, result, fn, args = self._waiting.pop(first)
         if not result.set_running_or_notify_cancel():
             return
         try:

@@ -70,7 +70,7 @@ def _pcm(voice: Any, text: str) -> bytes:
     return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
 
 
-async def synthesise(voice: Any, text: str, deadline: float | None = None) -> bytes:
+async def synthesise(voice: Any, text: str, deadline: float | inference.Due | None = None) -> bytes:
     """Piper's 16-bit mono PCM for `text`, at the voice's rate, through the "piper" gate
     (`deadline`: when the audio is played; None: now)."""
     return await inference.gate("piper").run(_pcm, voice, text, deadline=deadline)
@@ -90,9 +90,11 @@ def cached(voice: Any, text: str) -> bool:
 
 
 async def synthesise_shared(voice: Any, text: str, deadline: float | None = None) -> bytes:
-    """`synthesise`, through the process's cache of sentences (for text any user may hear)."""
+    """`synthesise`, through the process's cache of sentences (for text any user may hear):
+    one synthesis for the bots that ask for it at once, due when the first of them needs it."""
+    due = inference.Due(deadline)
     return await cache.get(
-        _key(voice, text), lambda: synthesise(voice, text, deadline), owner=voice
+        _key(voice, text), lambda: synthesise(voice, text, due), owner=voice, due=due
     )
 
 

@@ -6,9 +6,9 @@ user (bench/README.md, "A cheaper talking user"), so each sentence is synthesise
 process and then served from here, least recently used out first when a bound is reached.
 
 Bots asking for the same sentence at the same moment wait for one synthesis instead of making
-their own; a bot that stops waiting (cancelled: its call ended, the user barged in) does not
-cancel what the others wait for, and a synthesis nobody waits for any more is cancelled (one
-not yet started in its gate never starts).
+their own, due when the first of them needs it; a bot that stops waiting (cancelled: its call
+ended, the user barged in) does not cancel what the others wait for, and a synthesis nobody
+waits for any more is cancelled (one not yet started in its gate never starts).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 
 from src.core import metrics
+from src.voice_pipeline.inference import Due
 
 # More entries than any bot's repertoire (a few hundred sentences), fewer than would make the
 # dictionary itself a cost.
@@ -45,8 +46,9 @@ class SynthesisCache:
         self._kept: OrderedDict[Hashable, tuple[object, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[Hashable, asyncio.Future[bytes]] = {}
-        # How many callers wait for each pending synthesis.
+        # How many callers wait for each pending synthesis, and when the first needs it.
         self._waiters: dict[asyncio.Future[bytes], int] = {}
+        self._dues: dict[asyncio.Future[bytes], Due] = {}
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -68,7 +70,11 @@ class SynthesisCache:
             self.bytes = 0
 
     async def get(
-        self, key: Hashable, synthesise: Callable[[], Awaitable[bytes]], owner: object = None
+        self,
+        key: Hashable,
+        synthesise: Callable[[], Awaitable[bytes]],
+        owner: object = None,
+        due: Due | None = None,
     ) -> bytes:
         """The audio for `key`: kept, being synthesised for another caller, or `synthesise()`d.
 
@@ -76,6 +82,8 @@ class SynthesisCache:
             key: The voice's id, the text and the synthesis settings.
             synthesise: Makes the audio when it is neither kept nor pending.
             owner: Kept alive with the entry (the voice whose id is in `key`).
+            due: When this caller needs it, the deadline `synthesise` runs by; a caller that
+                joins a pending synthesis hastens that one's to its own, if sooner (None: now).
         """
         with self._lock:
             kept = self._kept.get(key)
@@ -90,6 +98,10 @@ class SynthesisCache:
         if pending is None or not joined:
             pending = self._pending[key] = asyncio.ensure_future(synthesise())
             pending.add_done_callback(lambda done: self._remember(key, owner, done))
+            if due is not None:
+                self._dues[pending] = due
+        elif (first := self._dues.get(pending)) is not None:
+            first.hasten(None if due is None else due.at)
         self._waiters[pending] = self._waiters.get(pending, 0) + 1
         try:
             # Shielded: one caller giving up does not cancel what the others wait for...
@@ -98,6 +110,7 @@ class SynthesisCache:
             self._waiters[pending] -= 1
             if not self._waiters[pending]:
                 del self._waiters[pending]
+                self._dues.pop(pending, None)
                 # ...but when nobody waits any more, a synthesis not yet started never starts
                 # (awaited: its gate knows it is cancelled before this caller goes on).
                 pending.cancel()

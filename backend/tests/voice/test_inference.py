@@ -85,6 +85,23 @@ class TestGate:
         await asyncio.gather(busy, *waiting)
         assert ran == ["busy", "now", "in 1 s", "in 1 s, later", "in 2 s", "in 3 s"]
 
+    async def test_a_waiting_run_hastened_is_taken_by_its_new_deadline(self) -> None:
+        gate, release, ran, work = _held(1)
+        busy = asyncio.ensure_future(gate.run(work, "busy"))
+        await eventually(lambda: _at_least(gate.active, 1))
+        soon = time.monotonic()
+        later = inference.Due(soon + 5)
+        waiting = [
+            asyncio.ensure_future(gate.run(work, "in 5 s, then now", deadline=later)),
+            asyncio.ensure_future(gate.run(work, "in 1 s", deadline=soon + 1)),
+        ]
+        await asyncio.sleep(0.05)  # both waiting while the first holds the gate
+        later.hasten(soon + 10)  # a later deadline never delays it
+        later.hasten()  # now
+        release.set()
+        await asyncio.gather(busy, *waiting)
+        assert ran == ["busy", "in 5 s, then now", "in 1 s"]
+
     def test_each_model_has_one_gate_per_process_sized_to_the_cores(self) -> None:
         assert inference.gate("piper") is inference.gate("piper")
         assert inference.gate("piper").limit == inference.cores()

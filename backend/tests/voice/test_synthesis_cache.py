@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -214,3 +215,36 @@ async def _started(synth: Synth, n: int) -> None:
 
 async def _true(value: bool) -> None:
     assert value
+
+
+async def test_a_caller_that_needs_a_pending_sentence_sooner_hastens_its_synthesis() -> None:
+    """A sentence one bot will say in 5 s (its reply's third) is another bot's first, needed
+    now: the one synthesis runs by the sooner deadline, ahead of a third bot's sentence due in
+    1 s, instead of keeping the first caller's."""
+    gate = inference.InferenceGate("cache-test", 1)
+    busy, ran = threading.Event(), []
+
+    def block() -> None:
+        busy.wait(10)
+
+    def run(name: str) -> bytes:
+        ran.append(name)
+        return name.encode()
+
+    blocker = asyncio.ensure_future(gate.run(block))
+    await eventually(lambda: _true(gate.active == 1))
+    cache, soon = SynthesisCache(1000), time.monotonic()
+    in_5_s = inference.Due(soon + 5)
+    first = asyncio.ensure_future(
+        cache.get("shared", lambda: gate.run(run, "shared", deadline=in_5_s), due=in_5_s)
+    )
+    other = asyncio.ensure_future(gate.run(run, "other", deadline=soon + 1))
+    await asyncio.sleep(0.05)
+    now = asyncio.ensure_future(
+        cache.get("shared", lambda: gate.run(run, "again"), due=inference.Due(soon))
+    )
+    await asyncio.sleep(0.05)
+    busy.set()
+    await asyncio.gather(blocker, first, other, now)
+    assert ran == ["shared", "other"]  # one synthesis, taken first
+    assert await now == b"shared"
