@@ -82,9 +82,7 @@ class InferenceGate:
         self._waiting_lock = threading.Lock()
         self._order = itertools.count()
 
-    async def run(
-        self, fn: Callable[..., T], *args: Any, deadline: float | Due | None = None
-    ) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, deadline: float | Due | None = None) -> T:
         """`fn(*args)` on one of the gate's threads, holding a slot (cancelled while it waits
         for a thread: it never runs).
 
