@@ -170,9 +170,10 @@ class CountingGate(inference.InferenceGate):
         self.submitted = 0
         self.deadlines: list[tuple[Any, float | None]] = []  # (the text, its deadline)
 
-    async def run(self, fn: Any, *args: Any, deadline: float | None = None) -> Any:
+    async def run(self, fn: Any, *args: Any, deadline: float | inference.Due | None = None) -> Any:
         self.submitted += 1
-        self.deadlines.append((args[-1] if args else None, deadline))
+        at = deadline.at if isinstance(deadline, inference.Due) else deadline
+        self.deadlines.append((args[-1] if args else None, at))  # as handed to the gate
         return await super().run(fn, *args, deadline=deadline)
 
 
