@@ -18,6 +18,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 
 from src.core import metrics
 from src.voice_pipeline.inference import Due
@@ -25,6 +26,15 @@ from src.voice_pipeline.inference import Due
 # More entries than any bot's repertoire (a few hundred sentences), fewer than would make the
 # dictionary itself a cost.
 MAX_ENTRIES = 4096
+
+
+@dataclass
+class _Waiters:
+    """The callers waiting for one pending synthesis: how many, and the deadline it runs by
+    (the first caller's, hastened by each that needs it sooner; None: it was given none)."""
+
+    count: int = 0
+    due: Due | None = None
 
 
 class SynthesisCache:
@@ -46,9 +56,7 @@ class SynthesisCache:
         self._kept: OrderedDict[Hashable, tuple[object, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[Hashable, asyncio.Future[bytes]] = {}
-        # How many callers wait for each pending synthesis, and when the first needs it.
-        self._waiters: dict[asyncio.Future[bytes], int] = {}
-        self._dues: dict[asyncio.Future[bytes], Due] = {}
+        self._waiters: dict[asyncio.Future[bytes], _Waiters] = {}
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -98,19 +106,17 @@ class SynthesisCache:
         if pending is None or not joined:
             pending = self._pending[key] = asyncio.ensure_future(synthesise())
             pending.add_done_callback(lambda done: self._remember(key, owner, done))
-            if due is not None:
-                self._dues[pending] = due
-        elif (first := self._dues.get(pending)) is not None:
-            first.hasten(None if due is None else due.at)
-        self._waiters[pending] = self._waiters.get(pending, 0) + 1
+        elif (first := self._waiters.get(pending)) is not None and first.due is not None:
+            first.due.hasten(None if due is None else due.at)
+        waiters = self._waiters.setdefault(pending, _Waiters(due=due))
+        waiters.count += 1
         try:
             # Shielded: one caller giving up does not cancel what the others wait for...
             return await asyncio.shield(pending)
         finally:
-            self._waiters[pending] -= 1
-            if not self._waiters[pending]:
+            waiters.count -= 1
+            if not waiters.count:
                 del self._waiters[pending]
-                self._dues.pop(pending, None)
                 # ...but when nobody waits any more, a synthesis not yet started never starts
                 # (awaited: its gate knows it is cancelled before this caller goes on).
                 pending.cancel()
