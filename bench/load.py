@@ -40,9 +40,13 @@ async def greeted_peers(
 async def hang_up_peers(
     client: httpx.AsyncClient, joined: list[tuple[Peer, dict[str, str], dict[str, Any]]], end: End
 ) -> None:
-    for peer, user, body in joined:
+    """Every peer hangs up and ends its conversation, all at once (as `talking.hang_up`)."""
+
+    async def leave(peer: Peer, user: dict[str, str], body: dict[str, Any]) -> None:
         await peer.close()
         await end(client, user, body)
+
+    await asyncio.gather(*(leave(*one) for one in joined))
 
 
 async def at_once(

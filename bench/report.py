@@ -128,11 +128,13 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
         )
         if "load_generator_percent_of_a_core" in row:
             load = row["load_generator_percent_of_a_core"]
-            canary = "right" if row["canary_right"] else "WRONG"
+            canary = {True: "right", False: "WRONG", None: "-"}[row["canary_right"]]
             line += (
                 f"{load:>9.0f}{load / row['conversations']:>13.2f}"
                 f"{row['server_percent_of_a_core']:>10.0f}  {canary}"
             )
+        if row.get("stopped_early"):
+            line += "  (stopped at its first failure: figures of the part heard)"
         print(line)
     if "load_user_percent_of_a_core" in ceiling:
         print(

@@ -53,7 +53,7 @@ from bench.bargein import barge_in_calls
 from bench.browser_network import browser_profiles, impaired_turn
 from bench.idle import LEVELS as IDLE_LEVELS
 from bench.idle import idle_and_stutter
-from bench.load import at_once, next_call
+from bench.load import at_once, hang_up_peers, next_call
 from bench.network import AT_ONCE as NETWORK_CALLS_AT_ONCE
 from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
@@ -67,7 +67,7 @@ from bench.synthesis import synthesis_benchmark
 from bench.talking import Joined, connect_load_users, greeted, hang_up, talking_cost
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
-from tests.kit.load import LoadUser, Phrases, Ticker, load_user_cost, next_level
+from tests.kit.load import LoadUser, Phrases, Ticker, load_user_cost, next_level, unless_lost
 from tests.kit.processes import pinned
 from tests.kit.speech import loud_span, say, synthesise
 from tests.netem import UdpRelay
@@ -110,6 +110,11 @@ async def _user(client: httpx.AsyncClient, i: int) -> dict[str, str]:
         )
     ).json()
     return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+async def _users(client: httpx.AsyncClient, n: int) -> list[dict[str, str]]:
+    """N new users, registered side by side (each password hash takes the server a moment)."""
+    return list(await asyncio.gather(*(_user(client, i) for i in range(n))))
 
 
 async def _start(
@@ -279,6 +284,7 @@ async def _ceiling_step(
     greetings: list[float] = []
     answers: list[float] = []
     missed = 0
+    lost = asyncio.Event()
     try:
         for i in range(n):
             user = users[i % len(users)]
@@ -290,6 +296,7 @@ async def _ceiling_step(
                 missed += 1
             else:
                 greetings.append(greeted)
+        _judge_greetings(greetings, missed, lost)
 
         async def one_question(peer: Peer) -> None:
             nonlocal missed
@@ -299,15 +306,28 @@ async def _ceiling_step(
                 missed += 1
             else:
                 answers.append(answered)
+            _judge_answer(answered, lost)
 
-        await asyncio.gather(*(one_question(peer) for peer, _u, _b in joined))
+        await unless_lost(lost, (one_question(peer) for peer, _u, _b in joined))
     finally:
-        for peer, user, body in joined:
-            await peer.close()
-            await _end(client, user, body)
-    return _step_row(n, greetings, answers, missed)
+        await hang_up_peers(client, joined, _end)
+    return _step_row(n, greetings, answers, missed, stopped_early=lost.is_set())
 
 
+def _judge_greetings(greetings: list[float], missed: int, lost: asyncio.Event) -> None:
+    """A step whose greetings were not all heard in time has failed before its questions."""
+    if missed or any(g > GREETING_LIMIT for g in greetings):
+        lost.set()
+
+
+def _judge_answer(answered: float | None, lost: asyncio.Event) -> None:
+    """An answer missed or too late fails its step there (`unless_lost`)."""
+    if answered is None or answered > ANSWER_LIMIT:
+        lost.set()
+
+
+# The shortest window a ceiling step's CPU is read over (a step stopped sooner reads none).
+MEASURED_AT_LEAST = 2.0
 # The canary's question, and what its answer must say.
 CANARY_QUESTION, CANARY_ANSWER = 0, "life path number is"
 
@@ -330,7 +350,9 @@ async def _light_ceiling_step(
     canary: tuple[Peer, dict[str, str], dict[str, Any]] | None = None
     greetings: list[float] = []
     answers: list[float] = []
-    right = True
+    right: bool | None = None  # the canary's answer, once checked
+    lost = asyncio.Event()  # set at the step's first failure: its questions stop there
+    cost: dict[str, float] = {}
     try:
         peer, body = await _connected(client, users[0])
         canary = (peer, users[0], body)
@@ -341,6 +363,7 @@ async def _light_ceiling_step(
             missed += 1
         else:
             greetings.append(greeting)
+        _judge_greetings(greetings, missed, lost)
         pids = await server.bot_pids()
         server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
 
@@ -349,6 +372,7 @@ async def _light_ceiling_step(
             await asyncio.sleep(rng.uniform(0, 10))
             lines = len(peer.messages)
             answered = await ask(peer, questions[CANARY_QUESTION])
+            _judge_answer(answered, lost)
             if answered is None:
                 missed += 1
                 return
@@ -356,6 +380,8 @@ async def _light_ceiling_step(
             await until_quiet([peer])
             said = [m["text"] for m in peer.messages[lines:] if m.get("role") == "bot"]
             right = any(CANARY_ANSWER in text for text in said)
+            if not right:
+                lost.set()
 
         async def load_question(load_user: LoadUser) -> None:
             nonlocal missed
@@ -365,11 +391,20 @@ async def _light_ceiling_step(
                 missed += 1
             else:
                 answers.append(answered)
+            _judge_answer(answered, lost)
 
-        await asyncio.gather(canary_question(), *(load_question(u) for u, _a, _b in light))
+        await unless_lost(lost, [canary_question(), *(load_question(u) for u, _a, _b in light)])
+        # The CPU over the question window, or the part of it before the step was stopped (the
+        # load generator's cost is its users' packets, the same all through the window); none
+        # when it stopped before its questions.
         elapsed = time.monotonic() - wall
-        load_share = (time.process_time() - load_before) / elapsed
-        server_share = cpu_since(server_before) / elapsed
+        if elapsed >= MEASURED_AT_LEAST:
+            cost = {
+                "load_generator_percent_of_a_core": (time.process_time() - load_before)
+                / elapsed
+                * 100,
+                "server_percent_of_a_core": cpu_since(server_before) / elapsed * 100,
+            }
     finally:
         await hang_up(client, light, _end)
         if canary is not None:
@@ -382,10 +417,10 @@ async def _light_ceiling_step(
         answers,
         missed,
         canary_right=right,
-        load_generator_percent_of_a_core=load_share * 100,
-        server_percent_of_a_core=server_share * 100,
+        stopped_early=lost.is_set(),
+        **cost,
     )
-    row["ok"] = row["ok"] and right
+    row["ok"] = row["ok"] and right is True
     return row
 
 
@@ -429,7 +464,7 @@ async def concurrency_ceiling(
         # time we looked at ..." (sentences synthesised afresh for each set of topics), so a
         # step after another would measure other greetings than the first step (2026-12-06:
         # a pinned worker greeted 12 new users within 0.36 s, the same 12 again in up to 3.7 s).
-        fresh = [await _user(client, i) for i in range(min(n, len(users)))]
+        fresh = await _users(client, min(n, len(users)))
         await no_bots_left(client)
         if light is None:
             row = await _ceiling_step(client, fresh, questions, n, rng)
@@ -442,13 +477,16 @@ async def concurrency_ceiling(
             f", load {row['load_generator_percent_of_a_core']:.0f} % of a core"
             f" ({row['load_generator_percent_of_a_core'] / n:.2f} % a user),"
             f" server {row['server_percent_of_a_core']:.0f} %"
-            if light is not None
+            if "load_generator_percent_of_a_core" in row
             else ""
         )
+        verdict = "ok" if row["ok"] else "too slow"
+        if row["stopped_early"]:
+            verdict += " (stopped at its first failure)"
         print(
-            f"  ceiling{' (load users)' if light else ''}, {n} conversations: "
-            f"{'ok' if row['ok'] else 'too slow'}, answers p50 "
-            f"{row['answer_median_ms'] or 0:.0f} ms max {row['answer_max_ms']:.0f} ms{cost}",
+            f"  ceiling{' (load users)' if light else ''}, {n} conversations: {verdict}, "
+            f"answers p50 {row['answer_median_ms'] or 0:.0f} ms max {row['answer_max_ms']:.0f} ms"
+            f"{cost}",
             flush=True,
         )
     ceiling = max((n for n, good in ok.items() if good), default=0)
@@ -574,7 +612,7 @@ async def measure_mode(
     """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
     impairing relay before coturn the app's TURN_URLS name, for browser-network)."""
     runs = 10 if quick else 30
-    users = [await _user(client, i) for i in range(20)]
+    users = await _users(client, 20)
     if "latency" in parts:
         with timed("latency"):
             print(
@@ -728,7 +766,7 @@ async def worker_scaling(
                 ) as server,
                 httpx.AsyncClient(base_url=server.url, timeout=60) as client,
             ):
-                users = [await _user(client, i) for i in range(20)]
+                users = await _users(client, 20)
                 found = await light_ceiling(client, users, questions, server, phrases, quick)
         figures[str(workers)] = {
             "worker_cpus": sorted(worker_cpus) if worker_cpus else None,

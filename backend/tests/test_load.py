@@ -23,6 +23,7 @@ from tests.kit.load import (
     load_user_cost,
     next_level,
     speech_starts,
+    unless_lost,
 )
 from tests.kit.processes import Proc, pinned
 
@@ -161,3 +162,60 @@ async def test_the_bench_pins_a_child_process_and_its_own_threads_to_the_cores_i
 
 def _threads() -> list[str]:
     return os.listdir("/proc/self/task")
+
+
+async def test_a_ceiling_step_runs_its_questions_to_the_end_unless_one_fails() -> None:
+    lost = asyncio.Event()
+    ended: list[int] = []
+
+    async def question(i: int, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        ended.append(i)
+
+    assert await unless_lost(lost, [question(i, 0.01 * i) for i in range(5)])
+    assert sorted(ended) == [0, 1, 2, 3, 4]
+
+
+async def test_a_ceiling_step_stops_at_its_first_late_answer_and_cancels_the_rest() -> None:
+    lost = asyncio.Event()
+    cancelled: list[int] = []
+    began = time.monotonic()
+
+    async def late() -> None:
+        await asyncio.sleep(0.05)
+        lost.set()
+
+    async def waiting(i: int) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(i)
+            raise
+
+    assert not await unless_lost(lost, [late(), *(waiting(i) for i in range(3))])
+    assert time.monotonic() - began < 5
+    assert sorted(cancelled) == [0, 1, 2]
+
+
+async def test_a_ceiling_step_lost_before_its_questions_asks_none() -> None:
+    lost = asyncio.Event()
+    lost.set()
+    asked: list[int] = []
+
+    async def question() -> None:
+        await asyncio.sleep(0)
+        asked.append(1)
+
+    assert not await unless_lost(lost, [question()])
+    assert asked == []
+
+
+async def test_a_question_that_breaks_fails_its_step_with_its_error() -> None:
+    async def broken() -> None:
+        raise RuntimeError("the peer went away")
+
+    async def waiting() -> None:
+        await asyncio.sleep(30)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        await unless_lost(asyncio.Event(), [broken(), waiting()])

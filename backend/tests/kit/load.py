@@ -24,7 +24,7 @@ import contextlib
 import fractions
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import av
@@ -259,6 +259,29 @@ def next_level(
     if high - low <= resolution:
         return None
     return (low + high) // 2
+
+
+async def unless_lost(lost: asyncio.Event, jobs: Iterable[Awaitable[object]]) -> bool:
+    """Run a ceiling step's `jobs` (its users' questions) side by side until every one has
+    ended (True), or until `lost` is set (False): a step with one answer too late has failed
+    whatever the rest hear, so the search need not wait for them; those still running are
+    cancelled. A job's error is raised."""
+    tasks = {asyncio.ensure_future(job) for job in jobs}
+    watch = asyncio.ensure_future(lost.wait())
+    try:
+        running = set(tasks)
+        while running and not lost.is_set():
+            done, running = await asyncio.wait(
+                running | {watch}, return_when=asyncio.FIRST_COMPLETED
+            )
+            running.discard(watch)
+            for task in done - {watch}:
+                task.result()
+        return not lost.is_set()
+    finally:
+        for task in (*tasks, watch):
+            task.cancel()
+        await asyncio.gather(*tasks, watch, return_exceptions=True)
 
 
 def load_user_cost(steps: list[dict[str, Any]]) -> tuple[float, float] | None:
