@@ -106,9 +106,13 @@ class SynthesisCache:
         if pending is None or not joined:
             pending = self._pending[key] = asyncio.ensure_future(synthesise())
             pending.add_done_callback(lambda done: self._remember(key, owner, done))
-        elif (first := self._waiters.get(pending)) is not None and first.due is not None:
-            first.due.hasten(None if due is None else due.at)
-        waiters = self._waiters.setdefault(pending, _Waiters(due=due))
+            waiters = self._waiters[pending] = _Waiters(due=due)
+        else:
+            # None: its last waiter left as it finished, before it was forgotten (nothing to
+            # hasten: it has run).
+            waiters = self._waiters.setdefault(pending, _Waiters())
+            if waiters.due is not None:
+                waiters.due.hasten(None if due is None else due.at)
         waiters.count += 1
         try:
             # Shielded: one caller giving up does not cancel what the others wait for...
