@@ -241,11 +241,7 @@ def _step_row(
     n: int, greetings: list[float], answers: list[float], missed: int, **extra: Any
 ) -> dict[str, Any]:
     """A ceiling step's figures; `ok` when every user heard the greeting and an answer in time."""
-    ok = (
-        not missed
-        and all(g <= GREETING_LIMIT for g in greetings)
-        and all(a <= ANSWER_LIMIT for a in answers)
-    )
+    ok = _in_time(greetings, answers, missed)
     return {
         "conversations": n,
         "greeting_max_ms": max(greetings, default=0) * 1000,
@@ -314,15 +310,24 @@ async def _ceiling_step(
     return _step_row(n, greetings, answers, missed, stopped_early=lost.is_set())
 
 
+def _in_time(greetings: list[float], answers: list[float], missed: int) -> bool:
+    """The ceiling's test: nothing missed, every greeting and answer within its limit."""
+    return (
+        not missed
+        and all(g <= GREETING_LIMIT for g in greetings)
+        and all(a <= ANSWER_LIMIT for a in answers)
+    )
+
+
 def _judge_greetings(greetings: list[float], missed: int, lost: asyncio.Event) -> None:
     """A step whose greetings were not all heard in time has failed before its questions."""
-    if missed or any(g > GREETING_LIMIT for g in greetings):
+    if not _in_time(greetings, [], missed):
         lost.set()
 
 
 def _judge_answer(answered: float | None, lost: asyncio.Event) -> None:
     """An answer missed or too late fails its step there (`unless_lost`)."""
-    if answered is None or answered > ANSWER_LIMIT:
+    if answered is None or not _in_time([], [answered], 0):
         lost.set()
 
 
