@@ -22,6 +22,10 @@ from tests.voice.peer import Peer
 Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
 End = Any  # run.py's `_end(client, auth, body)`
 
+# The at-once part's numbers of users (the first, one user, is taken from the latency part's
+# voice-to-voice calls when they ran: bench/run.py `Pooled`).
+AT_ONCE_LEVELS = (1, 3, 5)
+
 
 async def greeted_peers(
     client: httpx.AsyncClient, users: list[dict[str, str]], n: int, connect: Connect
@@ -55,7 +59,7 @@ async def at_once(
     questions: list[np.ndarray],
     connect: Connect,
     end: End,
-    levels: tuple[int, ...] = (1, 3, 5),
+    levels: tuple[int, ...] = AT_ONCE_LEVELS,
     rounds: int = 2,
 ) -> list[dict[str, Any]]:
     """For each N: N connected users ask the same question at the same instant, `rounds` times."""
@@ -130,6 +134,7 @@ def print_load(figures: dict[str, Any]) -> None:
             print(
                 f"{row['users']:<6}{ms(row['answer_median_ms']):>12.0f}"
                 f"{row['answer_max_ms']:>12.0f}{row['missed']:>8}  {row['answers_ms']}"
+                + ("  (the latency part's voice-to-voice calls)" if row.get("from") else "")
             )
     if "next_call" in figures:
         print("\none call on an idle server, and the same right after the idle part's ended")
@@ -140,6 +145,7 @@ def print_load(figures: dict[str, Any]) -> None:
                 print(
                     f"  {label:<16} greeting {greeting if greeting is None else round(greeting)}"
                     f" ms, answers {call['answers_ms']} ms"
+                    + (" (the latency part's first voice-to-voice call)" * bool(call.get("from")))
                 )
     idle = figures.get("idle", [])
     if len(idle) >= 2 and idle[-1]["conversations"] > 5:

@@ -53,7 +53,7 @@ from bench.bargein import barge_in_calls
 from bench.browser_network import browser_profiles, impaired_turn
 from bench.idle import LEVELS as IDLE_LEVELS
 from bench.idle import idle_and_stutter
-from bench.load import at_once, hang_up_peers, next_call
+from bench.load import AT_ONCE_LEVELS, at_once, hang_up_peers, next_call
 from bench.network import AT_ONCE as NETWORK_CALLS_AT_ONCE
 from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
@@ -211,18 +211,27 @@ async def greeting_latency(
 
 async def voice_to_voice(
     client: httpx.AsyncClient, users: list[dict[str, str]], models: speech.SpeechModels, rounds: int
-) -> dict[str, list[float]]:
+) -> dict[str, Any]:
     """From the end of a spoken question (its last loud sample) to the first loud frame of the
     answer; beside it, the same from the end of the question's audio, as the bench timed it
     until 2026-12-05 (Piper's fading 0.1 to 0.25 s after the words left out), to compare with
     the tables of before."""
     delays: list[float] = []
     from_audio_end: list[float] = []
+    calls: list[dict[str, Any]] = []
     for r in range(rounds):
+        started = time.monotonic()
         peer, body = await _connected(client, users[r % len(users)])
         # Each utterance heard whole (QUIET: longer than Piper's pauses between sentences)
         # before the next question.
         await peer.utterance(peer.offer_sent_at, quiet=QUIET)
+        greeted = peer.first_sound_after(peer.offer_sent_at)
+        answers_ms: list[int] = []
+        call: dict[str, Any] = {
+            "start_to_offer_ms": (peer.offer_sent_at - started) * 1000,
+            "greeting_ms": (greeted - peer.offer_sent_at) * 1000 if greeted else None,
+            "answers_ms": answers_ms,
+        }
         for question in QUESTIONS:
             audio = synthesise(models, question)
             asked = await say(peer, audio)
@@ -230,11 +239,50 @@ async def voice_to_voice(
             answered = peer.first_sound_after(asked)
             assert answered is not None  # the utterance above was heard
             delays.append(answered - asked)
+            answers_ms.append(round((answered - asked) * 1000))
             fading = (len(audio) - RATE) / RATE - loud_span(audio)[1]
             from_audio_end.append(answered - asked - fading)
+        calls.append(call)
         await peer.close()
         await _end(client, users[r % len(users)], body)
-    return {"voice_to_voice": delays, "voice_to_voice_from_audio_end": from_audio_end}
+    return {
+        "voice_to_voice": delays,
+        "voice_to_voice_from_audio_end": from_audio_end,
+        "calls": calls,  # each call's greeting and answers, for `pooled` (not a summary)
+    }
+
+
+class Pooled:
+    """What the latency part's voice-to-voice calls already measured, taken by the parts that
+    would otherwise make the same call again (each a greeting and answers on an idle server,
+    about 50 s and 30 s of a mode's time): the "at once" row for one user, and the call on an
+    idle server before the idle part."""
+
+    def __init__(self, voice: dict[str, Any] | None = None) -> None:
+        self._voice = voice
+
+    def one_user_at_once(self) -> dict[str, Any] | None:
+        """The at-once row for N = 1: one user asking on an idle server is a voice-to-voice
+        sample (both from the question's last loud sample to the answer's first sound)."""
+        if not self._voice:
+            return None
+        answers = self._voice["voice_to_voice"]
+        return {
+            "users": 1,
+            "answer_median_ms": statistics.median(answers) * 1000,
+            "answer_max_ms": max(answers) * 1000,
+            "answers_ms": [round(a * 1000) for a in answers],
+            "missed": 0,  # a voice-to-voice call fails the part if an answer is missed
+            "from": "voice_to_voice",
+        }
+
+    def call_on_an_idle_server(self, questions: int) -> dict[str, Any] | None:
+        """The idle part's `next_call` before its load: the first voice-to-voice call's
+        greeting and its first `questions` answers."""
+        if not self._voice or not self._voice["calls"]:
+            return None
+        first = self._voice["calls"][0]
+        return {**first, "answers_ms": first["answers_ms"][:questions], "from": "voice_to_voice"}
 
 
 def _step_row(
@@ -618,6 +666,7 @@ async def measure_mode(
     impairing relay before coturn the app's TURN_URLS name, for browser-network)."""
     runs = 10 if quick else 30
     users = await _users(client, 20)
+    pooled = Pooled()  # the latency part's calls, once it has run
     if "latency" in parts:
         with timed("latency"):
             print(
@@ -625,7 +674,9 @@ async def measure_mode(
             )
             latencies = await start_latency(client, users, runs)
             latencies |= await greeting_latency(client, users, runs // 3)
-            latencies |= await voice_to_voice(client, users, models, 1 if quick else 3)
+            voice = await voice_to_voice(client, users, models, 1 if quick else 3)
+            pooled = Pooled(voice)
+            latencies |= {k: v for k, v in voice.items() if k != "calls"}
             figures["latency"] = {k: summary(v) for k, v in latencies.items()}
             save()
     questions = [synthesise(models, q) for q in QUESTIONS]
@@ -637,7 +688,7 @@ async def measure_mode(
                 flush=True,
             )
             # A call before and right after the load shows whether it left work behind.
-            figures["next_call"] = await next_call(
+            figures["next_call"] = pooled.call_on_an_idle_server(2) or await next_call(
                 client, users[0], questions[:2], _connected, _end
             )
             figures |= await idle_and_stutter(
@@ -687,9 +738,17 @@ async def measure_mode(
         with timed("atonce"):
             print("  N users ask at once", flush=True)
             rounds = 2 if quick else 4
-            figures["at_once"] = await at_once(
-                client, users, questions, _connected, _end, rounds=rounds
+            one = pooled.one_user_at_once()
+            rows = await at_once(
+                client,
+                users,
+                questions,
+                _connected,
+                _end,
+                levels=AT_ONCE_LEVELS[1:] if one else AT_ONCE_LEVELS,
+                rounds=rounds,
             )
+            figures["at_once"] = [one, *rows] if one else rows
             save()
     if "network" in parts:
         with timed("network"):
