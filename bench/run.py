@@ -229,7 +229,7 @@ async def voice_to_voice(
         answers_ms: list[int] = []
         call: dict[str, Any] = {
             "start_to_offer_ms": (peer.offer_sent_at - started) * 1000,
-            "greeting_ms": (greeted - peer.offer_sent_at) * 1000 if greeted else None,
+            "greeting_ms": (greeted - peer.offer_sent_at) * 1000 if greeted is not None else None,
             "answers_ms": answers_ms,
         }
         for question in QUESTIONS:
@@ -248,7 +248,7 @@ async def voice_to_voice(
     return {
         "voice_to_voice": delays,
         "voice_to_voice_from_audio_end": from_audio_end,
-        "calls": calls,  # each call's greeting and answers, for `pooled` (not a summary)
+        "calls": calls,  # each call's greeting and answers, for `Pooled` (not a summary)
     }
 
 
