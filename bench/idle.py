@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 
-from bench.load import greeted_peers, hang_up_peers
+from bench.load import greeted_peers
+from bench.peers import hang_up
 from bench.report import STUTTER_GAP
 from bench.server import Server, cpu_of, cpu_share, rss_mb
-from bench.talking import Joined, connect_load_users, greeted, hang_up
+from bench.talking import Joined, connect_load_users, greeted
 from tests.kit.load import Phrases, Ticker, next_level
 from tests.voice.peer import Peer, rms
 
@@ -92,7 +93,7 @@ async def _test_peers_row(
     try:
         return await _row(server, client, TEST_PEERS)
     finally:
-        await hang_up_peers(client, peers, end)
+        await hang_up(client, peers, end)
 
 
 def per_conversation(rows: list[dict[str, Any]], upto: int, key: str) -> float:

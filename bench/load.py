@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.peers import ask, until_quiet
+from bench.peers import ask, hang_up, until_quiet
 from tests.voice.peer import Peer
 
 Connect = Any  # run.py's `_connected(client, auth)`: (Peer, start body)
@@ -39,18 +39,6 @@ async def greeted_peers(
     for peer, _u, _b in joined:
         await peer.utterance(peer.offer_sent_at, within=20, quiet=0.5)
     return joined
-
-
-async def hang_up_peers(
-    client: httpx.AsyncClient, joined: list[tuple[Peer, dict[str, str], dict[str, Any]]], end: End
-) -> None:
-    """Every peer hangs up and ends its conversation, all at once (as `talking.hang_up`)."""
-
-    async def leave(peer: Peer, user: dict[str, str], body: dict[str, Any]) -> None:
-        await peer.close()
-        await end(client, user, body)
-
-    await asyncio.gather(*(leave(*one) for one in joined))
 
 
 async def at_once(
@@ -78,19 +66,22 @@ async def at_once(
                 answers += [h for h in heard if h is not None]
                 missed += sum(h is None for h in heard)
         finally:
-            await hang_up_peers(client, joined, end)
-        rows.append(
-            {
-                "users": n,
-                "answer_median_ms": statistics.median(answers) * 1000 if answers else None,
-                "answer_max_ms": max(answers, default=0) * 1000,
-                "answers_ms": [round(a * 1000) for a in answers],
-                "missed": missed,
-            }
-        )
+            await hang_up(client, joined, end)
+        rows.append(at_once_row(n, answers, missed))
         print(f"  at once, {n} users: {rows[-1]['answers_ms']} ms", flush=True)
         await asyncio.sleep(2)  # the step's bots finish ending
     return rows
+
+
+def at_once_row(users: int, answers: list[float], missed: int) -> dict[str, Any]:
+    """An at-once row: N users' answers (seconds from the question's end), and those missed."""
+    return {
+        "users": users,
+        "answer_median_ms": statistics.median(answers) * 1000 if answers else None,
+        "answer_max_ms": max(answers, default=0) * 1000,
+        "answers_ms": [round(a * 1000) for a in answers],
+        "missed": missed,
+    }
 
 
 async def next_call(
@@ -145,7 +136,11 @@ def print_load(figures: dict[str, Any]) -> None:
                 print(
                     f"  {label:<16} greeting {greeting if greeting is None else round(greeting)}"
                     f" ms, answers {call['answers_ms']} ms"
-                    + (" (the latency part's first voice-to-voice call)" * bool(call.get("from")))
+                    + (
+                        " (the latency part's first voice-to-voice call)"
+                        if call.get("from")
+                        else ""
+                    )
                 )
     idle = figures.get("idle", [])
     if len(idle) >= 2 and idle[-1]["conversations"] > 5:

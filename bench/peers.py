@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
+import httpx
 import numpy as np
 
 from tests.kit.speech import say
 from tests.voice.peer import Peer
+
+End = Any  # run.py's `_end(client, auth, body)`
+
+
+class Closes(Protocol):
+    """A user's connection: a test peer or a load user (`tests/kit/load.LoadUser`)."""
+
+    async def close(self) -> None: ...
+
+
+async def hang_up(
+    client: httpx.AsyncClient,
+    joined: Sequence[tuple[Closes, dict[str, str], dict[str, Any]]],
+    end: End,
+) -> None:
+    """Every user hangs up and ends its conversation, all at once: one after another, 48 ends
+    on an overloaded server took 30 s (2026-12-06), time the measurement did not need."""
+
+    async def leave(connection: Closes, user: dict[str, str], body: dict[str, Any]) -> None:
+        await connection.close()
+        await end(client, user, body)
+
+    await asyncio.gather(*(leave(*one) for one in joined))
+
 
 # The bot counts as silent after this long without a loud frame (Piper's pauses between the
 # sentences of one reply are shorter).

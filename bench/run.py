@@ -53,18 +53,18 @@ from bench.bargein import barge_in_calls
 from bench.browser_network import browser_profiles, impaired_turn
 from bench.idle import LEVELS as IDLE_LEVELS
 from bench.idle import idle_and_stutter
-from bench.load import AT_ONCE_LEVELS, at_once, hang_up_peers, next_call
+from bench.load import AT_ONCE_LEVELS, at_once, at_once_row, next_call
 from bench.network import AT_ONCE as NETWORK_CALLS_AT_ONCE
 from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
 from bench.network import slug as network_slug
-from bench.peers import QUIET, ask, until_quiet
+from bench.peers import QUIET, ask, hang_up, until_quiet
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
 from bench.server import Server, cpu_of, cpu_since, serve
 from bench.stt import stt_benchmark
 from bench.synthesis import synthesis_benchmark
-from bench.talking import Joined, connect_load_users, greeted, hang_up, talking_cost
+from bench.talking import Joined, connect_load_users, greeted, talking_cost
 from src.core.settings import get_settings
 from src.voice_pipeline import speech
 from tests.kit.load import LoadUser, Phrases, Ticker, load_user_cost, next_level, unless_lost
@@ -266,15 +266,8 @@ class Pooled:
         sample (both from the question's last loud sample to the answer's first sound)."""
         if not self._voice:
             return None
-        answers = self._voice["voice_to_voice"]
-        return {
-            "users": 1,
-            "answer_median_ms": statistics.median(answers) * 1000,
-            "answer_max_ms": max(answers) * 1000,
-            "answers_ms": [round(a * 1000) for a in answers],
-            "missed": 0,  # a voice-to-voice call fails the part if an answer is missed
-            "from": "voice_to_voice",
-        }
+        # None missed: a voice-to-voice call fails the part if an answer is missed.
+        return {**at_once_row(1, self._voice["voice_to_voice"], 0), "from": "voice_to_voice"}
 
     def call_on_an_idle_server(self, questions: int) -> dict[str, Any] | None:
         """The idle part's `next_call` before its load: the first voice-to-voice call's
@@ -354,7 +347,7 @@ async def _ceiling_step(
 
         await unless_lost(lost, (one_question(peer) for peer, _u, _b in joined))
     finally:
-        await hang_up_peers(client, joined, _end)
+        await hang_up(client, joined, _end)
     return _step_row(n, greetings, answers, missed, stopped_early=lost.is_set())
 
 

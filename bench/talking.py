@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bench.peers import hang_up
 from bench.server import Server, cpu_of, cpu_share, cpu_since
 from tests.kit.load import LoadUser, Phrases, Ticker
 
@@ -64,17 +65,6 @@ async def greeted(joined: list[Joined]) -> tuple[list[float], int]:
         greetings.append(heard - load_user.offer_sent_at)
         await load_user.quiet(0.5)
     return greetings, missed
-
-
-async def hang_up(client: httpx.AsyncClient, joined: list[Joined], end: End) -> None:
-    """Every user hangs up and ends its conversation, all at once: one after another, 48 ends
-    on an overloaded server took 30 s (2026-12-06), time the measurement did not need."""
-
-    async def leave(load_user: LoadUser, user: dict[str, str], body: dict[str, Any]) -> None:
-        await load_user.close()
-        await end(client, user, body)
-
-    await asyncio.gather(*(leave(*one) for one in joined))
 
 
 async def talking_cost(
