@@ -65,6 +65,15 @@ def _max_gap(peer: Peer, start: float, end: float) -> float:
     return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
 
 
+def greeting_gap(peer: Peer) -> float:
+    """The longest gap between the received frames of the greeting `peer` has just heard whole
+    (from its first sound to its last loud frame), in seconds."""
+    start = peer.first_sound_after(peer.offer_sent_at)
+    assert start is not None
+    loud = [at for at, s in peer.received if at >= start and rms(s) > 500]
+    return _max_gap(peer, start, loud[-1])
+
+
 async def _probe_gap(
     client: httpx.AsyncClient, user: dict[str, str], connect: Connect, end: End
 ) -> float:
@@ -72,10 +81,7 @@ async def _probe_gap(
     probe, body = await connect(client, user)
     try:
         await probe.utterance(probe.offer_sent_at, quiet=0.5)
-        start = probe.first_sound_after(probe.offer_sent_at)
-        assert start is not None
-        loud = [at for at, s in probe.received if at >= start and rms(s) > 500]
-        return _max_gap(probe, start, loud[-1])
+        return greeting_gap(probe)
     finally:
         await probe.close()
         await end(client, user, body)
@@ -113,10 +119,13 @@ async def idle_and_stutter(
     end: End,
     levels: tuple[int, ...] = LEVELS,
     probes: int = 5,
+    gaps_at_zero: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """The idle rows (load users), the test peers' row beside, and the stutter steps: new
     greetings probed with no idle conversation, then at the top level, and only if it stutters
-    at levels between, bisected to within STUTTER_RESOLUTION (`next_level`)."""
+    at levels between, bisected to within STUTTER_RESOLUTION (`next_level`). `gaps_at_zero`:
+    greetings already heard whole on this idle server (the latency part's voice-to-voice
+    calls), taken as that many of the probes with no idle conversation."""
     ticker = Ticker()
     ticker.start()
     crowd: list[Joined] = []
@@ -141,9 +150,10 @@ async def idle_and_stutter(
             print(f"  idle, {level}: {missed} load users heard no greeting", flush=True)
 
     async def probe(level: int) -> None:
-        gaps = [
+        known = list(gaps_at_zero[:probes]) if level == 0 else []
+        gaps = known + [
             await _probe_gap(client, users[(level + i) % len(users)], connect, end)
-            for i in range(probes)
+            for i in range(probes - len(known))
         ]
         median = statistics.median(gaps)
         steps.append(
@@ -151,6 +161,7 @@ async def idle_and_stutter(
                 "idle_conversations": level,
                 "median_max_gap_ms": median * 1000,
                 "max_gaps_ms": [round(g * 1000) for g in gaps],
+                **({"from_voice_to_voice": len(known)} if known else {}),
             }
         )
         print(f"  stutter, {level} idle: longest gaps {steps[-1]['max_gaps_ms']} ms", flush=True)

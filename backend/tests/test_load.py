@@ -20,6 +20,7 @@ from tests.kit.load import (
     Phrases,
     Ticker,
     encode,
+    level_near,
     load_user_cost,
     next_level,
     speech_starts,
@@ -61,6 +62,31 @@ def test_a_search_from_its_top_level_bisects_below_it_only_when_it_fails() -> No
     assert search(30) == [30]
     assert search(25) == [30, 15, 22, 26]
     assert search(3) == [30, 15, 7, 3]
+
+
+def _search_near(ceiling: int, guess: int, most: int = 64) -> tuple[int, list[int]]:
+    ok: dict[int, bool] = {}
+    while (n := level_near(ok, guess, most)) is not None:
+        ok[n] = n <= ceiling
+    return max((n for n, good in ok.items() if good), default=0), list(ok)
+
+
+@pytest.mark.parametrize("guess", [1, 10, 24, 39, 64])
+@pytest.mark.parametrize("ceiling", [0, 1, 3, 7, 21, 36, 38, 39, 40, 44, 63, 64, 100])
+def test_a_search_from_a_guess_finds_the_ceiling_to_within_two(ceiling: int, guess: int) -> None:
+    found, tried = _search_near(ceiling, guess)
+    assert found <= ceiling
+    assert found == min(ceiling, 64) or ceiling - found < 2, tried
+    assert len(tried) <= 11, tried
+
+
+def test_a_good_guess_takes_fewer_steps_than_doubling() -> None:
+    # The pinned worker of 2026-12-06 (held 39, failed at 40) beside two workers' 62: doubling
+    # from 24 took 24, 48, 36, 42, 39, 40; from 62 / 1.6 = 39 the search brackets it at once.
+    assert _search_near(39, 39) == (39, [39, 41])
+    assert _search_near(44, 39) == (43, [39, 41, 43, 47, 45])
+    assert _search_near(33, 39) == (33, [39, 37, 35, 31, 33])
+    assert len(_search(39, 24)[1]) == 6
 
 
 def test_a_load_users_cost_is_the_slope_through_the_steps_not_the_average() -> None:

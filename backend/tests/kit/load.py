@@ -261,6 +261,32 @@ def next_level(
     return (low + high) // 2
 
 
+def level_near(ok: dict[int, bool], guess: int, most: int = 64, resolution: int = 2) -> int | None:
+    """As `next_level`, for a search with a good guess of the ceiling (the worker-scaling part's
+    pinned worker: about the two workers' ceiling over 1.6): `guess` first, then away from it by
+    `resolution`, then by twice as far each time (upwards while levels hold, downwards while
+    they fail) until the ceiling is bracketed, then bisected. A guess within `resolution` of the
+    ceiling takes two steps where doubling from a small level takes six or seven; a bad guess
+    costs a step or two more."""
+    if not ok:
+        return max(1, min(guess, most))
+    failed = [n for n, good in ok.items() if not good]
+    held = [n for n, good in ok.items() if good]
+    if not failed:
+        top = max(held)
+        return None if top >= most else min(top + max(resolution, top - guess), most)
+    high = min(failed)
+    below = [n for n in held if n < high]
+    if not below:
+        if high <= 1:
+            return None  # not even one conversation holds
+        return max(1, high - max(resolution, guess - high))
+    low = max(below)
+    if high - low <= resolution:
+        return None
+    return (low + high) // 2
+
+
 async def unless_lost(lost: asyncio.Event, jobs: Iterable[Awaitable[object]]) -> bool:
     """Run a ceiling step's `jobs` (its users' questions) side by side until every one has
     ended (True), or until `lost` is set (False): a step with one answer too late has failed
