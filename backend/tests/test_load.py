@@ -100,6 +100,12 @@ def test_a_load_users_cost_is_the_slope_through_the_steps_not_the_average() -> N
     assert slope == pytest.approx(0.5, abs=0.05)
     assert fixed == pytest.approx(10, abs=1)
     assert load_user_cost(steps[:1]) is None
+    # Two steps close together (a search from a good guess): too narrow for a line.
+    close = [
+        {"conversations": n, "load_generator_percent_of_a_core": y}
+        for n, y in ((28, 29.0), (30, 28.5))
+    ]
+    assert load_user_cost(close) is None
     assert load_user_cost([{"conversations": 4}, {"conversations": 8}]) is None
 
 
