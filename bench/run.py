@@ -833,8 +833,10 @@ async def worker_scaling(
     phrases = Phrases(questions)
     figures: dict[str, Any] = {}
     # The pinned worker's search starts near the two workers' ceiling over SCALING_GUESS, when
-    # that is known (it took six steps from LIGHT_FIRST_LEVEL, two or three from there): the
-    # guess decides only how many steps the search takes, not what it finds.
+    # that is known (it took six steps from LIGHT_FIRST_LEVEL, two or three from there). Where
+    # every level below one that holds holds too, the guess decides how many steps the search
+    # takes, not what it finds; near the ceiling a step can pass or fail by one answer's luck,
+    # whichever search makes it.
     guesses = {1: round(known[2]["ceiling"] / SCALING_GUESS)} if known.get(2) else {}
     for workers, worker_cpus, rest in SCALING:
         where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
