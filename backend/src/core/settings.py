@@ -294,6 +294,8 @@ class SpeechSettings(BaseModel):
     stt_provider: Literal["moonshine", "whisper", "deepgram"] = "moonshine"
     model_cache_dir: Path = BACKEND_DIR / "data" / "models"
     deepgram_api_key: str | None = None
+    # Deepgram's address (a self-hosted Deepgram, or a test's fake); unset: Deepgram's own.
+    deepgram_url: str | None = None
     tts_provider: Literal["piper", "cartesia", "elevenlabs"] = "piper"
     cartesia_api_key: str | None = None
     cartesia_voice_id: str = "71a7ad14-091c-4e8e-a314-022ece01c121"

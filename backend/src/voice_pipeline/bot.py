@@ -184,7 +184,10 @@ def _worker(transport: Any, parts: _Parts, conversation_id: uuid.UUID) -> Any:
         enable_rtvi=True,
         # The speech timings ride on pipecat's RTVI observer: one queue for both.
         rtvi_processor=rtvi.rtvi_processor(
-            conversation_id, [timing.SpeechTimings(conversation_id)]
+            conversation_id,
+            [timing.SpeechTimings(conversation_id)],
+            # Without its ears or its voice the bot cannot go on (`_end_when_unable`).
+            vital=[parts.stt, parts.tts],
         ),
         enable_turn_tracking=False,
         idle_timeout_secs=None,
@@ -248,11 +251,14 @@ async def run_bot(ctx: BotContext) -> EndReason:
     try:
         transport = await ctx.transport.open()
         worker = greeter.worker = _worker(transport, parts, job.conversation_id)
+        ending = _end_when_unable(worker, state)
         presence = _on_user_events(ctx, transport, worker, state, greeter)
         presence.start()
         try:
             await _run(worker)
         finally:
+            for task in ending:
+                task.cancel()
             await greeter.close()
             await presence.close()
             parts.lines.close()  # a line the call ended in, stored as far as it was said
@@ -266,6 +272,46 @@ async def run_bot(ctx: BotContext) -> EndReason:
         )
         await prepared.close()
     return state.end_reason or EndReason.USER_LEFT
+
+
+# How long a bot that can no longer hear or speak waits for the page's client-ready before it
+# ends the call: the page's sentence is queued until its data channel opens.
+UNABLE_NOTICE_SECONDS = 3.0
+
+
+def _end_when_unable(worker: Any, state: BotState) -> set[asyncio.Task[None]]:
+    """End the call (`bot_error`) on an error that leaves the bot unable to hear or speak (its
+    recogniser or synthesiser unusable: `rtvi.ClientSafeRTVIProcessor.ends_the_call`). The page
+    has been sent one plain sentence: once it has said client-ready (at most
+    UNABLE_NOTICE_SECONDS; a recogniser refused at the pipeline's start fails before the page's
+    data channel is open), the pipeline ends when what is queued is sent, so the page gets it.
+    pipecat's own policy for an unusable processor is to carry on: the user would talk to a bot
+    that never answers until they hung up. Returns the ending's task, if one starts, for the
+    caller to cancel once the pipeline has ended another way."""
+    ending: set[asyncio.Task[None]] = set()
+
+    async def end() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.rtvi.client_ready.wait(), UNABLE_NOTICE_SECONDS)
+        await worker.stop_when_done()
+
+    async def on_error(_worker: Any, frame: Any) -> None:
+        if not worker.rtvi.ends_the_call(frame) or state.end_reason is not None:
+            return
+        state.end_reason = EndReason.BOT_ERROR
+        # The error itself is logged once, by the RTVI processor.
+        logger.error(
+            "conversation %s: the bot can no longer hear or speak (%s can no longer work): "
+            "the call ends",
+            state.conversation_id,
+            frame.processor,
+        )
+        task = asyncio.create_task(end(), name=f"end-unable-{state.conversation_id}")
+        ending.add(task)
+        task.add_done_callback(ending.discard)
+
+    worker.add_event_handler("on_pipeline_error", on_error)
+    return ending
 
 
 def _on_user_events(

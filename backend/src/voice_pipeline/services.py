@@ -35,7 +35,9 @@ def make_stt(settings: SpeechSettings) -> Any:
     if settings.stt_provider == "deepgram":
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
-        return DeepgramSTTService(api_key=settings.deepgram_api_key or "")
+        return DeepgramSTTService(
+            api_key=settings.deepgram_api_key or "", base_url=settings.deepgram_url or ""
+        )
     if settings.stt_provider == "whisper":
         return speech.whisper_stt()
     from src.voice_pipeline.moonshine import MoonshineSTTService

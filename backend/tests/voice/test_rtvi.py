@@ -32,9 +32,13 @@ pytestmark = pytest.mark.once
 DETAIL = "connection to 10.0.0.7:5432 refused in /srv/app/db.py"
 
 
-async def _messages_for(frame: ErrorFrame) -> list[dict[str, Any]]:
+async def _messages_for(
+    frame: ErrorFrame, vital: list[FrameProcessor] | None = None
+) -> list[dict[str, Any]]:
     """The RTVI messages the processor sends the client when this error passes it."""
-    down, _ = await run_test(rtvi_processor(uuid.uuid4()), frames_to_send=[frame])
+    down, _ = await run_test(
+        rtvi_processor(uuid.uuid4(), vital=vital or []), frames_to_send=[frame]
+    )
     return [
         f.message
         for f in down
@@ -45,12 +49,30 @@ async def _messages_for(frame: ErrorFrame) -> list[dict[str, Any]]:
 async def test_a_fatal_error_reaches_the_client_as_one_plain_sentence(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # pipecat's `fatal`, deprecated since 1.8: set as pipecat's own push_error sets it.
+    fatal = ErrorFrame(error=DETAIL)
+    fatal.fatal = True
     with caplog.at_level(logging.ERROR, logger="src.voice_pipeline.rtvi"):
-        messages = await _messages_for(ErrorFrame(error=DETAIL, fatal=True))
+        messages = await _messages_for(fatal)
     assert [m["data"] for m in messages] == [{"error": FATAL_ERROR_MESSAGE, "fatal": True}]
     assert DETAIL not in str(messages)
     # The detail is the operator's: it is in the server's log.
     assert any(DETAIL in r.getMessage() for r in caplog.records)
+
+
+async def test_an_error_that_leaves_a_vital_processor_unusable_is_fatal() -> None:
+    # pipecat 1.8+ marks a processor that can no longer work unusable (Deepgram refusing the
+    # key) instead of its error fatal: for the bot's ears or voice, the call cannot go on.
+    ears, other = FrameProcessor(), FrameProcessor()
+    for processor in (ears, other):
+        await processor.set_usable(False)
+    told = await _messages_for(ErrorFrame(error=DETAIL, processor=ears), vital=[ears])
+    assert [m["data"] for m in told] == [{"error": FATAL_ERROR_MESSAGE, "fatal": True}]
+    # Another processor unusable (the LLM apologises for its failures), or a vital one still
+    # usable (a failure it recovers from): logged, not sent.
+    assert await _messages_for(ErrorFrame(error=DETAIL, processor=other), vital=[ears]) == []
+    usable = FrameProcessor()
+    assert await _messages_for(ErrorFrame(error=DETAIL, processor=usable), vital=[usable]) == []
 
 
 async def test_a_non_fatal_error_is_logged_not_sent(caplog: pytest.LogCaptureFixture) -> None:
