@@ -13,8 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
+import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
+
+# The key the fake is given (and refuses): a test checks it never reaches a log.
+REFUSED_KEY = "revoked-deepgram-key"
 
 
 class RefusingDeepgram:
@@ -39,3 +43,15 @@ class RefusingDeepgram:
             port = next(iter(server.sockets)).getsockname()[1]
             self.url = f"ws://127.0.0.1:{port}"
             yield self
+
+
+@pytest.fixture
+async def refusing_deepgram() -> AsyncIterator[RefusingDeepgram]:
+    """A RefusingDeepgram on loopback for the test."""
+    async with RefusingDeepgram().serve() as fake:
+        yield fake
+
+
+def refused_settings(fake: RefusingDeepgram) -> dict[str, str]:
+    """The settings of a bot whose recogniser is Deepgram at `fake`, with a key it refuses."""
+    return {"stt_provider": "deepgram", "deepgram_api_key": REFUSED_KEY, "deepgram_url": fake.url}

@@ -1,4 +1,4 @@
-"""A new user's call, as most voice tests begin one."""
+"""A new user's call, as most voice tests begin one, and the page's RTVI client-ready."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.api.conversation_helpers import start
+from src.voice_pipeline.rtvi import FATAL_ERROR_MESSAGE
+from tests.api.conversation_helpers import eventually, start
 from tests.conftest import register
 from tests.voice.peer import Peer
 
@@ -28,3 +29,19 @@ async def new_call(
         await peer.close()
         raise
     return user, body, peer
+
+
+async def client_ready(peer: Peer) -> None:
+    """Say RTVI's client-ready once the peer's data channel is open, as the room page does."""
+
+    def opened() -> None:
+        assert peer.channel.readyState == "open", peer.channel.readyState
+
+    await eventually(opened, within=10)
+    peer.send_rtvi("client-ready", {"version": "2.1.0", "about": {"library": "test peer"}})
+
+
+async def told_once(peer: Peer) -> None:
+    """The page was told the bot stopped, in the one plain sentence, once (no provider's words)."""
+    errors = [m["data"] for m in peer.rtvi_of("error")]
+    assert errors == [{"error": FATAL_ERROR_MESSAGE, "fatal": True}], errors
