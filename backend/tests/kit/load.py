@@ -276,15 +276,11 @@ def level_near(ok: dict[int, bool], guess: int, most: int = 64, resolution: int 
         top = max(held)
         return None if top >= most else min(top + max(resolution, top - guess), most)
     high = min(failed)
-    below = [n for n in held if n < high]
-    if not below:
-        if high <= 1:
-            return None  # not even one conversation holds
-        return max(1, high - max(resolution, guess - high))
-    low = max(below)
-    if high - low <= resolution:
-        return None
-    return (low + high) // 2
+    if any(n < high for n in held):
+        return next_level(ok, resolution=resolution)  # bracketed: bisected as there
+    if high <= 1:
+        return None  # not even one conversation holds
+    return max(1, high - max(resolution, guess - high))
 
 
 async def unless_lost(lost: asyncio.Event, jobs: Iterable[Awaitable[object]]) -> bool:

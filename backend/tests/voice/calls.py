@@ -1,13 +1,15 @@
-"""A new user's call, as most voice tests begin one, and the page's RTVI client-ready."""
+"""A new user's call, as most voice tests begin one; the page's RTVI client-ready; a call whose
+bot can no longer hear."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from src.voice_pipeline.rtvi import FATAL_ERROR_MESSAGE
-from tests.api.conversation_helpers import eventually, start
+from tests.api.conversation_helpers import eventually, row, start
 from tests.conftest import register
 from tests.voice.peer import Peer
 
@@ -45,3 +47,21 @@ async def told_once(peer: Peer) -> None:
     """The page was told the bot stopped, in the one plain sentence, once (no provider's words)."""
     errors = [m["data"] for m in peer.rtvi_of("error")]
     assert errors == [{"error": FATAL_ERROR_MESSAGE, "fatal": True}], errors
+
+
+async def a_call_the_bot_cannot_hear(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """A new user's call whose bot can no longer hear (its recogniser refused): once the page
+    says client-ready, the call fails (`bot_error`) and the page is told once; the peer then
+    hangs up."""
+    _user, body, peer = await new_call(client)
+
+    async def ended() -> None:
+        stored = await row(app, body["conversation_id"])
+        assert (stored.status, stored.end_reason) == ("failed", "bot_error")
+
+    try:
+        await client_ready(peer)
+        await eventually(ended, within=30)
+        await eventually(lambda: told_once(peer), within=10)
+    finally:
+        await peer.close()

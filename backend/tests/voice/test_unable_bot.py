@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from src.core.settings import Settings
-from tests.api.conversation_helpers import eventually, no_bots_left, row
+from tests.api.conversation_helpers import no_bots_left
 from tests.conftest import make_settings
 from tests.fakes.deepgram import (
     REFUSED_KEY,
@@ -21,7 +21,7 @@ from tests.fakes.deepgram import (
     refused_settings,
     refusing_deepgram,  # noqa: F401  (the fixture)
 )
-from tests.voice.calls import client_ready, new_call, told_once
+from tests.voice.calls import a_call_the_bot_cannot_hear
 
 pytestmark = pytest.mark.once
 
@@ -38,18 +38,7 @@ async def test_a_recogniser_that_can_no_longer_work_ends_the_call_in_one_plain_s
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    _user, body, peer = await new_call(client)
-
-    async def ended() -> None:
-        stored = await row(app, body["conversation_id"])
-        assert (stored.status, stored.end_reason) == ("failed", "bot_error")
-
-    try:
-        await client_ready(peer)
-        await eventually(ended, within=30)
-        await eventually(lambda: told_once(peer), within=10)
-    finally:
-        await peer.close()
+    await a_call_the_bot_cannot_hear(app, client)
     assert refusing_deepgram.handshakes, "the recogniser never asked Deepgram"
     assert all(path.startswith("/v1/listen") for path in refusing_deepgram.handshakes)
     # The operator's log says why, without the key.
