@@ -2,8 +2,9 @@
 
 Everything on loopback: the app runs as its own process (PostgreSQL when reachable, else
 SQLite), offline models, local rooms; the users are aiortc peers in this process that speak
-Piper-synthesised questions. Parts (`--only`); stt, synthesis and bargein run once first, then
-each mode's parts in turn, then scaling and process once:
+Piper-synthesised questions. Which parts run in which mode, with how many samples: the default
+run (under 30 minutes), `--all`, `--only` (bench/plan.py). stt, synthesis and bargein run once
+first, then each mode's parts in turn, then scaling and process once:
 - latency: start, bot ready, signalling, greeting, voice to voice (from the last loud sample of
   the question to the answer's first sound);
 - idle: memory and CPU per idle conversation (load users, five test peers beside), new
@@ -12,19 +13,20 @@ each mode's parts in turn, then scaling and process once:
 - ceiling-light: the largest number of simultaneous conversations that still answer in time,
   load users (pre-encoded speech, nothing decoded: tests/kit/load.py) and one test peer as a
   canary; the load generator's and the server's CPU;
-- ceiling (not by default): the same with test peers only, each encoding and decoding on the
+- ceiling (only with --only): the same with test peers only, each encoding and decoding on the
   server's cores;
 - talking: the server's CPU-seconds per idle and per talking conversation minute, load users
   asking every ~15 s (bench/talking.py);
 - atonce: N users asking at the same instant;
 - network: calls over impaired networks, AT_ONCE at a time (bench/network.py);
-- browser-network (not by default): the room page in Chromium under loss
+- browser-network (only with --only): the room page in Chromium under loss
   (bench/browser_network.py);
 - scaling (the load-user ceiling with one worker pinned to one core, beside the worker
   mode's with two workers on two cores, and their ratio); process (the same figures for a
-  process per bot); stt (each offline recogniser's latency and word error rate), synthesis (CPU
-  per answer's speech with and without the cache of synthesised sentences); bargein (speaking
-  over the bot, each BARGE_IN on a server of its own, side by side: bench/bargein.py).
+  process per bot, only with --all or --only); stt (each offline recogniser's latency and word
+  error rate), synthesis (CPU per answer's speech with and without the cache of synthesised
+  sentences); bargein (speaking over the bot, each BARGE_IN on a server of its own, side by
+  side: bench/bargein.py).
 Each part prints its time, and the run where its time went. Prints a table and
 writes the same figures as JSON to bench/results/.
 """
@@ -60,6 +62,7 @@ from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
 from bench.network import slug as network_slug
 from bench.peers import QUIET, ask, hang_up, until_quiet
+from bench.plan import PARTS, Plan, plan
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
 from bench.server import Server, cpu_of, cpu_since, serve
 from bench.stt import stt_benchmark
@@ -620,28 +623,6 @@ BARGE_IN_NETWORKS = {
     network_slug(p.name): p for p in NETWORK_PROFILES if not (p.blackout or p.address_change)
 }
 BARGE_IN_CHOSEN_NETWORKS = ["clean"]
-# How many barge-ins, backchannels and paused requests each bargein call tries (`--barge-in-
-# tries`; None: 3 with --quick, else 6).
-BARGE_IN_TRIES: list[int | None] = [None]
-PARTS = (
-    "latency",
-    "idle",
-    "ceiling",
-    "ceiling-light",
-    "talking",
-    "scaling",
-    "atonce",
-    "process",
-    "stt",
-    "synthesis",
-    "network",
-    "browser-network",
-    "bargein",
-)
-# Parts run only when named: browser-network needs Chromium and coturn; ceiling's test peers
-# (each encodes and decodes) take the cores the server needs, so it measures the bench, and
-# ceiling-light is the capacity figure (bench/README.md).
-NOT_BY_DEFAULT = ("browser-network", "ceiling")
 MODES = ("embedded", "workers")
 # The app's limits, raised for the run: the benchmark finds where the service stops keeping up.
 SETTINGS = {
@@ -677,9 +658,13 @@ async def measure_mode(
     figures: dict[str, Any],
     save: Callable[[], None],
     relay: UdpRelay | None = None,
+    voice_calls: int = 3,
+    ceiling_guess: int | None = None,
 ) -> None:
     """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
-    impairing relay before coturn the app's TURN_URLS name, for browser-network)."""
+    impairing relay before coturn the app's TURN_URLS name, for browser-network;
+    `voice_calls`: the latency part's voice-to-voice calls; `ceiling_guess`: where the
+    ceiling-light search starts, None: from LIGHT_FIRST_LEVEL)."""
     runs = 10 if quick else 30
     users = await _users(client, 20)
     pooled = Pooled()  # the latency part's calls, once it has run
@@ -690,7 +675,7 @@ async def measure_mode(
             )
             latencies = await start_latency(client, users, runs)
             latencies |= await greeting_latency(client, users, runs // 3)
-            voice = await voice_to_voice(client, users, models, 1 if quick else 3)
+            voice = await voice_to_voice(client, users, models, voice_calls)
             pooled = Pooled(voice)
             latencies |= {k: v for k, v in voice.items() if k != "calls"}
             figures["latency"] = {k: summary(v) for k, v in latencies.items()}
@@ -734,7 +719,7 @@ async def measure_mode(
         with timed("ceiling-light"):
             print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
             figures["ceiling_light"] = await light_ceiling(
-                client, users, questions, server, phrases, quick
+                client, users, questions, server, phrases, quick, ceiling_guess
             )
             save()
     if "talking" in parts:
@@ -919,7 +904,21 @@ async def barge_in_variant(
                 save()
 
 
-async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], workers: int) -> None:
+# The worker mode's (WORKERS=2) load-user ceiling over the embedded mode's, as measured (48 / 36
+# and 42 / 36 in bench/README.md): where the worker mode's search starts when the embedded
+# mode's ceiling is known from the same run (two or three steps fewer than from
+# LIGHT_FIRST_LEVEL: `level_near`, as the pinned worker's in the scaling part).
+WORKERS_GUESS = 1.25
+
+
+async def main(run: Plan, quick: bool, workers: int) -> None:
+    parts = run.parts()
+    print(
+        "parts: "
+        + "; ".join(f"{mode}: {', '.join(p)}" for mode, p in run.modes.items())
+        + (f"; once: {', '.join(run.once)}" if run.once else ""),
+        flush=True,
+    )
     models = await speech.preload_speech_models()
     figures: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -927,6 +926,7 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         # Other people's work shares these cores: the load average says how much.
         "load_average_before": os.getloadavg(),
         "workers": workers,
+        "plan": {"modes": run.modes, "once": run.once, "voice_calls": run.voice_calls},
         "modes": {},
     }
     RESULTS.mkdir(exist_ok=True)
@@ -940,7 +940,7 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
         with timed("stt"):
             print("speech recognition: offline engines, latency and word error rate", flush=True)
             figures["stt"] = await asyncio.to_thread(
-                stt_benchmark, models, get_settings(), 1 if quick else 5
+                stt_benchmark, models, get_settings(), run.stt_takes
             )
             save()
     if "synthesis" in parts:
@@ -956,15 +956,13 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                 flush=True,
             )
             figures["barge_in"] = {}
-            tries = BARGE_IN_TRIES[0] or (3 if quick else 6)
             await asyncio.gather(
                 *(
-                    barge_in_variant(models, workers, variant, tries, figures, save)
+                    barge_in_variant(models, workers, variant, run.bargein_tries, figures, save)
                     for variant in BARGE_IN_VARIANTS
                 )
             )
-    alone = {"process", "stt", "synthesis", "bargein", "scaling"}
-    for mode in modes if set(parts) - alone else ():
+    for mode, mode_parts in run.modes.items():
         label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         MODE[0] = mode
@@ -972,7 +970,7 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
             async with contextlib.AsyncExitStack() as stack:
                 relay: UdpRelay | None = None
                 turn: dict[str, str] = {}
-                if "browser-network" in parts:
+                if "browser-network" in mode_parts:
                     relay, turn = await stack.enter_async_context(impaired_turn(Path(tmp)))
                 server = await stack.enter_async_context(
                     serve(Path(tmp), mode, workers, {**SETTINGS, **turn})
@@ -982,8 +980,27 @@ async def main(quick: bool, parts: tuple[str, ...], modes: tuple[str, ...], work
                 )
                 figures["database"] = server.database
                 figures["modes"][mode] = {}
+                embedded = figures["modes"].get("embedded", {}).get("ceiling_light")
+                guess = (
+                    round(embedded["ceiling"] * WORKERS_GUESS)
+                    if mode == "workers"
+                    and workers == 2
+                    and not quick
+                    and embedded
+                    and embedded["ceiling"]
+                    else None
+                )
                 await measure_mode(
-                    server, client, models, parts, quick, figures["modes"][mode], save, relay
+                    server,
+                    client,
+                    models,
+                    mode_parts,
+                    quick,
+                    figures["modes"][mode],
+                    save,
+                    relay,
+                    voice_calls=run.voice_calls[mode],
+                    ceiling_guess=guess,
                 )
     if "scaling" in parts:
         MODE[0] = ""
@@ -1032,11 +1049,17 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke check")
     parser.add_argument(
         "--only",
-        default=",".join(p for p in PARTS if p not in NOT_BY_DEFAULT),
-        help=f"comma-separated parts to run, of: {', '.join(PARTS)} (default: all but "
-        "browser-network, which needs Chromium and coturn: `make chromium coturn`, and "
-        "ceiling, whose test peers take the cores the server needs: ceiling-light is the "
-        "capacity figure)",
+        help=f"comma-separated parts to run in every mode named, every sample, of: "
+        f"{', '.join(PARTS)} (default: the goals' parts in every mode, the rest in the first "
+        "mode, under 30 minutes: bench/plan.py)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every part in every mode, every sample (about 43 minutes): all but ceiling, "
+        "whose test peers take the cores the server needs (ceiling-light is the capacity "
+        "figure), and browser-network, which needs Chromium and coturn (`make chromium "
+        "coturn`); name those with --only",
     )
     parser.add_argument(
         "--modes",
@@ -1093,13 +1116,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--barge-in-tries",
         type=int,
-        help="barge-ins, backchannels and paused requests per bargein call (default: 6, 3 "
-        "with --quick)",
+        help="barge-ins, backchannels and paused requests per bargein call (default: 4; 6 "
+        "with --all or --only, 3 with --quick)",
     )
     args = parser.parse_args()
     BARGE_IN_VARIANTS[:] = _choose(parser, args.barge_in, BARGE_IN)
     BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS))
-    BARGE_IN_TRIES[0] = args.barge_in_tries
     NETWORK_ROUNDS[0] = args.network_rounds
     NETWORK_AT_ONCE[0] = max(1, args.network_at_once)
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
@@ -1107,11 +1129,13 @@ if __name__ == "__main__":
         choose_network(args.network_profiles)
     if args.fec_sender:
         send_fec()
-    asyncio.run(
-        main(
-            args.quick,
-            _choose(parser, args.only, PARTS),
-            _choose(parser, args.modes, MODES),
-            args.workers,
-        )
+    if args.all and args.only:
+        parser.error("--all and --only: choose one")
+    run = plan(
+        _choose(parser, args.only, PARTS) if args.only else None,
+        _choose(parser, args.modes, MODES),
+        quick=args.quick,
+        everything=args.all,
+        bargein_tries=args.barge_in_tries,
     )
+    asyncio.run(main(run, args.quick, args.workers))

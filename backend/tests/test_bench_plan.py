@@ -1,0 +1,73 @@
+"""`make bench`'s plan (bench/plan.py): which parts run in which mode, and with how many
+samples, in the default run, with `--all`, with `--only` and with `--quick`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a package of it)
+    IN_EVERY_MODE,
+    ONLY_WHEN_NAMED,
+    PER_MODE,
+    plan,
+)
+
+pytestmark = pytest.mark.once
+
+BOTH = ("embedded", "workers")
+
+
+def test_the_default_run_measures_the_goals_in_every_mode_and_the_rest_in_the_first() -> None:
+    run = plan(None, BOTH)
+    assert run.modes["embedded"] == (
+        "latency",
+        "idle",
+        "ceiling-light",
+        "talking",
+        "atonce",
+        "network",
+    )
+    assert run.modes["workers"] == ("latency", "ceiling-light", "talking")
+    assert run.once == ("scaling", "stt", "synthesis", "bargein")
+    # The first mode's voice-to-voice calls are the clean-call figures: all three.
+    assert run.voice_calls == {"embedded": 3, "workers": 1}
+    assert (run.bargein_tries, run.stt_takes) == (4, 3)
+    assert not set(run.parts()) & {"process", *ONLY_WHEN_NAMED}
+
+
+def test_the_first_mode_named_is_the_one_that_runs_everything() -> None:
+    run = plan(None, ("workers", "embedded"))
+    assert "network" in run.modes["workers"]
+    assert run.modes["embedded"] == IN_EVERY_MODE
+    assert run.voice_calls == {"workers": 3, "embedded": 1}
+
+
+def test_all_runs_every_part_in_every_mode_with_every_sample() -> None:
+    run = plan(None, BOTH, everything=True)
+    every = tuple(p for p in PER_MODE if p not in ONLY_WHEN_NAMED)
+    assert run.modes == {"embedded": every, "workers": every}
+    assert "process" in run.once
+    assert run.voice_calls == {"embedded": 3, "workers": 3}
+    assert (run.bargein_tries, run.stt_takes) == (6, 5)
+
+
+def test_parts_named_run_in_every_mode_named_with_every_sample() -> None:
+    run = plan(("network", "ceiling", "stt"), BOTH)
+    assert run.modes == {"embedded": ("ceiling", "network"), "workers": ("ceiling", "network")}
+    assert run.once == ("stt",)
+    assert run.stt_takes == 5
+    assert plan(("stt",), BOTH).modes == {}  # no server is started for a part run once
+    assert plan(("bargein",), BOTH, bargein_tries=2).bargein_tries == 2
+
+
+def test_quick_takes_fewer_samples_everywhere() -> None:
+    run = plan(None, BOTH, quick=True)
+    assert run.voice_calls == {"embedded": 1, "workers": 1}
+    assert (run.bargein_tries, run.stt_takes) == (3, 1)

@@ -1,0 +1,110 @@
+"""What one `python -m bench.run` measures: the parts in each mode, the parts run once, and the
+samples of those whose samples are not one of issue 20's goals.
+
+Three runs, from the same parts:
+- `--all`: every part but those that need something the bench does not start (`ceiling`,
+  `browser-network`) in every mode named, every sample (about 43 minutes on 2 cores);
+- the default (`make bench`, under 30 minutes on 2 cores): every part behind issue 20's goals
+  in every mode with all its samples (latency's starts, signalling and greetings, ceiling-light,
+  talking: the idle and talking cost per conversation), the scaling ratio and synthesis; the
+  parts whose figures are not goals in the first mode named only (idle's table, stutter and next
+  call, atonce, network: the same media path, alike in both modes on 2026-12-05), the voice-to-
+  voice calls of the other modes one instead of three, fewer bargein tries and stt takes; the
+  process part (a design the service does not run) only with `--all` or `--only`;
+- `--only`: the parts named, in every mode named, every sample;
+and `--quick` as a smoke check: fewer samples everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTS = (
+    "latency",
+    "idle",
+    "ceiling",
+    "ceiling-light",
+    "talking",
+    "scaling",
+    "atonce",
+    "process",
+    "stt",
+    "synthesis",
+    "network",
+    "browser-network",
+    "bargein",
+)
+# The parts measured against one running app, once per mode; the others run once.
+PER_MODE = (
+    "latency",
+    "idle",
+    "ceiling",
+    "ceiling-light",
+    "talking",
+    "atonce",
+    "network",
+    "browser-network",
+)
+# Parts run only when named (`--only`): browser-network needs Chromium and coturn; ceiling's
+# test peers (each encodes and decodes) take the cores the server needs, so it measures the
+# bench, and ceiling-light is the capacity figure (bench/README.md).
+ONLY_WHEN_NAMED = ("browser-network", "ceiling")
+# Not in the default run, in `--all`: a process per bot, the pipecat examples' design, which
+# the service does not run (its figures have not moved since 2026-11-23).
+ONLY_WITH_ALL = ("process",)
+# The default run's parts in every mode: their figures are issue 20's goals per mode (latency:
+# the dispatch's cost in starts, bot ready and signalling; the ceiling; the idle and talking
+# cost per conversation). The other per-mode parts run in the first mode named.
+IN_EVERY_MODE = ("latency", "ceiling-light", "talking")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The parts in each mode (in the order named), the parts run once, and the samples."""
+
+    modes: dict[str, tuple[str, ...]]
+    once: tuple[str, ...]
+    voice_calls: dict[str, int]  # the latency part's voice-to-voice calls, per mode
+    bargein_tries: int
+    stt_takes: int
+
+    def parts(self) -> tuple[str, ...]:
+        """Every part that runs, in PARTS' order."""
+        chosen = set(self.once).union(*self.modes.values())
+        return tuple(p for p in PARTS if p in chosen)
+
+
+def plan(
+    only: tuple[str, ...] | None,
+    modes: tuple[str, ...],
+    *,
+    quick: bool = False,
+    everything: bool = False,
+    bargein_tries: int | None = None,
+) -> Plan:
+    """The run asked for: `only` the parts named (None: the default run, or with `everything`
+    `--all`), in `modes`; `bargein_tries` as `--barge-in-tries` says (None: the run's own)."""
+    full = everything or only is not None  # every part named runs everywhere, every sample
+    if only is None:
+        skipped = ONLY_WHEN_NAMED + (() if everything else ONLY_WITH_ALL)
+        only = tuple(p for p in PARTS if p not in skipped)
+    only = tuple(p for p in PARTS if p in only)  # the order they run in
+    per_mode: dict[str, tuple[str, ...]] = {}
+    calls: dict[str, int] = {}
+    for i, mode in enumerate(modes):
+        first = i == 0
+        per_mode[mode] = tuple(
+            p for p in only if p in PER_MODE and (full or first or p in IN_EVERY_MODE)
+        )
+        calls[mode] = 1 if quick else 3 if full or first else 1
+    if quick:
+        tries, takes = 3, 1
+    else:
+        tries, takes = (6, 5) if full else (4, 3)
+    return Plan(
+        modes={mode: parts for mode, parts in per_mode.items() if parts},
+        once=tuple(p for p in only if p not in PER_MODE),
+        voice_calls=calls,
+        bargein_tries=bargein_tries or tries,
+        stt_takes=takes,
+    )
