@@ -120,7 +120,8 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
         f"{'N':<6}{'greeting max':>14}{'answer p50':>12}{'answer max':>12}{'missed':>8}  ok"
         + ("     load %  load %/user  server %  canary" if costs else "")
     )
-    for row in ceiling["steps"]:
+    warm = [ceiling["warm_up"]] if ceiling.get("warm_up") else []
+    for row in [*warm, *ceiling["steps"]]:
         line = (
             f"{row['conversations']:<6}{row['greeting_max_ms']:>14.0f}"
             f"{ms(row['answer_median_ms']):>12.0f}"
@@ -135,6 +136,8 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
             )
         if row.get("stopped_early"):
             line += "  (stopped at its first failure: figures of the part heard)"
+        if row is ceiling.get("warm_up"):
+            line += "  (the warm-up: not judged)"
         print(line)
     if "load_user_percent_of_a_core" in ceiling:
         print(

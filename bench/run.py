@@ -509,6 +509,10 @@ FIRST_LEVEL, MAX_LEVEL = 4, 64
 # (bench/README.md), so the levels below 24 only ever held, and 64 (answers 15 s late) cost
 # the most of all; from 24: 24, 48, then bisected.
 LIGHT_FIRST_LEVEL = 24
+# A load-user search from a guess (near the ceiling) begins with a step this size that is not
+# judged: every bot process has answered questions before the steps that count (the ceilings
+# were 19 to 48: it holds). A search from LIGHT_FIRST_LEVEL starts low enough to need none.
+WARM_UP_LEVEL = 16
 
 
 async def concurrency_ceiling(
@@ -519,13 +523,29 @@ async def concurrency_ceiling(
     first: int = FIRST_LEVEL,
     most: int = MAX_LEVEL,
     guess: int | None = None,
+    warm_up: int = 0,
 ) -> dict[str, Any]:
     """The largest N at which every user hears the greeting and an answer in time, searched by
     doubling then bisecting (`next_level`), or from a `guess` (`level_near`); with `light`, N - 1
-    of them load users (`questions`: QUESTIONS as the users say them)."""
+    of them load users (`questions`: QUESTIONS as the users say them), after a step of `warm_up`
+    conversations that is not judged (0: none)."""
     rng = random.Random(7)
     rows: list[dict[str, Any]] = []
     ok: dict[int, bool] = {}
+    warm: dict[str, Any] | None = None
+    if warm_up and light is not None:
+        # A process's first questions cost more than the same questions later (2026-12-06: the
+        # same 33 users on two new workers, four steps in a row: answers p50 2644, 1011, 697,
+        # 522 ms): a search started near the ceiling on a new server failed there for that.
+        server, phrases = light
+        await no_bots_left(client)
+        fresh = await _users(client, min(warm_up, len(users)))
+        warm = await _light_ceiling_step(server, client, fresh, questions, phrases, warm_up, rng)
+        print(
+            f"  warm-up (not judged), {warm_up} conversations: answers p50 "
+            f"{warm['answer_median_ms'] or 0:.0f} ms max {warm['answer_max_ms']:.0f} ms",
+            flush=True,
+        )
     while (
         n := next_level(ok, first, most) if guess is None else level_near(ok, guess, most)
     ) is not None:
@@ -562,8 +582,11 @@ async def concurrency_ceiling(
     found: dict[str, Any] = {
         "ceiling": ceiling,
         "steps": sorted(rows, key=lambda r: r["conversations"]),
+        **({"warm_up": warm} if warm else {}),
     }
-    if light is not None and (marginal := load_user_cost(rows)) is not None:
+    # The warm-up's load users cost the load generator what any step's do: a point of the line.
+    measured = [*rows, *([warm] if warm and "load_generator_percent_of_a_core" in warm else [])]
+    if light is not None and (marginal := load_user_cost(measured)) is not None:
         found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = marginal
         print(
             f"  one more load user: {marginal[0]:.2f} % of a core (with none, the canary and the "
@@ -593,6 +616,7 @@ async def light_ceiling(
         first=2 if quick else LIGHT_FIRST_LEVEL,
         most=most,
         guess=None if guess is None else min(guess, most),
+        warm_up=0 if quick or guess is None else WARM_UP_LEVEL,
     )
 
 
