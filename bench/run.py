@@ -584,8 +584,9 @@ async def concurrency_ceiling(
         "steps": sorted(rows, key=lambda r: r["conversations"]),
         **({"warm_up": warm} if warm else {}),
     }
-    # The warm-up's load users cost the load generator what any step's do: a point of the line.
-    measured = [*rows, *([warm] if warm and "load_generator_percent_of_a_core" in warm else [])]
+    # The warm-up's load users cost the load generator what any step's do: a point of the line
+    # (`load_user_cost` leaves out a step that measured no CPU).
+    measured = [*rows, *([warm] if warm else [])]
     if light is not None and (marginal := load_user_cost(measured)) is not None:
         found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = marginal
         print(
