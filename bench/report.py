@@ -93,7 +93,7 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
     if "ceiling" in figures:
         _print_ceiling(figures["ceiling"], "test peers, each encoding and decoding")
     if "ceiling_light" in figures:
-        _print_ceiling(figures["ceiling_light"], "load users and a canary test peer")
+        _print_ceiling(figures["ceiling_light"], "load users and a canary")
     if "talking" in figures:
         _print_talking(figures["talking"])
     print_load(figures)

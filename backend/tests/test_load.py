@@ -4,11 +4,13 @@ they time the bot's speech, and the ceiling search."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +18,9 @@ from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
 
 from tests.kit.load import (
+    GAP,
+    Canary,
+    HeardSpeech,
     PacketTrack,
     Phrases,
     Ticker,
@@ -23,7 +28,6 @@ from tests.kit.load import (
     level_near,
     load_user_cost,
     next_level,
-    speech_starts,
     unless_lost,
 )
 from tests.kit.processes import Proc, pinned
@@ -110,13 +114,63 @@ def test_a_load_users_cost_is_the_slope_through_the_steps_not_the_average() -> N
 
 
 def test_speech_is_timed_from_the_first_packet_after_a_gap() -> None:
+    heard = HeardSpeech(gap=0.25)
     greeting = [1.0 + 0.02 * i for i in range(100)]  # 2 s of speech from t=1
     answer = [6.0 + 0.02 * i for i in range(50)]
-    arrivals = greeting + answer
-    assert speech_starts(arrivals, 0.0) == [1.0, 6.0]
-    assert speech_starts(arrivals, 3.0) == [6.0]
+    for at in greeting + answer:
+        heard.arrived(at)
+    assert heard.starts == [1.0, 6.0]
+    assert heard.packets == 150
+    assert heard.last == pytest.approx(6.98)
+    assert heard.start_after(0.0) == 1.0
+    assert heard.start_after(3.0) == 6.0
+    assert heard.start_after(6.5) is None
     # A packet late by less than the gap is no new line.
-    assert speech_starts([1.0, 1.02, 1.2, 1.22], 0.0) == [1.0]
+    late = HeardSpeech(gap=0.25)
+    for at in (1.0, 1.02, 1.2, 1.22):
+        late.arrived(at)
+    assert late.starts == [1.0]
+
+
+async def test_a_wait_for_speech_is_woken_by_its_first_packet_not_by_polling() -> None:
+    heard = HeardSpeech(gap=0.25)
+    heard.arrived(time.monotonic())  # the greeting
+    since = time.monotonic()
+    waiting = asyncio.ensure_future(heard.after(since, within=5))
+    await asyncio.sleep(0.05)
+    heard.arrived(time.monotonic())  # 50 ms later: the greeting still, no new start
+    await asyncio.sleep(0.4)
+    assert not waiting.done()
+    answer = time.monotonic()
+    heard.arrived(answer)  # after a gap: the answer
+    assert await asyncio.wait_for(waiting, 0.1) == answer
+    # One already heard is returned at once; none within the wait is None.
+    assert await heard.after(since, within=0) == answer
+    assert await heard.after(time.monotonic(), within=0.05) is None
+
+
+async def test_quiet_returns_once_nothing_has_arrived_for_the_time_asked() -> None:
+    heard = HeardSpeech()
+    began = time.monotonic()
+    await heard.quiet(0.5, within=5)  # nothing ever arrived: quiet at once
+    assert time.monotonic() - began < 0.1
+
+    async def speak() -> None:
+        for _ in range(15):  # 0.3 s of packets
+            heard.arrived(time.monotonic())
+            await asyncio.sleep(0.02)
+
+    speaking = asyncio.ensure_future(speak())
+    await asyncio.sleep(0.01)
+    await heard.quiet(0.2, within=5)
+    assert speaking.done()
+    assert heard.last is not None
+    assert time.monotonic() - heard.last >= 0.2
+    # A bot that never stops: `within` bounds the wait.
+    heard.arrived(time.monotonic() + 10)
+    began = time.monotonic()
+    await heard.quiet(0.2, within=0.1)
+    assert 0.09 <= time.monotonic() - began < 0.5
 
 
 def test_a_phrase_is_encoded_once_as_20_ms_opus_packets_that_decode_to_it() -> None:
@@ -251,3 +305,39 @@ async def test_a_question_that_breaks_fails_its_step_with_its_error() -> None:
 
     with pytest.raises(RuntimeError, match="went away"):
         await unless_lost(asyncio.Event(), [broken(), waiting()])
+
+
+async def test_a_canary_keeps_the_bots_lines_and_decodes_its_speech_only_when_asked() -> None:
+    rate = 48_000
+    t = np.arange(rate // 2) / rate
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)  # 0.5 s
+    payloads = encode(tone)
+    ticker = Ticker()
+    canary = Canary(ticker, Phrases([tone]))
+    try:
+        greeting = [(1.0 + 0.02 * i, p) for i, p in enumerate(payloads)]
+        answer = [(5.0 + 0.02 * i, p) for i, p in enumerate(payloads)]
+        for at, payload in greeting + answer:
+            canary._arrived(SimpleNamespace(payload=payload), at)
+        assert canary.heard.starts == [1.0, 5.0]
+        # Only the answer, decoded: as long as its packets, the tone in it.
+        heard = canary.speech_since(5.0)
+        assert len(heard) == len(payloads) * 960
+        assert np.sqrt(np.mean(heard[len(heard) // 4 :].astype(np.float64) ** 2)) > 2000
+        # Both, with the gap between them kept as GAP of silence.
+        assert len(canary.speech_since(0.0)) == 2 * len(payloads) * 960 + int(48_000 * GAP)
+        assert len(canary.speech_since(9.0)) == 0
+
+        def line(role: str, text: str) -> str:
+            data = {"type": "transcript", "role": role, "text": text}
+            return json.dumps({"label": "rtvi-ai", "type": "server-message", "data": data})
+
+        canary._on_message(line("bot", "Hello Ada."))
+        canary._on_message("ping: not json")
+        canary._on_message(json.dumps({"type": "bot-started-speaking"}))
+        canary._on_message(line("user", "What is my life path number?"))
+        canary._on_message(line("bot", "Your life path number is 7."))
+        assert canary.said_since(0) == ["Hello Ada.", "Your life path number is 7."]
+        assert canary.said_since(2) == ["Your life path number is 7."]
+    finally:
+        await canary.close()

@@ -13,15 +13,19 @@ on the cores the server needs. A `LoadUser` instead:
   time. The bot sends nothing while silent, so the first packet after a gap is the start of its
   speech: that times the greeting and each answer.
 
-The bench's ceiling-light part (`bench/run.py`) runs these beside one full peer, a canary that hears
-and transcribes, so that the answers are known to be still right.
+The bench's ceiling-light part (`bench/run.py`) runs these beside a `Canary`, a load user that
+also keeps the bot's transcript and its speech's packets; after each step its answer's text is
+checked and its speech decoded and transcribed, so that the answers are known to be still right
+without paying a full peer's decoding while the step is measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import fractions
+import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Iterable
@@ -31,7 +35,8 @@ import av
 import httpx
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.codecs.opus import OpusEncoder
+from aiortc.codecs.opus import OpusDecoder, OpusEncoder
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 
 from tests.kit.rooms import post_offer
@@ -151,16 +156,59 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
         return packet
 
 
-def speech_starts(arrivals: list[float], since: float, gap: float = GAP) -> list[float]:
-    """The arrival times, after `since`, of the packets that begin a stretch of speech: the
-    first one, and each one after a gap of more than `gap` s."""
-    starts: list[float] = []
-    previous: float | None = None
-    for at in arrivals:
-        if at >= since and (previous is None or at - previous > gap):
-            starts.append(at)
-        previous = at
-    return starts
+class HeardSpeech:
+    """The bot's speech as a load user hears it, from its packets' arrival times alone: the
+    start of each stretch (the first packet, and each one after a gap of more than `gap` s) is
+    kept as it arrives, and whoever waits for one is woken then. Nothing polls (20 users polling
+    every 50 ms, each scanning its list of arrivals, cost about 1 % of a core more, 2026-12-07).
+    """
+
+    def __init__(self, gap: float = GAP) -> None:
+        self._gap = gap
+        self.packets = 0
+        self.last: float | None = None  # when the latest packet arrived (time.monotonic)
+        self.starts: list[float] = []
+        self._waiting: list[tuple[float, asyncio.Future[float]]] = []
+
+    def arrived(self, at: float) -> None:
+        """A packet of the bot's speech arrived at `at`."""
+        if self.last is None or at - self.last > self._gap:
+            self.starts.append(at)
+            for since, waiter in self._waiting:
+                if at >= since and not waiter.done():
+                    waiter.set_result(at)
+        self.last = at
+        self.packets += 1
+
+    def start_after(self, since: float) -> float | None:
+        """The first start at or after `since`, if one has arrived."""
+        i = bisect.bisect_left(self.starts, since)
+        return self.starts[i] if i < len(self.starts) else None
+
+    async def after(self, since: float, within: float) -> float | None:
+        """The first start at or after `since`, waited for up to `within` s (None: none)."""
+        heard = self.start_after(since)
+        if heard is not None:
+            return heard
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (since, waiter)
+        self._waiting.append(entry)
+        try:
+            return await asyncio.wait_for(waiter, within)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.remove(entry)
+
+    async def quiet(self, seconds: float, within: float) -> None:
+        """Return once nothing has arrived for `seconds` (or `within` s have passed): a sleep
+        to the moment it would be quiet, again while packets still come."""
+        deadline = time.monotonic() + within
+        while (now := time.monotonic()) < deadline:
+            left = (self.last or 0.0) + seconds - now
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, deadline - now))
 
 
 class LoadUser:
@@ -173,8 +221,9 @@ class LoadUser:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("chat")
-        self.arrivals: list[float] = []  # when each of the bot's packets arrived
+        self.heard = HeardSpeech()
         self.offer_sent_at = 0.0
+        self.answer_began = 0.0  # when the last answer `ask` timed began to arrive
         self._pinging: asyncio.Task[None] | None = None
         self._hear_without_decoding()
 
@@ -182,12 +231,16 @@ class LoadUser:
         receiver = self.pc.getTransceivers()[0].receiver
 
         async def arrived(packet: Any, arrival_time_ms: int) -> None:
-            del packet, arrival_time_ms  # only when it came counts
-            self.arrivals.append(time.monotonic())
+            del arrival_time_ms  # the clock the speech is timed by is time.monotonic
+            self._arrived(packet, time.monotonic())
 
         # Not aiortc's handler: no jitter buffer, no decoder thread, no reports (the bot's
         # sender needs none). The same hook as `bench.peers.Packets`.
         receiver._handle_rtp_packet = arrived
+
+    def _arrived(self, packet: Any, at: float) -> None:
+        del packet  # only when it came counts
+        self.heard.arrived(at)
 
     async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
         """Offer through the room's signalling, as the room page does, and ping once a second."""
@@ -208,29 +261,21 @@ class LoadUser:
 
     async def speech_after(self, since: float, within: float) -> float | None:
         """When the bot's next speech after `since` began to arrive, or None within `within` s."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            starts = speech_starts(self.arrivals, since)
-            if starts:
-                return starts[0]
-            await asyncio.sleep(0.05)
-        return None
+        return await self.heard.after(since, within)
 
     async def quiet(self, seconds: float = 0.5, within: float = 30) -> None:
         """Wait until the bot has sent nothing for `seconds` (the end of what it was saying)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            last = self.arrivals[-1] if self.arrivals else 0.0
-            if time.monotonic() - last > seconds:
-                return
-            await asyncio.sleep(0.05)
+        await self.heard.quiet(seconds, within)
 
     async def ask(self, question: int, within: float = 20) -> float | None:
         """Say the `question`-th phrase; from the end of its words to the first packet of the
         answer."""
         said = self.mic.say(self._phrases.questions[question], self._phrases.words[question])
         started = await self.speech_after(said, within)
-        return None if started is None else started - said
+        if started is None:
+            return None
+        self.answer_began = started
+        return started - said
 
     async def close(self) -> None:
         """Hang up."""
@@ -239,6 +284,53 @@ class LoadUser:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pinging
         await self.pc.close()
+
+
+class Canary(LoadUser):
+    """A load user that also keeps what the bot told and said to it, so that a step's answers
+    can be checked as still right once the step has been measured: the bot's transcript lines
+    (the RTVI messages the room page shows) and its speech's packets, decoded only when asked
+    (`speech_since`), after the step's window. A test peer checking the same live (aiortc's
+    encoder and decoder threads, every frame resampled) cost the load generator 5.5 % of a
+    core with its bot idle (2026-12-07), a fixed share of every step beside a load user's 0.4 %.
+    """
+
+    def __init__(self, ticker: Ticker, phrases: Phrases) -> None:
+        super().__init__(ticker, phrases)
+        self.lines: list[dict[str, Any]] = []  # the bot's and the user's transcript lines
+        self._packets: list[tuple[float, bytes]] = []  # (arrival, Opus payload)
+        self.channel.on("message", self._on_message)
+
+    def _arrived(self, packet: Any, at: float) -> None:
+        super()._arrived(packet, at)
+        self._packets.append((at, packet.payload))
+
+    def _on_message(self, message: str) -> None:
+        with contextlib.suppress(ValueError, AttributeError):
+            parsed = json.loads(message)
+            data = parsed.get("data") or {}
+            if parsed.get("type") == "server-message" and data.get("type") == "transcript":
+                self.lines.append(data)
+
+    def said_since(self, line: int) -> list[str]:
+        """The bot's transcript lines from the `line`-th line on."""
+        return [m.get("text", "") for m in self.lines[line:] if m.get("role") == "bot"]
+
+    def speech_since(self, since: float) -> np.ndarray:
+        """The bot's speech that arrived from `since` on, decoded: mono 16-bit at 48 kHz, a
+        gap between its stretches kept as GAP of silence."""
+        decoder = OpusDecoder()
+        pieces: list[np.ndarray] = []
+        previous: float | None = None
+        for at, payload in self._packets:
+            if at < since:
+                continue
+            if previous is not None and at - previous > GAP:
+                pieces.append(np.zeros(int(48_000 * GAP), np.int16))
+            previous = at
+            for frame in decoder.decode(JitterFrame(data=payload, timestamp=0)):
+                pieces.append(frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0])
+        return np.concatenate(pieces).astype(np.int16) if pieces else np.zeros(0, np.int16)
 
 
 def next_level(

@@ -33,7 +33,7 @@ async def test_a_load_user_is_greeted_heard_and_answered(
             "no greeting arrived",
             load_user.pc.connectionState,
             load_user.mic.sent,
-            len(load_user.arrivals),
+            load_user.heard.packets,
         )
         await load_user.quiet(0.5)
         answered = await load_user.ask(0)
