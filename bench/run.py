@@ -399,8 +399,12 @@ MEASURED_AT_LEAST = 2.0
 # The canary's question, and what its answer must say.
 CANARY_QUESTION, CANARY_ANSWER = 0, "life path number is"
 # The most of the canary's answer, as the bot's transcript gives it, that its speech, decoded and
-# transcribed after the step, may get wrong (word errors over words) and still be right.
-CANARY_HEARD_ERRORS = 0.5
+# transcribed after the step, may get wrong (word errors over words) and still be right: enough
+# to catch speech that is not the answer (silence, noise, another line), not so little that
+# Whisper tiny's mishearing decides a ceiling (the ceiling's measure is time; 2026-12-07, 24
+# users: "Your life path number seven ... to trust your happiness and your love is", 45 % off).
+# Each step prints its figure.
+CANARY_HEARD_ERRORS = 0.75
 
 
 class Light(NamedTuple):

@@ -317,16 +317,19 @@ class Canary(LoadUser):
         return [m.get("text", "") for m in self.lines[line:] if m.get("role") == "bot"]
 
     def speech_since(self, since: float) -> np.ndarray:
-        """The bot's speech that arrived from `since` on, decoded: mono 16-bit at 48 kHz, a
-        gap between its stretches kept as GAP of silence."""
+        """The bot's speech that arrived from `since` on, decoded: mono 16-bit at 48 kHz, as a
+        user who plays each packet when it comes hears it: a packet later than the 20 ms after
+        the one before is preceded by the silence it was late by (at most GAP: the pause
+        between two lines is not the figure)."""
         decoder = OpusDecoder()
         pieces: list[np.ndarray] = []
         previous: float | None = None
         for at, payload in self._packets:
             if at < since:
                 continue
-            if previous is not None and at - previous > GAP:
-                pieces.append(np.zeros(int(48_000 * GAP), np.int16))
+            late = 0.0 if previous is None else min(GAP, at - previous - PTIME)
+            if late >= PTIME:
+                pieces.append(np.zeros(int(48_000 * late), np.int16))
             previous = at
             for frame in decoder.decode(JitterFrame(data=payload, timestamp=0)):
                 pieces.append(frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0])
