@@ -327,18 +327,19 @@ async def test_a_canary_keeps_the_bots_lines_and_decodes_its_speech_only_when_as
         # Both, with the gap between them kept as GAP of silence.
         assert len(canary.speech_since(0.0)) == 2 * len(payloads) * 960 + int(48_000 * GAP)
         assert len(canary.speech_since(9.0)) == 0
-        # A packet 100 ms late is played 100 ms late, as one who plays packets as they come
-        # hears it; one 10 ms late is played at once.
+        # A packet 100 ms late is heard after 100 ms of silence (the player runs dry 40 ms
+        # before it comes, then holds 60 ms again); one 50 ms late is heard on time (the player
+        # held 60 ms).
         stalled = Canary(ticker, Phrases([tone]))
         try:
             for i, payload in enumerate(payloads):
                 at = 0.02 * i + (0.1 if i >= 5 else 0)
                 stalled._arrived(SimpleNamespace(payload=payload), at)
             for i, payload in enumerate(payloads):
-                at = 10 + 0.02 * i + 0.01 * (i == 5)
+                at = 10 + 0.02 * i + 0.05 * (i >= 5)
                 stalled._arrived(SimpleNamespace(payload=payload), at)
             assert len(stalled.speech_since(0.0)) - len(stalled.speech_since(10.0)) == (
-                len(payloads) * 960 + int(48_000 * 0.1) + int(48_000 * GAP)
+                len(payloads) * 960 + 48_000 * 0.1 + 48_000 * GAP
             )
             assert len(stalled.speech_since(10.0)) == len(payloads) * 960
         finally:

@@ -47,6 +47,9 @@ SAMPLES_48K = 960
 TIME_BASE = fractions.Fraction(1, 48_000)
 # The bot's speech is a packet every 20 ms; a gap longer than this is a silence between lines.
 GAP = 0.25
+# What a canary's player holds of the bot's speech before it plays (a browser's jitter buffer
+# holds about this on a clean link): a packet up to this late is heard on time.
+PLAYOUT_DELAY = 0.06
 
 
 class Ticker:
@@ -318,19 +321,27 @@ class Canary(LoadUser):
 
     def speech_since(self, since: float) -> np.ndarray:
         """The bot's speech that arrived from `since` on, decoded: mono 16-bit at 48 kHz, as a
-        user who plays each packet when it comes hears it: a packet later than the 20 ms after
-        the one before is preceded by the silence it was late by (at most GAP: the pause
-        between two lines is not the figure)."""
+        user whose player holds PLAYOUT_DELAY s of it hears it: each stretch starts that long
+        after its first packet, a packet that comes after its turn to be played is preceded by
+        the silence heard while it was awaited (and the player waits PLAYOUT_DELAY again), and
+        the pause between two stretches is GAP of silence (its length is not the figure)."""
         decoder = OpusDecoder()
         pieces: list[np.ndarray] = []
-        previous: float | None = None
+        previous: float | None = None  # when the packet before arrived
+        played_to = 0.0  # when what the player holds runs out
         for at, payload in self._packets:
             if at < since:
                 continue
-            late = 0.0 if previous is None else min(GAP, at - previous - PTIME)
-            if late >= PTIME:
-                pieces.append(np.zeros(int(48_000 * late), np.int16))
+            if previous is None or at - previous > GAP:
+                if previous is not None:
+                    pieces.append(np.zeros(int(48_000 * GAP), np.int16))
+                played_to = at + PLAYOUT_DELAY
+            elif at > played_to:
+                silence = at + PLAYOUT_DELAY - played_to
+                pieces.append(np.zeros(round(48_000 * silence), np.int16))
+                played_to += silence
             previous = at
+            played_to += PTIME
             for frame in decoder.decode(JitterFrame(data=payload, timestamp=0)):
                 pieces.append(frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0])
         return np.concatenate(pieces).astype(np.int16) if pieces else np.zeros(0, np.int16)
