@@ -130,6 +130,8 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
         if "load_generator_percent_of_a_core" in row:
             load = row["load_generator_percent_of_a_core"]
             canary = {True: "right", False: "WRONG", None: "-"}[row["canary_right"]]
+            if "canary_heard_errors" in row:
+                canary += f", heard {row['canary_heard_errors']:.0%} off"
             line += (
                 f"{load:>9.0f}{load / row['conversations']:>13.2f}"
                 f"{row['server_percent_of_a_core']:>10.0f}  {canary}"
