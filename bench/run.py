@@ -11,8 +11,9 @@ first, then each mode's parts in turn, then scaling and process once:
   greetings' gaps as idle conversations grow (the stutter), a call before and right after
   (bench/idle.py);
 - ceiling-light: the largest number of simultaneous conversations that still answer in time,
-  load users (pre-encoded speech, nothing decoded: tests/kit/load.py) and one test peer as a
-  canary; the load generator's and the server's CPU;
+  load users (pre-encoded speech, nothing decoded: tests/kit/load.py) and a canary, a load
+  user whose answer is checked, then decoded and transcribed once its step is measured; the
+  load generator's and the server's CPU;
 - ceiling (only with --only): the same with test peers only, each encoding and decoding on the
   server's cores;
 - talking: the server's CPU-seconds per idle and per talking conversation minute, load users
@@ -505,6 +506,8 @@ async def _light_ceiling_step(
             }
     finally:
         await hang_up(client, joined, _end)
+        if not joined:  # its conversation never started: its connection is closed here
+            await canary.close()
         await ticker.close()
     if right and answer is not None:
         # Reported, not judged: near the ceiling the loaded bot's speech, as heard, is misheard

@@ -414,7 +414,7 @@ async def unless_lost(lost: asyncio.Event, jobs: Iterable[Awaitable[object]]) ->
 
 def load_user_cost(steps: list[dict[str, Any]]) -> tuple[float, float] | None:
     """What one more load user costs the load generator, and what it costs with none (the
-    canary test peer, the shared ticker, the bench itself), in % of a core: the least-squares
+    canary, the shared ticker, the bench itself), in % of a core: the least-squares
     line through the ceiling search's steps (N - 1 load users each). `load %/user` divides the
     fixed part too, so it overstates a user's cost at low N; None unless the levels span at
     least a third of the largest (two steps two users apart, as a search from a good guess
