@@ -462,6 +462,7 @@ async def _light_ceiling_step(
         _judge_greetings(greetings, missed, lost)
         pids = await light.server.bot_pids()
         server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
+        ticker.measure_lateness()
 
         async def canary_question() -> None:
             nonlocal missed, right, answer
@@ -503,6 +504,7 @@ async def _light_ceiling_step(
                 / elapsed
                 * 100,
                 "server_percent_of_a_core": cpu_since(server_before) / elapsed * 100,
+                "ticker_late_max_ms": ticker.late_max * 1000,
             }
     finally:
         await hang_up(client, joined, _end)
@@ -515,7 +517,13 @@ async def _light_ceiling_step(
         # where its transcript and its timing were right; judged, that decided the worker
         # mode's ceiling (34 where 38 answered in time). The ceiling's measure stays time.
         text, errors = await _canary_heard(light, canary, *answer)
-        heard = {"canary_heard": text, "canary_heard_errors": errors}
+        heard = {
+            "canary_heard": text,
+            "canary_heard_errors": errors,
+            # Whether the load generator (its ticker late) or the bot (its packets apart while
+            # the ticker kept time) broke the speech up.
+            "canary_wait_max_ms": canary.longest_wait(answer[0]) * 1000,
+        }
     row = _step_row(
         n,
         greetings,
@@ -619,8 +627,9 @@ async def concurrency_ceiling(
             f"answers p50 {row['answer_median_ms'] or 0:.0f} ms max {row['answer_max_ms']:.0f} ms"
             f"{cost}"
             + (
-                f"; the canary's answer heard {row['canary_heard_errors']:.0%} off: "
-                f"{row['canary_heard']!r}"
+                f"; the canary's answer heard {row['canary_heard_errors']:.0%} off (its "
+                f"longest wait for a packet {row['canary_wait_max_ms']:.0f} ms, the ticker "
+                f"{row.get('ticker_late_max_ms', 0):.0f} ms late at most): {row['canary_heard']!r}"
                 if "canary_heard" in row
                 else ""
             ),

@@ -213,6 +213,14 @@ async def test_the_track_sends_the_phrase_then_silence_on_the_shared_beat() -> N
         beats = ticker.beats
         await asyncio.gather(first.recv(), second.recv())
         assert ticker.beats == beats + 1
+        # A loop held up 100 ms: the beat after it comes that late, and the ticker says so.
+        ticker.measure_lateness()
+        await first.recv()
+        time.sleep(0.1)  # noqa: ASYNC251 - the loop held up on purpose
+        await first.recv()
+        assert ticker.late_max >= 0.07
+        ticker.measure_lateness()
+        assert ticker.late_max == 0
     finally:
         await ticker.close()
 
@@ -342,6 +350,10 @@ async def test_a_canary_keeps_the_bots_lines_and_decodes_its_speech_only_when_as
                 len(payloads) * 960 + 48_000 * 0.1 + 48_000 * GAP
             )
             assert len(stalled.speech_since(10.0)) == len(payloads) * 960
+            # The longest wait between two packets of a stretch: the stall's.
+            assert stalled.longest_wait(0.0) == pytest.approx(0.12)
+            assert stalled.longest_wait(10.0) == pytest.approx(0.07)
+            assert canary.longest_wait(0.0) == pytest.approx(0.02)  # the 4 s between: no stall
         finally:
             await stalled.close()
 

@@ -25,6 +25,7 @@ import asyncio
 import bisect
 import contextlib
 import fractions
+import itertools
 import json
 import time
 from collections import deque
@@ -60,6 +61,13 @@ class Ticker:
         self._beat: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.beats = 0
+        # The most a beat came after its time (s) since `start` or `measure_lateness`: a loaded
+        # load generator sends its users' packets late, bunched, as a congested phone would.
+        self.late_max = 0.0
+
+    def measure_lateness(self) -> None:
+        """Count the beats' lateness from now on."""
+        self.late_max = 0.0
 
     def start(self) -> None:
         """Begin beating (on the running loop)."""
@@ -72,6 +80,7 @@ class Ticker:
         while True:
             next_at += self._period
             await asyncio.sleep(max(0.0, next_at - loop.time()))
+            self.late_max = max(self.late_max, loop.time() - next_at)
             beat, self._beat = self._beat, loop.create_future()
             self.beats += 1
             if beat is not None and not beat.done():
@@ -318,6 +327,12 @@ class Canary(LoadUser):
     def said_since(self, line: int) -> list[str]:
         """The bot's transcript lines from the `line`-th line on."""
         return [m.get("text", "") for m in self.lines[line:] if m.get("role") == "bot"]
+
+    def longest_wait(self, since: float) -> float:
+        """The longest wait between two packets of one stretch of the bot's speech arrived from
+        `since` on (s): 0.02 where they came at the pace they were sent."""
+        times = [at for at, _p in self._packets if at >= since]
+        return max((b - a for a, b in itertools.pairwise(times) if b - a <= GAP), default=0.0)
 
     def speech_since(self, since: float) -> np.ndarray:
         """The bot's speech that arrived from `since` on, decoded: mono 16-bit at 48 kHz, as a
