@@ -40,7 +40,7 @@ from aiortc.codecs.opus import OpusDecoder, OpusEncoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 
-from tests.kit.rooms import post_offer
+from tests.kit.rooms import post_offer, transcript_line
 
 # 20 ms of 48 kHz audio: an Opus packet's duration and timestamp step.
 PTIME = 0.02
@@ -319,10 +319,8 @@ class Canary(LoadUser):
 
     def _on_message(self, message: str) -> None:
         with contextlib.suppress(ValueError, AttributeError):
-            parsed = json.loads(message)
-            data = parsed.get("data") or {}
-            if parsed.get("type") == "server-message" and data.get("type") == "transcript":
-                self.lines.append(data)
+            if (line := transcript_line(json.loads(message))) is not None:
+                self.lines.append(line)
 
     def said_since(self, line: int) -> list[str]:
         """The bot's transcript lines from the `line`-th line on."""

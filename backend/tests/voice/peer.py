@@ -16,7 +16,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from tests.kit.rooms import post_offer
+from tests.kit.rooms import post_offer, transcript_line
 
 RATE = 48_000
 FRAME = 960  # 20 ms
@@ -138,9 +138,8 @@ class Peer:
         with contextlib.suppress(ValueError):
             parsed = json.loads(message)
             self.rtvi.append(parsed)
-            data = parsed.get("data") or {}
-            if parsed.get("type") == "server-message" and data.get("type") == "transcript":
-                self._transcript(data)
+            if (line := transcript_line(parsed)) is not None:
+                self._transcript(line)
 
     def _transcript(self, line: dict[str, Any]) -> None:
         cut = line.get("interrupted") and line.get("id")
