@@ -77,6 +77,14 @@ def production_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(security, "_DUMMY_HASH", PRODUCTION_PASSWORD_HASHES[1])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # No test writes the machine's store of synthesised sentences (backend/data/synthesis),
+    # nor reads what an earlier run left there: its processes' settings say none (their
+    # environment is this one); tests/voice/test_sentence_store.py gives it a directory of its
+    # own. Here, not at import: the bench imports this module's helpers.
+    os.environ.setdefault("TTS_STORE_MB", "0")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, run only the tests that touch a database; on SQLite, leave out the ones
     about a database server (one that goes away and comes back)."""

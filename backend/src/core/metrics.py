@@ -97,6 +97,12 @@ TTS_CACHE_LOOKUPS = Counter(
     "another bot: no synthesis of its own) or miss (synthesised). Hit rate: hit / all.",
     ["outcome"],
 )
+TTS_STORE_LOOKUPS = Counter(
+    "numerologist_tts_store_lookups",
+    "Sentences the synthesis cache did not hold, asked of the machine's store on disk "
+    "(TTS_STORE_MB), by outcome: hit (read, not synthesised) or miss (synthesised, then stored).",
+    ["outcome"],
+)
 
 
 # From an event's status change to the receiver's 2xx: seconds normally, hours for a receiver
@@ -178,6 +184,11 @@ def user_audio_packet_dropped(reason: str) -> None:
 def synthesis(seconds: float) -> None:
     """Record one reply's synthesis time (text at the TTS to its first audio)."""
     TTS_SECONDS.observe(seconds)
+
+
+def synthesis_store(outcome: str) -> None:
+    """Count one sentence asked of the machine's store on disk: hit or miss."""
+    TTS_STORE_LOOKUPS.labels(outcome=outcome).inc()
 
 
 def synthesis_cache(outcome: str) -> None:

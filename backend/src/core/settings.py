@@ -304,6 +304,11 @@ class SpeechSettings(BaseModel):
     # Piper's synthesised sentences kept per process for every bot (a reading is the same text
     # for everyone with the same number): ~100-300 kB a sentence; 0 keeps none.
     tts_cache_mb: int = Field(default=64, ge=0, le=4096)
+    # The same sentences kept on disk, shared by the machine's processes and kept across
+    # restarts (`sentence_store.py`): a new or restarted worker starts with what the machine has
+    # already said, not with Piper's first syntheses; 0 keeps none.
+    tts_store_mb: int = Field(default=256, ge=0, le=65536)
+    tts_store_dir: Path = BACKEND_DIR / "data" / "synthesis"
     # Any OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, Ollama, vLLM).
     llm_base_url: str | None = None
     llm_api_key: str | None = None

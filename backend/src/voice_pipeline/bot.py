@@ -37,6 +37,7 @@ from src.voice_pipeline.numerologist import (
     UserTranscriptSender,
 )
 from src.voice_pipeline.presence import Presence
+from src.voice_pipeline.sentence_store import SentenceStore
 from src.voice_pipeline.spoken import SpokenLines, report_spoken
 from src.voice_pipeline.typed import TypedTurns
 
@@ -50,6 +51,12 @@ async def preload(settings: SpeechSettings) -> None:
     """
     models = await speech.preload_speech_models()
     piper_tts.cache.resize(settings.tts_cache_mb * piper_tts.MB)
+    store = (
+        SentenceStore(settings.tts_store_dir, settings.tts_store_mb * piper_tts.MB)
+        if settings.tts_store_mb
+        else None
+    )
+    piper_tts.use_store(store, models.piper_voice, models.piper_voice_id)
     if settings.stt_provider == "moonshine":
         from src.voice_pipeline import moonshine
 

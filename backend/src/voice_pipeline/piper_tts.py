@@ -13,7 +13,9 @@ Two things make the bot's first sound come sooner than pipecat's `PiperTTSServic
 
 Every sentence but those holding the user's name goes through the process's cache
 (`synthesis_cache.py`, TTS_CACHE_MB): a reading is the same text for everyone with the same
-number, so it is synthesised once per process, not once per user.
+number, so it is synthesised once per process, not once per user. What the process's cache
+lacks is looked for in the machine's store on disk (`sentence_store.py`, TTS_STORE_MB) before
+Piper synthesises it, and kept there after: once per machine, not once per process.
 
 Each synthesis asks the "piper" gate with a deadline, the moment its audio will be played: a
 turn's first part now, a later part when the audio the bot has queued runs out, and the
@@ -29,6 +31,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,8 +40,10 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
 from src.compat.pipecat_tts import audio_frames
+from src.core import metrics
 from src.core.settings import SpeechSettings
 from src.voice_pipeline import clauses, inference
+from src.voice_pipeline.sentence_store import SentenceStore, sentence_name
 from src.voice_pipeline.synthesis_cache import SynthesisCache
 
 MB = 1024 * 1024
@@ -76,12 +81,52 @@ async def synthesise(voice: Any, text: str, deadline: float | inference.Due | No
     return await inference.gate("piper").run(_pcm, voice, text, deadline=deadline)
 
 
-def _key(voice: Any, text: str) -> tuple[Any, ...]:
-    # The voice by id (its cache entry keeps it alive), the text, and the settings Piper
-    # synthesises it with.
+def _settings(voice: Any) -> tuple[Any, ...]:
+    # The settings Piper synthesises with.
     config = voice.config
-    settings = (config.sample_rate, config.length_scale, config.noise_scale, config.noise_w_scale)
-    return (id(voice), text, settings)
+    return (config.sample_rate, config.length_scale, config.noise_scale, config.noise_w_scale)
+
+
+def _key(voice: Any, text: str) -> tuple[Any, ...]:
+    # The voice by id (its cache entry keeps it alive), the text, and the settings.
+    return (id(voice), text, _settings(voice))
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The machine's store, for the one voice whose sentences it keeps, under that voice's id."""
+
+    store: SentenceStore
+    voice: Any
+    voice_id: str
+
+
+_stored: _Stored | None = None
+# Writes to the store under way (kept referenced until they end).
+_saving: set[asyncio.Future[None]] = set()
+
+
+def use_store(store: SentenceStore | None, voice: Any = None, voice_id: str = "") -> None:
+    """Look for `voice`'s shared sentences in `store` before synthesising them, and keep them
+    there after (`voice_id`: what makes the voice's audio what it is); None: no store."""
+    global _stored
+    _stored = None if store is None else _Stored(store, voice, voice_id)
+
+
+async def _stored_or_synthesised(voice: Any, text: str, due: inference.Due) -> bytes:
+    stored = _stored
+    if stored is None or stored.voice is not voice:
+        return await synthesise(voice, text, due)
+    name = sentence_name(stored.voice_id, *_settings(voice), text)
+    audio = await asyncio.to_thread(stored.store.load, name)
+    metrics.synthesis_store("miss" if audio is None else "hit")
+    if audio is not None:
+        return audio
+    audio = await synthesise(voice, text, due)
+    saving = asyncio.ensure_future(asyncio.to_thread(stored.store.save, name, audio))
+    _saving.add(saving)
+    saving.add_done_callback(_saving.discard)
+    return audio
 
 
 def cached(voice: Any, text: str) -> bool:
@@ -91,10 +136,11 @@ def cached(voice: Any, text: str) -> bool:
 
 async def synthesise_shared(voice: Any, text: str, deadline: float | None = None) -> bytes:
     """`synthesise`, through the process's cache of sentences (for text any user may hear):
-    one synthesis for the bots that ask for it at once, due when the first of them needs it."""
+    one synthesis for the bots that ask for it at once, due when the first of them needs it;
+    what the process does not keep is read from the machine's store if it is there."""
     due = inference.Due(deadline)
     return await cache.get(
-        _key(voice, text), lambda: synthesise(voice, text, due), owner=voice, due=due
+        _key(voice, text), lambda: _stored_or_synthesised(voice, text, due), owner=voice, due=due
     )
 
 

