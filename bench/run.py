@@ -1224,4 +1224,10 @@ if __name__ == "__main__":
         everything=args.all,
         bargein_tries=args.barge_in_tries,
     )
-    asyncio.run(main(run, args.quick, args.workers))
+    # The run's servers share one store of synthesised sentences on disk (TTS_STORE_DIR), new
+    # for the run: every run starts from a machine that has said nothing, whatever an earlier
+    # run or `make run` left in backend/data/synthesis; its later servers start as a machine's
+    # next worker does, with what the earlier ones said.
+    with tempfile.TemporaryDirectory(prefix="bench-synthesis-") as store:
+        os.environ["TTS_STORE_DIR"] = store
+        asyncio.run(main(run, args.quick, args.workers))
