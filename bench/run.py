@@ -147,7 +147,9 @@ async def _ready_after(
     # The start answers once the bot is ready; bot_ready_at is written just after that.
     for _ in range(100):
         got = (
-            await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=auth)
+            await client.get(
+                f"/api/v1/conversations/{body['conversation_id']}", headers=auth
+            )
         ).json()
         if got["bot_ready_at"]:
             return datetime.fromisoformat(got["bot_ready_at"]).timestamp() - wall
@@ -155,8 +157,12 @@ async def _ready_after(
     raise RuntimeError("bot_ready_at was never recorded")
 
 
-async def _end(client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]) -> None:
-    await client.post(f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth)
+async def _end(
+    client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]
+) -> None:
+    await client.post(
+        f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth
+    )
 
 
 async def start_latency(
@@ -174,7 +180,11 @@ async def start_latency(
         concurrent += [a[0] for a in answers]
         for user, (_e, _w, body) in zip(users, answers, strict=False):
             await _end(client, user, body)
-    return {"start_sequential": sequential, "start_20_concurrent": concurrent, "bot_ready": ready}
+    return {
+        "start_sequential": sequential,
+        "start_20_concurrent": concurrent,
+        "bot_ready": ready,
+    }
 
 
 class _TimedPost:
@@ -224,7 +234,10 @@ async def greeting_latency(
 
 
 async def voice_to_voice(
-    client: httpx.AsyncClient, users: list[dict[str, str]], models: speech.SpeechModels, rounds: int
+    client: httpx.AsyncClient,
+    users: list[dict[str, str]],
+    models: speech.SpeechModels,
+    rounds: int,
 ) -> dict[str, Any]:
     """From the end of a spoken question (its last loud sample) to the first loud frame of the
     answer; beside it, the same from the end of the question's audio, as the bench timed it
@@ -243,7 +256,9 @@ async def voice_to_voice(
         answers_ms: list[int] = []
         call: dict[str, Any] = {
             "start_to_offer_ms": (peer.offer_sent_at - started) * 1000,
-            "greeting_ms": (greeted - peer.offer_sent_at) * 1000 if greeted is not None else None,
+            "greeting_ms": (greeted - peer.offer_sent_at) * 1000
+            if greeted is not None
+            else None,
             # The greeting heard whole on an idle server: a stutter probe with none idle.
             "greeting_max_gap_ms": greeting_gap(peer) * 1000,
             "answers_ms": answers_ms,
@@ -284,7 +299,10 @@ class Pooled:
         if not self._voice:
             return None
         # None missed: a voice-to-voice call fails the part if an answer is missed.
-        return {**at_once_row(1, self._voice["voice_to_voice"], 0), "from": "voice_to_voice"}
+        return {
+            **at_once_row(1, self._voice["voice_to_voice"], 0),
+            "from": "voice_to_voice",
+        }
 
     def call_on_an_idle_server(self, questions: int) -> dict[str, Any] | None:
         """The idle part's `next_call` before its load: the first voice-to-voice call's
@@ -292,7 +310,11 @@ class Pooled:
         if not self._voice or not self._voice["calls"]:
             return None
         first = self._voice["calls"][0]
-        return {**first, "answers_ms": first["answers_ms"][:questions], "from": "voice_to_voice"}
+        return {
+            **first,
+            "answers_ms": first["answers_ms"][:questions],
+            "from": "voice_to_voice",
+        }
 
     def greeting_gaps(self) -> tuple[float, ...]:
         """The stutter probes with no idle conversation: each call's greeting, heard whole, its
@@ -446,7 +468,9 @@ async def _light_ceiling_step(
     greetings: list[float] = []
     answers: list[float] = []
     right: bool | None = None  # the canary's answer, once checked
-    answer: tuple[float, list[str]] | None = None  # when the canary's answer began, its text
+    answer: tuple[float, list[str]] | None = (
+        None  # when the canary's answer began, its text
+    )
     lost = asyncio.Event()  # set at the step's first failure: its questions stop there
     cost: dict[str, float] = {}
     heard: dict[str, Any] = {}
@@ -461,7 +485,11 @@ async def _light_ceiling_step(
         greetings, missed = await greeted(joined)
         _judge_greetings(greetings, missed, lost)
         pids = await light.server.bot_pids()
-        server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
+        server_before, load_before, wall = (
+            cpu_of(pids),
+            time.process_time(),
+            time.monotonic(),
+        )
         ticker.measure_lateness()
 
         async def canary_question() -> None:
@@ -555,14 +583,17 @@ async def no_bots_left(client: httpx.AsyncClient, within: float = 60) -> None:
 FIRST_LEVEL, MAX_LEVEL = 4, 64
 # The load-user search starts higher: its ceilings were 36 embedded and 42 with two workers
 # (bench/README.md), so the levels below 24 only ever held, and 64 (answers 15 s late) cost
-# the most of all; from 24: 24, 48, then bisected.
-LIGHT_FIRST_LEVEL = 24
-# A load-user search (but a quick one) begins with a step this size that is not judged: every
-# bot process has answered questions before the steps that count (the ceilings were 17 to 48).
-# Not only a search from a guess needs it: on 2026-12-07 a new pinned worker's warm-up of 16
-# answered in p50 2902 ms and failed, then 17 held at 1081 ms; the embedded search's first
-# step, 24 on a new process, failed at p50 2457 ms, then 19 held.
+# the most of all; from 24 by half again: 24, 36, 54, then bisected (tonight's embedded
+# ceilings of 30 to 36 took a step less than from 24, 48).
+LIGHT_FIRST_LEVEL, LIGHT_GROW = 24, 1.5
+# A load-user search (but a quick one) on a machine that has not yet said the answers begins
+# with a step this size that is not judged: the first calls to ask for a sentence wait for its
+# first synthesis (a new pinned worker's first 16 calls: p50 2902 ms, then 17 held at 1081 ms).
+# Once a part of the run has asked every question (ANSWERS_STORED), the run's store of
+# synthesised sentences holds them, and every later server starts with them (bench/README.md,
+# "Sentences kept on disk").
 WARM_UP_LEVEL = 16
+ANSWERS_STORED = [False]
 
 
 async def concurrency_ceiling(
@@ -595,8 +626,11 @@ async def concurrency_ceiling(
             f"{warm['answer_median_ms'] or 0:.0f} ms max {warm['answer_max_ms']:.0f} ms",
             flush=True,
         )
+    grow = LIGHT_GROW if light is not None else 2
     while (
-        n := next_level(ok, first, most) if guess is None else level_near(ok, guess, most)
+        n := next_level(ok, first, most, grow=grow)
+        if guess is None
+        else level_near(ok, guess, most)
     ) is not None:
         # New users for each step: a user who called before is greeted "Welcome back, ... Last
         # time we looked at ..." (sentences synthesised afresh for each set of topics), so a
@@ -645,7 +679,9 @@ async def concurrency_ceiling(
     # (`load_user_cost` leaves out a step that measured no CPU).
     measured = [*rows, *([warm] if warm else [])]
     if light is not None and (marginal := load_user_cost(measured)) is not None:
-        found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = marginal
+        found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = (
+            marginal
+        )
         print(
             f"  one more load user: {marginal[0]:.2f} % of a core (with none, the canary and the "
             f"bench: {marginal[1]:.0f} %)",
@@ -665,7 +701,7 @@ async def light_ceiling(
     """The `ceiling-light` search (load users and a canary), as each mode and the worker-scaling
     runs do it (`guess`: the ceiling expected, where one is known)."""
     most = 16 if quick else MAX_LEVEL
-    return await concurrency_ceiling(
+    found = await concurrency_ceiling(
         client,
         users,
         questions,
@@ -673,8 +709,10 @@ async def light_ceiling(
         first=2 if quick else LIGHT_FIRST_LEVEL,
         most=most,
         guess=None if guess is None else min(guess, most),
-        warm_up=0 if quick else WARM_UP_LEVEL,
+        warm_up=0 if quick or ANSWERS_STORED[0] else WARM_UP_LEVEL,
     )
+    ANSWERS_STORED[0] = True  # its users asked every question
+    return found
 
 
 def _machine() -> str:
@@ -701,7 +739,9 @@ BARGE_IN_VARIANTS = list(BARGE_IN)
 # The network profiles the bargein part runs each variant under (`--barge-in-networks`): those
 # of the network part that impair a link (no blackout, no address change).
 BARGE_IN_NETWORKS = {
-    network_slug(p.name): p for p in NETWORK_PROFILES if not (p.blackout or p.address_change)
+    network_slug(p.name): p
+    for p in NETWORK_PROFILES
+    if not (p.blackout or p.address_change)
 }
 BARGE_IN_CHOSEN_NETWORKS = ["clean"]
 MODES = ("embedded", "workers")
@@ -752,11 +792,15 @@ async def measure_mode(
     if "latency" in parts:
         with timed("latency"):
             print(
-                "  figures 1-4: start, bot ready, signalling, greeting, voice to voice", flush=True
+                "  figures 1-4: start, bot ready, signalling, greeting, voice to voice",
+                flush=True,
             )
             latencies = await start_latency(client, users, runs)
             latencies |= await greeting_latency(client, users, runs // 3)
             voice = await voice_to_voice(client, users, models, voice_calls)
+            ANSWERS_STORED[0] = (
+                True  # every question asked: the run's store holds the answers
+            )
             pooled = Pooled(voice)
             latencies |= {k: v for k, v in voice.items() if k != "calls"}
             figures["latency"] = {k: summary(v) for k, v in latencies.items()}
@@ -793,19 +837,33 @@ async def measure_mode(
         with timed("ceiling"):
             print("  figure 6: concurrency ceiling (test peers)", flush=True)
             figures["ceiling"] = await concurrency_ceiling(
-                client, users, questions, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
+                client,
+                users,
+                questions,
+                first=2 if quick else FIRST_LEVEL,
+                most=8 if quick else 32,
             )
             save()
     if "ceiling-light" in parts:
         with timed("ceiling-light"):
-            print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
+            print(
+                "  figure 6b: concurrency ceiling (load users and a canary)", flush=True
+            )
             figures["ceiling_light"] = await light_ceiling(
-                client, users, questions, light_for(server, phrases, models), quick, ceiling_guess
+                client,
+                users,
+                questions,
+                light_for(server, phrases, models),
+                quick,
+                ceiling_guess,
             )
             save()
     if "talking" in parts:
         with timed("talking"):
-            print("  the server's CPU per idle and per talking conversation minute", flush=True)
+            print(
+                "  the server's CPU per idle and per talking conversation minute",
+                flush=True,
+            )
             n, minutes = talking_size(quick, figures.get("ceiling_light"))
             figures["talking"] = await talking_cost(
                 server, client, users, phrases, n, minutes, _start, _end
@@ -849,7 +907,9 @@ async def measure_mode(
         with timed("browser-network"):
             print("  the room page in Chromium under loss", flush=True)
             assert relay is not None, "browser-network needs the impaired TURN relay"
-            figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
+            figures["browser_network"] = await browser_profiles(
+                relay, client, users, questions[0]
+            )
             save()
 
 
@@ -877,9 +937,10 @@ SCALING: tuple[tuple[int, set[int] | None, set[int] | None], ...] = (
     (2, None, None),
 )
 # Two workers' ceiling over one pinned worker's, as measured once the pinned worker no longer
-# started cold (44 / 32 on 2026-12-07, "Sentences kept on disk" in bench/README.md; 1.40 to
-# 1.82 before, its ceiling measured cold; the goal 1.6): where the pinned worker's search starts.
-SCALING_GUESS = 1.4
+# started cold (44 / 32 and 48 / 28 on 2026-12-07, "Sentences kept on disk" in
+# bench/README.md; 1.40 to 1.82 before, its ceiling measured cold; the goal 1.6): where the
+# pinned worker's search starts.
+SCALING_GUESS = 1.5
 
 
 async def worker_scaling(
@@ -906,7 +967,9 @@ async def worker_scaling(
     # whichever search makes it.
     guesses = {1: round(known[2]["ceiling"] / SCALING_GUESS)} if known.get(2) else {}
     for workers, worker_cpus, rest in SCALING:
-        where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
+        where = (
+            f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
+        )
         if workers in known and worker_cpus is None and rest is None:
             print(
                 f"worker scaling: WORKERS={workers} {where}: the worker mode's ceiling-light "
@@ -969,7 +1032,9 @@ async def barge_in_variant(
     await asyncio.sleep(BARGE_IN_VARIANTS.index(variant) * 2)
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            serve(Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}) as server,
+            serve(
+                Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}
+            ) as server,
             httpx.AsyncClient(base_url=server.url, timeout=60) as client,
         ):
             for network in BARGE_IN_CHOSEN_NETWORKS:
@@ -992,11 +1057,10 @@ async def barge_in_variant(
 
 
 # The worker mode's (WORKERS=2) load-user ceiling over the embedded mode's, as measured with the
-# workers warm (48 / 36 and 43 / 28 in bench/README.md; on 2026-12-07 38 / 27, 34 / 30, 28 / 30
-# and 44 / 36, where 1.4 took five steps to 44 and six to 28): where the worker mode's search
-# starts, after its warm-up, when the embedded mode's ceiling is known from the same run
-# (`level_near`, as the pinned worker's in the scaling part).
-WORKERS_GUESS = 1.25
+# workers warm (48 / 36 and 43 / 28 in bench/README.md; on 2026-12-07 38 / 27, 34 / 30, 28 / 30,
+# 44 / 36 and 48 / 30): where the worker mode's search starts when the embedded mode's ceiling
+# is known from the same run (`level_near`, as the pinned worker's in the scaling part).
+WORKERS_GUESS = 1.4
 
 
 async def main(run: Plan, quick: bool, workers: int) -> None:
@@ -1026,14 +1090,20 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
 
     if "stt" in parts:
         with timed("stt"):
-            print("speech recognition: offline engines, latency and word error rate", flush=True)
+            print(
+                "speech recognition: offline engines, latency and word error rate",
+                flush=True,
+            )
             figures["stt"] = await asyncio.to_thread(
                 stt_benchmark, models, get_settings(), run.stt_takes
             )
             save()
     if "synthesis" in parts:
         with timed("synthesis"):
-            print("speech synthesis: CPU per answer, with and without the cache", flush=True)
+            print(
+                "speech synthesis: CPU per answer, with and without the cache",
+                flush=True,
+            )
             figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
             save()
     if "bargein" in parts:
@@ -1046,12 +1116,16 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
             figures["barge_in"] = {}
             await asyncio.gather(
                 *(
-                    barge_in_variant(models, workers, variant, run.bargein_tries, figures, save)
+                    barge_in_variant(
+                        models, workers, variant, run.bargein_tries, figures, save
+                    )
                     for variant in BARGE_IN_VARIANTS
                 )
             )
     for mode, mode_parts in run.modes.items():
-        label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
+        label = (
+            f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
+        )
         print(f"{mode} mode ({label})", flush=True)
         MODE[0] = mode
         with tempfile.TemporaryDirectory() as tmp:
@@ -1059,7 +1133,9 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                 relay: UdpRelay | None = None
                 turn: dict[str, str] = {}
                 if "browser-network" in mode_parts:
-                    relay, turn = await stack.enter_async_context(impaired_turn(Path(tmp)))
+                    relay, turn = await stack.enter_async_context(
+                        impaired_turn(Path(tmp))
+                    )
                 server = await stack.enter_async_context(
                     serve(Path(tmp), mode, workers, {**SETTINGS, **turn})
                 )
@@ -1124,17 +1200,23 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
     print(f"\nwritten to {out}")
 
 
-def _choose(parser: argparse.ArgumentParser, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
+def _choose(
+    parser: argparse.ArgumentParser, value: str, known: tuple[str, ...]
+) -> tuple[str, ...]:
     chosen = tuple(p.strip() for p in value.split(",") if p.strip())
     unknown = set(chosen) - set(known)
     if unknown:
-        parser.error(f"unknown: {', '.join(sorted(unknown))} (known: {', '.join(known)})")
+        parser.error(
+            f"unknown: {', '.join(sorted(unknown))} (known: {', '.join(known)})"
+        )
     return chosen
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke check")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer runs, for a smoke check"
+    )
     parser.add_argument(
         "--only",
         help=f"comma-separated parts to run in every mode named, every sample, of: "
@@ -1209,7 +1291,9 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     BARGE_IN_VARIANTS[:] = _choose(parser, args.barge_in, BARGE_IN)
-    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS))
+    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(
+        parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS)
+    )
     NETWORK_ROUNDS[0] = args.network_rounds
     NETWORK_AT_ONCE[0] = max(1, args.network_at_once)
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)

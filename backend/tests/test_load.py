@@ -87,10 +87,28 @@ def test_a_search_from_a_guess_finds_the_ceiling_to_within_two(ceiling: int, gue
 def test_a_good_guess_takes_fewer_steps_than_doubling() -> None:
     # The pinned worker of 2026-12-06 (held 39, failed at 40) beside two workers' 62: doubling
     # from 24 took 24, 48, 36, 42, 39, 40; from 62 / 1.6 = 39 the search brackets it at once.
-    assert _search_near(39, 39) == (39, [39, 41])
-    assert _search_near(44, 39) == (43, [39, 41, 43, 47, 45])
-    assert _search_near(33, 39) == (33, [39, 37, 35, 31, 33])
+    assert _search_near(39, 39) == (39, [39, 44, 41])
     assert len(_search(39, 24)[1]) == 6
+
+
+def test_a_guess_some_way_off_moves_by_an_eighth_of_it_then_twice_as_far() -> None:
+    # 2026-12-07's guesses were 4 to 10 off: moving by 2, 2, 4, 8 from them took five to seven
+    # steps (50 to 44: 50, 48, 46, 42, 44; 38 to 48: 38, 40, 42, 46, 54, 50, 48).
+    assert _search_near(44, 50) == (44, [50, 44, 47, 45])
+    assert _search_near(48, 38) == (48, [38, 43, 48, 58, 53, 50])
+    assert _search_near(32, 28) == (32, [28, 32, 36, 34])
+    assert _search_near(28, 34) == (28, [34, 30, 26, 28])
+
+
+def test_the_load_user_search_grows_by_half_from_24() -> None:
+    ok: dict[int, bool] = {}
+    while (n := next_level(ok, 24, 64, grow=1.5)) is not None:
+        ok[n] = n <= 30
+    assert list(ok) == [24, 36, 30, 33, 31]  # doubling: 24, 48, 36, 30, 33, 31
+    ok = {}
+    while (n := next_level(ok, 2, 16, grow=1.5)) is not None:  # --quick: from 2, at most 16
+        ok[n] = True
+    assert list(ok) == [2, 3, 4, 6, 9, 14, 16]
 
 
 def test_a_load_users_cost_is_the_slope_through_the_steps_not_the_average() -> None:

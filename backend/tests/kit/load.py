@@ -361,18 +361,18 @@ class Canary(LoadUser):
 
 
 def next_level(
-    ok: dict[int, bool], first: int = 4, most: int = 64, resolution: int = 2
+    ok: dict[int, bool], first: int = 4, most: int = 64, resolution: int = 2, grow: float = 2
 ) -> int | None:
     """The next number of users to try in a ceiling search, given the levels tried so far
-    (`ok[n]`: whether n held): doubled from `first` until one fails (or `most` holds), then
-    bisected between the highest that held and the lowest that failed; None once the ceiling is
-    known to within `resolution`."""
+    (`ok[n]`: whether n held): multiplied by `grow` from `first` until one fails (or `most`
+    holds), then bisected between the highest that held and the lowest that failed; None once
+    the ceiling is known to within `resolution`."""
     if not ok:
         return first
     failed = [n for n, good in ok.items() if not good]
     if not failed:
         top = max(ok)
-        return None if top >= most else min(top * 2, most)
+        return None if top >= most else min(max(top + 1, round(top * grow)), most)
     high = min(failed)
     low = max((n for n, good in ok.items() if good and n < high), default=0)
     if high - low <= resolution:
@@ -381,25 +381,27 @@ def next_level(
 
 
 def level_near(ok: dict[int, bool], guess: int, most: int = 64, resolution: int = 2) -> int | None:
-    """As `next_level`, for a search with a good guess of the ceiling (the worker-scaling part's
-    pinned worker: about the two workers' ceiling over 1.6): `guess` first, then away from it by
-    `resolution`, then by twice as far each time (upwards while levels hold, downwards while
-    they fail) until the ceiling is bracketed, then bisected. A guess within `resolution` of the
-    ceiling takes two steps where doubling from a small level takes six or seven; a bad guess
-    costs a step or two more."""
+    """As `next_level`, for a search with a guess of the ceiling (the worker-scaling part's
+    pinned worker: the two workers' ceiling over their ratio): `guess` first, then away from it
+    by an eighth of it (`resolution` at least), then by twice as far each time (upwards while
+    levels hold, downwards while they fail) until the ceiling is bracketed, then bisected. The
+    guesses of 2026-12-07 were 4 to 10 off at 28 to 48: from a first move of `resolution`, such
+    a search took five to seven steps, from an eighth four to six; a guess within `resolution`
+    takes three."""
     if not ok:
         return max(1, min(guess, most))
     failed = [n for n, good in ok.items() if not good]
     held = [n for n, good in ok.items() if good]
+    step = max(resolution, round(guess / 8))
     if not failed:
         top = max(held)
-        return None if top >= most else min(top + max(resolution, top - guess), most)
+        return None if top >= most else min(top + max(step, top - guess), most)
     high = min(failed)
     if any(n < high for n in held):
         return next_level(ok, resolution=resolution)  # bracketed: bisected as there
     if high <= 1:
         return None  # not even one conversation holds
-    return max(1, high - max(resolution, guess - high))
+    return max(1, high - max(step, guess - high))
 
 
 async def unless_lost(lost: asyncio.Event, jobs: Iterable[Awaitable[object]]) -> bool:
