@@ -147,9 +147,7 @@ async def _ready_after(
     # The start answers once the bot is ready; bot_ready_at is written just after that.
     for _ in range(100):
         got = (
-            await client.get(
-                f"/api/v1/conversations/{body['conversation_id']}", headers=auth
-            )
+            await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=auth)
         ).json()
         if got["bot_ready_at"]:
             return datetime.fromisoformat(got["bot_ready_at"]).timestamp() - wall
@@ -157,12 +155,8 @@ async def _ready_after(
     raise RuntimeError("bot_ready_at was never recorded")
 
 
-async def _end(
-    client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]
-) -> None:
-    await client.post(
-        f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth
-    )
+async def _end(client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any]) -> None:
+    await client.post(f"/api/v1/conversations/{body['conversation_id']}/end", headers=auth)
 
 
 async def start_latency(
@@ -256,9 +250,7 @@ async def voice_to_voice(
         answers_ms: list[int] = []
         call: dict[str, Any] = {
             "start_to_offer_ms": (peer.offer_sent_at - started) * 1000,
-            "greeting_ms": (greeted - peer.offer_sent_at) * 1000
-            if greeted is not None
-            else None,
+            "greeting_ms": (greeted - peer.offer_sent_at) * 1000 if greeted is not None else None,
             # The greeting heard whole on an idle server: a stutter probe with none idle.
             "greeting_max_gap_ms": greeting_gap(peer) * 1000,
             "answers_ms": answers_ms,
@@ -468,9 +460,7 @@ async def _light_ceiling_step(
     greetings: list[float] = []
     answers: list[float] = []
     right: bool | None = None  # the canary's answer, once checked
-    answer: tuple[float, list[str]] | None = (
-        None  # when the canary's answer began, its text
-    )
+    answer: tuple[float, list[str]] | None = None  # when the canary's answer began, its text
     lost = asyncio.Event()  # set at the step's first failure: its questions stop there
     cost: dict[str, float] = {}
     heard: dict[str, Any] = {}
@@ -679,9 +669,7 @@ async def concurrency_ceiling(
     # (`load_user_cost` leaves out a step that measured no CPU).
     measured = [*rows, *([warm] if warm else [])]
     if light is not None and (marginal := load_user_cost(measured)) is not None:
-        found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = (
-            marginal
-        )
+        found["load_user_percent_of_a_core"], found["load_fixed_percent_of_a_core"] = marginal
         print(
             f"  one more load user: {marginal[0]:.2f} % of a core (with none, the canary and the "
             f"bench: {marginal[1]:.0f} %)",
@@ -739,9 +727,7 @@ BARGE_IN_VARIANTS = list(BARGE_IN)
 # The network profiles the bargein part runs each variant under (`--barge-in-networks`): those
 # of the network part that impair a link (no blackout, no address change).
 BARGE_IN_NETWORKS = {
-    network_slug(p.name): p
-    for p in NETWORK_PROFILES
-    if not (p.blackout or p.address_change)
+    network_slug(p.name): p for p in NETWORK_PROFILES if not (p.blackout or p.address_change)
 }
 BARGE_IN_CHOSEN_NETWORKS = ["clean"]
 MODES = ("embedded", "workers")
@@ -798,9 +784,7 @@ async def measure_mode(
             latencies = await start_latency(client, users, runs)
             latencies |= await greeting_latency(client, users, runs // 3)
             voice = await voice_to_voice(client, users, models, voice_calls)
-            ANSWERS_STORED[0] = (
-                True  # every question asked: the run's store holds the answers
-            )
+            ANSWERS_STORED[0] = True  # every question asked: the run's store holds the answers
             pooled = Pooled(voice)
             latencies |= {k: v for k, v in voice.items() if k != "calls"}
             figures["latency"] = {k: summary(v) for k, v in latencies.items()}
@@ -846,9 +830,7 @@ async def measure_mode(
             save()
     if "ceiling-light" in parts:
         with timed("ceiling-light"):
-            print(
-                "  figure 6b: concurrency ceiling (load users and a canary)", flush=True
-            )
+            print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
             figures["ceiling_light"] = await light_ceiling(
                 client,
                 users,
@@ -907,9 +889,7 @@ async def measure_mode(
         with timed("browser-network"):
             print("  the room page in Chromium under loss", flush=True)
             assert relay is not None, "browser-network needs the impaired TURN relay"
-            figures["browser_network"] = await browser_profiles(
-                relay, client, users, questions[0]
-            )
+            figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
             save()
 
 
@@ -967,9 +947,7 @@ async def worker_scaling(
     # whichever search makes it.
     guesses = {1: round(known[2]["ceiling"] / SCALING_GUESS)} if known.get(2) else {}
     for workers, worker_cpus, rest in SCALING:
-        where = (
-            f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
-        )
+        where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
         if workers in known and worker_cpus is None and rest is None:
             print(
                 f"worker scaling: WORKERS={workers} {where}: the worker mode's ceiling-light "
@@ -1032,9 +1010,7 @@ async def barge_in_variant(
     await asyncio.sleep(BARGE_IN_VARIANTS.index(variant) * 2)
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            serve(
-                Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}
-            ) as server,
+            serve(Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}) as server,
             httpx.AsyncClient(base_url=server.url, timeout=60) as client,
         ):
             for network in BARGE_IN_CHOSEN_NETWORKS:
@@ -1116,16 +1092,12 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
             figures["barge_in"] = {}
             await asyncio.gather(
                 *(
-                    barge_in_variant(
-                        models, workers, variant, run.bargein_tries, figures, save
-                    )
+                    barge_in_variant(models, workers, variant, run.bargein_tries, figures, save)
                     for variant in BARGE_IN_VARIANTS
                 )
             )
     for mode, mode_parts in run.modes.items():
-        label = (
-            f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
-        )
+        label = f"WORKERS={workers}" if mode == "workers" else "bots in the app's process"
         print(f"{mode} mode ({label})", flush=True)
         MODE[0] = mode
         with tempfile.TemporaryDirectory() as tmp:
@@ -1133,9 +1105,7 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                 relay: UdpRelay | None = None
                 turn: dict[str, str] = {}
                 if "browser-network" in mode_parts:
-                    relay, turn = await stack.enter_async_context(
-                        impaired_turn(Path(tmp))
-                    )
+                    relay, turn = await stack.enter_async_context(impaired_turn(Path(tmp)))
                 server = await stack.enter_async_context(
                     serve(Path(tmp), mode, workers, {**SETTINGS, **turn})
                 )
@@ -1200,23 +1170,17 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
     print(f"\nwritten to {out}")
 
 
-def _choose(
-    parser: argparse.ArgumentParser, value: str, known: tuple[str, ...]
-) -> tuple[str, ...]:
+def _choose(parser: argparse.ArgumentParser, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
     chosen = tuple(p.strip() for p in value.split(",") if p.strip())
     unknown = set(chosen) - set(known)
     if unknown:
-        parser.error(
-            f"unknown: {', '.join(sorted(unknown))} (known: {', '.join(known)})"
-        )
+        parser.error(f"unknown: {', '.join(sorted(unknown))} (known: {', '.join(known)})")
     return chosen
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--quick", action="store_true", help="fewer runs, for a smoke check"
-    )
+    parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke check")
     parser.add_argument(
         "--only",
         help=f"comma-separated parts to run in every mode named, every sample, of: "
@@ -1291,9 +1255,7 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     BARGE_IN_VARIANTS[:] = _choose(parser, args.barge_in, BARGE_IN)
-    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(
-        parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS)
-    )
+    BARGE_IN_CHOSEN_NETWORKS[:] = _choose(parser, args.barge_in_networks, tuple(BARGE_IN_NETWORKS))
     NETWORK_ROUNDS[0] = args.network_rounds
     NETWORK_AT_ONCE[0] = max(1, args.network_at_once)
     NETWORK_EARS[:] = _choose(parser, args.ears, EARS)
