@@ -36,6 +36,9 @@ SUFFIX = ".pcm"
 TRIM_TO = 0.9
 # A half-written file this old is a write whose process died.
 STALE_PART_SECONDS = 60.0
+# Every this many writes the directory is counted again: the machine's other processes write
+# to it too, and each counts only its own writes between two counts.
+RECOUNT_EVERY = 32
 
 
 def sentence_name(*parts: object) -> str:
@@ -57,8 +60,9 @@ class SentenceStore:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         # What the directory holds, as far as this process knows (None: not counted yet).
-        # Another process's writes are counted at this process's next trim.
+        # Another process's writes are counted at this process's next count.
         self._bytes: int | None = None
+        self._writes = 0
 
     def load(self, name: str) -> bytes | None:
         """The audio stored under `name`, or None (none, or a damaged file, then removed)."""
@@ -93,9 +97,14 @@ class SentenceStore:
                 part.unlink()
             return
         with self._lock:
+            self._writes += 1
             if self._bytes is not None:
                 self._bytes += _HEADER.size + len(audio)
-            if self._bytes is None or self._bytes > self.max_bytes:
+            if (
+                self._bytes is None
+                or self._bytes > self.max_bytes
+                or not self._writes % RECOUNT_EVERY
+            ):
                 self._trim()
 
     def _trim(self) -> None:

@@ -15,7 +15,12 @@ import pytest
 from prometheus_client import REGISTRY
 
 from src.voice_pipeline import piper_tts, speech
-from src.voice_pipeline.sentence_store import STALE_PART_SECONDS, SentenceStore, sentence_name
+from src.voice_pipeline.sentence_store import (
+    RECOUNT_EVERY,
+    STALE_PART_SECONDS,
+    SentenceStore,
+    sentence_name,
+)
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.once
@@ -95,6 +100,18 @@ def test_past_its_bound_the_least_recently_used_sentences_go(tmp_path: Path) -> 
     # A sentence larger than the whole bound is not kept.
     store.save(sentence_name("huge"), b"h" * 20_000)
     assert store.load(sentence_name("huge")) is None
+
+
+def test_the_bound_holds_for_the_machines_processes_together(tmp_path: Path) -> None:
+    """Two processes' stores on one directory, each writing its own sentences: each counts the
+    directory again every RECOUNT_EVERY writes, so together they stay near the bound instead
+    of each keeping its own bound's worth."""
+    first, second = SentenceStore(tmp_path, 100_000), SentenceStore(tmp_path, 100_000)
+    for i in range(RECOUNT_EVERY * 3):
+        first.save(sentence_name("first", i), b"f" * 1000)
+        second.save(sentence_name("second", i), b"s" * 1000)
+    held = sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert held <= 100_000 + 2 * RECOUNT_EVERY * 1012
 
 
 def test_a_write_that_cannot_be_made_is_only_logged(
