@@ -174,11 +174,7 @@ async def start_latency(
         concurrent += [a[0] for a in answers]
         for user, (_e, _w, body) in zip(users, answers, strict=False):
             await _end(client, user, body)
-    return {
-        "start_sequential": sequential,
-        "start_20_concurrent": concurrent,
-        "bot_ready": ready,
-    }
+    return {"start_sequential": sequential, "start_20_concurrent": concurrent, "bot_ready": ready}
 
 
 class _TimedPost:
@@ -228,10 +224,7 @@ async def greeting_latency(
 
 
 async def voice_to_voice(
-    client: httpx.AsyncClient,
-    users: list[dict[str, str]],
-    models: speech.SpeechModels,
-    rounds: int,
+    client: httpx.AsyncClient, users: list[dict[str, str]], models: speech.SpeechModels, rounds: int
 ) -> dict[str, Any]:
     """From the end of a spoken question (its last loud sample) to the first loud frame of the
     answer; beside it, the same from the end of the question's audio, as the bench timed it
@@ -291,10 +284,7 @@ class Pooled:
         if not self._voice:
             return None
         # None missed: a voice-to-voice call fails the part if an answer is missed.
-        return {
-            **at_once_row(1, self._voice["voice_to_voice"], 0),
-            "from": "voice_to_voice",
-        }
+        return {**at_once_row(1, self._voice["voice_to_voice"], 0), "from": "voice_to_voice"}
 
     def call_on_an_idle_server(self, questions: int) -> dict[str, Any] | None:
         """The idle part's `next_call` before its load: the first voice-to-voice call's
@@ -302,11 +292,7 @@ class Pooled:
         if not self._voice or not self._voice["calls"]:
             return None
         first = self._voice["calls"][0]
-        return {
-            **first,
-            "answers_ms": first["answers_ms"][:questions],
-            "from": "voice_to_voice",
-        }
+        return {**first, "answers_ms": first["answers_ms"][:questions], "from": "voice_to_voice"}
 
     def greeting_gaps(self) -> tuple[float, ...]:
         """The stutter probes with no idle conversation: each call's greeting, heard whole, its
@@ -475,11 +461,7 @@ async def _light_ceiling_step(
         greetings, missed = await greeted(joined)
         _judge_greetings(greetings, missed, lost)
         pids = await light.server.bot_pids()
-        server_before, load_before, wall = (
-            cpu_of(pids),
-            time.process_time(),
-            time.monotonic(),
-        )
+        server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
         ticker.measure_lateness()
 
         async def canary_question() -> None:
@@ -778,8 +760,7 @@ async def measure_mode(
     if "latency" in parts:
         with timed("latency"):
             print(
-                "  figures 1-4: start, bot ready, signalling, greeting, voice to voice",
-                flush=True,
+                "  figures 1-4: start, bot ready, signalling, greeting, voice to voice", flush=True
             )
             latencies = await start_latency(client, users, runs)
             latencies |= await greeting_latency(client, users, runs // 3)
@@ -821,31 +802,19 @@ async def measure_mode(
         with timed("ceiling"):
             print("  figure 6: concurrency ceiling (test peers)", flush=True)
             figures["ceiling"] = await concurrency_ceiling(
-                client,
-                users,
-                questions,
-                first=2 if quick else FIRST_LEVEL,
-                most=8 if quick else 32,
+                client, users, questions, first=2 if quick else FIRST_LEVEL, most=8 if quick else 32
             )
             save()
     if "ceiling-light" in parts:
         with timed("ceiling-light"):
             print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
             figures["ceiling_light"] = await light_ceiling(
-                client,
-                users,
-                questions,
-                light_for(server, phrases, models),
-                quick,
-                ceiling_guess,
+                client, users, questions, light_for(server, phrases, models), quick, ceiling_guess
             )
             save()
     if "talking" in parts:
         with timed("talking"):
-            print(
-                "  the server's CPU per idle and per talking conversation minute",
-                flush=True,
-            )
+            print("  the server's CPU per idle and per talking conversation minute", flush=True)
             n, minutes = talking_size(quick, figures.get("ceiling_light"))
             figures["talking"] = await talking_cost(
                 server, client, users, phrases, n, minutes, _start, _end
@@ -1066,20 +1035,14 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
 
     if "stt" in parts:
         with timed("stt"):
-            print(
-                "speech recognition: offline engines, latency and word error rate",
-                flush=True,
-            )
+            print("speech recognition: offline engines, latency and word error rate", flush=True)
             figures["stt"] = await asyncio.to_thread(
                 stt_benchmark, models, get_settings(), run.stt_takes
             )
             save()
     if "synthesis" in parts:
         with timed("synthesis"):
-            print(
-                "speech synthesis: CPU per answer, with and without the cache",
-                flush=True,
-            )
+            print("speech synthesis: CPU per answer, with and without the cache", flush=True)
             figures["synthesis"] = await synthesis_benchmark(models, 4 if quick else 12)
             save()
     if "bargein" in parts:
