@@ -6,9 +6,11 @@ A test peer (`tests/voice/peer.Peer`) encodes its microphone in aiortc's encoder
 decodes, resamples and keeps every packet of the bot's speech: about 5 % of a core each here,
 on the cores the server needs. A `LoadUser` instead:
 - sends pre-encoded Opus (each question encoded once for every user, `Phrases`), and between
-  questions the packets of silence a browser sends, 50 a second, as `av.Packet`s aiortc's sender
-  packs without encoding;
-- is paced, with every other user, by one shared 20 ms `Ticker` (one timer for all, not one each);
+  questions the packets of silence a browser sends, 50 a second;
+- is sent, with every other user, by one shared 20 ms `Ticker`: on each beat it hands each
+  user's next packet, behind a plain RTP header, to the connection's SRTP transport (`RtpOut`),
+  one task for all users and nothing of aiortc's sender per packet (at 40 users the load
+  generator took 14 % of a core this way, 27 % through aiortc's sender, 2026-12-07);
 - does not decode the bot's audio: its receiver's RTP handler only notes each packet's arrival
   time. The bot sends nothing while silent, so the first packet after a gap is the start of its
   speech: that times the greeting and each answer.
@@ -27,6 +29,9 @@ import contextlib
 import fractions
 import itertools
 import json
+import random
+import re
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Iterable
@@ -38,7 +43,7 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.opus import OpusDecoder, OpusEncoder
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from tests.kit.rooms import post_offer, transcript_line
 
@@ -54,12 +59,16 @@ PLAYOUT_DELAY = 0.06
 
 
 class Ticker:
-    """One 20 ms clock for every load user's sender: each `tick()` waits for the next beat."""
+    """One 20 ms clock for every load user's microphone: on each beat it sends each `RtpOut`
+    added (`add`) its next packet, one after another in its own task (one wake-up a beat for all
+    users, not one each); `tick()` waits for the next beat."""
 
     def __init__(self, period: float = PTIME) -> None:
         self._period = period
         self._beat: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._outs: dict[RtpOut, None] = {}  # in the order added
+        self.errors: list[str] = []  # what stopped an `RtpOut` other than its connection closing
         self.beats = 0
         # The most a beat came after its time (s) since `start` or `measure_lateness`: a loaded
         # load generator sends its users' packets late, bunched, as a congested phone would.
@@ -68,6 +77,14 @@ class Ticker:
     def measure_lateness(self) -> None:
         """Count the beats' lateness from now on."""
         self.late_max = 0.0
+
+    def add(self, out: RtpOut) -> None:
+        """Send `out`'s packets on each beat, until it closes or is removed."""
+        self._outs[out] = None
+
+    def remove(self, out: RtpOut) -> None:
+        """Stop sending `out`'s packets."""
+        self._outs.pop(out, None)
 
     def start(self) -> None:
         """Begin beating (on the running loop)."""
@@ -85,6 +102,14 @@ class Ticker:
             self.beats += 1
             if beat is not None and not beat.done():
                 beat.set_result(None)
+            for out in list(self._outs):
+                try:
+                    sending = await out.send()
+                except Exception as exc:  # one user's fault must not silence every other
+                    self.errors.append(repr(exc))
+                    sending = False
+                if not sending:
+                    self.remove(out)
 
     async def tick(self) -> None:
         """Wait for the next beat."""
@@ -138,16 +163,17 @@ def _packets_to_last_sound(audio: np.ndarray, rate: int, level: int = 500) -> in
 
 
 class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
-    """A microphone of pre-encoded Opus packets: silence, or the phrase queued by `say`."""
+    """A microphone of pre-encoded Opus packets: silence, or the phrase queued by `say`. The
+    ticker takes its packets (`next_payload`, through `RtpOut`); aiortc's own sender never gets
+    one (`recv` waits until the track stops), so it neither packs nor times a packet."""
 
     kind = "audio"
 
-    def __init__(self, ticker: Ticker, silence: bytes) -> None:
+    def __init__(self, silence: bytes) -> None:
         super().__init__()
-        self._ticker = ticker
         self._silence = silence
         self._queued: deque[bytes] = deque()
-        self._pts = 0
+        self._stopped: asyncio.Future[None] | None = None
         self.sent = 0
 
     def say(self, payloads: list[bytes], words: int | None = None) -> float:
@@ -157,15 +183,79 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
         self._queued.extend(payloads)
         return time.monotonic() + (ahead + (len(payloads) if words is None else words)) * PTIME
 
-    async def recv(self) -> av.Packet:
-        await self._ticker.tick()
-        payload = self._queued.popleft() if self._queued else self._silence
-        packet = av.Packet(payload)
-        packet.pts = self._pts
-        packet.time_base = TIME_BASE
-        self._pts += SAMPLES_48K
+    def next_payload(self) -> bytes:
+        """The next 20 ms to send: the queued phrase's next packet, else silence."""
         self.sent += 1
-        return packet
+        return self._queued.popleft() if self._queued else self._silence
+
+    async def recv(self) -> av.Packet:
+        """aiortc's sender asks for a packet: none comes (the ticker sends them) until the track
+        stops, when aiortc's sender ends as for any track that has ended."""
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+        await self._stopped
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+
+_SSRC = re.compile(r"^a=ssrc:(\d+) ", re.MULTILINE)
+_OPUS = re.compile(r"^a=rtpmap:(\d+) opus/48000", re.MULTILINE | re.IGNORECASE)
+
+
+class RtpOut:
+    """A load user's microphone sent as RTP by the ticker, straight to the connection's SRTP
+    transport: a 12-byte header (the SSRC our offer names, the Opus payload type the answer
+    names, sequence and timestamp counting on) before each payload, no header extension (the
+    server routes by SSRC). aiortc's sender did more for every packet (an `av.Packet`, its
+    encoder's packing, an `RtpPacket` with two header extensions and two NTP clock reads,
+    serialised, and a task woken per user per beat); this is the one packet a browser would
+    send. It calls `RTCDtlsTransport._send_rtp`, a private name of aiortc (pinned in
+    pyproject.toml; `tests/test_load.py` names it if an upgrade drops it)."""
+
+    def __init__(self, pc: RTCPeerConnection, track: PacketTrack) -> None:
+        self._pc = pc
+        self._track = track
+        self._sender = next(s for s in pc.getSenders() if s.track is track)
+        self._sequence = random.getrandbits(16)
+        self._timestamp = random.getrandbits(32)
+        self._ids: tuple[int, int] | None = None  # (payload type, SSRC) once negotiated
+
+    def _negotiated(self) -> tuple[int, int] | None:
+        local, remote = self._pc.localDescription, self._pc.remoteDescription
+        if local is None or remote is None:
+            return None
+        ssrc, opus = _SSRC.search(local.sdp), _OPUS.search(remote.sdp)
+        if ssrc is None or opus is None:
+            raise RuntimeError("no SSRC in the offer or no Opus in the answer")
+        return int(opus.group(1)), int(ssrc.group(1))
+
+    async def send(self) -> bool:
+        """The track's next packet, once the connection is up; False once it has closed."""
+        if self._pc.connectionState == "closed":
+            return False
+        transport = self._sender.transport
+        if transport is None or transport.state != "connected":
+            return True  # not up yet: nothing is taken from the track (nor was by aiortc's)
+        if self._ids is None:
+            self._ids = self._negotiated()
+            if self._ids is None:
+                return True
+        payload_type, ssrc = self._ids
+        header = _RTP_HEADER.pack(0x80, payload_type, self._sequence, self._timestamp, ssrc)
+        self._sequence = (self._sequence + 1) & 0xFFFF
+        self._timestamp = (self._timestamp + SAMPLES_48K) & 0xFFFFFFFF
+        try:
+            await transport._send_rtp(header + self._track.next_payload())
+        except ConnectionError:
+            return False
+        return True
+
+
+_RTP_HEADER = struct.Struct("!BBHII")  # version 2, payload type, sequence, timestamp, SSRC
 
 
 class HeardSpeech:
@@ -229,9 +319,12 @@ class LoadUser:
 
     def __init__(self, ticker: Ticker, phrases: Phrases) -> None:
         self._phrases = phrases
-        self.mic = PacketTrack(ticker, phrases.silence)
+        self.mic = PacketTrack(phrases.silence)
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(self.mic)
+        self._ticker = ticker
+        self._out = RtpOut(self.pc, self.mic)
+        ticker.add(self._out)
         self.channel = self.pc.createDataChannel("chat")
         self.heard = HeardSpeech()
         self.offer_sent_at = 0.0
@@ -295,6 +388,7 @@ class LoadUser:
             self._pinging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pinging
+        self._ticker.remove(self._out)
         await self.pc.close()
 
 
