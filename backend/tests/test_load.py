@@ -14,10 +14,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from aiortc import RTCDtlsTransport
+from aiortc import RTCDtlsTransport, RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from tests.kit.load import (
     GAP,
@@ -232,7 +233,10 @@ class _Transport:
 
 def _connection(transport: _Transport, track: PacketTrack) -> SimpleNamespace:
     offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96 0\r\na=ssrc:3735928559 cname:x\r\n"
-    answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"
+    answer = (
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"
+        "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    )
     sender = SimpleNamespace(track=track, transport=transport)
     return SimpleNamespace(
         connectionState="connected",
@@ -240,6 +244,16 @@ def _connection(transport: _Transport, track: PacketTrack) -> SimpleNamespace:
         remoteDescription=SimpleNamespace(sdp=answer),
         getSenders=lambda: [sender],
     )
+
+
+_EXTENSIONS = HeaderExtensionsMap()
+_EXTENSIONS.configure(
+    RTCRtpParameters(
+        headerExtensions=[
+            RTCRtpHeaderExtensionParameters(id=2, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level")
+        ]
+    )
+)
 
 
 async def test_the_ticker_sends_each_users_phrase_then_silence_as_rtp_on_one_beat() -> None:
@@ -262,17 +276,17 @@ async def test_the_ticker_sends_each_users_phrase_then_silence_as_rtp_on_one_bea
         for _ in range(3):
             await ticker.tick()
         assert len(up.sent) == 3  # a packet a beat
-        packets = up.sent[:3]
-        assert [p[12:] for p in packets] == [b"a", b"b", b"\xf8"]
-        # RTP version 2, the answer's Opus payload type, the offer's SSRC, no extension; the
-        # sequence counts by one and the timestamp by 20 ms of 48 kHz.
-        assert {p[0] for p in packets} == {0x80}
-        assert {p[1] for p in packets} == {111}
-        assert {int.from_bytes(p[8:12], "big") for p in packets} == {0xDEADBEEF}
-        sequence = [int.from_bytes(p[2:4], "big") for p in packets]
+        packets = [RtpPacket.parse(p, _EXTENSIONS) for p in up.sent[:3]]
+        assert [p.payload for p in packets] == [b"a", b"b", b"\xf8"]
+        # As a browser's: the answer's Opus payload type, the offer's SSRC, the sequence counting
+        # by one and the timestamp by 20 ms of 48 kHz, the audio level on each (silence: -127).
+        assert {p.payload_type for p in packets} == {111}
+        assert {p.ssrc for p in packets} == {0xDEADBEEF}
+        sequence = [p.sequence_number for p in packets]
         assert [(b - a) % 65536 for a, b in zip(sequence, sequence[1:], strict=False)] == [1, 1]
-        stamps = [int.from_bytes(p[4:8], "big") for p in packets]
+        stamps = [p.timestamp for p in packets]
         assert [(b - a) % 2**32 for a, b in zip(stamps, stamps[1:], strict=False)] == [960, 960]
+        assert [p.extensions.audio_level for p in packets] == [(True, 30), (True, 30), (False, 127)]
         # Both users on the same beat: one timer, every user's packet each time.
         assert abs(len(up.sent) - len(down.sent)) <= 1
         # A closed connection is dropped from the ticker; the other goes on.

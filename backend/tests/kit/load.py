@@ -171,7 +171,7 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
 
     def __init__(self, silence: bytes) -> None:
         super().__init__()
-        self._silence = silence
+        self.silence = silence
         self._queued: deque[bytes] = deque()
         self._stopped: asyncio.Future[None] | None = None
         self.sent = 0
@@ -186,7 +186,7 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
     def next_payload(self) -> bytes:
         """The next 20 ms to send: the queued phrase's next packet, else silence."""
         self.sent += 1
-        return self._queued.popleft() if self._queued else self._silence
+        return self._queued.popleft() if self._queued else self.silence
 
     async def recv(self) -> av.Packet:
         """aiortc's sender asks for a packet: none comes (the ticker sends them) until the track
@@ -204,17 +204,20 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
 
 _SSRC = re.compile(r"^a=ssrc:(\d+) ", re.MULTILINE)
 _OPUS = re.compile(r"^a=rtpmap:(\d+) opus/48000", re.MULTILINE | re.IGNORECASE)
+_AUDIO_LEVEL = re.compile(r"^a=extmap:(\d+) urn:ietf:params:rtp-hdrext:ssrc-audio-level", re.MULTILINE)
 
 
 class RtpOut:
     """A load user's microphone sent as RTP by the ticker, straight to the connection's SRTP
-    transport: a 12-byte header (the SSRC our offer names, the Opus payload type the answer
-    names, sequence and timestamp counting on) before each payload, no header extension (the
-    server routes by SSRC). aiortc's sender did more for every packet (an `av.Packet`, its
-    encoder's packing, an `RtpPacket` with two header extensions and two NTP clock reads,
-    serialised, and a task woken per user per beat); this is the one packet a browser would
-    send. It calls `RTCDtlsTransport._send_rtp`, a private name of aiortc (pinned in
-    pyproject.toml; `tests/test_load.py` names it if an upgrade drops it)."""
+    transport, each packet as a browser sends it: the RTP header (the SSRC our offer names, the
+    Opus payload type the answer names, sequence and timestamp counting on) and the one header
+    extension a browser puts on every audio packet, the audio level (RFC 6464, when the answer
+    names it), before the payload; the server parses what it would parse of a browser's. (A
+    browser sends the MID extension too, until its first receiver report: the server routes by
+    SSRC.) aiortc's sender did more for every packet (an `av.Packet`, its encoder's packing, an
+    `RtpPacket` with two NTP clock reads, serialised, and a task woken per user per beat). It
+    calls `RTCDtlsTransport._send_rtp`, a private name of aiortc (pinned in pyproject.toml;
+    `tests/test_load.py` names it if an upgrade drops it)."""
 
     def __init__(self, pc: RTCPeerConnection, track: PacketTrack) -> None:
         self._pc = pc
@@ -222,16 +225,25 @@ class RtpOut:
         self._sender = next(s for s in pc.getSenders() if s.track is track)
         self._sequence = random.getrandbits(16)
         self._timestamp = random.getrandbits(32)
-        self._ids: tuple[int, int] | None = None  # (payload type, SSRC) once negotiated
+        # Once negotiated: (the payload type, the SSRC, the first byte, the audio level
+        # extension for silence and for speech, or empty ones where the answer names none).
+        self._ids: tuple[int, int, int, bytes, bytes] | None = None
 
-    def _negotiated(self) -> tuple[int, int] | None:
+    def _negotiated(self) -> tuple[int, int, int, bytes, bytes] | None:
         local, remote = self._pc.localDescription, self._pc.remoteDescription
         if local is None or remote is None:
             return None
         ssrc, opus = _SSRC.search(local.sdp), _OPUS.search(remote.sdp)
         if ssrc is None or opus is None:
             raise RuntimeError("no SSRC in the offer or no Opus in the answer")
-        return int(opus.group(1)), int(ssrc.group(1))
+        level = _AUDIO_LEVEL.search(remote.sdp)
+        if level is None:
+            return int(opus.group(1)), int(ssrc.group(1)), 0x80, b"", b""
+        # One-byte header form (RFC 8285): the ID, a length of one byte less one, the level:
+        # the voice bit and -dBov, 127 for silence, 30 for speech; padded to a 32-bit word.
+        tag = int(level.group(1)) << 4
+        silent, voiced = (bytes([0xBE, 0xDE, 0, 1, tag, v, 0, 0]) for v in (127, 0x80 | 30))
+        return int(opus.group(1)), int(ssrc.group(1)), 0x90, silent, voiced
 
     async def send(self) -> bool:
         """The track's next packet, once the connection is up; False once it has closed."""
@@ -244,12 +256,14 @@ class RtpOut:
             self._ids = self._negotiated()
             if self._ids is None:
                 return True
-        payload_type, ssrc = self._ids
-        header = _RTP_HEADER.pack(0x80, payload_type, self._sequence, self._timestamp, ssrc)
+        payload_type, ssrc, first, silent, voiced = self._ids
+        header = _RTP_HEADER.pack(first, payload_type, self._sequence, self._timestamp, ssrc)
         self._sequence = (self._sequence + 1) & 0xFFFF
         self._timestamp = (self._timestamp + SAMPLES_48K) & 0xFFFFFFFF
+        payload = self._track.next_payload()
+        level = silent if payload is self._track.silence else voiced
         try:
-            await transport._send_rtp(header + self._track.next_payload())
+            await transport._send_rtp(header + level + payload)
         except ConnectionError:
             return False
         return True
