@@ -204,7 +204,9 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
 
 _SSRC = re.compile(r"^a=ssrc:(\d+) ", re.MULTILINE)
 _OPUS = re.compile(r"^a=rtpmap:(\d+) opus/48000", re.MULTILINE | re.IGNORECASE)
-_AUDIO_LEVEL = re.compile(r"^a=extmap:(\d+) urn:ietf:params:rtp-hdrext:ssrc-audio-level", re.MULTILINE)
+_AUDIO_LEVEL = re.compile(
+    r"^a=extmap:(\d+) urn:ietf:params:rtp-hdrext:ssrc-audio-level", re.MULTILINE
+)
 
 
 class RtpOut:
