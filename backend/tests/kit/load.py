@@ -202,6 +202,7 @@ class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
             self._stopped.set_result(None)
 
 
+_RTP_HEADER = struct.Struct("!BBHII")  # version 2, payload type, sequence, timestamp, SSRC
 _SSRC = re.compile(r"^a=ssrc:(\d+) ", re.MULTILINE)
 _OPUS = re.compile(r"^a=rtpmap:(\d+) opus/48000", re.MULTILINE | re.IGNORECASE)
 _AUDIO_LEVEL = re.compile(
@@ -269,9 +270,6 @@ class RtpOut:
         except ConnectionError:
             return False
         return True
-
-
-_RTP_HEADER = struct.Struct("!BBHII")  # version 2, payload type, sequence, timestamp, SSRC
 
 
 class HeardSpeech:
