@@ -50,7 +50,6 @@ from tests.kit.rooms import post_offer, transcript_line
 # 20 ms of 48 kHz audio: an Opus packet's duration and timestamp step.
 PTIME = 0.02
 SAMPLES_48K = 960
-TIME_BASE = fractions.Fraction(1, 48_000)
 # The bot's speech is a packet every 20 ms; a gap longer than this is a silence between lines.
 GAP = 0.25
 # What a canary's player holds of the bot's speech before it plays (a browser's jitter buffer
