@@ -3,7 +3,8 @@ samples of those whose samples are not one of issue 20's goals.
 
 Three runs, from the same parts:
 - `--all`: every part but those that need something the bench does not start (`ceiling`,
-  `browser-network`) in every mode named, every sample (about 43 minutes on 2 cores);
+  `browser-network`) in every mode named, every sample (about 44 minutes on 2 cores: 41.3
+  without the process part on 2026-12-07);
 - the default (`make bench`, about 30 minutes on 2 cores): every part behind issue 20's goals
   in every mode with all its samples (latency's starts, signalling and greetings, ceiling-light,
   talking: the idle and talking cost per conversation), the scaling ratio and synthesis; the

@@ -1155,7 +1155,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--all",
         action="store_true",
-        help="every part in every mode, every sample (about 43 minutes): all but ceiling, "
+        help="every part in every mode, every sample (about 44 minutes): all but ceiling, "
         "whose test peers take the cores the server needs (ceiling-light is the capacity "
         "figure), and browser-network, which needs Chromium and coturn (`make chromium "
         "coturn`); name those with --only",
