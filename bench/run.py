@@ -511,8 +511,6 @@ async def _light_ceiling_step(
         if not joined:  # its conversation never started: its connection is closed here
             await canary.close()
         await ticker.close()
-        if ticker.errors:  # a user whose packets stopped for another cause than hanging up
-            print(f"  {n}: the ticker stopped sending for {ticker.errors[:3]}", flush=True)
     if right and answer is not None:
         # Reported, not judged: near the ceiling the loaded bot's speech, as heard, is misheard
         # by Whisper tiny by 60 to 125 % of its words ("... truth, truth, truth ...", 2026-12-07)

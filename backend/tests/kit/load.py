@@ -29,6 +29,7 @@ import contextlib
 import fractions
 import itertools
 import json
+import logging
 import random
 import re
 import struct
@@ -46,6 +47,8 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from tests.kit.rooms import post_offer, transcript_line
+
+logger = logging.getLogger(__name__)
 
 # 20 ms of 48 kHz audio: an Opus packet's duration and timestamp step.
 PTIME = 0.02
@@ -106,6 +109,7 @@ class Ticker:
                     sending = await out.send()
                 except Exception as exc:  # one user's fault must not silence every other
                     self.errors.append(repr(exc))
+                    logger.warning("the ticker stopped sending for a load user: %r", exc)
                     sending = False
                 if not sending:
                     self.remove(out)
@@ -335,9 +339,7 @@ class LoadUser:
         self.mic = PacketTrack(phrases.silence)
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(self.mic)
-        self._ticker = ticker
-        self._out = RtpOut(self.pc, self.mic)
-        ticker.add(self._out)
+        ticker.add(RtpOut(self.pc, self.mic))  # dropped by the ticker once the call has closed
         self.channel = self.pc.createDataChannel("chat")
         self.heard = HeardSpeech()
         self.offer_sent_at = 0.0
@@ -401,7 +403,6 @@ class LoadUser:
             self._pinging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pinging
-        self._ticker.remove(self._out)
         await self.pc.close()
 
 
