@@ -8,6 +8,7 @@ from bench.bargein import print_barge_in
 from bench.browser_network import print_browser
 from bench.load import ms, print_load
 from bench.network import print_buffer_replay, print_network
+from bench.plan import where_it_ran
 from bench.stt import print_stt
 from bench.synthesis import report as synthesis_report
 
@@ -173,20 +174,19 @@ def _print_scaling(scaling: dict[str, Any]) -> None:
         return
     for workers in ("1", "2"):
         run = scaling[workers]
-        where = f"on core {run['worker_cpus']}" if run["worker_cpus"] else "on any core"
-        rest = f", the app and the load on {run['other_cpus']}" if run["other_cpus"] else ""
+        where = where_it_ran(run["worker_cpus"], run["api_cpus"], run["bench_cpus"])
         if run.get("from_the_worker_mode"):
             print(
-                f"\nWORKERS={workers} {where}{rest}: {run['ceiling']} conversations (the worker "
+                f"\nWORKERS={workers}, {where}: {run['ceiling']} conversations (the worker "
                 "mode's ceiling-light search above)"
             )
         else:
-            _print_ceiling(run, f"WORKERS={workers} {where}{rest}")
+            _print_ceiling(run, f"WORKERS={workers}, {where}")
     ratio = scaling["ratio"]
     met = "met" if ratio is not None and ratio >= SCALING_GOAL else "missed"
     shown = f"{ratio:.2f}x" if ratio is not None else "none"
     print(
-        f"\ntwo workers on two cores against one on one core: {shown} "
+        f"\ntwo workers on two cores against the service on one core: {shown} "
         f"(goal at least {SCALING_GOAL}x): {met}"
     )
 

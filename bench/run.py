@@ -22,12 +22,13 @@ first, then each mode's parts in turn, then scaling and process once:
 - network: calls over impaired networks, AT_ONCE at a time (bench/network.py);
 - browser-network (only with --only): the room page in Chromium under loss
   (bench/browser_network.py);
-- scaling (the load-user ceiling with one worker pinned to one core, beside the worker
-  mode's with two workers on two cores, and their ratio); process (the same figures for a
-  process per bot, only with --all or --only); stt (each offline recogniser's latency and word
-  error rate), synthesis (CPU per answer's speech with and without the cache of synthesised
-  sentences); bargein (speaking over the bot, each BARGE_IN on a server of its own, side by
-  side: bench/bargein.py).
+- scaling (the load-user ceiling of the service on one core: one worker and the app's process
+  pinned to it, the load generator on the other; beside the worker mode's with two workers on
+  two cores, and their ratio); process (the same figures for a process per bot, only with
+  --all or --only); stt (each offline recogniser's latency and word error rate), synthesis
+  (CPU per answer's speech with and without the cache of synthesised sentences); bargein
+  (speaking over the bot, each BARGE_IN on a server of its own, side by side:
+  bench/bargein.py).
 Each part prints its time, and the run where its time went. Prints a table and
 writes the same figures as JSON to bench/results/.
 """
@@ -64,7 +65,7 @@ from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
 from bench.network import slug as network_slug
 from bench.peers import QUIET, ask, hang_up
-from bench.plan import PARTS, Plan, plan
+from bench.plan import PARTS, SCALING, Plan, Scaling, plan, where_it_ran
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
 from bench.server import Server, cpu_of, cpu_since, serve
 from bench.stt import normalise, stt_benchmark, word_errors
@@ -462,6 +463,8 @@ async def _light_ceiling_step(
         _judge_greetings(greetings, missed, lost)
         pids = await light.server.bot_pids()
         server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
+        # In the worker mode the app's process (the API) runs no bot: its CPU apart.
+        api_before = cpu_of([light.server.pid] if light.server.redis is not None else [])
         ticker.measure_lateness()
 
         async def canary_question() -> None:
@@ -506,6 +509,8 @@ async def _light_ceiling_step(
                 "server_percent_of_a_core": cpu_since(server_before) / elapsed * 100,
                 "ticker_late_max_ms": ticker.late_max * 1000,
             }
+            if api_before:
+                cost["api_percent_of_a_core"] = cpu_since(api_before) / elapsed * 100
     finally:
         await hang_up(client, joined, _end)
         if not joined:  # its conversation never started: its connection is closed here
@@ -620,6 +625,11 @@ async def concurrency_ceiling(
             f", load {row['load_generator_percent_of_a_core']:.0f} % of a core"
             f" ({row['load_generator_percent_of_a_core'] / n:.2f} % a user),"
             f" server {row['server_percent_of_a_core']:.0f} %"
+            + (
+                f" (the app's process {row['api_percent_of_a_core']:.0f} % more)"
+                if "api_percent_of_a_core" in row
+                else ""
+            )
             if "load_generator_percent_of_a_core" in row
             else ""
         )
@@ -879,16 +889,21 @@ def talking_size(quick: bool, ceiling: dict[str, Any] | None) -> tuple[int, floa
     return n, TALKING_CONVERSATION_MINUTES / n
 
 
-# The worker-scaling part's two runs: (workers, the cores they are pinned to, the cores of the
-# rest: the app's process and this one, the load generator); None: any core.
-SCALING: tuple[tuple[int, set[int] | None, set[int] | None], ...] = (
-    (1, {0}, {1}),
-    (2, None, None),
-)
-# Two workers' ceiling over one pinned worker's, as measured once the pinned worker no longer
-# started cold (44 / 32 and 48 / 28 on 2026-12-07, "Sentences kept on disk" in
-# bench/README.md; 1.40 to 1.82 before, its ceiling measured cold; the goal 1.6): where the
-# pinned worker's search starts.
+def cpus_of(run: Scaling) -> dict[str, list[int] | None]:
+    """A scaling run's cores, as its figures keep them."""
+    return {
+        f"{what}_cpus": sorted(cpus) if cpus is not None else None
+        for what, cpus in (
+            ("worker", run.worker_cpus),
+            ("api", run.api_cpus),
+            ("bench", run.bench_cpus),
+        )
+    }
+
+
+# Two workers' ceiling over the one-core service's, as measured on warm processes (44 / 32 and
+# 48 / 28 on 2026-12-07 morning, 58 to 62 against 33 to 47 at noon: bench/README.md; the goal
+# 1.6): where the one-core search starts.
 SCALING_GUESS = 1.5
 
 
@@ -898,49 +913,49 @@ async def worker_scaling(
     save: Callable[[], None],
     known: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Issue 20's ratio in one run: the load-user ceiling with one worker pinned to one core
-    (the app's process and the load generator on the other), then with two workers on the two
-    cores (nothing pinned: the load generator shares them). `known`: a run's search already
-    made in this run by the worker mode's `ceiling-light` part (WORKERS=2, nothing pinned: the
-    same server and load generator), taken instead of searching again."""
+    """Issue 20's ratio in one run: the load-user ceiling of the service on one core (one
+    worker and the app's process pinned to it, the load generator on the other), then with two
+    workers on the two cores (nothing pinned: the load generator shares them). `known`: a run's
+    search already made in this run by the worker mode's `ceiling-light` part (WORKERS=2,
+    nothing pinned: the same server and load generator), taken instead of searching again."""
     if len(os.sched_getaffinity(0)) < 2:
         print("  worker scaling needs two cores: not run", flush=True)
         return {"skipped": "fewer than two cores"}
     questions = [synthesise(models, q) for q in QUESTIONS]
     phrases = Phrases(questions)
     figures: dict[str, Any] = {}
-    # The pinned worker's search starts near the two workers' ceiling over SCALING_GUESS, when
+    # The one-core search starts near the two workers' ceiling over SCALING_GUESS, when
     # that is known (it took six steps from LIGHT_FIRST_LEVEL, two or three from there). Where
     # every level below one that holds holds too, the guess decides how many steps the search
     # takes, not what it finds; near the ceiling a step can pass or fail by one answer's luck,
     # whichever search makes it.
     guesses = {1: round(known[2]["ceiling"] / SCALING_GUESS)} if known.get(2) else {}
-    for workers, worker_cpus, rest in SCALING:
-        where = f"pinned to core {sorted(worker_cpus)}" if worker_cpus else "on any core"
-        if workers in known and worker_cpus is None and rest is None:
+    for run in SCALING:
+        workers = run.workers
+        where = where_it_ran(run.worker_cpus, run.api_cpus, run.bench_cpus)
+        if workers in known and run == Scaling(workers, None, None, None):
             print(
-                f"worker scaling: WORKERS={workers} {where}: the worker mode's ceiling-light "
+                f"worker scaling: WORKERS={workers}, {where}: the worker mode's ceiling-light "
                 "search of this run",
                 flush=True,
             )
             # Its steps are the worker mode's (`modes.workers.ceiling_light`): not copied.
             figures[str(workers)] = {
-                "worker_cpus": None,
-                "other_cpus": None,
+                **cpus_of(run),
                 "from_the_worker_mode": True,
                 "ceiling": known[workers]["ceiling"],
             }
             continue
-        print(f"worker scaling: WORKERS={workers} {where}", flush=True)
-        with tempfile.TemporaryDirectory() as tmp, pinned(rest):
+        print(f"worker scaling: WORKERS={workers}, {where}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp, pinned(run.bench_cpus):
             async with (
                 serve(
                     Path(tmp),
                     "workers",
                     workers,
                     SETTINGS,
-                    api_cpus=rest,
-                    worker_cpus=worker_cpus,
+                    api_cpus=run.api_cpus,
+                    worker_cpus=run.worker_cpus,
                 ) as server,
                 httpx.AsyncClient(base_url=server.url, timeout=60) as client,
             ):
@@ -953,15 +968,11 @@ async def worker_scaling(
                     quick,
                     guesses.get(workers),
                 )
-        figures[str(workers)] = {
-            "worker_cpus": sorted(worker_cpus) if worker_cpus else None,
-            "other_cpus": sorted(rest) if rest else None,
-            **found,
-        }
+        figures[str(workers)] = {**cpus_of(run), **found}
         save()
     one, two = figures["1"]["ceiling"], figures["2"]["ceiling"]
     figures["ratio"] = two / one if one else None
-    print(f"  two workers on two cores / one worker on one: {two} / {one}", flush=True)
+    print(f"  two workers on two cores / the service on one: {two} / {one}", flush=True)
     return figures
 
 

@@ -16,7 +16,9 @@ from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a packag
     IN_EVERY_MODE,
     ONLY_WHEN_NAMED,
     PER_MODE,
+    SCALING,
     plan,
+    where_it_ran,
 )
 
 pytestmark = pytest.mark.once
@@ -71,3 +73,26 @@ def test_quick_takes_fewer_samples_everywhere() -> None:
     run = plan(None, BOTH, quick=True)
     assert run.voice_calls == {"embedded": 1, "workers": 1}
     assert (run.bargein_tries, run.stt_takes) == (3, 1)
+
+
+def test_the_one_core_scaling_run_puts_the_whole_service_on_one_core_and_the_load_elsewhere() -> (
+    None
+):
+    one, two = SCALING
+    assert (one.workers, two.workers) == (1, 2)
+    # The app's process is part of the service: on the worker's core, not beside the load.
+    assert one.worker_cpus is not None
+    assert len(one.worker_cpus) == 1
+    assert one.api_cpus == one.worker_cpus
+    assert one.bench_cpus is not None
+    assert not one.bench_cpus & one.worker_cpus
+    # Two workers on both cores, sharing them with everything else.
+    assert (two.worker_cpus, two.api_cpus, two.bench_cpus) == (None, None, None)
+
+
+def test_where_a_scaling_run_ran_names_each_pinned_process() -> None:
+    assert where_it_ran({0}, [0], {1}) == (
+        "the workers on core 0, the app's process on core 0, the load generator on core 1"
+    )
+    assert where_it_ran([1, 0], None, None) == "the workers on core 0,1"
+    assert where_it_ran(None, None, None) == "nothing pinned"
