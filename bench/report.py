@@ -112,9 +112,12 @@ def _print_mode(mode: str, figures: dict[str, Any]) -> None:
 
 
 def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
+    bound = "at least " if ceiling.get("at_least") else ""
     print(
-        f"\nconcurrency ceiling, {users}: {ceiling['ceiling']} conversations (greeting within "
-        f"{GREETING_LIMIT} s of the offer, answer within {ANSWER_LIMIT} s of the question)"
+        f"\nconcurrency ceiling, {users}: {bound}{ceiling['ceiling']} conversations (greeting "
+        f"within {GREETING_LIMIT} s of the offer, answer within {ANSWER_LIMIT} s of the question"
+        + ("; the search's largest level held" if bound else "")
+        + ")"
     )
     costs = any("load_generator_percent_of_a_core" in row for row in ceiling["steps"])
     print(
@@ -176,15 +179,21 @@ def _print_scaling(scaling: dict[str, Any]) -> None:
         run = scaling[workers]
         where = where_it_ran(run["worker_cpus"], run["api_cpus"], run["bench_cpus"])
         if run.get("from_the_worker_mode"):
+            bound = "at least " if run.get("at_least") else ""
             print(
-                f"\nWORKERS={workers}, {where}: {run['ceiling']} conversations (the worker "
-                "mode's ceiling-light search above)"
+                f"\nWORKERS={workers}, {where}: {bound}{run['ceiling']} conversations (the "
+                "worker mode's ceiling-light search above)"
             )
         else:
             _print_ceiling(run, f"WORKERS={workers}, {where}")
     ratio = scaling["ratio"]
+    lower = bool(scaling.get("ratio_at_least"))
     met = "met" if ratio is not None and ratio >= SCALING_GOAL else "missed"
     shown = f"{ratio:.2f}x" if ratio is not None else "none"
+    if ratio is not None and lower:
+        shown = f"at least {shown}"
+        if ratio < SCALING_GOAL:
+            met = "not known (the two workers' search held at its largest level)"
     print(
         f"\ntwo workers on two cores against the service on one core: {shown} "
         f"(goal at least {SCALING_GOAL}x): {met}"

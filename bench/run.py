@@ -563,6 +563,10 @@ FIRST_LEVEL, MAX_LEVEL = 4, 64
 # the most of all; from 24 by half again: 24, 36, 54, then bisected (tonight's embedded
 # ceilings of 30 to 36 took a step less than from 24, 48).
 LIGHT_FIRST_LEVEL, LIGHT_GROW = 24, 1.5
+# Its largest level: two workers held 63 and 64 at 2026-12-07 noon, when 64 was the top (a
+# ceiling at the top is a floor, reported as "at least"); a load user costs the bench a third
+# of a percent of a core, so 96 of them cost it about a third of one.
+LIGHT_MAX_LEVEL = 96
 # A load-user search (but a quick one) on a machine that has not yet said the answers begins
 # with a step this size that is not judged: the first calls to ask for a sentence wait for its
 # first synthesis (a new pinned worker's first 16 calls: p50 2902 ms, then 17 held at 1081 ms).
@@ -654,9 +658,13 @@ async def concurrency_ceiling(
     ceiling = max((n for n, good in ok.items() if good), default=0)
     found: dict[str, Any] = {
         "ceiling": ceiling,
+        # The search's largest level held: the ceiling is at least that, not found.
+        "at_least": ceiling >= most,
         "steps": sorted(rows, key=lambda r: r["conversations"]),
         **({"warm_up": warm} if warm else {}),
     }
+    if found["at_least"]:
+        print(f"  {most} held, the search's top: the ceiling is at least that", flush=True)
     # The warm-up's load users cost the load generator what any step's do: a point of the line
     # (`load_user_cost` leaves out a step that measured no CPU).
     measured = [*rows, *([warm] if warm else [])]
@@ -680,7 +688,7 @@ async def light_ceiling(
 ) -> dict[str, Any]:
     """The `ceiling-light` search (load users and a canary), as each mode and the worker-scaling
     runs do it (`guess`: the ceiling expected, where one is known)."""
-    most = 16 if quick else MAX_LEVEL
+    most = 16 if quick else LIGHT_MAX_LEVEL
     found = await concurrency_ceiling(
         client,
         users,
@@ -944,6 +952,7 @@ async def worker_scaling(
                 **cpus_of(run),
                 "from_the_worker_mode": True,
                 "ceiling": known[workers]["ceiling"],
+                "at_least": known[workers].get("at_least", False),
             }
             continue
         print(f"worker scaling: WORKERS={workers}, {where}", flush=True)
@@ -972,6 +981,8 @@ async def worker_scaling(
         save()
     one, two = figures["1"]["ceiling"], figures["2"]["ceiling"]
     figures["ratio"] = two / one if one else None
+    # Either search may have stopped at its largest level: its ceiling, and so the ratio, a bound.
+    figures["ratio_at_least"] = figures["2"]["at_least"] and not figures["1"]["at_least"]
     print(f"  two workers on two cores / the service on one: {two} / {one}", flush=True)
     return figures
 
