@@ -450,6 +450,7 @@ async def _light_ceiling_step(
     answer: tuple[float, list[str]] | None = None  # when the canary's answer began, its text
     lost = asyncio.Event()  # set at the step's first failure: its questions stop there
     cost: dict[str, float] = {}
+    split: dict[str, list[int]] = {}
     heard: dict[str, Any] = {}
     try:
         _e, _w, body = await _start(client, users[0])
@@ -461,6 +462,9 @@ async def _light_ceiling_step(
         joined += light_users
         greetings, missed = await greeted(joined)
         _judge_greetings(greetings, missed, lost)
+        # How the calls were shared between the workers (one that carries more fails first).
+        if share := await light.server.bots_per_worker():
+            split["bots_per_worker"] = share
         pids = await light.server.bot_pids()
         server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
         # In the worker mode the app's process (the API) runs no bot: its CPU apart.
@@ -537,6 +541,7 @@ async def _light_ceiling_step(
         canary_right=right,
         stopped_early=lost.is_set(),
         **cost,
+        **split,
         **heard,
     )
     row["ok"] = row["ok"] and right is True
@@ -635,6 +640,10 @@ async def concurrency_ceiling(
                 else ""
             )
             if "load_generator_percent_of_a_core" in row
+            else ""
+        ) + (
+            f", bots per worker {'/'.join(map(str, row['bots_per_worker']))}"
+            if row.get("bots_per_worker")
             else ""
         )
         verdict = "ok" if row["ok"] else "too slow"

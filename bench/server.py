@@ -48,6 +48,13 @@ class Server:
             return [self.pid]
         return sorted(int(beat["pid"]) for beat in await heartbeats(self.redis, self.prefix))
 
+    async def bots_per_worker(self) -> list[int]:
+        """How many bots each worker carries, most first (none in the embedded mode)."""
+        if self.redis is None:
+            return []
+        beats = await heartbeats(self.redis, self.prefix)
+        return sorted((int(beat["bots"]) for beat in beats), reverse=True)
+
 
 async def _pg_database() -> str | None:
     import asyncpg

@@ -9,6 +9,7 @@ stops its bots (`worker_lost`) before anyone may declare it lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -59,6 +60,14 @@ class Liveness:
         # When the last heartbeat and lease writes that succeeded began (monotonic).
         self.heartbeat_ok = self.lease_ok = time.monotonic()
         self._redis_down_logged = False
+        self._nudged = asyncio.Event()
+        # Its count changes as it takes and ends calls: the others read it to balance the calls
+        # (`process.handoff_seconds`), so it is written then, not only each second.
+        runner.admission.watch(self.nudge)
+
+    def nudge(self) -> None:
+        """Write the heartbeat now (the bot count changed), not at the next second."""
+        self._nudged.set()
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """Start the heartbeat, and the lease and the fence if there are leases."""
@@ -75,7 +84,8 @@ class Liveness:
                 id=self._id,
                 host=socket.gethostname(),
                 pid=os.getpid(),
-                bots=self._runner.active_count,
+                # Starting or running: a call taken counts from then, as in its admission.
+                bots=admission.held,
                 capacity=admission.capacity,
                 load=round(admission.load.value if admission.load else 0.0, 3),
                 draining=self._draining(),
@@ -92,7 +102,9 @@ class Liveness:
                 if not self._redis_down_logged:
                     logger.error("worker %s: Redis unreachable, calls go on: %s", self._id, exc)
                     self._redis_down_logged = True
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), HEARTBEAT_SECONDS)
+            self._nudged.clear()
 
     async def _lease(self, leases: WorkerLeases) -> None:
         while True:

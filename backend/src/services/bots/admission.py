@@ -7,6 +7,7 @@ ended (or the start gave up), so reserved and running bots count alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from src.contract.bot import BotCapacityReached
@@ -33,6 +34,7 @@ class Reservation:
         """Give the slot back (idempotent)."""
         if self._admission is not None:
             self._admission._held -= 1
+            self._admission._changed()
             self._admission = None
 
     async def release_async(self) -> None:
@@ -58,6 +60,21 @@ class Admission:
         self._load_threshold = load_threshold
         self._held = 0
         self._closed = False
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call `changed` each time a slot is reserved or released (a worker's heartbeat tells
+        the others its count at once)."""
+        self._watchers.append(changed)
+
+    def _changed(self) -> None:
+        for changed in self._watchers:
+            changed()
+
+    @property
+    def load_threshold(self) -> float:
+        """The load at or above which no new work is taken (1 or more: not considered)."""
+        return self._load_threshold
 
     @property
     def held(self) -> int:
@@ -89,6 +106,7 @@ class Admission:
         if not self.below_capacity:
             raise BotCapacityReached()
         self._held += 1
+        self._changed()
         return Reservation(self)
 
     def close(self) -> None:

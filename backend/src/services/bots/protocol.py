@@ -5,7 +5,8 @@
   died is taken over by another (``XAUTOCLAIM``).
 - ``owner:<conversation>`` (``SET NX`` with a TTL): who decided a call's fate first, a worker
   taking it or the API giving up on it, so a call is never both refused and started.
-- ``alive:<worker>`` (a key with a TTL, refreshed every second): the worker's heartbeat and load.
+- ``alive:<worker>`` (a key with a TTL, refreshed every second and as its bot count changes):
+  the worker's heartbeat, its bots and load (read by the other workers to share the calls).
   A worker whose key is gone is dead; its conversations end as ``worker_lost``. ``workers`` (a
   sorted set, scored by the last heartbeat's time) lists them without scanning the keyspace.
 - ``control:<worker>`` (a stream per worker): requests to one worker (a user's WebRTC offer,

@@ -1,0 +1,139 @@
+"""Workers share the calls: one that carries more leaves the next call to a lighter one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from src.core.settings import Settings
+from src.rooms.local.provider import LocalRoomProvider
+from src.services.bots import protocol
+from src.services.bots.admission import Admission
+from src.services.bots.protocol import GROUP, RedisKeys
+from src.services.bots.runner import BotRunner
+from src.services.bots.wire import Heartbeat
+from src.worker.process import HANDOFF_SECONDS, Worker, handoff_seconds
+from tests.api.conversation_helpers import recovery, services
+from tests.fakes.bots import ScriptedBot
+
+
+def _beat(
+    worker_id: str, bots: int, capacity: int = 10, *, load: float = 0.0, draining: bool = False
+) -> Heartbeat:
+    return Heartbeat(
+        id=worker_id,
+        host="h",
+        pid=1,
+        bots=bots,
+        capacity=capacity,
+        load=load,
+        draining=draining,
+        at=time.time(),
+    )
+
+
+def test_a_worker_reads_at_once_unless_a_peer_carries_a_bot_less() -> None:
+    me = _beat("me", 4)
+    assert handoff_seconds("me", 4, 10, [me]) == 0, "alone"
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 4)]) == 0, "equal: in turn"
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 5)]) == 0, "the peer carries more"
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 3)]) == HANDOFF_SECONDS
+    assert handoff_seconds("me", 0, 10, [_beat("b", 0)]) == 0, "an idle fleet reads at once"
+
+
+def test_only_a_peer_that_could_take_the_call_is_left_it() -> None:
+    assert handoff_seconds("me", 4, 10, [_beat("b", 0, draining=True)]) == 0
+    assert handoff_seconds("me", 4, 10, [_beat("b", 2, capacity=2)]) == 0, "the peer is full"
+    busy = _beat("b", 0, load=0.95)
+    assert handoff_seconds("me", 4, 10, [busy], load_threshold=0.9) == 0, "over its load"
+    assert handoff_seconds("me", 4, 10, [busy]) == HANDOFF_SECONDS, "its load not considered"
+
+
+def test_workers_of_other_sizes_are_compared_by_their_share() -> None:
+    # 4 of 10 against 6 of 20: the bigger one carries a smaller share, by one of this worker's bots
+    assert handoff_seconds("me", 4, 10, [_beat("big", 6, capacity=20)]) == HANDOFF_SECONDS
+    assert handoff_seconds("big", 6, 20, [_beat("me", 4, capacity=10)]) == 0
+    # less than one of this worker's bots apart: read as usual
+    assert handoff_seconds("me", 4, 10, [_beat("big", 7, capacity=20)]) == 0
+
+
+def _worker(app: FastAPI, settings: Settings, redis: Redis, worker_id: str) -> Worker:
+    rooms = LocalRoomProvider(settings)
+    runner = BotRunner(
+        ScriptedBot(),
+        services(app).lifecycle,
+        settings,
+        finish=recovery(app).finish,
+        transports=rooms.bot_transport,
+        owner_id=worker_id,
+        admission=Admission(10),
+    )
+    return Worker(settings, redis, runner, rooms)
+
+
+@pytest.mark.postgresql_only
+async def test_a_call_goes_to_the_lighter_worker_though_the_busier_one_waited_first(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> None:
+    keys = RedisKeys(settings.redis_prefix)
+    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
+    busy, light = (_worker(app, settings, redis, name) for name in ("busy", "light"))
+    held = [busy._admission.reserve() for _ in range(3)]
+    for worker in (busy, light):
+        await protocol.beat(redis, keys, _beat(worker.id, worker._admission.held))
+    # The busier worker asks first: without the handoff, Redis hands it the call.
+    busy_read = asyncio.create_task(busy._next_call())
+    await asyncio.sleep(0.02)
+    light_read = asyncio.create_task(light._next_call())
+    await asyncio.sleep(0.02)
+    await redis.xadd(keys.calls, {"message": "{}", "reply": keys.new_reply()})
+    got_light, got_busy = await asyncio.gather(light_read, busy_read)
+    assert got_light is not None, "the lighter worker took the call"
+    assert got_busy is None, "the busier one found nothing left"
+    for reservation in held:
+        reservation.release()
+
+
+@pytest.mark.postgresql_only
+async def test_a_call_the_lighter_worker_does_not_take_is_taken_after_the_handoff(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> None:
+    keys = RedisKeys(settings.redis_prefix)
+    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
+    busy = _worker(app, settings, redis, "busy")
+    held = [busy._admission.reserve() for _ in range(3)]
+    # A lighter peer that is alive but not reading (busy starting its own bots).
+    await protocol.beat(redis, keys, _beat("light", 0))
+    await redis.xadd(keys.calls, {"message": "{}", "reply": keys.new_reply()})
+    started = time.monotonic()
+    assert await busy._next_call() is not None
+    assert time.monotonic() - started >= HANDOFF_SECONDS
+    for reservation in held:
+        reservation.release()
+
+
+@pytest.mark.postgresql_only
+async def test_a_heartbeat_says_a_changed_count_at_once(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> None:
+    keys = RedisKeys(settings.redis_prefix)
+    worker = _worker(app, settings, redis, "w")
+    beating = worker.liveness.tasks()
+    try:
+        await asyncio.sleep(0.1)
+        reservation = worker._admission.reserve()
+        await asyncio.sleep(0.1)  # well within the heartbeat's second
+        (beat,) = await protocol.live_workers(redis, keys)
+        assert beat.bots == 1
+        reservation.release()
+        await asyncio.sleep(0.1)
+        (beat,) = await protocol.live_workers(redis, keys)
+        assert beat.bots == 0
+    finally:
+        for task in beating:
+            task.cancel()
+        await asyncio.gather(*beating, return_exceptions=True)
