@@ -69,8 +69,13 @@ INTAKE_BLOCK_MS = 500
 # How long a worker that carries more than a peer which could take the call leaves it to that
 # peer before it looks again (`handoff_seconds`). Redis hands a new entry to the reader that
 # has waited longest, whatever it carries: two workers took 34 and 22 of 56 calls started
-# together (2026-12-07), and the one with 34 failed the step.
-HANDOFF_SECONDS = 0.1
+# together (2026-12-07), and the one with 34 failed the step. A lighter worker that waits for a
+# call gets it at once; one busy starting another bot comes back within milliseconds. Meanwhile
+# the heavier one polls (four Redis commands each time, 80 a second).
+HANDOFF_SECONDS = 0.05
+# How many bots more than a peer a worker carries before it leaves calls to that peer: workers
+# stay within two bots of each other (28 and 28, or 29 and 27, of 56).
+HANDOFF_MARGIN = 2
 # The longest a worker's Redis command blocks: its intake's read or its control stream's.
 LONGEST_REDIS_WAIT_SECONDS = max(INTAKE_BLOCK_MS, CONTROL_BLOCK_MS) / 1000
 
@@ -80,15 +85,16 @@ def handoff_seconds(
 ) -> float:
     """How long to leave the next call to a lighter worker: HANDOFF_SECONDS when a live peer
     that could take it (not draining, a slot free, its load under `load_threshold`) carries a
-    smaller share of its capacity than this one (`held` of `capacity`) by a bot or more, else 0.
-    With equal counts each reads as before, so two workers take calls in turn."""
+    smaller share of its capacity than this one (`held` of `capacity`) by HANDOFF_MARGIN bots
+    or more, else 0. Closer than that, each reads as before: a worker a bot ahead gives no call
+    a wait (sequential starts: one worker still ending the last call's bot)."""
     mine = held / capacity if capacity else 1.0
     for beat in peers:
         if beat.id == me or beat.draining or beat.capacity <= 0 or beat.bots >= beat.capacity:
             continue
         if load_threshold < 1 and beat.load >= load_threshold:
             continue
-        if (mine - beat.bots / beat.capacity) * capacity >= 1:
+        if (mine - beat.bots / beat.capacity) * capacity >= HANDOFF_MARGIN:
             return HANDOFF_SECONDS
     return 0.0
 
@@ -116,6 +122,10 @@ class Worker:
         self._keys = RedisKeys(settings.redis_prefix)
         self._admission = runner.admission
         self._draining = asyncio.Event()
+        # Set when its count changes or a drain begins: a worker leaving calls to a lighter
+        # one looks again at once (lighter itself now, it reads as usual).
+        self._changed = asyncio.Event()
+        self._admission.watch(self._changed.set)
         self._grace = settings.drain_timeout_seconds
         self.liveness = Liveness(self.id, redis, self._keys, runner, self._draining.is_set, leases)
         self.control = Control(self.id, redis, self._keys.control(self.id), runner, rooms)
@@ -169,6 +179,7 @@ class Worker:
         if not self._draining.is_set():
             logger.info("worker %s: drain requested (grace %.0fs)", self.id, self._grace)
         self._draining.set()
+        self._changed.set()
 
     async def _intake(self) -> None:
         await self._ensure_group()
@@ -210,6 +221,7 @@ class Worker:
             )
             return text(entry_id), fields
         block: int | None = INTAKE_BLOCK_MS
+        self._changed.clear()
         handoff = handoff_seconds(
             self.id,
             self._admission.held,
@@ -220,7 +232,7 @@ class Worker:
         if handoff:
             # Not queued among the readers: a call that comes now goes to the lighter one, and
             # what it has not taken by then is read here without waiting.
-            await _wait(self._draining, handoff)
+            await _wait(self._changed, handoff)
             block = None
         found: Any = await self._redis.xreadgroup(
             GROUP, self.id, {self._keys.calls: ">"}, count=1, block=block

@@ -16,6 +16,7 @@ from src.services.bots.admission import Admission
 from src.services.bots.protocol import GROUP, RedisKeys
 from src.services.bots.runner import BotRunner
 from src.services.bots.wire import Heartbeat
+from src.worker import process
 from src.worker.process import HANDOFF_SECONDS, Worker, handoff_seconds
 from tests.api.conversation_helpers import recovery, services
 from tests.fakes.bots import ScriptedBot
@@ -36,12 +37,13 @@ def _beat(
     )
 
 
-def test_a_worker_reads_at_once_unless_a_peer_carries_a_bot_less() -> None:
+def test_a_worker_reads_at_once_unless_a_peer_carries_two_bots_less() -> None:
     me = _beat("me", 4)
     assert handoff_seconds("me", 4, 10, [me]) == 0, "alone"
-    assert handoff_seconds("me", 4, 10, [me, _beat("b", 4)]) == 0, "equal: in turn"
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 4)]) == 0, "equal"
     assert handoff_seconds("me", 4, 10, [me, _beat("b", 5)]) == 0, "the peer carries more"
-    assert handoff_seconds("me", 4, 10, [me, _beat("b", 3)]) == HANDOFF_SECONDS
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 3)]) == 0, "one bot apart"
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 2)]) == HANDOFF_SECONDS
     assert handoff_seconds("me", 0, 10, [_beat("b", 0)]) == 0, "an idle fleet reads at once"
 
 
@@ -54,11 +56,11 @@ def test_only_a_peer_that_could_take_the_call_is_left_it() -> None:
 
 
 def test_workers_of_other_sizes_are_compared_by_their_share() -> None:
-    # 4 of 10 against 6 of 20: the bigger one carries a smaller share, by one of this worker's bots
-    assert handoff_seconds("me", 4, 10, [_beat("big", 6, capacity=20)]) == HANDOFF_SECONDS
-    assert handoff_seconds("big", 6, 20, [_beat("me", 4, capacity=10)]) == 0
-    # less than one of this worker's bots apart: read as usual
-    assert handoff_seconds("me", 4, 10, [_beat("big", 7, capacity=20)]) == 0
+    # 4 of 10 against 4 of 20: the bigger one carries a smaller share, by two of this one's bots
+    assert handoff_seconds("me", 4, 10, [_beat("big", 4, capacity=20)]) == HANDOFF_SECONDS
+    assert handoff_seconds("big", 4, 20, [_beat("me", 4, capacity=10)]) == 0
+    # 4 of 10 against 6 of 20: one of this worker's bots apart, read as usual
+    assert handoff_seconds("me", 4, 10, [_beat("big", 6, capacity=20)]) == 0
 
 
 def _worker(app: FastAPI, settings: Settings, redis: Redis, worker_id: str) -> Worker:
@@ -114,6 +116,24 @@ async def test_a_call_the_lighter_worker_does_not_take_is_taken_after_the_handof
     assert time.monotonic() - started >= HANDOFF_SECONDS
     for reservation in held:
         reservation.release()
+
+
+@pytest.mark.postgresql_only
+async def test_a_worker_that_is_no_longer_the_busier_stops_leaving_calls_at_once(
+    app: FastAPI, settings: Settings, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(process, "HANDOFF_SECONDS", 30.0)
+    keys = RedisKeys(settings.redis_prefix)
+    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
+    busy = _worker(app, settings, redis, "busy")
+    held = [busy._admission.reserve() for _ in range(3)]
+    await protocol.beat(redis, keys, _beat("light", 1))
+    reading = asyncio.create_task(busy._next_call())
+    await asyncio.sleep(0.1)
+    assert not reading.done(), "leaving the calls to the lighter worker"
+    for reservation in held:
+        reservation.release()  # its calls ended: now the lighter one
+    assert await asyncio.wait_for(reading, 5) is None
 
 
 @pytest.mark.postgresql_only
