@@ -67,14 +67,17 @@ HOUSEKEEPING_SECONDS = 2.0
 # How long the intake's read of the calls stream waits for a call.
 INTAKE_BLOCK_MS = 500
 # How long a worker that carries more than a peer which could take the call leaves it to that
-# peer before it looks again (`handoff_seconds`). Redis hands a new entry to the reader that
-# has waited longest, whatever it carries: two workers took 34 and 22 of 56 calls started
-# together (2026-12-07), and the one with 34 failed the step. A lighter worker that waits for a
-# call gets it at once; one busy starting another bot comes back within milliseconds. Meanwhile
-# the heavier one polls (four Redis commands each time, 80 a second).
+# peer before it looks again (`handoff_seconds`), for each bot it carries beyond the margin, up
+# to HANDOFF_MAX_SECONDS. Redis hands a new entry to the reader that has waited longest,
+# whatever it carries: two workers took 34 and 22 of 56 calls started together (2026-12-07),
+# and the one with 34 failed the step. A lighter worker that waits for a call gets it at once;
+# one busy starting other bots comes back later, and the further behind it is, the longer the
+# heavier one leaves it the call (a flat 50 ms still let 18/15 through on a slow machine).
+# Meanwhile the heavier one polls (four Redis commands each time).
 HANDOFF_SECONDS = 0.05
-# How many bots more than a peer a worker carries before it leaves calls to that peer: workers
-# stay within two bots of each other (28 and 28, or 29 and 27, of 56).
+HANDOFF_MAX_SECONDS = 0.25
+# How many bots more than a peer a worker carries before it leaves calls to that peer: a bot
+# ahead gives no call a wait (sequential starts: one worker still ending the last call's bot).
 HANDOFF_MARGIN = 2
 # The longest a worker's Redis command blocks: its intake's read or its control stream's.
 LONGEST_REDIS_WAIT_SECONDS = max(INTAKE_BLOCK_MS, CONTROL_BLOCK_MS) / 1000
@@ -83,20 +86,22 @@ LONGEST_REDIS_WAIT_SECONDS = max(INTAKE_BLOCK_MS, CONTROL_BLOCK_MS) / 1000
 def handoff_seconds(
     me: str, held: int, capacity: int, peers: list[Heartbeat], load_threshold: float = 1.0
 ) -> float:
-    """How long to leave the next call to a lighter worker: HANDOFF_SECONDS when a live peer
-    that could take it (not draining, a slot free, its load under `load_threshold`) carries a
-    smaller share of its capacity than this one (`held` of `capacity`) by HANDOFF_MARGIN bots
-    or more, else 0. Closer than that, each reads as before: a worker a bot ahead gives no call
-    a wait (sequential starts: one worker still ending the last call's bot)."""
+    """How long to leave the next call to a lighter worker: 0 unless a live peer that could
+    take it (not draining, a slot free, its load under `load_threshold`) carries a smaller share
+    of its capacity than this one (`held` of `capacity`) by HANDOFF_MARGIN bots or more; then
+    HANDOFF_SECONDS for each bot from the margin on (the lightest such peer counts), at most
+    HANDOFF_MAX_SECONDS."""
     mine = held / capacity if capacity else 1.0
+    ahead = 0.0  # by how many of this worker's bots it leads the lightest peer
     for beat in peers:
         if beat.id == me or beat.draining or beat.capacity <= 0 or beat.bots >= beat.capacity:
             continue
         if load_threshold < 1 and beat.load >= load_threshold:
             continue
-        if (mine - beat.bots / beat.capacity) * capacity >= HANDOFF_MARGIN:
-            return HANDOFF_SECONDS
-    return 0.0
+        ahead = max(ahead, round((mine - beat.bots / beat.capacity) * capacity, 6))
+    if ahead < HANDOFF_MARGIN:
+        return 0.0
+    return min(HANDOFF_MAX_SECONDS, HANDOFF_SECONDS * (int(ahead) - HANDOFF_MARGIN + 1))
 
 
 def new_worker_id() -> str:

@@ -17,7 +17,7 @@ from src.services.bots.protocol import GROUP, RedisKeys
 from src.services.bots.runner import BotRunner
 from src.services.bots.wire import Heartbeat
 from src.worker import process
-from src.worker.process import HANDOFF_SECONDS, Worker, handoff_seconds
+from src.worker.process import HANDOFF_MAX_SECONDS, HANDOFF_SECONDS, Worker, handoff_seconds
 from tests.api.conversation_helpers import recovery, services
 from tests.fakes.bots import ScriptedBot
 
@@ -44,6 +44,9 @@ def test_a_worker_reads_at_once_unless_a_peer_carries_two_bots_less() -> None:
     assert handoff_seconds("me", 4, 10, [me, _beat("b", 5)]) == 0, "the peer carries more"
     assert handoff_seconds("me", 4, 10, [me, _beat("b", 3)]) == 0, "one bot apart"
     assert handoff_seconds("me", 4, 10, [me, _beat("b", 2)]) == HANDOFF_SECONDS
+    assert handoff_seconds("me", 4, 10, [me, _beat("b", 1)]) == 2 * HANDOFF_SECONDS, "further"
+    assert handoff_seconds("me", 40, 50, [_beat("b", 0, capacity=50)]) == HANDOFF_MAX_SECONDS
+    assert handoff_seconds("me", 4, 10, [_beat("b", 2), _beat("c", 1)]) == 2 * HANDOFF_SECONDS
     assert handoff_seconds("me", 0, 10, [_beat("b", 0)]) == 0, "an idle fleet reads at once"
 
 
@@ -52,7 +55,7 @@ def test_only_a_peer_that_could_take_the_call_is_left_it() -> None:
     assert handoff_seconds("me", 4, 10, [_beat("b", 2, capacity=2)]) == 0, "the peer is full"
     busy = _beat("b", 0, load=0.95)
     assert handoff_seconds("me", 4, 10, [busy], load_threshold=0.9) == 0, "over its load"
-    assert handoff_seconds("me", 4, 10, [busy]) == HANDOFF_SECONDS, "its load not considered"
+    assert handoff_seconds("me", 4, 10, [busy]) > 0, "its load not considered"
 
 
 def test_workers_of_other_sizes_are_compared_by_their_share() -> None:
@@ -61,6 +64,8 @@ def test_workers_of_other_sizes_are_compared_by_their_share() -> None:
     assert handoff_seconds("big", 4, 20, [_beat("me", 4, capacity=10)]) == 0
     # 4 of 10 against 6 of 20: one of this worker's bots apart, read as usual
     assert handoff_seconds("me", 4, 10, [_beat("big", 6, capacity=20)]) == 0
+    # 4 of 10 against 1 of 10: three bots, however the shares round
+    assert handoff_seconds("me", 4, 10, [_beat("b", 1)]) == 2 * HANDOFF_SECONDS
 
 
 def _worker(app: FastAPI, settings: Settings, redis: Redis, worker_id: str) -> Worker:
@@ -123,6 +128,7 @@ async def test_a_worker_that_is_no_longer_the_busier_stops_leaving_calls_at_once
     app: FastAPI, settings: Settings, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(process, "HANDOFF_SECONDS", 30.0)
+    monkeypatch.setattr(process, "HANDOFF_MAX_SECONDS", 30.0)
     keys = RedisKeys(settings.redis_prefix)
     await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
     busy = _worker(app, settings, redis, "busy")
