@@ -10,16 +10,13 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from src.core.settings import Settings
-from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots import protocol
-from src.services.bots.admission import Admission
+from src.services.bots.admission import Admission, Reservation
 from src.services.bots.protocol import GROUP, RedisKeys
-from src.services.bots.runner import BotRunner
 from src.services.bots.wire import Heartbeat
 from src.worker import process
 from src.worker.process import HANDOFF_MAX_SECONDS, HANDOFF_SECONDS, Worker, handoff_seconds
-from tests.api.conversation_helpers import recovery, services
-from tests.fakes.bots import ScriptedBot
+from tests.workers.in_process import in_process_worker
 
 
 def _beat(
@@ -69,27 +66,25 @@ def test_workers_of_other_sizes_are_compared_by_their_share() -> None:
 
 
 def _worker(app: FastAPI, settings: Settings, redis: Redis, worker_id: str) -> Worker:
-    rooms = LocalRoomProvider(settings)
-    runner = BotRunner(
-        ScriptedBot(),
-        services(app).lifecycle,
-        settings,
-        finish=recovery(app).finish,
-        transports=rooms.bot_transport,
-        owner_id=worker_id,
-        admission=Admission(10),
-    )
-    return Worker(settings, redis, runner, rooms)
+    return in_process_worker(app, settings, redis, Admission(10), worker_id)
+
+
+async def _busier(
+    app: FastAPI, settings: Settings, redis: Redis
+) -> tuple[RedisKeys, Worker, list[Reservation]]:
+    """The calls stream, and a worker "busy" holding three slots (released by the test)."""
+    keys = RedisKeys(settings.redis_prefix)
+    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
+    busy = _worker(app, settings, redis, "busy")
+    return keys, busy, [busy._admission.reserve() for _ in range(3)]
 
 
 @pytest.mark.postgresql_only
 async def test_a_call_goes_to_the_lighter_worker_though_the_busier_one_waited_first(
     app: FastAPI, settings: Settings, redis: Redis
 ) -> None:
-    keys = RedisKeys(settings.redis_prefix)
-    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
-    busy, light = (_worker(app, settings, redis, name) for name in ("busy", "light"))
-    held = [busy._admission.reserve() for _ in range(3)]
+    keys, busy, held = await _busier(app, settings, redis)
+    light = _worker(app, settings, redis, "light")
     for worker in (busy, light):
         await protocol.beat(redis, keys, _beat(worker.id, worker._admission.held))
     # The busier worker asks first: without the handoff, Redis hands it the call.
@@ -109,10 +104,7 @@ async def test_a_call_goes_to_the_lighter_worker_though_the_busier_one_waited_fi
 async def test_a_call_the_lighter_worker_does_not_take_is_taken_after_the_handoff(
     app: FastAPI, settings: Settings, redis: Redis
 ) -> None:
-    keys = RedisKeys(settings.redis_prefix)
-    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
-    busy = _worker(app, settings, redis, "busy")
-    held = [busy._admission.reserve() for _ in range(3)]
+    keys, busy, held = await _busier(app, settings, redis)
     # A lighter peer that is alive but not reading (busy starting its own bots).
     await protocol.beat(redis, keys, _beat("light", 0))
     await redis.xadd(keys.calls, {"message": "{}", "reply": keys.new_reply()})
@@ -129,10 +121,7 @@ async def test_a_worker_that_is_no_longer_the_busier_stops_leaving_calls_at_once
 ) -> None:
     monkeypatch.setattr(process, "HANDOFF_SECONDS", 30.0)
     monkeypatch.setattr(process, "HANDOFF_MAX_SECONDS", 30.0)
-    keys = RedisKeys(settings.redis_prefix)
-    await redis.xgroup_create(keys.calls, GROUP, id="0", mkstream=True)
-    busy = _worker(app, settings, redis, "busy")
-    held = [busy._admission.reserve() for _ in range(3)]
+    keys, busy, held = await _busier(app, settings, redis)
     await protocol.beat(redis, keys, _beat("light", 1))
     reading = asyncio.create_task(busy._next_call())
     await asyncio.sleep(0.1)

@@ -14,14 +14,11 @@ from src.core.clock import utcnow
 from src.core.settings import Settings
 from src.models.conversation import Conversation
 from src.models.user import User
-from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots.admission import Admission
 from src.services.bots.load import LoadMonitor
-from src.services.bots.runner import BotRunner
 from src.services.conversations.recovery import WorkerReaper
-from src.worker.process import Worker
-from tests.api.conversation_helpers import recovery, row, services, user_token
-from tests.fakes.bots import ScriptedBot
+from tests.api.conversation_helpers import recovery, row, user_token
+from tests.workers.in_process import in_process_worker
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -39,17 +36,7 @@ async def test_a_worker_takes_calls_only_below_its_bots_and_load(
 ) -> None:
     load = LoadMonitor()
     admission = Admission(1, load=load, load_threshold=0.5)
-    rooms = LocalRoomProvider(settings)
-    runner = BotRunner(
-        ScriptedBot(),
-        services(app).lifecycle,
-        settings,
-        finish=recovery(app).finish,
-        transports=rooms.bot_transport,
-        owner_id="w",
-        admission=admission,
-    )
-    worker = Worker(settings, redis, runner, rooms)
+    worker = in_process_worker(app, settings, redis, admission)
     assert worker.has_room()
     for _ in range(5):
         load.add(0.9)

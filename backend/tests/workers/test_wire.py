@@ -12,30 +12,17 @@ from redis.asyncio import Redis
 
 from src.core.enums import EndReason
 from src.core.settings import Settings
-from src.rooms.local.provider import LocalRoomProvider
 from src.services.bots.admission import Admission
 from src.services.bots.protocol import GROUP, RedisKeys, wait_reply
-from src.services.bots.runner import BotRunner
 from src.services.bots.wire import Refused, StopBot, Stopped
 from src.worker.process import Worker
-from tests.api.conversation_helpers import recovery, services
-from tests.fakes.bots import ScriptedBot
+from tests.workers.in_process import in_process_worker
 
 pytestmark = pytest.mark.postgresql_only
 
 
 def _worker(app: FastAPI, settings: Settings, redis: Redis) -> Worker:
-    rooms = LocalRoomProvider(settings)
-    runner = BotRunner(
-        ScriptedBot(),
-        services(app).lifecycle,
-        settings,
-        finish=recovery(app).finish,
-        transports=rooms.bot_transport,
-        owner_id="w",
-        admission=Admission(1),
-    )
-    return Worker(settings, redis, runner, rooms)
+    return in_process_worker(app, settings, redis, Admission(1))
 
 
 @pytest.mark.parametrize(
