@@ -120,6 +120,7 @@ async def idle_and_stutter(
     levels: tuple[int, ...] = LEVELS,
     probes: int = 5,
     gaps_at_zero: tuple[float, ...] = (),
+    test_peers: bool = True,
 ) -> dict[str, Any]:
     """The idle rows (load users), the test peers' row beside, and the stutter steps: new
     greetings probed with no idle conversation, then at the top level, and only if it stutters
@@ -132,6 +133,7 @@ async def idle_and_stutter(
     rows: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
     smooth: dict[int, bool] = {}
+    peers_row: dict[str, Any] | None = None
 
     async def resize(level: int) -> None:
         """Load users joined, or hung up, until `level` conversations are connected."""
@@ -178,12 +180,13 @@ async def idle_and_stutter(
     try:
         await asyncio.sleep(SETTLE)  # the previous part's conversations finish ending
         await measure(0)
-        peers_row = await _test_peers_row(server, client, users, connect, end)
-        print(
-            f"  idle, {TEST_PEERS} test peers: {peers_row['cpu_percent_of_one_core']:.1f} % of a "
-            "core",
-            flush=True,
-        )
+        if test_peers:
+            peers_row = await _test_peers_row(server, client, users, connect, end)
+            print(
+                f"  idle, {TEST_PEERS} test peers: {peers_row['cpu_percent_of_one_core']:.1f} % "
+                "of a core",
+                flush=True,
+            )
         await probe(0)
         for level in levels:
             if level:
@@ -200,17 +203,19 @@ async def idle_and_stutter(
         await ticker.close()
     largest_smooth = max((n for n, good in smooth.items() if good), default=None)
     upto = 5 if 5 in levels else max(levels)
+    # From 0 to 5: the slope above that means little once the cores fill up.
+    per_extra = {
+        "MB": per_conversation(rows, upto, "rss_mb"),
+        "CPU % of a core": per_conversation(rows, upto, "cpu_percent_of_one_core"),
+    }
+    if peers_row is not None:
+        per_extra["CPU % of a core, test peers"] = per_conversation(
+            [rows[0], peers_row], TEST_PEERS, "cpu_percent_of_one_core"
+        )
     return {
         "idle": rows,
-        "idle_test_peers": peers_row,
-        # From 0 to 5: the slope above that means little once the cores fill up.
-        "per_extra_idle_conversation": {
-            "MB": per_conversation(rows, upto, "rss_mb"),
-            "CPU % of a core": per_conversation(rows, upto, "cpu_percent_of_one_core"),
-            "CPU % of a core, test peers": per_conversation(
-                [rows[0], peers_row], TEST_PEERS, "cpu_percent_of_one_core"
-            ),
-        },
+        **({"idle_test_peers": peers_row} if peers_row is not None else {}),
+        "per_extra_idle_conversation": per_extra,
         "stutter": {
             "largest_idle_without_stutter": largest_smooth,
             "steps": sorted(steps, key=lambda step: step["idle_conversations"]),

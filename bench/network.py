@@ -22,7 +22,7 @@ import random
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,12 @@ def choose(keys: str) -> None:
 
 
 CHOSEN = PROFILES
+
+
+def chosen(keys: Collection[str] | None = None) -> tuple[NetworkProfile, ...]:
+    """The profiles chosen (`choose`), of those only the ones whose key (`slug`) is in `keys`
+    when given; clean always first."""
+    return tuple(p for p in CHOSEN if keys is None or p.name == "clean" or slug(p.name) in keys)
 
 
 def _arrived(due: list[tuple[float, int]], clock: list[float], sequence: int) -> None:

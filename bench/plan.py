@@ -5,11 +5,12 @@ Three runs, from the same parts:
 - `--all`: every part but those that need something the bench does not start (`ceiling`,
   `browser-network`) in every mode named, every sample (about 44 minutes on 2 cores: 41.3
   without the process part on 2026-12-07);
-- the default (`make bench`, about 30 minutes on 2 cores): every part behind issue 20's goals
-  in every mode with all its samples (latency's starts, signalling and greetings, ceiling-light,
-  talking: the idle and talking cost per conversation), the scaling ratio and synthesis; the
-  parts whose figures are not goals in the first mode named only (idle's table, stutter and next
-  call, atonce, network: the same media path, alike in both modes on 2026-12-05), the voice-to-
+- the default (`make bench`, under 30 minutes on 2 cores): every part in every mode named.
+  Those behind issue 20's goals (latency's starts, signalling and greetings, ceiling-light,
+  talking: the idle and talking cost per conversation) with all their samples in every mode,
+  the scaling ratio and synthesis; the parts whose figures are not goals (idle's table, stutter
+  and next call, atonce, network: the same media path, alike in both modes on 2026-12-05) with
+  all their samples in the first mode named and fewer in the others (FEWER), the voice-to-
   voice calls of the other modes one instead of three, fewer bargein tries and stt takes; the
   process part (a design the service does not run) only with `--all` or `--only`;
 - `--only`: the parts named, in every mode named, every sample;
@@ -55,10 +56,33 @@ ONLY_WHEN_NAMED = ("browser-network", "ceiling")
 # Not in the default run, in `--all`: a process per bot, the pipecat examples' design, which
 # the service does not run (its figures have not moved since 2026-11-23).
 ONLY_WITH_ALL = ("process",)
-# The default run's parts in every mode: their figures are issue 20's goals per mode (latency:
-# the dispatch's cost in starts, bot ready and signalling; the ceiling; the idle and talking
-# cost per conversation). The other per-mode parts run in the first mode named.
+# The default run's parts with every sample in every mode: their figures are issue 20's goals
+# per mode (latency: the dispatch's cost in starts, bot ready and signalling; the ceiling; the
+# idle and talking cost per conversation). The other per-mode parts have every sample in the
+# first mode named and fewer in the others.
 IN_EVERY_MODE = ("latency", "ceiling-light", "talking")
+
+
+class Fewer(NamedTuple):
+    """The samples of the parts whose figures are not goals, in the default run's modes after
+    the first: the same measures, fewer points (about 3 minutes instead of 7.5)."""
+
+    idle_levels: tuple[int, ...] = (0, 5, 30)  # the table's ends, and 5 for the slope's
+    idle_probes: int = 3  # new greetings heard for the stutter at each level probed
+    idle_test_peers: bool = False  # the test peers' row: the load users' cost beside theirs
+    at_once_levels: tuple[int, ...] = (5,)
+    at_once_rounds: int = 2
+    # The network profiles (bench/network.py's slugs; clean is always first): the two loss
+    # goals of issue 19, a blackout the client rides out and a network change.
+    network: tuple[str, ...] = (
+        "3-loss-40-15-ms",
+        "10-loss-60-30-ms",
+        "5-s-blackout",
+        "address-change",
+    )
+
+
+FEWER = Fewer()
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,8 @@ class Plan:
     """The parts in each mode (in the order named), the parts run once, and the samples."""
 
     modes: dict[str, tuple[str, ...]]
+    # Per mode, the parts of `modes` run with FEWER samples (the default run's later modes).
+    fewer: dict[str, tuple[str, ...]]
     once: tuple[str, ...]
     voice_calls: dict[str, int]  # the latency part's voice-to-voice calls, per mode
     bargein_tries: int
@@ -93,11 +119,13 @@ def plan(
         only = tuple(p for p in PARTS if p not in skipped)
     only = tuple(p for p in PARTS if p in only)  # the order they run in
     per_mode: dict[str, tuple[str, ...]] = {}
+    fewer: dict[str, tuple[str, ...]] = {}
     calls: dict[str, int] = {}
     for i, mode in enumerate(modes):
         first = i == 0
-        per_mode[mode] = tuple(
-            p for p in only if p in PER_MODE and (full or first or p in IN_EVERY_MODE)
+        per_mode[mode] = tuple(p for p in only if p in PER_MODE)
+        fewer[mode] = tuple(
+            p for p in per_mode[mode] if not (full or first or quick or p in IN_EVERY_MODE)
         )
         calls[mode] = 1 if quick else 3 if full or first else 1
     if quick:
@@ -106,6 +134,7 @@ def plan(
         tries, takes = (6, 5) if full else (4, 3)
     return Plan(
         modes={mode: parts for mode, parts in per_mode.items() if parts},
+        fewer={mode: parts for mode, parts in fewer.items() if parts},
         once=tuple(p for p in only if p not in PER_MODE),
         voice_calls=calls,
         bargein_tries=bargein_tries or tries,

@@ -63,9 +63,10 @@ from bench.network import AT_ONCE as NETWORK_CALLS_AT_ONCE
 from bench.network import PROFILES as NETWORK_PROFILES
 from bench.network import buffer_replay, network_profiles, send_fec
 from bench.network import choose as choose_network
+from bench.network import chosen as chosen_networks
 from bench.network import slug as network_slug
 from bench.peers import QUIET, ask, hang_up
-from bench.plan import PARTS, SCALING, Plan, Scaling, plan, where_it_ran
+from bench.plan import FEWER, PARTS, SCALING, Plan, Scaling, plan, where_it_ran
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
 from bench.server import Server, cpu_of, cpu_since, serve
 from bench.stt import normalise, stt_benchmark, word_errors
@@ -776,11 +777,13 @@ async def measure_mode(
     relay: UdpRelay | None = None,
     voice_calls: int = 3,
     ceiling_guess: int | None = None,
+    fewer: tuple[str, ...] = (),
 ) -> None:
     """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
     impairing relay before coturn the app's TURN_URLS name, for browser-network;
     `voice_calls`: the latency part's voice-to-voice calls; `ceiling_guess`: where the
-    ceiling-light search starts, None: from LIGHT_FIRST_LEVEL)."""
+    ceiling-light search starts, None: from LIGHT_FIRST_LEVEL; `fewer`: the parts run with
+    FEWER samples)."""
     runs = 10 if quick else 30
     users = await _users(client, 20)
     pooled = Pooled()  # the latency part's calls, once it has run
@@ -800,6 +803,7 @@ async def measure_mode(
     questions = [synthesise(models, q) for q in QUESTIONS]
     phrases = Phrases(questions)  # the load users' Opus, encoded once for every part
     if "idle" in parts:
+        few = "idle" in fewer
         with timed("idle"):
             print(
                 "  figures 5 and 6: idle cost, idle conversations before a greeting stutters",
@@ -817,9 +821,10 @@ async def measure_mode(
                 _connected,
                 _start,
                 _end,
-                levels=(0, 1, 5) if quick else IDLE_LEVELS,
-                probes=3 if quick else 5,
+                levels=(0, 1, 5) if quick else FEWER.idle_levels if few else IDLE_LEVELS,
+                probes=3 if quick else FEWER.idle_probes if few else 5,
                 gaps_at_zero=pooled.greeting_gaps(),
+                test_peers=not few or FEWER.idle_test_peers,
             )
             figures["after_load"] = await next_call(
                 client, users[0], questions[:2], _connected, _end
@@ -850,15 +855,17 @@ async def measure_mode(
     if "atonce" in parts:
         with timed("atonce"):
             print("  N users ask at once", flush=True)
-            rounds = 2 if quick else 4
+            few = "atonce" in fewer
+            rounds = 2 if quick else FEWER.at_once_rounds if few else 4
             one = pooled.one_user_at_once()
+            levels = FEWER.at_once_levels if few else AT_ONCE_LEVELS
             rows = await at_once(
                 client,
                 users,
                 questions,
                 _connected,
                 _end,
-                levels=AT_ONCE_LEVELS[1:] if one else AT_ONCE_LEVELS,
+                levels=tuple(n for n in levels if not (one and n == 1)),
                 rounds=rounds,
             )
             figures["at_once"] = [one, *rows] if one else rows
@@ -866,13 +873,22 @@ async def measure_mode(
     if "network" in parts:
         with timed("network"):
             print("  calls over impaired networks", flush=True)
+            few = "network" in fewer
             spoken = list(zip(QUESTIONS, questions, strict=True)) * NETWORK_ROUNDS[0]
-            figures["network_buffers"] = buffer_replay()
+            if not few:  # offline, the same in every mode
+                figures["network_buffers"] = buffer_replay()
             figures["network"] = []
+            profiles = chosen_networks(FEWER.network if few else None)
             for ears in NETWORK_EARS:
                 PEER_EARS[0] = ears
                 rows = await network_profiles(
-                    client, users, spoken, _connected, _end, at_once=NETWORK_AT_ONCE[0]
+                    client,
+                    users,
+                    spoken,
+                    _connected,
+                    _end,
+                    profiles=profiles,
+                    at_once=NETWORK_AT_ONCE[0],
                 )
                 for row in rows:
                     row["ears"] = ears
@@ -1043,7 +1059,13 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
     parts = run.parts()
     print(
         "parts: "
-        + "; ".join(f"{mode}: {', '.join(p)}" for mode, p in run.modes.items())
+        + "; ".join(
+            f"{mode}: "
+            + ", ".join(
+                f"{part} (fewer)" if part in run.fewer.get(mode, ()) else part for part in p
+            )
+            for mode, p in run.modes.items()
+        )
         + (f"; once: {', '.join(run.once)}" if run.once else ""),
         flush=True,
     )
@@ -1054,7 +1076,12 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
         # Other people's work shares these cores: the load average says how much.
         "load_average_before": os.getloadavg(),
         "workers": workers,
-        "plan": {"modes": run.modes, "once": run.once, "voice_calls": run.voice_calls},
+        "plan": {
+            "modes": run.modes,
+            "fewer": run.fewer,
+            "once": run.once,
+            "voice_calls": run.voice_calls,
+        },
         "modes": {},
     }
     RESULTS.mkdir(exist_ok=True)
@@ -1129,6 +1156,7 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                     relay,
                     voice_calls=run.voice_calls[mode],
                     ceiling_guess=guess,
+                    fewer=run.fewer.get(mode, ()),
                 )
     if "scaling" in parts:
         MODE[0] = ""

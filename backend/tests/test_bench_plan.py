@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.idle import LEVELS as IDLE_LEVELS  # noqa: E402
+from bench.load import AT_ONCE_LEVELS  # noqa: E402
+from bench.network import PROFILES, chosen, slug  # noqa: E402
 from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a package of it)
+    FEWER,
     IN_EVERY_MODE,
     ONLY_WHEN_NAMED,
     PER_MODE,
@@ -26,17 +30,14 @@ pytestmark = pytest.mark.once
 BOTH = ("embedded", "workers")
 
 
-def test_the_default_run_measures_the_goals_in_every_mode_and_the_rest_in_the_first() -> None:
+def test_the_default_run_measures_every_part_in_every_mode_the_goals_with_every_sample() -> None:
     run = plan(None, BOTH)
-    assert run.modes["embedded"] == (
-        "latency",
-        "idle",
-        "ceiling-light",
-        "talking",
-        "atonce",
-        "network",
-    )
-    assert run.modes["workers"] == ("latency", "ceiling-light", "talking")
+    every = ("latency", "idle", "ceiling-light", "talking", "atonce", "network")
+    assert run.modes == {"embedded": every, "workers": every}
+    # The parts whose figures are not goals take fewer samples after the first mode; the goals'
+    # parts take every sample in every mode.
+    assert run.fewer == {"workers": ("idle", "atonce", "network")}
+    assert not set(run.fewer["workers"]) & set(IN_EVERY_MODE)
     assert run.once == ("scaling", "stt", "synthesis", "bargein")
     # The first mode's voice-to-voice calls are the clean-call figures: all three.
     assert run.voice_calls == {"embedded": 3, "workers": 1}
@@ -44,17 +45,31 @@ def test_the_default_run_measures_the_goals_in_every_mode_and_the_rest_in_the_fi
     assert not set(run.parts()) & {"process", *ONLY_WHEN_NAMED}
 
 
-def test_the_first_mode_named_is_the_one_that_runs_everything() -> None:
+def test_the_first_mode_named_is_the_one_with_every_sample() -> None:
     run = plan(None, ("workers", "embedded"))
     assert "network" in run.modes["workers"]
-    assert run.modes["embedded"] == IN_EVERY_MODE
+    assert "workers" not in run.fewer
+    assert run.fewer["embedded"] == ("idle", "atonce", "network")
     assert run.voice_calls == {"workers": 3, "embedded": 1}
+
+
+def test_fewer_samples_are_fewer_and_name_known_network_profiles() -> None:
+    assert set(FEWER.idle_levels) < set(IDLE_LEVELS)
+    assert {0, 5, max(IDLE_LEVELS)} <= set(FEWER.idle_levels)  # the table's ends, the slope's 5
+    assert FEWER.idle_probes < 5
+    assert set(FEWER.at_once_levels) < set(AT_ONCE_LEVELS)
+    assert FEWER.at_once_rounds < 4
+    keys = {slug(p.name) for p in PROFILES}
+    assert set(FEWER.network) < keys
+    assert [p.name for p in chosen(FEWER.network)][0] == "clean"
+    assert len(chosen(FEWER.network)) == len(FEWER.network) + 1
 
 
 def test_all_runs_every_part_in_every_mode_with_every_sample() -> None:
     run = plan(None, BOTH, everything=True)
     every = tuple(p for p in PER_MODE if p not in ONLY_WHEN_NAMED)
     assert run.modes == {"embedded": every, "workers": every}
+    assert run.fewer == {}
     assert "process" in run.once
     assert run.voice_calls == {"embedded": 3, "workers": 3}
     assert (run.bargein_tries, run.stt_takes) == (6, 5)
@@ -63,6 +78,7 @@ def test_all_runs_every_part_in_every_mode_with_every_sample() -> None:
 def test_parts_named_run_in_every_mode_named_with_every_sample() -> None:
     run = plan(("network", "ceiling", "stt"), BOTH)
     assert run.modes == {"embedded": ("ceiling", "network"), "workers": ("ceiling", "network")}
+    assert run.fewer == {}
     assert run.once == ("stt",)
     assert run.stt_takes == 5
     assert plan(("stt",), BOTH).modes == {}  # no server is started for a part run once
@@ -73,6 +89,7 @@ def test_quick_takes_fewer_samples_everywhere() -> None:
     run = plan(None, BOTH, quick=True)
     assert run.voice_calls == {"embedded": 1, "workers": 1}
     assert (run.bargein_tries, run.stt_takes) == (3, 1)
+    assert run.fewer == {}  # every part is already quick
 
 
 def test_the_one_core_scaling_run_puts_the_whole_service_on_one_core_and_the_load_elsewhere() -> (
