@@ -27,7 +27,7 @@ from bench.load import greeted_peers
 from bench.peers import hang_up
 from bench.report import STUTTER_GAP
 from bench.server import Server, cpu_of, cpu_share, rss_mb
-from bench.talking import Joined, connect_load_users, greeted
+from bench.talking import JOIN_TOGETHER, Joined, connect_load_users, greeted
 from tests.kit.load import Phrases, Ticker, next_level
 from tests.voice.peer import Peer, rms
 
@@ -121,6 +121,7 @@ async def idle_and_stutter(
     probes: int = 5,
     gaps_at_zero: tuple[float, ...] = (),
     test_peers: bool = True,
+    probes_at_zero: int | None = None,
 ) -> dict[str, Any]:
     """The idle rows (load users), the test peers' row beside, and the stutter steps: new
     greetings probed with no idle conversation, then at the top level, and only if it stutters
@@ -144,7 +145,7 @@ async def idle_and_stutter(
             await asyncio.sleep(SETTLE)  # their bots finish ending
             return
         joining = await connect_load_users(
-            client, users, ticker, phrases, level - len(crowd), start, len(crowd)
+            client, users, ticker, phrases, level - len(crowd), start, len(crowd), JOIN_TOGETHER
         )
         crowd += joining
         _greetings, missed = await greeted(joining)
@@ -152,10 +153,11 @@ async def idle_and_stutter(
             print(f"  idle, {level}: {missed} load users heard no greeting", flush=True)
 
     async def probe(level: int) -> None:
-        known = list(gaps_at_zero[:probes]) if level == 0 else []
+        count = probes if level or probes_at_zero is None else probes_at_zero
+        known = list(gaps_at_zero[:count]) if level == 0 else []
         gaps = known + [
             await _probe_gap(client, users[(level + i) % len(users)], connect, end)
-            for i in range(probes - len(known))
+            for i in range(count - len(known))
         ]
         median = statistics.median(gaps)
         steps.append(

@@ -65,11 +65,14 @@ IN_EVERY_MODE = ("latency", "ceiling-light", "talking")
 
 class Fewer(NamedTuple):
     """The samples of the parts whose figures are not goals, in the default run's modes after
-    the first: the same measures, fewer points (about 3 minutes instead of 7.5)."""
+    the first: the same measures, fewer points (about 2.5 minutes instead of 7.5)."""
 
     idle_levels: tuple[int, ...] = (0, 5, 30)  # the table's ends, and 5 for the slope's
     idle_probes: int = 3  # new greetings heard for the stutter at each level probed
+    # With no idle conversation: those the latency part heard (its one voice-to-voice call).
+    idle_probes_at_zero: int = 1
     idle_test_peers: bool = False  # the test peers' row: the load users' cost beside theirs
+    idle_after_load: bool = False  # a call right after the idle part: did it leave work behind
     at_once_levels: tuple[int, ...] = (5,)
     at_once_rounds: int = 2
     # The network profiles (bench/network.py's slugs; clean is always first): the two loss

@@ -68,7 +68,7 @@ from bench.network import slug as network_slug
 from bench.peers import QUIET, ask, hang_up
 from bench.plan import FEWER, PARTS, SCALING, Plan, Scaling, plan, where_it_ran
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
-from bench.server import Server, cpu_of, cpu_since, serve
+from bench.server import Server, client_of, cpu_of, cpu_since, serve
 from bench.stt import normalise, stt_benchmark, word_errors
 from bench.synthesis import synthesis_benchmark
 from bench.talking import Joined, connect_load_users, greeted, talking_cost
@@ -401,6 +401,11 @@ def _judge_answer(answered: float | None, lost: asyncio.Event) -> None:
 MEASURED_AT_LEAST = 2.0
 # The canary's question, and what its answer must say.
 CANARY_QUESTION, CANARY_ANSWER = 0, "life path number is"
+# The load users ask within the step's first 10 s, the canary within its first 3: its answer is
+# heard whole (5 to 8 s) before its text is checked, so asked as late as theirs it was the
+# step's last to end, about 5 s after their answers (2026-12-07: a step of 30, 18.5 s of
+# questions where the load users' last answer began at 12.7 s).
+CANARY_ASKS_WITHIN = 3.0
 
 
 class Light(NamedTuple):
@@ -474,7 +479,7 @@ async def _light_ceiling_step(
 
         async def canary_question() -> None:
             nonlocal missed, right, answer
-            await asyncio.sleep(rng.uniform(0, 10))
+            await asyncio.sleep(rng.uniform(0, CANARY_ASKS_WITHIN))
             lines = len(canary.lines)
             answered = await canary.ask(CANARY_QUESTION)
             _judge_answer(answered, lost)
@@ -825,10 +830,12 @@ async def measure_mode(
                 probes=3 if quick else FEWER.idle_probes if few else 5,
                 gaps_at_zero=pooled.greeting_gaps(),
                 test_peers=not few or FEWER.idle_test_peers,
+                probes_at_zero=FEWER.idle_probes_at_zero if few else None,
             )
-            figures["after_load"] = await next_call(
-                client, users[0], questions[:2], _connected, _end
-            )
+            if not few or FEWER.idle_after_load:
+                figures["after_load"] = await next_call(
+                    client, users[0], questions[:2], _connected, _end
+                )
             save()
     if "ceiling" in parts:
         with timed("ceiling"):
@@ -991,7 +998,7 @@ async def worker_scaling(
                     api_cpus=run.api_cpus,
                     worker_cpus=run.worker_cpus,
                 ) as server,
-                httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+                client_of(server.url) as client,
             ):
                 users = await _users(client, 20)
                 found = await light_ceiling(
@@ -1027,7 +1034,7 @@ async def barge_in_variant(
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             serve(Path(tmp), "embedded", workers, {**SETTINGS, "BARGE_IN": variant}) as server,
-            httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+            client_of(server.url) as client,
         ):
             for network in BARGE_IN_CHOSEN_NETWORKS:
                 profile = BARGE_IN_NETWORKS[network]
@@ -1035,7 +1042,7 @@ async def barge_in_variant(
                 print(f"  BARGE_IN={variant}, network: {network}", flush=True)
                 result = await barge_in_calls(
                     client,
-                    [await _user(client, i) for i in range(3)],
+                    [await _user(client, i) for i in range(4)],
                     models,
                     _connected,
                     _end,
@@ -1130,9 +1137,7 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                 server = await stack.enter_async_context(
                     serve(Path(tmp), mode, workers, {**SETTINGS, **turn})
                 )
-                client = await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=server.url, timeout=60)
-                )
+                client = await stack.enter_async_context(client_of(server.url))
                 figures["database"] = server.database
                 figures["modes"][mode] = {}
                 embedded = figures["modes"].get("embedded", {}).get("ceiling_light")

@@ -30,6 +30,10 @@ Joined = tuple[LoadUser, dict[str, str], dict[str, Any]]
 
 # A question every EVERY +- SPREAD seconds per user; the idle window before the talking one.
 EVERY, SPREAD, IDLE_SECONDS = 15.0, 3.0, 10.0
+# Where the users' joining is not what is measured (the talking and idle parts measure the
+# server once every greeting has ended), they join this many at a time: a crowd of 30 took
+# 11 s one after another (2026-12-07).
+JOIN_TOGETHER = 4
 
 
 async def connect_load_users(
@@ -40,15 +44,23 @@ async def connect_load_users(
     n: int,
     start: Start,
     first_user: int = 0,
+    together: int = 1,
 ) -> list[Joined]:
-    """N started conversations, each with a load user connected, one after another."""
+    """N started conversations, each with a load user connected, `together` at a time (1: one
+    after another, as a ceiling step's users join: its greetings are judged)."""
     joined: list[Joined] = []
-    for i in range(first_user, first_user + n):
+
+    async def join(i: int) -> None:
         user = users[i % len(users)]
         _e, _w, started = await start(client, user)
         load_user = LoadUser(ticker, phrases)
         joined.append((load_user, user, started))
         await load_user.connect(client, started["daily_room_url"], started["daily_token"])
+
+    for first in range(first_user, first_user + n, together):
+        await asyncio.gather(
+            *(join(i) for i in range(first, min(first + together, first_user + n)))
+        )
     return joined
 
 
@@ -90,7 +102,9 @@ async def talking_cost(
         # What the server's processes use with no conversation at all, per minute: taken off
         # both figures below, which are what one more conversation costs.
         baseline = 60 * await cpu_share(pids, IDLE_SECONDS)
-        joined = await connect_load_users(client, users, ticker, phrases, n, start)
+        joined = await connect_load_users(
+            client, users, ticker, phrases, n, start, together=JOIN_TOGETHER
+        )
         greetings, missed = await greeted(joined)
         idle = (60 * await cpu_share(pids, IDLE_SECONDS) - baseline) / n
         print(f"  talking cost, {n} conversations: idle {idle:.2f} CPU s/min each", flush=True)
