@@ -11,7 +11,8 @@ Three runs, from the same parts:
   the scaling ratio and synthesis; the parts whose figures are not goals (idle's table, stutter
   and next call, atonce, network: the same media path, alike in both modes on 2026-12-05) with
   all their samples in the first mode named and fewer in the others (FEWER), the voice-to-
-  voice calls of the other modes one instead of three, fewer bargein tries and stt takes; the
+  voice calls of the other modes one instead of three, fewer bargein tries, stt takes and
+  atonce rounds; the
   process part (a design the service does not run) only with `--all` or `--only`;
 - `--only`: the parts named, in every mode named, every sample;
 and `--quick` as a smoke check: fewer samples everywhere.
@@ -99,6 +100,7 @@ class Plan:
     voice_calls: dict[str, int]  # the latency part's voice-to-voice calls, per mode
     bargein_tries: int
     stt_takes: int
+    at_once_rounds: int  # the atonce part's questions at each level (FEWER's in later modes)
 
     def parts(self) -> tuple[str, ...]:
         """Every part that runs, in PARTS' order."""
@@ -132,9 +134,9 @@ def plan(
         )
         calls[mode] = 1 if quick else 3 if full or first else 1
     if quick:
-        tries, takes = 3, 1
+        tries, takes, rounds = 3, 1, 2
     else:
-        tries, takes = (6, 5) if full else (4, 3)
+        tries, takes, rounds = (6, 5, 4) if full else (4, 3, 3)
     return Plan(
         modes={mode: parts for mode, parts in per_mode.items() if parts},
         fewer={mode: parts for mode, parts in fewer.items() if parts},
@@ -142,6 +144,7 @@ def plan(
         voice_calls=calls,
         bargein_tries=bargein_tries or tries,
         stt_takes=takes,
+        at_once_rounds=rounds,
     )
 
 

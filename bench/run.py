@@ -783,12 +783,13 @@ async def measure_mode(
     voice_calls: int = 3,
     ceiling_guess: int | None = None,
     fewer: tuple[str, ...] = (),
+    at_once_rounds: int = 4,
 ) -> None:
     """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
     impairing relay before coturn the app's TURN_URLS name, for browser-network;
     `voice_calls`: the latency part's voice-to-voice calls; `ceiling_guess`: where the
     ceiling-light search starts, None: from LIGHT_FIRST_LEVEL; `fewer`: the parts run with
-    FEWER samples)."""
+    FEWER samples; `at_once_rounds`: the others' atonce rounds)."""
     runs = 10 if quick else 30
     users = await _users(client, 20)
     pooled = Pooled()  # the latency part's calls, once it has run
@@ -863,7 +864,7 @@ async def measure_mode(
         with timed("atonce"):
             print("  N users ask at once", flush=True)
             few = "atonce" in fewer
-            rounds = 2 if quick else FEWER.at_once_rounds if few else 4
+            rounds = FEWER.at_once_rounds if few else at_once_rounds
             one = pooled.one_user_at_once()
             levels = FEWER.at_once_levels if few else AT_ONCE_LEVELS
             rows = await at_once(
@@ -1042,7 +1043,7 @@ async def barge_in_variant(
                 print(f"  BARGE_IN={variant}, network: {network}", flush=True)
                 result = await barge_in_calls(
                     client,
-                    [await _user(client, i) for i in range(4)],
+                    [await _user(client, i) for i in range(5)],
                     models,
                     _connected,
                     _end,
@@ -1162,6 +1163,7 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                     voice_calls=run.voice_calls[mode],
                     ceiling_guess=guess,
                     fewer=run.fewer.get(mode, ()),
+                    at_once_rounds=run.at_once_rounds,
                 )
     if "scaling" in parts:
         MODE[0] = ""

@@ -41,7 +41,7 @@ def test_the_default_run_measures_every_part_in_every_mode_the_goals_with_every_
     assert run.once == ("scaling", "stt", "synthesis", "bargein")
     # The first mode's voice-to-voice calls are the clean-call figures: all three.
     assert run.voice_calls == {"embedded": 3, "workers": 1}
-    assert (run.bargein_tries, run.stt_takes) == (4, 3)
+    assert (run.bargein_tries, run.stt_takes, run.at_once_rounds) == (4, 3, 3)
     assert not set(run.parts()) & {"process", *ONLY_WHEN_NAMED}
 
 
@@ -58,7 +58,7 @@ def test_fewer_samples_are_fewer_and_name_known_network_profiles() -> None:
     assert {0, 5, max(IDLE_LEVELS)} <= set(FEWER.idle_levels)  # the table's ends, the slope's 5
     assert FEWER.idle_probes < 5
     assert set(FEWER.at_once_levels) < set(AT_ONCE_LEVELS)
-    assert FEWER.at_once_rounds < 4
+    assert FEWER.at_once_rounds < plan(None, BOTH).at_once_rounds
     keys = {slug(p.name) for p in PROFILES}
     assert set(FEWER.network) < keys
     assert [p.name for p in chosen(FEWER.network)][0] == "clean"
@@ -72,7 +72,7 @@ def test_all_runs_every_part_in_every_mode_with_every_sample() -> None:
     assert run.fewer == {}
     assert "process" in run.once
     assert run.voice_calls == {"embedded": 3, "workers": 3}
-    assert (run.bargein_tries, run.stt_takes) == (6, 5)
+    assert (run.bargein_tries, run.stt_takes, run.at_once_rounds) == (6, 5, 4)
 
 
 def test_parts_named_run_in_every_mode_named_with_every_sample() -> None:
@@ -88,7 +88,7 @@ def test_parts_named_run_in_every_mode_named_with_every_sample() -> None:
 def test_quick_takes_fewer_samples_everywhere() -> None:
     run = plan(None, BOTH, quick=True)
     assert run.voice_calls == {"embedded": 1, "workers": 1}
-    assert (run.bargein_tries, run.stt_takes) == (3, 1)
+    assert (run.bargein_tries, run.stt_takes, run.at_once_rounds) == (3, 1, 2)
     assert run.fewer == {}  # every part is already quick
 
 
