@@ -401,11 +401,6 @@ def _judge_answer(answered: float | None, lost: asyncio.Event) -> None:
 MEASURED_AT_LEAST = 2.0
 # The canary's question, and what its answer must say.
 CANARY_QUESTION, CANARY_ANSWER = 0, "life path number is"
-# The load users ask within the step's first 10 s, the canary within its first 3: its answer is
-# heard whole (5 to 8 s) before its text is checked, so asked as late as theirs it was the
-# step's last to end, about 5 s after their answers (2026-12-07: a step of 30, 18.5 s of
-# questions where the load users' last answer began at 12.7 s).
-CANARY_ASKS_WITHIN = 3.0
 
 
 class Light(NamedTuple):
@@ -479,7 +474,7 @@ async def _light_ceiling_step(
 
         async def canary_question() -> None:
             nonlocal missed, right, answer
-            await asyncio.sleep(rng.uniform(0, CANARY_ASKS_WITHIN))
+            await asyncio.sleep(rng.uniform(0, 10))
             lines = len(canary.lines)
             answered = await canary.ask(CANARY_QUESTION)
             _judge_answer(answered, lost)
