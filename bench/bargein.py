@@ -237,10 +237,9 @@ async def barge_in_calls(
     link: netem.Profile = netem.Profile(),
     seed: int = 23,
 ) -> dict[str, Any]:
-    """Five calls at the same time, each through `link` once its bot has greeted (`users`: one
-    for each): `tries` barge-ins; an uninterrupted reading, then half the `tries` backchannels,
-    and the other half on a call of their own; `tries` of each paused request, half on each of
-    two calls."""
+    """Three calls at the same time, each through `link` once its bot has greeted (`users`: one
+    for each): `tries` barge-ins; an uninterrupted reading, then `tries` backchannels; `tries`
+    of each paused request."""
     reading, over, backchannel = (synthesise(models, t) for t in (READING, OVER, BACKCHANNEL))
     paused = {
         case: ((synthesise(models, a), synthesise(models, b)), whole, first)
@@ -261,76 +260,45 @@ async def barge_in_calls(
         dropped.append((net.up.counts.dropped, net.down.counts.dropped))
         return {"barge_in_stop_ms": [round(s) for s in stops], "barge_in_not_stopped": not_stopped}
 
-    # The uninterrupted reading, heard first on the first backchannel call: its packets and its
-    # lines, against which every backchannel's try is judged.
-    reference: asyncio.Future[tuple[dict[str, Any], set[str]]] = (
-        asyncio.get_running_loop().create_future()
-    )
-
-    async def backchannel_tries(
-        user: dict[str, str], seed: int, count: int, first: bool
-    ) -> list[tuple[dict[str, Any], list[Any]]]:
-        """`count` backchannels on one call (the `first` hears the reference reading before):
-        each try's row and the stored lines it added."""
-        async with _call(client, user, connect, end, link, seed) as (peer, arrivals, stored, net):
-            if first:
-                before = len(await stored.lines())
-                whole = await _try(peer, arrivals, reading, None)
-                reference.set_result((whole, set(_said_whole(await stored.since(before)))))
-            rows = []
-            for _ in range(count):
+    async def backchannels() -> dict[str, Any]:
+        call = _call(client, users[1], connect, end, link, seed + 1)
+        async with call as (peer, arrivals, stored, net):
+            before = len(await stored.lines())
+            reference = await _try(peer, arrivals, reading, None)
+            reading_lines = set(_said_whole(await stored.since(before)))
+            stopped = answered = 0
+            heard_as: list[list[str]] = []  # what the recogniser made of each answered one
+            for _ in range(tries):
                 before = len(await stored.lines())
                 row = await _try(peer, arrivals, reading, backchannel)
                 # Read from the stored transcript: the page's lines come over the data channel,
                 # which a lossy link delays by seconds (SCTP's retransmissions), past the try.
-                rows.append((row, await stored.since(before)))
+                new = await stored.since(before)
+                replied = any(line not in reading_lines for line in _said_whole(new))
+                answered += replied
+                if replied:
+                    heard_as.append(_heard(new)[1:])  # the first: the reading's request
+                # Answered means interrupted (the user's turn started, cutting the reading), and
+                # then the reply's packets hide the cut from a count; else 1 s short is a stop.
+                if replied or row["answer_packets"] < reference["answer_packets"] - 50:
+                    stopped += 1
         dropped.append((net.up.counts.dropped, net.down.counts.dropped))
-        return rows
-
-    async def backchannels() -> dict[str, Any]:
-        # Two calls side by side, the first with the reference reading before its share: each
-        # try is a whole reading (about 25 s), so one call of them all was the part's longest.
-        halves = await asyncio.gather(
-            backchannel_tries(users[1], seed + 1, tries // 2, True),
-            backchannel_tries(users[3], seed + 3, tries - tries // 2, False),
-        )
-        whole, reading_lines = reference.result()
-        stopped = answered = 0
-        heard_as: list[list[str]] = []  # what the recogniser made of each answered one
-        for row, new in (try_ for half in halves for try_ in half):
-            replied = any(line not in reading_lines for line in _said_whole(new))
-            answered += replied
-            if replied:
-                heard_as.append(_heard(new)[1:])  # the first: the reading's request
-            # Answered means interrupted (the user's turn started, cutting the reading), and
-            # then the reply's packets hide the cut from a count; else 1 s short is a stop.
-            if replied or row["answer_packets"] < whole["answer_packets"] - 50:
-                stopped += 1
         return {
-            "reference_answer_packets": whole["answer_packets"],
+            "reference_answer_packets": reference["answer_packets"],
             "backchannels": tries,
             "backchannels_stopping_the_bot": stopped,
             "backchannels_answered": answered,
             "backchannels_answered_heard_as": heard_as,
         }
 
-    said: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
-
-    async def pause_tries(user: dict[str, str], seed: int, count: int) -> None:
-        """`count` of each paused request on one call, into `said`."""
-        async with _call(client, user, connect, end, link, seed) as (peer, arrivals, stored, net):
-            for _ in range(count):
+    async def pauses() -> dict[str, Any]:
+        call = _call(client, users[2], connect, end, link, seed + 2)
+        async with call as (peer, arrivals, stored, net):
+            said: dict[str, list[dict[str, Any]]] = {case: [] for case in paused}
+            for _ in range(tries):
                 for case, (parts, whole, first) in paused.items():
                     said[case].append(await _paused(peer, arrivals, stored, parts, whole, first))
         dropped.append((net.up.counts.dropped, net.down.counts.dropped))
-
-    async def pauses() -> dict[str, Any]:
-        # Two calls side by side, as the backchannels: on one call they were the part's longest
-        # (144 s of its 151 with 4 tries, 2026-12-07), the barge-ins' call next (78 s).
-        await asyncio.gather(
-            pause_tries(users[2], seed + 2, tries // 2),
-            pause_tries(users[4], seed + 4, tries - tries // 2),
-        )
         return {"paused_requests": said}
 
     result: dict[str, Any] = {}

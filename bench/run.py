@@ -1038,7 +1038,7 @@ async def barge_in_variant(
                 print(f"  BARGE_IN={variant}, network: {network}", flush=True)
                 result = await barge_in_calls(
                     client,
-                    [await _user(client, i) for i in range(5)],
+                    [await _user(client, i) for i in range(3)],
                     models,
                     _connected,
                     _end,
