@@ -5,7 +5,7 @@ Three runs, from the same parts:
 - `--all`: every part but those that need something the bench does not start (`ceiling`,
   `browser-network`) in every mode named, every sample (about 44 minutes on 2 cores: 41.3
   without the process part on 2026-12-07);
-- the default (`make bench`, under 30 minutes on 2 cores): every part in every mode named.
+- the default (`make bench`, about 30 minutes on 2 cores): every part in every mode named.
   Those behind issue 20's goals (latency's starts, signalling and greetings, ceiling-light,
   talking: the idle and talking cost per conversation) with all their samples in every mode,
   the scaling ratio and synthesis; the parts whose figures are not goals (idle's table, stutter
@@ -66,7 +66,7 @@ IN_EVERY_MODE = ("latency", "ceiling-light", "talking")
 
 class Fewer(NamedTuple):
     """The samples of the parts whose figures are not goals, in the default run's modes after
-    the first: the same measures, fewer points (about 2.5 minutes instead of 7.5)."""
+    the first: the same measures, fewer points (about 3 minutes instead of 7.5)."""
 
     idle_levels: tuple[int, ...] = (0, 5, 30)  # the table's ends, and 5 for the slope's
     idle_probes: int = 3  # new greetings heard for the stutter at each level probed
