@@ -239,7 +239,7 @@ async def network_profiles(
     at a time: each call starts once one ends (and STAGGER s after the one before), so the
     clean call shares the server with impaired ones, as they with each other. Rows in the
     profiles' order."""
-    profiles = CHOSEN if profiles is None else profiles
+    profiles = chosen() if profiles is None else profiles
     rows: dict[int, dict[str, Any]] = {}
     slots = asyncio.Semaphore(at_once)
     started = asyncio.Lock()  # held STAGGER s after each start: joins never come together

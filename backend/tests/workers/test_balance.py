@@ -52,7 +52,7 @@ def test_only_a_peer_that_could_take_the_call_is_left_it() -> None:
     assert handoff_seconds("me", 4, 10, [_beat("b", 2, capacity=2)]) == 0, "the peer is full"
     busy = _beat("b", 0, load=0.95)
     assert handoff_seconds("me", 4, 10, [busy], load_threshold=0.9) == 0, "over its load"
-    assert handoff_seconds("me", 4, 10, [busy]) > 0, "its load not considered"
+    assert handoff_seconds("me", 4, 10, [busy]) == 3 * HANDOFF_SECONDS, "its load not considered"
 
 
 def test_workers_of_other_sizes_are_compared_by_their_share() -> None:
