@@ -171,6 +171,28 @@ SCALING: tuple[Scaling, ...] = (
 )
 
 
+# Where a mode's load-user ceiling search starts (`tests/kit/load.level_near`: the guess, then
+# away from it until the ceiling is bracketed, then bisected). The embedded mode's: near what
+# this 2-core machine held on 2026-12-07 (30 to 38 in seven runs): from there a search took
+# three or four steps where doubling by half from 24 took five or six (40 s each); a machine far
+# from it takes more steps, not another ceiling. The worker mode's (WORKERS=2): the embedded
+# ceiling of the same run times WORKERS_GUESS (its ceiling over the embedded one with the
+# workers warm: 38 / 27 to 50 / 36 on 2026-12-07), or EMBEDDED_GUESS's when the run has no
+# embedded ceiling.
+EMBEDDED_GUESS, WORKERS_GUESS = 34, 1.4
+
+
+def ceiling_guess(mode: str, workers: int, embedded: int | None = None) -> int | None:
+    """Where `mode`'s load-user ceiling search starts, given the embedded mode's ceiling in
+    this run (None: not measured); None: no guess (a worker mode of other than two workers),
+    the search doubles by half from its first level."""
+    if mode == "embedded":
+        return EMBEDDED_GUESS
+    if workers != 2:
+        return None
+    return round((embedded or EMBEDDED_GUESS) * WORKERS_GUESS)
+
+
 def where_it_ran(
     worker_cpus: Collection[int] | None,
     api_cpus: Collection[int] | None,

@@ -66,7 +66,16 @@ from bench.network import choose as choose_network
 from bench.network import chosen as chosen_networks
 from bench.network import slug as network_slug
 from bench.peers import QUIET, ask, hang_up
-from bench.plan import FEWER, PARTS, SCALING, Plan, Scaling, plan, where_it_ran
+from bench.plan import (
+    FEWER,
+    PARTS,
+    SCALING,
+    Plan,
+    Scaling,
+    ceiling_guess,
+    plan,
+    where_it_ran,
+)
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
 from bench.server import Server, client_of, cpu_of, cpu_since, serve
 from bench.stt import normalise, stt_benchmark, word_errors
@@ -567,7 +576,8 @@ FIRST_LEVEL, MAX_LEVEL = 4, 64
 # The load-user search starts higher: its ceilings were 36 embedded and 42 with two workers
 # (bench/README.md), so the levels below 24 only ever held, and 64 (answers 15 s late) cost
 # the most of all; from 24 by half again: 24, 36, 54, then bisected (tonight's embedded
-# ceilings of 30 to 36 took a step less than from 24, 48).
+# ceilings of 30 to 36 took a step less than from 24, 48). Where the search has a guess
+# (`plan.ceiling_guess`: the default run's modes) it starts there instead.
 LIGHT_FIRST_LEVEL, LIGHT_GROW = 24, 1.5
 # Its largest level: two workers held 63 and 64 at 2026-12-07 noon, when 64 was the top (a
 # ceiling at the top is a floor, reported as "at least"); a load user costs the bench a third
@@ -776,15 +786,15 @@ async def measure_mode(
     save: Callable[[], None],
     relay: UdpRelay | None = None,
     voice_calls: int = 3,
-    ceiling_guess: int | None = None,
+    guess: int | None = None,
     fewer: tuple[str, ...] = (),
     at_once_rounds: int = 4,
 ) -> None:
     """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
     impairing relay before coturn the app's TURN_URLS name, for browser-network;
-    `voice_calls`: the latency part's voice-to-voice calls; `ceiling_guess`: where the
-    ceiling-light search starts, None: from LIGHT_FIRST_LEVEL; `fewer`: the parts run with
-    FEWER samples; `at_once_rounds`: the others' atonce rounds)."""
+    `voice_calls`: the latency part's voice-to-voice calls; `guess`: where the ceiling-light
+    search starts (`plan.ceiling_guess`), None: from LIGHT_FIRST_LEVEL; `fewer`: the parts run
+    with FEWER samples; `at_once_rounds`: the others' atonce rounds)."""
     runs = 10 if quick else 30
     users = await _users(client, 20)
     pooled = Pooled()  # the latency part's calls, once it has run
@@ -844,7 +854,7 @@ async def measure_mode(
         with timed("ceiling-light"):
             print("  figure 6b: concurrency ceiling (load users and a canary)", flush=True)
             figures["ceiling_light"] = await light_ceiling(
-                client, users, questions, light_for(server, phrases, models), quick, ceiling_guess
+                client, users, questions, light_for(server, phrases, models), quick, guess
             )
             save()
     if "talking" in parts:
@@ -1051,13 +1061,6 @@ async def barge_in_variant(
                 save()
 
 
-# The worker mode's (WORKERS=2) load-user ceiling over the embedded mode's, as measured with the
-# workers warm (48 / 36 and 43 / 28 in bench/README.md; on 2026-12-07 38 / 27, 34 / 30, 28 / 30,
-# 44 / 36 and 48 / 30): where the worker mode's search starts when the embedded mode's ceiling
-# is known from the same run (`level_near`, as the pinned worker's in the scaling part).
-WORKERS_GUESS = 1.4
-
-
 async def main(run: Plan, quick: bool, workers: int) -> None:
     parts = run.parts()
     print(
@@ -1138,13 +1141,9 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                 figures["modes"][mode] = {}
                 embedded = figures["modes"].get("embedded", {}).get("ceiling_light")
                 guess = (
-                    round(embedded["ceiling"] * WORKERS_GUESS)
-                    if mode == "workers"
-                    and workers == 2
-                    and not quick
-                    and embedded
-                    and embedded["ceiling"]
-                    else None
+                    None
+                    if quick
+                    else ceiling_guess(mode, workers, (embedded or {}).get("ceiling") or None)
                 )
                 await measure_mode(
                     server,
@@ -1156,7 +1155,7 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                     save,
                     relay,
                     voice_calls=run.voice_calls[mode],
-                    ceiling_guess=guess,
+                    guess=guess,
                     fewer=run.fewer.get(mode, ()),
                     at_once_rounds=run.at_once_rounds,
                 )

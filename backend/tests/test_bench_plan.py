@@ -16,14 +16,19 @@ from bench.idle import LEVELS as IDLE_LEVELS  # noqa: E402
 from bench.load import AT_ONCE_LEVELS  # noqa: E402
 from bench.network import PROFILES, chosen, slug  # noqa: E402
 from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a package of it)
+    EMBEDDED_GUESS,
     FEWER,
     IN_EVERY_MODE,
     ONLY_WHEN_NAMED,
     PER_MODE,
     SCALING,
+    WORKERS_GUESS,
+    ceiling_guess,
     plan,
     where_it_ran,
 )
+
+from tests.kit.load import level_near, next_level  # noqa: E402
 
 pytestmark = pytest.mark.once
 
@@ -113,3 +118,33 @@ def test_where_a_scaling_run_ran_names_each_pinned_process() -> None:
     )
     assert where_it_ran([1, 0], None, None) == "the workers on core 0,1"
     assert where_it_ran(None, None, None) == "nothing pinned"
+
+
+def test_each_default_mode_searches_its_ceiling_from_a_guess() -> None:
+    assert ceiling_guess("embedded", 2) == EMBEDDED_GUESS
+    # The worker mode from the embedded ceiling of the same run, or from the embedded guess.
+    assert ceiling_guess("workers", 2, 36) == round(36 * WORKERS_GUESS) == 50
+    assert ceiling_guess("workers", 2) == round(EMBEDDED_GUESS * WORKERS_GUESS)
+    assert ceiling_guess("workers", 3, 36) is None  # no ceiling known for other than two
+
+
+def _steps(ceiling: int, guess: int | None) -> tuple[int, int]:
+    """How many steps a load-user search takes to a server that holds `ceiling`, and what it
+    finds: from `guess` (`level_near`), or doubling by half from 24 (`next_level`)."""
+    ok: dict[int, bool] = {}
+    while (
+        n := next_level(ok, 24, 96, grow=1.5) if guess is None else level_near(ok, guess, 96)
+    ) is not None:
+        ok[n] = n <= ceiling
+    return len(ok), max((n for n, good in ok.items() if good), default=0)
+
+
+@pytest.mark.parametrize("ceiling", [27, 30, 34, 36, 38, 40])
+def test_the_embedded_guess_saves_steps_on_this_machine_and_finds_the_same_ceiling(
+    ceiling: int,
+) -> None:
+    # 2026-12-07's embedded ceilings: 30 to 38.
+    guessed, doubled = _steps(ceiling, EMBEDDED_GUESS), _steps(ceiling, None)
+    assert guessed[0] <= 4 < doubled[0]
+    assert abs(guessed[1] - doubled[1]) <= 1
+    assert ceiling - guessed[1] <= 1
