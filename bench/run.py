@@ -74,6 +74,7 @@ from bench.plan import (
     Scaling,
     ceiling_guess,
     plan,
+    talking_size,
     where_it_ran,
 )
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
@@ -916,25 +917,6 @@ async def measure_mode(
             assert relay is not None, "browser-network needs the impaired TURN relay"
             figures["browser_network"] = await browser_profiles(relay, client, users, questions[0])
             save()
-
-
-# The talking part's conversation-minutes (16 users for 2 minutes, until 2026-12-06), spread
-# over more users for less time when the ceiling says the server holds them: as many questions
-# and as much of the server's CPU to divide, in less of the bench's time. TALKING_SHARE of the
-# ceiling (half until 2026-12-07, late): a user asks every ~15 s, where a ceiling step's users
-# each ask within 10 s, so two thirds of the ceiling ask at under half a step's pace.
-TALKING_CONVERSATION_MINUTES, TALKING_USERS, TALKING_SHARE = 32, (16, 32), 2 / 3
-
-
-def talking_size(quick: bool, ceiling: dict[str, Any] | None) -> tuple[int, float]:
-    """The talking part's users and minutes: TALKING_SHARE of this mode's load-user ceiling
-    (users asking every ~15 s, not all at once as in its steps), within TALKING_USERS, for
-    TALKING_CONVERSATION_MINUTES in all."""
-    if quick:
-        return 8, 1.0
-    fewest, most = TALKING_USERS
-    n = min(most, max(fewest, int((ceiling or {}).get("ceiling", 0) * TALKING_SHARE)))
-    return n, TALKING_CONVERSATION_MINUTES / n
 
 
 def cpus_of(run: Scaling) -> dict[str, list[int] | None]:

@@ -22,9 +22,11 @@ from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a packag
     ONLY_WHEN_NAMED,
     PER_MODE,
     SCALING,
+    TALKING_CONVERSATION_MINUTES,
     WORKERS_GUESS,
     ceiling_guess,
     plan,
+    talking_size,
     where_it_ran,
 )
 
@@ -148,3 +150,13 @@ def test_the_embedded_guess_saves_steps_on_this_machine_and_finds_the_same_ceili
     assert guessed[0] <= 4 < doubled[0]
     assert abs(guessed[1] - doubled[1]) <= 1
     assert ceiling - guessed[1] <= 1
+
+
+@pytest.mark.parametrize(("ceiling", "users"), [(None, 16), (20, 16), (36, 24), (49, 32), (96, 32)])
+def test_the_talking_part_spreads_the_same_minutes_over_two_thirds_of_the_ceiling(
+    ceiling: int | None, users: int
+) -> None:
+    n, minutes = talking_size(False, None if ceiling is None else {"ceiling": ceiling})
+    assert n == users
+    assert n * minutes == pytest.approx(TALKING_CONVERSATION_MINUTES)
+    assert talking_size(True, {"ceiling": 36}) == (8, 1.0)
