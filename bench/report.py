@@ -11,6 +11,7 @@ from bench.network import print_buffer_replay, print_network
 from bench.plan import where_it_ran
 from bench.stt import print_stt
 from bench.synthesis import report as synthesis_report
+from tests.kit.load import load_user_cost
 
 # Figure 6's limits: the greeting within 1.5 s, an answer within 3 s, no gap over 100 ms.
 GREETING_LIMIT = 1.5
@@ -20,6 +21,8 @@ STUTTER_GAP = 0.1
 CEILING_FACTOR = 2.0
 DISPATCH_START_MS = 10.0
 SCALING_GOAL = 1.6
+# A load user's cost to the load generator, in % of a core (issue 20).
+LOAD_USER_GOAL = 1.0
 
 
 def report(figures: dict[str, Any]) -> None:
@@ -38,6 +41,7 @@ def report(figures: dict[str, Any]) -> None:
         _print_mode(mode, figs)
     if len(figures["modes"]) == 2:
         _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
+    _print_load_users(figures["modes"])
     if "scaling" in figures:
         _print_scaling(figures["scaling"])
     if "process_per_bot" in figures:
@@ -150,6 +154,37 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
             f"one more load user: {ceiling['load_user_percent_of_a_core']:.2f} % of a core (the "
             "line through the steps; with none, the canary and the bench: "
             f"{ceiling['load_fixed_percent_of_a_core']:.0f} %)"
+        )
+
+
+def _print_load_users(modes: dict[str, Any]) -> None:
+    """A load user's cost read off every mode's load-user ceiling steps together (the load
+    generator unpinned in each): a search from a good guess keeps its steps a few users apart,
+    too close for a line of its own (`load_user_cost`), where the modes' ceilings lie apart;
+    and the most any step cost per user, the fixed cost divided in (a bound)."""
+    steps = [
+        row
+        for figures in modes.values()
+        for row in figures.get("ceiling_light", {}).get("steps", [])
+        if "load_generator_percent_of_a_core" in row
+    ]
+    if not steps:
+        return
+    most = max(row["load_generator_percent_of_a_core"] / row["conversations"] for row in steps)
+    print(
+        f"\na load user (goal under {LOAD_USER_GOAL:.0f} % of a core), from the load-user ceiling "
+        f"steps of {' and '.join(modes)} ({len(steps)} steps, "
+        f"{min(r['conversations'] for r in steps)} to {max(r['conversations'] for r in steps)} "
+        "users):"
+    )
+    print(
+        f"  at most {most:.2f} % a user in a step (the canary's and the bench's fixed cost "
+        f"divided in): {'met' if most < LOAD_USER_GOAL else 'missed'}"
+    )
+    if (line := load_user_cost(steps)) is not None:
+        print(
+            f"  one more load user: {line[0]:.2f} % of a core (the line through the steps; with "
+            f"none {line[1]:.0f} %): {'met' if line[0] < LOAD_USER_GOAL else 'missed'}"
         )
 
 
