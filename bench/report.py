@@ -43,7 +43,7 @@ def report(figures: dict[str, Any]) -> None:
         _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
     _print_load_users(figures["modes"])
     if "scaling" in figures:
-        _print_scaling(figures["scaling"])
+        _print_scaling(figures["scaling"], figures["modes"].get("workers", {}).get("ceiling_light"))
     if "process_per_bot" in figures:
         _print_side_by_side(figures)
     if "barge_in" in figures:
@@ -206,7 +206,42 @@ def _print_talking(row: dict[str, Any]) -> None:
     )
 
 
-def _print_scaling(scaling: dict[str, Any]) -> None:
+def _at_the_ceiling(ceiling: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A load-user search's step at its ceiling, if it measured where the CPU went."""
+    if not ceiling:
+        return None
+    held: list[dict[str, Any]] = [
+        row
+        for row in ceiling.get("steps", [])
+        if row["conversations"] == ceiling["ceiling"] and "machine_percent_of_a_core" in row
+    ]
+    return held[0] if held else None
+
+
+def _print_where_the_cpu_went(one: dict[str, Any] | None, two: dict[str, Any] | None) -> None:
+    """Each scaling run's step at its ceiling: the CPU of the service, the load generator, the
+    database and Redis, and the machine's; and the conversations a core of the service's CPU
+    held (the two workers share their cores with the rest, the one-core service does not)."""
+    rows = [(what, row) for what, row in (("one core", one), ("two workers", two)) if row]
+    if not rows:
+        return
+    print("where the CPU went at each ceiling (its step; % of a core):")
+    print(
+        f"  {'':<13}{'service':>9}{'load':>7}{'database and Redis':>20}{'machine':>9}"
+        f"{'conversations a service core':>30}"
+    )
+    per_core = []
+    for what, row in rows:
+        service = row["server_percent_of_a_core"] + row.get("api_percent_of_a_core", 0.0)
+        per_core.append(row["conversations"] / service * 100)
+        print(
+            f"  {what:<13}{service:>9.0f}{row['load_generator_percent_of_a_core']:>7.0f}"
+            f"{row['database_and_redis_percent_of_a_core']:>20.0f}"
+            f"{row['machine_percent_of_a_core']:>9.0f}{per_core[-1]:>30.1f}"
+        )
+
+
+def _print_scaling(scaling: dict[str, Any], worker_mode: dict[str, Any] | None = None) -> None:
     if "skipped" in scaling:
         print(f"\nworker scaling: not run ({scaling['skipped']})")
         return
@@ -232,6 +267,11 @@ def _print_scaling(scaling: dict[str, Any]) -> None:
     print(
         f"\ntwo workers on two cores against the service on one core: {shown} "
         f"(goal at least {SCALING_GOAL}x): {met}"
+    )
+    two = scaling["2"]
+    _print_where_the_cpu_went(
+        _at_the_ceiling(scaling["1"]),
+        _at_the_ceiling(worker_mode if two.get("from_the_worker_mode") else two),
     )
 
 

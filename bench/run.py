@@ -78,7 +78,16 @@ from bench.plan import (
     where_it_ran,
 )
 from bench.report import ANSWER_LIMIT, GREETING_LIMIT, report
-from bench.server import Server, client_of, cpu_of, cpu_since, serve
+from bench.server import (
+    Server,
+    client_of,
+    cpu_of,
+    cpu_since,
+    machine_cpu,
+    neighbours_cpu,
+    neighbours_since,
+    serve,
+)
 from bench.stt import normalise, stt_benchmark, word_errors
 from bench.synthesis import synthesis_benchmark
 from bench.talking import Joined, connect_load_users, greeted, talking_cost
@@ -478,6 +487,8 @@ async def _light_ceiling_step(
             split["bots_per_worker"] = share
         pids = await light.server.bot_pids()
         server_before, load_before, wall = cpu_of(pids), time.process_time(), time.monotonic()
+        # Where the rest of the machine's CPU went (the two workers' steps share both cores).
+        neighbours_before, machine_before = neighbours_cpu(), machine_cpu()
         # In the worker mode the app's process (the API) runs no bot: its CPU apart.
         api_before = cpu_of([light.server.pid] if light.server.redis is not None else [])
         ticker.measure_lateness()
@@ -522,6 +533,10 @@ async def _light_ceiling_step(
                 / elapsed
                 * 100,
                 "server_percent_of_a_core": cpu_since(server_before) / elapsed * 100,
+                "database_and_redis_percent_of_a_core": neighbours_since(neighbours_before)
+                / elapsed
+                * 100,
+                "machine_percent_of_a_core": (machine_cpu() - machine_before) / elapsed * 100,
                 "ticker_late_max_ms": ticker.late_max * 1000,
             }
             if api_before:
@@ -649,6 +664,13 @@ async def concurrency_ceiling(
             + (
                 f" (the app's process {row['api_percent_of_a_core']:.0f} % more)"
                 if "api_percent_of_a_core" in row
+                else ""
+            )
+            + (
+                f", the database and Redis {row['database_and_redis_percent_of_a_core']:.0f} %,"
+                f" the machine {row['machine_percent_of_a_core']:.0f} % of"
+                f" {100 * (os.cpu_count() or 1)}"
+                if "machine_percent_of_a_core" in row
                 else ""
             )
             if "load_generator_percent_of_a_core" in row

@@ -208,6 +208,35 @@ def cpu_since(before: dict[int, float]) -> float:
     return sum(after[pid] - before[pid] for pid in after)
 
 
+# The services a step's calls use beside the server, when they run on this machine.
+NEIGHBOURS = ("postgres", "redis-server")
+
+
+def neighbours_cpu() -> dict[int, float]:
+    """CPU seconds of each process of NEIGHBOURS on this machine (PostgreSQL forks a process a
+    connection: `neighbours_since` counts those started since as new)."""
+    used = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in NEIGHBOURS:
+                    used[int(entry.name)] = cpu_seconds(int(entry.name))
+    return used
+
+
+def neighbours_since(before: dict[int, float]) -> float:
+    """The CPU seconds NEIGHBOURS have used since `before` (`neighbours_cpu`), those still
+    running, processes started since counted whole."""
+    return sum(used - before.get(pid, 0.0) for pid, used in neighbours_cpu().items())
+
+
+def machine_cpu() -> float:
+    """The CPU seconds every core of the machine has been busy since boot (/proc/stat: all but
+    idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 async def cpu_share(pids: list[int], seconds: float) -> float:
     """The share of one core the processes `pids` use over the next `seconds` (CPU seconds a
     second, summed)."""

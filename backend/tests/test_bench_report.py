@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,14 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.report import _print_load_users  # noqa: E402  (bench/ is beside backend/)
+import bench.server  # noqa: E402
+from bench.report import (  # noqa: E402  (bench/ is beside backend/)
+    _at_the_ceiling,
+    _print_load_users,
+    _print_scaling,
+    _print_where_the_cpu_went,
+)
+from bench.server import machine_cpu, neighbours_since  # noqa: E402
 
 from tests.kit.load import load_user_cost  # noqa: E402
 
@@ -51,3 +60,63 @@ def test_a_step_over_the_goal_is_reported_missed(capsys: pytest.CaptureFixture[s
     assert "at most 1.40 % a user in a step" in out  # 4 users: (5 + 0.2 * 3) / 4
     assert "fixed cost divided in): missed" in out
     assert "one more load user" not in out  # two levels a user apart: no line
+
+
+def _step(n: int, service: float, load: float, others: float, machine: float) -> dict[str, Any]:
+    return {
+        "conversations": n,
+        "greeting_max_ms": 500.0,
+        "answer_median_ms": 1500.0,
+        "answer_max_ms": 2500.0,
+        "missed": 0,
+        "ok": True,
+        "canary_right": True,
+        "server_percent_of_a_core": service,
+        "load_generator_percent_of_a_core": load,
+        "database_and_redis_percent_of_a_core": others,
+        "machine_percent_of_a_core": machine,
+    }
+
+
+def test_the_scaling_report_says_where_the_cpu_went_at_each_ceiling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    one = {"ceiling": 31, "steps": [_step(31, 93, 18, 9, 125), _step(33, 93, 17, 9, 124)]}
+    workers = {"ceiling": 46, "steps": [_step(46, 156, 22, 14, 196), _step(50, 158, 21, 14, 197)]}
+    scaling = {
+        "1": {"worker_cpus": [0], "api_cpus": [0], "bench_cpus": [1], "at_least": False, **one},
+        "2": {"worker_cpus": None, "api_cpus": None, "bench_cpus": None, "ceiling": 46},
+        "ratio": 46 / 31,
+    }
+    scaling["2"]["from_the_worker_mode"] = True
+    _print_scaling(scaling, workers)
+    out = capsys.readouterr().out
+    assert "1.48x (goal at least 1.6x): missed" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    # The step at each ceiling, not the one above it: the service, the load, the database and
+    # Redis, the machine, and the conversations a core of the service's CPU held.
+    assert lines["one"][2:] == ["93", "18", "9", "125", "33.3"]
+    assert lines["two"][2:] == ["156", "22", "14", "196", "29.5"]
+
+
+def test_a_run_from_before_the_split_was_measured_prints_none(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    old = {"conversations": 31, "server_percent_of_a_core": 93}
+    assert _at_the_ceiling({"ceiling": 31, "steps": [old]}) is None
+    _print_where_the_cpu_went(None, None)
+    assert capsys.readouterr().out == ""
+
+
+def test_the_machines_cpu_counts_at_least_this_process() -> None:
+    machine, own = machine_cpu(), time.process_time()
+    while time.process_time() - own < 0.2:
+        pass
+    spun = time.process_time() - own
+    assert machine_cpu() - machine >= spun - 0.05  # /proc/stat counts in clock ticks
+
+
+def test_a_neighbour_started_since_counts_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL forks a process a connection: one opened during a step used all its CPU then.
+    monkeypatch.setattr(bench.server, "neighbours_cpu", lambda: {1: 5.0, 2: 3.0})
+    assert neighbours_since({1: 4.0, 3: 9.0}) == pytest.approx(1.0 + 3.0)
