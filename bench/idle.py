@@ -145,9 +145,16 @@ async def idle_and_stutter(
             await asyncio.sleep(SETTLE)  # their bots finish ending
             return
         joining = await connect_load_users(
-            client, users, ticker, phrases, level - len(crowd), start, len(crowd), JOIN_TOGETHER
+            client,
+            users,
+            ticker,
+            phrases,
+            level - len(crowd),
+            start,
+            len(crowd),
+            JOIN_TOGETHER,
+            into=crowd,
         )
-        crowd += joining
         _greetings, missed = await greeted(joining)
         if missed:
             print(f"  idle, {level}: {missed} load users heard no greeting", flush=True)

@@ -477,9 +477,8 @@ async def _light_ceiling_step(
         joined = [(canary, users[0], body)]
         await canary.connect(client, body["daily_room_url"], body["daily_token"])
         light_users = await connect_load_users(
-            client, users, ticker, light.phrases, n - 1, _start, 1
+            client, users, ticker, light.phrases, n - 1, _start, 1, into=joined
         )
-        joined += light_users
         greetings, missed = await greeted(joined)
         _judge_greetings(greetings, missed, lost)
         # How the calls were shared between the workers (one that carries more fails first).

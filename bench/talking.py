@@ -45,16 +45,22 @@ async def connect_load_users(
     start: Start,
     first_user: int = 0,
     together: int = 1,
+    into: list[Joined] | None = None,
 ) -> list[Joined]:
     """N started conversations, each with a load user connected, `together` at a time (1: one
-    after another, as a ceiling step's users join: its greetings are judged)."""
+    after another, as a ceiling step's users join: its greetings are judged). Each is added to
+    `into` (the caller's, which it hangs up) as it starts, so that a join that fails leaves none
+    of those before it running; returns those of this call."""
     joined: list[Joined] = []
+    into = joined if into is None else into
 
     async def join(i: int) -> None:
         user = users[i % len(users)]
         _e, _w, started = await start(client, user)
         load_user = LoadUser(ticker, phrases)
         joined.append((load_user, user, started))
+        if into is not joined:
+            into.append(joined[-1])
         await load_user.connect(client, started["daily_room_url"], started["daily_token"])
 
     for first in range(first_user, first_user + n, together):
@@ -102,8 +108,8 @@ async def talking_cost(
         # What the server's processes use with no conversation at all, per minute: taken off
         # both figures below, which are what one more conversation costs.
         baseline = 60 * await cpu_share(pids, IDLE_SECONDS)
-        joined = await connect_load_users(
-            client, users, ticker, phrases, n, start, together=JOIN_TOGETHER
+        await connect_load_users(
+            client, users, ticker, phrases, n, start, together=JOIN_TOGETHER, into=joined
         )
         greetings, missed = await greeted(joined)
         idle = (60 * await cpu_share(pids, IDLE_SECONDS) - baseline) / n

@@ -1,0 +1,64 @@
+"""`make bench`'s load users joining (bench/talking.py), without WebRTC."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import bench.talking  # noqa: E402  (bench/ is beside backend/)
+from bench.talking import Joined, connect_load_users  # noqa: E402
+
+pytestmark = pytest.mark.once
+
+
+class _User:
+    """A load user that connects to nothing."""
+
+    def __init__(self, _ticker: object, _phrases: object) -> None:
+        self.room = ""
+
+    async def connect(self, _client: object, room: str, _token: str) -> None:
+        self.room = room
+
+
+@pytest.mark.parametrize("together", [1, 4])
+async def test_a_join_that_fails_leaves_those_before_it_with_the_caller(
+    monkeypatch: pytest.MonkeyPatch, together: int
+) -> None:
+    monkeypatch.setattr(bench.talking, "LoadUser", _User)
+    started: list[int] = []
+
+    async def start(_client: object, user: dict[str, str]) -> tuple[float, float, dict[str, Any]]:
+        if len(started) == 5:
+            raise RuntimeError("503 no_bot_capacity")
+        started.append(int(user["i"]))
+        return 0.0, 0.0, {"daily_room_url": f"room-{user['i']}", "daily_token": "t"}
+
+    users = [{"i": str(i)} for i in range(8)]
+    mine: list[Joined] = [("canary", {}, {})]  # type: ignore[list-item]
+    with pytest.raises(RuntimeError):
+        await connect_load_users(None, users, None, None, 8, start, 1, together, into=mine)  # type: ignore[arg-type]
+    # The caller holds every conversation started, to hang them up.
+    assert [u["i"] for _l, u, _b in mine[1:]] == ["1", "2", "3", "4", "5"]
+    assert [b["daily_room_url"] for _l, _u, b in mine[1:]] == [f"room-{i}" for i in range(1, 6)]
+
+
+async def test_without_a_list_of_its_own_the_joins_are_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bench.talking, "LoadUser", _User)
+
+    async def start(_client: object, user: dict[str, str]) -> tuple[float, float, dict[str, Any]]:
+        return 0.0, 0.0, {"daily_room_url": user["i"], "daily_token": "t"}
+
+    users = [{"i": str(i)} for i in range(3)]
+    joined = await connect_load_users(None, users, None, None, 5, start, together=2)  # type: ignore[arg-type]
+    assert [u["i"] for _l, u, _b in joined] == ["0", "1", "2", "0", "1"]
+    assert [load_user.room for load_user, _u, _b in joined] == ["0", "1", "2", "0", "1"]  # type: ignore[attr-defined]
