@@ -41,7 +41,7 @@ def report(figures: dict[str, Any]) -> None:
         _print_mode(mode, figs)
     if len(figures["modes"]) == 2:
         _print_modes_side_by_side(figures["modes"]["embedded"], figures["modes"]["workers"])
-    _print_load_users(figures["modes"])
+    _print_load_users(figures["modes"], figures.get("scaling", {}))
     if "scaling" in figures:
         _print_scaling(figures["scaling"], figures["modes"].get("workers", {}).get("ceiling_light"))
     if "process_per_bot" in figures:
@@ -157,23 +157,30 @@ def _print_ceiling(ceiling: dict[str, Any], users: str) -> None:
         )
 
 
-def _print_load_users(modes: dict[str, Any]) -> None:
-    """A load user's cost read off every mode's load-user ceiling steps together (the load
-    generator unpinned in each): a search from a good guess keeps its steps a few users apart,
-    too close for a line of its own (`load_user_cost`), where the modes' ceilings lie apart;
-    and the most any step cost per user, the fixed cost divided in (a bound)."""
+def _print_load_users(modes: dict[str, Any], scaling: dict[str, Any] | None = None) -> None:
+    """A load user's cost read off every load-user ceiling step of the run together: each
+    mode's and the one-core scaling run's (the same load generator; a search from a good guess
+    keeps its steps a few users apart, too close for a line of its own: `load_user_cost`, where
+    the searches' ceilings lie apart); and the most any step cost per user, the fixed cost
+    divided in (a bound)."""
+    searches = {mode: figures.get("ceiling_light", {}) for mode, figures in modes.items()} | {
+        f"WORKERS={workers} (scaling)": run
+        for workers, run in (scaling or {}).items()
+        if isinstance(run, dict) and "steps" in run
+    }
     steps = [
         row
-        for figures in modes.values()
-        for row in figures.get("ceiling_light", {}).get("steps", [])
+        for search in searches.values()
+        for row in search.get("steps", [])
         if "load_generator_percent_of_a_core" in row
     ]
     if not steps:
         return
+    named = [name for name, search in searches.items() if search.get("steps")]
     most = max(row["load_generator_percent_of_a_core"] / row["conversations"] for row in steps)
     print(
         f"\na load user (goal under {LOAD_USER_GOAL:.0f} % of a core), from the load-user ceiling "
-        f"steps of {' and '.join(modes)} ({len(steps)} steps, "
+        f"steps of {', '.join(named)} ({len(steps)} steps, "
         f"{min(r['conversations'] for r in steps)} to {max(r['conversations'] for r in steps)} "
         "users):"
     )

@@ -48,10 +48,24 @@ def test_a_load_users_cost_is_read_off_both_modes_steps_where_neither_spans_enou
         assert load_user_cost(mode["ceiling_light"]["steps"]) is None  # type: ignore[index]
     _print_load_users(modes)
     out = capsys.readouterr().out
-    assert "embedded and workers (7 steps, 30 to 51 users)" in out
+    assert "embedded, workers (7 steps, 30 to 51 users)" in out
     assert "at most 0.53 % a user in a step" in out  # 30 users: (10 + 0.2 * 29) / 30
     assert "one more load user: 0.20 % of a core" in out
     assert "with none 10 %): met" in out
+
+
+def test_the_one_core_scaling_runs_steps_count_too(capsys: pytest.CaptureFixture[str]) -> None:
+    # 2026-12-07, late: both modes' steps spanned 34 to 48, too little for a line; the pinned
+    # worker's 26 to 30 widen it.
+    modes = {"embedded": _steps(34, 36, 38), "workers": _steps(42, 45, 46, 48)}
+    _print_load_users(modes)
+    assert "one more load user" not in capsys.readouterr().out
+    one = {"ceiling": 26, **_steps(26, 28, 30)["ceiling_light"]}  # type: ignore[dict-item]
+    scaling = {"1": one, "2": {"ceiling": 45, "from_the_worker_mode": True}, "ratio": 45 / 26}
+    _print_load_users(modes, scaling)
+    out = capsys.readouterr().out
+    assert "embedded, workers, WORKERS=1 (scaling) (10 steps, 26 to 48 users)" in out
+    assert "one more load user: 0.20 % of a core" in out
 
 
 def test_a_step_over_the_goal_is_reported_missed(capsys: pytest.CaptureFixture[str]) -> None:
