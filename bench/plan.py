@@ -5,7 +5,7 @@ Three runs, from the same parts:
 - `--all`: every part but those that need something the bench does not start (`ceiling`,
   `browser-network`) in every mode named, every sample (about 44 minutes on 2 cores: 41.3
   without the process part on 2026-12-07);
-- the default (`make bench`, about 30 minutes on 2 cores): every part in every mode named.
+- the default (`make bench`, about 28 minutes on 2 cores): every part in every mode named.
   Those behind issue 20's goals (latency's starts, signalling and greetings, ceiling-light,
   talking: the idle and talking cost per conversation) with all their samples in every mode,
   the scaling ratio and synthesis; the parts whose figures are not goals (idle's table, stutter
