@@ -173,9 +173,10 @@ SCALING: tuple[Scaling, ...] = (
 
 # Where a mode's load-user ceiling search starts (`tests/kit/load.level_near`: the guess, then
 # away from it until the ceiling is bracketed, then bisected). The embedded mode's: near what
-# this 2-core machine held on 2026-12-07 (30 to 38 in seven runs): from there a search took
-# three or four steps where doubling by half from 24 took five or six (40 s each); a machine far
-# from it takes more steps, not another ceiling. The worker mode's (WORKERS=2): the embedded
+# these 2-core machines held on 2026-12-07 (30 to 38 in 13 of 16 runs, 24 to 45 in all; 32 to
+# 34 in the three runs from the guess): from there a search took three or four steps where
+# doubling by half from 24 took five or six (40 s each); a machine far from it takes more steps,
+# not another ceiling. The worker mode's (WORKERS=2): the embedded
 # ceiling of the same run times WORKERS_GUESS (its ceiling over the embedded one with the
 # workers warm: 38 / 27 to 50 / 36 on 2026-12-07), or EMBEDDED_GUESS's when the run has no
 # embedded ceiling.
