@@ -50,7 +50,7 @@ async def connect_load_users(
     """N started conversations, each with a load user connected, `together` at a time (1: one
     after another, as a ceiling step's users join: its greetings are judged). Each is added to
     `into` (the caller's, which it hangs up) as it starts, so that a join that fails leaves none
-    of those before it running; returns those of this call."""
+    of those before it, or beside it in its batch, running; returns those of this call."""
     joined: list[Joined] = []
     into = joined if into is None else into
 
@@ -64,9 +64,14 @@ async def connect_load_users(
         await load_user.connect(client, started["daily_room_url"], started["daily_token"])
 
     for first in range(first_user, first_user + n, together):
-        await asyncio.gather(
-            *(join(i) for i in range(first, min(first + together, first_user + n)))
+        # Every join of a batch ends before a failed one's error is raised: none runs on, after
+        # the caller has hung up, to start a conversation no one ends.
+        ended = await asyncio.gather(
+            *(join(i) for i in range(first, min(first + together, first_user + n))),
+            return_exceptions=True,
         )
+        if failed := [e for e in ended if isinstance(e, BaseException)]:
+            raise failed[0]
     return joined
 
 

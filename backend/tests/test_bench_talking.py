@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,31 @@ async def test_a_join_that_fails_leaves_those_before_it_with_the_caller(
     # The caller holds every conversation started, to hang them up.
     assert [u["i"] for _l, u, _b in mine[1:]] == ["1", "2", "3", "4", "5"]
     assert [b["daily_room_url"] for _l, _u, b in mine[1:]] == [f"room-{i}" for i in range(1, 6)]
+
+
+async def test_a_batch_ends_every_join_before_its_failure_is_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bench.talking, "LoadUser", _User)
+    release = asyncio.Event()
+
+    async def start(_client: object, user: dict[str, str]) -> tuple[float, float, dict[str, Any]]:
+        if user["i"] == "1":
+            raise RuntimeError("503 no_bot_capacity")
+        await release.wait()  # a slower start beside the one that failed
+        return 0.0, 0.0, {"daily_room_url": user["i"], "daily_token": "t"}
+
+    users = [{"i": str(i)} for i in range(4)]
+    mine: list[Joined] = []
+    joining = asyncio.ensure_future(
+        connect_load_users(None, users, None, None, 4, start, together=4, into=mine)  # type: ignore[arg-type]
+    )
+    await asyncio.sleep(0.01)
+    assert not joining.done()  # the failure waits for the batch's other joins
+    release.set()
+    with pytest.raises(RuntimeError, match="no_bot_capacity"):
+        await joining
+    assert sorted(u["i"] for _l, u, _b in mine) == ["0", "2", "3"]
 
 
 async def test_without_a_list_of_its_own_the_joins_are_returned(
