@@ -3,19 +3,12 @@ samples, in the default run, with `--all`, with `--only` and with `--quick`."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.idle import LEVELS as IDLE_LEVELS  # noqa: E402
-from bench.load import AT_ONCE_LEVELS  # noqa: E402
-from bench.network import PROFILES, chosen, slug  # noqa: E402
-from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a package of it)
+from bench.idle import LEVELS as IDLE_LEVELS
+from bench.load import AT_ONCE_LEVELS
+from bench.network import PROFILES, chosen, slug
+from bench.plan import (
     EMBEDDED_GUESS,
     FEWER,
     IN_EVERY_MODE,
@@ -29,8 +22,7 @@ from bench.plan import (  # noqa: E402  (bench/ is beside backend/, not a packag
     talking_size,
     where_it_ran,
 )
-
-from tests.kit.load import level_near, next_level  # noqa: E402
+from tests.kit.load import level_near, next_level
 
 pytestmark = pytest.mark.once
 

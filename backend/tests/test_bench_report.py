@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import bench.server  # noqa: E402
-from bench.report import (  # noqa: E402  (bench/ is beside backend/)
+import bench.server
+from bench.report import (
     _at_the_ceiling,
     _print_load_users,
     _print_scaling,
     _print_where_the_cpu_went,
 )
-from bench.server import machine_cpu, neighbours_since  # noqa: E402
-
-from tests.kit.load import load_user_cost  # noqa: E402
+from bench.server import machine_cpu, neighbours_since
+from tests.kit.load import load_user_cost
 
 pytestmark = pytest.mark.once
 

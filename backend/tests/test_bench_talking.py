@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import bench.talking  # noqa: E402  (bench/ is beside backend/)
-from bench.talking import Joined, connect_load_users  # noqa: E402
+import bench.talking
+from bench.talking import Joined, connect_load_users
 
 pytestmark = pytest.mark.once
 
