@@ -215,13 +215,13 @@ NEIGHBOURS = ("postgres", "redis-server")
 def neighbours_cpu() -> dict[int, float]:
     """CPU seconds of each process of NEIGHBOURS on this machine (PostgreSQL forks a process a
     connection: `neighbours_since` counts those started since as new)."""
-    used = {}
+    pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 if (entry / "comm").read_text().strip() in NEIGHBOURS:
-                    used[int(entry.name)] = cpu_seconds(int(entry.name))
-    return used
+                    pids.append(int(entry.name))
+    return cpu_of(pids)
 
 
 def neighbours_since(before: dict[int, float]) -> float:

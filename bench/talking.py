@@ -51,16 +51,14 @@ async def connect_load_users(
     after another, as a ceiling step's users join: its greetings are judged). Each is added to
     `into` (the caller's, which it hangs up) as it starts, so that a join that fails leaves none
     of those before it, or beside it in its batch, running; returns those of this call."""
-    joined: list[Joined] = []
-    into = joined if into is None else into
+    into = [] if into is None else into
+    before = len(into)
 
     async def join(i: int) -> None:
         user = users[i % len(users)]
         _e, _w, started = await start(client, user)
         load_user = LoadUser(ticker, phrases)
-        joined.append((load_user, user, started))
-        if into is not joined:
-            into.append(joined[-1])
+        into.append((load_user, user, started))
         await load_user.connect(client, started["daily_room_url"], started["daily_token"])
 
     for first in range(first_user, first_user + n, together):
@@ -72,7 +70,7 @@ async def connect_load_users(
         )
         if failed := [e for e in ended if isinstance(e, BaseException)]:
             raise failed[0]
-    return joined
+    return into[before:]
 
 
 async def greeted(joined: list[Joined]) -> tuple[list[float], int]:
