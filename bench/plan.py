@@ -181,6 +181,10 @@ SCALING: tuple[Scaling, ...] = (
 # workers warm: 38 / 27 to 50 / 36 on 2026-12-07), or EMBEDDED_GUESS's when the run has no
 # embedded ceiling.
 EMBEDDED_GUESS, WORKERS_GUESS = 34, 1.4
+# Two workers' ceiling over the one-core service's, as measured on warm processes (44 / 32 and
+# 48 / 28 on 2026-12-07 morning, 58 to 65 against 33 to 47 at noon: bench/README.md; the goal
+# 1.6): where the scaling part's one-core search starts, from the worker mode's ceiling.
+SCALING_GUESS = 1.5
 
 
 def ceiling_guess(mode: str, workers: int, embedded: int | None = None) -> int | None:

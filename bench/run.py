@@ -70,6 +70,7 @@ from bench.plan import (
     FEWER,
     PARTS,
     SCALING,
+    SCALING_GUESS,
     Plan,
     Scaling,
     ceiling_guess,
@@ -950,12 +951,6 @@ def cpus_of(run: Scaling) -> dict[str, list[int] | None]:
             ("bench", run.bench_cpus),
         )
     }
-
-
-# Two workers' ceiling over the one-core service's, as measured on warm processes (44 / 32 and
-# 48 / 28 on 2026-12-07 morning, 58 to 65 against 33 to 47 at noon: bench/README.md; the goal
-# 1.6): where the one-core search starts.
-SCALING_GUESS = 1.5
 
 
 async def worker_scaling(
