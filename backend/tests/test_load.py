@@ -24,6 +24,7 @@ from tests.kit.load import (
     GAP,
     Canary,
     HeardSpeech,
+    LoadUser,
     PacketTrack,
     Phrases,
     RtpOut,
@@ -325,6 +326,42 @@ def test_the_aiortc_private_name_the_load_users_send_through_is_there() -> None:
     assert callable(getattr(RTCDtlsTransport, "_send_rtp", None)), (
         "aiortc.RTCDtlsTransport._send_rtp is gone: tests/kit/load.RtpOut sends through it"
     )
+
+
+async def test_a_load_user_notes_the_bots_rtp_as_it_arrives_and_hands_aiortc_the_rest() -> None:
+    """`on_rtp`, on a real aiortc connection with no network: each RTP datagram is timed and
+    dropped before aiortc's queue; RTCP and DTLS still reach aiortc. An aiortc or aioice that
+    no longer has `RTCIceTransport._connection` or `Connection.data_received` fails here, by
+    name."""
+    user = LoadUser(Ticker(), Phrases([np.zeros(960, np.int16)]))
+    try:
+        ice = user.pc.getTransceivers()[0].receiver.transport.transport
+        connection = getattr(ice, "_connection", None)
+        assert connection is not None, (
+            "aiortc.RTCIceTransport._connection is gone: tests/kit/load.on_rtp hooks into it"
+        )
+        assert callable(getattr(type(connection), "data_received", None)), (
+            "aioice.Connection.data_received is gone: tests/kit/load.on_rtp replaces it"
+        )
+        rtp = RtpPacket(payload_type=111, sequence_number=1, timestamp=960, ssrc=7)
+        rtp.payload = b"\xfc" * 40
+        before = time.monotonic()
+        connection.data_received(rtp.serialize(), 1)
+        connection.data_received(rtp.serialize(), 1)
+        assert user.heard.packets == 2
+        assert len(user.heard.starts) == 1  # two packets 0 s apart: one stretch of speech
+        assert user.heard.starts[0] >= before
+        report = bytes([0x80, 200, 0, 6]) + bytes(24)  # an RTCP sender report
+        dtls = bytes([22, 0xFE, 0xFD]) + bytes(10)  # a DTLS handshake record
+        for data in (report, dtls):
+            connection.data_received(data, 1)
+            # Queued for aiortc's DTLS transport, as aioice queues every datagram that is not
+            # STUN (read off the queue: the connection is not up to be read through `recvfrom`).
+            assert connection._queue.get_nowait() == (data, 1)
+        assert connection._queue.empty()
+        assert user.heard.packets == 2
+    finally:
+        await user.close()
 
 
 async def test_the_bench_pins_a_child_process_and_its_own_threads_to_the_cores_it_names(

@@ -11,9 +11,10 @@ on the cores the server needs. A `LoadUser` instead:
   user's next packet, behind a plain RTP header, to the connection's SRTP transport (`RtpOut`),
   one task for all users and nothing of aiortc's sender per packet (at 40 users the load
   generator took 14 % of a core this way, 27 % through aiortc's sender, 2026-12-07);
-- does not decode the bot's audio: its receiver's RTP handler only notes each packet's arrival
-  time. The bot sends nothing while silent, so the first packet after a gap is the start of its
-  speech: that times the greeting and each answer.
+- does not decode the bot's audio, nor decrypt or parse it: each RTP datagram its connection
+  receives is noted (its arrival time) and dropped as it comes off the socket (`on_rtp`). The
+  bot sends nothing while silent, so the first packet after a gap is the start of its speech:
+  that times the greeting and each answer.
 
 The bench's ceiling-light part (`bench/run.py`) runs these beside a `Canary`, a load user that
 also keeps the bot's transcript and its speech's packets; after each step its answer's text is
@@ -35,7 +36,7 @@ import re
 import struct
 import time
 from collections import deque
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import av
@@ -45,6 +46,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.opus import OpusDecoder, OpusEncoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import is_rtcp
 
 from tests.kit.rooms import post_offer, transcript_line
 
@@ -330,6 +332,31 @@ class HeardSpeech:
             await asyncio.sleep(min(left, deadline - now))
 
 
+def on_rtp(pc: RTCPeerConnection, arrived: Callable[[float], None]) -> None:
+    """`arrived(time.monotonic())` for each RTP datagram the connection receives, taken as it
+    comes off the socket and dropped there; everything else (STUN, DTLS, the data channel, RTCP)
+    goes on to aiortc as before. Through aiortc, each of the bot's packets was queued, woke the
+    DTLS transport's task, was decrypted, parsed and routed to the receiver's handler: at 36
+    users asking, the load generator took 18.2 % of a core that way and 14.0 % this way (three
+    steps of each, two workers, 2026-12-07), and a packet's arrival is read before the load
+    generator's own queue, not after it. The bot's media is not authenticated here (a load
+    user's own server, on loopback). It replaces the `data_received` of aioice's `Connection`
+    behind `RTCIceTransport._connection` (private names of aiortc 1.16 and aioice, pinned;
+    `tests/test_load.py` names them if an upgrade drops them); with BUNDLE the first
+    transceiver's connection carries everything."""
+    connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    deliver = connection.data_received
+    clock = time.monotonic
+
+    def data_received(data: bytes, component: int) -> None:
+        if 127 < data[0] < 192 and not is_rtcp(data):
+            arrived(clock())
+        else:
+            deliver(data, component)
+
+    connection.data_received = data_received
+
+
 class LoadUser:
     """A user's side of a local room that sends pre-encoded speech and does not decode; see the
     module docstring."""
@@ -348,19 +375,7 @@ class LoadUser:
         self._hear_without_decoding()
 
     def _hear_without_decoding(self) -> None:
-        receiver = self.pc.getTransceivers()[0].receiver
-
-        async def arrived(packet: Any, arrival_time_ms: int) -> None:
-            del arrival_time_ms  # the clock the speech is timed by is time.monotonic
-            self._arrived(packet, time.monotonic())
-
-        # Not aiortc's handler: no jitter buffer, no decoder thread, no reports (the bot's
-        # sender needs none). The same hook as `bench.peers.Packets`.
-        receiver._handle_rtp_packet = arrived
-
-    def _arrived(self, packet: Any, at: float) -> None:
-        del packet  # only when it came counts
-        self.heard.arrived(at)
+        on_rtp(self.pc, self.heard.arrived)
 
     async def connect(self, client: httpx.AsyncClient, room_url: str, token: str) -> None:
         """Offer through the room's signalling, as the room page does, and ping once a second."""
@@ -421,8 +436,20 @@ class Canary(LoadUser):
         self._packets: list[tuple[float, bytes]] = []  # (arrival, Opus payload)
         self.channel.on("message", self._on_message)
 
+    def _hear_without_decoding(self) -> None:
+        # The bot's packets decrypted and parsed by aiortc, for their payloads; then not aiortc's
+        # handler: no jitter buffer, no decoder thread, no reports (the bot's sender needs none).
+        # The same hook as `bench.peers.Packets`.
+        receiver = self.pc.getTransceivers()[0].receiver
+
+        async def arrived(packet: Any, arrival_time_ms: int) -> None:
+            del arrival_time_ms  # the clock the speech is timed by is time.monotonic
+            self._arrived(packet, time.monotonic())
+
+        receiver._handle_rtp_packet = arrived
+
     def _arrived(self, packet: Any, at: float) -> None:
-        super()._arrived(packet, at)
+        self.heard.arrived(at)
         self._packets.append((at, packet.payload))
 
     def _on_message(self, message: str) -> None:
