@@ -216,14 +216,17 @@ class TestOrder:
         conversations = [uuid.uuid4() for _ in range(10)]
         ids = await add_events(database, *conversations, *conversations, *conversations)
         other = Database(clean_db)
-        settings = sender_settings(clean_db, receiver)
+        # The default timeout, not the tests' second: a loop stalled past a timeout on a busy
+        # host sends that event again (at least once, as documented), which is not what this
+        # test is about (two senders never claim one row at once).
+        settings = sender_settings(clean_db, receiver, webhook_timeout_seconds=10.0)
         try:
             async with running(database, settings), running(other, settings):
                 await delivered(database, len(ids), within=30)
         finally:
             await other.dispose()
         assert sorted(receiver.ids) == sorted(ids)
-        assert len(receiver.attempts) == len(ids)
+        assert sorted(receiver.seen) == sorted(ids)
         for conversation_id in conversations:
             assert [e["data"]["n"] for e in receiver.of(conversation_id)] == sorted(
                 e["data"]["n"] for e in receiver.of(conversation_id)
