@@ -17,6 +17,7 @@ from bench.plan import (
     SCALING,
     TALKING_CONVERSATION_MINUTES,
     WORKERS_GUESS,
+    WORKERS_GUESS_WITHIN,
     ceiling_guess,
     plan,
     talking_size,
@@ -120,6 +121,24 @@ def test_each_default_mode_searches_its_ceiling_from_a_guess() -> None:
     assert ceiling_guess("workers", 2, 36) == round(36 * WORKERS_GUESS) == 50
     assert ceiling_guess("workers", 2) == round(EMBEDDED_GUESS * WORKERS_GUESS)
     assert ceiling_guess("workers", 3, 36) is None  # no ceiling known for other than two
+
+
+@pytest.mark.parametrize(("embedded", "workers"), [(22, 47), (30, 42), (45, 65)])
+def test_an_embedded_ceiling_far_from_the_usual_moves_the_worker_guess_within_bounds(
+    embedded: int, workers: int
+) -> None:
+    usual = EMBEDDED_GUESS * WORKERS_GUESS
+    low, high = (round(usual * share) for share in WORKERS_GUESS_WITHIN)
+    guess = ceiling_guess("workers", 2, embedded)
+    assert guess is not None
+    assert low <= guess <= high
+    assert guess == max(low, min(round(embedded * WORKERS_GUESS), high))
+    # 2026-12-07's runs (the embedded and the two workers' ceilings of one run): the bounded
+    # guess takes no more steps than 1.4 x the embedded ceiling, and finds the same ceiling.
+    bounded, unbounded = _steps(workers, guess), _steps(workers, round(embedded * WORKERS_GUESS))
+    assert bounded[0] <= unbounded[0]
+    assert bounded[0] <= 5
+    assert workers - bounded[1] <= 1
 
 
 def _steps(ceiling: int, guess: int | None) -> tuple[int, int]:
