@@ -33,6 +33,8 @@ from typing import Any
 
 from aioice.turn import TurnTransport
 
+from src.compat.aiortc_wire import ice_connection, ice_sockets
+
 Deliver = Callable[[], None]
 
 
@@ -221,7 +223,7 @@ class Link(_BothWays):
         """Impair one more of the peer's connections (a rejoin's) on this same link: the
         same profiles, the blackout still running. Call it after `setLocalDescription`."""
         for connection in _ice_connections(pc):
-            for protocol in connection._protocols:
+            for protocol in ice_sockets(connection):
                 self.wrap(protocol)
 
     def reachable(self) -> bool:
@@ -263,9 +265,9 @@ def _ice_connections(pc: Any) -> list[Any]:
     for transceiver in pc.getTransceivers():
         for transport in (transceiver.sender.transport, transceiver.receiver.transport):
             if transport is not None:
-                connections.append(transport.transport._connection)
+                connections.append(ice_connection(transport.transport))
     if pc.sctp is not None:
-        connections.append(pc.sctp.transport.transport._connection)
+        connections.append(ice_connection(pc.sctp.transport.transport))
     unique: dict[int, Any] = {id(c): c for c in connections}
     return list(unique.values())
 

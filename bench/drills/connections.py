@@ -12,6 +12,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.drills.base import Drill, Line, Scenario, answer, call, ended, reason
+from src.compat.aiortc_wire import ice_connection, ice_sockets
 
 # Few slots, so that four stuck users fill them; a join timeout long enough for the four to
 # start and offer on a loaded machine before the first is released. A connection that never
@@ -39,11 +40,10 @@ def _drop_udp(pc: RTCPeerConnection) -> None:
     transports = {t.sender.transport.transport for t in pc.getTransceivers()}
     transports.add(pc.sctp.transport.transport)
     for ice in transports:
-        # aioice keeps a connection's sockets as its StunProtocols; none of it is public.
-        for protocol in ice._connection._protocols:
-            protocol.datagram_received = lambda data, addr: None  # type: ignore[method-assign]
-            protocol.send_stun = lambda message, addr: None  # type: ignore[method-assign]
-            protocol.send_data = send_nothing  # type: ignore[method-assign]
+        for protocol in ice_sockets(ice_connection(ice)):
+            protocol.datagram_received = lambda data, addr: None
+            protocol.send_stun = lambda message, addr: None
+            protocol.send_data = send_nothing
 
 
 async def _stuck(drill: Drill, body: dict[str, Any], udp: bool) -> RTCPeerConnection:

@@ -50,6 +50,12 @@ def replace_jitter_buffer(receiver: RTCRtpReceiver, make: Callable[[dict[int, An
     return buffer
 
 
+def queues(receiver: RTCRtpReceiver) -> tuple[Any, Any]:
+    """The receiver's decoder queue (ours, once replaced) and the asyncio queue its track's
+    `recv` reads decoded frames from: to look into, as a test does."""
+    return receiver._RTCRtpReceiver__decoder_queue, receiver.track._queue  # type: ignore[attr-defined]
+
+
 def rtp_payload(packet: RtpPacket) -> bytes:
     """An audio RTP packet's codec payload (aiortc depayloads only video: for audio its
     private `_data` is the payload itself)."""

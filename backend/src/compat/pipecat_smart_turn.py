@@ -44,3 +44,7 @@ class SessionSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
     def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
         with self._slot():
             return dict(super()._predict_endpoint(audio_array))
+
+    def predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
+        """One run of the model on a turn's audio, as the pipeline runs it (in a slot)."""
+        return self._predict_endpoint(audio_array)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import pkgutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+import src.compat
 from src.compat import Private
 
 # No database here: the SQLite pass is enough.
@@ -117,6 +120,82 @@ def test_the_checks_see_a_private_name_used(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from pipecat.transports.smallwebrtc.transport import _SOURCES_BY_RECEIVER\n")
     assert _private_imports(module) != []
+
+
+TESTS, BENCH = SRC.parent / "tests", SRC.parents[1] / "bench"
+# Names a compat module declares that some other object of ours, or of the standard library's,
+# has too: reached there, they are not pipecat's, aiortc's or aioice's.
+NOT_THEIRS = {
+    "tests/voice/test_media.py: waiting._queue",  # asyncio.Queue's deque (the track's queue)
+    "tests/voice/test_synthesis_cache.py: gate._executor",  # our InferenceGate's pool
+}
+
+
+def _declared_private_names() -> set[str]:
+    return {
+        reliance.name
+        for module in _compat_modules()
+        for reliance in module.PRIVATE_NAMES
+        if isinstance(reliance, Private) and reliance.name.startswith("_")
+    }
+
+
+def _compat_modules() -> list[ModuleType]:
+    return [
+        importlib.import_module(f"src.compat.{info.name}")
+        for info in pkgutil.iter_modules(src.compat.__path__)
+    ]
+
+
+def _reached_on_another_object(path: Path, names: set[str]) -> list[str]:
+    """`<path>: <expression>` for each use of one of `names` on anything but `self` or `cls`."""
+    root = SRC.parents[1]
+    where = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    where = where.removeprefix("backend/")
+    return [
+        f"{where}: {ast.unparse(node)}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute)
+        and node.attr in names
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+
+
+def _outside_compat_everywhere() -> list[Path]:
+    """The service's modules outside src/compat, every test module but the compat tests (they
+    look at the names themselves), and the bench's."""
+    tests = [p for p in sorted(TESTS.rglob("*.py")) if p.parent.name != "compat"]
+    return [*_outside_compat(), *tests, *sorted(BENCH.rglob("*.py"))]
+
+
+def test_no_module_reaches_a_private_name_of_theirs_but_through_compat() -> None:
+    """Each private name a compat module declares is reached on another object (`x._name`,
+    `self._transport._client`) only in src/compat: the service, the tests and the bench call
+    the compat module's function instead, so the contract test covers every use."""
+    names = _declared_private_names()
+    assert "_handle_rtp_packet" in names  # the declarations were read
+    found = [
+        reached
+        for path in _outside_compat_everywhere()
+        for reached in _reached_on_another_object(path, names)
+    ]
+    assert sorted(set(found) - NOT_THEIRS) == []
+
+
+def test_a_private_name_reached_on_another_object_is_seen(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "def f(pc):\n    self._handle_rtp_packet = 1\n    return pc.receiver._handle_rtp_packet\n"
+    )
+    assert _reached_on_another_object(module, {"_handle_rtp_packet"}) == [
+        "m.py: pc.receiver._handle_rtp_packet"
+    ]
+    # The service's, the tests' and the bench's modules are read.
+    read = _outside_compat_everywhere()
+    assert SRC / "rooms" / "daily" / "transport.py" in read
+    assert TESTS / "kit" / "load.py" in read
+    assert BENCH / "peers.py" in read
+    assert not any("compat" in p.relative_to(SRC.parents[1]).parts for p in read)
 
 
 def _nested_classes(path: Path) -> list[str]:

@@ -48,6 +48,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import is_rtcp
 
+from src.compat.aiortc_wire import ice_connection, on_rtp_packet, rtp_sender
 from tests.kit.rooms import post_offer, transcript_line
 
 logger = logging.getLogger(__name__)
@@ -224,8 +225,8 @@ class RtpOut:
     browser sends the MID extension too, until its first receiver report: the server routes by
     SSRC.) aiortc's sender did more for every packet (an `av.Packet`, its encoder's packing, an
     `RtpPacket` with two NTP clock reads, serialised, and a task woken per user per beat). It
-    calls `RTCDtlsTransport._send_rtp`, a private name of aiortc (pinned in pyproject.toml;
-    `tests/test_load.py` names it if an upgrade drops it)."""
+    sends through `RTCDtlsTransport._send_rtp`, a private name of aiortc (`src.compat.aiortc_wire`,
+    whose contract test names it if an upgrade drops it)."""
 
     def __init__(self, pc: RTCPeerConnection, track: PacketTrack) -> None:
         self._pc = pc
@@ -271,7 +272,7 @@ class RtpOut:
         payload = self._track.next_payload()
         level = silent if payload is self._track.silence else voiced
         try:
-            await transport._send_rtp(header + level + payload)
+            await rtp_sender(transport)(header + level + payload)
         except ConnectionError:
             return False
         return True
@@ -341,10 +342,10 @@ def on_rtp(pc: RTCPeerConnection, arrived: Callable[[float], None]) -> None:
     steps of each, two workers, 2026-12-07), and a packet's arrival is read before the load
     generator's own queue, not after it. The bot's media is not authenticated here (a load
     user's own server, on loopback). It replaces the `data_received` of aioice's `Connection`
-    behind `RTCIceTransport._connection` (private names of aiortc 1.16 and aioice, pinned;
-    `tests/test_load.py` names them if an upgrade drops them); with BUNDLE the first
-    transceiver's connection carries everything."""
-    connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    behind `RTCIceTransport._connection` (a private name, `src.compat.aiortc_wire`; aioice's
+    `data_received` is named in `tests/test_load.py`); with BUNDLE the first transceiver's
+    connection carries everything."""
+    connection = ice_connection(pc.getTransceivers()[0].receiver.transport.transport)
     deliver = connection.data_received
     clock = time.monotonic
 
@@ -440,13 +441,12 @@ class Canary(LoadUser):
         # The bot's packets decrypted and parsed by aiortc, for their payloads; then not aiortc's
         # handler: no jitter buffer, no decoder thread, no reports (the bot's sender needs none).
         # The same hook as `bench.peers.Packets`.
-        receiver = self.pc.getTransceivers()[0].receiver
-
-        async def arrived(packet: Any, arrival_time_ms: int) -> None:
-            del arrival_time_ms  # the clock the speech is timed by is time.monotonic
-            self._arrived(packet, time.monotonic())
-
-        receiver._handle_rtp_packet = arrived
+        on_rtp_packet(
+            self.pc.getTransceivers()[0].receiver,
+            # The clock the speech is timed by is time.monotonic, not the arrival's ms.
+            lambda packet, _arrival_ms: self._arrived(packet, time.monotonic()),
+            pass_on=False,
+        )
 
     def _arrived(self, packet: Any, at: float) -> None:
         self.heard.arrived(at)

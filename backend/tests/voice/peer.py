@@ -16,6 +16,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from src.compat.aiortc_wire import ice_connection, nominated_pair
 from tests.kit.rooms import post_offer, transcript_line
 
 RATE = 48_000
@@ -260,10 +261,14 @@ class Peer:
         pair = self._nominated()
         return pair.local_candidate.host, pair.remote_candidate.host
 
+    def remote_address(self) -> tuple[str, int]:
+        """The bot's address and port on the pair ICE chose."""
+        pair = self._nominated()
+        return pair.remote_candidate.host, pair.remote_candidate.port
+
     def _nominated(self) -> Any:
         ice = self.pc.getTransceivers()[0].sender.transport.transport
-        # aioice keeps the nominated pair per component, and says so nowhere public.
-        return ice._connection._nominated[1]
+        return nominated_pair(ice_connection(ice))
 
     def last_sound(self, threshold: float = 500.0) -> float | None:
         """When the latest frame louder than `threshold` RMS arrived (None: none yet)."""

@@ -144,7 +144,7 @@ class TestSharedModels:
         analyzers = [speech.smart_turn() for _ in range(6)]
         audio = _spoken(models, QUESTION)
         results = await asyncio.gather(
-            *(asyncio.to_thread(a._predict_endpoint, audio) for a in analyzers)
+            *(asyncio.to_thread(a.predict_endpoint, audio) for a in analyzers)
         )
         assert all(r["prediction"] == 1 for r in results), results
         assert 1 <= gate.peak <= gate.limit

@@ -24,6 +24,8 @@ import pytest
 import soxr
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from src.compat.aiortc_receiver import queues
+from src.compat.aiortc_wire import on_rtp_packet
 from src.contract.bot import BotJob
 from src.core.clock import utcnow
 from src.core.settings import Settings
@@ -55,14 +57,12 @@ class RecordingPeer(Peer):
     def __init__(self) -> None:
         super().__init__()
         self.packets: list[Packet] = []
-        receiver = self.pc.getTransceivers()[0].receiver
-        handle = receiver._handle_rtp_packet
-
-        async def record(packet: Any, arrival_time_ms: int) -> None:
-            self.packets.append(Packet(time.monotonic(), packet.sequence_number, packet.timestamp))
-            await handle(packet, arrival_time_ms)
-
-        receiver._handle_rtp_packet = record
+        on_rtp_packet(
+            self.pc.getTransceivers()[0].receiver,
+            lambda packet, _ms: self.packets.append(
+                Packet(time.monotonic(), packet.sequence_number, packet.timestamp)
+            ),
+        )
 
     def utterances(self, silence: float = 1.0) -> list[list[Packet]]:
         """The packets, split wherever none arrived for `silence` seconds."""
@@ -193,9 +193,7 @@ async def test_a_bot_that_falls_behind_keeps_at_most_a_second_of_the_users_audio
     # The user's microphone: 50 packets a second.
     async with _user_connected(settings, SpeakingTrack()) as connection:
         track = connection.audio_input_track()
-        receiver = connection.pc.getTransceivers()[0].receiver
-        decoder = receiver._RTCRtpReceiver__decoder_queue
-        waiting = receiver.track._queue
+        decoder, waiting = queues(connection.pc.getTransceivers()[0].receiver)
         backlog, behind = [], []
         # The reader takes a frame a quarter second (often enough that pipecat's own idle
         # watcher, at 2 s, never clears the track), until 4 s worth of frames have arrived.

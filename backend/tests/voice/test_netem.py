@@ -7,11 +7,11 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from src.compat.aiortc_wire import on_rtp_packet
 from tests import netem
 from tests.voice.peer import SpeakingTrack
 
@@ -23,14 +23,10 @@ class Side:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(SpeakingTrack())
         self.arrivals: list[tuple[float, int]] = []  # (time.monotonic(), sequence number)
-        receiver = self.pc.getTransceivers()[0].receiver
-        handle = receiver._handle_rtp_packet
-
-        async def record(packet: Any, arrival_time_ms: int) -> None:
-            self.arrivals.append((time.monotonic(), packet.sequence_number))
-            await handle(packet, arrival_time_ms)
-
-        receiver._handle_rtp_packet = record
+        on_rtp_packet(
+            self.pc.getTransceivers()[0].receiver,
+            lambda packet, _ms: self.arrivals.append((time.monotonic(), packet.sequence_number)),
+        )
 
     def since(self, start: float) -> list[int]:
         return [s for t, s in self.arrivals if t >= start]

@@ -156,7 +156,9 @@ class DailyBotTransport:
         if not self._held:
             return
         self._held = False
-        client = self._transport._client
+        from src.compat.pipecat_daily import daily_client
+
+        client = daily_client(self._transport)
         try:
             await client.leave()
         finally:
