@@ -3,12 +3,15 @@
 libopus refuses a corrupt packet ("corrupted stream"); raised from our decoder, the error ended
 aiortc's DTLS receive loop and the bot heard nothing more for the rest of the call. Now a
 corrupt packet is concealed, an empty or oversized one ignored, each counted (the unit test of
-that is `tests/rooms/local/test_user_audio.py`; here the real bot over WebRTC).
+that is `tests/rooms/local/test_user_audio.py`; here the real bot over WebRTC). An empty UDP
+datagram, from any address, ended the same loop before it was decrypted (`compat/
+aiortc_datagrams.py`): one is sent to the bot's port first.
 """
 
 from __future__ import annotations
 
 import fractions
+import socket
 
 import av
 import httpx
@@ -64,6 +67,12 @@ async def test_after_corrupt_empty_and_oversized_packets_a_question_is_answered(
     try:
         await peer.connect(client, body["daily_room_url"], body["daily_token"])
         await peer.bot_finished_speaking(after=0)
+        bot = peer.remote_address()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            # From an address of this machine (the bind fails for any other) to the bot's, also
+            # this machine's: the datagram never leaves it.
+            stranger.bind((bot[0], 0))
+            stranger.sendto(b"", bot)
         mic.spoil(*[CORRUPT] * 5, b"", OVERSIZED)
         answer = await ask(peer, models, "What is my life path number?")
     finally:

@@ -35,7 +35,7 @@ from aiortc.codecs import get_decoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from pipecat.transports.base_transport import TransportParams
 
-from src.compat import aiortc_srtp
+from src.compat import aiortc_datagrams
 from src.compat.aiortc_receiver import replace_decoder_queue
 from src.compat.pipecat_smallwebrtc import AudioTrackTransport
 from src.core import metrics
@@ -43,8 +43,9 @@ from src.rooms.local import concealment, fec, opus, user_audio
 
 logger = logging.getLogger(__name__)
 concealment.advertise_inband_fec()
-# An over-long SRTP datagram is dropped, not fatal to the receive loop (compat/aiortc_srtp.py).
-aiortc_srtp.install()
+# An over-long SRTP datagram or an empty one is dropped, not fatal to the receive loop
+# (compat/aiortc_datagrams.py).
+aiortc_datagrams.install()
 
 # The pipeline's input rate (pipecat's default, which its VAD and recognisers expect).
 INPUT_SAMPLE_RATE = 16_000
