@@ -87,6 +87,11 @@ class Fewer(NamedTuple):
 
 
 FEWER = Fewer()
+# The idle table's levels in the default run's first mode (every level, 0 1 5 10 20 30, with
+# `--all` and `--only`): its ends, 5 for the slope's, and 20; the levels 1 and 10 took 21 s
+# each (2026-12-08), the table is a line through them (0.4, 4.8, 9.6, 16.9, 24.9, 34.8 % of a
+# core that night), and the default run is kept under 30 minutes.
+DEFAULT_IDLE_LEVELS = (0, 5, 20, 30)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Plan:
     bargein_tries: int
     stt_takes: int
     at_once_rounds: int  # the atonce part's questions at each level (FEWER's in later modes)
+    every_idle_level: bool  # the idle table at every level (else DEFAULT_IDLE_LEVELS)
 
     def parts(self) -> tuple[str, ...]:
         """Every part that runs, in PARTS' order."""
@@ -145,6 +151,7 @@ def plan(
         bargein_tries=bargein_tries or tries,
         stt_takes=takes,
         at_once_rounds=rounds,
+        every_idle_level=full,
     )
 
 

@@ -67,6 +67,7 @@ from bench.network import chosen as chosen_networks
 from bench.network import slug as network_slug
 from bench.peers import QUIET, ask, hang_up
 from bench.plan import (
+    DEFAULT_IDLE_LEVELS,
     FEWER,
     PARTS,
     SCALING,
@@ -799,6 +800,16 @@ def timed(part: str) -> Iterator[None]:
         print(f"  ({key}: {PART_SECONDS[key]} s)", flush=True)
 
 
+def _idle_levels(quick: bool, few: bool, every: bool) -> tuple[int, ...]:
+    """The idle table's levels: a smoke check's, FEWER's (a later mode of the default run),
+    every level (`--all`, `--only`) or the default run's first mode's."""
+    if quick:
+        return (0, 1, 5)
+    if few:
+        return FEWER.idle_levels
+    return IDLE_LEVELS if every else DEFAULT_IDLE_LEVELS
+
+
 async def measure_mode(
     server: Server,
     client: httpx.AsyncClient,
@@ -812,12 +823,14 @@ async def measure_mode(
     guess: int | None = None,
     fewer: tuple[str, ...] = (),
     at_once_rounds: int = 4,
+    every_idle_level: bool = True,
 ) -> None:
     """The parts chosen, against one running app (one mode), into `figures` (`relay`: the
     impairing relay before coturn the app's TURN_URLS name, for browser-network;
     `voice_calls`: the latency part's voice-to-voice calls; `guess`: where the ceiling-light
     search starts (`plan.ceiling_guess`), None: from LIGHT_FIRST_LEVEL; `fewer`: the parts run
-    with FEWER samples; `at_once_rounds`: the others' atonce rounds)."""
+    with FEWER samples; `at_once_rounds`: the others' atonce rounds; `every_idle_level`: the
+    idle table at every level, else at DEFAULT_IDLE_LEVELS)."""
     runs = 10 if quick else 30
     users = await _users(client, 20)
     pooled = Pooled()  # the latency part's calls, once it has run
@@ -855,7 +868,7 @@ async def measure_mode(
                 _connected,
                 _start,
                 _end,
-                levels=(0, 1, 5) if quick else FEWER.idle_levels if few else IDLE_LEVELS,
+                levels=_idle_levels(quick, few, every_idle_level),
                 probes=3 if quick else FEWER.idle_probes if few else 5,
                 gaps_at_zero=pooled.greeting_gaps(),
                 test_peers=not few or FEWER.idle_test_peers,
@@ -1158,6 +1171,7 @@ async def main(run: Plan, quick: bool, workers: int) -> None:
                     guess=guess,
                     fewer=run.fewer.get(mode, ()),
                     at_once_rounds=run.at_once_rounds,
+                    every_idle_level=run.every_idle_level,
                 )
     if "scaling" in parts:
         MODE[0] = ""

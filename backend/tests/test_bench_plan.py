@@ -9,6 +9,7 @@ from bench.idle import LEVELS as IDLE_LEVELS
 from bench.load import AT_ONCE_LEVELS
 from bench.network import PROFILES, chosen, slug
 from bench.plan import (
+    DEFAULT_IDLE_LEVELS,
     EMBEDDED_GUESS,
     FEWER,
     IN_EVERY_MODE,
@@ -51,6 +52,15 @@ def test_the_first_mode_named_is_the_one_with_every_sample() -> None:
     assert "workers" not in run.fewer
     assert run.fewer["embedded"] == ("idle", "atonce", "network")
     assert run.voice_calls == {"workers": 3, "embedded": 1}
+
+
+def test_the_default_run_s_idle_table_keeps_its_ends_and_the_slope_s_level() -> None:
+    assert set(DEFAULT_IDLE_LEVELS) < set(IDLE_LEVELS)
+    assert {0, 5, max(IDLE_LEVELS)} <= set(DEFAULT_IDLE_LEVELS)
+    assert set(FEWER.idle_levels) <= set(DEFAULT_IDLE_LEVELS)
+    assert not plan(None, BOTH).every_idle_level
+    assert plan(None, BOTH, everything=True).every_idle_level
+    assert plan(("idle",), BOTH).every_idle_level
 
 
 def test_fewer_samples_are_fewer_and_name_known_network_profiles() -> None:
