@@ -17,6 +17,7 @@ from src.api.v1.router import api_router
 from src.contract.bot import RunBot
 from src.core.database import Database
 from src.core.errors import install_error_handlers
+from src.core.heap import freeze_startup_objects
 from src.core.logging import configure_logging
 from src.core.settings import Settings, get_settings
 from src.services.bots.admission import Admission
@@ -104,6 +105,7 @@ def create_app(
         app.state.feeds = feeds = ConversationFeeds(
             host.database, settings.max_event_streams_per_user
         )
+        freeze_startup_objects()
         logger.info(
             "started (%s database, %s rooms, bots: %s)",
             host.database.engine.dialect.name,

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from src.contract.bot import BotCapacityReached, BotJob, RunBot
+from src.core.heap import freeze_startup_objects
 from src.core.logging import configure_logging, set_worker_id
 from src.core.settings import Settings, get_settings
 from src.rooms.base import RoomProvider
@@ -313,6 +314,7 @@ async def serve(settings: Settings, run_bot: RunBot | None = None) -> None:
         started = time.monotonic()
         bot = run_bot or await load_voice_bot(settings)
         logger.info("worker %s: models loaded in %.1fs", worker_id, time.monotonic() - started)
+        freeze_startup_objects()
         admission = Admission(
             settings.max_bots_per_worker,
             load=LoadMonitor(),
