@@ -12,14 +12,12 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import pkgutil
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-import src.compat
 from src.compat import Private
+from tests.compat.test_contract import compat_modules
 
 # No database here: the SQLite pass is enough.
 pytestmark = pytest.mark.once
@@ -134,17 +132,10 @@ NOT_THEIRS = {
 def _declared_private_names() -> set[str]:
     return {
         reliance.name
-        for module in _compat_modules()
+        for module in compat_modules()
         for reliance in module.PRIVATE_NAMES
         if isinstance(reliance, Private) and reliance.name.startswith("_")
     }
-
-
-def _compat_modules() -> list[ModuleType]:
-    return [
-        importlib.import_module(f"src.compat.{info.name}")
-        for info in pkgutil.iter_modules(src.compat.__path__)
-    ]
 
 
 def _reached_on_another_object(path: Path, names: set[str]) -> list[str]:
